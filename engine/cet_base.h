@@ -1,0 +1,67 @@
+/*
+ * cet_base.h: small things every part of cetreg uses: clock, logging, asserts
+ * that stay on in release builds, and the counting allocator over jemalloc.
+ */
+#ifndef CET_BASE_H
+#define CET_BASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* ---- clock ---- */
+/** Wall clock, unix seconds / milliseconds. Tests may shift it with CET_CLOCK_OFFSET_S. */
+int64_t cet_now_s(void);
+int64_t cet_now_ms(void);
+/** Monotonic nanoseconds, for latency. */
+uint64_t cet_mono_ns(void);
+/**
+ * Formats unix seconds as RFC 3339 in China Standard Time ("2026-12-01T09:00:00+08:00").
+ * out must hold 26 bytes. Returns out.
+ */
+char *cet_time_format(int64_t t, char out[26]);
+/** Parses RFC 3339 with an offset or Z ("2026-12-01T09:00:00+08:00"). 0 ok, -1 bad. */
+int cet_time_parse(const char *s, int64_t *out);
+
+/* ---- logging: one line per event on stderr ---- */
+typedef enum cet_log_level { CET_LOG_DEBUG, CET_LOG_INFO, CET_LOG_WARN, CET_LOG_ERROR } cet_log_level_t;
+void cet_log_set_level(cet_log_level_t lv);
+void cet_log(cet_log_level_t lv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define CET_INFO(...) cet_log(CET_LOG_INFO, __VA_ARGS__)
+#define CET_WARN(...) cet_log(CET_LOG_WARN, __VA_ARGS__)
+#define CET_ERROR(...) cet_log(CET_LOG_ERROR, __VA_ARGS__)
+/** Reopens stderr onto the file set by cet_log_set_file (SIGHUP). */
+void cet_log_set_file(const char *path);
+void cet_log_reopen(void);
+
+/* ---- asserts that stay on: context first, then abort ---- */
+#define CET_ASSERT(cond)                                                                    \
+    do {                                                                                    \
+        if (__builtin_expect(!(cond), 0)) cet_assert_fail(#cond, __FILE__, __LINE__);       \
+    } while (0)
+_Noreturn void cet_assert_fail(const char *what, const char *file, int line);
+
+/* ---- allocation: jemalloc underneath, counted ---- */
+/** malloc that never returns NULL (logs and aborts on exhaustion: not a client's doing). */
+void *cet_malloc(size_t n);
+void *cet_calloc(size_t n, size_t size);
+void *cet_realloc(void *p, size_t n);
+char *cet_strdup(const char *s);
+void cet_free(void *p);
+/** Bytes currently allocated through cet_*; and jemalloc's stats (0 if unavailable). */
+size_t cet_alloc_live_bytes(void);
+typedef struct cet_mem_stats {
+    size_t allocated, active, resident, mapped;
+} cet_mem_stats_t;
+int cet_mem_stats(cet_mem_stats_t *out);
+
+/* ---- small string helpers ---- */
+/** Copies src into dst[cap] with truncation at a UTF-8 boundary; always NUL-terminates. */
+void cet_strlcpy(char *dst, const char *src, size_t cap);
+/** Lower-case hex of n bytes into out (2n+1). */
+void cet_hex(char *out, const uint8_t *in, size_t n);
+/** Parses 2n hex chars into n bytes; 0 ok, -1 bad. */
+int cet_unhex(uint8_t *out, const char *in, size_t n);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * cet_limits.h: every bound in cetreg, in one place.
+ *
+ * TigerBeetle style: a limit on everything (queues, batches, bodies, loops),
+ * named with its unit last. Change a number here, not at its use.
+ */
+#ifndef CET_LIMITS_H
+#define CET_LIMITS_H
+
+/* ---- HTTP edge of cetd ---- */
+#define CET_THREADS_MAX 64               /* core threads */
+#define CET_LISTENERS_MAX 8              /* --listen options */
+#define CET_CONNS_PER_CORE_MAX 4096      /* open connections per core thread */
+#define CET_BODY_BYTES_MAX 16384         /* request body; larger: 413 */
+#define CET_HEADERS_BYTES_MAX 8192       /* request line + headers */
+#define CET_HTTP_TIMEOUT_S 30            /* idle keep-alive / slow client */
+#define CET_RESPONSE_BYTES_MAX 65536     /* largest JSON answer we build */
+#define CET_JSON_DEPTH_MAX 8             /* nesting accepted in a request body */
+#define CET_IDEM_KEY_BYTES_MAX 64        /* Idempotency-Key header */
+#define CET_IDEM_BODY_BYTES_MAX 2048     /* stored first answer of an idempotent call */
+#define CET_IDEM_TTL_S 86400             /* how long an Idempotency-Key is remembered */
+
+/* ---- net layer internals (net/) ---- */
+#define CET_BODY_HARD_BYTES_MAX (4 * CET_BODY_BYTES_MAX) /* libevent's own cut (HTML 413) */
+#define CET_PATH_BYTES_MAX 1024          /* decoded request path */
+#define CET_ROUTES_MAX 96                /* distinct route labels in /metrics */
+#define CET_METRIC_COUNTERS_MAX 64       /* names given to net_metrics_count */
+#define CET_REQ_CACHE_MAX 256            /* request objects kept for reuse per core */
+#define CET_XFF_BYTES_MAX 1024           /* X-Forwarded-For header we look at */
+
+/* ---- writer and group commit ---- */
+#define CET_COMMIT_QUEUE_MAX 65536       /* requests waiting for the writer (power of 2) */
+#define CET_COMMIT_BATCH_MAX 1024        /* requests applied in one write txn */
+#define CET_EXPIRE_BATCH_MAX 512         /* due holds deleted per write txn */
+#define CET_EXPIRE_TICK_MS 200           /* writer wakes at least this often */
+#define CET_MAP_BYTES_INITIAL (8ULL << 30)  /* LMDB map size at open */
+#define CET_MAP_GROW_FACTOR 2            /* on MDB_MAP_FULL */
+#define CET_MAP_BYTES_MAX (512ULL << 30)
+#define CET_READERS_MAX 256              /* LMDB reader slots */
+#define CET_DBS_MAX 40                   /* LMDB named databases */
+#define CET_AUDIT_TEXT_BYTES_MAX 512
+
+/* ---- worker pool (argon2id, mail) ---- */
+#define CET_WORKERS_MAX 8
+#define CET_WORK_QUEUE_MAX 1024          /* queued slow jobs before 503 */
+
+/* ---- domain sizes ---- */
+#define CET_NAME_BYTES 64                /* UTF-8, NUL-terminated */
+#define CET_ID_NUMBER_BYTES 24
+#define CET_EMAIL_BYTES 128
+#define CET_PWHASH_BYTES 128             /* crypto_pwhash_STRBYTES */
+#define CET_TEXT_BYTES 64                /* department, major */
+#define CET_SHORT_BYTES 24               /* class, student number */
+#define CET_REMARK_BYTES 64
+#define CET_PLACE_NAME_BYTES 96          /* school and campus names */
+#define CET_TICKET_DIGITS 15             /* CET admission ticket number */
+#define CET_SUBJECTS_MAX 16              /* subjects a roster record may list */
+#define CET_ORDER_SUBJECTS_MAX 16        /* registrations paid by one order */
+#define CET_ANNOUNCE_BYTES_MAX 8192
+#define CET_OFFERS_MAX 262144            /* campus-subject seat counters */
+#define CET_PASSWORD_BYTES_MIN 8
+#define CET_PASSWORD_BYTES_MAX 128
+
+/* ---- sessions, captcha, rate limits ---- */
+#define CET_TOKEN_BYTES 32               /* random bytes in a bearer token */
+#define CET_SESSION_TTL_S (12 * 3600)
+#define CET_CAPTCHA_TTL_S 300
+#define CET_CAPTCHA_SLOTS 65536          /* live challenges kept in memory */
+#define CET_CAPTCHA_CHARS 5
+#define CET_RATE_SLOTS 65536             /* rate-limit buckets (IP and email) */
+#define CET_LOGIN_PER_MIN_MAX 10         /* per email and per IP */
+#define CET_RECOVERY_PER_MIN_MAX 5
+
+/* ---- holds ---- */
+#define CET_HOLD_TTL_DEFAULT_S 86400
+#define CET_ORDER_TTL_S 1800             /* a pending payment order times out */
+
+/* ---- cetbench (bench/): the load generator ---- */
+#define BENCH_THREADS_MAX 64             /* --threads */
+#define BENCH_CONNS_MAX 65536            /* --connections, all threads */
+#define BENCH_STREAMS_MAX 1024           /* --streams per HTTP/2 connection */
+#define BENCH_CANDIDATES_MAX 20000000    /* lines read from a bench-prep file */
+#define BENCH_RESP_KEEP_BYTES 4096       /* response body kept per request (JSON parsing) */
+#define BENCH_HEAD_BYTES_MAX 16384       /* status line + headers of one response */
+#define BENCH_SERIES_S_MAX 3600          /* seconds in the per-second series */
+#define BENCH_CODES_MAX 64               /* distinct error codes counted */
+#define BENCH_LATENCY_US_MAX 60000000    /* histogram top (60 s); larger values clamp */
+#define BENCH_DRAIN_S 10                 /* wait for in-flight requests after the end */
+#define BENCH_TIMEOUT_S_DEFAULT 30       /* one request's answer */
+#define BENCH_RECONNECT_MS 50            /* pause before reconnecting a failed connection */
+#define BENCH_DURATION_S_MAX 86400       /* --duration */
+
+#endif

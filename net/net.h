@@ -1,0 +1,183 @@
+/*
+ * net.h: the HTTP face of cetd: per-core libevent loops, requests, JSON,
+ * routing, and the slow-work pool.
+ *
+ * Threads. net_server_start() runs one core thread per --threads, each with
+ * its own event_base and evhttp; TCP listeners are opened once per core with
+ * SO_REUSEPORT, a unix listener is shared. Everything a handler touches runs
+ * on its core's thread; other threads reach a core only through its mailbox
+ * (store_mailbox_t) or net_pool completions, both delivered by event_active.
+ *
+ * A request (net_req_t) lives from its arrival until net_reply*() is called
+ * exactly once; a handler either replies at once, or keeps req and replies
+ * later from a completion on the same core (writer mailbox, pool). If the
+ * client goes away first, the reply is dropped harmlessly (the net layer
+ * tracks that), but the handler must still call net_reply*() to free req.
+ */
+#ifndef NET_H
+#define NET_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/cet_err.h"
+#include "store/store.h"
+#include "store/store_writer.h"
+
+typedef struct net_server net_server_t;
+typedef struct net_core net_core_t;
+typedef struct net_req net_req_t;
+
+typedef enum net_method {
+    NET_GET = 1,
+    NET_POST = 2,
+    NET_PUT = 4,
+    NET_DELETE = 8,
+    NET_HEAD = 16,
+    NET_OPTIONS = 32
+} net_method_t;
+
+/* ---- per-request ---- */
+net_method_t net_req_method(const net_req_t *req);
+/** Decoded path without the query ("/api/v1/registrations/1"). */
+const char *net_req_path(const net_req_t *req);
+/** A query parameter's decoded value, or NULL. */
+const char *net_req_query(net_req_t *req, const char *name);
+/** A request header, or NULL. */
+const char *net_req_header(const net_req_t *req, const char *name);
+/** The body bytes (bounded by CET_BODY_BYTES_MAX; NUL-terminated copy). */
+const char *net_req_body(const net_req_t *req, size_t *len);
+/**
+ * The client's address as text. On TCP the peer; on the unix socket (the
+ * h2o edge) the last X-Forwarded-For entry, which h2o appended itself.
+ */
+const char *net_req_client(const net_req_t *req);
+/** The core this request runs on. */
+net_core_t *net_req_core(net_req_t *req);
+/** Route label for metrics (set by the router). */
+void net_req_set_route(net_req_t *req, const char *route);
+/** Handler-owned pointer carried with the request until it is answered. */
+void net_req_set_user(net_req_t *req, void *p);
+void *net_req_user(const net_req_t *req);
+
+/**
+ * Decodes the body as one JSON object, strictly: UTF-8 checked, depth at most
+ * CET_JSON_DEPTH_MAX, duplicate keys refused, and every key must be listed in
+ * allowed (NULL-terminated). Returns CET_E_OK with *out (caller json_decref),
+ * or CET_E_MALFORMED_JSON / CET_E_INVALID_UTF8 / CET_E_UNKNOWN_FIELD /
+ * CET_E_UNSUPPORTED_MEDIA_TYPE (a Content-Type other than application/json).
+ * On error, *field names the offending key when there is one.
+ */
+cet_err_t net_req_json(net_req_t *req, const char *const *allowed, json_t **out,
+                       const char **field);
+/**
+ * The decoder behind net_req_json, pure and thread-safe (tests, fuzzing):
+ * body[0..len) must be one JSON object (no trailing bytes) in valid UTF-8 with
+ * no NUL inside strings, nesting at most CET_JSON_DEPTH_MAX (the top object
+ * is depth 1), no duplicate keys, and every top-level key listed in allowed
+ * (NULL-terminated; NULL allows any key). Returns CET_E_OK with *out (caller
+ * json_decref), else CET_E_INVALID_UTF8 / CET_E_MALFORMED_JSON /
+ * CET_E_UNKNOWN_FIELD with *out NULL. *field is set to the offending key for
+ * CET_E_UNKNOWN_FIELD (a copy in thread-local storage, valid until the next
+ * call on the same thread), else NULL.
+ */
+cet_err_t net_json_decode(const char *body, size_t len, const char *const *allowed,
+                          json_t **out, const char **field);
+/** Field getters: CET_E_MISSING_FIELD if absent (and required), CET_E_WRONG_TYPE. */
+cet_err_t net_json_str(json_t *obj, const char *key, bool required, const char **out);
+cet_err_t net_json_bool(json_t *obj, const char *key, bool required, bool *out);
+cet_err_t net_json_int(json_t *obj, const char *key, bool required, int64_t *out);
+
+/** Replies with status and a JSON body (steals body's reference). Frees req. */
+void net_reply_json(net_req_t *req, int status, json_t *body);
+/** Replies with pre-serialised JSON text. Frees req. */
+void net_reply_raw(net_req_t *req, int status, const char *content_type, const char *body,
+                   size_t len);
+/**
+ * Replies {"error":{"code","message"[,"field"]}} with the code's status; field
+ * may be NULL. 503 answers carry Retry-After: 1. Frees req.
+ */
+void net_reply_error(net_req_t *req, cet_err_t e, const char *field);
+/** Adds a response header before the reply. */
+void net_req_add_header(net_req_t *req, const char *name, const char *value);
+
+/* ---- per-core ---- */
+/** The core's completion mailbox for store_writer requests. */
+store_mailbox_t *net_core_mailbox(net_core_t *core);
+/**
+ * The core's read txn, renewed on first use within the current request and
+ * reset when the request is answered or the handler returns (whichever is
+ * first). Never NULL when the store is healthy; NULL with *rc otherwise.
+ */
+store_txn_t *net_core_read_txn(net_core_t *core, int *rc);
+/** Ends the core's current read txn early (before a long wait). */
+void net_core_read_done(net_core_t *core);
+unsigned net_core_index(const net_core_t *core);
+struct event_base *net_core_base(net_core_t *core);
+
+/* ---- slow work pool (argon2id, mail) ---- */
+typedef struct net_work net_work_t;
+typedef void (*net_work_cb)(net_work_t *w);      /* runs on a pool thread */
+typedef void (*net_work_done_cb)(net_work_t *w); /* runs on the submitting core */
+struct net_work {
+    net_work_cb work_cb;
+    net_work_done_cb done_cb;
+    void *arg;
+    net_core_t *core; /* set by net_pool_submit */
+    net_work_t *next_;
+};
+/**
+ * Queues w to the pool from a core thread. Returns CET_E_OK, or
+ * CET_E_OVERLOADED when CET_WORK_QUEUE_MAX jobs wait (the caller answers 503).
+ */
+cet_err_t net_pool_submit(net_core_t *core, net_work_t *w);
+
+/* ---- routing and server ---- */
+/**
+ * The application's entry point, called on a core thread for every request
+ * except /healthz and /metrics. It must reply (now or later).
+ */
+typedef void (*net_handler_cb)(net_req_t *req, void *app);
+/** Adds the application's own Prometheus lines to /metrics (core thread). */
+typedef void (*net_metrics_cb)(struct evbuffer *out, void *app);
+
+typedef struct net_options {
+    const char *listen[CET_LISTENERS_MAX]; /* "127.0.0.1:8080", "[::1]:8080", "unix:/path" */
+    unsigned n_listen;
+    unsigned threads;          /* core threads; 0 = number of CPUs */
+    unsigned workers;          /* pool threads; 0 = 2 */
+    net_handler_cb handler;
+    net_metrics_cb metrics;
+    void *app;
+    store_t *store;
+    unsigned conns_per_core_max; /* open connections per core; 0 = CET_CONNS_PER_CORE_MAX */
+} net_options_t;
+
+/**
+ * Starts the cores and the pool and binds every listener; prints
+ * "cetd: listening on ADDR" to stdout (flushed) once each is ready.
+ * Returns 0 or an errno-style code (logged).
+ */
+int net_server_start(const net_options_t *opt, net_server_t **out);
+/**
+ * Drains: /healthz turns 503, listeners close, in-flight requests finish
+ * (their writer completions included), then the cores stop. Blocks until
+ * done or timeout_ms passed.
+ */
+void net_server_drain(net_server_t *srv, unsigned timeout_ms);
+/**
+ * The i-th listener's address as bound ("127.0.0.1:41234" when the option
+ * said port 0, "unix:/path"), or NULL when i >= n_listen. Owned by srv.
+ */
+const char *net_server_address(const net_server_t *srv, unsigned i);
+void net_server_free(net_server_t *srv);
+/** Blocks the calling (main) thread until SIGTERM or SIGINT; SIGHUP reopens logs. */
+void net_server_wait_signal(net_server_t *srv);
+
+/* ---- metrics helpers for handlers ---- */
+/** Counts an event of the app (e.g. "expiries"); exported as cetd_<name>_total. */
+void net_metrics_count(const char *name, uint64_t n);
+
+#endif

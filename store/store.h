@@ -1,0 +1,526 @@
+/*
+ * store.h: the LMDB schema of cetreg and the typed access to it.
+ *
+ * One LMDB environment holds one exam sitting and everything that belongs to
+ * it. docs/storage.md documents every database, its key layout and its value.
+ *
+ * Conventions (the contract of every function below):
+ * - Keys are composite and big-endian so that LMDB's byte order is the
+ *   numeric order. No database uses MDB_DUPSORT (0.9.24 has a cursor-delete
+ *   bug with duplicates).
+ * - Values are the fixed-size packed records declared here, versioned by the
+ *   schema version in the meta database. Strings inside records are UTF-8 and
+ *   NUL-terminated within their fixed arrays.
+ * - Getters copy the record out of the map into caller memory, so nothing a
+ *   caller holds dies with the txn. Nothing ever writes into the map directly.
+ * - Return values: 0 on success, STORE_NOTFOUND when a key is absent,
+ *   STORE_EXISTS when a unique key is taken, otherwise an LMDB or errno code
+ *   (store_strerror() names both). A *_put that maintains a secondary index
+ *   does so in the same txn, so both change together or not at all.
+ * - A read txn may be used from the thread that began it only (the cores use
+ *   MDB_NOTLS and reset/renew one read txn per request). Only the writer
+ *   thread, or cetctl with the environment to itself, opens write txns.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/cet_limits.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+/* Own return codes, in a range LMDB and errno never use. */
+#define STORE_NOTFOUND MDB_NOTFOUND /* -30798 */
+#define STORE_EXISTS MDB_KEYEXIST   /* -30799 */
+#define STORE_CORRUPT (-30500)      /* a record has the wrong size or version */
+#define STORE_BADARG (-30501)       /* a caller broke a documented precondition */
+
+typedef struct store store_t;
+typedef MDB_txn store_txn_t;
+
+/* The named databases. The names are the LMDB names (docs/storage.md). */
+typedef enum store_db {
+    STORE_DB_META,          /* "meta": string key -> bytes */
+    STORE_DB_PROVINCE,      /* u16 province code -> store_province_t */
+    STORE_DB_SCHOOL,        /* u32 school code -> store_school_t */
+    STORE_DB_CAMPUS,        /* u32 campus code -> store_campus_t */
+    STORE_DB_SUBJECT,       /* u8 subject code (ASCII) -> store_subject_t */
+    STORE_DB_OFFER,         /* u32 campus ‖ u8 subject -> store_offer_t */
+    STORE_DB_ANNOUNCE,      /* u8 scope ‖ u32 code -> UTF-8 text */
+    STORE_DB_ROSTER,        /* u8 id_type ‖ id_number bytes -> store_roster_t */
+    STORE_DB_ROSTER_NO,     /* u32 roster_no -> roster key (index) */
+    STORE_DB_ROSTER_SCHOOL, /* u32 school ‖ u32 roster_no -> empty (index) */
+    STORE_DB_SCORE,         /* 15-digit ticket -> store_score_t */
+    STORE_DB_ACCOUNT,       /* 16-byte account id -> store_account_t */
+    STORE_DB_ACCOUNT_EMAIL, /* lower-case email -> 16-byte account id (index) */
+    STORE_DB_CANDIDATE,     /* u32 roster_no -> store_candidate_t */
+    STORE_DB_REVIEW,        /* 16-byte account id -> store_review_t */
+    STORE_DB_REG,           /* u32 roster_no ‖ u8 subject -> store_reg_t */
+    STORE_DB_EXPIRY,        /* u64 due ‖ u8 kind ‖ u32 roster_no ‖ u8 subject -> empty */
+    STORE_DB_ORDER,         /* u64 order id -> store_order_t */
+    STORE_DB_SESSION,       /* 32-byte SHA-256 of the token -> store_session_t */
+    STORE_DB_STAFF,         /* user name -> store_staff_t */
+    STORE_DB_IDEM,          /* 16-byte scope ‖ 32-byte SHA-256 of key -> store_idem_t + body */
+    STORE_DB_AUDIT,         /* u64 sequence -> store_audit_t + UTF-8 text */
+    STORE_DB_NOTICE,        /* gateway_txn (bytes) -> store_notice_t */
+    STORE_DB__COUNT
+} store_db_t;
+
+/* ---- identity documents ---- */
+typedef enum store_id_type {
+    STORE_ID_MAINLAND = 1, /* 中华人民共和国居民身份证, 18 chars with ISO 7064 check */
+    STORE_ID_TAIWAN = 2,   /* 台湾居民往来大陆通行证 */
+    STORE_ID_HKMO_PERMIT = 3, /* 港澳居民来往内地通行证 */
+    STORE_ID_PASSPORT = 4, /* 护照 */
+    STORE_ID_HONGKONG = 5, /* 香港身份证 */
+    STORE_ID_MACAO = 6,    /* 澳门身份证 */
+    STORE_ID__MAX = 6
+} store_id_type_t;
+
+/* ---- the sitting (one per environment, meta key "sitting") ---- */
+typedef struct store_sitting {
+    uint32_t id;              /* e.g. 20262 = 2026, second half */
+    char name[CET_PLACE_NAME_BYTES]; /* 2026年下半年CET考试 */
+    int64_t lookup_opens;     /* unix seconds: qualification lookup possible */
+    int64_t reg_opens;        /* registration window (binding, subjects) */
+    int64_t reg_closes;
+    int64_t print_opens;      /* admission tickets printable from */
+    int64_t written_date;     /* written exam day (00:00 +08:00) */
+    int64_t oral_date_4;      /* oral exam days */
+    int64_t oral_date_6;
+} store_sitting_t;
+
+typedef struct store_province {
+    uint16_t code;            /* 2 digits; 99 = 测试省 */
+    char name[CET_PLACE_NAME_BYTES];
+} store_province_t;
+
+#define STORE_SCHOOL_ORAL_ELSEWHERE 0x01u /* candidates may take the oral at other schools */
+typedef struct store_school {
+    uint32_t code;            /* 5 digits */
+    uint16_t province;
+    uint8_t flags;            /* STORE_SCHOOL_* */
+    uint8_t pad_;
+    char name[CET_PLACE_NAME_BYTES];
+} store_school_t;
+
+typedef struct store_campus {
+    uint32_t code;            /* 6 digits = school * 10 + n */
+    uint32_t school;
+    char name[CET_PLACE_NAME_BYTES];
+} store_campus_t;
+
+typedef enum store_subject_kind { STORE_WRITTEN = 1, STORE_ORAL = 2 } store_subject_kind_t;
+typedef struct store_subject {
+    char code;                /* '1'..'9', 'F', 'S', ... */
+    uint8_t kind;             /* store_subject_kind_t */
+    uint8_t level;            /* 4 or 6 */
+    char written;             /* for an oral subject: its written subject's code, else 0 */
+    char language[16];        /* "english", "japanese", ... */
+    char name[CET_TEXT_BYTES]; /* 英语四级笔试 */
+} store_subject_t;
+
+typedef struct store_offer {
+    uint32_t campus;
+    char subject;
+    uint8_t pad_[3];
+    uint32_t capacity;        /* seats */
+    uint32_t fee;             /* fen */
+    int64_t window_opens;     /* unix seconds */
+    int64_t window_closes;
+    int64_t exam_date;        /* 0 = not set (oral offers need one) */
+} store_offer_t;
+
+/* Announcement scopes (STORE_DB_ANNOUNCE key byte 0). */
+#define STORE_ANNOUNCE_PROVINCE 1
+#define STORE_ANNOUNCE_SCHOOL 2
+
+typedef enum store_education {
+    STORE_EDU_BACHELOR = 1, /* 本科 */
+    STORE_EDU_ASSOCIATE = 2, /* 专科 */
+    STORE_EDU_GRADUATE = 3  /* 研究生 */
+} store_education_t;
+
+#define STORE_ROSTER_CET6_BARRED 0x01u
+#define STORE_ROSTER_MALE 0x02u
+typedef struct store_roster {
+    uint32_t roster_no;       /* stable number, assigned at first import */
+    uint32_t school;
+    uint32_t campus;
+    uint8_t id_type;          /* store_id_type_t */
+    uint8_t flags;            /* STORE_ROSTER_* */
+    uint8_t education;        /* store_education_t */
+    uint8_t program_years;    /* 学制 */
+    uint16_t entry_year;      /* 入学年份, e.g. 2024 */
+    uint8_t grade;            /* 年级 */
+    uint8_t n_subjects;
+    char subjects[CET_SUBJECTS_MAX]; /* qualified subject codes (资格科目) */
+    char id_number[CET_ID_NUMBER_BYTES];
+    char name[CET_NAME_BYTES];
+    char department[CET_TEXT_BYTES];
+    char major[CET_TEXT_BYTES];
+    char class_name[CET_SHORT_BYTES];
+    char student_no[CET_SHORT_BYTES];
+    char remarks[CET_REMARK_BYTES];
+} store_roster_t;
+
+typedef struct store_score {
+    char ticket[CET_TICKET_DIGITS + 1];
+    char id_number[CET_ID_NUMBER_BYTES];
+    char name[CET_NAME_BYTES];
+    uint16_t score;           /* 0..710 */
+    uint16_t year;            /* e.g. 2024 */
+    uint8_t level;            /* 4 */
+    uint8_t pad_[3];
+} store_score_t;
+
+#define STORE_ACCOUNT_ID_BYTES 16
+typedef struct store_account {
+    uint8_t id[STORE_ACCOUNT_ID_BYTES];
+    char email[CET_EMAIL_BYTES];         /* as given; the index holds it lower-cased */
+    char pwhash[CET_PWHASH_BYTES];       /* argon2id string (crypto_pwhash_str) */
+    char phone[CET_SHORT_BYTES];
+    int64_t created;
+    int64_t agreed_at;                   /* 0 = agreement not accepted */
+    uint32_t roster_no;                  /* bound candidate, 0 = none */
+    uint32_t pad_;
+} store_account_t;
+
+typedef struct store_candidate {
+    uint8_t account[STORE_ACCOUNT_ID_BYTES];
+    int64_t bound_at;
+    int64_t empty_due;        /* deletion time while it has no registrations, else 0 */
+    store_roster_t snapshot;  /* frozen at binding; may gain '2' by CET6 review */
+} store_candidate_t;
+
+typedef enum store_review_state {
+    STORE_REVIEW_AUTO_APPROVED = 1,
+    STORE_REVIEW_PENDING = 2,
+    STORE_REVIEW_APPROVED = 3,
+    STORE_REVIEW_REJECTED = 4
+} store_review_state_t;
+typedef struct store_review {
+    uint8_t account[STORE_ACCOUNT_ID_BYTES];
+    uint32_t roster_no;
+    uint8_t state;            /* store_review_state_t */
+    uint8_t id_type;
+    uint8_t pad_[2];
+    char ticket[CET_TICKET_DIGITS + 1];
+    char id_number[CET_ID_NUMBER_BYTES];
+    char name[CET_NAME_BYTES];
+    int64_t created;
+    int64_t decided;
+} store_review_t;
+
+typedef enum store_reg_method { STORE_BY_CANDIDATE = 1, STORE_BY_SCHOOL = 2 } store_reg_method_t;
+#define STORE_REG_PAID 0x01u
+#define STORE_REG_ARRANGED 0x02u
+#define STORE_REG_LOCKED 0x04u     /* locked by the school for group payment */
+#define STORE_REG_REFUND 0x08u     /* paid by a late notice after the hold was gone */
+typedef struct store_reg {
+    uint32_t roster_no;
+    uint32_t campus;
+    char subject;
+    uint8_t flags;            /* STORE_REG_* */
+    uint8_t method;           /* store_reg_method_t */
+    uint8_t pad_;
+    uint32_t fee;             /* fen, fixed at registration */
+    int64_t created;
+    int64_t expires;          /* hold expiry; 0 while paid, locked or in a pending order */
+    uint64_t order_id;        /* pending or paying order, 0 = none */
+    uint16_t room;            /* arrangement, when STORE_REG_ARRANGED */
+    uint8_t seat;
+    uint8_t pad2_[5];
+} store_reg_t;
+
+/* Expiry index kinds (STORE_DB_EXPIRY key byte 8). */
+#define STORE_EXPIRE_HOLD 1       /* an unpaid registration's seat hold */
+#define STORE_EXPIRE_CANDIDATE 2  /* a bound candidate with no registrations */
+#define STORE_EXPIRE_ORDER 3      /* a pending payment order's timeout (subject = 0) */
+
+typedef enum store_order_state {
+    STORE_ORDER_PENDING = 1,
+    STORE_ORDER_PAID = 2,
+    STORE_ORDER_EXPIRED = 3,
+    STORE_ORDER_REFUND = 4    /* paid after it expired; marked for refund */
+} store_order_state_t;
+typedef struct store_order {
+    uint64_t id;
+    uint32_t roster_no;
+    uint32_t amount;          /* fen */
+    uint8_t account[STORE_ACCOUNT_ID_BYTES];
+    uint8_t state;            /* store_order_state_t */
+    uint8_t n_subjects;
+    char channel[14];
+    char subjects[CET_ORDER_SUBJECTS_MAX];
+    int64_t created;
+    int64_t expires;
+    int64_t paid_at;
+    char gateway_txn[64];
+} store_order_t;
+
+typedef struct store_notice {
+    uint64_t order_id;
+    uint32_t amount;
+    uint8_t outcome;          /* store_order_state_t the order reached */
+    uint8_t pad_[3];
+    int64_t received;
+} store_notice_t;
+
+#define STORE_SESSION_CANDIDATE 1
+#define STORE_SESSION_STAFF 2
+typedef struct store_session {
+    uint8_t account[STORE_ACCOUNT_ID_BYTES]; /* account id, or staff: first bytes of name */
+    uint8_t kind;             /* STORE_SESSION_* */
+    uint8_t pad_[7];
+    int64_t created;
+    int64_t expires;
+    char staff[CET_SHORT_BYTES]; /* staff user name for staff sessions */
+} store_session_t;
+
+typedef enum store_staff_role {
+    STORE_STAFF_SCHOOL = 1,
+    STORE_STAFF_PROVINCE = 2,
+    STORE_STAFF_SUPPORT = 3   /* national support desk: rebinding */
+} store_staff_role_t;
+typedef struct store_staff {
+    char user[CET_SHORT_BYTES];
+    char pwhash[CET_PWHASH_BYTES];
+    uint8_t role;             /* store_staff_role_t */
+    uint8_t pad_[3];
+    uint32_t scope;           /* school code or province code */
+} store_staff_t;
+
+typedef struct store_idem {
+    uint8_t request_hash[16]; /* XXH3-128 of method, path and body */
+    int64_t created;
+    uint16_t status;
+    uint16_t body_len;        /* body bytes follow the header in the value */
+    uint32_t pad_;
+} store_idem_t;
+
+typedef struct store_audit {
+    int64_t at;
+    char actor[CET_SHORT_BYTES]; /* staff user, "cetctl", "engine" */
+    char action[CET_SHORT_BYTES];
+    uint32_t text_len;        /* UTF-8 detail follows */
+    uint32_t pad_;
+} store_audit_t;
+
+/* ---- environment ---- */
+typedef struct store_options {
+    const char *dir;          /* created if missing */
+    bool sync;                /* fsync at commit (--sync full); false only on request */
+    bool read_only;
+    unsigned readers;         /* reader slots; 0 = CET_READERS_MAX */
+    size_t map_bytes;         /* initial map size; 0 = CET_MAP_BYTES_INITIAL (tests use small) */
+} store_options_t;
+
+/**
+ * Opens (creating if needed) the environment in opt->dir, sets the map size
+ * (CET_MAP_BYTES_INITIAL or the file's current size, whichever is larger),
+ * runs mdb_reader_check to clear stale readers, opens every database and
+ * writes the schema version on first use.
+ * Returns 0 and *out, or an error (STORE_CORRUPT when the schema version on
+ * disk is not STORE_SCHEMA_VERSION). The caller owns *out (store_close).
+ */
+int store_open(const store_options_t *opt, store_t **out);
+/** Closes the environment. All txns must be finished. */
+void store_close(store_t *st);
+/** The LMDB environment (for stats and tests). */
+MDB_env *store_env(store_t *st);
+/** The dbi of a named database. */
+MDB_dbi store_dbi(const store_t *st, store_db_t db);
+/** A readable name for rc (LMDB, errno or STORE_* code). */
+const char *store_strerror(int rc);
+
+/** Begins a read txn (MDB_RDONLY). With MDB_NOTLS, one per thread at a time. */
+int store_read_begin(store_t *st, store_txn_t **txn);
+/**
+ * Begins a write txn. Only one may exist at a time in the process (LMDB);
+ * outside cetctl it is the writer thread's alone.
+ */
+int store_write_begin(store_t *st, store_txn_t **txn);
+/**
+ * Commits txn. On MDB_MAP_FULL the caller must abort, call store_grow and
+ * redo its work: store_write_run does this for callers.
+ */
+int store_commit(store_txn_t *txn);
+void store_abort(store_txn_t *txn);
+/** Doubles the map size (up to CET_MAP_BYTES_MAX). No txn may be open. */
+int store_grow(store_t *st);
+/**
+ * Runs fn(txn, arg) in a write txn and commits, growing the map and retrying
+ * once per doubling on MDB_MAP_FULL. fn returns 0 to commit or any other
+ * value to abort (that value is returned).
+ */
+int store_write_run(store_t *st, int (*fn)(store_txn_t *txn, void *arg), void *arg);
+
+/* ---- raw access: any database, caller-built keys ---- */
+/** Copies the value of key into buf (up to cap bytes); *len gets its full size. */
+int store_get_raw(store_txn_t *txn, const store_t *st, store_db_t db, const void *key,
+                  size_t klen, void *buf, size_t cap, size_t *len);
+/** Points *val at the value inside the map; valid only until txn ends or writes. */
+int store_get_ref(store_txn_t *txn, const store_t *st, store_db_t db, const void *key,
+                  size_t klen, MDB_val *val);
+/** Puts (flags: 0 or MDB_NOOVERWRITE, giving STORE_EXISTS). */
+int store_put_raw(store_txn_t *txn, const store_t *st, store_db_t db, const void *key,
+                  size_t klen, const void *val, size_t vlen, unsigned flags);
+int store_del_raw(store_txn_t *txn, const store_t *st, store_db_t db, const void *key,
+                  size_t klen);
+/** Number of entries in db. */
+int store_count(store_txn_t *txn, const store_t *st, store_db_t db, size_t *n);
+
+/* ---- big-endian key packing ---- */
+static inline void store_be16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+static inline void store_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+static inline void store_be64(uint8_t *p, uint64_t v)
+{
+    store_be32(p, (uint32_t)(v >> 32));
+    store_be32(p + 4, (uint32_t)v);
+}
+static inline uint32_t store_rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint64_t store_rd64(const uint8_t *p)
+{
+    return (uint64_t)store_rd32(p) << 32 | store_rd32(p + 4);
+}
+
+/** Roster key: id_type ‖ id_number (upper-cased). Returns its length (0 if too long). */
+size_t store_roster_key(uint8_t out[1 + CET_ID_NUMBER_BYTES], uint8_t id_type,
+                        const char *id_number);
+/** Offer key: campus ‖ subject (5 bytes). */
+void store_offer_key(uint8_t out[5], uint32_t campus, char subject);
+/** Registration key: roster_no ‖ subject (5 bytes). */
+void store_reg_key(uint8_t out[5], uint32_t roster_no, char subject);
+/** Expiry key: due (seconds, as u64) ‖ kind ‖ roster_no ‖ subject (14 bytes). */
+#define STORE_EXPIRY_KEY_BYTES 14
+void store_expiry_key(uint8_t out[STORE_EXPIRY_KEY_BYTES], int64_t due, uint8_t kind,
+                      uint32_t roster_no, char subject);
+
+/* ---- typed records ---- */
+int store_sitting_get(store_txn_t *txn, const store_t *st, store_sitting_t *out);
+int store_sitting_put(store_txn_t *txn, const store_t *st, const store_sitting_t *s);
+
+int store_province_get(store_txn_t *txn, const store_t *st, uint16_t code, store_province_t *out);
+int store_province_put(store_txn_t *txn, const store_t *st, const store_province_t *p);
+int store_school_get(store_txn_t *txn, const store_t *st, uint32_t code, store_school_t *out);
+int store_school_put(store_txn_t *txn, const store_t *st, const store_school_t *s);
+int store_campus_get(store_txn_t *txn, const store_t *st, uint32_t code, store_campus_t *out);
+int store_campus_put(store_txn_t *txn, const store_t *st, const store_campus_t *c);
+int store_subject_get(store_txn_t *txn, const store_t *st, char code, store_subject_t *out);
+int store_subject_put(store_txn_t *txn, const store_t *st, const store_subject_t *s);
+int store_offer_get(store_txn_t *txn, const store_t *st, uint32_t campus, char subject,
+                    store_offer_t *out);
+int store_offer_put(store_txn_t *txn, const store_t *st, const store_offer_t *o);
+/** Announcement text (scope STORE_ANNOUNCE_*); out gets a NUL-terminated copy. */
+int store_announce_get(store_txn_t *txn, const store_t *st, uint8_t scope, uint32_t code,
+                       char *out, size_t cap);
+int store_announce_put(store_txn_t *txn, const store_t *st, uint8_t scope, uint32_t code,
+                       const char *text);
+
+int store_roster_get(store_txn_t *txn, const store_t *st, uint8_t id_type, const char *id_number,
+                     store_roster_t *out);
+int store_roster_get_by_no(store_txn_t *txn, const store_t *st, uint32_t roster_no,
+                           store_roster_t *out);
+/**
+ * Inserts or replaces a roster record. A new record gets the next roster_no
+ * (r->roster_no is set); a replaced one keeps its number. The roster_no and
+ * school indexes follow in the same txn (a school change moves the index).
+ */
+int store_roster_put(store_txn_t *txn, const store_t *st, store_roster_t *r);
+
+int store_score_get(store_txn_t *txn, const store_t *st, const char *ticket, store_score_t *out);
+int store_score_put(store_txn_t *txn, const store_t *st, const store_score_t *s);
+
+int store_account_get(store_txn_t *txn, const store_t *st, const uint8_t id[16],
+                      store_account_t *out);
+/** Looks an account up by email (case-insensitive). */
+int store_account_by_email(store_txn_t *txn, const store_t *st, const char *email,
+                           store_account_t *out);
+/**
+ * Inserts a new account (STORE_EXISTS if the id or the email is taken) or,
+ * with replace, rewrites one, moving the email index if the email changed.
+ */
+int store_account_put(store_txn_t *txn, const store_t *st, const store_account_t *a, bool replace);
+
+int store_candidate_get(store_txn_t *txn, const store_t *st, uint32_t roster_no,
+                        store_candidate_t *out);
+/** Puts a candidate and keeps its STORE_EXPIRE_CANDIDATE index entry equal to empty_due. */
+int store_candidate_put(store_txn_t *txn, const store_t *st, uint32_t roster_no,
+                        const store_candidate_t *c);
+/** Deletes a candidate and its expiry entry (the account's roster_no is the caller's). */
+int store_candidate_del(store_txn_t *txn, const store_t *st, uint32_t roster_no);
+
+int store_review_get(store_txn_t *txn, const store_t *st, const uint8_t account[16],
+                     store_review_t *out);
+int store_review_put(store_txn_t *txn, const store_t *st, const store_review_t *r);
+int store_review_del(store_txn_t *txn, const store_t *st, const uint8_t account[16]);
+
+int store_reg_get(store_txn_t *txn, const store_t *st, uint32_t roster_no, char subject,
+                  store_reg_t *out);
+/**
+ * Puts a registration and keeps its STORE_EXPIRE_HOLD index entry equal to
+ * r->expires (none when 0). old_expires is the value on disk before (0 if new
+ * or none), so the stale entry can be removed without a read.
+ */
+int store_reg_put(store_txn_t *txn, const store_t *st, const store_reg_t *r, int64_t old_expires);
+/** Deletes a registration and its hold entry. */
+int store_reg_del(store_txn_t *txn, const store_t *st, const store_reg_t *r);
+/** All registrations of one candidate, in subject order; returns how many (<= cap) or < 0. */
+int store_reg_list(store_txn_t *txn, const store_t *st, uint32_t roster_no, store_reg_t *out,
+                   int cap);
+
+int store_order_get(store_txn_t *txn, const store_t *st, uint64_t id, store_order_t *out);
+/** Puts an order; keeps its STORE_EXPIRE_ORDER entry while pending. */
+int store_order_put(store_txn_t *txn, const store_t *st, const store_order_t *o,
+                    int64_t old_expires);
+/** Next order id (meta counter), allocated in txn. */
+int store_order_next_id(store_txn_t *txn, const store_t *st, uint64_t *id);
+
+int store_session_get(store_txn_t *txn, const store_t *st, const uint8_t token_hash[32],
+                      store_session_t *out);
+int store_session_put(store_txn_t *txn, const store_t *st, const uint8_t token_hash[32],
+                      const store_session_t *s);
+int store_session_del(store_txn_t *txn, const store_t *st, const uint8_t token_hash[32]);
+
+int store_staff_get(store_txn_t *txn, const store_t *st, const char *user, store_staff_t *out);
+int store_staff_put(store_txn_t *txn, const store_t *st, const store_staff_t *s);
+
+/** Appends an audit record (sequence from the meta counter). */
+int store_audit_append(store_txn_t *txn, const store_t *st, int64_t at, const char *actor,
+                       const char *action, const char *text);
+
+/* ---- iteration ---- */
+/**
+ * Calls fn(key, klen, val, vlen, arg) for every entry of db whose key starts
+ * with prefix (all entries when plen is 0), in key order. fn returns 0 to go
+ * on, > 0 to stop early (store_scan then returns 0), < 0 to fail with it.
+ * fn must not write to the txn.
+ */
+typedef int (*store_scan_cb)(const void *key, size_t klen, const void *val, size_t vlen,
+                             void *arg);
+int store_scan(store_txn_t *txn, const store_t *st, store_db_t db, const void *prefix,
+               size_t plen, store_scan_cb fn, void *arg);
+
+/* ---- meta ---- */
+int store_meta_get_u64(store_txn_t *txn, const store_t *st, const char *key, uint64_t *out);
+int store_meta_put_u64(store_txn_t *txn, const store_t *st, const char *key, uint64_t v);
+
+#endif

@@ -1,0 +1,478 @@
+/*
+ * store_records.c: typed access to each record and the secondary indexes that
+ * follow it. Every index is changed in the same txn as its record.
+ */
+#include <ctype.h>
+#include <string.h>
+
+#include "engine/cet_base.h"
+#include "store/store.h"
+
+/* A fixed-size record: copy out, refusing a value of the wrong size. */
+static int get_fixed(store_txn_t *txn, const store_t *st, store_db_t db, const void *key,
+                     size_t klen, void *out, size_t size)
+{
+    MDB_val v;
+    int rc = store_get_ref(txn, st, db, key, klen, &v);
+    if (rc) return rc;
+    if (v.mv_size != size) return STORE_CORRUPT;
+    memcpy(out, v.mv_data, size);
+    return 0;
+}
+
+static int put_fixed(store_txn_t *txn, const store_t *st, store_db_t db, const void *key,
+                     size_t klen, const void *rec, size_t size)
+{
+    return store_put_raw(txn, st, db, key, klen, rec, size, 0);
+}
+
+/* ---- sitting and places ---- */
+int store_sitting_get(store_txn_t *txn, const store_t *st, store_sitting_t *out)
+{
+    return get_fixed(txn, st, STORE_DB_META, "sitting", 7, out, sizeof *out);
+}
+
+int store_sitting_put(store_txn_t *txn, const store_t *st, const store_sitting_t *s)
+{
+    return put_fixed(txn, st, STORE_DB_META, "sitting", 7, s, sizeof *s);
+}
+
+int store_province_get(store_txn_t *txn, const store_t *st, uint16_t code, store_province_t *out)
+{
+    uint8_t k[2];
+    store_be16(k, code);
+    return get_fixed(txn, st, STORE_DB_PROVINCE, k, 2, out, sizeof *out);
+}
+
+int store_province_put(store_txn_t *txn, const store_t *st, const store_province_t *p)
+{
+    uint8_t k[2];
+    store_be16(k, p->code);
+    return put_fixed(txn, st, STORE_DB_PROVINCE, k, 2, p, sizeof *p);
+}
+
+int store_school_get(store_txn_t *txn, const store_t *st, uint32_t code, store_school_t *out)
+{
+    uint8_t k[4];
+    store_be32(k, code);
+    return get_fixed(txn, st, STORE_DB_SCHOOL, k, 4, out, sizeof *out);
+}
+
+int store_school_put(store_txn_t *txn, const store_t *st, const store_school_t *s)
+{
+    uint8_t k[4];
+    store_be32(k, s->code);
+    return put_fixed(txn, st, STORE_DB_SCHOOL, k, 4, s, sizeof *s);
+}
+
+int store_campus_get(store_txn_t *txn, const store_t *st, uint32_t code, store_campus_t *out)
+{
+    uint8_t k[4];
+    store_be32(k, code);
+    return get_fixed(txn, st, STORE_DB_CAMPUS, k, 4, out, sizeof *out);
+}
+
+int store_campus_put(store_txn_t *txn, const store_t *st, const store_campus_t *c)
+{
+    uint8_t k[4];
+    store_be32(k, c->code);
+    return put_fixed(txn, st, STORE_DB_CAMPUS, k, 4, c, sizeof *c);
+}
+
+int store_subject_get(store_txn_t *txn, const store_t *st, char code, store_subject_t *out)
+{
+    uint8_t k = (uint8_t)code;
+    return get_fixed(txn, st, STORE_DB_SUBJECT, &k, 1, out, sizeof *out);
+}
+
+int store_subject_put(store_txn_t *txn, const store_t *st, const store_subject_t *s)
+{
+    uint8_t k = (uint8_t)s->code;
+    return put_fixed(txn, st, STORE_DB_SUBJECT, &k, 1, s, sizeof *s);
+}
+
+int store_offer_get(store_txn_t *txn, const store_t *st, uint32_t campus, char subject,
+                    store_offer_t *out)
+{
+    uint8_t k[5];
+    store_offer_key(k, campus, subject);
+    return get_fixed(txn, st, STORE_DB_OFFER, k, 5, out, sizeof *out);
+}
+
+int store_offer_put(store_txn_t *txn, const store_t *st, const store_offer_t *o)
+{
+    uint8_t k[5];
+    store_offer_key(k, o->campus, o->subject);
+    return put_fixed(txn, st, STORE_DB_OFFER, k, 5, o, sizeof *o);
+}
+
+int store_announce_get(store_txn_t *txn, const store_t *st, uint8_t scope, uint32_t code,
+                       char *out, size_t cap)
+{
+    uint8_t k[5];
+    k[0] = scope;
+    store_be32(k + 1, code);
+    MDB_val v;
+    int rc = store_get_ref(txn, st, STORE_DB_ANNOUNCE, k, 5, &v);
+    if (rc) return rc;
+    if (!cap) return STORE_BADARG;
+    size_t n = v.mv_size < cap - 1 ? v.mv_size : cap - 1;
+    memcpy(out, v.mv_data, n);
+    out[n] = 0;
+    return 0;
+}
+
+int store_announce_put(store_txn_t *txn, const store_t *st, uint8_t scope, uint32_t code,
+                       const char *text)
+{
+    uint8_t k[5];
+    k[0] = scope;
+    store_be32(k + 1, code);
+    size_t n = strlen(text);
+    if (n > CET_ANNOUNCE_BYTES_MAX) return STORE_BADARG;
+    return store_put_raw(txn, st, STORE_DB_ANNOUNCE, k, 5, text, n, 0);
+}
+
+/* ---- roster ---- */
+int store_roster_get(store_txn_t *txn, const store_t *st, uint8_t id_type, const char *id_number,
+                     store_roster_t *out)
+{
+    uint8_t k[1 + CET_ID_NUMBER_BYTES];
+    size_t kl = store_roster_key(k, id_type, id_number);
+    if (!kl) return STORE_NOTFOUND;
+    return get_fixed(txn, st, STORE_DB_ROSTER, k, kl, out, sizeof *out);
+}
+
+int store_roster_get_by_no(store_txn_t *txn, const store_t *st, uint32_t roster_no,
+                           store_roster_t *out)
+{
+    uint8_t nk[4];
+    store_be32(nk, roster_no);
+    MDB_val rk;
+    int rc = store_get_ref(txn, st, STORE_DB_ROSTER_NO, nk, 4, &rk);
+    if (rc) return rc;
+    return get_fixed(txn, st, STORE_DB_ROSTER, rk.mv_data, rk.mv_size, out, sizeof *out);
+}
+
+static void roster_school_key(uint8_t k[8], uint32_t school, uint32_t roster_no)
+{
+    store_be32(k, school);
+    store_be32(k + 4, roster_no);
+}
+
+int store_roster_put(store_txn_t *txn, const store_t *st, store_roster_t *r)
+{
+    uint8_t k[1 + CET_ID_NUMBER_BYTES];
+    size_t kl = store_roster_key(k, r->id_type, r->id_number);
+    if (!kl) return STORE_BADARG;
+    store_roster_t old;
+    int rc = get_fixed(txn, st, STORE_DB_ROSTER, k, kl, &old, sizeof old);
+    uint8_t sk[8];
+    if (rc == 0) {
+        r->roster_no = old.roster_no;
+        if (old.school != r->school) {
+            roster_school_key(sk, old.school, old.roster_no);
+            rc = store_del_raw(txn, st, STORE_DB_ROSTER_SCHOOL, sk, 8);
+            if (rc && rc != STORE_NOTFOUND) return rc;
+        }
+    } else if (rc == STORE_NOTFOUND) {
+        uint64_t next = 0;
+        rc = store_meta_get_u64(txn, st, "roster_no_last", &next);
+        if (rc && rc != STORE_NOTFOUND) return rc;
+        r->roster_no = (uint32_t)(next + 1);
+        if ((rc = store_meta_put_u64(txn, st, "roster_no_last", next + 1))) return rc;
+        uint8_t nk[4];
+        store_be32(nk, r->roster_no);
+        rc = store_put_raw(txn, st, STORE_DB_ROSTER_NO, nk, 4, k, kl, MDB_NOOVERWRITE);
+        if (rc) return rc;
+    } else {
+        return rc;
+    }
+    roster_school_key(sk, r->school, r->roster_no);
+    if ((rc = store_put_raw(txn, st, STORE_DB_ROSTER_SCHOOL, sk, 8, "", 0, 0))) return rc;
+    return put_fixed(txn, st, STORE_DB_ROSTER, k, kl, r, sizeof *r);
+}
+
+/* ---- scores ---- */
+int store_score_get(store_txn_t *txn, const store_t *st, const char *ticket, store_score_t *out)
+{
+    if (strlen(ticket) != CET_TICKET_DIGITS) return STORE_NOTFOUND;
+    return get_fixed(txn, st, STORE_DB_SCORE, ticket, CET_TICKET_DIGITS, out, sizeof *out);
+}
+
+int store_score_put(store_txn_t *txn, const store_t *st, const store_score_t *s)
+{
+    if (strlen(s->ticket) != CET_TICKET_DIGITS) return STORE_BADARG;
+    return put_fixed(txn, st, STORE_DB_SCORE, s->ticket, CET_TICKET_DIGITS, s, sizeof *s);
+}
+
+/* ---- accounts ---- */
+static size_t email_key(char out[CET_EMAIL_BYTES], const char *email)
+{
+    size_t n = strlen(email);
+    if (n == 0 || n >= CET_EMAIL_BYTES) return 0;
+    for (size_t i = 0; i < n; i++) out[i] = (char)tolower((unsigned char)email[i]);
+    return n;
+}
+
+int store_account_get(store_txn_t *txn, const store_t *st, const uint8_t id[16],
+                      store_account_t *out)
+{
+    return get_fixed(txn, st, STORE_DB_ACCOUNT, id, 16, out, sizeof *out);
+}
+
+int store_account_by_email(store_txn_t *txn, const store_t *st, const char *email,
+                           store_account_t *out)
+{
+    char ek[CET_EMAIL_BYTES];
+    size_t n = email_key(ek, email);
+    if (!n) return STORE_NOTFOUND;
+    MDB_val id;
+    int rc = store_get_ref(txn, st, STORE_DB_ACCOUNT_EMAIL, ek, n, &id);
+    if (rc) return rc;
+    if (id.mv_size != 16) return STORE_CORRUPT;
+    uint8_t idc[16];
+    memcpy(idc, id.mv_data, 16);
+    return store_account_get(txn, st, idc, out);
+}
+
+int store_account_put(store_txn_t *txn, const store_t *st, const store_account_t *a, bool replace)
+{
+    char ek[CET_EMAIL_BYTES];
+    size_t n = email_key(ek, a->email);
+    if (!n) return STORE_BADARG;
+    int rc;
+    if (replace) {
+        store_account_t old;
+        rc = store_account_get(txn, st, a->id, &old);
+        if (rc) return rc;
+        char ok[CET_EMAIL_BYTES];
+        size_t on = email_key(ok, old.email);
+        if (on != n || memcmp(ok, ek, n) != 0) {
+            rc = store_put_raw(txn, st, STORE_DB_ACCOUNT_EMAIL, ek, n, a->id, 16,
+                               MDB_NOOVERWRITE);
+            if (rc) return rc;
+            rc = store_del_raw(txn, st, STORE_DB_ACCOUNT_EMAIL, ok, on);
+            if (rc && rc != STORE_NOTFOUND) return rc;
+        }
+        return put_fixed(txn, st, STORE_DB_ACCOUNT, a->id, 16, a, sizeof *a);
+    }
+    rc = store_put_raw(txn, st, STORE_DB_ACCOUNT_EMAIL, ek, n, a->id, 16, MDB_NOOVERWRITE);
+    if (rc) return rc;
+    return store_put_raw(txn, st, STORE_DB_ACCOUNT, a->id, 16, a, sizeof *a, MDB_NOOVERWRITE);
+}
+
+/* ---- expiry index ---- */
+static int expiry_set(store_txn_t *txn, const store_t *st, uint8_t kind, uint32_t roster_no,
+                      char subject, int64_t old_due, int64_t new_due)
+{
+    uint8_t k[STORE_EXPIRY_KEY_BYTES];
+    int rc;
+    if (old_due == new_due) return 0;
+    if (old_due) {
+        store_expiry_key(k, old_due, kind, roster_no, subject);
+        rc = store_del_raw(txn, st, STORE_DB_EXPIRY, k, sizeof k);
+        if (rc && rc != STORE_NOTFOUND) return rc;
+    }
+    if (new_due) {
+        store_expiry_key(k, new_due, kind, roster_no, subject);
+        rc = store_put_raw(txn, st, STORE_DB_EXPIRY, k, sizeof k, "", 0, 0);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* ---- candidates ---- */
+int store_candidate_get(store_txn_t *txn, const store_t *st, uint32_t roster_no,
+                        store_candidate_t *out)
+{
+    uint8_t k[4];
+    store_be32(k, roster_no);
+    return get_fixed(txn, st, STORE_DB_CANDIDATE, k, 4, out, sizeof *out);
+}
+
+int store_candidate_put(store_txn_t *txn, const store_t *st, uint32_t roster_no,
+                        const store_candidate_t *c)
+{
+    uint8_t k[4];
+    store_be32(k, roster_no);
+    store_candidate_t old;
+    int rc = get_fixed(txn, st, STORE_DB_CANDIDATE, k, 4, &old, sizeof old);
+    int64_t old_due = rc == 0 ? old.empty_due : 0;
+    if (rc && rc != STORE_NOTFOUND) return rc;
+    rc = expiry_set(txn, st, STORE_EXPIRE_CANDIDATE, roster_no, 0, old_due, c->empty_due);
+    if (rc) return rc;
+    return put_fixed(txn, st, STORE_DB_CANDIDATE, k, 4, c, sizeof *c);
+}
+
+int store_candidate_del(store_txn_t *txn, const store_t *st, uint32_t roster_no)
+{
+    uint8_t k[4];
+    store_be32(k, roster_no);
+    store_candidate_t old;
+    int rc = get_fixed(txn, st, STORE_DB_CANDIDATE, k, 4, &old, sizeof old);
+    if (rc) return rc;
+    rc = expiry_set(txn, st, STORE_EXPIRE_CANDIDATE, roster_no, 0, old.empty_due, 0);
+    if (rc) return rc;
+    return store_del_raw(txn, st, STORE_DB_CANDIDATE, k, 4);
+}
+
+/* ---- CET6 reviews ---- */
+int store_review_get(store_txn_t *txn, const store_t *st, const uint8_t account[16],
+                     store_review_t *out)
+{
+    return get_fixed(txn, st, STORE_DB_REVIEW, account, 16, out, sizeof *out);
+}
+
+int store_review_put(store_txn_t *txn, const store_t *st, const store_review_t *r)
+{
+    return put_fixed(txn, st, STORE_DB_REVIEW, r->account, 16, r, sizeof *r);
+}
+
+int store_review_del(store_txn_t *txn, const store_t *st, const uint8_t account[16])
+{
+    return store_del_raw(txn, st, STORE_DB_REVIEW, account, 16);
+}
+
+/* ---- registrations ---- */
+int store_reg_get(store_txn_t *txn, const store_t *st, uint32_t roster_no, char subject,
+                  store_reg_t *out)
+{
+    uint8_t k[5];
+    store_reg_key(k, roster_no, subject);
+    return get_fixed(txn, st, STORE_DB_REG, k, 5, out, sizeof *out);
+}
+
+int store_reg_put(store_txn_t *txn, const store_t *st, const store_reg_t *r, int64_t old_expires)
+{
+    uint8_t k[5];
+    store_reg_key(k, r->roster_no, r->subject);
+    int rc = expiry_set(txn, st, STORE_EXPIRE_HOLD, r->roster_no, r->subject, old_expires,
+                        r->expires);
+    if (rc) return rc;
+    return put_fixed(txn, st, STORE_DB_REG, k, 5, r, sizeof *r);
+}
+
+int store_reg_del(store_txn_t *txn, const store_t *st, const store_reg_t *r)
+{
+    uint8_t k[5];
+    store_reg_key(k, r->roster_no, r->subject);
+    int rc = expiry_set(txn, st, STORE_EXPIRE_HOLD, r->roster_no, r->subject, r->expires, 0);
+    if (rc) return rc;
+    return store_del_raw(txn, st, STORE_DB_REG, k, 5);
+}
+
+struct reg_list {
+    store_reg_t *out;
+    int cap, n;
+    int bad;
+};
+
+static int reg_list_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    struct reg_list *l = arg;
+    (void)key;
+    (void)klen;
+    if (vlen != sizeof(store_reg_t)) {
+        l->bad = 1;
+        return STORE_CORRUPT;
+    }
+    if (l->n >= l->cap) return 1;
+    memcpy(&l->out[l->n++], val, vlen);
+    return 0;
+}
+
+int store_reg_list(store_txn_t *txn, const store_t *st, uint32_t roster_no, store_reg_t *out,
+                   int cap)
+{
+    uint8_t p[4];
+    store_be32(p, roster_no);
+    struct reg_list l = {out, cap, 0, 0};
+    int rc = store_scan(txn, st, STORE_DB_REG, p, 4, reg_list_cb, &l);
+    return rc ? rc : l.n;
+}
+
+/* ---- orders ---- */
+int store_order_get(store_txn_t *txn, const store_t *st, uint64_t id, store_order_t *out)
+{
+    uint8_t k[8];
+    store_be64(k, id);
+    return get_fixed(txn, st, STORE_DB_ORDER, k, 8, out, sizeof *out);
+}
+
+int store_order_put(store_txn_t *txn, const store_t *st, const store_order_t *o,
+                    int64_t old_expires)
+{
+    uint8_t k[8];
+    store_be64(k, o->id);
+    int64_t due = o->state == STORE_ORDER_PENDING ? o->expires : 0;
+    /* the order timeout entry carries the order id in the roster_no slot */
+    int rc = expiry_set(txn, st, STORE_EXPIRE_ORDER, (uint32_t)o->id, 0, old_expires, due);
+    if (rc) return rc;
+    return put_fixed(txn, st, STORE_DB_ORDER, k, 8, o, sizeof *o);
+}
+
+int store_order_next_id(store_txn_t *txn, const store_t *st, uint64_t *id)
+{
+    uint64_t last = 0;
+    int rc = store_meta_get_u64(txn, st, "order_id_last", &last);
+    if (rc && rc != STORE_NOTFOUND) return rc;
+    *id = last + 1;
+    return store_meta_put_u64(txn, st, "order_id_last", last + 1);
+}
+
+/* ---- sessions, staff, audit ---- */
+int store_session_get(store_txn_t *txn, const store_t *st, const uint8_t token_hash[32],
+                      store_session_t *out)
+{
+    return get_fixed(txn, st, STORE_DB_SESSION, token_hash, 32, out, sizeof *out);
+}
+
+int store_session_put(store_txn_t *txn, const store_t *st, const uint8_t token_hash[32],
+                      const store_session_t *s)
+{
+    return put_fixed(txn, st, STORE_DB_SESSION, token_hash, 32, s, sizeof *s);
+}
+
+int store_session_del(store_txn_t *txn, const store_t *st, const uint8_t token_hash[32])
+{
+    return store_del_raw(txn, st, STORE_DB_SESSION, token_hash, 32);
+}
+
+int store_staff_get(store_txn_t *txn, const store_t *st, const char *user, store_staff_t *out)
+{
+    size_t n = strlen(user);
+    if (!n || n >= CET_SHORT_BYTES) return STORE_NOTFOUND;
+    return get_fixed(txn, st, STORE_DB_STAFF, user, n, out, sizeof *out);
+}
+
+int store_staff_put(store_txn_t *txn, const store_t *st, const store_staff_t *s)
+{
+    size_t n = strlen(s->user);
+    if (!n || n >= CET_SHORT_BYTES) return STORE_BADARG;
+    return put_fixed(txn, st, STORE_DB_STAFF, s->user, n, s, sizeof *s);
+}
+
+int store_audit_append(store_txn_t *txn, const store_t *st, int64_t at, const char *actor,
+                       const char *action, const char *text)
+{
+    uint64_t seq = 0;
+    int rc = store_meta_get_u64(txn, st, "audit_seq", &seq);
+    if (rc && rc != STORE_NOTFOUND) return rc;
+    seq++;
+    if ((rc = store_meta_put_u64(txn, st, "audit_seq", seq))) return rc;
+    size_t tl = strlen(text);
+    if (tl > CET_AUDIT_TEXT_BYTES_MAX) tl = CET_AUDIT_TEXT_BYTES_MAX;
+    uint8_t buf[sizeof(store_audit_t) + CET_AUDIT_TEXT_BYTES_MAX];
+    store_audit_t h;
+    memset(&h, 0, sizeof h);
+    h.at = at;
+    cet_strlcpy(h.actor, actor, sizeof h.actor);
+    cet_strlcpy(h.action, action, sizeof h.action);
+    h.text_len = (uint32_t)tl;
+    memcpy(buf, &h, sizeof h);
+    memcpy(buf + sizeof h, text, tl);
+    uint8_t k[8];
+    store_be64(k, seq);
+    return store_put_raw(txn, st, STORE_DB_AUDIT, k, 8, buf, sizeof h + tl, MDB_NOOVERWRITE);
+}

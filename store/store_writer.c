@@ -1,0 +1,330 @@
+/*
+ * store_writer.c: the group-commit writer thread.
+ *
+ * Submitters push onto a bounded lock-free ring (Vyukov's MPMC ring, used
+ * here with one consumer). The writer drains up to CET_COMMIT_BATCH_MAX,
+ * applies them in one write txn, commits, then hands each request to its
+ * mailbox. It sleeps on a condition variable only when the ring is empty,
+ * with the Dekker-style handshake in writer_sleep()/store_writer_submit().
+ */
+#include "store/store_writer.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/cet_base.h"
+#include "engine/cet_err.h"
+
+_Static_assert((CET_COMMIT_QUEUE_MAX & (CET_COMMIT_QUEUE_MAX - 1)) == 0,
+               "CET_COMMIT_QUEUE_MAX must be a power of two");
+
+struct store_mailbox {
+    pthread_mutex_t lock;
+    store_req_t *head; /* newest first; reversed at delivery */
+    struct event *ev;
+};
+
+typedef struct ring_slot {
+    _Atomic size_t seq;
+    store_req_t *req;
+} ring_slot_t;
+
+struct store_writer {
+    store_t *st;
+    store_writer_hooks_t hooks;
+    pthread_t thread;
+    ring_slot_t *ring;
+    _Atomic size_t head; /* next enqueue position */
+    size_t tail;         /* next dequeue position (writer only) */
+    _Atomic int sleeping;
+    _Atomic int stopping;
+    _Atomic int kicked;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int64_t next_tick_ms;
+    uint64_t batch_seq;
+    /* stats */
+    _Atomic uint64_t n_batches, n_requests, n_failed, n_grows;
+    _Atomic uint64_t hist[12];
+};
+
+/* ---- mailboxes ---- */
+static void mailbox_cb(evutil_socket_t fd, short what, void *arg)
+{
+    store_mailbox_t *mb = arg;
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&mb->lock);
+    store_req_t *list = mb->head;
+    mb->head = NULL;
+    pthread_mutex_unlock(&mb->lock);
+    /* reverse to submission order */
+    store_req_t *fifo = NULL;
+    while (list) {
+        store_req_t *next = list->next_;
+        list->next_ = fifo;
+        fifo = list;
+        list = next;
+    }
+    while (fifo) {
+        store_req_t *next = fifo->next_;
+        fifo->done_cb(fifo);
+        fifo = next;
+    }
+}
+
+store_mailbox_t *store_mailbox_new(struct event_base *base)
+{
+    store_mailbox_t *mb = cet_calloc(1, sizeof *mb);
+    pthread_mutex_init(&mb->lock, NULL);
+    mb->ev = event_new(base, -1, 0, mailbox_cb, mb);
+    CET_ASSERT(mb->ev != NULL);
+    return mb;
+}
+
+void store_mailbox_free(store_mailbox_t *mb)
+{
+    if (!mb) return;
+    event_free(mb->ev);
+    pthread_mutex_destroy(&mb->lock);
+    cet_free(mb);
+}
+
+static void mailbox_post(store_mailbox_t *mb, store_req_t *req)
+{
+    pthread_mutex_lock(&mb->lock);
+    req->next_ = mb->head;
+    mb->head = req;
+    pthread_mutex_unlock(&mb->lock);
+    event_active(mb->ev, EV_READ, 0);
+}
+
+/* ---- the ring ---- */
+static bool ring_pop(store_writer_t *w, store_req_t **out)
+{
+    ring_slot_t *slot = &w->ring[w->tail & (CET_COMMIT_QUEUE_MAX - 1)];
+    size_t seq = atomic_load_explicit(&slot->seq, memory_order_acquire);
+    if (seq != w->tail + 1) return false;
+    *out = slot->req;
+    atomic_store_explicit(&slot->seq, w->tail + CET_COMMIT_QUEUE_MAX, memory_order_release);
+    w->tail++;
+    return true;
+}
+
+static bool ring_empty(store_writer_t *w)
+{
+    ring_slot_t *slot = &w->ring[w->tail & (CET_COMMIT_QUEUE_MAX - 1)];
+    return atomic_load_explicit(&slot->seq, memory_order_acquire) != w->tail + 1;
+}
+
+int store_writer_submit(store_writer_t *w, store_req_t *req)
+{
+    if (atomic_load(&w->stopping)) return CET_E_DRAINING;
+    size_t pos = atomic_load_explicit(&w->head, memory_order_relaxed);
+    for (;;) {
+        ring_slot_t *slot = &w->ring[pos & (CET_COMMIT_QUEUE_MAX - 1)];
+        size_t seq = atomic_load_explicit(&slot->seq, memory_order_acquire);
+        intptr_t dif = (intptr_t)seq - (intptr_t)pos;
+        if (dif == 0) {
+            if (atomic_compare_exchange_weak_explicit(&w->head, &pos, pos + 1,
+                                                      memory_order_relaxed,
+                                                      memory_order_relaxed)) {
+                slot->req = req;
+                atomic_store_explicit(&slot->seq, pos + 1, memory_order_release);
+                break;
+            }
+        } else if (dif < 0) {
+            return CET_E_OVERLOADED;
+        } else {
+            pos = atomic_load_explicit(&w->head, memory_order_relaxed);
+        }
+    }
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load(&w->sleeping)) {
+        pthread_mutex_lock(&w->lock);
+        pthread_cond_signal(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+    }
+    return 0;
+}
+
+void store_writer_kick(store_writer_t *w)
+{
+    atomic_store(&w->kicked, 1);
+    pthread_mutex_lock(&w->lock);
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void writer_sleep(store_writer_t *w, int64_t until_ms)
+{
+    pthread_mutex_lock(&w->lock);
+    atomic_store(&w->sleeping, 1);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (ring_empty(w) && !atomic_load(&w->stopping) && !atomic_load(&w->kicked)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t wait_ms = until_ms - cet_now_ms();
+        if (wait_ms < 1) wait_ms = 1;
+        ts.tv_sec += wait_ms / 1000;
+        ts.tv_nsec += (wait_ms % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+    }
+    atomic_store(&w->sleeping, 0);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* ---- batches ---- */
+static void count_batch(store_writer_t *w, int n)
+{
+    int b = 0;
+    while (b < 11 && n >= (1 << b)) b++;
+    atomic_fetch_add_explicit(&w->hist[b], 1, memory_order_relaxed);
+}
+
+/*
+ * One txn: the tick (if due) and reqs[0..n). Returns 0 when committed, else
+ * the LMDB code that sank it (everything in it is then undone).
+ */
+static int run_txn(store_writer_t *w, store_req_t **reqs, int n, bool tick)
+{
+    store_txn_t *txn;
+    int rc = store_write_begin(w->st, &txn);
+    if (rc) return rc;
+    if (tick && w->hooks.tick_cb) {
+        rc = w->hooks.tick_cb(txn, w->st, cet_now_ms(), w->hooks.ctx);
+        if (rc) goto abort;
+    }
+    for (int i = 0; i < n; i++) {
+        int r = reqs[i]->apply_cb(txn, w->st, reqs[i]);
+        if (r < 0) {
+            rc = r;
+            goto abort;
+        }
+        reqs[i]->status = r;
+    }
+    return store_commit(txn);
+abort:
+    store_abort(txn);
+    return rc;
+}
+
+static void run_batch(store_writer_t *w, store_req_t **reqs, int n, bool tick)
+{
+    int rc;
+    for (;;) {
+        rc = run_txn(w, reqs, n, tick);
+        if (rc != MDB_MAP_FULL) break;
+        atomic_fetch_add(&w->n_grows, 1);
+        if (tick && w->hooks.tick_abort_cb) w->hooks.tick_abort_cb(w->hooks.ctx);
+        int grc = store_grow(w->st);
+        if (grc) {
+            rc = grc;
+            break;
+        }
+    }
+    w->batch_seq++;
+    if (rc == 0) {
+        atomic_fetch_add_explicit(&w->n_batches, 1, memory_order_relaxed);
+        if (n) count_batch(w, n);
+        if (tick && w->hooks.tick_commit_cb) w->hooks.tick_commit_cb(w->hooks.ctx);
+    } else {
+        atomic_fetch_add_explicit(&w->n_failed, 1, memory_order_relaxed);
+        CET_ERROR("writer: batch %llu of %d requests failed: %s",
+                  (unsigned long long)w->batch_seq, n, store_strerror(rc));
+        if (tick && w->hooks.tick_abort_cb) w->hooks.tick_abort_cb(w->hooks.ctx);
+        for (int i = 0; i < n; i++) {
+            reqs[i]->status = CET_E_STORAGE;
+            reqs[i]->result_rc = rc;
+        }
+    }
+    atomic_fetch_add_explicit(&w->n_requests, (uint64_t)n, memory_order_relaxed);
+    for (int i = 0; i < n; i++) {
+        reqs[i]->batch_id = w->batch_seq;
+        mailbox_post(reqs[i]->mailbox, reqs[i]);
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    store_writer_t *w = arg;
+    store_req_t **reqs = cet_calloc(CET_COMMIT_BATCH_MAX, sizeof *reqs);
+    w->next_tick_ms = cet_now_ms();
+    for (;;) {
+        int n = 0;
+        while (n < CET_COMMIT_BATCH_MAX && ring_pop(w, &reqs[n])) n++;
+        int64_t now = cet_now_ms();
+        bool tick = now >= w->next_tick_ms || atomic_exchange(&w->kicked, 0);
+        if (n == 0 && !tick) {
+            if (atomic_load(&w->stopping)) break;
+            writer_sleep(w, w->next_tick_ms);
+            continue;
+        }
+        if (tick) w->next_tick_ms = now + CET_EXPIRE_TICK_MS;
+        run_batch(w, reqs, n, tick);
+    }
+    cet_free(reqs);
+    return NULL;
+}
+
+int store_writer_start(store_t *st, const store_writer_hooks_t *hooks, store_writer_t **out)
+{
+    store_writer_t *w = cet_calloc(1, sizeof *w);
+    w->st = st;
+    if (hooks) w->hooks = *hooks;
+    w->ring = cet_calloc(CET_COMMIT_QUEUE_MAX, sizeof *w->ring);
+    for (size_t i = 0; i < CET_COMMIT_QUEUE_MAX; i++) atomic_init(&w->ring[i].seq, i);
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    int rc = pthread_create(&w->thread, NULL, writer_main, w);
+    if (rc) {
+        cet_free(w->ring);
+        cet_free(w);
+        return rc;
+    }
+    pthread_setname_np(w->thread, "cet-writer");
+    *out = w;
+    return 0;
+}
+
+void store_writer_stop(store_writer_t *w)
+{
+    if (!w) return;
+    atomic_store(&w->stopping, 1);
+    store_writer_kick(w);
+    pthread_join(w->thread, NULL);
+    /* a submit racing with stop may have slipped in after the last drain */
+    store_req_t *r;
+    store_req_t *late[64];
+    int n = 0;
+    while (ring_pop(w, &r)) {
+        late[n++] = r;
+        if (n == 64) {
+            run_batch(w, late, n, false);
+            n = 0;
+        }
+    }
+    if (n) run_batch(w, late, n, false);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->cond);
+    cet_free(w->ring);
+    cet_free(w);
+}
+
+void store_writer_stats(store_writer_t *w, store_writer_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->batches = atomic_load(&w->n_batches);
+    out->requests = atomic_load(&w->n_requests);
+    out->failed_batches = atomic_load(&w->n_failed);
+    out->map_grows = atomic_load(&w->n_grows);
+    for (int i = 0; i < 12; i++) out->batch_hist[i] = atomic_load(&w->hist[i]);
+    size_t head = atomic_load(&w->head);
+    out->queue_depth = head >= w->tail ? head - w->tail : 0;
+}

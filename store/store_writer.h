@@ -1,0 +1,101 @@
+/*
+ * store_writer.h: the one writer thread and its group commit.
+ *
+ * Any thread submits requests; the writer drains up to CET_COMMIT_BATCH_MAX of
+ * them, applies each one inside a single LMDB write txn, commits (fsync when
+ * the store was opened with sync), and only then hands every request back to
+ * the mailbox it names. Each mailbox belongs to one event loop; delivery is
+ * event_active() on the mailbox's event, the only thread-safe way into a
+ * libevent loop, and done_cb runs on that loop's thread.
+ *
+ * Atomicity. apply_cb must check every rule before it writes anything, so a
+ * refused request (apply_cb returns a cet_err_t > 0) leaves nothing behind and
+ * the batch goes on. If any LMDB call fails during a batch (apply_cb returns
+ * a negative LMDB code, or the commit fails), the whole txn is aborted and
+ * every request in it completes with status CET_E_STORAGE and result_rc set:
+ * nothing of the batch is applied. MDB_MAP_FULL is not such a failure: the
+ * writer grows the map and redoes the batch from the start, so apply_cb must
+ * be a pure function of (txn contents, request) and keep its outputs in the
+ * request only (they are rewritten on the redo).
+ *
+ * Ticks. The writer also wakes every CET_EXPIRE_TICK_MS and, inside its
+ * ordinary txns, calls tick_cb (holds expiry lives there); tick_commit_cb runs
+ * after that txn is durable, tick_abort_cb if it was not.
+ */
+#ifndef STORE_WRITER_H
+#define STORE_WRITER_H
+
+#include <event2/event.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+typedef struct store_writer store_writer_t;
+typedef struct store_req store_req_t;
+typedef struct store_mailbox store_mailbox_t;
+
+/**
+ * Runs on the writer thread inside the batch's write txn. Returns 0 (applied),
+ * a cet_err_t > 0 (refused; must not have written), or a negative LMDB/errno
+ * code (storage failure: the whole batch is aborted).
+ */
+typedef int (*store_apply_cb)(store_txn_t *txn, store_t *st, store_req_t *req);
+/** Runs on the mailbox's loop thread once the request's fate is durable. */
+typedef void (*store_done_cb)(store_req_t *req);
+
+struct store_req {
+    store_apply_cb apply_cb;
+    store_done_cb done_cb;
+    store_mailbox_t *mailbox;  /* where done_cb runs */
+    void *arg;                 /* the submitter's */
+    int status;                /* out: 0 or cet_err_t, set before done_cb */
+    int result_rc;             /* out: LMDB code when status is CET_E_STORAGE */
+    uint64_t batch_id;         /* out: commit batch that carried it */
+    store_req_t *next_;        /* internal: mailbox list */
+};
+
+/**
+ * A completion mailbox bound to one event_base. Create it on (or before) the
+ * loop's thread; done_cb of each delivered request runs there.
+ */
+store_mailbox_t *store_mailbox_new(struct event_base *base);
+void store_mailbox_free(store_mailbox_t *mb);
+
+typedef struct store_writer_hooks {
+    /* Called once per txn before the requests (may write: expiry). Returns
+     * 0 or a negative LMDB code. May be NULL. */
+    int (*tick_cb)(store_txn_t *txn, store_t *st, int64_t now_ms, void *ctx);
+    /* After the txn that ran tick_cb committed / was aborted (writer thread). */
+    void (*tick_commit_cb)(void *ctx);
+    void (*tick_abort_cb)(void *ctx);
+    void *ctx;
+} store_writer_hooks_t;
+
+typedef struct store_writer_stats {
+    uint64_t batches;          /* committed txns */
+    uint64_t requests;         /* requests completed */
+    uint64_t failed_batches;   /* aborted txns */
+    uint64_t map_grows;
+    uint64_t batch_hist[12];   /* batch sizes: bucket i holds sizes < 2^i (last: rest) */
+    uint64_t queue_depth;      /* now */
+} store_writer_stats_t;
+
+/** Starts the writer thread over st. hooks may be NULL. */
+int store_writer_start(store_t *st, const store_writer_hooks_t *hooks, store_writer_t **out);
+/**
+ * Queues req (lock-free, bounded). Returns 0, or CET_E_OVERLOADED when the
+ * queue holds CET_COMMIT_QUEUE_MAX requests, or CET_E_DRAINING after stop:
+ * then done_cb will not be called and req is the caller's again.
+ */
+int store_writer_submit(store_writer_t *w, store_req_t *req);
+/** Wakes the writer to run its tick now (tests, SIGTERM). */
+void store_writer_kick(store_writer_t *w);
+/**
+ * Stops accepting, commits everything queued, delivers it, and joins the
+ * thread. Mailboxes must stay alive until their loops ran the completions.
+ */
+void store_writer_stop(store_writer_t *w);
+void store_writer_stats(store_writer_t *w, store_writer_stats_t *out);
+
+#endif

@@ -1,0 +1,257 @@
+/* Unit tests of store/: records, secondary indexes, expiry index, map growth. */
+#include "store/store.h"
+
+#include "engine/cet_base.h"
+#include "tests/unit/cet_test.h"
+
+static store_t *open_store(const char *dir, size_t map)
+{
+    store_options_t opt = {.dir = dir, .sync = false, .map_bytes = map};
+    store_t *st = NULL;
+    int rc = store_open(&opt, &st);
+    CHECK_EQ(rc, 0);
+    if (!st) exit(2);
+    return st;
+}
+
+static int count_db(store_t *st, store_db_t db)
+{
+    store_txn_t *txn;
+    size_t n = 0;
+    CHECK_EQ(store_read_begin(st, &txn), 0);
+    CHECK_EQ(store_count(txn, st, db, &n), 0);
+    store_abort(txn);
+    return (int)n;
+}
+
+static void test_roster(store_t *st)
+{
+    store_txn_t *txn;
+    CHECK_EQ(store_write_begin(st, &txn), 0);
+    store_roster_t r = {.school = 99101, .campus = 991010, .id_type = STORE_ID_MAINLAND};
+    cet_strlcpy(r.id_number, "11010519491231002x", sizeof r.id_number);
+    cet_strlcpy(r.name, "张三", sizeof r.name);
+    CHECK_EQ(store_roster_put(txn, st, &r), 0);
+    CHECK_EQ(r.roster_no, 1);
+    store_roster_t r2 = r;
+    cet_strlcpy(r2.id_number, "110105200001010011", sizeof r2.id_number);
+    CHECK_EQ(store_roster_put(txn, st, &r2), 0);
+    CHECK_EQ(r2.roster_no, 2);
+    /* replacing keeps the number and moves the school index */
+    r.school = 10013;
+    r.roster_no = 0;
+    CHECK_EQ(store_roster_put(txn, st, &r), 0);
+    CHECK_EQ(r.roster_no, 1);
+    CHECK_EQ(store_commit(txn), 0);
+
+    CHECK_EQ(store_read_begin(st, &txn), 0);
+    store_roster_t got;
+    /* lookup is case-insensitive on the id number (X check character) */
+    CHECK_EQ(store_roster_get(txn, st, STORE_ID_MAINLAND, "11010519491231002X", &got), 0);
+    CHECK_EQ(got.school, 10013);
+    CHECK_EQ(store_roster_get_by_no(txn, st, 2, &got), 0);
+    CHECK(strcmp(got.id_number, "110105200001010011") == 0);
+    CHECK_EQ(store_roster_get(txn, st, STORE_ID_PASSPORT, "11010519491231002X", &got),
+             STORE_NOTFOUND);
+    uint8_t p[4];
+    store_be32(p, 99101);
+    size_t n = 0;
+    CHECK_EQ(store_count(txn, st, STORE_DB_ROSTER_SCHOOL, &n), 0);
+    CHECK_EQ(n, 2);
+    store_abort(txn);
+}
+
+static void test_account(store_t *st)
+{
+    store_txn_t *txn;
+    CHECK_EQ(store_write_begin(st, &txn), 0);
+    store_account_t a = {.id = {1, 2, 3}};
+    cet_strlcpy(a.email, "Li.Lei@Example.com", sizeof a.email);
+    CHECK_EQ(store_account_put(txn, st, &a, false), 0);
+    store_account_t b = {.id = {9}};
+    cet_strlcpy(b.email, "li.lei@example.COM", sizeof b.email);
+    CHECK_EQ(store_account_put(txn, st, &b, false), STORE_EXISTS); /* email is unique */
+    CHECK_EQ(store_commit(txn), 0);
+
+    CHECK_EQ(store_write_begin(st, &txn), 0);
+    store_account_t got;
+    CHECK_EQ(store_account_by_email(txn, st, "LI.LEI@example.com", &got), 0);
+    CHECK(memcmp(got.id, a.id, 16) == 0);
+    cet_strlcpy(a.email, "new@example.com", sizeof a.email);
+    CHECK_EQ(store_account_put(txn, st, &a, true), 0);
+    CHECK_EQ(store_account_by_email(txn, st, "li.lei@example.com", &got), STORE_NOTFOUND);
+    CHECK_EQ(store_account_by_email(txn, st, "NEW@example.com", &got), 0);
+    CHECK_EQ(store_commit(txn), 0);
+    CHECK_EQ(count_db(st, STORE_DB_ACCOUNT_EMAIL), 1);
+}
+
+static int expiry_rows;
+static int64_t expiry_first_due;
+static int expiry_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    (void)val;
+    (void)vlen;
+    (void)arg;
+    CHECK_EQ(klen, STORE_EXPIRY_KEY_BYTES);
+    if (expiry_rows++ == 0) expiry_first_due = (int64_t)store_rd64(key);
+    return 0;
+}
+
+static void test_regs_and_expiry(store_t *st)
+{
+    store_txn_t *txn;
+    CHECK_EQ(store_write_begin(st, &txn), 0);
+    store_reg_t r = {.roster_no = 7, .campus = 991010, .subject = '1', .fee = 3000,
+                     .created = 1000, .expires = 5000};
+    CHECK_EQ(store_reg_put(txn, st, &r, 0), 0);
+    store_reg_t r2 = r;
+    r2.subject = 'F';
+    r2.expires = 3000;
+    CHECK_EQ(store_reg_put(txn, st, &r2, 0), 0);
+    store_reg_t other = r;
+    other.roster_no = 8;
+    CHECK_EQ(store_reg_put(txn, st, &other, 0), 0);
+    CHECK_EQ(store_commit(txn), 0);
+    CHECK_EQ(count_db(st, STORE_DB_EXPIRY), 3);
+
+    CHECK_EQ(store_read_begin(st, &txn), 0);
+    expiry_rows = 0;
+    CHECK_EQ(store_scan(txn, st, STORE_DB_EXPIRY, NULL, 0, expiry_cb, NULL), 0);
+    CHECK_EQ(expiry_rows, 3);
+    CHECK_EQ(expiry_first_due, 3000); /* big-endian keys sort by due time */
+    store_reg_t list[4];
+    CHECK_EQ(store_reg_list(txn, st, 7, list, 4), 2);
+    CHECK_EQ(list[0].subject, '1');
+    CHECK_EQ(list[1].subject, 'F');
+    store_abort(txn);
+
+    /* paying clears the hold entry; deleting removes the record and its entry */
+    CHECK_EQ(store_write_begin(st, &txn), 0);
+    int64_t old = r.expires;
+    r.flags |= STORE_REG_PAID;
+    r.expires = 0;
+    CHECK_EQ(store_reg_put(txn, st, &r, old), 0);
+    CHECK_EQ(store_reg_del(txn, st, &r2), 0);
+    CHECK_EQ(store_commit(txn), 0);
+    CHECK_EQ(count_db(st, STORE_DB_EXPIRY), 1);
+    CHECK_EQ(count_db(st, STORE_DB_REG), 2);
+}
+
+static void test_candidate_expiry(store_t *st)
+{
+    store_txn_t *txn;
+    CHECK_EQ(store_write_begin(st, &txn), 0);
+    store_candidate_t c = {.account = {5}, .bound_at = 100, .empty_due = 86500};
+    int before = 0;
+    size_t n;
+    store_count(txn, st, STORE_DB_EXPIRY, &n);
+    before = (int)n;
+    CHECK_EQ(store_candidate_put(txn, st, 42, &c), 0);
+    store_count(txn, st, STORE_DB_EXPIRY, &n);
+    CHECK_EQ((int)n, before + 1);
+    c.empty_due = 0; /* got a registration */
+    CHECK_EQ(store_candidate_put(txn, st, 42, &c), 0);
+    store_count(txn, st, STORE_DB_EXPIRY, &n);
+    CHECK_EQ((int)n, before);
+    c.empty_due = 99;
+    CHECK_EQ(store_candidate_put(txn, st, 42, &c), 0);
+    CHECK_EQ(store_candidate_del(txn, st, 42), 0);
+    store_count(txn, st, STORE_DB_EXPIRY, &n);
+    CHECK_EQ((int)n, before);
+    CHECK_EQ(store_candidate_get(txn, st, 42, &c), STORE_NOTFOUND);
+    store_abort(txn);
+}
+
+static void test_orders_audit(store_t *st)
+{
+    store_txn_t *txn;
+    CHECK_EQ(store_write_begin(st, &txn), 0);
+    uint64_t id1, id2;
+    CHECK_EQ(store_order_next_id(txn, st, &id1), 0);
+    CHECK_EQ(store_order_next_id(txn, st, &id2), 0);
+    CHECK_EQ(id2, id1 + 1);
+    store_order_t o = {.id = id1, .state = STORE_ORDER_PENDING, .expires = 777, .amount = 3000};
+    size_t n0, n1;
+    store_count(txn, st, STORE_DB_EXPIRY, &n0);
+    CHECK_EQ(store_order_put(txn, st, &o, 0), 0);
+    store_count(txn, st, STORE_DB_EXPIRY, &n1);
+    CHECK_EQ(n1, n0 + 1);
+    o.state = STORE_ORDER_PAID;
+    CHECK_EQ(store_order_put(txn, st, &o, 777), 0);
+    store_count(txn, st, STORE_DB_EXPIRY, &n1);
+    CHECK_EQ(n1, n0);
+    CHECK_EQ(store_audit_append(txn, st, 1, "teacher", "lock", "locked 1 registration"), 0);
+    CHECK_EQ(store_audit_append(txn, st, 2, "teacher", "unlock", "x"), 0);
+    store_count(txn, st, STORE_DB_AUDIT, &n1);
+    CHECK_EQ(n1, 2);
+    CHECK_EQ(store_commit(txn), 0);
+}
+
+/* Writes ~64 MiB into a 1 MiB map: store_write_run must grow it. */
+typedef struct fill_arg {
+    int from, to;
+} fill_arg_t;
+
+static store_t *grow_st;
+static int fill_many_cb(store_txn_t *txn, void *arg)
+{
+    fill_arg_t *f = arg;
+    for (int i = f->from; i < f->to; i++) {
+        store_score_t s = {.score = 500, .year = 2024, .level = 4};
+        snprintf(s.ticket, sizeof s.ticket, "%015d", i);
+        int rc = store_score_put(txn, grow_st, &s);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static void test_grow(void)
+{
+    char *dir = cet_test_tmpdir();
+    grow_st = open_store(dir, 1 << 20);
+    fill_arg_t f = {0, 200000};
+    CHECK_EQ(store_write_run(grow_st, fill_many_cb, &f), 0);
+    CHECK_EQ(count_db(grow_st, STORE_DB_SCORE), 200000);
+    store_close(grow_st);
+    /* reopening a file larger than the default map works too */
+    grow_st = open_store(dir, 1 << 20);
+    CHECK_EQ(count_db(grow_st, STORE_DB_SCORE), 200000);
+    store_close(grow_st);
+    cet_test_rmdir(dir);
+}
+
+static void test_schema_version(void)
+{
+    char *dir = cet_test_tmpdir();
+    char keep[256];
+    cet_strlcpy(keep, dir, sizeof keep);
+    store_t *st = open_store(keep, 0);
+    store_txn_t *txn;
+    CHECK_EQ(store_write_begin(st, &txn), 0);
+    CHECK_EQ(store_meta_put_u64(txn, st, "schema_version", 999), 0);
+    CHECK_EQ(store_commit(txn), 0);
+    store_close(st);
+    store_options_t opt = {.dir = keep};
+    st = NULL;
+    CHECK_EQ(store_open(&opt, &st), STORE_CORRUPT);
+    CHECK(st == NULL);
+    cet_test_rmdir(keep);
+}
+
+int main(void)
+{
+    char *dir = cet_test_tmpdir();
+    char keep[256];
+    cet_strlcpy(keep, dir, sizeof keep);
+    store_t *st = open_store(keep, 0);
+    test_roster(st);
+    test_account(st);
+    test_regs_and_expiry(st);
+    test_candidate_expiry(st);
+    test_orders_audit(st);
+    store_close(st);
+    cet_test_rmdir(keep);
+    test_grow();
+    test_schema_version();
+    return cet_test_done("test_store");
+}
