@@ -230,8 +230,10 @@ typedef struct store_reg {
     uint8_t pad_;
     uint32_t fee;             /* fen, fixed at registration */
     int64_t created;
-    int64_t expires;          /* hold expiry; 0 while paid, locked or in a pending order */
+    int64_t expires;          /* when the hold ends (the expiry index entry); 0 while paid,
+                                 locked or in a pending order */
     uint64_t order_id;        /* pending or paying order, 0 = none */
+    int64_t hold_due;         /* the hold's deadline while unpaid (kept while paused) */
     uint16_t room;            /* arrangement, when STORE_REG_ARRANGED */
     uint8_t seat;
     uint8_t pad2_[5];

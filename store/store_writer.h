@@ -9,8 +9,9 @@
  * libevent loop, and done_cb runs on that loop's thread.
  *
  * Atomicity. apply_cb must check every rule before it writes anything, so a
- * refused request (apply_cb returns a cet_err_t > 0) leaves nothing behind and
- * the batch goes on. If any LMDB call fails during a batch (apply_cb returns
+ * refused request (apply_cb returns a cet_err_t > 0) leaves nothing behind but
+ * what it records about itself as its last step (its idempotency record, an
+ * audit line), and the batch goes on. If any LMDB call fails during a batch (apply_cb returns
  * a negative LMDB code, or the commit fails), the whole txn is aborted and
  * every request in it completes with status CET_E_STORAGE and result_rc set:
  * nothing of the batch is applied. MDB_MAP_FULL is not such a failure: the

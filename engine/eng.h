@@ -1,0 +1,178 @@
+/*
+ * eng.h: the registration engine: every rule of the CET registration, as
+ * write operations that the group-commit writer applies, plus the expiry of
+ * holds, candidates and payment orders that runs inside the writer's txns.
+ *
+ * The request path (see README "Reading the code"):
+ *   net_api.c  parses and validates, answers reads from a read txn, takes a
+ *              seat from eng_seats for a new registration, fills an eng_op_t
+ *   eng_submit() queues it to the writer (store_writer.c)
+ *   eng_ops.c  apply: re-checks every rule inside the write txn, writes,
+ *              builds the answer (kept with the Idempotency-Key)
+ *   store_writer.c commits the batch (fsync) and posts each op to its core
+ *   net_api.c  done: gives back a refused seat, replies
+ *
+ * Threads: eng_* functions other than the apply side are called from core
+ * threads; apply and the tick run on the writer thread only.
+ */
+#ifndef ENG_H
+#define ENG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/cet_err.h"
+#include "engine/eng_seats.h"
+#include "store/store.h"
+#include "store/store_writer.h"
+
+typedef struct eng eng_t;
+
+typedef struct eng_options {
+    int64_t hold_ttl_s;       /* unpaid hold life and empty-candidate life (--hold-ttl) */
+    int64_t order_ttl_s;      /* a pending payment order's timeout */
+    const uint8_t *payment_secret; /* HMAC-SHA256 key of payment notices */
+    size_t payment_secret_len;
+    const char *pay_url_base; /* where the payment platform is ("http://127.0.0.1:8090/pay") */
+} eng_options_t;
+
+/**
+ * Loads the seat counters from st (capacity minus live registrations), drains
+ * nothing yet, and starts the writer thread whose ticks expire due holds (the
+ * first tick runs at once, so holds overdue after a crash go first).
+ */
+int eng_open(store_t *st, const eng_options_t *opt, eng_t **out);
+/** Stops the writer (after committing what is queued). */
+void eng_close(eng_t *e);
+store_t *eng_store(eng_t *e);
+store_writer_t *eng_writer(eng_t *e);
+eng_seats_t *eng_seats(eng_t *e);
+const eng_options_t *eng_options(const eng_t *e);
+
+/* Counters for /metrics (monotonic, any thread). */
+typedef struct eng_stats {
+    uint64_t holds_expired, candidates_deleted, orders_expired, notices, notices_refund;
+    uint64_t registrations, cancellations, payments;
+} eng_stats_t;
+void eng_stats_get(eng_t *e, eng_stats_t *out);
+
+/* ---- write operations ---- */
+typedef enum eng_op_kind {
+    ENG_OP_ACCOUNT_CREATE = 1,
+    ENG_OP_SESSION_CREATE,
+    ENG_OP_SESSION_DELETE,
+    ENG_OP_AGREE,
+    ENG_OP_BIND,
+    ENG_OP_REVIEW_SUBMIT,     /* POST: new review */
+    ENG_OP_REVIEW_EDIT,       /* PUT: re-submit a rejected one */
+    ENG_OP_REVIEW_DELETE,
+    ENG_OP_REG_CREATE,
+    ENG_OP_REG_CANCEL,
+    ENG_OP_PAY_CREATE,
+    ENG_OP_PAY_NOTICE,
+    ENG_OP_EMAIL_CHANGE,
+    ENG_OP_STAFF_REVIEW_DECIDE,
+    ENG_OP_STAFF_LOCK,        /* lock (in.flag true) or unlock a registration */
+    ENG_OP_STAFF_GROUP_PAY,   /* record a group payment of locked registrations */
+    ENG_OP_STAFF_CAPACITY     /* set an offer's capacity */
+} eng_op_kind_t;
+
+#define ENG_BODY_BYTES_MAX CET_IDEM_BODY_BYTES_MAX
+
+/*
+ * One write operation. The core fills kind, account and in; the writer fills
+ * status, http_status and body (the JSON answer, also stored under the
+ * Idempotency-Key when one was given). The op is owned by its submitter.
+ */
+typedef struct eng_op {
+    store_req_t req;          /* first: the writer sees a store_req_t */
+    eng_t *eng;
+    eng_op_kind_t kind;
+    int64_t now;              /* unix seconds when the core received it */
+    uint8_t account[16];      /* the caller's account (candidate calls) */
+    char staff[CET_SHORT_BYTES]; /* the caller (staff calls) */
+    /* idempotency */
+    bool idem;
+    uint8_t idem_key[48];     /* scope (16) ‖ SHA-256 of the header value (32) */
+    uint8_t idem_hash[16];    /* XXH3-128 of method, path, body */
+    /* inputs (which are used depends on kind) */
+    struct {
+        char email[CET_EMAIL_BYTES];
+        char pwhash[CET_PWHASH_BYTES];
+        uint8_t token_key[32];
+        uint8_t id_type;
+        char id_number[CET_ID_NUMBER_BYTES];
+        char name[CET_NAME_BYTES];
+        char ticket[CET_TICKET_DIGITS + 1];
+        char subject;
+        uint32_t campus;
+        char subjects[CET_ORDER_SUBJECTS_MAX + 1];
+        char channel[14];
+        uint64_t order_id;
+        uint32_t amount;
+        char gateway_txn[64];
+        int64_t paid_at;
+        bool flag;            /* approve / lock */
+        uint32_t capacity;
+        uint8_t target[16];   /* the account a staff decision is about */
+        uint32_t scope_school; /* staff scope: school code (0 = any in scope_province) */
+        uint16_t scope_province;
+        char token_out[65];   /* session token made on the core (never stored) */
+    } in;
+    /* seat bookkeeping for the core */
+    int seat_slot;            /* slot taken before submit (-1 none) */
+    bool seat_keep;           /* out: the registration used the seat */
+    int released[4];          /* out: slots to give back after commit */
+    int n_released;
+    /* outputs */
+    bool replayed;            /* answered from the idempotency record */
+    int http_status;
+    size_t body_len;
+    char body[ENG_BODY_BYTES_MAX];
+    void *user;               /* the submitter's (the HTTP request) */
+} eng_op_t;
+
+/**
+ * Prepares op for kind (zeroes it, sets the writer callbacks). Then fill in
+ * and submit with eng_submit from a core thread; done_cb runs on that core
+ * after the commit with op->http_status / op->body set.
+ */
+void eng_op_init(eng_op_t *op, eng_t *e, eng_op_kind_t kind, store_mailbox_t *mb,
+                 void (*done_cb)(store_req_t *req));
+/** Queues op; CET_E_OVERLOADED / CET_E_DRAINING when the writer cannot take it. */
+cet_err_t eng_submit(eng_op_t *op);
+
+/* ---- read-side helpers used by the HTTP layer (core threads) ---- */
+typedef enum eng_phase {
+    ENG_PHASE_NONE = 0,       /* no sitting configured */
+    ENG_PHASE_BEFORE,         /* before lookup opens */
+    ENG_PHASE_LOOKUP,         /* lookup only, window not open yet */
+    ENG_PHASE_OPEN,           /* registration window */
+    ENG_PHASE_CLOSED,         /* window closed, before printing */
+    ENG_PHASE_PRINT           /* admission tickets printable */
+} eng_phase_t;
+eng_phase_t eng_phase(const store_sitting_t *s, int64_t now);
+const char *eng_phase_name(eng_phase_t p);
+/** "green" (at least half left), "yellow", or "none". */
+const char *eng_seat_colour(uint32_t left, uint32_t capacity);
+/** Is subject among the roster record's qualified subjects? */
+bool eng_qualified(const store_roster_t *r, char subject);
+/** Whether the CET6 review is offered to this (snapshot) record. */
+bool eng_review_offered(store_txn_t *txn, const store_t *st, const store_roster_t *r);
+/** Masks a name ("张*明"), an ID number ("1101**********002X"), an email ("ab***@163.com"). */
+void eng_mask_name(const char *in, char *out, size_t cap);
+void eng_mask_id(const char *in, char *out, size_t cap);
+void eng_mask_email(const char *in, char *out, size_t cap);
+/**
+ * Every rule of a new registration (subject at campus for the account's
+ * candidate), without writing: CET_E_OK, a refusal, or a negative LMDB code.
+ * The core runs it on its read txn before taking a seat; the writer runs it
+ * again in its txn. c_out and o_out get the candidate and the offer.
+ */
+int eng_check_registration(eng_t *e, store_txn_t *txn, const uint8_t account[16], char subject,
+                           uint32_t campus, int64_t now, store_candidate_t *c_out,
+                           store_offer_t *o_out);
+/** Verifies a payment notice signature: hex HMAC-SHA256(secret, body), constant time. */
+bool eng_notice_signature_ok(const eng_t *e, const char *body, size_t len, const char *sig_hex);
+
+#endif

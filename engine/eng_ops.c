@@ -1,0 +1,969 @@
+/*
+ * eng_ops.c: every write of the registration, applied by the writer thread
+ * inside its group-commit txn. Each apply re-checks all the rules of
+ * ../docs/rules.md against the txn (the txn is the truth; what the core
+ * checked before is only a fast path), writes nothing when it refuses, and
+ * builds the JSON answer that the core sends and the Idempotency-Key keeps.
+ */
+#include <jansson.h>
+#include <string.h>
+#include <strings.h>
+
+#include "engine/cet_base.h"
+#include "engine/eng_internal.h"
+
+/* ---- answers ---- */
+static void op_body(eng_op_t *op, int status, json_t *j)
+{
+    op->http_status = status;
+    size_t n = json_dumpb(j, op->body, sizeof op->body - 1, JSON_COMPACT);
+    if (n == 0 || n >= sizeof op->body) {
+        /* does not happen for our small answers; keep the reply well-formed */
+        n = (size_t)snprintf(op->body, sizeof op->body, "{}");
+    }
+    op->body[n] = 0;
+    op->body_len = n;
+    json_decref(j);
+}
+
+static int op_error(eng_op_t *op, cet_err_t err)
+{
+    op_body(op, cet_err_status(err),
+            json_pack("{s:{s:s,s:s}}", "error", "code", cet_err_code(err), "message",
+                      cet_err_message(err)));
+    return (int)err;
+}
+
+static const char *review_state_name(uint8_t s)
+{
+    switch (s) {
+    case STORE_REVIEW_AUTO_APPROVED:
+        return "auto_approved";
+    case STORE_REVIEW_PENDING:
+        return "pending";
+    case STORE_REVIEW_APPROVED:
+        return "approved";
+    case STORE_REVIEW_REJECTED:
+        return "rejected";
+    default:
+        return "none";
+    }
+}
+
+static json_t *time_json(int64_t t)
+{
+    char buf[26];
+    return t ? json_string(cet_time_format(t, buf)) : json_null();
+}
+
+static json_t *subjects_json(const char *codes, int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < n && codes[i]; i++) json_array_append_new(a, json_stringn(&codes[i], 1));
+    return a;
+}
+
+/* ---- shared lookups; each returns 0, a cet_err_t (> 0) or an LMDB code (< 0) ---- */
+static int lmdb(int rc, cet_err_t notfound)
+{
+    if (rc == 0) return 0;
+    if (rc == STORE_NOTFOUND) return (int)notfound;
+    return rc > 0 ? -rc : rc; /* errno values are made negative: storage failures */
+}
+
+static int load_account(eng_op_t *op, store_txn_t *txn, store_account_t *a)
+{
+    return lmdb(store_account_get(txn, op->eng->st, op->account, a), CET_E_UNAUTHORIZED);
+}
+
+static int load_candidate(eng_op_t *op, store_txn_t *txn, store_account_t *a,
+                          store_candidate_t *c)
+{
+    int r = load_account(op, txn, a);
+    if (r) return r;
+    if (!a->roster_no) return CET_E_NOT_BOUND;
+    r = lmdb(store_candidate_get(txn, op->eng->st, a->roster_no, c), CET_E_NOT_BOUND);
+    if (r) return r;
+    if (memcmp(c->account, a->id, 16) != 0) return CET_E_NOT_BOUND;
+    return 0;
+}
+
+static int window_open(const eng_t *e, store_txn_t *txn, int64_t now)
+{
+    store_sitting_t s;
+    int r = lmdb(store_sitting_get(txn, e->st, &s), CET_E_WINDOW_CLOSED);
+    if (r) return r;
+    return eng_phase(&s, now) == ENG_PHASE_OPEN ? 0 : CET_E_WINDOW_CLOSED;
+}
+
+static void add_subject(store_roster_t *r, char code)
+{
+    if (!eng_qualified(r, code) && r->n_subjects < CET_SUBJECTS_MAX)
+        r->subjects[r->n_subjects++] = code;
+}
+
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+/* After the last registration of a candidate went: due for deletion. */
+static int candidate_maybe_empty(eng_t *e, store_txn_t *txn, uint32_t roster_no, int64_t now)
+{
+    store_reg_t regs[1];
+    int n = store_reg_list(txn, e->st, roster_no, regs, 1);
+    if (n < 0) return n;
+    if (n > 0) return 0;
+    store_candidate_t c;
+    int rc = store_candidate_get(txn, e->st, roster_no, &c);
+    if (rc) return rc == STORE_NOTFOUND ? 0 : rc;
+    c.empty_due = max64(c.bound_at + e->opt.hold_ttl_s, now);
+    return store_candidate_put(txn, e->st, roster_no, &c);
+}
+
+/* ---- accounts and sessions ---- */
+static int apply_account_create(eng_op_t *op, store_txn_t *txn)
+{
+    store_account_t a;
+    memset(&a, 0, sizeof a);
+    int rc = store_account_by_email(txn, op->eng->st, op->in.email, &a);
+    if (rc == 0) return op_error(op, CET_E_EMAIL_TAKEN);
+    if (rc != STORE_NOTFOUND) return rc;
+    memset(&a, 0, sizeof a);
+    memcpy(a.id, op->in.target, 16);
+    cet_strlcpy(a.email, op->in.email, sizeof a.email);
+    cet_strlcpy(a.pwhash, op->in.pwhash, sizeof a.pwhash);
+    a.created = op->now;
+    rc = store_account_put(txn, op->eng->st, &a, false);
+    if (rc == STORE_EXISTS) return op_error(op, CET_E_EMAIL_TAKEN);
+    if (rc) return rc;
+    char hex[33];
+    cet_hex(hex, a.id, 16);
+    op_body(op, 201, json_pack("{s:s,s:s}", "account_id", hex, "email", a.email));
+    return 0;
+}
+
+static int apply_session_create(eng_op_t *op, store_txn_t *txn)
+{
+    store_session_t s;
+    memset(&s, 0, sizeof s);
+    s.created = op->now;
+    s.expires = op->now + CET_SESSION_TTL_S;
+    if (op->staff[0]) {
+        s.kind = STORE_SESSION_STAFF;
+        cet_strlcpy(s.staff, op->staff, sizeof s.staff);
+    } else {
+        store_account_t a;
+        int r = load_account(op, txn, &a);
+        if (r > 0) return op_error(op, CET_E_INVALID_CREDENTIALS);
+        if (r) return r;
+        s.kind = STORE_SESSION_CANDIDATE;
+        memcpy(s.account, op->account, 16);
+    }
+    int rc = store_session_put(txn, op->eng->st, op->in.token_key, &s);
+    if (rc) return rc;
+    op_body(op, 201, json_pack("{s:s,s:o}", "token", op->in.token_out, "expires_at",
+                               time_json(s.expires)));
+    return 0;
+}
+
+static int apply_session_delete(eng_op_t *op, store_txn_t *txn)
+{
+    int rc = store_session_del(txn, op->eng->st, op->in.token_key);
+    if (rc && rc != STORE_NOTFOUND) return rc;
+    op_body(op, 200, json_pack("{s:s}", "status", "logged_out"));
+    return 0;
+}
+
+static int apply_agree(eng_op_t *op, store_txn_t *txn)
+{
+    store_account_t a;
+    int r = load_account(op, txn, &a);
+    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (!a.agreed_at) {
+        a.agreed_at = op->now;
+        int rc = store_account_put(txn, op->eng->st, &a, true);
+        if (rc) return rc;
+    }
+    op_body(op, 200, json_pack("{s:b,s:o}", "agreed", 1, "agreed_at", time_json(a.agreed_at)));
+    return 0;
+}
+
+static int apply_email_change(eng_op_t *op, store_txn_t *txn)
+{
+    store_account_t a, other;
+    int r = load_account(op, txn, &a);
+    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    int rc = store_account_by_email(txn, op->eng->st, op->in.email, &other);
+    if (rc == 0 && memcmp(other.id, a.id, 16) != 0) return op_error(op, CET_E_EMAIL_TAKEN);
+    if (rc && rc != STORE_NOTFOUND) return rc;
+    char old[CET_EMAIL_BYTES];
+    cet_strlcpy(old, a.email, sizeof old);
+    cet_strlcpy(a.email, op->in.email, sizeof a.email);
+    rc = store_account_put(txn, op->eng->st, &a, true);
+    if (rc == STORE_EXISTS) return op_error(op, CET_E_EMAIL_TAKEN);
+    if (rc) return rc;
+    op_body(op, 200, json_pack("{s:s}", "email", a.email));
+    return 0;
+}
+
+/* ---- binding ---- */
+static int apply_bind(eng_op_t *op, store_txn_t *txn)
+{
+    eng_t *e = op->eng;
+    store_account_t a;
+    int r = load_account(op, txn, &a);
+    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (!a.agreed_at) return op_error(op, CET_E_AGREEMENT_REQUIRED);
+    if (a.roster_no) return op_error(op, CET_E_ALREADY_BOUND);
+    if ((r = window_open(e, txn, op->now))) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    store_roster_t ro;
+    r = lmdb(store_roster_get(txn, e->st, op->in.id_type, op->in.id_number, &ro),
+             CET_E_ROSTER_NOT_FOUND);
+    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (strcmp(ro.name, op->in.name) != 0) return op_error(op, CET_E_ROSTER_NOT_FOUND);
+    store_candidate_t c;
+    int rc = store_candidate_get(txn, e->st, ro.roster_no, &c);
+    if (rc == 0) return op_error(op, CET_E_CANDIDATE_TAKEN);
+    if (rc != STORE_NOTFOUND) return rc;
+
+    memset(&c, 0, sizeof c);
+    memcpy(c.account, a.id, 16);
+    c.bound_at = op->now;
+    c.empty_due = op->now + e->opt.hold_ttl_s;
+    c.snapshot = ro;
+    /* a CET6 review approved for this very record survives a re-binding */
+    store_review_t rv;
+    rc = store_review_get(txn, e->st, a.id, &rv);
+    if (rc == 0 && rv.roster_no == ro.roster_no &&
+        (rv.state == STORE_REVIEW_AUTO_APPROVED || rv.state == STORE_REVIEW_APPROVED))
+        add_subject(&c.snapshot, ENG_SUBJECT_ENGLISH6);
+    else if (rc && rc != STORE_NOTFOUND)
+        return rc;
+    if ((rc = store_candidate_put(txn, e->st, ro.roster_no, &c))) return rc;
+    a.roster_no = ro.roster_no;
+    if ((rc = store_account_put(txn, e->st, &a, true))) return rc;
+    op_body(op, 201,
+            json_pack("{s:b,s:i,s:i,s:o,s:o}", "bound", 1, "school", (json_int_t)ro.school,
+                      "campus", (json_int_t)ro.campus, "qualified_subjects",
+                      subjects_json(c.snapshot.subjects, c.snapshot.n_subjects), "bound_at",
+                      time_json(c.bound_at)));
+    return 0;
+}
+
+/* ---- CET6 review ---- */
+static int review_decide(eng_t *e, store_txn_t *txn, const store_candidate_t *c,
+                         const char *ticket, uint8_t *state)
+{
+    store_score_t s;
+    int rc = store_score_get(txn, e->st, ticket, &s);
+    if (rc == STORE_NOTFOUND) return CET_E_REVIEW_REFUSED;
+    if (rc) return rc > 0 ? -rc : rc;
+    if (s.level != 4 || s.score < ENG_CET4_PASS_SCORE || s.year < 2005) return CET_E_REVIEW_REFUSED;
+    if (strcasecmp(s.id_number, c->snapshot.id_number) == 0) {
+        *state = STORE_REVIEW_AUTO_APPROVED;
+        return 0;
+    }
+    if (strcmp(s.name, c->snapshot.name) == 0) {
+        *state = STORE_REVIEW_PENDING;
+        return 0;
+    }
+    return CET_E_REVIEW_REFUSED;
+}
+
+static int apply_review_submit(eng_op_t *op, store_txn_t *txn)
+{
+    eng_t *e = op->eng;
+    store_account_t a;
+    store_candidate_t c;
+    int r = load_candidate(op, txn, &a, &c);
+    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    store_review_t rv;
+    int rc = store_review_get(txn, e->st, a.id, &rv);
+    if (rc && rc != STORE_NOTFOUND) return rc;
+    bool exists = rc == 0;
+    if (op->kind == ENG_OP_REVIEW_SUBMIT && exists) return op_error(op, CET_E_REVIEW_EXISTS);
+    if (op->kind == ENG_OP_REVIEW_EDIT) {
+        if (!exists) return op_error(op, CET_E_REVIEW_NOT_FOUND);
+        if (rv.state != STORE_REVIEW_REJECTED) return op_error(op, CET_E_REVIEW_NOT_EDITABLE);
+    }
+    if (!eng_review_offered(txn, e->st, &c.snapshot)) return op_error(op, CET_E_REVIEW_NOT_OFFERED);
+    uint8_t state = 0;
+    r = review_decide(e, txn, &c, op->in.ticket, &state);
+    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+
+    memset(&rv, 0, sizeof rv);
+    memcpy(rv.account, a.id, 16);
+    rv.roster_no = a.roster_no;
+    rv.state = state;
+    rv.id_type = c.snapshot.id_type;
+    cet_strlcpy(rv.ticket, op->in.ticket, sizeof rv.ticket);
+    cet_strlcpy(rv.id_number, c.snapshot.id_number, sizeof rv.id_number);
+    cet_strlcpy(rv.name, c.snapshot.name, sizeof rv.name);
+    rv.created = op->now;
+    if (state == STORE_REVIEW_AUTO_APPROVED) {
+        rv.decided = op->now;
+        add_subject(&c.snapshot, ENG_SUBJECT_ENGLISH6);
+        if ((rc = store_candidate_put(txn, e->st, a.roster_no, &c))) return rc;
+    }
+    if ((rc = store_review_put(txn, e->st, &rv))) return rc;
+    op_body(op, op->kind == ENG_OP_REVIEW_SUBMIT ? 201 : 200,
+            json_pack("{s:s,s:o}", "state", review_state_name(state), "qualified_subjects",
+                      subjects_json(c.snapshot.subjects, c.snapshot.n_subjects)));
+    return 0;
+}
+
+static int apply_review_delete(eng_op_t *op, store_txn_t *txn)
+{
+    store_account_t a;
+    int r = load_account(op, txn, &a);
+    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    store_review_t rv;
+    r = lmdb(store_review_get(txn, op->eng->st, a.id, &rv), CET_E_REVIEW_NOT_FOUND);
+    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (rv.state != STORE_REVIEW_REJECTED) return op_error(op, CET_E_REVIEW_NOT_EDITABLE);
+    int rc = store_review_del(txn, op->eng->st, a.id);
+    if (rc) return rc;
+    op_body(op, 200, json_pack("{s:s}", "state", "deleted"));
+    return 0;
+}
+
+/* ---- registrations ---- */
+/*
+ * Every rule of a new registration, without writing. The core runs it on a
+ * read txn before taking a seat; the writer runs it again in its txn.
+ */
+int eng_check_registration(eng_t *e, store_txn_t *txn, const uint8_t account[16], char subject,
+                           uint32_t campus, int64_t now, store_candidate_t *c_out,
+                           store_offer_t *o_out)
+{
+    const store_t *st = e->st;
+    store_account_t a;
+    int r = lmdb(store_account_get(txn, st, account, &a), CET_E_UNAUTHORIZED);
+    if (r) return r;
+    if (!a.roster_no) return CET_E_NOT_BOUND;
+    store_candidate_t *c = c_out;
+    if ((r = lmdb(store_candidate_get(txn, st, a.roster_no, c), CET_E_NOT_BOUND))) return r;
+    if ((r = window_open(e, txn, now))) return r;
+    store_subject_t subj;
+    if ((r = lmdb(store_subject_get(txn, st, subject, &subj), CET_E_OFFER_NOT_FOUND))) return r;
+    if (!eng_qualified(&c->snapshot, subject)) return CET_E_NOT_QUALIFIED;
+    store_offer_t *o = o_out;
+    if ((r = lmdb(store_offer_get(txn, st, campus, subject, o), CET_E_OFFER_NOT_FOUND))) return r;
+    if (now < o->window_opens || now >= o->window_closes) return CET_E_WINDOW_CLOSED;
+    if (subj.kind == STORE_WRITTEN) {
+        if (campus != c->snapshot.campus) return CET_E_CAMPUS_NOT_ALLOWED;
+    } else {
+        if (!o->exam_date || o->fee == 0) return CET_E_OFFER_NOT_FOUND;
+        if (campus != c->snapshot.campus) {
+            store_school_t own, other;
+            store_campus_t cp;
+            if ((r = lmdb(store_school_get(txn, st, c->snapshot.school, &own),
+                          CET_E_CAMPUS_NOT_ALLOWED)))
+                return r;
+            if (!(own.flags & STORE_SCHOOL_ORAL_ELSEWHERE)) return CET_E_CAMPUS_NOT_ALLOWED;
+            if ((r = lmdb(store_campus_get(txn, st, campus, &cp), CET_E_OFFER_NOT_FOUND))) return r;
+            if ((r = lmdb(store_school_get(txn, st, cp.school, &other), CET_E_OFFER_NOT_FOUND)))
+                return r;
+            if (other.province != own.province) return CET_E_CAMPUS_NOT_ALLOWED;
+        }
+    }
+    store_reg_t regs[ENG_REGS_PER_CANDIDATE_MAX];
+    int n = store_reg_list(txn, st, a.roster_no, regs, ENG_REGS_PER_CANDIDATE_MAX);
+    if (n < 0) return n > 0 ? -n : n;
+    bool has_written = false;
+    for (int i = 0; i < n; i++) {
+        if (regs[i].subject == subject) return CET_E_ALREADY_REGISTERED;
+        if (subj.kind == STORE_ORAL && regs[i].subject == subj.written) has_written = true;
+        if (subj.kind == STORE_WRITTEN) {
+            store_subject_t other;
+            if ((r = lmdb(store_subject_get(txn, st, regs[i].subject, &other), CET_E_INTERNAL)))
+                return r;
+            if (other.kind == STORE_WRITTEN && other.level == subj.level) return CET_E_ONE_PER_LEVEL;
+        }
+    }
+    if (subj.kind == STORE_ORAL && !has_written) return CET_E_ORAL_NEEDS_WRITTEN;
+    return 0;
+}
+
+static int apply_reg_create(eng_op_t *op, store_txn_t *txn)
+{
+    eng_t *e = op->eng;
+    store_candidate_t c;
+    store_offer_t o;
+    int r = eng_check_registration(e, txn, op->account, op->in.subject, op->in.campus, op->now,
+                                   &c, &o);
+    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (op->seat_slot < 0) return op_error(op, CET_E_SEATS_FULL);
+    store_reg_t reg;
+    memset(&reg, 0, sizeof reg);
+    reg.roster_no = c.snapshot.roster_no;
+    reg.campus = op->in.campus;
+    reg.subject = op->in.subject;
+    reg.method = STORE_BY_CANDIDATE;
+    reg.fee = o.fee;
+    reg.created = op->now;
+    reg.hold_due = op->now + e->opt.hold_ttl_s;
+    reg.expires = reg.hold_due;
+    int rc = store_reg_put(txn, e->st, &reg, 0);
+    if (rc) return rc;
+    if (c.empty_due) {
+        c.empty_due = 0;
+        if ((rc = store_candidate_put(txn, e->st, reg.roster_no, &c))) return rc;
+    }
+    op->seat_keep = true;
+    char campus[12];
+    snprintf(campus, sizeof campus, "%06u", reg.campus);
+    op_body(op, 201,
+            json_pack("{s:s#,s:s,s:i,s:s,s:o}", "subject", &reg.subject, (size_t)1, "campus",
+                      campus, "fee", (json_int_t)reg.fee, "state", "unpaid", "expires_at",
+                      time_json(reg.expires)));
+    return 0;
+}
+
+static int release_slot(eng_op_t *op, uint32_t campus, char subject)
+{
+    int slot = eng_seats_slot(op->eng->seats, campus, subject);
+    if (slot >= 0 && op->n_released < (int)(sizeof op->released / sizeof op->released[0]))
+        op->released[op->n_released++] = slot;
+    return 0;
+}
+
+static int apply_reg_cancel(eng_op_t *op, store_txn_t *txn)
+{
+    eng_t *e = op->eng;
+    store_account_t a;
+    store_candidate_t c;
+    int r = load_candidate(op, txn, &a, &c);
+    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if ((r = window_open(e, txn, op->now))) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    store_reg_t regs[ENG_REGS_PER_CANDIDATE_MAX];
+    int n = store_reg_list(txn, e->st, a.roster_no, regs, ENG_REGS_PER_CANDIDATE_MAX);
+    if (n < 0) return n;
+    int target = -1;
+    for (int i = 0; i < n; i++)
+        if (regs[i].subject == op->in.subject) target = i;
+    if (target < 0) return op_error(op, CET_E_REGISTRATION_NOT_FOUND);
+    store_reg_t *t = &regs[target];
+    if (t->flags & STORE_REG_PAID) return op_error(op, CET_E_REGISTRATION_PAID);
+    if (t->flags & STORE_REG_LOCKED) return op_error(op, CET_E_REGISTRATION_LOCKED);
+    if (t->order_id) return op_error(op, CET_E_PAYMENT_PENDING);
+    /* a written subject takes its unpaid oral with it; a paid oral blocks it */
+    int orals[ENG_REGS_PER_CANDIDATE_MAX], n_orals = 0;
+    for (int i = 0; i < n; i++) {
+        if (i == target) continue;
+        store_subject_t s;
+        int rc = store_subject_get(txn, e->st, regs[i].subject, &s);
+        if (rc) return rc == STORE_NOTFOUND ? op_error(op, CET_E_INTERNAL) : rc;
+        if (s.kind != STORE_ORAL || s.written != t->subject) continue;
+        if (regs[i].flags & STORE_REG_PAID) return op_error(op, CET_E_ORAL_PAID);
+        if (regs[i].flags & STORE_REG_LOCKED) return op_error(op, CET_E_REGISTRATION_LOCKED);
+        if (regs[i].order_id) return op_error(op, CET_E_PAYMENT_PENDING);
+        orals[n_orals++] = i;
+    }
+    json_t *gone = json_array();
+    int rc = store_reg_del(txn, e->st, t);
+    release_slot(op, t->campus, t->subject);
+    json_array_append_new(gone, json_stringn(&t->subject, 1));
+    for (int i = 0; rc == 0 && i < n_orals; i++) {
+        rc = store_reg_del(txn, e->st, &regs[orals[i]]);
+        release_slot(op, regs[orals[i]].campus, regs[orals[i]].subject);
+        json_array_append_new(gone, json_stringn(&regs[orals[i]].subject, 1));
+    }
+    if (rc == 0) rc = candidate_maybe_empty(e, txn, a.roster_no, op->now);
+    if (rc) {
+        json_decref(gone);
+        return rc;
+    }
+    op_body(op, 200, json_pack("{s:o}", "cancelled", gone));
+    return 0;
+}
+
+/* ---- payments ---- */
+static int apply_pay_create(eng_op_t *op, store_txn_t *txn)
+{
+    eng_t *e = op->eng;
+    store_account_t a;
+    store_candidate_t c;
+    int r = load_candidate(op, txn, &a, &c);
+    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if ((r = window_open(e, txn, op->now))) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    size_t n = strlen(op->in.subjects);
+    if (n == 0) return op_error(op, CET_E_NOTHING_TO_PAY);
+    store_reg_t regs[CET_ORDER_SUBJECTS_MAX];
+    uint32_t amount = 0;
+    for (size_t i = 0; i < n; i++) {
+        r = lmdb(store_reg_get(txn, e->st, a.roster_no, op->in.subjects[i], &regs[i]),
+                 CET_E_REGISTRATION_NOT_FOUND);
+        if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+        if (regs[i].flags & STORE_REG_PAID) return op_error(op, CET_E_REGISTRATION_PAID);
+        if (regs[i].flags & STORE_REG_LOCKED) return op_error(op, CET_E_REGISTRATION_LOCKED);
+        if (regs[i].order_id) return op_error(op, CET_E_PAYMENT_PENDING);
+        store_subject_t s;
+        r = lmdb(store_subject_get(txn, e->st, regs[i].subject, &s), CET_E_INTERNAL);
+        if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+        if (s.kind == STORE_ORAL && !strchr(op->in.subjects, s.written)) {
+            /* an oral is paid with or after its written subject */
+            store_reg_t w;
+            r = lmdb(store_reg_get(txn, e->st, a.roster_no, s.written, &w),
+                     CET_E_ORAL_NEEDS_WRITTEN);
+            if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+            if (!(w.flags & STORE_REG_PAID)) return op_error(op, CET_E_ORAL_NEEDS_WRITTEN);
+        }
+        amount += regs[i].fee;
+    }
+    store_order_t o;
+    memset(&o, 0, sizeof o);
+    int rc = store_order_next_id(txn, e->st, &o.id);
+    if (rc) return rc;
+    o.roster_no = a.roster_no;
+    o.amount = amount;
+    memcpy(o.account, a.id, 16);
+    o.state = STORE_ORDER_PENDING;
+    o.n_subjects = (uint8_t)n;
+    memcpy(o.subjects, op->in.subjects, n);
+    cet_strlcpy(o.channel, op->in.channel, sizeof o.channel);
+    o.created = op->now;
+    o.expires = op->now + e->opt.order_ttl_s;
+    if ((rc = store_order_put(txn, e->st, &o, 0))) return rc;
+    for (size_t i = 0; i < n; i++) {
+        int64_t old = regs[i].expires;
+        regs[i].order_id = o.id;
+        regs[i].expires = 0; /* paused while the order is pending */
+        if ((rc = store_reg_put(txn, e->st, &regs[i], old))) return rc;
+    }
+    char id[24], url[512];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)o.id);
+    snprintf(url, sizeof url, "%s?order_id=%s&amount=%u&channel=%s", e->opt.pay_url_base, id,
+             amount, o.channel);
+    op_body(op, 201,
+            json_pack("{s:s,s:i,s:s,s:o,s:o,s:s}", "order_id", id, "amount", (json_int_t)amount,
+                      "pay_url", url, "expires_at", time_json(o.expires), "subjects",
+                      subjects_json(o.subjects, o.n_subjects), "state", "pending"));
+    return 0;
+}
+
+static int pay_regs(eng_t *e, store_txn_t *txn, const store_order_t *o, bool check_only)
+{
+    for (int i = 0; i < o->n_subjects; i++) {
+        store_reg_t reg;
+        int rc = store_reg_get(txn, e->st, o->roster_no, o->subjects[i], &reg);
+        if (rc == STORE_NOTFOUND) return 1;
+        if (rc) return rc;
+        if (reg.flags & STORE_REG_PAID) return 1;
+        if (reg.order_id && reg.order_id != o->id) return 1;
+        if (check_only) continue;
+        int64_t old = reg.expires;
+        reg.flags |= STORE_REG_PAID;
+        reg.flags &= (uint8_t)~STORE_REG_LOCKED;
+        reg.order_id = o->id;
+        reg.expires = 0;
+        reg.hold_due = 0;
+        if ((rc = store_reg_put(txn, e->st, &reg, old))) return rc;
+    }
+    return 0;
+}
+
+static int apply_pay_notice(eng_op_t *op, store_txn_t *txn)
+{
+    eng_t *e = op->eng;
+    size_t gl = strlen(op->in.gateway_txn);
+    store_notice_t nt;
+    size_t len = 0;
+    int rc = store_get_raw(txn, e->st, STORE_DB_NOTICE, op->in.gateway_txn, gl, &nt, sizeof nt,
+                           &len);
+    if (rc == 0 && len == sizeof nt && nt.order_id == op->in.order_id) {
+        /* the same notice again: same answer, nothing changes */
+        op_body(op, 200, json_pack("{s:s,s:b}", "status",
+                                   nt.outcome == STORE_ORDER_PAID ? "paid" : "refund",
+                                   "duplicate", 1));
+        return 0;
+    }
+    if (rc && rc != STORE_NOTFOUND) return rc;
+    store_order_t o;
+    int r = lmdb(store_order_get(txn, e->st, op->in.order_id, &o), CET_E_ORDER_NOT_FOUND);
+    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    char detail[256];
+    if (op->in.amount != o.amount) {
+        snprintf(detail, sizeof detail, "order %llu notice amount %u, order amount %u, txn %s",
+                 (unsigned long long)o.id, op->in.amount, o.amount, op->in.gateway_txn);
+        CET_WARN("payment: amount mismatch: %s", detail);
+        if ((rc = store_audit_append(txn, e->st, op->now, "payment", "amount_mismatch", detail)))
+            return rc;
+        return op_error(op, CET_E_AMOUNT_MISMATCH);
+    }
+    uint8_t outcome;
+    int64_t old_expires = o.state == STORE_ORDER_PENDING ? o.expires : 0;
+    switch (o.state) {
+    case STORE_ORDER_PENDING:
+    case STORE_ORDER_EXPIRED:
+        /* A late notice still pays when every registration of the order is
+         * still there unpaid; otherwise the money goes back (refund). */
+        rc = pay_regs(e, txn, &o, true);
+        if (rc < 0) return rc;
+        if (rc == 0) {
+            if ((rc = pay_regs(e, txn, &o, false))) return rc;
+            outcome = STORE_ORDER_PAID;
+        } else {
+            outcome = STORE_ORDER_REFUND;
+        }
+        break;
+    case STORE_ORDER_PAID:
+        outcome = strcmp(o.gateway_txn, op->in.gateway_txn) == 0 ? STORE_ORDER_PAID
+                                                                  : STORE_ORDER_REFUND;
+        break;
+    default:
+        outcome = STORE_ORDER_REFUND;
+    }
+    if (o.state != STORE_ORDER_PAID) {
+        o.state = outcome;
+        o.paid_at = op->in.paid_at ? op->in.paid_at : op->now;
+        cet_strlcpy(o.gateway_txn, op->in.gateway_txn, sizeof o.gateway_txn);
+        if ((rc = store_order_put(txn, e->st, &o, old_expires))) return rc;
+    }
+    if (outcome == STORE_ORDER_REFUND) {
+        snprintf(detail, sizeof detail, "order %llu txn %s amount %u marked for refund",
+                 (unsigned long long)o.id, op->in.gateway_txn, op->in.amount);
+        CET_WARN("payment: %s", detail);
+        if ((rc = store_audit_append(txn, e->st, op->now, "payment", "refund", detail))) return rc;
+    }
+    memset(&nt, 0, sizeof nt);
+    nt.order_id = o.id;
+    nt.amount = op->in.amount;
+    nt.outcome = outcome;
+    nt.received = op->now;
+    if ((rc = store_put_raw(txn, e->st, STORE_DB_NOTICE, op->in.gateway_txn, gl, &nt, sizeof nt,
+                            0)))
+        return rc;
+    op_body(op, 200, json_pack("{s:s,s:b}", "status",
+                               outcome == STORE_ORDER_PAID ? "paid" : "refund", "duplicate", 0));
+    return 0;
+}
+
+/* ---- staff ---- */
+static int staff_scope_ok(eng_op_t *op, store_txn_t *txn, uint32_t school_code)
+{
+    if (op->in.scope_school) return school_code == op->in.scope_school ? 0 : CET_E_FORBIDDEN;
+    if (!op->in.scope_province) return 0; /* support desk: national */
+    store_school_t s;
+    int r = lmdb(store_school_get(txn, op->eng->st, school_code, &s), CET_E_FORBIDDEN);
+    if (r) return r;
+    return s.province == op->in.scope_province ? 0 : CET_E_FORBIDDEN;
+}
+
+static int apply_staff_review(eng_op_t *op, store_txn_t *txn)
+{
+    eng_t *e = op->eng;
+    store_review_t rv;
+    int r = lmdb(store_review_get(txn, e->st, op->in.target, &rv), CET_E_REVIEW_NOT_FOUND);
+    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    store_roster_t ro;
+    r = lmdb(store_roster_get_by_no(txn, e->st, rv.roster_no, &ro), CET_E_REVIEW_NOT_FOUND);
+    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if ((r = staff_scope_ok(op, txn, ro.school))) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (rv.state != STORE_REVIEW_PENDING) return op_error(op, CET_E_REVIEW_NOT_EDITABLE);
+    rv.state = op->in.flag ? STORE_REVIEW_APPROVED : STORE_REVIEW_REJECTED;
+    rv.decided = op->now;
+    int rc = store_review_put(txn, e->st, &rv);
+    if (rc) return rc;
+    store_candidate_t c;
+    rc = store_candidate_get(txn, e->st, rv.roster_no, &c);
+    if (rc == 0 && op->in.flag && memcmp(c.account, rv.account, 16) == 0) {
+        add_subject(&c.snapshot, ENG_SUBJECT_ENGLISH6);
+        if ((rc = store_candidate_put(txn, e->st, rv.roster_no, &c))) return rc;
+    } else if (rc && rc != STORE_NOTFOUND) {
+        return rc;
+    }
+    char detail[128], hex[33];
+    cet_hex(hex, rv.account, 16);
+    snprintf(detail, sizeof detail, "review of account %s: %s", hex, review_state_name(rv.state));
+    if ((rc = store_audit_append(txn, e->st, op->now, op->staff, "review_decide", detail))) return rc;
+    op_body(op, 200, json_pack("{s:s}", "state", review_state_name(rv.state)));
+    return 0;
+}
+
+/* Finds the candidate a staff call names by ID, checking the staff's scope. */
+static int staff_candidate(eng_op_t *op, store_txn_t *txn, store_candidate_t *c, uint32_t *no)
+{
+    store_roster_t ro;
+    int r = lmdb(store_roster_get(txn, op->eng->st, op->in.id_type, op->in.id_number, &ro),
+                 CET_E_ROSTER_NOT_FOUND);
+    if (r) return r;
+    if ((r = staff_scope_ok(op, txn, ro.school))) return r;
+    *no = ro.roster_no;
+    return lmdb(store_candidate_get(txn, op->eng->st, ro.roster_no, c), CET_E_NOT_BOUND);
+}
+
+static int apply_staff_lock(eng_op_t *op, store_txn_t *txn)
+{
+    eng_t *e = op->eng;
+    store_candidate_t c;
+    uint32_t no;
+    int r = staff_candidate(op, txn, &c, &no);
+    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    store_reg_t reg;
+    r = lmdb(store_reg_get(txn, e->st, no, op->in.subject, &reg), CET_E_REGISTRATION_NOT_FOUND);
+    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (reg.flags & STORE_REG_PAID) return op_error(op, CET_E_REGISTRATION_PAID);
+    if (reg.order_id) return op_error(op, CET_E_PAYMENT_PENDING);
+    int64_t old = reg.expires;
+    if (op->in.flag) {
+        reg.flags |= STORE_REG_LOCKED;
+        reg.expires = 0; /* a locked registration does not expire */
+    } else if (reg.flags & STORE_REG_LOCKED) {
+        reg.flags &= (uint8_t)~STORE_REG_LOCKED;
+        reg.hold_due = op->now + e->opt.hold_ttl_s; /* unlocked: a fresh 24 hours */
+        reg.expires = reg.hold_due;
+    }
+    int rc = store_reg_put(txn, e->st, &reg, old);
+    if (rc) return rc;
+    char detail[128];
+    snprintf(detail, sizeof detail, "%s subject %c of %s", op->in.flag ? "lock" : "unlock",
+             reg.subject, op->in.id_number);
+    if ((rc = store_audit_append(txn, e->st, op->now, op->staff, op->in.flag ? "lock" : "unlock",
+                                 detail)))
+        return rc;
+    op_body(op, 200, json_pack("{s:s#,s:b,s:o}", "subject", &reg.subject, (size_t)1, "locked",
+                               op->in.flag, "expires_at", time_json(reg.expires)));
+    return 0;
+}
+
+static int apply_staff_group_pay(eng_op_t *op, store_txn_t *txn)
+{
+    eng_t *e = op->eng;
+    store_candidate_t c;
+    uint32_t no;
+    int r = staff_candidate(op, txn, &c, &no);
+    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    size_t n = strlen(op->in.subjects);
+    store_reg_t regs[CET_ORDER_SUBJECTS_MAX];
+    for (size_t i = 0; i < n; i++) {
+        r = lmdb(store_reg_get(txn, e->st, no, op->in.subjects[i], &regs[i]),
+                 CET_E_REGISTRATION_NOT_FOUND);
+        if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+        if (regs[i].flags & STORE_REG_PAID) return op_error(op, CET_E_REGISTRATION_PAID);
+        if (!(regs[i].flags & STORE_REG_LOCKED)) return op_error(op, CET_E_NOTHING_TO_PAY);
+    }
+    for (size_t i = 0; i < n; i++) {
+        regs[i].flags = (uint8_t)((regs[i].flags | STORE_REG_PAID) & ~STORE_REG_LOCKED);
+        regs[i].hold_due = 0;
+        int rc = store_reg_put(txn, e->st, &regs[i], regs[i].expires);
+        if (rc) return rc;
+    }
+    char detail[128];
+    snprintf(detail, sizeof detail, "group payment of %s for %s", op->in.subjects,
+             op->in.id_number);
+    int rc = store_audit_append(txn, e->st, op->now, op->staff, "group_pay", detail);
+    if (rc) return rc;
+    op_body(op, 200, json_pack("{s:o}", "paid", subjects_json(op->in.subjects, (int)n)));
+    return 0;
+}
+
+static int apply_staff_capacity(eng_op_t *op, store_txn_t *txn)
+{
+    eng_t *e = op->eng;
+    store_campus_t cp;
+    int r = lmdb(store_campus_get(txn, e->st, op->in.campus, &cp), CET_E_OFFER_NOT_FOUND);
+    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if ((r = staff_scope_ok(op, txn, cp.school))) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    store_offer_t o;
+    r = lmdb(store_offer_get(txn, e->st, op->in.campus, op->in.subject, &o), CET_E_OFFER_NOT_FOUND);
+    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    o.capacity = op->in.capacity;
+    int rc = store_offer_put(txn, e->st, &o);
+    if (rc) return rc;
+    char detail[128];
+    snprintf(detail, sizeof detail, "capacity of %06u/%c set to %u", o.campus, o.subject,
+             o.capacity);
+    if ((rc = store_audit_append(txn, e->st, op->now, op->staff, "capacity", detail))) return rc;
+    op_body(op, 200, json_pack("{s:i}", "capacity", (json_int_t)o.capacity));
+    return 0;
+}
+
+/* ---- dispatch with idempotency ---- */
+static int apply_kind(eng_op_t *op, store_txn_t *txn)
+{
+    switch (op->kind) {
+    case ENG_OP_ACCOUNT_CREATE:
+        return apply_account_create(op, txn);
+    case ENG_OP_SESSION_CREATE:
+        return apply_session_create(op, txn);
+    case ENG_OP_SESSION_DELETE:
+        return apply_session_delete(op, txn);
+    case ENG_OP_AGREE:
+        return apply_agree(op, txn);
+    case ENG_OP_BIND:
+        return apply_bind(op, txn);
+    case ENG_OP_REVIEW_SUBMIT:
+    case ENG_OP_REVIEW_EDIT:
+        return apply_review_submit(op, txn);
+    case ENG_OP_REVIEW_DELETE:
+        return apply_review_delete(op, txn);
+    case ENG_OP_REG_CREATE:
+        return apply_reg_create(op, txn);
+    case ENG_OP_REG_CANCEL:
+        return apply_reg_cancel(op, txn);
+    case ENG_OP_PAY_CREATE:
+        return apply_pay_create(op, txn);
+    case ENG_OP_PAY_NOTICE:
+        return apply_pay_notice(op, txn);
+    case ENG_OP_EMAIL_CHANGE:
+        return apply_email_change(op, txn);
+    case ENG_OP_STAFF_REVIEW_DECIDE:
+        return apply_staff_review(op, txn);
+    case ENG_OP_STAFF_LOCK:
+        return apply_staff_lock(op, txn);
+    case ENG_OP_STAFF_GROUP_PAY:
+        return apply_staff_group_pay(op, txn);
+    case ENG_OP_STAFF_CAPACITY:
+        return apply_staff_capacity(op, txn);
+    }
+    return op_error(op, CET_E_INTERNAL);
+}
+
+static int op_apply_cb(store_txn_t *txn, store_t *st, store_req_t *req)
+{
+    eng_op_t *op = (eng_op_t *)req;
+    op->n_released = 0;
+    op->seat_keep = false;
+    op->replayed = false;
+    op->http_status = 0;
+    op->body_len = 0;
+    if (op->idem) {
+        MDB_val v;
+        int rc = store_get_ref(txn, st, STORE_DB_IDEM, op->idem_key, sizeof op->idem_key, &v);
+        if (rc == 0 && v.mv_size >= sizeof(store_idem_t)) {
+            store_idem_t h;
+            memcpy(&h, v.mv_data, sizeof h);
+            if (memcmp(h.request_hash, op->idem_hash, 16) != 0)
+                return op_error(op, CET_E_IDEMPOTENCY_CONFLICT);
+            size_t n = h.body_len < sizeof op->body - 1 ? h.body_len : sizeof op->body - 1;
+            if (sizeof h + n > v.mv_size) return STORE_CORRUPT;
+            memcpy(op->body, (const uint8_t *)v.mv_data + sizeof h, n);
+            op->body[n] = 0;
+            op->body_len = n;
+            op->http_status = h.status;
+            op->replayed = true;
+            return 0;
+        }
+        if (rc && rc != STORE_NOTFOUND) return rc;
+    }
+    int r = apply_kind(op, txn);
+    if (r < 0) return r;
+    if (op->idem && op->http_status < 500) {
+        uint8_t buf[sizeof(store_idem_t) + ENG_BODY_BYTES_MAX];
+        store_idem_t h;
+        memset(&h, 0, sizeof h);
+        memcpy(h.request_hash, op->idem_hash, 16);
+        h.created = op->now;
+        h.status = (uint16_t)op->http_status;
+        h.body_len = (uint16_t)op->body_len;
+        memcpy(buf, &h, sizeof h);
+        memcpy(buf + sizeof h, op->body, op->body_len);
+        int rc = store_put_raw(txn, st, STORE_DB_IDEM, op->idem_key, sizeof op->idem_key, buf,
+                               sizeof h + op->body_len, 0);
+        if (rc) return rc;
+    }
+    return r;
+}
+
+void eng_op_init(eng_op_t *op, eng_t *e, eng_op_kind_t kind, store_mailbox_t *mb,
+                 void (*done_cb)(store_req_t *req))
+{
+    memset(op, 0, offsetof(eng_op_t, body));
+    op->body[0] = 0;
+    op->req.apply_cb = op_apply_cb;
+    op->req.done_cb = done_cb;
+    op->req.mailbox = mb;
+    op->eng = e;
+    op->kind = kind;
+    op->seat_slot = -1;
+    op->now = cet_now_s();
+}
+
+cet_err_t eng_submit(eng_op_t *op)
+{
+    int rc = store_writer_submit(op->eng->writer, &op->req);
+    return rc ? (cet_err_t)rc : CET_E_OK;
+}
+
+/* ---- expiry (writer thread, inside the tick) ---- */
+int eng_expire_hold(eng_t *e, store_txn_t *txn, uint32_t roster_no, char subject, int64_t due,
+                    int64_t now)
+{
+    store_reg_t reg;
+    int rc = store_reg_get(txn, e->st, roster_no, subject, &reg);
+    if (rc == STORE_NOTFOUND) return 0;
+    if (rc) return rc;
+    if (reg.expires != due || (reg.flags & (STORE_REG_PAID | STORE_REG_LOCKED)) || reg.order_id)
+        return 0; /* stale index entry: the tick removes it */
+    if ((rc = store_reg_del(txn, e->st, &reg))) return rc;
+    eng_tick_release(e, reg.campus, reg.subject);
+    e->tick_counts.holds_expired++;
+    /* nobody may hold an oral subject without its written one */
+    store_reg_t regs[ENG_REGS_PER_CANDIDATE_MAX];
+    int n = store_reg_list(txn, e->st, roster_no, regs, ENG_REGS_PER_CANDIDATE_MAX);
+    if (n < 0) return n;
+    for (int i = 0; i < n; i++) {
+        store_subject_t s;
+        rc = store_subject_get(txn, e->st, regs[i].subject, &s);
+        if (rc == STORE_NOTFOUND) continue;
+        if (rc) return rc;
+        if (s.kind != STORE_ORAL || s.written != subject || (regs[i].flags & STORE_REG_PAID))
+            continue;
+        if ((rc = store_reg_del(txn, e->st, &regs[i]))) return rc;
+        eng_tick_release(e, regs[i].campus, regs[i].subject);
+        e->tick_counts.holds_expired++;
+    }
+    return candidate_maybe_empty(e, txn, roster_no, now);
+}
+
+int eng_expire_candidate(eng_t *e, store_txn_t *txn, uint32_t roster_no, int64_t due)
+{
+    store_candidate_t c;
+    int rc = store_candidate_get(txn, e->st, roster_no, &c);
+    if (rc == STORE_NOTFOUND) return 0;
+    if (rc) return rc;
+    if (c.empty_due != due) return 0;
+    store_reg_t one[1];
+    int n = store_reg_list(txn, e->st, roster_no, one, 1);
+    if (n < 0) return n;
+    if (n > 0) {
+        c.empty_due = 0;
+        return store_candidate_put(txn, e->st, roster_no, &c);
+    }
+    if ((rc = store_candidate_del(txn, e->st, roster_no))) return rc;
+    store_account_t a;
+    rc = store_account_get(txn, e->st, c.account, &a);
+    if (rc == 0 && a.roster_no == roster_no) {
+        a.roster_no = 0;
+        rc = store_account_put(txn, e->st, &a, true);
+    }
+    if (rc && rc != STORE_NOTFOUND) return rc;
+    e->tick_counts.candidates_deleted++;
+    return 0;
+}
+
+int eng_expire_order(eng_t *e, store_txn_t *txn, uint32_t order_id, int64_t due, int64_t now)
+{
+    store_order_t o;
+    int rc = store_order_get(txn, e->st, order_id, &o);
+    if (rc == STORE_NOTFOUND) return 0;
+    if (rc) return rc;
+    if (o.state != STORE_ORDER_PENDING || o.expires != due) return 0;
+    o.state = STORE_ORDER_EXPIRED;
+    if ((rc = store_order_put(txn, e->st, &o, due))) return rc;
+    for (int i = 0; i < o.n_subjects; i++) {
+        store_reg_t reg;
+        rc = store_reg_get(txn, e->st, o.roster_no, o.subjects[i], &reg);
+        if (rc == STORE_NOTFOUND) continue;
+        if (rc) return rc;
+        if (reg.order_id != o.id || (reg.flags & STORE_REG_PAID)) continue;
+        reg.order_id = 0;
+        /* the hold resumes; one whose 24 hours passed meanwhile goes at once */
+        reg.expires = (reg.flags & STORE_REG_LOCKED) ? 0 : max64(reg.hold_due, now);
+        if ((rc = store_reg_put(txn, e->st, &reg, 0))) return rc;
+    }
+    e->tick_counts.orders_expired++;
+    return 0;
+}
