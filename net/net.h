@@ -26,6 +26,8 @@
 #include "store/store.h"
 #include "store/store_writer.h"
 
+struct evbuffer; /* libevent, for net_metrics_cb */
+
 typedef struct net_server net_server_t;
 typedef struct net_core net_core_t;
 typedef struct net_req net_req_t;
@@ -85,7 +87,11 @@ cet_err_t net_req_json(net_req_t *req, const char *const *allowed, json_t **out,
  */
 cet_err_t net_json_decode(const char *body, size_t len, const char *const *allowed,
                           json_t **out, const char **field);
-/** Field getters: CET_E_MISSING_FIELD if absent (and required), CET_E_WRONG_TYPE. */
+/**
+ * Field getters: CET_E_MISSING_FIELD if absent (and required), CET_E_WRONG_TYPE.
+ * A JSON null counts as absent. Absent and not required: CET_E_OK with *out
+ * untouched (net_json_str sets it to NULL). Strings die with obj.
+ */
 cet_err_t net_json_str(json_t *obj, const char *key, bool required, const char **out);
 cet_err_t net_json_bool(json_t *obj, const char *key, bool required, bool *out);
 cet_err_t net_json_int(json_t *obj, const char *key, bool required, int64_t *out);
@@ -130,7 +136,8 @@ struct net_work {
 };
 /**
  * Queues w to the pool from a core thread. Returns CET_E_OK, or
- * CET_E_OVERLOADED when CET_WORK_QUEUE_MAX jobs wait (the caller answers 503).
+ * CET_E_OVERLOADED when CET_WORK_QUEUE_MAX jobs wait (the caller answers 503),
+ * or CET_E_DRAINING once the server stopped.
  */
 cet_err_t net_pool_submit(net_core_t *core, net_work_t *w);
 

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# bench/smoke.sh: short cetbench runs for CTest (a few seconds, loopback only).
+#
+#   smoke.sh hello   CETBENCH HELLO_EVHTTP     cetbench against the evhttp ceiling
+#   smoke.sh opening CETBENCH CETD CETCTL      the opening scenario against a real
+#                                              cetd with --verify (exit 0 expected)
+# CETD / CETCTL may be "find:BUILD_DIR" (looked up in the build tree); if they
+# are not built, the test is skipped (exit 77).
+set -euo pipefail
+
+mode=${1:?mode}
+cetbench=${2:?cetbench}
+work=$(mktemp -d /tmp/cetbench-smoke.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until FILE has a line containing TEXT (at most 10 s).
+wait_for() {
+    local file=$1 text=$2
+    for _ in $(seq 1 100); do
+        grep -q "$text" "$file" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "smoke: '$text' never appeared in $file:" >&2
+    cat "$file" >&2
+    return 1
+}
+
+resolve() { # resolve NAME SPEC: a path, or find:DIR
+    local name=$1 spec=$2
+    if [[ $spec == find:* ]]; then
+        find "${spec#find:}" -maxdepth 3 -type f -name "$name" -perm -u+x 2>/dev/null | head -1
+    else
+        echo "$spec"
+    fi
+}
+
+case $mode in
+hello)
+    hello=${3:?hello_evhttp}
+    port=$(free_port)
+    "$hello" --listen 127.0.0.1:"$port" >"$work/hello.log" 2>&1 &
+    pids+=($!)
+    wait_for "$work/hello.log" "listening on"
+    # closed loop, then open loop; both must answer everything with 200
+    "$cetbench" --target http://127.0.0.1:"$port" --scenario raw --duration 1.5 --connections 8 \
+        --json "$work/closed.json" --svg "$work/closed.svg" --quiet
+    "$cetbench" --target http://127.0.0.1:"$port" --scenario raw --duration 1.5 --connections 8 \
+        --rate 2000 --json "$work/open.json" --quiet
+    grep -q '"status": {"200": ' "$work/closed.json"
+    grep -q '"connect_failures": 0' "$work/closed.json"
+    grep -q '<polyline' "$work/closed.svg"
+    # open loop at 2000/s for 1.5 s: about 3000 answers
+    answered=$(sed -n 's/.*"answered": \([0-9]*\),.*/\1/p' "$work/open.json" | head -1)
+    if (( answered < 2700 || answered > 3100 )); then
+        echo "smoke: open loop answered $answered, expected about 3000" >&2
+        exit 1
+    fi
+    echo "smoke: hello ok"
+    ;;
+opening)
+    cetd=$(resolve cetd "${3:?cetd}")
+    cetctl=$(resolve cetctl "${4:?cetctl}")
+    if [[ -z $cetd || -z $cetctl || ! -x $cetd || ! -x $cetctl ]]; then
+        echo "smoke: cetd or cetctl not built yet: skipped"
+        exit 77
+    fi
+    data=$work/data
+    "$cetctl" demo --data "$data" --candidates 2000 >"$work/demo.log" 2>&1
+    "$cetctl" bench-prep --data "$data" --candidates 500 --out "$work/cands.tsv" >"$work/prep.log" 2>&1
+    head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/secret"
+    port=$(free_port)
+    "$cetd" --data "$data" --listen 127.0.0.1:"$port" --captcha off --threads 2 \
+        --payment-secret-file "$work/secret" >"$work/cetd.log" 2>&1 &
+    pids+=($!)
+    wait_for "$work/cetd.log" "cetd: listening on"
+    rc=0
+    "$cetbench" --target http://127.0.0.1:"$port" --scenario opening --candidates "$work/cands.tsv" \
+        --payment-secret-file "$work/secret" --threads 2 --connections 16 --rate 400 --duration 3 \
+        --verify --data "$data" --cetctl "$cetctl" --json "$work/opening.json" --quiet || rc=$?
+    if (( rc != 0 )); then
+        echo "smoke: cetbench opening exited $rc; cetd log:" >&2
+        tail -20 "$work/cetd.log" >&2
+        exit 1
+    fi
+    grep -q '"verify": "passed"' "$work/opening.json"
+    # the opening must have taken seats and taken payments
+    grep -q '"201": ' "$work/opening.json"
+    grep -q '"notify"' "$work/opening.json"
+    echo "smoke: opening ok"
+    ;;
+*)
+    echo "usage: smoke.sh hello|opening ..." >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# run.sh: the browser test, end to end, against the real cetd.
+#
+#   tests/browser/run.sh --cetd build/net/cetd --cetctl build/tools/cetctl \
+#       [--work DIR] [--artifacts DIR] [--candidates N] [--paysim CMD]
+# (--paysim: a command starting the payment simulator; it gets PAYSIM_PORT,
+#  PAYSIM_SECRET_FILE and PAYSIM_NOTIFY_URL in its environment)
+#
+# 1. a fresh demo data set (cetctl demo); one oral offer's capacity lowered to 1
+#    (cetctl export/import campuses) so the "seat gone" refusal happens for real;
+# 2. cetd --captcha off on a unix socket, a payment secret, pay_url on a free port;
+# 3. the h2o edge (tools/edge/edge.sh) on free ports: HTTPS + HTTP/2;
+# 4. checks that the edge speaks HTTP/2 (curl --http2, h2load) and redirects HTTP;
+# 5. npm ci + candidate.test.js (headless Chromium through the edge);
+# 6. stops everything, runs cetctl check on the data, prints "N passed, N failed".
+# Exit 0 only if every check passed; 77 (CTest: skipped) when a tool is missing.
+set -u
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+CETD="" CETCTL="" WORK="" ARTIFACTS="" CANDIDATES=3000 PAYSIM=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --cetd) CETD="$2"; shift 2 ;;
+    --cetctl) CETCTL="$2"; shift 2 ;;
+    --work) WORK="$2"; shift 2 ;;
+    --artifacts) ARTIFACTS="$2"; shift 2 ;;
+    --candidates) CANDIDATES="$2"; shift 2 ;;
+    --paysim) PAYSIM="$2"; shift 2 ;;
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+[ -n "$CETD" ] && [ -n "$CETCTL" ] || { echo "usage: run.sh --cetd PATH --cetctl PATH [--work DIR] [--artifacts DIR]" >&2; exit 2; }
+for t in "$CETD" "$CETCTL"; do
+    [ -x "$t" ] || { echo "run.sh: $t is not an executable (build it first)" >&2; exit 2; }
+done
+for t in h2o node npm curl openssl python3 /usr/bin/chromium; do
+    command -v "$t" >/dev/null 2>&1 || { echo "run.sh: SKIP: $t not installed" >&2; exit 77; }
+done
+CETD="$(cd "$(dirname "$CETD")" && pwd)/$(basename "$CETD")"
+CETCTL="$(cd "$(dirname "$CETCTL")" && pwd)/$(basename "$CETCTL")"
+[ -n "$WORK" ] || WORK="$(dirname "$(dirname "$CETD")")/tests/browser-run"
+[ -n "$ARTIFACTS" ] || ARTIFACTS="$(dirname "$(dirname "$CETD")")/tests/artifacts/browser"
+
+PASSED=0 FAILED=0
+pass() { PASSED=$((PASSED + 1)); echo "PASS $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL $*"; }
+summary() {
+    echo "browser: $PASSED passed, $FAILED failed (artifacts: $ARTIFACTS, logs: $WORK)"
+}
+
+# A free TCP port on 127.0.0.1 (the kernel's pick; closed again at once).
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+rm -rf "$WORK" "$ARTIFACTS"
+mkdir -p "$WORK" "$ARTIFACTS" || exit 2
+DATA="$WORK/data" SOCK="$WORK/cetd.sock" SECRET="$WORK/payment.secret"
+
+CETD_PID="" PAYSIM_PID=""
+# shellcheck source=../../tools/edge/edge.sh
+. "$REPO/tools/edge/edge.sh"
+cleanup() {
+    edge_stop
+    if [ -n "$PAYSIM_PID" ]; then kill -TERM "$PAYSIM_PID" 2>/dev/null; wait "$PAYSIM_PID" 2>/dev/null; fi
+    if [ -n "$CETD_PID" ]; then
+        kill -TERM "$CETD_PID" 2>/dev/null
+        for _ in $(seq 1 100); do kill -0 "$CETD_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$CETD_PID" 2>/dev/null
+        wait "$CETD_PID" 2>/dev/null
+        CETD_PID=""
+    fi
+}
+trap 'cleanup; summary; exit 1' INT TERM
+
+# ---- 1. data ----
+if "$CETCTL" demo --data "$DATA" --candidates "$CANDIDATES" --seed 7 >"$WORK/demo.out" 2>"$WORK/demo.err"; then
+    pass "cetctl demo ($CANDIDATES candidates)"
+else
+    fail "cetctl demo: $(tail -n 3 "$WORK/demo.err")"; summary; exit 1
+fi
+"$CETCTL" export roster --data "$DATA" >"$WORK/roster.csv" 2>>"$WORK/demo.err" &&
+    "$CETCTL" export campuses --data "$DATA" >"$WORK/campuses.csv" 2>>"$WORK/demo.err" ||
+    { fail "cetctl export roster/campuses: $(tail -n 3 "$WORK/demo.err")"; summary; exit 1; }
+
+# Pick the tested candidate and the fillers, and lower one oral offer to 1 seat.
+# The tested candidate: mainland ID, qualified for English-4 written + oral and
+# Japanese-4 (to meet one_per_level in the page), at a campus whose school lets
+# candidates take the oral elsewhere and which offers English-4 oral, with
+# another campus of the school offering it too (where the candidate goes after
+# the seat is gone). Fillers: other candidates of the same campus with 1 and F.
+if ! python3 - "$WORK" <<'EOF'
+import csv, json, sys
+work = sys.argv[1]
+roster = list(csv.DictReader(open(work + "/roster.csv", encoding="utf-8")))
+offers = list(csv.DictReader(open(work + "/campuses.csv", encoding="utf-8")))
+def subj(r): return set(c for c in r["subjects"].replace(";", "").replace(",", "") if c.strip())
+oral_f = {}
+for o in offers:
+    if o["subject"] == "F" and int(o["capacity"]) > 1 and o["oral_elsewhere"] in ("1", "true", "yes"):
+        oral_f.setdefault(o["school_code"], []).append(o)
+best = None
+for want in (set("13F"), set("1F")):
+    for r in roster:
+        if r["id_type"] != "mainland" or not want <= subj(r) or "2" in subj(r):
+            continue
+        camps = oral_f.get(r["school"], [])
+        if r["campus"] not in [o["campus_code"] for o in camps] or len(camps) < 2:
+            continue
+        best = r
+        break
+    if best:
+        break
+if not best:
+    sys.exit("no suitable candidate in the demo roster")
+fillers = [r for r in roster if r is not best and r["campus"] == best["campus"] and set("1F") <= subj(r)][:4]
+if not fillers:
+    sys.exit("no filler candidates at campus " + best["campus"])
+target = next(o for o in offers if o["campus_code"] == best["campus"] and o["subject"] == "F")
+with open(work + "/campus-small.csv", "w", encoding="utf-8", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=list(offers[0].keys()))
+    w.writeheader()
+    target = dict(target, capacity="1")
+    w.writerow(target)
+pick = lambda r: {"id_type": r["id_type"], "id_number": r["id_number"], "name": r["name"]}
+json.dump({"candidate": pick(best), "fillers": [pick(r) for r in fillers],
+           "seat_gone": {"subject": "F", "campus": best["campus"]},
+           "subjects": sorted(subj(best))}, open(work + "/people.json", "w"), ensure_ascii=False)
+print("candidate %s %s campus %s subjects %s; %d fillers; F@%s capacity 1" % (
+    best["name"], best["id_number"], best["campus"], ";".join(sorted(subj(best))), len(fillers), best["campus"]))
+EOF
+then
+    fail "choosing candidates from the demo roster"; summary; exit 1
+fi
+if "$CETCTL" import campuses --data "$DATA" "$WORK/campus-small.csv" >>"$WORK/demo.out" 2>>"$WORK/demo.err"; then
+    pass "one oral offer lowered to 1 seat (cetctl import campuses)"
+else
+    fail "cetctl import campuses: $(tail -n 3 "$WORK/demo.err")"
+fi
+
+# ---- 2. cetd ----
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$SECRET"
+chmod 600 "$SECRET"
+PAY_PORT="$(free_port)"
+PAY_URL="http://127.0.0.1:$PAY_PORT/pay"
+API_PORT="$(free_port)"
+"$CETD" --data "$DATA" --listen "unix:$SOCK" --listen "127.0.0.1:$API_PORT" --captcha off --payment-secret-file "$SECRET" \
+    --pay-url "$PAY_URL" >"$WORK/cetd.out" 2>"$WORK/cetd.log" &
+CETD_PID=$!
+for _ in $(seq 1 200); do
+    grep -q "cetd: listening on unix:" "$WORK/cetd.out" 2>/dev/null && break
+    kill -0 "$CETD_PID" 2>/dev/null || break
+    sleep 0.1
+done
+if grep -q "cetd: listening on unix:" "$WORK/cetd.out" 2>/dev/null; then
+    pass "cetd started (captcha off, unix socket)"
+else
+    fail "cetd did not start: $(tail -n 5 "$WORK/cetd.log")"; cleanup; summary; exit 1
+fi
+
+# ---- 3. edge ----
+HTTPS_PORT="$(free_port)" HTTP_PORT="$(free_port)"
+if edge_start --socket "$SOCK" --state "$WORK/edge" --https-port "$HTTPS_PORT" --http-port "$HTTP_PORT" \
+    --max-connections 1024 >"$WORK/edge.out" 2>&1; then
+    pass "h2o edge started: $(grep -m1 "listening on" "$WORK/edge.out")"
+else
+    fail "h2o edge did not start: $(cat "$WORK/edge.out")"; cleanup; summary; exit 1
+fi
+BASE="https://127.0.0.1:$HTTPS_PORT"
+
+# The payment simulator (default: tools/paysim.py serve): a command that serves
+# $PAYSIM_PORT (cetd's pay_url) and posts the signed notice to cetd. Without
+# one, the test signs the notice itself, as the platform would.
+if [ -z "$PAYSIM" ] && [ -f "$REPO/tools/paysim.py" ]; then
+    PAYSIM="python3 '$REPO/tools/paysim.py' serve --port \$PAYSIM_PORT --engine http://127.0.0.1:$API_PORT \
+        --secret-file \$PAYSIM_SECRET_FILE --return-url '$BASE/#/registration'"
+fi
+if [ -n "$PAYSIM" ]; then
+    PAYSIM_PORT="$PAY_PORT" PAYSIM_SECRET_FILE="$SECRET" \
+        PAYSIM_NOTIFY_URL="$BASE/api/v1/payments/notify" bash -c "$PAYSIM" >"$WORK/paysim.log" 2>&1 &
+    PAYSIM_PID=$!
+    sleep 0.5
+fi
+
+# ---- 4. HTTP/2, redirect, proxy ----
+head_out="$(curl --http2 -k -sS -I "$BASE/" 2>&1)"
+if printf '%s\n' "$head_out" | head -n 1 | grep -q '^HTTP/2 200'; then
+    pass "curl --http2: $(printf '%s' "$head_out" | head -n 1 | tr -d '\r')"
+else
+    fail "curl --http2 did not get HTTP/2 200: $(printf '%s' "$head_out" | head -n 1)"
+fi
+if command -v h2load >/dev/null 2>&1; then
+    h2="$(h2load -n 40 -c 2 -m 4 "$BASE/healthz" 2>&1)"
+    if printf '%s\n' "$h2" | grep -q 'Application protocol: h2' &&
+        printf '%s\n' "$h2" | grep -q '40 succeeded'; then
+        pass "h2load: 40 requests over h2 to /healthz through the edge"
+    else
+        fail "h2load: $(printf '%s\n' "$h2" | grep -E 'protocol|requests:|status codes' | tr '\n' ' ')"
+    fi
+fi
+redir="$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$HTTP_PORT/#/login" 2>&1)"
+case "$redir" in
+"301 https://127.0.0.1:$HTTPS_PORT/"*) pass "plain HTTP redirects to HTTPS ($redir)" ;;
+*) fail "plain HTTP redirect: $redir" ;;
+esac
+cache="$(curl -k -sS -I "$BASE/assets/app.js" | tr -d '\r' | grep -i '^cache-control:')"
+case "$cache" in
+*max-age=*) pass "assets are cacheable ($cache)" ;;
+*) fail "assets cache header: $cache" ;;
+esac
+api="$(curl -k -sS -o /dev/null -w '%{http_code} %{http_version}' -X POST -H 'Content-Type: application/json' \
+    -d '{}' "$BASE/api/v1/captcha")"
+case "$api" in
+"200 2"|"201 2") pass "POST /api/v1/captcha through the edge: $api" ;;
+*) fail "POST /api/v1/captcha through the edge: $api" ;;
+esac
+
+# ---- 5. the browser ----
+if (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error >"$WORK/npm.log" 2>&1); then
+    pass "npm ci (playwright-core)"
+elif [ -d "$HERE/node_modules/playwright-core" ]; then
+    pass "npm ci failed, using the installed node_modules (see $WORK/npm.log)"
+else
+    fail "npm ci: $(tail -n 3 "$WORK/npm.log")"; cleanup; summary; exit 1
+fi
+cand="$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["candidate"], ensure_ascii=False))' "$WORK/people.json")"
+fillers="$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["fillers"], ensure_ascii=False))' "$WORK/people.json")"
+gone="$(python3 -c 'import json,sys; g=json.load(open(sys.argv[1]))["seat_gone"]; print(g["subject"]+"@"+g["campus"])' "$WORK/people.json")"
+node "$HERE/candidate.test.js" --base "$BASE" --artifacts "$ARTIFACTS" --candidate "$cand" \
+    --fillers "$fillers" --seat-gone "$gone" --payment-secret-file "$SECRET" 2>&1 | tee "$WORK/browser.log"
+node_rc=${PIPESTATUS[0]}
+line="$(grep -E '^browser test: [0-9]+ passed, [0-9]+ failed' "$WORK/browser.log" | tail -n 1)"
+if [ -n "$line" ]; then
+    np="$(printf '%s' "$line" | sed -E 's/^browser test: ([0-9]+) passed.*/\1/')"
+    nf="$(printf '%s' "$line" | sed -E 's/^browser test: [0-9]+ passed, ([0-9]+) failed.*/\1/')"
+    PASSED=$((PASSED + np)) FAILED=$((FAILED + nf))
+fi
+if [ "$node_rc" != 0 ] && { [ -z "$line" ] || [ "${nf:-0}" = 0 ]; }; then
+    fail "the node test exited $node_rc"
+fi
+
+# ---- 6. stop, and check the data's invariants ----
+grep -q ' 50[0-9] ' "$WORK/edge/access.log" 2>/dev/null &&
+    echo "note: the edge logged 5xx answers: $(grep -c ' 50[0-9] ' "$WORK/edge/access.log")"
+cleanup
+if "$CETCTL" check --data "$DATA" >"$WORK/check.out" 2>&1; then
+    pass "cetctl check: every invariant holds after the run"
+else
+    fail "cetctl check: $(tail -n 5 "$WORK/check.out")"
+fi
+summary
+[ "$FAILED" = 0 ]

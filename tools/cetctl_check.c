@@ -1,0 +1,699 @@
+/*
+ * cetctl_check.c: `cetctl check --data DIR` verifies every on-disk invariant,
+ * and `cetctl debug-corrupt` breaks one on purpose (for the tests of check).
+ *
+ * check reads one snapshot (one read txn, so it can run beside a live cetd)
+ * and walks each database once, looking the other side of each relation up
+ * by key. The running cetd keeps its seat counters in memory as capacity
+ * minus live registrations; on disk that is "live <= capacity" per offer,
+ * which is what is checked here. Each violation kind prints its first
+ * CHECK_SHOWN_MAX cases, then a summary; exit 0 only when nothing is wrong.
+ */
+#include <stdarg.h>
+#include <string.h>
+
+#include "engine/cet_base.h"
+#include "engine/eng_token.h"
+#include "tools/cetctl.h"
+
+#define CHECK_SHOWN_MAX 20
+#define CHECK_ROSTER_NO_MAX (1u << 28) /* larger numbers are themselves a violation */
+
+#define CHECK_KINDS(X)                                                                       \
+    X(RECORD, "record", "a record has the wrong size or a key that does not match it")       \
+    X(PLACES, "places", "an offer, campus or school points at something missing")           \
+    X(CAPACITY, "capacity", "more live registrations than seats")                           \
+    X(ONE_PER_LEVEL, "one_per_level", "two written subjects of one level")                  \
+    X(ORAL_WRITTEN, "oral_without_written", "an oral subject without its written subject")  \
+    X(REG_REFS, "registration_refs", "a registration without candidate, offer or subject")  \
+    X(HOLD_MISSING, "hold_missing", "an unpaid unlocked registration without its hold entry") \
+    X(HOLD_ORPHAN, "hold_orphan", "a hold entry that matches no unpaid unlocked registration") \
+    X(EXPIRY_OTHER, "expiry_other", "a candidate or order expiry entry that does not match") \
+    X(ORDER_MISSING, "order_missing", "a registration names an order that does not exist")  \
+    X(BINDING, "binding", "account and candidate do not point at each other")               \
+    X(ROSTER_INDEX, "roster_index", "roster_no or roster_school index out of step")         \
+    X(EMAIL_INDEX, "email_index", "account_email index out of step with accounts")
+
+enum {
+#define CHECK_ENUM(name, code, text) CK_##name,
+    CHECK_KINDS(CHECK_ENUM)
+#undef CHECK_ENUM
+        CK__COUNT
+};
+
+static const struct {
+    const char *code, *text;
+} check_kinds[] = {
+#define CHECK_NAME(name, code, text) {code, text},
+    CHECK_KINDS(CHECK_NAME)
+#undef CHECK_NAME
+};
+
+typedef struct offer_count {
+    store_offer_t offer;
+    uint32_t live;
+} offer_count_t;
+
+typedef struct check {
+    store_t *st;
+    store_txn_t *txn;
+    uint64_t count[CK__COUNT];
+    store_subject_t subjects[256];
+    offer_count_t *offers;
+    size_t n_offers, cap_offers;
+    uint8_t *roster_seen;  /* per roster_no: 1 = a roster record has it */
+    uint32_t roster_max;
+    /* registrations of the candidate being walked (REG keys group by roster_no) */
+    uint32_t cur_no;
+    store_reg_t cur[256];
+    int cur_n;
+    uint64_t rows;
+    ctl_progress_t prog;
+} check_t;
+
+__attribute__((format(printf, 3, 4))) static void violation(check_t *c, int kind,
+                                                            const char *fmt, ...)
+{
+    if (++c->count[kind] > CHECK_SHOWN_MAX) return;
+    if (c->prog.tty) fputs("\r\033[K", stdout);
+    printf("%s: ", check_kinds[kind].code);
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+}
+
+static void tick(check_t *c)
+{
+    ctl_progress_tick(&c->prog, ++c->rows);
+}
+
+/* ---- places and offers ---- */
+static int offer_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    check_t *c = arg;
+    if (klen != 5 || vlen != sizeof(store_offer_t)) {
+        violation(c, CK_RECORD, "offer entry of %zu bytes", vlen);
+        return 0;
+    }
+    store_offer_t o;
+    memcpy(&o, val, sizeof o);
+    if (store_rd32(key) != o.campus || ((const uint8_t *)key)[4] != (uint8_t)o.subject)
+        violation(c, CK_RECORD, "offer key %u/%c holds offer %u/%c", store_rd32(key),
+                  ((const char *)key)[4], o.campus, o.subject);
+    store_campus_t cp;
+    if (store_campus_get(c->txn, c->st, o.campus, &cp))
+        violation(c, CK_PLACES, "offer %u/%c: campus %u does not exist", o.campus, o.subject,
+                  o.campus);
+    if (!c->subjects[(uint8_t)o.subject].kind)
+        violation(c, CK_PLACES, "offer %u/%c: subject %c is not in the subject table", o.campus,
+                  o.subject, o.subject);
+    if (c->n_offers == c->cap_offers) {
+        c->cap_offers = c->cap_offers ? c->cap_offers * 2 : 1024;
+        c->offers = cet_realloc(c->offers, c->cap_offers * sizeof *c->offers);
+    }
+    c->offers[c->n_offers].offer = o;
+    c->offers[c->n_offers++].live = 0;
+    return 0;
+}
+
+static offer_count_t *offer_find(check_t *c, uint32_t campus, char subject)
+{
+    size_t lo = 0, hi = c->n_offers; /* in key order: campus, subject */
+    uint64_t k = (uint64_t)campus << 8 | (uint8_t)subject;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        uint64_t m = (uint64_t)c->offers[mid].offer.campus << 8 | (uint8_t)c->offers[mid].offer.subject;
+        if (m == k) return &c->offers[mid];
+        if (m < k) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+static int campus_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    check_t *c = arg;
+    if (vlen != sizeof(store_campus_t)) {
+        violation(c, CK_RECORD, "campus entry of %zu bytes", vlen);
+        return 0;
+    }
+    store_campus_t cp;
+    store_school_t s;
+    store_province_t p;
+    memcpy(&cp, val, sizeof cp);
+    if (klen != 4 || store_rd32(key) != cp.code)
+        violation(c, CK_RECORD, "campus key does not match campus %u", cp.code);
+    if (cp.code / 10 != cp.school)
+        violation(c, CK_PLACES, "campus %u is not a campus of school %u", cp.code, cp.school);
+    if (store_school_get(c->txn, c->st, cp.school, &s))
+        violation(c, CK_PLACES, "campus %u: school %u does not exist", cp.code, cp.school);
+    else if (store_province_get(c->txn, c->st, s.province, &p))
+        violation(c, CK_PLACES, "school %u: province %u does not exist", s.code, s.province);
+    return 0;
+}
+
+/* ---- roster and its two indexes ---- */
+static int roster_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    check_t *c = arg;
+    tick(c);
+    if (vlen != sizeof(store_roster_t)) {
+        violation(c, CK_RECORD, "roster entry of %zu bytes", vlen);
+        return 0;
+    }
+    store_roster_t r;
+    memcpy(&r, val, sizeof r);
+    uint8_t k[1 + CET_ID_NUMBER_BYTES];
+    r.id_number[CET_ID_NUMBER_BYTES - 1] = 0;
+    size_t kl = store_roster_key(k, r.id_type, r.id_number);
+    if (kl != klen || memcmp(k, key, kl) != 0)
+        violation(c, CK_RECORD, "roster key does not match record %u (%s)", r.roster_no,
+                  r.id_number);
+    if (r.roster_no == 0 || r.roster_no >= CHECK_ROSTER_NO_MAX) {
+        violation(c, CK_ROSTER_INDEX, "roster record %s has roster_no %u", r.id_number,
+                  r.roster_no);
+        return 0;
+    }
+    if (r.roster_no > c->roster_max) {
+        uint32_t n = c->roster_max ? c->roster_max : 1024;
+        while (n < r.roster_no) n *= 2;
+        c->roster_seen = cet_realloc(c->roster_seen, (size_t)n + 1);
+        memset(c->roster_seen + c->roster_max + 1, 0, n - c->roster_max);
+        c->roster_max = n;
+    }
+    if (c->roster_seen[r.roster_no])
+        violation(c, CK_ROSTER_INDEX, "roster_no %u is held by two roster records", r.roster_no);
+    c->roster_seen[r.roster_no] = 1;
+    uint8_t nk[4];
+    store_be32(nk, r.roster_no);
+    MDB_val v;
+    if (store_get_ref(c->txn, c->st, STORE_DB_ROSTER_NO, nk, 4, &v) != 0)
+        violation(c, CK_ROSTER_INDEX, "roster_no %u (%s) is missing from the roster_no index",
+                  r.roster_no, r.id_number);
+    else if (v.mv_size != klen || memcmp(v.mv_data, key, klen) != 0)
+        violation(c, CK_ROSTER_INDEX, "roster_no index entry %u points at another record",
+                  r.roster_no);
+    uint8_t sk[8];
+    store_be32(sk, r.school);
+    store_be32(sk + 4, r.roster_no);
+    if (store_get_ref(c->txn, c->st, STORE_DB_ROSTER_SCHOOL, sk, 8, &v) != 0)
+        violation(c, CK_ROSTER_INDEX, "roster_no %u is missing from the school %u index",
+                  r.roster_no, r.school);
+    return 0;
+}
+
+static int roster_no_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    check_t *c = arg;
+    tick(c);
+    if (klen != 4) {
+        violation(c, CK_RECORD, "roster_no key of %zu bytes", klen);
+        return 0;
+    }
+    uint32_t no = store_rd32(key);
+    if (no > c->roster_max || !c->roster_seen[no])
+        violation(c, CK_ROSTER_INDEX, "roster_no index entry %u has no roster record", no);
+    (void)val, (void)vlen;
+    return 0;
+}
+
+static int roster_school_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    check_t *c = arg;
+    tick(c);
+    if (klen != 8) {
+        violation(c, CK_RECORD, "roster_school key of %zu bytes", klen);
+        return 0;
+    }
+    uint32_t school = store_rd32(key), no = store_rd32((const uint8_t *)key + 4);
+    store_roster_t r;
+    if (store_roster_get_by_no(c->txn, c->st, no, &r) != 0)
+        violation(c, CK_ROSTER_INDEX, "school index entry %u/%u has no roster record", school, no);
+    else if (r.school != school)
+        violation(c, CK_ROSTER_INDEX, "school index entry %u/%u: the record is of school %u",
+                  school, no, r.school);
+    (void)val, (void)vlen;
+    return 0;
+}
+
+/* ---- accounts, the email index and candidates ---- */
+static void email_lower(const char *in, char *out, size_t cap)
+{
+    size_t i = 0;
+    for (; in[i] && i + 1 < cap; i++)
+        out[i] = (in[i] >= 'A' && in[i] <= 'Z') ? (char)(in[i] + 32) : in[i];
+    out[i] = 0;
+}
+
+static int account_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    check_t *c = arg;
+    tick(c);
+    if (klen != 16 || vlen != sizeof(store_account_t)) {
+        violation(c, CK_RECORD, "account entry of %zu bytes", vlen);
+        return 0;
+    }
+    store_account_t a;
+    memcpy(&a, val, sizeof a);
+    char hex[33];
+    ctl_account_hex(key, hex);
+    if (memcmp(a.id, key, 16) != 0) violation(c, CK_RECORD, "account key %s holds another id", hex);
+    char ek[CET_EMAIL_BYTES];
+    a.email[CET_EMAIL_BYTES - 1] = 0;
+    email_lower(a.email, ek, sizeof ek);
+    MDB_val v;
+    if (!ek[0] || store_get_ref(c->txn, c->st, STORE_DB_ACCOUNT_EMAIL, ek, strlen(ek), &v) != 0)
+        violation(c, CK_EMAIL_INDEX, "account %s: email %s is not in the index", hex, a.email);
+    else if (v.mv_size != 16 || memcmp(v.mv_data, key, 16) != 0)
+        violation(c, CK_EMAIL_INDEX, "account %s: email %s points at another account", hex,
+                  a.email);
+    if (a.roster_no) {
+        store_candidate_t cd;
+        if (store_candidate_get(c->txn, c->st, a.roster_no, &cd) != 0)
+            violation(c, CK_BINDING, "account %s is bound to roster_no %u, which has no candidate",
+                      hex, a.roster_no);
+        else if (memcmp(cd.account, a.id, 16) != 0)
+            violation(c, CK_BINDING, "account %s is bound to roster_no %u, whose candidate names "
+                                     "another account", hex, a.roster_no);
+    }
+    return 0;
+}
+
+static int email_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    check_t *c = arg;
+    tick(c);
+    char ek[CET_EMAIL_BYTES];
+    size_t n = klen < sizeof ek - 1 ? klen : sizeof ek - 1;
+    memcpy(ek, key, n);
+    ek[n] = 0;
+    store_account_t a;
+    if (vlen != 16 || store_account_get(c->txn, c->st, val, &a) != 0) {
+        violation(c, CK_EMAIL_INDEX, "email %s points at no account", ek);
+        return 0;
+    }
+    char lower[CET_EMAIL_BYTES];
+    a.email[CET_EMAIL_BYTES - 1] = 0;
+    email_lower(a.email, lower, sizeof lower);
+    if (strcmp(lower, ek) != 0)
+        violation(c, CK_EMAIL_INDEX, "email %s points at an account whose email is %s", ek, a.email);
+    return 0;
+}
+
+static bool expiry_exists(check_t *c, int64_t due, uint8_t kind, uint32_t no, char subject)
+{
+    uint8_t k[STORE_EXPIRY_KEY_BYTES];
+    store_expiry_key(k, due, kind, no, subject);
+    MDB_val v;
+    return store_get_ref(c->txn, c->st, STORE_DB_EXPIRY, k, sizeof k, &v) == 0;
+}
+
+static int candidate_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    check_t *c = arg;
+    tick(c);
+    if (klen != 4 || vlen != sizeof(store_candidate_t)) {
+        violation(c, CK_RECORD, "candidate entry of %zu bytes", vlen);
+        return 0;
+    }
+    uint32_t no = store_rd32(key);
+    store_candidate_t cd;
+    memcpy(&cd, val, sizeof cd);
+    char hex[33];
+    ctl_account_hex(cd.account, hex);
+    if (cd.snapshot.roster_no != no)
+        violation(c, CK_RECORD, "candidate %u holds the snapshot of roster_no %u", no,
+                  cd.snapshot.roster_no);
+    if (no > c->roster_max || !c->roster_seen[no])
+        violation(c, CK_BINDING, "candidate %u has no roster record", no);
+    store_account_t a;
+    if (store_account_get(c->txn, c->st, cd.account, &a) != 0)
+        violation(c, CK_BINDING, "candidate %u names account %s, which does not exist", no, hex);
+    else if (a.roster_no != no)
+        violation(c, CK_BINDING, "candidate %u names account %s, which is bound to roster_no %u",
+                  no, hex, a.roster_no);
+    if (cd.empty_due && !expiry_exists(c, cd.empty_due, STORE_EXPIRE_CANDIDATE, no, 0))
+        violation(c, CK_EXPIRY_OTHER, "candidate %u: empty_due has no expiry entry", no);
+    return 0;
+}
+
+/* ---- registrations ---- */
+static void candidate_regs_done(check_t *c)
+{
+    if (!c->cur_n) return;
+    uint32_t no = c->cur_no;
+    /* one written subject per level */
+    for (int i = 0; i < c->cur_n; i++) {
+        const store_subject_t *a = &c->subjects[(uint8_t)c->cur[i].subject];
+        if (a->kind != STORE_WRITTEN) continue;
+        for (int j = i + 1; j < c->cur_n; j++) {
+            const store_subject_t *b = &c->subjects[(uint8_t)c->cur[j].subject];
+            if (b->kind == STORE_WRITTEN && b->level == a->level)
+                violation(c, CK_ONE_PER_LEVEL, "roster_no %u has written %c and %c (level %u)",
+                          no, a->code, b->code, a->level);
+        }
+    }
+    /* every oral with its written */
+    for (int i = 0; i < c->cur_n; i++) {
+        const store_subject_t *o = &c->subjects[(uint8_t)c->cur[i].subject];
+        if (o->kind != STORE_ORAL) continue;
+        bool found = false;
+        for (int j = 0; j < c->cur_n; j++) found |= c->cur[j].subject == o->written;
+        if (!found)
+            violation(c, CK_ORAL_WRITTEN, "roster_no %u has oral %c without written %c", no,
+                      o->code, o->written ? o->written : '?');
+    }
+    c->cur_n = 0;
+}
+
+static int reg_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    check_t *c = arg;
+    tick(c);
+    if (klen != 5 || vlen != sizeof(store_reg_t)) {
+        violation(c, CK_RECORD, "registration entry of %zu bytes", vlen);
+        return 0;
+    }
+    store_reg_t r;
+    memcpy(&r, val, sizeof r);
+    uint32_t no = store_rd32(key);
+    if (r.roster_no != no || (uint8_t)r.subject != ((const uint8_t *)key)[4])
+        violation(c, CK_RECORD, "registration key %u/%c holds %u/%c", no, ((const char *)key)[4],
+                  r.roster_no, r.subject);
+    if (no != c->cur_no) {
+        candidate_regs_done(c);
+        c->cur_no = no;
+    }
+    if (c->cur_n < (int)(sizeof c->cur / sizeof c->cur[0])) c->cur[c->cur_n++] = r;
+    if (!c->subjects[(uint8_t)r.subject].kind)
+        violation(c, CK_REG_REFS, "roster_no %u: subject %c is not in the subject table", no,
+                  r.subject);
+    store_candidate_t cd;
+    if (store_candidate_get(c->txn, c->st, no, &cd) != 0)
+        violation(c, CK_REG_REFS, "roster_no %u/%c: no bound candidate", no, r.subject);
+    offer_count_t *o = offer_find(c, r.campus, r.subject);
+    if (!o)
+        violation(c, CK_REG_REFS, "roster_no %u/%c: campus %u does not offer it", no, r.subject,
+                  r.campus);
+    else
+        o->live++;
+    bool held = !(r.flags & (STORE_REG_PAID | STORE_REG_LOCKED));
+    if (held && r.expires && !expiry_exists(c, r.expires, STORE_EXPIRE_HOLD, no, r.subject))
+        violation(c, CK_HOLD_MISSING, "roster_no %u/%c: unpaid, expires %lld, no hold entry", no,
+                  r.subject, (long long)r.expires);
+    if (!held && r.expires)
+        violation(c, CK_HOLD_ORPHAN, "roster_no %u/%c is %s but still has expires %lld", no,
+                  r.subject, ctl_reg_state(r.flags), (long long)r.expires);
+    if (r.order_id) {
+        store_order_t ord;
+        if (store_order_get(c->txn, c->st, r.order_id, &ord) != 0)
+            violation(c, CK_ORDER_MISSING, "roster_no %u/%c names order %llu", no, r.subject,
+                      (unsigned long long)r.order_id);
+    }
+    return 0;
+}
+
+static int expiry_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    check_t *c = arg;
+    tick(c);
+    if (klen != STORE_EXPIRY_KEY_BYTES) {
+        violation(c, CK_RECORD, "expiry key of %zu bytes", klen);
+        return 0;
+    }
+    const uint8_t *k = key;
+    int64_t due = (int64_t)store_rd64(k);
+    uint8_t kind = k[8];
+    uint32_t no = store_rd32(k + 9);
+    char subject = (char)k[13];
+    if (kind == STORE_EXPIRE_HOLD) {
+        store_reg_t r;
+        if (store_reg_get(c->txn, c->st, no, subject, &r) != 0)
+            violation(c, CK_HOLD_ORPHAN, "hold %lld for %u/%c: no such registration",
+                      (long long)due, no, subject);
+        else if (r.expires != due)
+            violation(c, CK_HOLD_ORPHAN, "hold %lld for %u/%c: the registration expires %lld",
+                      (long long)due, no, subject, (long long)r.expires);
+        else if (r.flags & (STORE_REG_PAID | STORE_REG_LOCKED))
+            violation(c, CK_HOLD_ORPHAN, "hold %lld for %u/%c: the registration is %s",
+                      (long long)due, no, subject, ctl_reg_state(r.flags));
+    } else if (kind == STORE_EXPIRE_CANDIDATE) {
+        store_candidate_t cd;
+        if (store_candidate_get(c->txn, c->st, no, &cd) != 0)
+            violation(c, CK_EXPIRY_OTHER, "candidate expiry %lld for %u: no such candidate",
+                      (long long)due, no);
+        else if (cd.empty_due != due)
+            violation(c, CK_EXPIRY_OTHER, "candidate expiry %lld for %u: empty_due is %lld",
+                      (long long)due, no, (long long)cd.empty_due);
+    } else if (kind == STORE_EXPIRE_ORDER) {
+        store_order_t o;
+        if (store_order_get(c->txn, c->st, no, &o) != 0)
+            violation(c, CK_EXPIRY_OTHER, "order expiry %lld for order %u: no such order",
+                      (long long)due, no);
+        else if (o.state != STORE_ORDER_PENDING || o.expires != due)
+            violation(c, CK_EXPIRY_OTHER, "order expiry %lld for order %u: state %u expires %lld",
+                      (long long)due, no, o.state, (long long)o.expires);
+    } else {
+        violation(c, CK_RECORD, "expiry entry of unknown kind %u", kind);
+    }
+    (void)val, (void)vlen;
+    return 0;
+}
+
+static int order_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    check_t *c = arg;
+    if (klen != 8 || vlen != sizeof(store_order_t)) {
+        violation(c, CK_RECORD, "order entry of %zu bytes", vlen);
+        return 0;
+    }
+    store_order_t o;
+    memcpy(&o, val, sizeof o);
+    if (o.state == STORE_ORDER_PENDING &&
+        !expiry_exists(c, o.expires, STORE_EXPIRE_ORDER, (uint32_t)o.id, 0))
+        violation(c, CK_EXPIRY_OTHER, "pending order %llu has no expiry entry",
+                  (unsigned long long)o.id);
+    (void)key;
+    return 0;
+}
+
+typedef struct scan_step {
+    store_db_t db;
+    store_scan_cb fn;
+} scan_step_t;
+
+int ctl_cmd_check(int argc, char **argv)
+{
+    const char *data = NULL;
+    const ctl_opt_t opts[] = {{"--data", &data, NULL}, {NULL, NULL, NULL}};
+    const char *pos[CTL_POSITIONAL_MAX];
+    int npos;
+    if (ctl_args_parse(argc, argv, opts, pos, CTL_POSITIONAL_MAX, &npos) != 0 || npos || !data) {
+        fprintf(stderr, "usage: cetctl check --data DIR\n");
+        return CTL_EXIT_USAGE;
+    }
+    check_t *c = cet_calloc(1, sizeof *c);
+    int ret = CTL_EXIT_USAGE, rc;
+    if (ctl_store_open(data, true, &c->st) != 0) goto out;
+    if ((rc = store_read_begin(c->st, &c->txn))) goto fail;
+    if ((rc = ctl_subjects_load(c->txn, c->st, c->subjects))) goto fail;
+    for (int s = 0; s < 256; s++) {
+        const store_subject_t *sj = &c->subjects[s];
+        if (sj->kind == STORE_ORAL && !c->subjects[(uint8_t)sj->written].kind)
+            violation(c, CK_PLACES, "oral subject %c names written subject %c, which is missing",
+                      sj->code, sj->written ? sj->written : '?');
+    }
+    ctl_progress_start(&c->prog, "check");
+    static const scan_step_t steps[] = {
+        {STORE_DB_OFFER, offer_cb},       {STORE_DB_CAMPUS, campus_cb},
+        {STORE_DB_ROSTER, roster_cb},     {STORE_DB_ROSTER_NO, roster_no_cb},
+        {STORE_DB_ROSTER_SCHOOL, roster_school_cb}, {STORE_DB_ACCOUNT, account_cb},
+        {STORE_DB_ACCOUNT_EMAIL, email_cb}, {STORE_DB_CANDIDATE, candidate_cb},
+        {STORE_DB_REG, reg_cb},           {STORE_DB_EXPIRY, expiry_cb},
+        {STORE_DB_ORDER, order_cb},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        if ((rc = store_scan(c->txn, c->st, steps[i].db, NULL, 0, steps[i].fn, c))) goto fail;
+        if (steps[i].db == STORE_DB_REG) candidate_regs_done(c);
+    }
+    for (size_t i = 0; i < c->n_offers; i++) {
+        const offer_count_t *o = &c->offers[i];
+        if (o->live > o->offer.capacity)
+            violation(c, CK_CAPACITY, "offer %u/%c: %u live registrations, capacity %u",
+                      o->offer.campus, o->offer.subject, o->live, o->offer.capacity);
+    }
+    if (c->prog.tty) fputs("\r\033[K", stderr);
+    uint64_t total = 0;
+    for (int k = 0; k < CK__COUNT; k++) {
+        total += c->count[k];
+        if (c->count[k] > CHECK_SHOWN_MAX)
+            printf("%s: ... %llu more\n", check_kinds[k].code,
+                   (unsigned long long)(c->count[k] - CHECK_SHOWN_MAX));
+    }
+    printf("check: %llu entries read, %zu offers\n", (unsigned long long)c->rows, c->n_offers);
+    for (int k = 0; k < CK__COUNT; k++)
+        printf("  %-22s %8llu  %s\n", check_kinds[k].code, (unsigned long long)c->count[k],
+               check_kinds[k].text);
+    printf("check: %s (%llu violations)\n", total ? "FAILED" : "ok", (unsigned long long)total);
+    ret = total ? CTL_EXIT_BAD_DATA : CTL_EXIT_OK;
+    goto out;
+fail:
+    fprintf(stderr, "cetctl check: %s\n", store_strerror(rc));
+out:
+    if (c->txn) store_abort(c->txn);
+    if (c->st) store_close(c->st);
+    cet_free(c->offers);
+    cet_free(c->roster_seen);
+    cet_free(c);
+    return ret;
+}
+
+/* ---- debug-corrupt: real invalid data, written through the store API ---- */
+typedef struct corrupt {
+    store_t *st;
+    const char *what;
+    int64_t now;
+    char done[256];
+} corrupt_t;
+
+typedef struct bound_list {
+    uint32_t no[4096];
+    store_candidate_t first;
+    uint32_t n, campus;
+} bound_list_t;
+
+/* Bound candidates without registrations at the campus of the first one found. */
+static int bound_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    bound_list_t *b = arg;
+    if (klen != 4 || vlen != sizeof(store_candidate_t)) return 0;
+    const store_candidate_t *cd = val;
+    if (!b->n) {
+        b->campus = cd->snapshot.campus;
+        b->first = *cd;
+    }
+    if (cd->snapshot.campus == b->campus && b->n < sizeof b->no / sizeof b->no[0])
+        b->no[b->n++] = store_rd32(key);
+    return 0;
+}
+
+static int put_reg(store_txn_t *txn, corrupt_t *k, uint32_t no, uint32_t campus, char subject)
+{
+    store_reg_t r;
+    memset(&r, 0, sizeof r);
+    r.roster_no = no;
+    r.campus = campus;
+    r.subject = subject;
+    r.method = STORE_BY_CANDIDATE;
+    r.fee = 3000;
+    r.created = k->now;
+    r.expires = k->now + CET_HOLD_TTL_DEFAULT_S;
+    int rc = store_reg_put(txn, k->st, &r, 0);
+    if (rc) return rc;
+    /* a candidate with registrations is no longer due for deletion */
+    store_candidate_t cd;
+    if ((rc = store_candidate_get(txn, k->st, no, &cd))) return rc;
+    cd.empty_due = 0;
+    return store_candidate_put(txn, k->st, no, &cd);
+}
+
+static int corrupt_txn_cb(store_txn_t *txn, void *arg)
+{
+    corrupt_t *k = arg;
+    bound_list_t *b = cet_calloc(1, sizeof *b);
+    int rc = store_scan(txn, k->st, STORE_DB_CANDIDATE, NULL, 0, bound_cb, b);
+    uint32_t no = b->n ? b->no[0] : 0;
+    if (rc) goto out;
+    if (!strcmp(k->what, "orphan-hold")) {
+        uint8_t key[STORE_EXPIRY_KEY_BYTES];
+        store_expiry_key(key, k->now + 3600, STORE_EXPIRE_HOLD, 0x7ffffff0u, '1');
+        rc = store_put_raw(txn, k->st, STORE_DB_EXPIRY, key, sizeof key, "", 0, 0);
+        snprintf(k->done, sizeof k->done, "a hold entry for a registration that does not exist");
+    } else if (!strcmp(k->what, "roster-index")) {
+        uint8_t nk[4];
+        store_be32(nk, 1);
+        rc = store_del_raw(txn, k->st, STORE_DB_ROSTER_NO, nk, 4);
+        snprintf(k->done, sizeof k->done, "deleted the roster_no index entry of roster_no 1");
+    } else if (!b->n) {
+        fprintf(stderr, "cetctl debug-corrupt: %s needs bound candidates (run bench-prep)\n",
+                k->what);
+        rc = STORE_BADARG;
+    } else if (!strcmp(k->what, "overbook")) {
+        /* registrations for more candidates than the offer has seats: capacity+1 of them, or
+         * as many as there are with the capacity lowered below that */
+        store_offer_t o;
+        if ((rc = store_offer_get(txn, k->st, b->campus, '1', &o))) goto out;
+        uint32_t want = o.capacity + 1 < b->n ? o.capacity + 1 : b->n;
+        for (uint32_t i = 0; i < want && !rc; i++) {
+            store_reg_t old;
+            if (store_reg_get(txn, k->st, b->no[i], '1', &old) == 0) continue;
+            rc = put_reg(txn, k, b->no[i], b->campus, '1');
+        }
+        if (!rc && want <= o.capacity) {
+            o.capacity = want - 1;
+            rc = store_offer_put(txn, k->st, &o);
+        }
+        snprintf(k->done, sizeof k->done, "%u registrations for %u/1, capacity %u", want,
+                 b->campus, o.capacity);
+    } else if (!strcmp(k->what, "one-per-level")) {
+        rc = put_reg(txn, k, no, b->campus, '1');
+        if (!rc) rc = put_reg(txn, k, no, b->campus, '3');
+        snprintf(k->done, sizeof k->done, "roster_no %u registered for written 1 and 3", no);
+    } else if (!strcmp(k->what, "oral-alone")) {
+        store_reg_t old;
+        if (store_reg_get(txn, k->st, no, '1', &old) == 0) rc = store_reg_del(txn, k->st, &old);
+        if (!rc) rc = put_reg(txn, k, no, b->campus, 'F');
+        snprintf(k->done, sizeof k->done, "roster_no %u registered for oral F without 1", no);
+    } else if (!strcmp(k->what, "missing-hold")) {
+        rc = put_reg(txn, k, no, b->campus, '1');
+        uint8_t key[STORE_EXPIRY_KEY_BYTES];
+        store_expiry_key(key, k->now + CET_HOLD_TTL_DEFAULT_S, STORE_EXPIRE_HOLD, no, '1');
+        if (!rc) rc = store_del_raw(txn, k->st, STORE_DB_EXPIRY, key, sizeof key);
+        snprintf(k->done, sizeof k->done, "roster_no %u/1 unpaid without its hold entry", no);
+    } else if (!strcmp(k->what, "unbind")) {
+        store_account_t a;
+        if ((rc = store_account_get(txn, k->st, b->first.account, &a))) goto out;
+        a.roster_no = 0;
+        rc = store_account_put(txn, k->st, &a, true);
+        snprintf(k->done, sizeof k->done, "account of roster_no %u no longer points back", no);
+    } else if (!strcmp(k->what, "email-index")) {
+        store_account_t a;
+        if ((rc = store_account_get(txn, k->st, b->first.account, &a))) goto out;
+        char ek[CET_EMAIL_BYTES];
+        email_lower(a.email, ek, sizeof ek);
+        rc = store_del_raw(txn, k->st, STORE_DB_ACCOUNT_EMAIL, ek, strlen(ek));
+        snprintf(k->done, sizeof k->done, "deleted the email index entry of %s", a.email);
+    } else {
+        fprintf(stderr, "cetctl debug-corrupt: unknown --what %s\n", k->what);
+        rc = STORE_BADARG;
+    }
+out:
+    cet_free(b);
+    return rc;
+}
+
+int ctl_cmd_debug_corrupt(int argc, char **argv)
+{
+    const char *data = NULL, *what = NULL;
+    const ctl_opt_t opts[] = {{"--data", &data, NULL}, {"--what", &what, NULL}, {NULL, NULL, NULL}};
+    const char *pos[CTL_POSITIONAL_MAX];
+    int npos;
+    if (ctl_args_parse(argc, argv, opts, pos, CTL_POSITIONAL_MAX, &npos) != 0 || npos || !data ||
+        !what) {
+        fprintf(stderr, "usage: cetctl debug-corrupt --data DIR --what overbook|one-per-level|"
+                        "oral-alone|orphan-hold|missing-hold|unbind|roster-index|email-index\n");
+        return CTL_EXIT_USAGE;
+    }
+    corrupt_t k = {.what = what, .now = cet_now_s()};
+    if (ctl_store_open(data, false, &k.st) != 0) return CTL_EXIT_USAGE;
+    int rc = store_write_run(k.st, corrupt_txn_cb, &k);
+    store_close(k.st);
+    if (rc) {
+        if (rc != STORE_BADARG) fprintf(stderr, "cetctl debug-corrupt: %s\n", store_strerror(rc));
+        return CTL_EXIT_USAGE;
+    }
+    fprintf(stderr, "debug-corrupt %s: %s\n", what, k.done);
+    return CTL_EXIT_OK;
+}

@@ -1,0 +1,634 @@
+/*
+ * cetctl_import.c: `cetctl import sitting|campuses|roster|scores --data DIR FILE.csv`.
+ *
+ * All or nothing: the whole file is validated and applied inside ONE write
+ * txn (LMDB takes multi-GB txns; store_write_run grows the map and redoes the
+ * txn from the start, which is why the CSV reader never modifies its buffer).
+ * Each bad row is reported as FILE:LINE: message; after the first bad row
+ * nothing more is written, the rest is only validated, and the txn is
+ * aborted at the end, so a failed import leaves the store exactly as it was.
+ * Formats: docs/data-formats.md.
+ */
+#include <stdarg.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "engine/cet_base.h"
+#include "engine/eng_id.h"
+#include "tools/cetctl.h"
+
+/* ---- a set of 128-bit keys with a 32-bit value (line numbers, indexes) ---- */
+typedef struct keymap_slot {
+    uint64_t a, b;
+    uint32_t val;
+    uint32_t used;
+} keymap_slot_t;
+
+typedef struct keymap {
+    keymap_slot_t *slots;
+    size_t cap, n; /* cap is a power of two, kept at most half full */
+} keymap_t;
+
+static void keymap_init(keymap_t *m, size_t expect)
+{
+    size_t cap = 1024;
+    while (cap < expect * 2) cap <<= 1;
+    m->slots = cet_calloc(cap, sizeof *m->slots);
+    m->cap = cap;
+    m->n = 0;
+}
+
+static void keymap_free(keymap_t *m)
+{
+    cet_free(m->slots);
+    m->slots = NULL;
+    m->cap = m->n = 0;
+}
+
+static keymap_slot_t *keymap_find(keymap_t *m, uint64_t a, uint64_t b)
+{
+    size_t mask = m->cap - 1;
+    for (size_t i = (size_t)(a ^ (b * 0x9e3779b97f4a7c15ULL)) & mask;; i = (i + 1) & mask) {
+        keymap_slot_t *s = &m->slots[i];
+        if (!s->used || (s->a == a && s->b == b)) return s;
+    }
+}
+
+static void keymap_grow(keymap_t *m)
+{
+    keymap_t bigger;
+    keymap_init(&bigger, m->cap);
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->slots[i].used) continue;
+        *keymap_find(&bigger, m->slots[i].a, m->slots[i].b) = m->slots[i];
+        bigger.n++;
+    }
+    keymap_free(m);
+    *m = bigger;
+}
+
+/* Inserts (a, b) -> val unless present. Returns NULL if inserted, else the existing slot. */
+static keymap_slot_t *keymap_add(keymap_t *m, uint64_t a, uint64_t b, uint32_t val)
+{
+    if ((m->n + 1) * 2 > m->cap) keymap_grow(m);
+    keymap_slot_t *s = keymap_find(m, a, b);
+    if (s->used) return s;
+    s->a = a, s->b = b, s->val = val, s->used = 1;
+    m->n++;
+    return NULL;
+}
+
+static void keymap_add_bytes(keymap_t *m, const void *key, size_t n, uint32_t val,
+                             keymap_slot_t **dup)
+{
+    XXH128_hash_t h = XXH3_128bits(key, n);
+    *dup = keymap_add(m, h.low64, h.high64, val);
+}
+
+/* ---- the import run ---- */
+typedef struct imp imp_t;
+typedef int (*imp_row_fn)(imp_t *im, store_txn_t *txn);
+
+struct imp {
+    store_t *st;
+    ctl_csv_t csv;
+    const char *kind;
+    const char *const *cols;
+    int ncols;
+    const bool *required;
+    int idx[CTL_CSV_FIELDS_MAX];
+    imp_row_fn row_fn;
+    store_subject_t subjects[256];
+    keymap_t seen;        /* in-file duplicates */
+    keymap_t places;      /* campuses import: province/school/campus first lines */
+    int header_fields;
+    uint64_t rows, bad, applied;
+    unsigned shown;
+    ctl_progress_t prog;
+    /* one-entry cache of the last campus looked up (roster rows cluster by campus) */
+    uint32_t cache_campus, cache_school;
+};
+
+__attribute__((format(printf, 2, 3))) static void row_error(imp_t *im, const char *fmt, ...)
+{
+    im->bad++;
+    if (im->shown >= CTL_ERRORS_SHOWN_MAX) return;
+    im->shown++;
+    if (im->prog.tty) fputs("\r\033[K", stderr);
+    fprintf(stderr, "%s:%u: ", im->csv.path, im->csv.rec_line);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* The field of column i (empty string for an optional column that is absent). */
+static const char *col(imp_t *im, int i)
+{
+    int f = im->idx[i];
+    if (f < 0 || f >= im->csv.nfields) return "";
+    return im->csv.fields[f];
+}
+
+/* Copies a UTF-8 text field into dst[cap]; false (reported) if too long or not clean text. */
+static bool text_field(imp_t *im, int i, char *dst, size_t cap, bool required)
+{
+    const char *s = col(im, i);
+    size_t n = strlen(s);
+    if (required && n == 0) {
+        row_error(im, "%s is empty", im->cols[i]);
+        return false;
+    }
+    if (n >= cap) {
+        row_error(im, "%s is longer than %zu bytes", im->cols[i], cap - 1);
+        return false;
+    }
+    if (!eng_utf8_text_ok(s, n) || memchr(s, '\n', n) || memchr(s, '\t', n)) {
+        row_error(im, "%s is not clean UTF-8 text (no control characters)", im->cols[i]);
+        return false;
+    }
+    memcpy(dst, s, n + 1);
+    return true;
+}
+
+static bool uint_field(imp_t *im, int i, uint64_t min, uint64_t max, uint64_t *out)
+{
+    if (ctl_parse_u64(col(im, i), min, max, out) == 0) return true;
+    row_error(im, "%s '%s' is not a whole number in %llu..%llu", im->cols[i], col(im, i),
+              (unsigned long long)min, (unsigned long long)max);
+    return false;
+}
+
+/* An RFC 3339 time; empty gives 0 when optional. */
+static bool time_field(imp_t *im, int i, bool required, int64_t *out)
+{
+    const char *s = col(im, i);
+    if (!*s && !required) {
+        *out = 0;
+        return true;
+    }
+    if (cet_time_parse(s, out) == 0 && *out > 0) return true;
+    row_error(im, "%s '%s' is not an RFC 3339 time like 2026-12-01T09:00:00+08:00",
+              im->cols[i], s);
+    return false;
+}
+
+static bool code_field(imp_t *im, int i, int digits, uint64_t *out)
+{
+    const char *s = col(im, i);
+    uint64_t lo = 1, hi = 9;
+    for (int k = 1; k < digits; k++) lo *= 10, hi = hi * 10 + 9;
+    if (strlen(s) == (size_t)digits && ctl_parse_u64(s, lo, hi, out) == 0) return true;
+    row_error(im, "%s '%s' must be %d digits", im->cols[i], s, digits);
+    return false;
+}
+
+static int import_txn_cb(store_txn_t *txn, void *arg)
+{
+    imp_t *im = arg;
+    im->rows = im->bad = im->applied = 0;
+    keymap_free(&im->seen);
+    keymap_free(&im->places);
+    keymap_init(&im->seen, im->csv.len / 64);
+    keymap_init(&im->places, 1024);
+    im->cache_campus = 0;
+    int rc = ctl_subjects_ensure(txn, im->st);
+    if (rc == 0) rc = ctl_subjects_load(txn, im->st, im->subjects);
+    if (rc) return rc;
+    ctl_csv_rewind(&im->csv);
+    if (ctl_csv_header(&im->csv, im->cols, im->ncols, im->required, im->idx) != 0) {
+        im->bad++;
+        return 1;
+    }
+    im->header_fields = im->csv.nfields;
+    ctl_progress_start(&im->prog, im->kind);
+    for (;;) {
+        int r = ctl_csv_next(&im->csv);
+        if (r == 0) break;
+        im->rows++;
+        if (r < 0) {
+            row_error(im, "%s", im->csv.err);
+            continue;
+        }
+        if (im->csv.nfields != im->header_fields) {
+            row_error(im, "%d fields, the header has %d", im->csv.nfields, im->header_fields);
+            continue;
+        }
+        rc = im->row_fn(im, txn);
+        if (rc < 0 || rc > 1) return rc; /* storage failure: abort (MAP_FULL: redo) */
+        ctl_progress_tick(&im->prog, im->rows);
+    }
+    if (im->rows == 0) {
+        fprintf(stderr, "%s: no data rows\n", im->csv.path);
+        im->bad++;
+    }
+    return im->bad ? 1 : 0;
+}
+
+/* ---- sitting ---- */
+enum { S_ID, S_NAME, S_LOOKUP, S_REG_OPENS, S_REG_CLOSES, S_PRINT, S_WRITTEN, S_ORAL4, S_ORAL6 };
+static const char *const sitting_cols[] = {"id",          "name",         "lookup_opens",
+                                           "reg_opens",   "reg_closes",   "print_opens",
+                                           "written_date", "oral_date_4", "oral_date_6"};
+static const bool sitting_required[] = {true, true, true, true, true, true, true, false, false};
+
+static int sitting_row(imp_t *im, store_txn_t *txn)
+{
+    if (im->rows > 1) {
+        row_error(im, "a sitting file has exactly one data row");
+        return 0;
+    }
+    store_sitting_t s;
+    memset(&s, 0, sizeof s);
+    uint64_t id;
+    bool ok = uint_field(im, S_ID, 19870, 29992, &id);
+    ok &= text_field(im, S_NAME, s.name, sizeof s.name, true);
+    ok &= time_field(im, S_LOOKUP, true, &s.lookup_opens);
+    ok &= time_field(im, S_REG_OPENS, true, &s.reg_opens);
+    ok &= time_field(im, S_REG_CLOSES, true, &s.reg_closes);
+    ok &= time_field(im, S_PRINT, true, &s.print_opens);
+    ok &= time_field(im, S_WRITTEN, true, &s.written_date);
+    ok &= time_field(im, S_ORAL4, false, &s.oral_date_4);
+    ok &= time_field(im, S_ORAL6, false, &s.oral_date_6);
+    if (!ok) return 0;
+    s.id = (uint32_t)id;
+    if (id % 10 != 1 && id % 10 != 2) {
+        row_error(im, "id %u must be YEAR followed by 1 (first half) or 2 (second half)", s.id);
+        return 0;
+    }
+    if (!(s.lookup_opens <= s.reg_opens && s.reg_opens < s.reg_closes &&
+          s.reg_closes <= s.print_opens && s.print_opens <= s.written_date)) {
+        row_error(im, "times must satisfy lookup_opens <= reg_opens < reg_closes <= print_opens "
+                      "<= written_date");
+        return 0;
+    }
+    if (im->bad) return 0;
+    int rc = store_sitting_put(txn, im->st, &s);
+    if (rc) return rc;
+    im->applied++;
+    return 0;
+}
+
+/* ---- campuses: one row per offer; upserts province, school, campus and offer ---- */
+enum {
+    C_PROV, C_PROV_NAME, C_SCHOOL, C_SCHOOL_NAME, C_ORAL_ELSEWHERE, C_CAMPUS, C_CAMPUS_NAME,
+    C_SUBJECT, C_CAPACITY, C_FEE, C_WIN_OPENS, C_WIN_CLOSES, C_EXAM_DATE
+};
+static const char *const campus_cols[] = {
+    "province_code", "province_name", "school_code", "school_name", "oral_elsewhere",
+    "campus_code",   "campus_name",   "subject",     "capacity",    "fee",
+    "window_opens",  "window_closes", "exam_date"};
+static const bool campus_required[] = {true, true, true, true, true, true, true,
+                                       true, true, true, true, true, false};
+#define CAMPUS_CAPACITY_MAX 10000000u
+#define CAMPUS_FEE_MAX 10000000u /* fen */
+
+/* A place (province, school, campus) must read the same on every row of the file. */
+static uint64_t place_digest(const char *a, const char *b, const char *c)
+{
+    XXH3_state_t *s = XXH3_createState();
+    XXH3_64bits_reset(s);
+    XXH3_64bits_update(s, a, strlen(a) + 1);
+    XXH3_64bits_update(s, b, strlen(b) + 1);
+    XXH3_64bits_update(s, c, strlen(c) + 1);
+    uint64_t h = XXH3_64bits_digest(s);
+    XXH3_freeState(s);
+    return h;
+}
+
+/* Records (kind, code) -> digest of its describing columns; reports a mismatch. */
+static bool place_same(imp_t *im, uint8_t kind, uint32_t code, uint64_t digest, const char *what)
+{
+    /* two entries per place: (kind ‖ code, 1) -> its first line, and
+     * (kind ‖ code, digest with the top bit set) -> present */
+    uint64_t a = (uint64_t)kind << 32 | code, b = digest | 1ULL << 63;
+    keymap_slot_t *s = keymap_add(&im->places, a, 1, im->csv.rec_line);
+    if (!s) {
+        keymap_add(&im->places, a, b, 0);
+        return true;
+    }
+    uint32_t first_line = s->val; /* read before the next add may move the table */
+    if (!keymap_add(&im->places, a, b, 0)) {
+        row_error(im, "%s %u is described differently on line %u", what, code, first_line);
+        return false;
+    }
+    return true;
+}
+
+static int campus_row(imp_t *im, store_txn_t *txn)
+{
+    uint64_t prov, school, oral, campus, capacity, fee;
+    store_province_t p;
+    store_school_t sc;
+    store_campus_t cp;
+    store_offer_t o;
+    memset(&p, 0, sizeof p);
+    memset(&sc, 0, sizeof sc);
+    memset(&cp, 0, sizeof cp);
+    memset(&o, 0, sizeof o);
+    bool ok = code_field(im, C_PROV, 2, &prov);
+    ok &= text_field(im, C_PROV_NAME, p.name, sizeof p.name, true);
+    ok &= code_field(im, C_SCHOOL, 5, &school);
+    ok &= text_field(im, C_SCHOOL_NAME, sc.name, sizeof sc.name, true);
+    ok &= uint_field(im, C_ORAL_ELSEWHERE, 0, 1, &oral);
+    ok &= code_field(im, C_CAMPUS, 6, &campus);
+    ok &= text_field(im, C_CAMPUS_NAME, cp.name, sizeof cp.name, true);
+    ok &= uint_field(im, C_CAPACITY, 0, CAMPUS_CAPACITY_MAX, &capacity);
+    ok &= uint_field(im, C_FEE, 0, CAMPUS_FEE_MAX, &fee);
+    ok &= time_field(im, C_WIN_OPENS, true, &o.window_opens);
+    ok &= time_field(im, C_WIN_CLOSES, true, &o.window_closes);
+    ok &= time_field(im, C_EXAM_DATE, false, &o.exam_date);
+    const char *subj = col(im, C_SUBJECT);
+    if (strlen(subj) != 1 || !im->subjects[(uint8_t)subj[0]].kind) {
+        row_error(im, "subject '%s' is not in the subject table", subj);
+        ok = false;
+    }
+    if (!ok) return 0;
+    if (campus / 10 != school) {
+        row_error(im, "campus %llu does not belong to school %llu (campus = school code + 1 digit)",
+                  (unsigned long long)campus, (unsigned long long)school);
+        return 0;
+    }
+    if (o.window_opens >= o.window_closes) {
+        row_error(im, "window_opens must be before window_closes");
+        return 0;
+    }
+    char num[8];
+    snprintf(num, sizeof num, "%llu", (unsigned long long)oral);
+    ok = place_same(im, 1, (uint32_t)prov, place_digest(p.name, "", ""), "province");
+    char pr[8];
+    snprintf(pr, sizeof pr, "%llu", (unsigned long long)prov);
+    ok &= place_same(im, 2, (uint32_t)school, place_digest(sc.name, pr, num), "school");
+    ok &= place_same(im, 3, (uint32_t)campus, place_digest(cp.name, "", ""), "campus");
+    keymap_slot_t *dup;
+    uint8_t ok_key[5];
+    store_offer_key(ok_key, (uint32_t)campus, subj[0]);
+    keymap_add_bytes(&im->seen, ok_key, sizeof ok_key, im->csv.rec_line, &dup);
+    if (dup) {
+        row_error(im, "campus %llu subject %c already given on line %u",
+                  (unsigned long long)campus, subj[0], dup->val);
+        ok = false;
+    }
+    if (!ok || im->bad) return 0;
+    p.code = (uint16_t)prov;
+    sc.code = (uint32_t)school;
+    sc.province = (uint16_t)prov;
+    sc.flags = oral ? STORE_SCHOOL_ORAL_ELSEWHERE : 0;
+    cp.code = (uint32_t)campus;
+    cp.school = (uint32_t)school;
+    o.campus = (uint32_t)campus;
+    o.subject = subj[0];
+    o.capacity = (uint32_t)capacity;
+    o.fee = (uint32_t)fee;
+    int rc;
+    if ((rc = store_province_put(txn, im->st, &p)) || (rc = store_school_put(txn, im->st, &sc)) ||
+        (rc = store_campus_put(txn, im->st, &cp)) || (rc = store_offer_put(txn, im->st, &o)))
+        return rc;
+    im->applied++;
+    return 0;
+}
+
+/* ---- roster ---- */
+enum {
+    R_ID_TYPE, R_ID_NUMBER, R_NAME, R_GENDER, R_SCHOOL, R_CAMPUS, R_EDUCATION, R_YEARS, R_ENTRY,
+    R_GRADE, R_DEPARTMENT, R_MAJOR, R_CLASS, R_STUDENT_NO, R_REMARKS, R_SUBJECTS, R_BARRED
+};
+static const char *const roster_cols[] = {
+    "id_type",    "id_number", "name",       "gender",     "school",   "campus",
+    "education",  "program_years", "entry_year", "grade", "department", "major",
+    "class_name", "student_no", "remarks",   "subjects",   "cet6_barred"};
+static const bool roster_required[] = {true, true, true, true, true, true, true, true, true,
+                                       true, true, true, true, true, false, true, false};
+
+static bool campus_of_school(imp_t *im, store_txn_t *txn, uint32_t campus, uint32_t school)
+{
+    if (im->cache_campus != campus) {
+        store_campus_t c;
+        int rc = store_campus_get(txn, im->st, campus, &c);
+        if (rc) {
+            row_error(im, "campus %u does not exist (import campuses first)", campus);
+            return false;
+        }
+        im->cache_campus = campus;
+        im->cache_school = c.school;
+    }
+    if (im->cache_school != school) {
+        row_error(im, "campus %u belongs to school %u, not %u", campus, im->cache_school, school);
+        return false;
+    }
+    return true;
+}
+
+static int roster_row(imp_t *im, store_txn_t *txn)
+{
+    store_roster_t r;
+    memset(&r, 0, sizeof r);
+    bool ok = true;
+    int id_type = 0;
+    cet_err_t e = eng_id_type_parse(col(im, R_ID_TYPE), &id_type);
+    if (e == CET_E_ID_TYPE_REFUSED) {
+        row_error(im, "id_type '%s' is refused (military officer cards are not accepted)",
+                  col(im, R_ID_TYPE));
+        ok = false;
+    } else if (e) {
+        row_error(im, "id_type '%s' is not one of mainland, taiwan, hkmo_permit, passport, "
+                      "hongkong, macao", col(im, R_ID_TYPE));
+        ok = false;
+    } else {
+        e = eng_id_number_check(id_type, col(im, R_ID_NUMBER), r.id_number, sizeof r.id_number);
+        if (e) {
+            row_error(im, "id_number '%s': %s", col(im, R_ID_NUMBER), cet_err_message(e));
+            ok = false;
+        }
+    }
+    ok &= text_field(im, R_NAME, r.name, sizeof r.name, true);
+    const char *g = col(im, R_GENDER);
+    if (!strcmp(g, "M") || !strcmp(g, "男")) {
+        r.flags |= STORE_ROSTER_MALE;
+    } else if (strcmp(g, "F") && strcmp(g, "女")) {
+        row_error(im, "gender '%s' must be M or F (男/女)", g);
+        ok = false;
+    }
+    uint64_t school = 0, campus = 0, years = 0, entry = 0, grade = 0, barred = 0;
+    ok &= code_field(im, R_SCHOOL, 5, &school);
+    ok &= code_field(im, R_CAMPUS, 6, &campus);
+    r.education = (uint8_t)ctl_education_parse(col(im, R_EDUCATION));
+    if (!r.education) {
+        row_error(im, "education '%s' must be 本科, 专科 or 研究生", col(im, R_EDUCATION));
+        ok = false;
+    }
+    ok &= uint_field(im, R_YEARS, 1, 9, &years);
+    ok &= uint_field(im, R_ENTRY, 1980, 2100, &entry);
+    ok &= uint_field(im, R_GRADE, 0, 20, &grade);
+    ok &= text_field(im, R_DEPARTMENT, r.department, sizeof r.department, false);
+    ok &= text_field(im, R_MAJOR, r.major, sizeof r.major, false);
+    ok &= text_field(im, R_CLASS, r.class_name, sizeof r.class_name, false);
+    ok &= text_field(im, R_STUDENT_NO, r.student_no, sizeof r.student_no, false);
+    ok &= text_field(im, R_REMARKS, r.remarks, sizeof r.remarks, false);
+    if (*col(im, R_BARRED)) ok &= uint_field(im, R_BARRED, 0, 1, &barred);
+    /* subjects: codes separated by ';' ("1;2;F"), each in the subject table, once */
+    const char *s = col(im, R_SUBJECTS);
+    for (const char *p = s; *p;) {
+        const char *q = strchr(p, ';');
+        size_t n = q ? (size_t)(q - p) : strlen(p);
+        if (n != 1 || !im->subjects[(uint8_t)*p].kind) {
+            row_error(im, "subjects '%s': '%.*s' is not a subject code", s, (int)n, p);
+            ok = false;
+            break;
+        }
+        if (memchr(r.subjects, *p, r.n_subjects)) {
+            row_error(im, "subjects '%s': '%c' is listed twice", s, *p);
+            ok = false;
+            break;
+        }
+        if (r.n_subjects >= CET_SUBJECTS_MAX) {
+            row_error(im, "subjects '%s': more than %d", s, CET_SUBJECTS_MAX);
+            ok = false;
+            break;
+        }
+        r.subjects[r.n_subjects++] = *p;
+        p += n;
+        if (*p == ';') p++;
+    }
+    if (ok && !campus_of_school(im, txn, (uint32_t)campus, (uint32_t)school)) ok = false;
+    if (ok) {
+        uint8_t key[1 + CET_ID_NUMBER_BYTES];
+        size_t kl = store_roster_key(key, (uint8_t)id_type, r.id_number);
+        keymap_slot_t *dup;
+        keymap_add_bytes(&im->seen, key, kl, im->csv.rec_line, &dup);
+        if (dup) {
+            row_error(im, "%s %s already given on line %u", col(im, R_ID_TYPE), r.id_number,
+                      dup->val);
+            ok = false;
+        }
+    }
+    if (!ok || im->bad) return 0;
+    r.id_type = (uint8_t)id_type;
+    r.school = (uint32_t)school;
+    r.campus = (uint32_t)campus;
+    r.program_years = (uint8_t)years;
+    r.entry_year = (uint16_t)entry;
+    r.grade = (uint8_t)grade;
+    if (barred) r.flags |= STORE_ROSTER_CET6_BARRED;
+    int rc = store_roster_put(txn, im->st, &r);
+    if (rc) return rc;
+    im->applied++;
+    return 0;
+}
+
+/* ---- CET4 scores ---- */
+enum { K_TICKET, K_ID_NUMBER, K_NAME, K_SCORE, K_YEAR };
+static const char *const score_cols[] = {"ticket", "id_number", "name", "score", "year"};
+#define SCORE_MAX 710
+#define SCORE_YEAR_MIN 1987 /* the first CET */
+
+static int score_row(imp_t *im, store_txn_t *txn)
+{
+    store_score_t s;
+    memset(&s, 0, sizeof s);
+    bool ok = true;
+    const char *t = col(im, K_TICKET);
+    uint64_t tv, score = 0, year = 0;
+    if (strlen(t) != CET_TICKET_DIGITS || ctl_parse_u64(t, 0, UINT64_MAX, &tv) != 0) {
+        row_error(im, "ticket '%s' must be %d digits", t, CET_TICKET_DIGITS);
+        ok = false;
+    } else if (t[9] != '1') {
+        row_error(im, "ticket '%s': digit 10 (the level) must be 1 for a CET4 score", t);
+        ok = false;
+    }
+    const char *id = col(im, K_ID_NUMBER);
+    int id_type = strlen(id) == 18 ? 1 : 4; /* scores carry no ID type: 18 chars = mainland */
+    cet_err_t e = eng_id_number_check(id_type, id, s.id_number, sizeof s.id_number);
+    if (e) {
+        row_error(im, "id_number '%s': %s", id, cet_err_message(e));
+        ok = false;
+    }
+    ok &= text_field(im, K_NAME, s.name, sizeof s.name, true);
+    ok &= uint_field(im, K_SCORE, 0, SCORE_MAX, &score);
+    ok &= uint_field(im, K_YEAR, SCORE_YEAR_MIN, 2100, &year);
+    if (ok && (uint64_t)((t[6] - '0') * 10 + (t[7] - '0')) != year % 100) {
+        row_error(im, "ticket '%s': digits 7-8 must be the year's last two digits (%llu)", t,
+                  (unsigned long long)year);
+        ok = false;
+    }
+    if (ok) {
+        keymap_slot_t *dup;
+        keymap_add_bytes(&im->seen, t, CET_TICKET_DIGITS, im->csv.rec_line, &dup);
+        if (dup) {
+            row_error(im, "ticket %s already given on line %u", t, dup->val);
+            ok = false;
+        }
+    }
+    if (!ok || im->bad) return 0;
+    memcpy(s.ticket, t, CET_TICKET_DIGITS + 1);
+    s.score = (uint16_t)score;
+    s.year = (uint16_t)year;
+    s.level = 4;
+    int rc = store_score_put(txn, im->st, &s);
+    if (rc) return rc;
+    im->applied++;
+    return 0;
+}
+
+int ctl_cmd_import(int argc, char **argv)
+{
+    const char *data = NULL;
+    const ctl_opt_t opts[] = {{"--data", &data, NULL}, {NULL, NULL, NULL}};
+    const char *pos[CTL_POSITIONAL_MAX];
+    int npos;
+    if (ctl_args_parse(argc, argv, opts, pos, CTL_POSITIONAL_MAX, &npos) != 0 || npos != 2 ||
+        !data) {
+        fprintf(stderr, "usage: cetctl import sitting|campuses|roster|scores --data DIR FILE.csv\n");
+        return CTL_EXIT_USAGE;
+    }
+    imp_t *im = cet_calloc(1, sizeof *im);
+    im->kind = pos[0];
+    if (!strcmp(pos[0], "sitting")) {
+        im->cols = sitting_cols, im->ncols = 9, im->required = sitting_required;
+        im->row_fn = sitting_row;
+    } else if (!strcmp(pos[0], "campuses")) {
+        im->cols = campus_cols, im->ncols = 13, im->required = campus_required;
+        im->row_fn = campus_row;
+    } else if (!strcmp(pos[0], "roster")) {
+        im->cols = roster_cols, im->ncols = 17, im->required = roster_required;
+        im->row_fn = roster_row;
+    } else if (!strcmp(pos[0], "scores")) {
+        im->cols = score_cols, im->ncols = 5, im->required = NULL;
+        im->row_fn = score_row;
+    } else {
+        fprintf(stderr, "cetctl import: unknown kind '%s' (sitting, campuses, roster, scores)\n",
+                pos[0]);
+        cet_free(im);
+        return CTL_EXIT_USAGE;
+    }
+    int ret = CTL_EXIT_USAGE;
+    if (ctl_csv_open(&im->csv, pos[1]) != 0) goto out;
+    if (ctl_store_open(data, false, &im->st) != 0) goto out_csv;
+    int rc = store_write_run(im->st, import_txn_cb, im);
+    if (rc == 0) {
+        ctl_progress_done(&im->prog, im->rows);
+        fprintf(stderr, "import %s: %llu rows applied from %s\n", im->kind,
+                (unsigned long long)im->applied, im->csv.path);
+        ret = CTL_EXIT_OK;
+    } else if (rc == 1) {
+        if (im->prog.tty) fputs("\r\033[K", stderr);
+        if (im->shown < im->bad)
+            fprintf(stderr, "... and %llu more bad rows\n",
+                    (unsigned long long)(im->bad - im->shown));
+        fprintf(stderr, "import %s: %llu bad rows of %llu in %s; nothing applied\n", im->kind,
+                (unsigned long long)im->bad, (unsigned long long)im->rows, im->csv.path);
+        ret = CTL_EXIT_BAD_DATA;
+    } else {
+        fprintf(stderr, "import %s: storage error: %s; nothing applied\n", im->kind,
+                store_strerror(rc));
+    }
+    store_close(im->st);
+out_csv:
+    ctl_csv_close(&im->csv);
+out:
+    keymap_free(&im->seen);
+    keymap_free(&im->places);
+    cet_free(im);
+    return ret;
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# setup-deps.sh [run|test]: installs the Debian packages cetreg needs, as root.
+#   run   building cetd/cetctl/cetbench and running them behind h2o
+#   test  everything for the whole test suite (adds clang for libFuzzer,
+#         Chromium for the browser tests, Node.js/npm for them and the
+#         OpenAPI linter, Redis/PostgreSQL are NOT needed: bench/compare
+#         installs those itself)
+# Packages already present are not touched; apt-get update runs only when
+# something is missing.
+set -euo pipefail
+what="${1:-run}"
+pkgs=(build-essential cmake pkg-config libevent-dev liblmdb-dev lmdb-utils libxxhash-dev
+      libjemalloc-dev libsodium-dev libjansson-dev libssl-dev libnghttp2-dev python3 curl
+      openssl h2o nghttp2-client)
+if [ "$what" = test ]; then
+    pkgs+=(clang libclang-rt-14-dev chromium)
+    command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+    command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "setup-deps: need root to install: ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "setup-deps: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian's h2o package enables a system service on port 80/443; cetreg runs its
+# own h2o with its own config, so the packaged one must not hold those ports.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet h2o 2>/dev/null; then
+    systemctl stop h2o >/dev/null 2>&1 || true
+fi
