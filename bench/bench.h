@@ -76,13 +76,13 @@ uint64_t bench_hist_percentile(const bench_hist_t *h, double p);
 /* ------------------------------------------------------------------------ */
 
 typedef struct bench_cand {
-    char *token;      /* bearer token */
+    char *token; /* bearer token */
     char *email;
     char *id_type;
     char *id_number;
     char *name;
-    char *campus;     /* 6-digit bound campus */
-    char *subjects;   /* qualified subject codes, concatenated ("12F") */
+    char *campus;   /* 6-digit bound campus */
+    char *subjects; /* qualified subject codes, concatenated ("12F") */
 } bench_cand_t;
 
 /**
@@ -128,47 +128,47 @@ const char *bench_op_name(bench_op_t op);
 
 typedef struct bench_cfg {
     /* target */
-    char *target;            /* as given */
-    bool tls;                /* https:// */
-    bool unix_sock;          /* unix:/path */
-    char host[256];          /* for connect and :authority / Host */
+    char *target;   /* as given */
+    bool tls;       /* https:// */
+    bool unix_sock; /* unix:/path */
+    char host[256]; /* for connect and :authority / Host */
     char port[8];
-    char authority[300];     /* Host header value */
+    char authority[300]; /* Host header value */
     char unix_path[108];
     struct sockaddr_storage addr; /* resolved once (TCP or unix) */
     socklen_t addr_len;
-    bool h2;                 /* --http2: ALPN h2 over TLS, prior knowledge over http */
+    bool h2; /* --http2: ALPN h2 over TLS, prior knowledge over http */
     /* load shape */
     bench_scenario_t scenario;
     uint32_t threads;
-    uint32_t connections;    /* total, split over threads */
-    uint32_t streams;        /* per HTTP/2 connection */
-    double rate;             /* requests (or arrivals) per second, 0 = closed loop */
-    double duration_s;       /* 0 = until --requests or candidates run out */
-    uint64_t requests;       /* 0 = unbounded */
+    uint32_t connections; /* total, split over threads */
+    uint32_t streams;     /* per HTTP/2 connection */
+    double rate;          /* requests (or arrivals) per second, 0 = closed loop */
+    double duration_s;    /* 0 = until --requests or candidates run out */
+    uint64_t requests;    /* 0 = unbounded */
     double timeout_s;
     uint64_t seed;
     /* scenario parameters */
-    char *path;              /* raw */
+    char *path; /* raw */
     char *cands_file;
-    char *password;          /* login */
-    char *secret_file;       /* payment notice HMAC key */
+    char *password;    /* login */
+    char *secret_file; /* payment notice HMAC key */
     unsigned char secret[256];
     size_t secret_len;
     char *hot_campus;
     char hot_subject;
-    bool hot_any;            /* hot: do not filter candidates by campus */
+    bool hot_any; /* hot: do not filter candidates by campus */
     double oral_share;
     double pay_share;
     double cancel_share;
-    double wave_share;       /* expiry: candidates registering in the first wave */
-    double hold_ttl_s;       /* the engine's --hold-ttl, for verification */
+    double wave_share; /* expiry: candidates registering in the first wave */
+    double hold_ttl_s; /* the engine's --hold-ttl, for verification */
     /* outputs */
     char *json_file;
     char *svg_file;
-    char *label;             /* a free-text label for reports */
+    char *label; /* a free-text label for reports */
     bool quiet;
-    bool progress;           /* stderr is a terminal */
+    bool progress; /* stderr is a terminal */
     /* verification */
     bool verify;
     char *data_dir;
@@ -176,7 +176,7 @@ typedef struct bench_cfg {
     /* loaded */
     bench_cand_t *cands;
     long n_cands;
-    uint32_t *order;         /* candidate indexes used by the scenario, in order */
+    uint32_t *order; /* candidate indexes used by the scenario, in order */
     long n_order;
 } bench_cfg_t;
 
@@ -188,48 +188,48 @@ typedef struct bench_thread bench_thread_t;
 typedef struct bench_conn bench_conn_t;
 
 typedef struct bench_req {
-    struct bench_req *next;   /* follow-up FIFO / free list */
+    struct bench_req *next;          /* follow-up FIFO / free list */
     struct bench_req *cprev, *cnext; /* the connection's in-flight list */
     bench_conn_t *conn;
-    int32_t stream_id;        /* HTTP/2 */
-    uint32_t user;            /* index into the thread's users, or UINT32_MAX */
-    uint8_t op;               /* bench_op_t */
+    int32_t stream_id; /* HTTP/2 */
+    uint32_t user;     /* index into the thread's users, or UINT32_MAX */
+    uint8_t op;        /* bench_op_t */
     bool is_post;
     bool is_delete;
-    uint64_t intended_ns;     /* monotonic */
+    uint64_t intended_ns; /* monotonic */
     uint64_t sent_ns;
     /* request */
     char path[256];
-    char auth[160];           /* "Bearer ..." or "" */
-    char sig[72];             /* X-Signature or "" */
+    char auth[160]; /* "Bearer ..." or "" */
+    char sig[72];   /* X-Signature or "" */
     char body[512];
     uint32_t body_len;
-    uint32_t body_sent;       /* HTTP/2 data provider */
+    uint32_t body_sent; /* HTTP/2 data provider */
     /* answer */
-    int status;               /* 0: none (connection failed, timeout) */
-    const char *fail;         /* why there is no answer ("conn_error", "timeout") */
+    int status;       /* 0: none (connection failed, timeout) */
+    const char *fail; /* why there is no answer ("conn_error", "timeout") */
     char resp[BENCH_RESP_KEEP_BYTES + 1];
-    uint32_t resp_len;        /* bytes kept (NUL-terminated) */
-    uint64_t resp_bytes;      /* bytes received */
+    uint32_t resp_len;   /* bytes kept (NUL-terminated) */
+    uint64_t resp_bytes; /* bytes received */
 } bench_req_t;
 
 /* A registration the engine acknowledged with 201. */
 typedef struct bench_ack {
-    uint32_t cand;            /* index into cfg->cands */
+    uint32_t cand; /* index into cfg->cands */
     char subject;
-    const char *campus;       /* where it was taken (points into cfg) */
-    bool paid;                /* the payment notice was answered 200 */
-    bool cancelled;           /* the bench cancelled it and the engine said yes */
-    int64_t acked_s;          /* wall clock */
+    const char *campus; /* where it was taken (points into cfg) */
+    bool paid;          /* the payment notice was answered 200 */
+    bool cancelled;     /* the bench cancelled it and the engine said yes */
+    int64_t acked_s;    /* wall clock */
 } bench_ack_t;
 
 /* A candidate's progress through a multi-step scenario. */
 typedef struct bench_user {
     uint32_t cand;
     uint8_t step;
-    char written;             /* registered written subject, 0 if none */
+    char written; /* registered written subject, 0 if none */
     char oral;
-    uint32_t ack_written;     /* index into the thread's acks, UINT32_MAX if none */
+    uint32_t ack_written; /* index into the thread's acks, UINT32_MAX if none */
     uint32_t ack_oral;
     char order_id[64];
     int64_t amount;
@@ -245,15 +245,15 @@ typedef struct bench_stats {
     bench_hist_t all;
     bench_hist_t op[BENCH_OP__COUNT];
     uint64_t op_count[BENCH_OP__COUNT];
-    uint64_t op_fail[BENCH_OP__COUNT];   /* status 0 or >= 400 */
-    uint64_t status[600];                /* [0]: no answer */
+    uint64_t op_fail[BENCH_OP__COUNT]; /* status 0 or >= 400 */
+    uint64_t status[600];              /* [0]: no answer */
     bench_code_count_t codes[BENCH_CODES_MAX];
     uint32_t n_codes;
-    uint64_t codes_other;                /* beyond BENCH_CODES_MAX distinct */
+    uint64_t codes_other; /* beyond BENCH_CODES_MAX distinct */
     uint64_t bytes_in;
     uint64_t connects;
     uint64_t conn_failures;
-    uint64_t dropped;                    /* open loop: schedule slots never sent */
+    uint64_t dropped; /* open loop: schedule slots never sent */
     /* per-second series, by completion time */
     uint64_t sec_done[BENCH_SERIES_S_MAX];
     uint64_t sec_fail[BENCH_SERIES_S_MAX];
@@ -279,32 +279,32 @@ struct bench_thread {
     bench_cfg_t *cfg;
     struct event_base *base;
     struct ssl_ctx_st *ssl_ctx;
-    uint64_t t0_ns;           /* run start, shared by all threads */
-    uint64_t end_ns;          /* stop issuing at this time (0: no time bound) */
+    uint64_t t0_ns;  /* run start, shared by all threads */
+    uint64_t end_ns; /* stop issuing at this time (0: no time bound) */
     uint64_t drain_end_ns;
     /* connections */
     bench_conn_t **conns;
     uint32_t n_conns;
-    bench_conn_t *ready;      /* connections with a free slot */
+    bench_conn_t *ready; /* connections with a free slot */
     uint32_t inflight;
     /* work */
     bench_user_t *users;
     uint32_t n_users;
-    uint32_t next_user;       /* next user to start */
-    uint64_t issued;          /* requests sent */
-    uint64_t request_quota;   /* 0 = unbounded */
-    uint64_t sched_k;         /* open loop: next schedule slot */
-    double interval_ns;       /* open loop: schedule spacing */
-    uint64_t phase_ns;        /* open loop: this thread's offset */
+    uint32_t next_user;                 /* next user to start */
+    uint64_t issued;                    /* requests sent */
+    uint64_t request_quota;             /* 0 = unbounded */
+    uint64_t sched_k;                   /* open loop: next schedule slot */
+    double interval_ns;                 /* open loop: schedule spacing */
+    uint64_t phase_ns;                  /* open loop: this thread's offset */
     bench_req_t *fifo_head, *fifo_tail; /* follow-ups, ready now */
     bench_req_t *free_reqs;
-    bool source_done;         /* no new users/requests will come */
+    bool source_done; /* no new users/requests will come */
     bool stopping;
     bool finished;
-    struct event *tick;       /* every 100 ms: end of run, drain, watchdog */
-    struct event *sched;      /* open loop: the next schedule slot; also the start */
-    uint64_t last_done_ns;    /* the last answer */
-    uint64_t starts;          /* scenario starts (bounded by request_quota) */
+    struct event *tick;    /* every 100 ms: end of run, drain, watchdog */
+    struct event *sched;   /* open loop: the next schedule slot; also the start */
+    uint64_t last_done_ns; /* the last answer */
+    uint64_t starts;       /* scenario starts (bounded by request_quota) */
     uint64_t rng;
     uint64_t browse_i;
     uint64_t gateway_n;
@@ -382,12 +382,12 @@ int bench_json_field(const char *body, const char *key, char *out, size_t cap);
 
 typedef struct bench_result {
     const bench_cfg_t *cfg;
-    bench_stats_t *stats;     /* merged */
-    double elapsed_s;         /* first send to last answer */
-    uint64_t acks;            /* 201 registrations */
-    long expiries_before;     /* cetd_expiries_total, -1 unknown */
+    bench_stats_t *stats; /* merged */
+    double elapsed_s;     /* first send to last answer */
+    uint64_t acks;        /* 201 registrations */
+    long expiries_before; /* cetd_expiries_total, -1 unknown */
     long expiries_after;
-    int verify_rc;            /* -1 not run, 0 passed, 1 failed */
+    int verify_rc; /* -1 not run, 0 passed, 1 failed */
     char verify_note[512];
 } bench_result_t;
 

@@ -67,7 +67,8 @@ void bench_hist_record(bench_hist_t *h, uint64_t us)
 void bench_hist_merge(bench_hist_t *dst, const bench_hist_t *src)
 {
     CET_ASSERT(dst->sub_bits == src->sub_bits && dst->n_buckets == src->n_buckets);
-    for (uint32_t i = 0; i < src->n_buckets; i++) dst->buckets[i] += src->buckets[i];
+    for (uint32_t i = 0; i < src->n_buckets; i++)
+        dst->buckets[i] += src->buckets[i];
     dst->count += src->count;
     dst->sum_us += src->sum_us;
     if (src->max_us > dst->max_us) dst->max_us = src->max_us;
@@ -96,4 +97,3 @@ uint64_t bench_hist_percentile(const bench_hist_t *h, double p)
     }
     return h->max_us;
 }
-

@@ -47,13 +47,13 @@ struct bench_conn {
     struct bufferevent *bev;
     conn_state_t state;
     bool h2;
-    bool was_ready;           /* reached READY since the last (re)connect */
+    bool was_ready; /* reached READY since the last (re)connect */
     bool in_ready;
-    bool in_cb;               /* inside nghttp2_session_mem_recv */
+    bool in_cb; /* inside nghttp2_session_mem_recv */
     nghttp2_session *ngh;
     uint32_t cap;
     uint32_t inflight;
-    bench_req_t *head;        /* in-flight requests */
+    bench_req_t *head; /* in-flight requests */
     bench_conn_t *ready_next;
     struct event *retry;
     /* HTTP/1.1 parser */
@@ -79,8 +79,10 @@ static void req_link(bench_conn_t *c, bench_req_t *r)
 static void req_unlink(bench_conn_t *c, bench_req_t *r)
 {
     CET_ASSERT(r->conn == c && c->inflight > 0 && c->t->inflight > 0);
-    if (r->cprev) r->cprev->cnext = r->cnext;
-    else c->head = r->cnext;
+    if (r->cprev)
+        r->cprev->cnext = r->cnext;
+    else
+        c->head = r->cnext;
     if (r->cnext) r->cnext->cprev = r->cprev;
     r->cprev = r->cnext = NULL;
     r->conn = NULL;
@@ -173,9 +175,10 @@ static void h1_write(bench_conn_t *c, const bench_req_t *r)
     const bench_cfg_t *cfg = c->t->cfg;
     char head[1024];
     const char *method = r->is_post ? "POST" : r->is_delete ? "DELETE" : "GET";
-    int n = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: cetbench\r\n", method,
-                     r->path, cfg->authority);
-    if (r->auth[0]) n += snprintf(head + n, sizeof head - (size_t)n, "Authorization: %s\r\n", r->auth);
+    int n = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: cetbench\r\n",
+                     method, r->path, cfg->authority);
+    if (r->auth[0])
+        n += snprintf(head + n, sizeof head - (size_t)n, "Authorization: %s\r\n", r->auth);
     if (r->sig[0]) n += snprintf(head + n, sizeof head - (size_t)n, "X-Signature: %s\r\n", r->sig);
     if (r->is_post)
         n += snprintf(head + n, sizeof head - (size_t)n,
@@ -217,7 +220,8 @@ static int h1_parse_head(bench_conn_t *c, bench_req_t *r, const char *block, siz
         } else if (ll >= 11 && strncasecmp(line, "connection:", 11) == 0) {
             for (size_t i = 11; i + 5 <= ll; i++) {
                 if (strncasecmp(line + i, "close", 5) == 0) c->close_after = true;
-                if (i + 10 <= ll && strncasecmp(line + i, "keep-alive", 10) == 0) c->close_after = false;
+                if (i + 10 <= ll && strncasecmp(line + i, "keep-alive", 10) == 0)
+                    c->close_after = false;
             }
         }
         p = eol;
@@ -288,8 +292,10 @@ static int h1_read(bench_conn_t *c)
             evbuffer_drain(in, k);
             c->left -= k;
             if (c->left == 0) {
-                if (c->ps == H1_BODY_LEN) h1_finish(c);
-                else c->ps = H1_CHUNK_CRLF;
+                if (c->ps == H1_BODY_LEN)
+                    h1_finish(c);
+                else
+                    c->ps = H1_CHUNK_CRLF;
             }
             break;
         }
@@ -315,7 +321,8 @@ static int h1_read(bench_conn_t *c)
                 bool bad = endp == line;
                 free(line);
                 if (bad) return -1;
-                if (sz == 0) c->ps = H1_TRAILER;
+                if (sz == 0)
+                    c->ps = H1_TRAILER;
                 else {
                     c->ps = H1_CHUNK_DATA;
                     c->left = sz;
@@ -343,7 +350,8 @@ static ssize_t h2_send_cb(nghttp2_session *s, const uint8_t *data, size_t len, i
 }
 
 static int h2_header_cb(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name,
-                        size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags, void *ud)
+                        size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                        void *ud)
 {
     (void)flags;
     (void)ud;
@@ -352,7 +360,8 @@ static int h2_header_cb(nghttp2_session *s, const nghttp2_frame *frame, const ui
         bench_req_t *r = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
         if (!r) return 0;
         int st = 0;
-        for (size_t i = 0; i < valuelen && i < 3; i++) st = st * 10 + (value[i] - '0');
+        for (size_t i = 0; i < valuelen && i < 3; i++)
+            st = st * 10 + (value[i] - '0');
         r->status = st;
     }
     return 0;
@@ -385,7 +394,8 @@ static int h2_frame_recv_cb(nghttp2_session *s, const nghttp2_frame *frame, void
 {
     bench_conn_t *c = ud;
     if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
-        uint32_t mcs = nghttp2_session_get_remote_settings(s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+        uint32_t mcs =
+            nghttp2_session_get_remote_settings(s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
         uint32_t want = c->t->cfg->streams;
         c->cap = mcs < want ? mcs : want;
         if (c->cap == 0) c->cap = 1;
@@ -444,8 +454,8 @@ static void h2_write(bench_conn_t *c, bench_req_t *r)
     char clen[16];
     nghttp2_nv nva[8];
     size_t n = 0;
-#define NV(N, V)                                                                                  \
-    nva[n++] = (nghttp2_nv){(uint8_t *)(N), (uint8_t *)(V), sizeof(N) - 1, strlen(V),             \
+#define NV(N, V)                                                                                   \
+    nva[n++] = (nghttp2_nv){(uint8_t *)(N), (uint8_t *)(V), sizeof(N) - 1, strlen(V),              \
                             NGHTTP2_NV_FLAG_NO_COPY_NAME}
     NV(":method", r->is_post ? "POST" : r->is_delete ? "DELETE" : "GET");
     NV(":scheme", cfg->tls ? "https" : "http");
@@ -534,8 +544,10 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
         return;
     }
     if (what & BEV_EVENT_TIMEOUT) {
-        if (c->inflight || c->state == CONN_CONNECTING) conn_fail(c, "timeout");
-        else bufferevent_enable(bev, EV_READ);
+        if (c->inflight || c->state == CONN_CONNECTING)
+            conn_fail(c, "timeout");
+        else
+            bufferevent_enable(bev, EV_READ);
         return;
     }
     if (what & BEV_EVENT_EOF) {
@@ -577,10 +589,12 @@ static void conn_connect(bench_conn_t *c)
     c->was_ready = false;
     c->ps = H1_HEAD;
     bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
-    struct timeval tv = {(time_t)cfg->timeout_s, (suseconds_t)((cfg->timeout_s - (double)(time_t)cfg->timeout_s) * 1e6)};
+    struct timeval tv = {(time_t)cfg->timeout_s,
+                         (suseconds_t)((cfg->timeout_s - (double)(time_t)cfg->timeout_s) * 1e6)};
     bufferevent_set_timeouts(c->bev, &tv, NULL);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    if (bufferevent_socket_connect(c->bev, (const struct sockaddr *)&cfg->addr, (int)cfg->addr_len) != 0)
+    if (bufferevent_socket_connect(c->bev, (const struct sockaddr *)&cfg->addr,
+                                   (int)cfg->addr_len) != 0)
         conn_fail(c, "connect_error");
 }
 
@@ -592,15 +606,18 @@ struct ssl_ctx_st *bench_tls_ctx_new(const bench_cfg_t *cfg)
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     static const unsigned char alpn_h2[] = "\x02h2";
     static const unsigned char alpn_h1[] = "\x08http/1.1";
-    if (cfg->h2) SSL_CTX_set_alpn_protos(ctx, alpn_h2, sizeof alpn_h2 - 1);
-    else SSL_CTX_set_alpn_protos(ctx, alpn_h1, sizeof alpn_h1 - 1);
+    if (cfg->h2)
+        SSL_CTX_set_alpn_protos(ctx, alpn_h2, sizeof alpn_h2 - 1);
+    else
+        SSL_CTX_set_alpn_protos(ctx, alpn_h1, sizeof alpn_h1 - 1);
     return ctx;
 }
 
 int bench_conns_open(bench_thread_t *t)
 {
     const bench_cfg_t *cfg = t->cfg;
-    uint32_t n = cfg->connections / cfg->threads + (t->idx < cfg->connections % cfg->threads ? 1u : 0u);
+    uint32_t n =
+        cfg->connections / cfg->threads + (t->idx < cfg->connections % cfg->threads ? 1u : 0u);
     t->n_conns = n;
     t->conns = cet_calloc(n ? n : 1, sizeof t->conns[0]);
     for (uint32_t i = 0; i < n; i++) {
@@ -652,6 +669,8 @@ void bench_conn_send(bench_thread_t *t, bench_req_t *req)
     req->stream_id = 0;
     req_link(c, req);
     conn_ready_push(c);
-    if (c->h2) h2_write(c, req);
-    else h1_write(c, req);
+    if (c->h2)
+        h2_write(c, req);
+    else
+        h1_write(c, req);
 }

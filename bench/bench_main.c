@@ -28,8 +28,8 @@
 #include "engine/cet_base.h"
 
 #define BENCH_TICK_MS 100
-#define BENCH_START_GRACE_MS 300     /* connections open before the first request */
-#define BENCH_REQ_POOL_MAX 4000000   /* request objects one thread may hold */
+#define BENCH_START_GRACE_MS 300   /* connections open before the first request */
+#define BENCH_REQ_POOL_MAX 4000000 /* request objects one thread may hold */
 
 static volatile sig_atomic_t g_interrupted;
 
@@ -65,8 +65,10 @@ void bench_req_put(bench_thread_t *t, bench_req_t *r)
 void bench_fifo_push(bench_thread_t *t, bench_req_t *r)
 {
     r->next = NULL;
-    if (t->fifo_tail) t->fifo_tail->next = r;
-    else t->fifo_head = r;
+    if (t->fifo_tail)
+        t->fifo_tail->next = r;
+    else
+        t->fifo_head = r;
     t->fifo_tail = r;
 }
 
@@ -113,7 +115,8 @@ static void thread_stop(bench_thread_t *t, uint64_t now)
         }
     }
     bench_req_t *r;
-    while ((r = fifo_pop(t)) != NULL) bench_req_put(t, r);
+    while ((r = fifo_pop(t)) != NULL)
+        bench_req_put(t, r);
     thread_check_done(t);
 }
 
@@ -166,7 +169,8 @@ void bench_thread_complete(bench_thread_t *t, bench_req_t *r)
     bench_stats_record(&t->stats, r, t->t0_ns, now);
     t->last_done_ns = now;
     atomic_store_explicit(&t->prog_done, t->stats.all.count, memory_order_relaxed);
-    if (r->status == 0 || r->status >= 400) atomic_fetch_add_explicit(&t->prog_fail, 1, memory_order_relaxed);
+    if (r->status == 0 || r->status >= 400)
+        atomic_fetch_add_explicit(&t->prog_fail, 1, memory_order_relaxed);
     bench_scen_done(t, r, now);
     bench_thread_pump(t);
 }
@@ -188,7 +192,8 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     if (!t->stopping && t->end_ns && now >= t->end_ns) thread_stop(t, now);
     if (t->stopping && now >= t->drain_end_ns) thread_finish(t);
     /* nothing ever connected: the target is not there */
-    if (!t->stopping && t->stats.connects == 0 && t->stats.conn_failures >= 20u * (t->n_conns ? t->n_conns : 1)) {
+    if (!t->stopping && t->stats.connects == 0 &&
+        t->stats.conn_failures >= 20u * (t->n_conns ? t->n_conns : 1)) {
         CET_ERROR("cetbench: cannot connect to %s", t->cfg->target);
         thread_stop(t, now);
         thread_finish(t);
@@ -219,7 +224,8 @@ static void *thread_main_cb(void *arg)
     t->stopping = true;
     bench_conns_close(t);
     bench_req_t *r;
-    while ((r = fifo_pop(t)) != NULL) bench_req_put(t, r);
+    while ((r = fifo_pop(t)) != NULL)
+        bench_req_put(t, r);
     while ((r = t->free_reqs) != NULL) {
         t->free_reqs = r->next;
         cet_free(r);
@@ -247,7 +253,8 @@ long bench_cands_load(const char *path, bench_cand_t **out)
     ssize_t len;
     while ((len = getline(&line, &lcap, f)) > 0) {
         lineno++;
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
         if (len == 0 || line[0] == '#') continue;
         char *field[7];
         int nf = 0;
@@ -262,7 +269,8 @@ long bench_cands_load(const char *path, bench_cand_t **out)
         if (nf < 7) {
             /* a header row is fine; anything else short is not */
             if (lineno == 1 && strcmp(field[0], "token") == 0) continue;
-            fprintf(stderr, "cetbench: %s:%ld: expected 7 tab-separated fields, got %d\n", path, lineno, nf);
+            fprintf(stderr, "cetbench: %s:%ld: expected 7 tab-separated fields, got %d\n", path,
+                    lineno, nf);
             free(line);
             fclose(f);
             bench_cands_free(v, n);
@@ -307,28 +315,31 @@ void bench_cands_free(bench_cand_t *v, long n)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: cetbench --target URL [options]\n"
-            "  --target URL          http://127.0.0.1:8080, https://127.0.0.1:8443 or unix:/path.sock\n"
-            "  --http2               HTTP/2 (ALPN h2 over https, prior knowledge over http)\n"
-            "  --scenario NAME       raw | opening | hot | spread | browse | login | expiry (default raw)\n"
-            "  --threads N           worker threads, one event loop each (default 1)\n"
-            "  --connections N       connections in all (default 16)\n"
-            "  --streams N           concurrent streams per HTTP/2 connection (default 10)\n"
-            "  --rate R              open loop: R requests (opening: arrivals) per second; default closed loop\n"
-            "  --duration S          seconds of load (endless scenarios default to 10)\n"
-            "  --requests N          at most N requests (opening: N candidates)\n"
-            "  --timeout S           a request's answer (default %d)\n"
-            "  --candidates FILE     from `cetctl bench-prep`\n"
-            "  --password P          login scenario: the bench-prep password (default bench-prep's)\n"
-            "  --payment-secret-file F  HMAC key of the payment platform (signed notices)\n"
-            "  --hot-campus C --hot-subject S --hot-any   hot scenario\n"
-            "  --oral-share X --pay-share X --cancel-share X --wave-share X   (0..1)\n"
-            "  --path P              raw scenario path (default /)\n"
-            "  --hold-ttl S          the engine's --hold-ttl (verification allows expired holds)\n"
-            "  --verify --data DIR --cetctl PATH   check the engine's data after the run\n"
-            "  --json FILE --svg FILE --label TEXT --seed N --quiet\n",
-            BENCH_TIMEOUT_S_DEFAULT);
+    fprintf(
+        f,
+        "usage: cetbench --target URL [options]\n"
+        "  --target URL          http://127.0.0.1:8080, https://127.0.0.1:8443 or unix:/path.sock\n"
+        "  --http2               HTTP/2 (ALPN h2 over https, prior knowledge over http)\n"
+        "  --scenario NAME       raw | opening | hot | spread | browse | login | expiry (default "
+        "raw)\n"
+        "  --threads N           worker threads, one event loop each (default 1)\n"
+        "  --connections N       connections in all (default 16)\n"
+        "  --streams N           concurrent streams per HTTP/2 connection (default 10)\n"
+        "  --rate R              open loop: R requests (opening: arrivals) per second; default "
+        "closed loop\n"
+        "  --duration S          seconds of load (endless scenarios default to 10)\n"
+        "  --requests N          at most N requests (opening: N candidates)\n"
+        "  --timeout S           a request's answer (default %d)\n"
+        "  --candidates FILE     from `cetctl bench-prep`\n"
+        "  --password P          login scenario: the bench-prep password (default bench-prep's)\n"
+        "  --payment-secret-file F  HMAC key of the payment platform (signed notices)\n"
+        "  --hot-campus C --hot-subject S --hot-any   hot scenario\n"
+        "  --oral-share X --pay-share X --cancel-share X --wave-share X   (0..1)\n"
+        "  --path P              raw scenario path (default /)\n"
+        "  --hold-ttl S          the engine's --hold-ttl (verification allows expired holds)\n"
+        "  --verify --data DIR --cetctl PATH   check the engine's data after the run\n"
+        "  --json FILE --svg FILE --label TEXT --seed N --quiet\n",
+        BENCH_TIMEOUT_S_DEFAULT);
 }
 
 static int parse_target(bench_cfg_t *cfg)
@@ -346,11 +357,13 @@ static int parse_target(bench_cfg_t *cfg)
         return 0;
     }
     const char *rest;
-    if (strncmp(u, "http://", 7) == 0) rest = u + 7;
+    if (strncmp(u, "http://", 7) == 0)
+        rest = u + 7;
     else if (strncmp(u, "https://", 8) == 0) {
         rest = u + 8;
         cfg->tls = true;
-    } else return -1;
+    } else
+        return -1;
     size_t alen = strcspn(rest, "/");
     if (alen == 0 || alen >= sizeof cfg->authority) return -1;
     memcpy(cfg->authority, rest, alen);
@@ -394,7 +407,8 @@ static int read_secret(bench_cfg_t *cfg)
     size_t n = fread(cfg->secret, 1, sizeof cfg->secret, f);
     fclose(f);
     /* the key is the file's bytes without trailing line ends and blanks */
-    while (n && (cfg->secret[n - 1] == '\n' || cfg->secret[n - 1] == '\r' || cfg->secret[n - 1] == ' '))
+    while (n &&
+           (cfg->secret[n - 1] == '\n' || cfg->secret[n - 1] == '\r' || cfg->secret[n - 1] == ' '))
         n--;
     if (n == 0) {
         fprintf(stderr, "cetbench: %s is empty\n", cfg->secret_file);
@@ -416,37 +430,84 @@ static double arg_double(const char *name, const char *v, double lo, double hi)
 }
 
 enum {
-    OPT_TARGET = 256, OPT_HTTP2, OPT_SCENARIO, OPT_THREADS, OPT_CONNS, OPT_STREAMS, OPT_RATE, OPT_DURATION,
-    OPT_REQUESTS, OPT_TIMEOUT, OPT_CANDS, OPT_PASSWORD, OPT_SECRET, OPT_HOT_CAMPUS, OPT_HOT_SUBJECT,
-    OPT_HOT_ANY, OPT_ORAL, OPT_PAY, OPT_CANCEL, OPT_WAVE, OPT_PATH, OPT_HOLD_TTL, OPT_VERIFY, OPT_DATA,
-    OPT_CETCTL, OPT_JSON, OPT_SVG, OPT_LABEL, OPT_SEED, OPT_QUIET, OPT_HELP
+    OPT_TARGET = 256,
+    OPT_HTTP2,
+    OPT_SCENARIO,
+    OPT_THREADS,
+    OPT_CONNS,
+    OPT_STREAMS,
+    OPT_RATE,
+    OPT_DURATION,
+    OPT_REQUESTS,
+    OPT_TIMEOUT,
+    OPT_CANDS,
+    OPT_PASSWORD,
+    OPT_SECRET,
+    OPT_HOT_CAMPUS,
+    OPT_HOT_SUBJECT,
+    OPT_HOT_ANY,
+    OPT_ORAL,
+    OPT_PAY,
+    OPT_CANCEL,
+    OPT_WAVE,
+    OPT_PATH,
+    OPT_HOLD_TTL,
+    OPT_VERIFY,
+    OPT_DATA,
+    OPT_CETCTL,
+    OPT_JSON,
+    OPT_SVG,
+    OPT_LABEL,
+    OPT_SEED,
+    OPT_QUIET,
+    OPT_HELP
 };
 
 static int parse_args(bench_cfg_t *cfg, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"target", 1, 0, OPT_TARGET},       {"http2", 0, 0, OPT_HTTP2},
-        {"scenario", 1, 0, OPT_SCENARIO},   {"threads", 1, 0, OPT_THREADS},
-        {"connections", 1, 0, OPT_CONNS},   {"streams", 1, 0, OPT_STREAMS},
-        {"rate", 1, 0, OPT_RATE},           {"duration", 1, 0, OPT_DURATION},
-        {"requests", 1, 0, OPT_REQUESTS},   {"timeout", 1, 0, OPT_TIMEOUT},
-        {"candidates", 1, 0, OPT_CANDS},    {"password", 1, 0, OPT_PASSWORD},
-        {"payment-secret-file", 1, 0, OPT_SECRET}, {"hot-campus", 1, 0, OPT_HOT_CAMPUS},
-        {"hot-subject", 1, 0, OPT_HOT_SUBJECT}, {"hot-any", 0, 0, OPT_HOT_ANY},
-        {"oral-share", 1, 0, OPT_ORAL},     {"pay-share", 1, 0, OPT_PAY},
-        {"cancel-share", 1, 0, OPT_CANCEL}, {"wave-share", 1, 0, OPT_WAVE},
-        {"path", 1, 0, OPT_PATH},           {"hold-ttl", 1, 0, OPT_HOLD_TTL},
-        {"verify", 0, 0, OPT_VERIFY},       {"data", 1, 0, OPT_DATA},
-        {"cetctl", 1, 0, OPT_CETCTL},       {"json", 1, 0, OPT_JSON},
-        {"svg", 1, 0, OPT_SVG},             {"label", 1, 0, OPT_LABEL},
-        {"seed", 1, 0, OPT_SEED},           {"quiet", 0, 0, OPT_QUIET},
-        {"help", 0, 0, OPT_HELP},           {0, 0, 0, 0},
+        {"target", 1, 0, OPT_TARGET},
+        {"http2", 0, 0, OPT_HTTP2},
+        {"scenario", 1, 0, OPT_SCENARIO},
+        {"threads", 1, 0, OPT_THREADS},
+        {"connections", 1, 0, OPT_CONNS},
+        {"streams", 1, 0, OPT_STREAMS},
+        {"rate", 1, 0, OPT_RATE},
+        {"duration", 1, 0, OPT_DURATION},
+        {"requests", 1, 0, OPT_REQUESTS},
+        {"timeout", 1, 0, OPT_TIMEOUT},
+        {"candidates", 1, 0, OPT_CANDS},
+        {"password", 1, 0, OPT_PASSWORD},
+        {"payment-secret-file", 1, 0, OPT_SECRET},
+        {"hot-campus", 1, 0, OPT_HOT_CAMPUS},
+        {"hot-subject", 1, 0, OPT_HOT_SUBJECT},
+        {"hot-any", 0, 0, OPT_HOT_ANY},
+        {"oral-share", 1, 0, OPT_ORAL},
+        {"pay-share", 1, 0, OPT_PAY},
+        {"cancel-share", 1, 0, OPT_CANCEL},
+        {"wave-share", 1, 0, OPT_WAVE},
+        {"path", 1, 0, OPT_PATH},
+        {"hold-ttl", 1, 0, OPT_HOLD_TTL},
+        {"verify", 0, 0, OPT_VERIFY},
+        {"data", 1, 0, OPT_DATA},
+        {"cetctl", 1, 0, OPT_CETCTL},
+        {"json", 1, 0, OPT_JSON},
+        {"svg", 1, 0, OPT_SVG},
+        {"label", 1, 0, OPT_LABEL},
+        {"seed", 1, 0, OPT_SEED},
+        {"quiet", 0, 0, OPT_QUIET},
+        {"help", 0, 0, OPT_HELP},
+        {0, 0, 0, 0},
     };
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case OPT_TARGET: cfg->target = optarg; break;
-        case OPT_HTTP2: cfg->h2 = true; break;
+        case OPT_TARGET:
+            cfg->target = optarg;
+            break;
+        case OPT_HTTP2:
+            cfg->h2 = true;
+            break;
         case OPT_SCENARIO: {
             int s = bench_scenario_parse(optarg);
             if (s < 0) {
@@ -456,35 +517,93 @@ static int parse_args(bench_cfg_t *cfg, int argc, char **argv)
             cfg->scenario = (bench_scenario_t)s;
             break;
         }
-        case OPT_THREADS: cfg->threads = (uint32_t)arg_double("threads", optarg, 1, BENCH_THREADS_MAX); break;
-        case OPT_CONNS: cfg->connections = (uint32_t)arg_double("connections", optarg, 1, BENCH_CONNS_MAX); break;
-        case OPT_STREAMS: cfg->streams = (uint32_t)arg_double("streams", optarg, 1, BENCH_STREAMS_MAX); break;
-        case OPT_RATE: cfg->rate = arg_double("rate", optarg, 0, 1e8); break;
-        case OPT_DURATION: cfg->duration_s = arg_double("duration", optarg, 0, BENCH_DURATION_S_MAX); break;
-        case OPT_REQUESTS: cfg->requests = (uint64_t)arg_double("requests", optarg, 0, 1e12); break;
-        case OPT_TIMEOUT: cfg->timeout_s = arg_double("timeout", optarg, 0.001, 3600); break;
-        case OPT_CANDS: cfg->cands_file = optarg; break;
-        case OPT_PASSWORD: cfg->password = optarg; break;
-        case OPT_SECRET: cfg->secret_file = optarg; break;
-        case OPT_HOT_CAMPUS: cfg->hot_campus = cet_strdup(optarg); break;
-        case OPT_HOT_SUBJECT: cfg->hot_subject = optarg[0]; break;
-        case OPT_HOT_ANY: cfg->hot_any = true; break;
-        case OPT_ORAL: cfg->oral_share = arg_double("oral-share", optarg, 0, 1); break;
-        case OPT_PAY: cfg->pay_share = arg_double("pay-share", optarg, 0, 1); break;
-        case OPT_CANCEL: cfg->cancel_share = arg_double("cancel-share", optarg, 0, 1); break;
-        case OPT_WAVE: cfg->wave_share = arg_double("wave-share", optarg, 0, 1); break;
-        case OPT_PATH: cfg->path = optarg; break;
-        case OPT_HOLD_TTL: cfg->hold_ttl_s = arg_double("hold-ttl", optarg, 0, 1e9); break;
-        case OPT_VERIFY: cfg->verify = true; break;
-        case OPT_DATA: cfg->data_dir = optarg; break;
-        case OPT_CETCTL: cfg->cetctl = optarg; break;
-        case OPT_JSON: cfg->json_file = optarg; break;
-        case OPT_SVG: cfg->svg_file = optarg; break;
-        case OPT_LABEL: cfg->label = optarg; break;
-        case OPT_SEED: cfg->seed = (uint64_t)arg_double("seed", optarg, 0, 1e15); break;
-        case OPT_QUIET: cfg->quiet = true; break;
-        case OPT_HELP: usage(stdout); exit(0);
-        default: usage(stderr); return -1;
+        case OPT_THREADS:
+            cfg->threads = (uint32_t)arg_double("threads", optarg, 1, BENCH_THREADS_MAX);
+            break;
+        case OPT_CONNS:
+            cfg->connections = (uint32_t)arg_double("connections", optarg, 1, BENCH_CONNS_MAX);
+            break;
+        case OPT_STREAMS:
+            cfg->streams = (uint32_t)arg_double("streams", optarg, 1, BENCH_STREAMS_MAX);
+            break;
+        case OPT_RATE:
+            cfg->rate = arg_double("rate", optarg, 0, 1e8);
+            break;
+        case OPT_DURATION:
+            cfg->duration_s = arg_double("duration", optarg, 0, BENCH_DURATION_S_MAX);
+            break;
+        case OPT_REQUESTS:
+            cfg->requests = (uint64_t)arg_double("requests", optarg, 0, 1e12);
+            break;
+        case OPT_TIMEOUT:
+            cfg->timeout_s = arg_double("timeout", optarg, 0.001, 3600);
+            break;
+        case OPT_CANDS:
+            cfg->cands_file = optarg;
+            break;
+        case OPT_PASSWORD:
+            cfg->password = optarg;
+            break;
+        case OPT_SECRET:
+            cfg->secret_file = optarg;
+            break;
+        case OPT_HOT_CAMPUS:
+            cfg->hot_campus = cet_strdup(optarg);
+            break;
+        case OPT_HOT_SUBJECT:
+            cfg->hot_subject = optarg[0];
+            break;
+        case OPT_HOT_ANY:
+            cfg->hot_any = true;
+            break;
+        case OPT_ORAL:
+            cfg->oral_share = arg_double("oral-share", optarg, 0, 1);
+            break;
+        case OPT_PAY:
+            cfg->pay_share = arg_double("pay-share", optarg, 0, 1);
+            break;
+        case OPT_CANCEL:
+            cfg->cancel_share = arg_double("cancel-share", optarg, 0, 1);
+            break;
+        case OPT_WAVE:
+            cfg->wave_share = arg_double("wave-share", optarg, 0, 1);
+            break;
+        case OPT_PATH:
+            cfg->path = optarg;
+            break;
+        case OPT_HOLD_TTL:
+            cfg->hold_ttl_s = arg_double("hold-ttl", optarg, 0, 1e9);
+            break;
+        case OPT_VERIFY:
+            cfg->verify = true;
+            break;
+        case OPT_DATA:
+            cfg->data_dir = optarg;
+            break;
+        case OPT_CETCTL:
+            cfg->cetctl = optarg;
+            break;
+        case OPT_JSON:
+            cfg->json_file = optarg;
+            break;
+        case OPT_SVG:
+            cfg->svg_file = optarg;
+            break;
+        case OPT_LABEL:
+            cfg->label = optarg;
+            break;
+        case OPT_SEED:
+            cfg->seed = (uint64_t)arg_double("seed", optarg, 0, 1e15);
+            break;
+        case OPT_QUIET:
+            cfg->quiet = true;
+            break;
+        case OPT_HELP:
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
         }
     }
     if (optind < argc || !cfg->target) {
@@ -533,8 +652,8 @@ static void progress_line(bench_thread_t *th, uint32_t n, double secs, uint64_t 
         infl += atomic_load_explicit(&th[i].prog_inflight, memory_order_relaxed);
     }
     fprintf(stderr, "\r\033[K[%5.1fs] %llu answered, %llu/s, %llu failed, %llu in flight", secs,
-            (unsigned long long)done, (unsigned long long)(done - *last_done), (unsigned long long)fail,
-            (unsigned long long)infl);
+            (unsigned long long)done, (unsigned long long)(done - *last_done),
+            (unsigned long long)fail, (unsigned long long)infl);
     *last_done = done;
 }
 
@@ -556,10 +675,20 @@ static void on_sigint_cb(int sig)
 int main(int argc, char **argv)
 {
     bench_cfg_t cfg = {
-        .threads = 1, .connections = 16, .streams = 10, .timeout_s = BENCH_TIMEOUT_S_DEFAULT,
-        .seed = 20261201, .path = "/", .password = "bench-Pass-2026", .hot_subject = '1',
-        .oral_share = 0.3, .pay_share = 0.8, .cancel_share = 0.02, .wave_share = 0.5,
-        .cetctl = "cetctl", .scenario = BENCH_SCEN_RAW,
+        .threads = 1,
+        .connections = 16,
+        .streams = 10,
+        .timeout_s = BENCH_TIMEOUT_S_DEFAULT,
+        .seed = 20261201,
+        .path = "/",
+        .password = "bench-Pass-2026",
+        .hot_subject = '1',
+        .oral_share = 0.3,
+        .pay_share = 0.8,
+        .cancel_share = 0.02,
+        .wave_share = 0.5,
+        .cetctl = "cetctl",
+        .scenario = BENCH_SCEN_RAW,
     };
     if (parse_args(&cfg, argc, argv) != 0) return 2;
     cfg.progress = !cfg.quiet && isatty(STDERR_FILENO);
@@ -584,7 +713,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    bench_result_t res = {.cfg = &cfg, .expiries_before = -1, .expiries_after = -1, .verify_rc = -1};
+    bench_result_t res = {
+        .cfg = &cfg, .expiries_before = -1, .expiries_after = -1, .verify_rc = -1};
     if (cfg.scenario == BENCH_SCEN_EXPIRY) res.expiries_before = read_expiries(&cfg);
 
     uint32_t nt = cfg.threads;
@@ -610,7 +740,8 @@ int main(int argc, char **argv)
         bench_stats_init(&t->stats);
         bench_scen_thread_init(t);
     }
-    for (uint32_t i = 0; i < nt; i++) CET_ASSERT(pthread_create(&pt[i], NULL, thread_run_cb, &th[i]) == 0);
+    for (uint32_t i = 0; i < nt; i++)
+        CET_ASSERT(pthread_create(&pt[i], NULL, thread_run_cb, &th[i]) == 0);
     /* wait for the workers; progress once a second on a terminal */
     uint64_t last_done = 0;
     uint64_t next_prog = t0 + 1000000000u;
@@ -624,7 +755,8 @@ int main(int argc, char **argv)
         }
     }
     if (cfg.progress) fprintf(stderr, "\n");
-    for (uint32_t i = 0; i < nt; i++) pthread_join(pt[i], NULL);
+    for (uint32_t i = 0; i < nt; i++)
+        pthread_join(pt[i], NULL);
 
     bench_stats_t *all = cet_calloc(1, sizeof *all);
     bench_stats_init(all);
@@ -648,8 +780,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "cetbench: no request was answered\n");
         rc = 3;
     }
-    if (res.verify_rc == 1) rc = 1;
-    else if (res.verify_rc == 2 && rc == 0) rc = 4;
+    if (res.verify_rc == 1)
+        rc = 1;
+    else if (res.verify_rc == 2 && rc == 0)
+        rc = 4;
 
     for (uint32_t i = 0; i < nt; i++) {
         bench_stats_free(&th[i].stats);

@@ -93,13 +93,15 @@ int bench_json_field(const char *body, const char *key, char *out, size_t cap)
     while ((p = strchr(p, '"')) != NULL) {
         if (strncmp(p + 1, key, kl) == 0 && p[kl + 1] == '"') {
             const char *q = p + kl + 2;
-            while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r') q++;
+            while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+                q++;
             if (*q != ':') {
                 p++;
                 continue;
             }
             q++;
-            while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r') q++;
+            while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+                q++;
             size_t n = 0;
             if (*q == '"') {
                 q++;
@@ -138,7 +140,8 @@ static char *most_common_campus(const bench_cfg_t *cfg, char subject)
     long best_n = 0;
     for (long i = 0; i < n;) {
         long j = i;
-        while (j < n && strcmp(v[j], v[i]) == 0) j++;
+        while (j < n && strcmp(v[j], v[i]) == 0)
+            j++;
         if (j - i > best_n) {
             best_n = j - i;
             best = v[i];
@@ -170,16 +173,19 @@ int bench_scen_prepare(bench_cfg_t *cfg)
     if (cfg->scenario == BENCH_SCEN_HOT) {
         if (!cfg->hot_campus) cfg->hot_campus = most_common_campus(cfg, cfg->hot_subject);
         if (!cfg->hot_campus) {
-            fprintf(stderr, "cetbench: no candidate is qualified for subject %c\n", cfg->hot_subject);
+            fprintf(stderr, "cetbench: no candidate is qualified for subject %c\n",
+                    cfg->hot_subject);
             return -1;
         }
         for (long i = 0; i < cfg->n_cands; i++) {
             const bench_cand_t *c = &cfg->cands[i];
-            if (cfg->hot_any || (strcmp(c->campus, cfg->hot_campus) == 0 && strchr(c->subjects, cfg->hot_subject)))
+            if (cfg->hot_any ||
+                (strcmp(c->campus, cfg->hot_campus) == 0 && strchr(c->subjects, cfg->hot_subject)))
                 cfg->order[cfg->n_order++] = (uint32_t)i;
         }
     } else {
-        for (long i = 0; i < cfg->n_cands; i++) cfg->order[cfg->n_order++] = (uint32_t)i;
+        for (long i = 0; i < cfg->n_cands; i++)
+            cfg->order[cfg->n_order++] = (uint32_t)i;
     }
     /* arrivals in a seeded random order: campuses mix as they would at an opening */
     for (long i = cfg->n_order - 1; i > 0; i--) {
@@ -189,7 +195,8 @@ int bench_scen_prepare(bench_cfg_t *cfg)
         cfg->order[j] = tmp;
     }
     if (cfg->n_order == 0) {
-        fprintf(stderr, "cetbench: no candidate fits scenario %s\n", bench_scenario_name(cfg->scenario));
+        fprintf(stderr, "cetbench: no candidate fits scenario %s\n",
+                bench_scenario_name(cfg->scenario));
         return -1;
     }
     return 0;
@@ -200,7 +207,8 @@ void bench_scen_thread_init(bench_thread_t *t)
     const bench_cfg_t *cfg = t->cfg;
     t->rng = splitmix64(cfg->seed + t->idx + 1);
     long n = 0;
-    for (long i = (long)t->idx; i < cfg->n_order; i += (long)cfg->threads) n++;
+    for (long i = (long)t->idx; i < cfg->n_order; i += (long)cfg->threads)
+        n++;
     t->n_users = (uint32_t)n;
     t->users = cet_calloc((size_t)n + 1, sizeof t->users[0]);
     n = 0;
@@ -268,8 +276,10 @@ static void make_pay(bench_thread_t *t, bench_req_t *r, const bench_user_t *u)
 {
     strcpy(r->path, "/api/v1/payments");
     req_auth(t, r, r->user);
-    if (u->oral) req_body(r, "{\"subjects\":[\"%c\",\"%c\"],\"channel\":\"alipay\"}", u->written, u->oral);
-    else req_body(r, "{\"subjects\":[\"%c\"],\"channel\":\"alipay\"}", u->written);
+    if (u->oral)
+        req_body(r, "{\"subjects\":[\"%c\",\"%c\"],\"channel\":\"alipay\"}", u->written, u->oral);
+    else
+        req_body(r, "{\"subjects\":[\"%c\"],\"channel\":\"alipay\"}", u->written);
 }
 
 static void make_notify(bench_thread_t *t, bench_req_t *r, const bench_user_t *u)
@@ -278,12 +288,15 @@ static void make_notify(bench_thread_t *t, bench_req_t *r, const bench_user_t *u
     char paid_at[26];
     cet_time_format(cet_now_s(), paid_at);
     strcpy(r->path, "/api/v1/payments/notify");
-    req_body(r, "{\"order_id\":\"%s\",\"amount\":%lld,\"paid_at\":\"%s\",\"gateway_txn\":\"bench-%u-%llu\"}",
-             u->order_id, (long long)u->amount, paid_at, t->idx, (unsigned long long)++t->gateway_n);
+    req_body(r,
+             "{\"order_id\":\"%s\",\"amount\":%lld,\"paid_at\":\"%s\",\"gateway_txn\":\"bench-%u-%"
+             "llu\"}",
+             u->order_id, (long long)u->amount, paid_at, t->idx,
+             (unsigned long long)++t->gateway_n);
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
-    HMAC(EVP_sha256(), cfg->secret, (int)cfg->secret_len, (const unsigned char *)r->body, r->body_len, md,
-         &md_len);
+    HMAC(EVP_sha256(), cfg->secret, (int)cfg->secret_len, (const unsigned char *)r->body,
+         r->body_len, md, &md_len);
     cet_hex(r->sig, md, md_len);
 }
 
@@ -298,7 +311,9 @@ static void make_login(bench_thread_t *t, bench_req_t *r)
 {
     const bench_cand_t *c = &t->cfg->cands[t->users[r->user].cand];
     strcpy(r->path, "/api/v1/sessions");
-    req_body(r, "{\"email\":\"%s\",\"password\":\"%s\",\"captcha_id\":\"bench\",\"captcha_answer\":\"bench\"}",
+    req_body(r,
+             "{\"email\":\"%s\",\"password\":\"%s\",\"captcha_id\":\"bench\",\"captcha_answer\":"
+             "\"bench\"}",
              c->email, t->cfg->password);
 }
 
@@ -409,9 +424,12 @@ static void opening_next(bench_thread_t *t, bench_req_t *r, uint64_t done_ns)
         if (st != 201) break;
         u->written = pick_written(c);
         u->ack_written = ack_add(t, u->cand, u->written, c->campus);
-        if (cand_chance(cfg, u->cand, 1) < cfg->cancel_share) next = BENCH_OP_CANCEL;
-        else if (pick_oral(c, u->written) && cand_chance(cfg, u->cand, 2) < cfg->oral_share) next = BENCH_OP_ORAL;
-        else if (cand_chance(cfg, u->cand, 3) < cfg->pay_share) next = BENCH_OP_PAY;
+        if (cand_chance(cfg, u->cand, 1) < cfg->cancel_share)
+            next = BENCH_OP_CANCEL;
+        else if (pick_oral(c, u->written) && cand_chance(cfg, u->cand, 2) < cfg->oral_share)
+            next = BENCH_OP_ORAL;
+        else if (cand_chance(cfg, u->cand, 3) < cfg->pay_share)
+            next = BENCH_OP_PAY;
         break;
     case BENCH_OP_ORAL:
         if (st == 201) {
@@ -428,7 +446,8 @@ static void opening_next(bench_thread_t *t, bench_req_t *r, uint64_t done_ns)
         break;
     case BENCH_OP_PAY: {
         char amount[32];
-        if (st == 201 && cfg->secret_len && bench_json_field(r->resp, "order_id", u->order_id, sizeof u->order_id) == 0 &&
+        if (st == 201 && cfg->secret_len &&
+            bench_json_field(r->resp, "order_id", u->order_id, sizeof u->order_id) == 0 &&
             bench_json_field(r->resp, "amount", amount, sizeof amount) == 0) {
             u->amount = strtoll(amount, NULL, 10);
             next = BENCH_OP_NOTIFY;
@@ -452,12 +471,23 @@ static void opening_next(bench_thread_t *t, bench_req_t *r, uint64_t done_ns)
     bench_req_put(t, r);
     r = req_new(t, user, next, done_ns); /* the pool is LIFO: usually the same object */
     switch (next) {
-    case BENCH_OP_REGISTER: make_register(t, r, pick_written(c), c->campus); break;
-    case BENCH_OP_ORAL: make_register(t, r, pick_oral(c, u->written), c->campus); break;
-    case BENCH_OP_CANCEL: make_cancel(t, r, u->written); break;
-    case BENCH_OP_PAY: make_pay(t, r, u); break;
-    case BENCH_OP_NOTIFY: make_notify(t, r, u); break;
-    default: CET_ASSERT(0);
+    case BENCH_OP_REGISTER:
+        make_register(t, r, pick_written(c), c->campus);
+        break;
+    case BENCH_OP_ORAL:
+        make_register(t, r, pick_oral(c, u->written), c->campus);
+        break;
+    case BENCH_OP_CANCEL:
+        make_cancel(t, r, u->written);
+        break;
+    case BENCH_OP_PAY:
+        make_pay(t, r, u);
+        break;
+    case BENCH_OP_NOTIFY:
+        make_notify(t, r, u);
+        break;
+    default:
+        CET_ASSERT(0);
     }
     bench_fifo_push(t, r);
 }

@@ -11,10 +11,10 @@
 /* ---- run statistics ---- */
 
 static const char *const op_names[BENCH_OP__COUNT] = {
-    [BENCH_OP_RAW] = "raw",         [BENCH_OP_OFFERS] = "offers",
+    [BENCH_OP_RAW] = "raw",           [BENCH_OP_OFFERS] = "offers",
     [BENCH_OP_REGISTER] = "register", [BENCH_OP_ORAL] = "oral",
-    [BENCH_OP_CANCEL] = "cancel",   [BENCH_OP_PAY] = "pay",
-    [BENCH_OP_NOTIFY] = "notify",   [BENCH_OP_CANDIDATE] = "candidate",
+    [BENCH_OP_CANCEL] = "cancel",     [BENCH_OP_PAY] = "pay",
+    [BENCH_OP_NOTIFY] = "notify",     [BENCH_OP_CANDIDATE] = "candidate",
     [BENCH_OP_LOGIN] = "login",
 };
 
@@ -27,13 +27,15 @@ void bench_stats_init(bench_stats_t *s)
 {
     memset(s, 0, sizeof *s);
     bench_hist_init(&s->all, BENCH_HIST_SUB_BITS_FINE);
-    for (int i = 0; i < BENCH_OP__COUNT; i++) bench_hist_init(&s->op[i], BENCH_HIST_SUB_BITS_FINE);
+    for (int i = 0; i < BENCH_OP__COUNT; i++)
+        bench_hist_init(&s->op[i], BENCH_HIST_SUB_BITS_FINE);
 }
 
 void bench_stats_free(bench_stats_t *s)
 {
     bench_hist_free(&s->all);
-    for (int i = 0; i < BENCH_OP__COUNT; i++) bench_hist_free(&s->op[i]);
+    for (int i = 0; i < BENCH_OP__COUNT; i++)
+        bench_hist_free(&s->op[i]);
     for (uint32_t i = 0; i < BENCH_SERIES_S_MAX; i++) {
         if (s->sec_hist[i]) {
             bench_hist_free(s->sec_hist[i]);
@@ -68,8 +70,10 @@ void bench_stats_merge(bench_stats_t *dst, const bench_stats_t *src)
         dst->op_count[i] += src->op_count[i];
         dst->op_fail[i] += src->op_fail[i];
     }
-    for (int i = 0; i < 600; i++) dst->status[i] += src->status[i];
-    for (uint32_t i = 0; i < src->n_codes; i++) stats_count_code(dst, src->codes[i].code, src->codes[i].n);
+    for (int i = 0; i < 600; i++)
+        dst->status[i] += src->status[i];
+    for (uint32_t i = 0; i < src->n_codes; i++)
+        stats_count_code(dst, src->codes[i].code, src->codes[i].n);
     dst->codes_other += src->codes_other;
     dst->bytes_in += src->bytes_in;
     dst->connects += src->connects;

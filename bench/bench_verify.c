@@ -81,10 +81,12 @@ static int csv_split(char *line, char **field, int max)
                 }
             }
             *w = '\0';
-            while (*p && *p != ',') p++;
+            while (*p && *p != ',')
+                p++;
         } else {
             field[n++] = p;
-            while (*p && *p != ',') p++;
+            while (*p && *p != ',')
+                p++;
         }
         if (*p != ',') {
             *p = '\0';
@@ -105,13 +107,14 @@ static int csv_col(char **f, int n, const char *name)
 static void chomp(char *s)
 {
     size_t n = strlen(s);
-    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r')) s[--n] = '\0';
+    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+        s[--n] = '\0';
 }
 
 /* ---- a string-keyed table ---- */
 
 typedef struct vrow {
-    char *key;     /* "id_number\x1fsubject" or "campus\x1fsubject" */
+    char *key; /* "id_number\x1fsubject" or "campus\x1fsubject" */
     char *campus;
     char *state;
     long count;    /* offer table: live registrations */
@@ -120,7 +123,7 @@ typedef struct vrow {
 
 typedef struct vtab {
     vrow_t *rows;
-    size_t cap;    /* power of two */
+    size_t cap; /* power of two */
     size_t n;
 } vtab_t;
 
@@ -139,7 +142,8 @@ static vrow_t *vtab_find(vtab_t *t, const char *key, bool create)
         for (size_t i = 0; i < t->cap; i++) {
             if (!t->rows[i].key) continue;
             size_t j = XXH3_64bits(t->rows[i].key, strlen(t->rows[i].key)) & (big.cap - 1);
-            while (big.rows[j].key) j = (j + 1) & (big.cap - 1);
+            while (big.rows[j].key)
+                j = (j + 1) & (big.cap - 1);
             big.rows[j] = t->rows[i];
             big.n++;
         }
@@ -182,8 +186,10 @@ static bool state_is_refund(const char *st)
     return strstr(st, "refund") != NULL;
 }
 
-/* Reads `cetctl export registrations` into regs (by id|subject) and offers (counts by campus|subject). */
-static int load_registrations(const bench_cfg_t *cfg, vtab_t *regs, vtab_t *offers, char *err, size_t cap)
+/* Reads `cetctl export registrations` into regs (by id|subject) and offers (counts by
+ * campus|subject). */
+static int load_registrations(const bench_cfg_t *cfg, vtab_t *regs, vtab_t *offers, char *err,
+                              size_t cap)
 {
     char cmd[2048];
     make_cmd(cmd, sizeof cmd, cfg, "export registrations");
@@ -228,18 +234,22 @@ static int load_registrations(const bench_cfg_t *cfg, vtab_t *regs, vtab_t *offe
     cet_free(line);
     int st = pclose(p);
     if (header || c_id < 0 || c_subj < 0 || c_campus < 0) {
-        snprintf(err, cap, "`cetctl export registrations` gave no header with id_number, subject, campus (exit %d)",
+        snprintf(err, cap,
+                 "`cetctl export registrations` gave no header with id_number, subject, campus "
+                 "(exit %d)",
                  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
         return -1;
     }
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        snprintf(err, cap, "`cetctl export registrations` failed (exit %d)", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        snprintf(err, cap, "`cetctl export registrations` failed (exit %d)",
+                 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
         return -1;
     }
     return (int)(rows > 0 ? 0 : 0);
 }
 
-/* Capacities from `cetctl export campuses` if cetctl has it; returns how many were read (0: none). */
+/* Capacities from `cetctl export campuses` if cetctl has it; returns how many were read (0: none).
+ */
 static long load_capacities(const bench_cfg_t *cfg, vtab_t *offers)
 {
     char cmd[2048];
@@ -288,13 +298,15 @@ static int run_check(const bench_cfg_t *cfg)
 
 static void loud(const char *what)
 {
-    fprintf(stderr, "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-                    "!!! cetbench VERIFY FAILED: %s\n"
-                    "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\n",
+    fprintf(stderr,
+            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+            "!!! cetbench VERIFY FAILED: %s\n"
+            "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\n",
             what);
 }
 
-int bench_verify(const bench_cfg_t *cfg, bench_thread_t *threads, uint32_t n_threads, char *note, size_t cap)
+int bench_verify(const bench_cfg_t *cfg, bench_thread_t *threads, uint32_t n_threads, char *note,
+                 size_t cap)
 {
     int check_rc = run_check(cfg);
     vtab_t regs, offers;
@@ -304,7 +316,8 @@ int bench_verify(const bench_cfg_t *cfg, bench_thread_t *threads, uint32_t n_thr
     if (load_registrations(cfg, &regs, &offers, err, sizeof err) != 0) {
         vtab_free(&regs);
         vtab_free(&offers);
-        snprintf(note, cap, "could not read the registrations: %s; cetctl check exit %d", err, check_rc);
+        snprintf(note, cap, "could not read the registrations: %s; cetctl check exit %d", err,
+                 check_rc);
         if (check_rc != 0) {
             loud("cetctl check failed");
             return 1;
@@ -315,7 +328,8 @@ int bench_verify(const bench_cfg_t *cfg, bench_thread_t *threads, uint32_t n_thr
     long capacities = load_capacities(cfg, &offers);
 
     int64_t now = cet_now_s();
-    uint64_t acks = 0, present = 0, lost = 0, expired_ok = 0, cancelled_ok = 0, zombie = 0, moved = 0;
+    uint64_t acks = 0, present = 0, lost = 0, expired_ok = 0, cancelled_ok = 0, zombie = 0,
+             moved = 0;
     uint64_t unpaid = 0; /* the notice was acknowledged, the registration is not paid */
     uint32_t shown = 0;
     for (uint32_t ti = 0; ti < n_threads; ti++) {
@@ -331,29 +345,36 @@ int bench_verify(const bench_cfg_t *cfg, bench_thread_t *threads, uint32_t n_thr
             if (live && a->cancelled) {
                 zombie++;
                 if (shown++ < VERIFY_PROBLEMS_SHOWN_MAX)
-                    fprintf(stderr, "cetbench: CANCELLED BUT PRESENT: %s subject %c\n", c->id_number, a->subject);
+                    fprintf(stderr, "cetbench: CANCELLED BUT PRESENT: %s subject %c\n",
+                            c->id_number, a->subject);
             } else if (live) {
                 present++;
                 if (a->paid && strcmp(r->state, "unpaid") == 0) {
                     unpaid++;
                     if (shown++ < VERIFY_PROBLEMS_SHOWN_MAX)
-                        fprintf(stderr, "cetbench: PAYMENT LOST: %s subject %c: notice acknowledged, state %s\n",
+                        fprintf(stderr,
+                                "cetbench: PAYMENT LOST: %s subject %c: notice acknowledged, state "
+                                "%s\n",
                                 c->id_number, a->subject, r->state);
                 }
                 if (strcmp(r->campus, a->campus) != 0) {
                     moved++;
                     if (shown++ < VERIFY_PROBLEMS_SHOWN_MAX)
-                        fprintf(stderr, "cetbench: WRONG CAMPUS: %s subject %c acknowledged at %s, stored at %s\n",
+                        fprintf(stderr,
+                                "cetbench: WRONG CAMPUS: %s subject %c acknowledged at %s, stored "
+                                "at %s\n",
                                 c->id_number, a->subject, a->campus, r->campus);
                 }
             } else if (a->cancelled) {
                 cancelled_ok++;
-            } else if (!a->paid && cfg->hold_ttl_s > 0 && (double)(now - a->acked_s) + 1.0 >= cfg->hold_ttl_s) {
+            } else if (!a->paid && cfg->hold_ttl_s > 0 &&
+                       (double)(now - a->acked_s) + 1.0 >= cfg->hold_ttl_s) {
                 expired_ok++;
             } else {
                 lost++;
                 if (shown++ < VERIFY_PROBLEMS_SHOWN_MAX)
-                    fprintf(stderr, "cetbench: LOST: %s subject %c at %s (%s, acknowledged %llds ago)\n",
+                    fprintf(stderr,
+                            "cetbench: LOST: %s subject %c at %s (%s, acknowledged %llds ago)\n",
                             c->id_number, a->subject, a->campus, a->paid ? "paid" : "unpaid",
                             (long long)(now - a->acked_s));
             }
@@ -368,16 +389,19 @@ int bench_verify(const bench_cfg_t *cfg, bench_thread_t *threads, uint32_t n_thr
         cet_strlcpy(k, o->key, sizeof k);
         char *sep = strchr(k, '\x1f');
         if (sep) *sep = '/';
-        fprintf(stderr, "cetbench: OVERSOLD: %s has %ld live registrations, capacity %ld\n", k, o->count,
-                o->capacity);
+        fprintf(stderr, "cetbench: OVERSOLD: %s has %ld live registrations, capacity %ld\n", k,
+                o->count, o->capacity);
     }
     snprintf(note, cap,
-             "cetctl check exit %d; %llu acknowledged: %llu present, %llu expired by hold TTL, %llu cancelled; "
-             "%llu lost, %llu cancelled-but-present, %llu wrong campus, %llu paid-but-unpaid; %zu rows exported; "
+             "cetctl check exit %d; %llu acknowledged: %llu present, %llu expired by hold TTL, "
+             "%llu cancelled; "
+             "%llu lost, %llu cancelled-but-present, %llu wrong campus, %llu paid-but-unpaid; %zu "
+             "rows exported; "
              "capacity %s, %llu oversold",
-             check_rc, (unsigned long long)acks, (unsigned long long)present, (unsigned long long)expired_ok,
-             (unsigned long long)cancelled_ok, (unsigned long long)lost, (unsigned long long)zombie,
-             (unsigned long long)moved, (unsigned long long)unpaid, regs.n,
+             check_rc, (unsigned long long)acks, (unsigned long long)present,
+             (unsigned long long)expired_ok, (unsigned long long)cancelled_ok,
+             (unsigned long long)lost, (unsigned long long)zombie, (unsigned long long)moved,
+             (unsigned long long)unpaid, regs.n,
              capacities > 0 ? "checked per campus-subject" : "checked by cetctl check only",
              (unsigned long long)oversold);
     vtab_free(&regs);
@@ -385,8 +409,9 @@ int bench_verify(const bench_cfg_t *cfg, bench_thread_t *threads, uint32_t n_thr
     bool failed = check_rc != 0 || lost || zombie || moved || oversold || unpaid;
     if (failed) {
         char what[256];
-        snprintf(what, sizeof what, "%llu LOST, %llu OVERSOLD campus-subjects, %llu cancelled-but-present, "
-                                    "%llu wrong campus, %llu payments lost, cetctl check exit %d",
+        snprintf(what, sizeof what,
+                 "%llu LOST, %llu OVERSOLD campus-subjects, %llu cancelled-but-present, "
+                 "%llu wrong campus, %llu payments lost, cetctl check exit %d",
                  (unsigned long long)lost, (unsigned long long)oversold, (unsigned long long)zombie,
                  (unsigned long long)moved, (unsigned long long)unpaid, check_rc);
         loud(what);
@@ -410,8 +435,8 @@ int bench_simple_get(const bench_cfg_t *cfg, const char *path, char *out, size_t
         return -1;
     }
     char req[512];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path,
-                     cfg->authority);
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+                     path, cfg->authority);
     if (write(fd, req, (size_t)n) != n) {
         close(fd);
         return -1;
@@ -428,7 +453,9 @@ int bench_simple_get(const bench_cfg_t *cfg, const char *path, char *out, size_t
     if (got < 12 || strncmp(out, "HTTP/1.", 7) != 0) return -1;
     int status = atoi(out + 9);
     char *body = strstr(out, "\r\n\r\n");
-    if (body) memmove(out, body + 4, strlen(body + 4) + 1);
-    else out[0] = '\0';
+    if (body)
+        memmove(out, body + 4, strlen(body + 4) + 1);
+    else
+        out[0] = '\0';
     return status;
 }

@@ -67,8 +67,10 @@ int main(int argc, char **argv)
     const char *listen_addr = "127.0.0.1:8090";
     int threads = 1;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) listen_addr = argv[++i];
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
+        if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
+            listen_addr = argv[++i];
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+            threads = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: hello_evhttp [--listen 127.0.0.1:PORT] [--threads N]\n");
             return 2;
@@ -89,9 +91,9 @@ int main(int argc, char **argv)
         c->base = event_base_new();
         c->http = evhttp_new(c->base);
         evhttp_set_gencb(c->http, hello_cb, NULL);
-        c->lis = evconnlistener_new_bind(c->base, NULL, NULL,
-                                         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT,
-                                         HELLO_BACKLOG, (struct sockaddr *)&ss, sslen);
+        c->lis = evconnlistener_new_bind(
+            c->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT,
+            HELLO_BACKLOG, (struct sockaddr *)&ss, sslen);
         if (!c->lis || !evhttp_bind_listener(c->http, c->lis)) {
             fprintf(stderr, "hello_evhttp: cannot listen on %s\n", listen_addr);
             return 1;
@@ -103,7 +105,8 @@ int main(int argc, char **argv)
     event_add(sig_int, NULL);
     printf("hello_evhttp: listening on %s\n", listen_addr);
     fflush(stdout);
-    for (int i = 1; i < threads; i++) pthread_create(&cores[i].th, NULL, core_run_cb, &cores[i]);
+    for (int i = 1; i < threads; i++)
+        pthread_create(&cores[i].th, NULL, core_run_cb, &cores[i]);
     core_run_cb(&cores[0]);
     return 0;
 }

@@ -27,13 +27,12 @@
 
 #define SEAT_CONNS_MAX 4096
 
-static const char seat_lua[] =
-    "local left = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
-    "if left <= 0 then return 0 end\n"
-    "redis.call('DECR', KEYS[1])\n"
-    "redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])\n"
-    "redis.call('RPUSH', KEYS[3], ARGV[1])\n"
-    "return 1\n";
+static const char seat_lua[] = "local left = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
+                               "if left <= 0 then return 0 end\n"
+                               "redis.call('DECR', KEYS[1])\n"
+                               "redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])\n"
+                               "redis.call('RPUSH', KEYS[3], ARGV[1])\n"
+                               "return 1\n";
 
 typedef struct seat_run {
     struct event_base *base;
@@ -63,9 +62,12 @@ static void seat_reply_cb(redisAsyncContext *ac, void *r, void *priv)
     redisReply *reply = r;
     uint64_t now = cet_mono_ns();
     bench_hist_record(&run->hist, (now - c->sent_ns) / 1000u);
-    if (!reply || reply->type == REDIS_REPLY_ERROR) run->errors++;
-    else if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1) run->taken++;
-    else run->full++;
+    if (!reply || reply->type == REDIS_REPLY_ERROR)
+        run->errors++;
+    else if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1)
+        run->taken++;
+    else
+        run->full++;
     if (!reply || now >= run->end_ns) {
         if (run->live-- == 1) event_base_loopbreak(run->base);
         return;
@@ -83,11 +85,12 @@ static void seat_send(seat_conn_t *c)
     snprintf(k_seats, sizeof k_seats, "seats:%u", offer);
     snprintf(k_regs, sizeof k_regs, "regs:%u", offer);
     snprintf(cand_s, sizeof cand_s, "%llu", (unsigned long long)cand);
-    snprintf(payload, sizeof payload, "{\"campus\":%u,\"subject\":\"1\",\"state\":\"unpaid\",\"t\":%lld}", offer,
+    snprintf(payload, sizeof payload,
+             "{\"campus\":%u,\"subject\":\"1\",\"state\":\"unpaid\",\"t\":%lld}", offer,
              (long long)cet_now_s());
     c->sent_ns = cet_mono_ns();
-    redisAsyncCommand(c->ac, seat_reply_cb, c, "EVALSHA %s 3 %s %s reglog %s %s", run->sha, k_seats, k_regs, cand_s,
-                      payload);
+    redisAsyncCommand(c->ac, seat_reply_cb, c, "EVALSHA %s 3 %s %s reglog %s %s", run->sha, k_seats,
+                      k_regs, cand_s, payload);
 }
 
 int main(int argc, char **argv)
@@ -101,17 +104,26 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) goto usage;
-        if (strcmp(a, "--host") == 0) host = v;
-        else if (strcmp(a, "--port") == 0) port = atoi(v);
-        else if (strcmp(a, "--connections") == 0) conns = (uint32_t)atoi(v);
-        else if (strcmp(a, "--duration") == 0) duration = atof(v);
-        else if (strcmp(a, "--offers") == 0) offers = (uint32_t)atoi(v);
-        else if (strcmp(a, "--capacity") == 0) capacity = atoll(v);
-        else if (strcmp(a, "--label") == 0) label = v;
-        else goto usage;
+        if (strcmp(a, "--host") == 0)
+            host = v;
+        else if (strcmp(a, "--port") == 0)
+            port = atoi(v);
+        else if (strcmp(a, "--connections") == 0)
+            conns = (uint32_t)atoi(v);
+        else if (strcmp(a, "--duration") == 0)
+            duration = atof(v);
+        else if (strcmp(a, "--offers") == 0)
+            offers = (uint32_t)atoi(v);
+        else if (strcmp(a, "--capacity") == 0)
+            capacity = atoll(v);
+        else if (strcmp(a, "--label") == 0)
+            label = v;
+        else
+            goto usage;
         i++;
     }
-    if (conns < 1 || conns > SEAT_CONNS_MAX || offers < 1 || duration <= 0 || duration > BENCH_DURATION_S_MAX)
+    if (conns < 1 || conns > SEAT_CONNS_MAX || offers < 1 || duration <= 0 ||
+        duration > BENCH_DURATION_S_MAX)
         goto usage;
 
     /* set up: seats per offer, the script */
@@ -154,20 +166,24 @@ int main(int argc, char **argv)
     uint64_t t0 = cet_mono_ns();
     run.end_ns = t0 + (uint64_t)(duration * 1e9);
     run.live = conns;
-    for (uint32_t i = 0; i < conns; i++) seat_send(&cs[i]);
+    for (uint32_t i = 0; i < conns; i++)
+        seat_send(&cs[i]);
     event_base_dispatch(run.base);
     double secs = (double)(cet_mono_ns() - t0) / 1e9;
     uint64_t n = run.hist.count;
-    printf("%s: %u connections, %u offers, %.2f s: %llu ops, %.1f ops/s, taken %llu, full %llu, errors %llu; "
+    printf("%s: %u connections, %u offers, %.2f s: %llu ops, %.1f ops/s, taken %llu, full %llu, "
+           "errors %llu; "
            "latency ms p50 %.3f p90 %.3f p99 %.3f p99.9 %.3f max %.3f\n",
-           label, conns, offers, secs, (unsigned long long)n, (double)n / secs, (unsigned long long)run.taken,
-           (unsigned long long)run.full, (unsigned long long)run.errors,
-           (double)bench_hist_percentile(&run.hist, 50) / 1000, (double)bench_hist_percentile(&run.hist, 90) / 1000,
-           (double)bench_hist_percentile(&run.hist, 99) / 1000, (double)bench_hist_percentile(&run.hist, 99.9) / 1000,
-           (double)run.hist.max_us / 1000);
+           label, conns, offers, secs, (unsigned long long)n, (double)n / secs,
+           (unsigned long long)run.taken, (unsigned long long)run.full,
+           (unsigned long long)run.errors, (double)bench_hist_percentile(&run.hist, 50) / 1000,
+           (double)bench_hist_percentile(&run.hist, 90) / 1000,
+           (double)bench_hist_percentile(&run.hist, 99) / 1000,
+           (double)bench_hist_percentile(&run.hist, 99.9) / 1000, (double)run.hist.max_us / 1000);
     return run.errors ? 1 : 0;
 usage:
-    fprintf(stderr, "usage: redis_seat --port P [--host H] [--connections N] [--duration S] [--offers N] "
-                    "[--capacity N] [--label TEXT]\n");
+    fprintf(stderr,
+            "usage: redis_seat --port P [--host H] [--connections N] [--duration S] [--offers N] "
+            "[--capacity N] [--label TEXT]\n");
     return 2;
 }

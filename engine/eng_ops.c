@@ -405,12 +405,11 @@ static int apply_reg_create(eng_op_t *op, store_txn_t *txn)
     reg.created = op->now;
     reg.hold_due = op->now + e->opt.hold_ttl_s;
     reg.expires = reg.hold_due;
+    /* The candidate's deletion entry (empty_due) is left as it is: the expiry
+     * handler finds the registration then and keeps the candidate. Not
+     * rewriting the record saves a random page write per registration. */
     int rc = store_reg_put(txn, e->st, &reg, 0);
     if (rc) return rc;
-    if (c.empty_due) {
-        c.empty_due = 0;
-        if ((rc = store_candidate_put(txn, e->st, reg.roster_no, &c))) return rc;
-    }
     op->seat_keep = true;
     char campus[12];
     snprintf(campus, sizeof campus, "%06u", reg.campus);

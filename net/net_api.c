@@ -178,6 +178,11 @@ static void api_op_done_cb(store_req_t *r)
         if (op->replayed) net_req_add_header(req, "Idempotent-Replayed", "true");
         if (op->kind == ENG_OP_REG_CREATE && r->status == 0 && !op->replayed)
             net_metrics_count("registrations", 1);
+        if (op->kind == ENG_OP_STAFF_CAPACITY && r->status == 0 && !op->replayed) {
+            /* the new capacity is on disk: the counter follows (left moves by the difference) */
+            int slot = eng_seats_slot(seats, op->in.campus, op->in.subject);
+            if (slot >= 0) eng_seats_set_capacity(seats, slot, op->in.capacity);
+        }
         net_reply_raw(req, op->http_status, "application/json; charset=utf-8", op->body,
                       op->body_len);
     }
@@ -853,7 +858,7 @@ static void h_candidate_get(net_req_t *req, net_api_t *api)
         (json_int_t)(unpaid_w + unpaid_o), "announcements", "province", prov, "school", school,
         "cet6_review", rs ? json_string(rs) : json_null(), "cet6_review_offered",
         eng_review_offered(txn, api->st, &c.snapshot), "bound_at", time_json(c.bound_at),
-        "delete_at", time_json(c.empty_due));
+        "delete_at", time_json(n == 0 ? c.empty_due : 0));
     net_reply_json(req, 200, out);
 }
 

@@ -569,9 +569,12 @@ static int core_new(net_server_t *srv, unsigned index, net_core_t **out)
     evhttp_set_max_body_size(core->http, CET_BODY_HARD_BYTES_MAX);
     evhttp_set_max_headers_size(core->http, CET_HEADERS_BYTES_MAX);
     evhttp_set_timeout(core->http, CET_HTTP_TIMEOUT_S);
+    /* every method libevent parses reaches the router, which answers the ones no
+     * route takes with a JSON 405 (libevent itself would send an HTML 501) */
     evhttp_set_allowed_methods(core->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                                EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
-                                               EVHTTP_REQ_OPTIONS);
+                                               EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+                                               EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
     evhttp_set_default_content_type(core->http, "application/json; charset=utf-8");
     evhttp_set_bevcb(core->http, core_bev_cb, core);
     evhttp_set_gencb(core->http, core_request_cb, core);

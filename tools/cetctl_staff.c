@@ -3,7 +3,7 @@
  *
  * bench-prep makes N candidates ready for a load test without going through
  * HTTP: account (agreement accepted), binding, and a live session each,
- * written straight into LMDB in one write txn. argon2id runs
+ * written straight into LMDB in large txns (bench_write says why in key order). argon2id runs
  * once and its string is shared by every bench account (they all have the
  * same password), which is what makes a million accounts take seconds. The
  * tokens are printed only after the txn that stores their sessions commits.
@@ -130,94 +130,44 @@ int ctl_cmd_staff(int argc, char **argv)
 }
 
 /* ---- bench-prep ---- */
+typedef struct bench_row {
+    uint32_t roster_no;
+    bool reuse;           /* an earlier bench-prep made this email: rebind that account */
+    uint8_t id[STORE_ACCOUNT_ID_BYTES];
+    uint8_t key[32];      /* session key: SHA-256 of the token's bytes */
+    char token[ENG_TOKEN_CHARS + 1];
+} bench_row_t;
+
 typedef struct bench {
     store_t *st;
-    uint64_t want, made;
+    uint64_t want;
     int64_t now, hold_ttl;
     char pwhash[CET_PWHASH_BYTES];
-    char *out;            /* the TSV lines, written to the file after the commit */
-    size_t out_len, out_cap;
+    bench_row_t *rows;
+    uint32_t *order;      /* row indexes in the order the current phase writes them */
+    size_t n, pos;        /* rows; first row of the current txn */
+    int phase;            /* 1 accounts, 2 candidates, 3 sessions */
     ctl_progress_t prog;
 } bench_t;
 
-static void bench_line(bench_t *b, const char *token, const store_account_t *a,
-                       const store_roster_t *r)
+static void bench_email(uint32_t no, char out[CET_EMAIL_BYTES])
 {
-    size_t need = ENG_TOKEN_CHARS + CET_EMAIL_BYTES + CET_ID_NUMBER_BYTES + CET_NAME_BYTES +
-                  CET_SUBJECTS_MAX + 64;
-    if (b->out_len + need > b->out_cap) {
-        b->out_cap = b->out_cap ? b->out_cap * 2 : (size_t)1 << 20;
-        b->out = cet_realloc(b->out, b->out_cap);
-    }
-    char subj[CET_SUBJECTS_MAX + 1];
-    int n = r->n_subjects < CET_SUBJECTS_MAX ? r->n_subjects : CET_SUBJECTS_MAX;
-    memcpy(subj, r->subjects, (size_t)n);
-    subj[n] = 0;
-    int w = snprintf(b->out + b->out_len, b->out_cap - b->out_len, "%s\t%s\t%s\t%s\t%s\t%u\t%s\n",
-                     token, a->email, eng_id_type_name(r->id_type), r->id_number, r->name,
-                     r->campus, subj);
-    if (w > 0) b->out_len += (size_t)w;
+    snprintf(out, CET_EMAIL_BYTES, "bench%u@bench.test", no);
 }
 
-/* Binds one roster record to a bench account with a live session. */
-static int bench_one(store_txn_t *txn, bench_t *b, const store_roster_t *r)
+/* Picks the first want roster records without a candidate, in roster_no order. */
+static int bench_collect(bench_t *b)
 {
-    store_account_t a;
-    char email[CET_EMAIL_BYTES];
-    snprintf(email, sizeof email, "bench%u@bench.test", r->roster_no);
-    /* an earlier bench-prep may have made this email (its candidate since expired): rebind it */
-    int rc = store_account_by_email(txn, b->st, email, &a);
-    bool reuse = rc == 0;
-    if (rc == STORE_NOTFOUND) {
-        memset(&a, 0, sizeof a);
-        eng_account_id_new(a.id);
-        cet_strlcpy(a.email, email, sizeof a.email);
-        a.created = b->now;
-    } else if (rc) {
+    store_txn_t *txn;
+    int rc = store_read_begin(b->st, &txn);
+    if (rc) return rc;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, store_dbi(b->st, STORE_DB_ROSTER_NO), &cur))) {
+        store_abort(txn);
         return rc;
     }
-    memcpy(a.pwhash, b->pwhash, sizeof a.pwhash);
-    a.agreed_at = b->now;
-    a.roster_no = r->roster_no;
-    if ((rc = store_account_put(txn, b->st, &a, reuse))) return rc;
-    store_candidate_t cd;
-    memset(&cd, 0, sizeof cd);
-    memcpy(cd.account, a.id, sizeof cd.account);
-    cd.bound_at = b->now;
-    cd.empty_due = b->now + b->hold_ttl;
-    cd.snapshot = *r;
-    if ((rc = store_candidate_put(txn, b->st, r->roster_no, &cd))) return rc;
-    char token[ENG_TOKEN_CHARS + 1];
-    uint8_t key[32];
-    eng_token_new(token, key);
-    store_session_t s;
-    memset(&s, 0, sizeof s);
-    memcpy(s.account, a.id, sizeof s.account);
-    s.kind = STORE_SESSION_CANDIDATE;
-    s.created = b->now;
-    s.expires = b->now + CET_SESSION_TTL_S;
-    if ((rc = store_session_put(txn, b->st, key, &s))) return rc;
-    bench_line(b, token, &a, r);
-    return 0;
-}
-
-/*
- * One write txn for the whole job: account ids and session keys are random,
- * so smaller txns would copy most of those trees again on every commit; in
- * one txn each page is copied once. It walks the roster in roster_no order
- * and takes the first records that have no candidate.
- */
-static int bench_txn_cb(store_txn_t *txn, void *arg)
-{
-    bench_t *b = arg;
-    b->made = 0;
-    b->out_len = 0;
-    ctl_progress_start(&b->prog, "bench-prep");
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, store_dbi(b->st, STORE_DB_ROSTER_NO), &cur);
-    if (rc) return rc;
     MDB_val k, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && b->made < b->want;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && b->n < b->want;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size != 4) continue;
         uint32_t no = store_rd32(k.mv_data);
@@ -228,17 +178,142 @@ static int bench_txn_cb(store_txn_t *txn, void *arg)
             rc = cr;
             break;
         }
-        MDB_val rv;
-        store_roster_t r;
-        if (store_get_ref(txn, b->st, STORE_DB_ROSTER, v.mv_data, v.mv_size, &rv) != 0 ||
-            rv.mv_size != sizeof r)
-            continue; /* a broken index entry: cetctl check reports it */
-        memcpy(&r, rv.mv_data, sizeof r);
-        if ((rc = bench_one(txn, b, &r))) break;
-        ctl_progress_tick(&b->prog, ++b->made);
+        bench_row_t *r = &b->rows[b->n];
+        r->roster_no = no;
+        char email[CET_EMAIL_BYTES];
+        bench_email(no, email);
+        store_account_t a;
+        cr = store_account_by_email(txn, b->st, email, &a);
+        r->reuse = cr == 0;
+        if (cr == 0) {
+            memcpy(r->id, a.id, sizeof r->id);
+        } else if (cr == STORE_NOTFOUND) {
+            eng_account_id_new(r->id);
+        } else {
+            rc = cr;
+            break;
+        }
+        eng_token_new(r->token, r->key);
+        b->order[b->n] = (uint32_t)b->n;
+        b->n++;
     }
     mdb_cursor_close(cur);
+    store_abort(txn);
     return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int bench_put(store_txn_t *txn, bench_t *b, const bench_row_t *r)
+{
+    int rc;
+    if (b->phase == 1) {
+        store_account_t a;
+        if (r->reuse) {
+            if ((rc = store_account_get(txn, b->st, r->id, &a))) return rc;
+        } else {
+            memset(&a, 0, sizeof a);
+            memcpy(a.id, r->id, sizeof a.id);
+            bench_email(r->roster_no, a.email);
+            a.created = b->now;
+        }
+        memcpy(a.pwhash, b->pwhash, sizeof a.pwhash);
+        a.agreed_at = b->now;
+        a.roster_no = r->roster_no;
+        return store_account_put(txn, b->st, &a, r->reuse);
+    }
+    if (b->phase == 2) {
+        store_candidate_t cd;
+        memset(&cd, 0, sizeof cd);
+        if ((rc = store_roster_get_by_no(txn, b->st, r->roster_no, &cd.snapshot))) return rc;
+        memcpy(cd.account, r->id, sizeof cd.account);
+        cd.bound_at = b->now;
+        cd.empty_due = b->now + b->hold_ttl;
+        return store_candidate_put(txn, b->st, r->roster_no, &cd);
+    }
+    store_session_t s;
+    memset(&s, 0, sizeof s);
+    memcpy(s.account, r->id, sizeof s.account);
+    s.kind = STORE_SESSION_CANDIDATE;
+    s.created = b->now;
+    s.expires = b->now + CET_SESSION_TTL_S;
+    return store_session_put(txn, b->st, r->key, &s);
+}
+
+static int bench_txn_cb(store_txn_t *txn, void *arg)
+{
+    bench_t *b = arg;
+    size_t end = b->pos + CTL_TXN_ROWS_MAX < b->n ? b->pos + CTL_TXN_ROWS_MAX : b->n;
+    for (size_t i = b->pos; i < end; i++) {
+        int rc = bench_put(txn, b, &b->rows[b->order[i]]);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static const bench_t *bench_sort_ctx;
+
+static int by_account_id(const void *x, const void *y)
+{
+    return memcmp(bench_sort_ctx->rows[*(const uint32_t *)x].id,
+                  bench_sort_ctx->rows[*(const uint32_t *)y].id, STORE_ACCOUNT_ID_BYTES);
+}
+
+static int by_session_key(const void *x, const void *y)
+{
+    return memcmp(bench_sort_ctx->rows[*(const uint32_t *)x].key,
+                  bench_sort_ctx->rows[*(const uint32_t *)y].key, 32);
+}
+
+static int by_roster_no(const void *x, const void *y)
+{
+    uint32_t a = bench_sort_ctx->rows[*(const uint32_t *)x].roster_no;
+    uint32_t c = bench_sort_ctx->rows[*(const uint32_t *)y].roster_no;
+    return a < c ? -1 : a > c;
+}
+
+/*
+ * Writes the rows in three phases (accounts, candidates, sessions), each in
+ * its own key order and CTL_TXN_ROWS_MAX rows per txn: account ids and
+ * session keys are random, and writing them sorted means every txn appends
+ * at the right edge of its tree instead of copying most of it again.
+ */
+static int bench_write(bench_t *b)
+{
+    static int (*const sorts[4])(const void *, const void *) = {NULL, by_account_id,
+                                                                 by_roster_no, by_session_key};
+    bench_sort_ctx = b;
+    for (b->phase = 1; b->phase <= 3; b->phase++) {
+        qsort(b->order, b->n, sizeof *b->order, sorts[b->phase]);
+        for (b->pos = 0; b->pos < b->n; b->pos += CTL_TXN_ROWS_MAX) {
+            int rc = store_write_run(b->st, bench_txn_cb, b);
+            if (rc) return rc;
+            ctl_progress_tick(&b->prog, ((b->phase - 1) * b->n + b->pos) / 3 & ~1023ull);
+        }
+    }
+    return 0;
+}
+
+/* The TSV: token, email, id_type, id_number, name, campus, qualified subjects. */
+static int bench_tsv(bench_t *b, FILE *f)
+{
+    store_txn_t *txn;
+    int rc = store_read_begin(b->st, &txn);
+    if (rc) return rc;
+    bench_sort_ctx = b;
+    qsort(b->order, b->n, sizeof *b->order, by_roster_no);
+    for (size_t i = 0; i < b->n && rc == 0; i++) {
+        const bench_row_t *row = &b->rows[b->order[i]];
+        store_roster_t r;
+        if ((rc = store_roster_get_by_no(txn, b->st, row->roster_no, &r))) break;
+        char email[CET_EMAIL_BYTES], subj[CET_SUBJECTS_MAX + 1];
+        bench_email(row->roster_no, email);
+        int n = r.n_subjects < CET_SUBJECTS_MAX ? r.n_subjects : CET_SUBJECTS_MAX;
+        memcpy(subj, r.subjects, (size_t)n);
+        subj[n] = 0;
+        fprintf(f, "%s\t%s\t%s\t%s\t%s\t%u\t%s\n", row->token, email,
+                eng_id_type_name(r.id_type), r.id_number, r.name, r.campus, subj);
+    }
+    store_abort(txn);
+    return rc;
 }
 
 int ctl_cmd_bench_prep(int argc, char **argv)
@@ -266,7 +341,7 @@ int ctl_cmd_bench_prep(int argc, char **argv)
     b->want = want;
     b->now = cet_now_s();
     b->hold_ttl = (int64_t)ttl;
-    int ret = CTL_EXIT_USAGE;
+    int ret = CTL_EXIT_USAGE, rc;
     FILE *f = NULL;
     if (ctl_password_hash(pw, b->pwhash) != 0) {
         fprintf(stderr, "cetctl bench-prep: out of memory hashing the password\n");
@@ -278,27 +353,31 @@ int ctl_cmd_bench_prep(int argc, char **argv)
         fprintf(stderr, "cetctl bench-prep: %s: %s\n", out, strerror(errno));
         goto done;
     }
-    int rc = store_write_run(b->st, bench_txn_cb, b);
-    if (rc) {
-        fprintf(stderr, "cetctl bench-prep: storage error: %s; nothing made\n", store_strerror(rc));
+    static char fbuf[1 << 20];
+    setvbuf(f, fbuf, _IOFBF, sizeof fbuf);
+    b->rows = cet_malloc(want * sizeof *b->rows);
+    b->order = cet_malloc(want * sizeof *b->order);
+    ctl_progress_start(&b->prog, "bench-prep");
+    if ((rc = bench_collect(b)) || (rc = bench_write(b)) || (rc = bench_tsv(b, f))) {
+        fprintf(stderr, "cetctl bench-prep: storage error: %s (start again from a fresh demo)\n",
+                store_strerror(rc));
         goto done;
     }
-    if (b->out_len) fwrite(b->out, 1, b->out_len, f);
     if (fflush(f) != 0 || ferror(f)) {
         fprintf(stderr, "cetctl bench-prep: write error on %s\n", out);
         goto done;
     }
-    ctl_progress_done(&b->prog, b->made);
-    if (b->made < b->want)
-        fprintf(stderr, "bench-prep: only %llu unbound roster records were left (asked for %llu)\n",
-                (unsigned long long)b->made, (unsigned long long)b->want);
-    fprintf(stderr, "bench-prep: %llu candidates ready, tokens in %s\n",
-            (unsigned long long)b->made, out);
+    ctl_progress_done(&b->prog, b->n);
+    if (b->n < b->want)
+        fprintf(stderr, "bench-prep: only %zu unbound roster records were left (asked for %llu)\n",
+                b->n, (unsigned long long)b->want);
+    fprintf(stderr, "bench-prep: %zu candidates ready, tokens in %s\n", b->n, out);
     ret = CTL_EXIT_OK;
 done:
     if (f && fclose(f) != 0 && ret == CTL_EXIT_OK) ret = CTL_EXIT_USAGE;
     if (b->st) store_close(b->st);
-    cet_free(b->out);
+    cet_free(b->rows);
+    cet_free(b->order);
     cet_free(b);
     return ret;
 }

@@ -13,7 +13,7 @@ pkgs=(build-essential cmake pkg-config libevent-dev liblmdb-dev lmdb-utils libxx
       libjemalloc-dev libsodium-dev libjansson-dev libssl-dev libnghttp2-dev python3 curl
       openssl h2o nghttp2-client)
 if [ "$what" = test ]; then
-    pkgs+=(clang libclang-rt-14-dev chromium)
+    pkgs+=(clang libclang-rt-14-dev chromium fonts-wqy-microhei)
     command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
     command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi

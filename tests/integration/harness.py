@@ -118,15 +118,28 @@ class Engine:
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
+    SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer",
+                         "ERROR: ThreadSanitizer")
+
+    def sanitizer_check(self):
+        """Raises AssertionError with the excerpt if the log has a sanitizer report."""
+        text = self.read_log()
+        hits = [i for i in (text.find(m) for m in self.SANITIZER_MARKERS) if i >= 0]
+        if hits:
+            at = min(hits)
+            raise AssertionError(f"sanitizer report in {self.log_path}:\n"
+                                 + text[max(0, at - 200):at + 6000])
+
     def stop(self):
-        """SIGTERM: drains and must exit 0."""
+        """SIGTERM: drains and must exit 0. Fails on any sanitizer report in the log."""
+        rc = None
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            rc = self.proc.wait(timeout=30)
+            rc = self.proc.wait(timeout=60)
             self.log.close()
             self.proc = None
-            return rc
-        return None
+        self.sanitizer_check()
+        return rc
 
     def kill9(self):
         if self.proc and self.proc.poll() is None:
@@ -134,6 +147,7 @@ class Engine:
             self.proc.wait(timeout=30)
         self.log.close()
         self.proc = None
+        self.sanitizer_check()
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
