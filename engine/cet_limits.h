@@ -33,6 +33,7 @@
 #define CET_COMMIT_BATCH_MAX 1024        /* requests applied in one write txn */
 #define CET_EXPIRE_BATCH_MAX 512         /* due holds deleted per write txn */
 #define CET_EXPIRE_TICK_MS 200           /* writer wakes at least this often */
+#define CET_SWEEP_BATCH_MAX 256          /* expired sessions/idempotency records looked at per tick */
 #define CET_MAP_BYTES_INITIAL (8ULL << 30)  /* LMDB map size at open */
 #define CET_MAP_GROW_FACTOR 2            /* on MDB_MAP_FULL */
 #define CET_MAP_BYTES_MAX (512ULL << 30)

@@ -113,6 +113,8 @@ bool eng_notice_signature_ok(const eng_t *e, const char *body, size_t len, const
 }
 
 /* ---- the expiry tick (writer thread) ---- */
+static int sweep(eng_t *e, store_txn_t *txn, int64_t now);
+
 typedef struct tick_walk {
     eng_t *e;
     int64_t now;
@@ -166,7 +168,48 @@ static int tick_cb(store_txn_t *txn, store_t *st, int64_t now_ms, void *ctx)
         rc = store_del_raw(txn, st, STORE_DB_EXPIRY, k, STORE_EXPIRY_KEY_BYTES);
         if (rc && rc != STORE_NOTFOUND) return rc;
     }
-    return 0;
+    return sweep(e, txn, w->now);
+}
+
+/*
+ * Sweeps expired sessions and Idempotency-Key records, CET_SWEEP_BATCH_MAX
+ * entries per tick, resuming where the last tick stopped, so neither
+ * database grows without bound and no tick is long.
+ */
+static int sweep(eng_t *e, store_txn_t *txn, int64_t now)
+{
+    store_db_t db = e->sweep_idem ? STORE_DB_IDEM : STORE_DB_SESSION;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, store_dbi(e->st, db), &cur);
+    if (rc) return rc;
+    MDB_val k = {e->sweep_klen, e->sweep_key}, v;
+    rc = mdb_cursor_get(cur, &k, &v, e->sweep_klen ? MDB_SET_RANGE : MDB_FIRST);
+    int seen = 0;
+    while (rc == 0 && seen++ < CET_SWEEP_BATCH_MAX) {
+        bool dead = false;
+        if (db == STORE_DB_SESSION && v.mv_size == sizeof(store_session_t)) {
+            store_session_t ss;
+            memcpy(&ss, v.mv_data, sizeof ss);
+            dead = ss.expires < now;
+        } else if (db == STORE_DB_IDEM && v.mv_size >= sizeof(store_idem_t)) {
+            store_idem_t h;
+            memcpy(&h, v.mv_data, sizeof h);
+            dead = h.created + CET_IDEM_TTL_S < now;
+        }
+        if (dead && (rc = mdb_cursor_del(cur, 0))) break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT); /* after a delete: the next one */
+    }
+    if (rc == 0 && k.mv_size <= sizeof e->sweep_key) {
+        memcpy(e->sweep_key, k.mv_data, k.mv_size);
+        e->sweep_klen = k.mv_size;
+        rc = 0;
+    } else if (rc == MDB_NOTFOUND) {
+        e->sweep_klen = 0; /* wrapped: next tick sweeps the other database */
+        e->sweep_idem = !e->sweep_idem;
+        rc = 0;
+    }
+    mdb_cursor_close(cur);
+    return rc;
 }
 
 static void tick_commit_cb(void *ctx)

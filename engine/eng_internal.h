@@ -30,6 +30,10 @@ struct eng {
     struct {
         uint64_t holds_expired, candidates_deleted, orders_expired;
     } tick_counts;
+    /* where the sweep of expired sessions and idempotency records resumes */
+    bool sweep_idem;
+    uint8_t sweep_key[64];
+    size_t sweep_klen;
 };
 
 /* Expiry handlers (eng_ops.c), run by the tick inside the writer's txn. */

@@ -243,9 +243,12 @@ static int apply_bind(eng_op_t *op, store_txn_t *txn)
     if ((rc = store_candidate_put(txn, e->st, ro.roster_no, &c))) return rc;
     a.roster_no = ro.roster_no;
     if ((rc = store_account_put(txn, e->st, &a, true))) return rc;
+    char school[12], campus[12];
+    snprintf(school, sizeof school, "%05u", ro.school);
+    snprintf(campus, sizeof campus, "%06u", ro.campus);
     op_body(op, 201,
-            json_pack("{s:b,s:i,s:i,s:o,s:o}", "bound", 1, "school", (json_int_t)ro.school,
-                      "campus", (json_int_t)ro.campus, "qualified_subjects",
+            json_pack("{s:b,s:s,s:s,s:o,s:o}", "bound", 1, "school", school, "campus", campus,
+                      "qualified_subjects",
                       subjects_json(c.snapshot.subjects, c.snapshot.n_subjects), "bound_at",
                       time_json(c.bound_at)));
     return 0;
@@ -848,6 +851,8 @@ static int op_apply_cb(store_txn_t *txn, store_t *st, store_req_t *req)
         if (rc && rc != STORE_NOTFOUND) return rc;
     }
     int r = apply_kind(op, txn);
+    /* a store call's errno (positive, no answer built) is a storage failure */
+    if (r > 0 && op->http_status == 0) r = -r;
     if (r < 0) return r;
     if (op->idem && op->http_status < 500) {
         uint8_t buf[sizeof(store_idem_t) + ENG_BODY_BYTES_MAX];

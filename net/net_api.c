@@ -1342,13 +1342,16 @@ static void h_staff_review(net_req_t *req, net_api_t *api, const char *account_h
     const char *d = NULL;
     cet_err_t e = net_json_str(j, "decision", true, &d);
     if (!e && strcmp(d, "approve") != 0 && strcmp(d, "reject") != 0) e = CET_E_INVALID_FIELD;
-    if (!e && (strlen(account_hex) != 32 || cet_unhex(op->in.target, account_hex, 16) != 0))
+    const char *field = "decision";
+    if (!e && (strlen(account_hex) != 32 || cet_unhex(op->in.target, account_hex, 16) != 0)) {
         e = CET_E_REVIEW_NOT_FOUND;
+        field = "account_id";
+    }
     if (!e) op->in.flag = strcmp(d, "approve") == 0;
     json_decref(j);
     if (e) {
         cet_free(op);
-        net_reply_error(req, e, "decision");
+        net_reply_error(req, e, field);
         return;
     }
     op_submit(req, op);

@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -126,8 +127,9 @@ static net_method_t method_of(struct evhttp_request *evreq)
     }
 }
 
-/* An answer given before a net_req_t exists (JSON error, then evhttp frees). */
-static void early_error(struct evhttp_request *evreq, cet_err_t e)
+/* An answer given before a net_req_t exists (JSON error, then evhttp frees);
+ * close: the connection cannot carry another request. */
+static void early_error(struct evhttp_request *evreq, cet_err_t e, bool close)
 {
     char text[256];
     int n = snprintf(text, sizeof text, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
@@ -135,9 +137,25 @@ static void early_error(struct evhttp_request *evreq, cet_err_t e)
     struct evkeyvalq *h = evhttp_request_get_output_headers(evreq);
     evhttp_add_header(h, "Content-Type", "application/json; charset=utf-8");
     evhttp_add_header(h, "Cache-Control", "no-store");
-    if (e == CET_E_BODY_TOO_LARGE) evhttp_add_header(h, "Connection", "close");
+    if (close) evhttp_add_header(h, "Connection", "close");
     evbuffer_add(evhttp_request_get_output_buffer(evreq), text, (size_t)n);
     evhttp_send_reply(evreq, cet_err_status(e), NULL, NULL);
+}
+
+/* Several Content-Length fields that disagree: where the body ends is
+ * ambiguous (RFC 9112 6.3: 400 and close; request smuggling). libevent 2.1
+ * silently takes the first one. */
+static bool content_length_conflict(const struct evkeyvalq *h)
+{
+    const char *first = NULL;
+    for (const struct evkeyval *kv = TAILQ_FIRST(h); kv; kv = TAILQ_NEXT(kv, next)) {
+        if (strcasecmp(kv->key, "Content-Length") != 0) continue;
+        if (!first)
+            first = kv->value;
+        else if (strcmp(first, kv->value) != 0)
+            return true;
+    }
+    return false;
 }
 
 net_req_t *net_req_new(net_core_t *core, struct evhttp_request *evreq)
@@ -146,13 +164,17 @@ net_req_t *net_req_new(net_core_t *core, struct evhttp_request *evreq)
     struct evbuffer *in = evhttp_request_get_input_buffer(evreq);
     size_t body_len = evbuffer_get_length(in);
     if (body_len > CET_BODY_BYTES_MAX) {
-        early_error(evreq, CET_E_BODY_TOO_LARGE);
+        early_error(evreq, CET_E_BODY_TOO_LARGE, true);
+        return NULL;
+    }
+    if (content_length_conflict(evhttp_request_get_input_headers(evreq))) {
+        early_error(evreq, CET_E_BAD_REQUEST, true);
         return NULL;
     }
     net_req_t *req = net_core_req_alloc(core);
     if (!uri || path_decode(uri, req->path, sizeof req->path) != 0 || req->path[0] != '/') {
         net_core_req_release(core, req);
-        early_error(evreq, CET_E_BAD_REQUEST);
+        early_error(evreq, CET_E_BAD_REQUEST, false);
         return NULL;
     }
     req->evreq = evreq;

@@ -31,7 +31,7 @@ import time
 import unittest
 import urllib.parse
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import DataDir, Engine, cetctl, error_code, pay_notice  # noqa: E402
@@ -57,6 +57,7 @@ KINDS = {
     "rpend": (10013, 100130, "1;F", 0, 8, True, "pending"),
     "rfail": (10013, 100130, "1;F", 0, 2, True, "fail"),
     "small": (99303, 993030, "1;F", 0, 6, True, None),
+    "o994": (99304, 993040, "1;3;5;F", 0, 3, True, None),
     # left unbound: the account / lookup / bind path
     "u130": (10013, 100130, "1;F", 0, 16, False, None),
     "u991": (99101, 991010, "1;F", 0, 2, False, None),
@@ -156,10 +157,29 @@ class World:
                 "window_closes", "exam_date"]
         with open(f, "w", encoding="utf-8") as fh:
             fh.write(",".join(cols) + "\n")
+            # the demo sizes capacities to its own candidates: make room for ours
+            for row in self.dd.export("campuses"):
+                row["capacity"] = max(int(row["capacity"]), 1000)
+                fh.write(csv_line([row[c] for c in cols]))
             fh.write(csv_line([99, "测试省", 99303, "规则测试学校", 0, 993030, "规则校区", "1", 4, 3000,
                                s["reg_opens"], s["reg_closes"], s["written_date"]]))
             fh.write(csv_line([99, "测试省", 99303, "规则测试学校", 0, 993030, "规则校区", "F", 2, 5000,
                                s["reg_opens"], s["reg_closes"], s["oral_date_4"]]))
+            # school 99304 (oral elsewhere allowed): offers that rules exclude
+            opens, closes = parse_time(s["reg_opens"]), parse_time(s["reg_closes"])
+            early = fmt_time(opens + 3600)    # a window that closed 23 hours ago
+            late = fmt_time(closes - 3600)    # a window that opens in 14 days
+            school = [99, "测试省", 99304, "规则测试学校乙", 1]
+            for campus, subject, fee, wo, wc, exam in [
+                    (993040, "1", 3000, s["reg_opens"], s["reg_closes"], s["written_date"]),
+                    (993040, "3", 3500, s["reg_opens"], early, s["written_date"]),
+                    (993040, "5", 3500, late, s["reg_closes"], s["written_date"]),
+                    (993040, "F", 5000, s["reg_opens"], s["reg_closes"], s["oral_date_4"]),
+                    (993041, "F", 0, s["reg_opens"], s["reg_closes"], s["oral_date_4"]),
+                    (993042, "F", 5000, s["reg_opens"], s["reg_closes"], ""),
+                    (993043, "F", 5000, s["reg_opens"], early, s["oral_date_4"])]:
+                fh.write(csv_line(school + [campus, f"规则校区{campus % 10}", subject, 100, fee,
+                                            wo, wc, exam]))
         cetctl("import", "campuses", "--data", self.dd.data, f)
 
     def import_roster(self, people, major=None, subjects=None, name="roster"):
@@ -311,6 +331,22 @@ class RulesCase(unittest.TestCase):
                         {"id_type": p.id_type, "id_number": p.id_number, "subject": subject,
                          "locked": locked}, token=self.staff(user))
 
+    def seats_left(self, campus, subject):
+        """The engine's seat counter of an offer (from /metrics, Prometheus text)."""
+        c = http.client.HTTPConnection("127.0.0.1", self.engine.port, timeout=10)
+        c.request("GET", "/metrics")
+        text = c.getresponse().read().decode()
+        c.close()
+        m = re.search(r'cetd_seats_left\{campus="%06d",subject="%s"\} (\d+)' % (campus, subject),
+                      text)
+        self.assertIsNotNone(m, "no seats gauge")
+        return int(m.group(1))
+
+    def group_pay(self, p, subjects, user="teacher10013"):
+        return self.api("POST", "/api/v1/admin/group-payments",
+                        {"id_type": p.id_type, "id_number": p.id_number, "subjects": subjects},
+                        token=self.staff(user))
+
     def account_id(self, token):
         r = self.api("GET", "/api/v1/me", token=token)
         self.assertStatus(r, 200)
@@ -334,6 +370,10 @@ def start_engine(dd, env=None, **kw):
 
 def parse_time(s):
     return datetime.fromisoformat(s).timestamp()
+
+
+def fmt_time(t):
+    return datetime.fromtimestamp(t, timezone(timedelta(hours=8))).isoformat(timespec="seconds")
 
 
 def solve_captcha(body):
@@ -934,6 +974,34 @@ class CandidateRules(RulesCase):
         self.assertEqual(self.offers(ps[2])[key]["seats"], "yellow")
         self.assertStatus(self.register(ps[2], "3"), 201)
 
+    def test_written_only_inside_offer_window(self):
+        p = self.world.take("o994")
+        self.assertEqual(set(self.offers(p)), {("1", "993040")})
+        self.assertErr(self.register(p, "3"), 409, "window_closed")  # closed yesterday
+        self.assertErr(self.register(p, "5"), 409, "window_closed")  # opens later
+        self.assertEqual(self.regs(p), {})
+        self.assertStatus(self.register(p, "1"), 201)
+
+    def test_oral_offer_needs_window_fee_and_exam_date(self):
+        p = self.world.take("o994")
+        self.assertStatus(self.register(p, "1"), 201)
+        oral = {c for (s, c) in self.offers(p, "oral")}
+        self.assertIn("993040", oral)
+        self.assertIn("991010", oral)  # 99304 allows other campuses of its province
+        self.assertFalse(oral & {"993041", "993042", "993043"}, oral)
+        self.assertNotIn("100130", oral)  # another province
+        self.assertErr(self.register(p, "F", campus=993041), 404, "offer_not_found")  # fee 0
+        self.assertErr(self.register(p, "F", campus=993042), 404, "offer_not_found")  # no date
+        self.assertErr(self.register(p, "F", campus=993043), 409, "window_closed")
+        self.assertErr(self.register(p, "F", campus=100130), 409, "campus_not_allowed")
+        r = self.register(p, "F", campus=991010)
+        self.assertEqual(self.assertStatus(r, 201)["campus"], "991010")
+
+    def test_review_not_offered_without_cet6_at_campus(self):
+        p = self.world.take("o994")  # campus 993040 offers no English-6
+        self.assertIs(self.page(p)["cet6_review_offered"], False)
+        self.assertErr(self.review(p, "993040242190101"), 409, "review_not_offered")
+
     # -- rule 6: written subjects --
     def test_registration_response(self):
         p = self.world.take("w130")
@@ -1048,9 +1116,12 @@ class CandidateRules(RulesCase):
         p = self.world.take("w130")
         self.assertStatus(self.register(p, "1"), 201)
         self.assertStatus(self.register(p, "F"), 201)
+        left1, leftf = self.seats_left(100130, "1"), self.seats_left(100130, "F")
         r = self.cancel(p, "1")
         self.assertEqual(sorted(self.assertStatus(r, 200)["cancelled"]), ["1", "F"])
         self.assertEqual(self.regs(p), {})
+        self.assertEqual((self.seats_left(100130, "1"), self.seats_left(100130, "F")),
+                         (left1 + 1, leftf + 1))
         # the oral alone may be cancelled and leaves the written one
         self.assertStatus(self.register(p, "1"), 201)
         self.assertStatus(self.register(p, "F"), 201)
@@ -1093,10 +1164,7 @@ class CandidateRules(RulesCase):
         self.assertStatus(self.register(p, "F"), 201)
         # the school pays the oral subject as a group payment
         self.assertStatus(self.lock(p, "F"), 200)
-        r = self.api("POST", "/api/v1/admin/group-payments",
-                     {"id_type": p.id_type, "id_number": p.id_number, "subjects": ["F"]},
-                     token=self.staff("teacher10013"))
-        self.assertStatus(r, 200)
+        self.assertStatus(self.group_pay(p, ["F"]), 200)
         regs = self.regs(p)
         self.assertEqual((regs["1"]["state"], regs["F"]["state"]), ("unpaid", "paid"))
         self.assertErr(self.cancel(p, "1"), 409, "oral_paid")
@@ -1191,6 +1259,12 @@ class CandidateRules(RulesCase):
         self.assertEqual(self.regs(p)["1"], row1)
         g = self.api("GET", f"/api/v1/payments/{b['order_id']}", token=p.token).body
         self.assertEqual(g["state"], "paid")
+        # the platform charged twice (another transaction): recorded for refund, never dropped
+        st3, js3 = pay_notice(self.engine, b["order_id"], 3000)
+        self.assertEqual((st3, js3["status"]), (200, "refund"))
+        g2 = self.api("GET", f"/api/v1/payments/{b['order_id']}", token=p.token).body
+        self.assertEqual(g2, g)
+        self.assertEqual(self.regs(p)["1"], row1)
 
     def test_notice_bad_signature(self):
         p = self.world.take("w130")
@@ -1333,6 +1407,7 @@ class ClosedWindowRules(RulesCase):
         cls.http.close()
         assert cls.engine.stop() == 0
         cls.engine.start(env=dict(os.environ, CET_CLOCK_OFFSET_S=str(20 * DAY)))
+        cls._staff = {}  # staff sessions (12 hours) ended too
 
     def bench_login(self, p):
         # bench-prep sessions ended 12 hours after "real" now: log in again
@@ -1355,6 +1430,12 @@ class ClosedWindowRules(RulesCase):
         p.token = self.bench_login(p)
         self.assertStatus(self.lock(p, "1", locked=False), 200)
         self.assertErr(self.cancel(p, "1"), 409, "window_closed")
+
+    def test_session_expires(self):
+        # bench-prep sessions were made 20 days ago (12 hour sessions): over
+        p = self.world.take("w130")
+        self.assertErr(self.api("GET", "/api/v1/me", token=p.token), 401, "unauthorized")
+        self.assertStatus(self.api("GET", "/api/v1/me", token=self.bench_login(p)), 200)
 
     def test_no_lookup_or_bind_after_window(self):
         tok = self.new_session()
@@ -1379,17 +1460,6 @@ class ExpiryRules(RulesCase):
                 return True
             time.sleep(0.2)
         return pred()
-
-    def seats_left(self, campus, subject):
-        # the harness client parses JSON only: fetch the text directly
-        c = http.client.HTTPConnection("127.0.0.1", self.engine.port, timeout=10)
-        c.request("GET", "/metrics")
-        text = c.getresponse().read().decode()
-        c.close()
-        m = re.search(r'cetd_seats_left\{campus="%06d",subject="%s"\} (\d+)' % (campus, subject),
-                      text)
-        self.assertIsNotNone(m, "no seats gauge")
-        return int(m.group(1))
 
     def test_unpaid_hold_expires_and_seat_returns(self):
         p = self.world.take("w130")
@@ -1420,7 +1490,7 @@ class ExpiryRules(RulesCase):
         self.assertAlmostEqual(parse_time(b["expires_at"]) - time.time(), 4, delta=2)
         self.assertTrue(self.wait_until(lambda: "1" not in self.regs_or_empty(p)))
 
-    def test_pending_order_pauses_the_hold_and_late_notice_pays(self):
+    def test_late_notice_pays_when_registrations_remain(self):
         p = self.world.take("w130")
         self.assertStatus(self.register(p, "1"), 201)
         b = self.assertStatus(self.order(p, ["1"]), 201)
@@ -1448,6 +1518,24 @@ class ExpiryRules(RulesCase):
         st, js = pay_notice(self.engine, oid, 3000)  # another notice: recorded, refund too
         self.assertEqual((st, js["status"]), (200, "refund"))
 
+    def test_no_oral_without_its_written_after_expiry(self):
+        """Rule 7: nobody may hold an oral subject without its written one, whatever way
+        the oral was paid: the school pays only the oral (group payment) while the written
+        subject stays unpaid; its hold then runs out."""
+        p = self.world.take("w130")
+        self.assertStatus(self.register(p, "1"), 201)
+        self.assertStatus(self.register(p, "F"), 201)
+        self.assertStatus(self.lock(p, "F"), 200)
+        r = self.group_pay(p, ["F"])
+        if r.status != 200:
+            # refusing to pay an oral without its written subject keeps the rule too
+            self.assertErr(r, 409, "oral_needs_written")
+            return
+        time.sleep(5.5)  # past --hold-ttl 4 of the written subject
+        regs = self.regs_or_empty(p)
+        self.assertFalse("F" in regs and "1" not in regs,
+                         f"a paid oral subject is left without its written subject: {regs}")
+
     def test_candidate_without_registrations_is_deleted(self):
         tok = self.new_session()
         p = self.world.take("u130")
@@ -1461,6 +1549,58 @@ class ExpiryRules(RulesCase):
         # the account may bind again later
         self.assertStatus(self.api("POST", "/api/v1/candidate", dict(p.ident(), confirmed=True),
                                    token=tok), 201)
+
+
+class OrderPauseRules(RulesCase):
+    """Rule 9: registrations in a pending order do not expire until the order resolves or
+    its own timeout passes (--hold-ttl 2 --order-ttl 5)."""
+
+    engine_kw = {"hold_ttl": 2, "order_ttl": 5}
+
+    def test_pending_order_pauses_the_hold(self):
+        a, b, c = (self.world.take("w130") for _ in range(3))
+        for p in (a, b, c):
+            self.assertStatus(self.register(p, "1"), 201)
+        oa = self.assertStatus(self.order(a, ["1"]), 201)
+        ob = self.assertStatus(self.order(b, ["1"]), 201)
+        time.sleep(3.0)  # past the 2 s hold
+        self.assertNotIn("1", ExpiryRules.regs_or_empty(self, c))  # no order: gone
+        self.assertEqual(self.regs(a)["1"]["order_id"], oa["order_id"])  # paused
+        self.assertEqual(self.regs(b)["1"]["order_id"], ob["order_id"])
+        st, js = pay_notice(self.engine, oa["order_id"], 3000)
+        self.assertEqual((st, js["status"]), (200, "paid"))
+        self.assertEqual(self.regs(a)["1"]["state"], "paid")
+        # b's order times out (5 s): its hold, long past, ends at once
+        self.assertTrue(ExpiryRules.wait_until(
+            self, lambda: "1" not in ExpiryRules.regs_or_empty(self, b), 8))
+        self.assertEqual(self.api("GET", f"/api/v1/payments/{ob['order_id']}",
+                                  token=b.token).body["state"], "expired")
+        time.sleep(1.0)
+        self.assertEqual(self.regs(a)["1"]["state"], "paid")  # paid never expires
+
+
+class PlannedCalls(unittest.TestCase):
+    """spec/api.md calls that docs/openapi.yaml lists as 'not built yet' (404 not_found)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dd = DataDir(candidates=10, seed=3)
+        cls.engine = Engine(cls.dd)
+        cls.http = cls.engine.client()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.http.close()
+        cls.engine.stop()
+        cls.dd.cleanup()
+
+    def test_not_built_yet(self):
+        for method, path in [("GET", "/api/v1/admission-tickets/1"),
+                             ("POST", "/api/v1/account-recovery"),
+                             ("POST", "/api/v1/password-resets"),
+                             ("POST", "/api/v1/password-resets/confirm")]:
+            st, js, _ = self.http.request(method, path, body={})
+            self.assertEqual((st, error_code(js)), (404, "not_found"), path)
 
 
 if __name__ == "__main__":
