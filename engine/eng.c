@@ -34,6 +34,36 @@ eng_phase_t eng_phase(const store_sitting_t *s, int64_t now)
     return ENG_PHASE_CLOSED;
 }
 
+const char *eng_review_state_name(uint8_t state)
+{
+    switch (state) {
+    case STORE_REVIEW_AUTO_APPROVED:
+        return "auto_approved";
+    case STORE_REVIEW_PENDING:
+        return "pending";
+    case STORE_REVIEW_APPROVED:
+        return "approved";
+    case STORE_REVIEW_REJECTED:
+        return "rejected";
+    }
+    return NULL;
+}
+
+const char *eng_order_state_name(uint8_t state)
+{
+    switch (state) {
+    case STORE_ORDER_PENDING:
+        return "pending";
+    case STORE_ORDER_PAID:
+        return "paid";
+    case STORE_ORDER_EXPIRED:
+        return "expired";
+    case STORE_ORDER_REFUND:
+        return "refund";
+    }
+    return "unknown";
+}
+
 const char *eng_seat_colour(uint32_t left, uint32_t capacity)
 {
     if (left == 0) return "none";

@@ -153,6 +153,9 @@ typedef enum eng_phase {
 } eng_phase_t;
 eng_phase_t eng_phase(const store_sitting_t *s, int64_t now);
 const char *eng_phase_name(eng_phase_t p);
+/** API names of review states ("pending"...; NULL for an unknown value) and order states. */
+const char *eng_review_state_name(uint8_t state);
+const char *eng_order_state_name(uint8_t state);
 /** "green" (at least half left), "yellow", or "none". */
 const char *eng_seat_colour(uint32_t left, uint32_t capacity);
 /** Is subject among the roster record's qualified subjects? */

@@ -34,22 +34,6 @@ static int op_error(eng_op_t *op, cet_err_t err)
     return (int)err;
 }
 
-static const char *review_state_name(uint8_t s)
-{
-    switch (s) {
-    case STORE_REVIEW_AUTO_APPROVED:
-        return "auto_approved";
-    case STORE_REVIEW_PENDING:
-        return "pending";
-    case STORE_REVIEW_APPROVED:
-        return "approved";
-    case STORE_REVIEW_REJECTED:
-        return "rejected";
-    default:
-        return "none";
-    }
-}
-
 static json_t *time_json(int64_t t)
 {
     char buf[26];
@@ -311,7 +295,7 @@ static int apply_review_submit(eng_op_t *op, store_txn_t *txn)
     }
     if ((rc = store_review_put(txn, e->st, &rv))) return rc;
     op_body(op, op->kind == ENG_OP_REVIEW_SUBMIT ? 201 : 200,
-            json_pack("{s:s,s:o}", "state", review_state_name(state), "qualified_subjects",
+            json_pack("{s:s,s:o}", "state", eng_review_state_name(state), "qualified_subjects",
                       subjects_json(c.snapshot.subjects, c.snapshot.n_subjects)));
     return 0;
 }
@@ -678,9 +662,9 @@ static int apply_staff_review(eng_op_t *op, store_txn_t *txn)
     }
     char detail[128], hex[33];
     cet_hex(hex, rv.account, 16);
-    snprintf(detail, sizeof detail, "review of account %s: %s", hex, review_state_name(rv.state));
+    snprintf(detail, sizeof detail, "review of account %s: %s", hex, eng_review_state_name(rv.state));
     if ((rc = store_audit_append(txn, e->st, op->now, op->staff, "review_decide", detail))) return rc;
-    op_body(op, 200, json_pack("{s:s}", "state", review_state_name(rv.state)));
+    op_body(op, 200, json_pack("{s:s}", "state", eng_review_state_name(rv.state)));
     return 0;
 }
 

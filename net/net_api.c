@@ -197,6 +197,14 @@ static eng_op_t *op_new(net_req_t *req, net_api_t *api, eng_op_kind_t kind)
     return op;
 }
 
+/* Refuses a request whose op (and body) were prepared: frees both and replies. */
+static void op_refuse(net_req_t *req, eng_op_t *op, json_t *j, cet_err_t e, const char *field)
+{
+    json_decref(j);
+    cet_free(op);
+    net_reply_error(req, e, field);
+}
+
 static void op_submit(net_req_t *req, eng_op_t *op)
 {
     cet_err_t e = eng_submit(op);
@@ -536,17 +544,7 @@ static const char *review_state(store_txn_t *txn, net_api_t *api, const uint8_t 
                                 store_review_t *rv)
 {
     if (store_review_get(txn, api->st, account, rv) != 0) return NULL;
-    switch (rv->state) {
-    case STORE_REVIEW_AUTO_APPROVED:
-        return "auto_approved";
-    case STORE_REVIEW_PENDING:
-        return "pending";
-    case STORE_REVIEW_APPROVED:
-        return "approved";
-    case STORE_REVIEW_REJECTED:
-        return "rejected";
-    }
-    return NULL;
+    return eng_review_state_name(rv->state);
 }
 
 static json_t *sitting_json(store_txn_t *txn, net_api_t *api, eng_phase_t *phase)
@@ -775,9 +773,7 @@ static void h_bind(net_req_t *req, net_api_t *api)
     }
     cet_err_t e = need_confirmed(j);
     if (e) {
-        json_decref(j);
-        cet_free(op);
-        net_reply_error(req, e, "confirmed");
+        op_refuse(req, op, j, e, "confirmed");
         return;
     }
     op->in.id_type = (uint8_t)id_type;
@@ -910,9 +906,7 @@ static void h_review_write(net_req_t *req, net_api_t *api, eng_op_kind_t kind)
         e = need_confirmed(j);
     }
     if (e) {
-        json_decref(j);
-        cet_free(op);
-        net_reply_error(req, e, field);
+        op_refuse(req, op, j, e, field);
         return;
     }
     cet_strlcpy(op->in.ticket, ticket, sizeof op->in.ticket);
@@ -1079,8 +1073,7 @@ static void h_reg_create(net_req_t *req, net_api_t *api)
     }
     json_decref(j);
     if (e) {
-        cet_free(op);
-        net_reply_error(req, e, field);
+        op_refuse(req, op, NULL, e, field);
         return;
     }
     /* every rule on the read txn first: refusals never touch the writer */
@@ -1162,26 +1155,10 @@ static void h_pay_create(net_req_t *req, net_api_t *api)
     if (!e) cet_strlcpy(op->in.channel, channel, sizeof op->in.channel);
     json_decref(j);
     if (e) {
-        cet_free(op);
-        net_reply_error(req, e, field);
+        op_refuse(req, op, NULL, e, field);
         return;
     }
     op_submit(req, op);
-}
-
-static const char *order_state_name(uint8_t s)
-{
-    switch (s) {
-    case STORE_ORDER_PENDING:
-        return "pending";
-    case STORE_ORDER_PAID:
-        return "paid";
-    case STORE_ORDER_EXPIRED:
-        return "expired";
-    case STORE_ORDER_REFUND:
-        return "refund";
-    }
-    return "unknown";
 }
 
 static void h_pay_get(net_req_t *req, net_api_t *api, const char *id_s)
@@ -1202,7 +1179,7 @@ static void h_pay_get(net_req_t *req, net_api_t *api, const char *id_s)
     for (int i = 0; i < o.n_subjects; i++) json_array_append_new(subs, json_stringn(&o.subjects[i], 1));
     net_reply_json(req, 200,
                    json_pack("{s:s,s:i,s:s,s:s,s:o,s:o,s:o,s:o}", "order_id", id_s, "amount",
-                             (json_int_t)o.amount, "state", order_state_name(o.state), "channel",
+                             (json_int_t)o.amount, "state", eng_order_state_name(o.state), "channel",
                              o.channel, "subjects", subs, "created_at", time_json(o.created),
                              "expires_at", time_json(o.expires), "paid_at", time_json(o.paid_at)));
 }
@@ -1253,9 +1230,7 @@ static void h_pay_notice(net_req_t *req, net_api_t *api)
         if (!e && cet_time_parse(paid_at, &op->in.paid_at) != 0) e = CET_E_INVALID_FIELD;
     }
     if (e) {
-        json_decref(j);
-        cet_free(op);
-        net_reply_error(req, e, field);
+        op_refuse(req, op, j, e, field);
         return;
     }
     op->in.amount = (uint32_t)amount;
@@ -1286,9 +1261,7 @@ static void h_email_change(net_req_t *req, net_api_t *api)
     }
     if (!e && !net_rate_allow("login", a.acct.email, CET_LOGIN_PER_MIN_MAX)) e = CET_E_RATE_LIMITED;
     if (e) {
-        json_decref(j);
-        cet_free(op);
-        net_reply_error(req, e, field);
+        op_refuse(req, op, j, e, field);
         return;
     }
     cet_strlcpy(op->in.email, email, sizeof op->in.email);
@@ -1350,8 +1323,7 @@ static void h_staff_review(net_req_t *req, net_api_t *api, const char *account_h
     if (!e) op->in.flag = strcmp(d, "approve") == 0;
     json_decref(j);
     if (e) {
-        cet_free(op);
-        net_reply_error(req, e, field);
+        op_refuse(req, op, NULL, e, field);
         return;
     }
     op_submit(req, op);
@@ -1402,8 +1374,7 @@ static void h_staff_reg(net_req_t *req, net_api_t *api, eng_op_kind_t kind)
     }
     json_decref(j);
     if (e) {
-        cet_free(op);
-        net_reply_error(req, e, field);
+        op_refuse(req, op, NULL, e, field);
         return;
     }
     op->in.id_type = (uint8_t)id_type;
@@ -1438,8 +1409,7 @@ static void h_staff_capacity(net_req_t *req, net_api_t *api, const char *rest)
     if (!e && (cap < 0 || cap > 1000000)) e = CET_E_INVALID_FIELD;
     json_decref(j);
     if (e) {
-        cet_free(op);
-        net_reply_error(req, e, "capacity");
+        op_refuse(req, op, NULL, e, "capacity");
         return;
     }
     op->in.campus = (uint32_t)atoi(campus_s);

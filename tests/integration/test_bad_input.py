@@ -498,7 +498,10 @@ class BadInput(unittest.TestCase):
         st, _, _ = self.req("GET", "/healthz")
         self.assertEqual(st, 200)
         self.assertTrue(self.engine.alive())
-        self.assertEqual([s for s in self.statuses if s >= 500], [], dict(self.statuses))
+        # (the one 501 is libevent's answer to the unknown method BREW, asserted above)
+        self.assertEqual([s for s in self.statuses if s >= 500 and s != 501], [],
+                         dict(self.statuses))
+        self.assertLessEqual(self.statuses[501], 1)
         # nothing hostile is echoed unescaped: not in any answer, not in the log
         for needle in (SCRIPT, SQL):
             self.assertFalse([b for b in self.bodies if needle in b], needle)

@@ -347,6 +347,21 @@ class RulesCase(unittest.TestCase):
                         {"id_type": p.id_type, "id_number": p.id_number, "subjects": subjects},
                         token=self.staff(user))
 
+    def wait_until(self, pred, timeout=10.0):
+        end = time.time() + timeout
+        while time.time() < end:
+            if pred():
+                return True
+            time.sleep(0.2)
+        return pred()
+
+    def regs_or_empty(self, p):
+        r = self.api("GET", "/api/v1/candidate", token=p.token)
+        if r.status == 409 and error_code(r.body) == "not_bound":
+            return {}
+        self.assertStatus(r, 200)
+        return {row["subject"]: row for row in r.body["written"] + r.body["oral"]}
+
     def account_id(self, token):
         r = self.api("GET", "/api/v1/me", token=token)
         self.assertStatus(r, 200)
@@ -443,6 +458,25 @@ class AccountRules(RulesCase):
         self.assertStatus(r, 200)
         self.assertErr(self.api("GET", "/api/v1/me", token=tok), 401, "unauthorized")
         self.assertErr(self.api("DELETE", "/api/v1/sessions", token=tok), 401, "unauthorized")
+
+    def test_change_email(self):
+        email, acc_id = self.create_account()
+        tok = self.login(email)
+        taken, _ = self.create_account()
+        new = f"new{uuid.uuid4().hex[:8]}@rules.test"
+        put = lambda e, pw: self.api("PUT", "/api/v1/account/email",  # noqa: E731
+                                     {"new_email": e, "password": pw}, token=tok)
+        self.assertErr(put(taken, PASSWORD), 409, "email_taken")
+        self.assertErr(put("no-at-sign", PASSWORD), 422, "invalid_email")
+        self.assertErr(put(new, "wrong-Pass-1"), 401, "invalid_credentials")
+        self.assertErr(self.api("PUT", "/api/v1/account/email", {"new_email": new,
+                                                                 "password": PASSWORD}),
+                       401, "unauthorized")
+        self.assertEqual(self.assertStatus(put(new, PASSWORD), 200)["email"], new)
+        self.assertEqual(self.api("GET", "/api/v1/me", token=tok).body["email"], new)
+        self.assertEqual(self.account_id(self.login(new)), acc_id)
+        self.assertErr(self.sess(email, PASSWORD), 401, "invalid_credentials")
+        self.create_account(email)  # the old email is free again
 
     def test_me(self):
         email, acc_id = self.create_account()
@@ -1453,14 +1487,6 @@ class ExpiryRules(RulesCase):
 
     engine_kw = {"hold_ttl": 4, "order_ttl": 1}
 
-    def wait_until(self, pred, timeout=10.0):
-        end = time.time() + timeout
-        while time.time() < end:
-            if pred():
-                return True
-            time.sleep(0.2)
-        return pred()
-
     def test_unpaid_hold_expires_and_seat_returns(self):
         p = self.world.take("w130")
         left0 = self.seats_left(100130, "1")
@@ -1471,13 +1497,6 @@ class ExpiryRules(RulesCase):
                         "the unpaid hold did not expire")
         self.assertEqual(self.regs_or_empty(p), {})  # its oral went with it
         self.assertEqual(self.seats_left(100130, "1"), left0)
-
-    def regs_or_empty(self, p):
-        r = self.api("GET", "/api/v1/candidate", token=p.token)
-        if r.status == 409 and error_code(r.body) == "not_bound":
-            return {}
-        self.assertStatus(r, 200)
-        return {row["subject"]: row for row in r.body["written"] + r.body["oral"]}
 
     def test_locked_registration_does_not_expire(self):
         p = self.world.take("w130")
@@ -1564,15 +1583,15 @@ class OrderPauseRules(RulesCase):
         oa = self.assertStatus(self.order(a, ["1"]), 201)
         ob = self.assertStatus(self.order(b, ["1"]), 201)
         time.sleep(3.0)  # past the 2 s hold
-        self.assertNotIn("1", ExpiryRules.regs_or_empty(self, c))  # no order: gone
+        self.assertNotIn("1", self.regs_or_empty(c))  # no order: gone
         self.assertEqual(self.regs(a)["1"]["order_id"], oa["order_id"])  # paused
         self.assertEqual(self.regs(b)["1"]["order_id"], ob["order_id"])
         st, js = pay_notice(self.engine, oa["order_id"], 3000)
         self.assertEqual((st, js["status"]), (200, "paid"))
         self.assertEqual(self.regs(a)["1"]["state"], "paid")
         # b's order times out (5 s): its hold, long past, ends at once
-        self.assertTrue(ExpiryRules.wait_until(
-            self, lambda: "1" not in ExpiryRules.regs_or_empty(self, b), 8))
+        self.assertTrue(self.wait_until(
+            lambda: "1" not in self.regs_or_empty(b), 8))
         self.assertEqual(self.api("GET", f"/api/v1/payments/{ob['order_id']}",
                                   token=b.token).body["state"], "expired")
         time.sleep(1.0)
