@@ -569,12 +569,13 @@ static int bound_cb(const void *key, size_t klen, const void *val, size_t vlen, 
 {
     bound_list_t *b = arg;
     if (klen != 4 || vlen != sizeof(store_candidate_t)) return 0;
-    const store_candidate_t *cd = val;
+    store_candidate_t cd; /* LMDB values carry no alignment: copy out */
+    memcpy(&cd, val, sizeof cd);
     if (!b->n) {
-        b->campus = cd->snapshot.campus;
-        b->first = *cd;
+        b->campus = cd.snapshot.campus;
+        b->first = cd;
     }
-    if (cd->snapshot.campus == b->campus && b->n < sizeof b->no / sizeof b->no[0])
+    if (cd.snapshot.campus == b->campus && b->n < sizeof b->no / sizeof b->no[0])
         b->no[b->n++] = store_rd32(key);
     return 0;
 }

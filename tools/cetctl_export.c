@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine/cet_base.h"
+#include "engine/eng.h"
 #include "engine/eng_id.h"
 #include "tools/cetctl.h"
 
@@ -284,6 +285,70 @@ static int export_scores(exp_t *x)
     return store_scan(x->txn, x->st, STORE_DB_SCORE, NULL, 0, score_cb, x);
 }
 
+/* ---- orders and the audit log (operators: refunds, staff actions) ---- */
+static int order_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    exp_t *x = arg;
+    (void)key, (void)klen;
+    if (vlen != sizeof(store_order_t)) return 0;
+    store_order_t o;
+    memcpy(&o, val, sizeof o);
+    store_roster_t r;
+    if (store_roster_get_by_no(x->txn, x->st, o.roster_no, &r) != 0) r.id_number[0] = 0;
+    char subjects[CET_ORDER_SUBJECTS_MAX + 1];
+    memcpy(subjects, o.subjects, o.n_subjects);
+    subjects[o.n_subjects] = 0;
+    ctl_out_u64(&x->out, o.id);
+    ctl_out_str(&x->out, r.id_number);
+    ctl_out_str(&x->out, subjects);
+    ctl_out_u64(&x->out, o.amount);
+    ctl_out_str(&x->out, o.channel);
+    ctl_out_str(&x->out, eng_order_state_name(o.state));
+    ctl_out_time(&x->out, o.created);
+    ctl_out_time(&x->out, o.paid_at);
+    ctl_out_str(&x->out, o.gateway_txn);
+    ctl_out_end(&x->out);
+    ctl_progress_tick(&x->prog, ++x->rows);
+    return 0;
+}
+
+static int export_orders(exp_t *x)
+{
+    static const char *const cols[] = {"order_id", "id_number", "subjects", "amount", "channel",
+                                       "state", "created_at", "paid_at", "gateway_txn"};
+    ctl_out_header(&x->out, cols, 9);
+    return store_scan(x->txn, x->st, STORE_DB_ORDER, NULL, 0, order_cb, x);
+}
+
+static int audit_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    exp_t *x = arg;
+    if (klen != 8 || vlen < sizeof(store_audit_t)) return 0;
+    store_audit_t h;
+    memcpy(&h, val, sizeof h);
+    char text[CET_AUDIT_TEXT_BYTES_MAX + 1];
+    size_t n = vlen - sizeof h;
+    if (n > h.text_len) n = h.text_len;
+    if (n > CET_AUDIT_TEXT_BYTES_MAX) n = CET_AUDIT_TEXT_BYTES_MAX;
+    memcpy(text, (const char *)val + sizeof h, n);
+    text[n] = 0;
+    ctl_out_u64(&x->out, store_rd64(key));
+    ctl_out_time(&x->out, h.at);
+    ctl_out_str(&x->out, h.actor);
+    ctl_out_str(&x->out, h.action);
+    ctl_out_str(&x->out, text);
+    ctl_out_end(&x->out);
+    ctl_progress_tick(&x->prog, ++x->rows);
+    return 0;
+}
+
+static int export_audit(exp_t *x)
+{
+    static const char *const cols[] = {"seq", "at", "actor", "action", "detail"};
+    ctl_out_header(&x->out, cols, 5);
+    return store_scan(x->txn, x->st, STORE_DB_AUDIT, NULL, 0, audit_cb, x);
+}
+
 int ctl_cmd_export(int argc, char **argv)
 {
     const char *data = NULL;
@@ -295,11 +360,12 @@ int ctl_cmd_export(int argc, char **argv)
         int (*fn)(exp_t *x);
     } kinds[] = {{"roster", export_roster},     {"registrations", export_registrations},
                  {"candidates", export_candidates}, {"campuses", export_campuses},
-                 {"sitting", export_sitting},   {"scores", export_scores}};
+                 {"sitting", export_sitting},   {"scores", export_scores},
+                 {"orders", export_orders},     {"audit", export_audit}};
     if (ctl_args_parse(argc, argv, opts, pos, CTL_POSITIONAL_MAX, &npos) != 0 || npos != 1 ||
         !data) {
         fprintf(stderr, "usage: cetctl export roster|registrations|candidates|campuses|sitting|"
-                        "scores --data DIR\n");
+                        "scores|orders|audit --data DIR\n");
         return CTL_EXIT_USAGE;
     }
     int (*fn)(exp_t *) = NULL;

@@ -101,6 +101,7 @@ struct imp {
     store_subject_t subjects[256];
     keymap_t seen;        /* in-file duplicates */
     keymap_t places;      /* campuses import: province/school/campus first lines */
+    keymap_t live;        /* campuses import: campus ‖ subject -> live registrations */
     int header_fields;
     uint64_t rows, bad, applied;
     unsigned shown;
@@ -184,17 +185,36 @@ static bool code_field(imp_t *im, int i, int digits, uint64_t *out)
     return false;
 }
 
+static int campus_row(imp_t *im, store_txn_t *txn);
+
+/* Live registrations per offer: a new capacity may not go below them. */
+static int live_count_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    keymap_t *live = arg;
+    store_reg_t r;
+    if (vlen != sizeof r) return 0;
+    memcpy(&r, val, sizeof r);
+    keymap_slot_t *s = keymap_add(live, (uint64_t)r.campus << 8 | (uint8_t)r.subject, 0, 1);
+    if (s) s->val++;
+    (void)key, (void)klen;
+    return 0;
+}
+
 static int import_txn_cb(store_txn_t *txn, void *arg)
 {
     imp_t *im = arg;
     im->rows = im->bad = im->applied = 0;
     keymap_free(&im->seen);
     keymap_free(&im->places);
+    keymap_free(&im->live);
     keymap_init(&im->seen, im->csv.len / 64);
     keymap_init(&im->places, 1024);
+    keymap_init(&im->live, 1024);
     im->cache_campus = 0;
     int rc = ctl_subjects_ensure(txn, im->st);
     if (rc == 0) rc = ctl_subjects_load(txn, im->st, im->subjects);
+    if (rc == 0 && im->row_fn == campus_row)
+        rc = store_scan(txn, im->st, STORE_DB_REG, NULL, 0, live_count_cb, &im->live);
     if (rc) return rc;
     ctl_csv_rewind(&im->csv);
     if (ctl_csv_header(&im->csv, im->cols, im->ncols, im->required, im->idx) != 0) {
@@ -352,6 +372,12 @@ static int campus_row(imp_t *im, store_txn_t *txn)
     }
     if (o.window_opens >= o.window_closes) {
         row_error(im, "window_opens must be before window_closes");
+        return 0;
+    }
+    keymap_slot_t *live = keymap_find(&im->live, campus << 8 | (uint8_t)subj[0], 0);
+    if (live->used && capacity < live->val) {
+        row_error(im, "capacity %llu is below the %u live registrations of %llu/%c",
+                  (unsigned long long)capacity, live->val, (unsigned long long)campus, subj[0]);
         return 0;
     }
     char num[8];
@@ -629,6 +655,7 @@ out_csv:
 out:
     keymap_free(&im->seen);
     keymap_free(&im->places);
+    keymap_free(&im->live);
     cet_free(im);
     return ret;
 }
