@@ -730,6 +730,18 @@ static int apply_staff_group_pay(eng_op_t *op, store_txn_t *txn)
         if (regs[i].flags & STORE_REG_PAID) return op_error(op, CET_E_REGISTRATION_PAID);
         if (!(regs[i].flags & STORE_REG_LOCKED)) return op_error(op, CET_E_NOTHING_TO_PAY);
     }
+    /* as for candidates: an oral is paid with or after its written subject, so
+     * no paid oral is ever left behind when an unpaid written hold expires */
+    for (size_t i = 0; i < n; i++) {
+        store_subject_t s;
+        r = lmdb(store_subject_get(txn, e->st, regs[i].subject, &s), CET_E_INTERNAL);
+        if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+        if (s.kind != STORE_ORAL || strchr(op->in.subjects, s.written)) continue;
+        store_reg_t w;
+        r = lmdb(store_reg_get(txn, e->st, no, s.written, &w), CET_E_ORAL_NEEDS_WRITTEN);
+        if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+        if (!(w.flags & STORE_REG_PAID)) return op_error(op, CET_E_ORAL_NEEDS_WRITTEN);
+    }
     for (size_t i = 0; i < n; i++) {
         regs[i].flags = (uint8_t)((regs[i].flags | STORE_REG_PAID) & ~STORE_REG_LOCKED);
         regs[i].hold_due = 0;

@@ -92,8 +92,7 @@ void eng_seats_set_capacity(eng_seats_t *s, int slot, uint32_t capacity)
     int64_t left = atomic_load(&c->left);
     int64_t next;
     do {
-        next = left + delta;
-        if (next < 0) next = 0;
+        next = left + delta; /* below 0 after a cut: holds over capacity must go first */
     } while (!atomic_compare_exchange_weak(&c->left, &left, next));
 }
 
@@ -187,7 +186,9 @@ int eng_seats_load(eng_seats_t *s, store_txn_t *txn, const store_t *st)
     if (rc == 0) {
         for (int i = 0; i < n; i++) {
             uint32_t cap = eng_seats_capacity(s, i);
-            atomic_store(&s->counters[i].left, l.taken[i] >= cap ? 0 : (int64_t)(cap - l.taken[i]));
+            /* negative when a capacity was cut below what is taken: the next
+             * seats given back only pay off that deficit */
+            atomic_store(&s->counters[i].left, (int64_t)cap - (int64_t)l.taken[i]);
         }
     }
     cet_free(l.taken);

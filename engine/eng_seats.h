@@ -28,8 +28,9 @@ eng_seats_t *eng_seats_new(void);
 void eng_seats_free(eng_seats_t *s);
 /**
  * Rebuilds every counter from txn: capacity of each offer minus the number of
- * registrations on it. Returns 0 or a store error. Offers over capacity (a
- * capacity lowered below what is taken) read as 0 left, never negative.
+ * registrations on it. Returns 0 or a store error. An offer over capacity (a
+ * capacity lowered below what is taken) keeps the deficit inside, so seats
+ * given back pay it off before any can be taken again; it reads as 0 left.
  */
 int eng_seats_load(eng_seats_t *s, store_txn_t *txn, const store_t *st);
 /** Slot of an offer, or -1 if unknown. */
@@ -37,7 +38,7 @@ int eng_seats_slot(const eng_seats_t *s, uint32_t campus, char subject);
 /** Adds an offer (or updates its capacity); returns its slot or -1 when the table is full. */
 int eng_seats_add(eng_seats_t *s, uint32_t campus, char subject, uint32_t capacity,
                   uint32_t taken);
-/** Changes an offer's capacity; the seats left move by the difference (never below 0). */
+/** Changes an offer's capacity; the seats left move by the difference (a deficit is kept). */
 void eng_seats_set_capacity(eng_seats_t *s, int slot, uint32_t capacity);
 /** Takes one seat: true if one was left (and is now taken). */
 bool eng_seats_take(eng_seats_t *s, int slot);

@@ -1228,15 +1228,20 @@ class CandidateRules(RulesCase):
         self.assertEqual(set(self.regs(p)), {"1", "F"})
 
     def test_cancel_written_whose_oral_is_paid(self):
+        # An oral is paid with or after its written subject (candidates and
+        # group payments alike), so a paid oral always has a paid written one,
+        # which cannot be cancelled; the oral alone cannot be paid first.
         p = self.world.take("w130")
         self.assertStatus(self.register(p, "1"), 201)
         self.assertStatus(self.register(p, "F"), 201)
-        # the school pays the oral subject as a group payment
         self.assertStatus(self.lock(p, "F"), 200)
-        self.assertStatus(self.group_pay(p, ["F"]), 200)
+        self.assertErr(self.group_pay(p, ["F"]), 409, "oral_needs_written")
+        self.assertStatus(self.lock(p, "1"), 200)
+        self.assertStatus(self.group_pay(p, ["1", "F"]), 200)
         regs = self.regs(p)
-        self.assertEqual((regs["1"]["state"], regs["F"]["state"]), ("unpaid", "paid"))
-        self.assertErr(self.cancel(p, "1"), 409, "oral_paid")
+        self.assertEqual((regs["1"]["state"], regs["F"]["state"]), ("paid", "paid"))
+        self.assertErr(self.cancel(p, "1"), 409, "registration_paid")
+        self.assertErr(self.cancel(p, "F"), 409, "registration_paid")
         self.assertEqual(set(self.regs(p)), {"1", "F"})
 
     def test_cancel_in_pending_order(self):
@@ -1580,15 +1585,12 @@ class ExpiryRules(RulesCase):
         self.assertStatus(self.register(p, "1"), 201)
         self.assertStatus(self.register(p, "F"), 201)
         self.assertStatus(self.lock(p, "F"), 200)
-        r = self.group_pay(p, ["F"])
-        if r.status != 200:
-            # refusing to pay an oral without its written subject keeps the rule too
-            self.assertErr(r, 409, "oral_needs_written")
-            return
+        # the oral cannot be paid before its written subject
+        self.assertErr(self.group_pay(p, ["F"]), 409, "oral_needs_written")
         time.sleep(5.5)  # past --hold-ttl 4 of the written subject
         regs = self.regs_or_empty(p)
-        self.assertFalse("F" in regs and "1" not in regs,
-                         f"a paid oral subject is left without its written subject: {regs}")
+        # the written hold expired and took its (locked, unpaid) oral with it
+        self.assertEqual(regs, {}, f"an oral subject is left without its written one: {regs}")
 
     def test_candidate_without_registrations_is_deleted(self):
         tok = self.new_session()
