@@ -817,17 +817,16 @@ static void h_candidate_get(net_req_t *req, net_api_t *api)
         char order[24];
         snprintf(order, sizeof order, "%llu", (unsigned long long)r->order_id);
         json_t *row = json_pack(
-            "{s:s#,s:s,s:i,s:s,s:s,s:b,s:s,s:o,s:s,s:o,s:s,s:o,s:o,s:o}", "subject", &r->subject,
+            "{s:s#,s:s,s:i,s:s,s:s,s:b,s:s,s:o,s:s,s:o,s:o,s:o,s:o}", "subject", &r->subject,
             (size_t)1, "name", s.name, "fee", (json_int_t)r->fee, "state",
             paid ? "paid" : "unpaid", "payment_state", paid ? "已支付" : "未支付", "locked",
             (r->flags & STORE_REG_LOCKED) != 0, "arrangement",
             (r->flags & STORE_REG_ARRANGED) ? "arranged" : "unarranged", "school",
             json_pack("{s:o,s:s}", "code", code5(cp.school), "name", sc.name), "method",
             r->method == STORE_BY_SCHOOL ? "school" : "candidate", "campus",
-            json_pack("{s:o,s:s}", "code", code6(r->campus), "name", cp.name), "campus_code",
-            "", "created_at", time_json(r->created), "expires_at", time_json(r->expires),
-            "order_id", r->order_id ? json_string(order) : json_null());
-        json_object_del(row, "campus_code");
+            json_pack("{s:o,s:s}", "code", code6(r->campus), "name", cp.name), "created_at",
+            time_json(r->created), "expires_at", time_json(r->expires), "order_id",
+            r->order_id ? json_string(order) : json_null());
         if (s.kind == STORE_ORAL) {
             json_array_append_new(oral, row);
             if (!paid) unpaid_o += r->fee;

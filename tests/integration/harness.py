@@ -203,6 +203,31 @@ class Client:
             self.conn = None
 
 
+def metrics(engine):
+    """Scrapes GET /metrics: ({(campus, subject): seats_left}, {series: value text})."""
+    c = engine.client()
+    try:
+        c.request("GET", "/healthz")
+        c.conn.request("GET", "/metrics")
+        r = c.conn.getresponse()
+        text = r.read().decode()
+        assert r.status == 200, r.status
+    finally:
+        c.close()
+    left, values = {}, {}
+    for line in text.splitlines():
+        if line.startswith("#") or " " not in line:
+            continue
+        name, value = line.rsplit(" ", 1)
+        if name.startswith("cetd_seats_left{"):
+            campus = name.split('campus="', 1)[1].split('"', 1)[0]
+            subject = name.split('subject="', 1)[1].split('"', 1)[0]
+            left[(campus, subject)] = int(value)
+        else:
+            values[name] = value
+    return left, values
+
+
 def error_code(body):
     return (body or {}).get("error", {}).get("code")
 

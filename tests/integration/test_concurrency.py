@@ -20,7 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import DataDir, Engine, error_code  # noqa: E402
+from harness import DataDir, Engine, error_code, metrics  # noqa: E402
 
 STAFF_USER = "support"          # national support desk (tools/cetctl_demo.c)
 STAFF_PASSWORD = "demo-Staff-2026"
@@ -31,27 +31,6 @@ RACERS = 300
 PAIR_RACES = 20
 # campuses whose offers include Japanese-4 (tools/cetctl_demo.c), minus the tiny one
 JAPANESE_CAMPUSES = {"100130", "100131", "100133", "991010", "993010", "993020"}
-
-
-def metrics(engine):
-    """{(campus, subject): seats_left} and the raw text of GET /metrics."""
-    c = engine.client()
-    try:
-        c.request("GET", "/healthz")
-        c.conn.request("GET", "/metrics")
-        r = c.conn.getresponse()
-        text = r.read().decode()
-        assert r.status == 200, r.status
-    finally:
-        c.close()
-    left = {}
-    for line in text.splitlines():
-        if line.startswith("cetd_seats_left{"):
-            labels, value = line.rsplit(" ", 1)
-            campus = labels.split('campus="', 1)[1].split('"', 1)[0]
-            subject = labels.split('subject="', 1)[1].split('"', 1)[0]
-            left[(campus, subject)] = int(value)
-    return left, text
 
 
 def staff_token(engine):

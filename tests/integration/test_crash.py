@@ -24,7 +24,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import DataDir, Engine, error_code, pay_notice  # noqa: E402
+from harness import DataDir, Engine, error_code, pay_notice, metrics  # noqa: E402
 
 ROUNDS = 5
 PER_ROUND = 700
@@ -32,25 +32,6 @@ THREADS = 24
 ORAL_CAMPUSES = {"100130", "100131", "991010", "993010", "993020"}
 SMALL_CAMPUS, SMALL_SUBJECT, SMALL_CAPACITY = "100130", "1", 400
 STAFF_USER, STAFF_PASSWORD = "support", "demo-Staff-2026"
-
-
-def seats_left(engine):
-    c = engine.client()
-    try:
-        c.request("GET", "/healthz")
-        c.conn.request("GET", "/metrics")
-        r = c.conn.getresponse()
-        text = r.read().decode()
-    finally:
-        c.close()
-    left = {}
-    for line in text.splitlines():
-        if line.startswith("cetd_seats_left{"):
-            labels, value = line.rsplit(" ", 1)
-            campus = labels.split('campus="', 1)[1].split('"', 1)[0]
-            subject = labels.split('subject="', 1)[1].split('"', 1)[0]
-            left[(campus, subject)] = int(value)
-    return left
 
 
 class Load:
@@ -191,7 +172,7 @@ class Crash(unittest.TestCase):
         self.assertEqual(over, {}, f"{label}: offers above capacity")
         chk = self.data.check()
         self.assertEqual(chk.returncode, 0, f"{label}: cetctl check: {chk.stdout}{chk.stderr}")
-        left = seats_left(self.engine)
+        left, _ = metrics(self.engine)
         self.assertEqual(set(left), set(caps))
         wrong = {k: (left[k], caps[k], live[k]) for k in caps if left[k] != max(0, caps[k] - live[k])}
         self.assertEqual(wrong, {}, f"{label}: counter != capacity - live (left, cap, live)")

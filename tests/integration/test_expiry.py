@@ -24,7 +24,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import DataDir, Engine, error_code, pay_notice  # noqa: E402
+from harness import DataDir, Engine, error_code, pay_notice, metrics  # noqa: E402
 
 HOLD_TTL = 3
 ORDER_TTL = 8
@@ -32,31 +32,8 @@ CAMPUS = "100131"   # offers English-4 written and oral (tools/cetctl_demo.c)
 STAFF_USER, STAFF_PASSWORD = "support", "demo-Staff-2026"
 
 
-def scrape(engine):
-    c = engine.client()
-    try:
-        c.request("GET", "/healthz")
-        c.conn.request("GET", "/metrics")
-        r = c.conn.getresponse()
-        text = r.read().decode()
-    finally:
-        c.close()
-    left, values = {}, {}
-    for line in text.splitlines():
-        if line.startswith("#") or " " not in line:
-            continue
-        name, value = line.rsplit(" ", 1)
-        if name.startswith("cetd_seats_left{"):
-            campus = name.split('campus="', 1)[1].split('"', 1)[0]
-            subject = name.split('subject="', 1)[1].split('"', 1)[0]
-            left[(campus, subject)] = int(value)
-        else:
-            values[name] = value
-    return left, values
-
-
 def counter(engine, name):
-    return int(float(scrape(engine)[1][name]))
+    return int(float(metrics(engine)[1][name]))
 
 
 def parse_time(s):
@@ -139,7 +116,7 @@ class Expiry(unittest.TestCase):
                 for r in self.data.export("campuses")}
         live = collections.Counter((r["campus"], r["subject"])
                                    for r in self.data.export("registrations"))
-        left, _ = scrape(self.engine)
+        left, _ = metrics(self.engine)
         bad = {k: (left.get(k), caps[k], live[k]) for k in caps
                if left.get(k) != max(0, caps[k] - live[k])}
         self.assertEqual(bad, {}, "counter != capacity - live (left, capacity, live)")
@@ -147,7 +124,7 @@ class Expiry(unittest.TestCase):
     # ---- tests ----
     def test_1_unpaid_holds_expire_paid_stay(self):
         a, b, c = self.take(), self.take(), self.take()
-        left0, _ = scrape(self.engine)
+        left0, _ = metrics(self.engine)
         exp0 = counter(self.engine, "cetd_expiries_total")
         del0 = counter(self.engine, "cetd_candidates_deleted_total")
         t0 = time.time()
@@ -156,7 +133,7 @@ class Expiry(unittest.TestCase):
         self.register(b, "1")
         self.register(c, "1")
         self.pay(c, ["1"])
-        left1, _ = scrape(self.engine)
+        left1, _ = metrics(self.engine)
         self.assertEqual(left1[(CAMPUS, "1")], left0[(CAMPUS, "1")] - 3)
         self.assertEqual(left1[(CAMPUS, "F")], left0[(CAMPUS, "F")] - 1)
         gone = wait_until(lambda: self.regs(a, b) == [], HOLD_TTL + 6)
@@ -165,7 +142,7 @@ class Expiry(unittest.TestCase):
         self.assertGreaterEqual(elapsed, HOLD_TTL - 1.2, "holds went before their ttl")
         self.assertEqual(self.regs(c), [(c["id_number"], "1", "paid")])
         self.assertEqual(counter(self.engine, "cetd_expiries_total") - exp0, 3)
-        left2, _ = scrape(self.engine)
+        left2, _ = metrics(self.engine)
         self.assertEqual(left2[(CAMPUS, "1")], left0[(CAMPUS, "1")] - 1)
         self.assertEqual(left2[(CAMPUS, "F")], left0[(CAMPUS, "F")])
         # a and b have nothing left and were bound long ago: deleted; c stays bound
