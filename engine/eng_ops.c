@@ -34,6 +34,12 @@ static int op_error(eng_op_t *op, cet_err_t err)
     return (int)err;
 }
 
+/* A rule's refusal (r > 0) gets its error answer; a storage code passes through. */
+static int op_fail(eng_op_t *op, int r)
+{
+    return r > 0 ? op_error(op, (cet_err_t)r) : r;
+}
+
 static json_t *time_json(int64_t t)
 {
     char buf[26];
@@ -163,7 +169,7 @@ static int apply_agree(eng_op_t *op, store_txn_t *txn)
 {
     store_account_t a;
     int r = load_account(op, txn, &a);
-    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (r) return op_fail(op, r);
     if (!a.agreed_at) {
         a.agreed_at = op->now;
         int rc = store_account_put(txn, op->eng->st, &a, true);
@@ -177,7 +183,7 @@ static int apply_email_change(eng_op_t *op, store_txn_t *txn)
 {
     store_account_t a, other;
     int r = load_account(op, txn, &a);
-    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (r) return op_fail(op, r);
     int rc = store_account_by_email(txn, op->eng->st, op->in.email, &other);
     if (rc == 0 && memcmp(other.id, a.id, 16) != 0) return op_error(op, CET_E_EMAIL_TAKEN);
     if (rc && rc != STORE_NOTFOUND) return rc;
@@ -197,14 +203,14 @@ static int apply_bind(eng_op_t *op, store_txn_t *txn)
     eng_t *e = op->eng;
     store_account_t a;
     int r = load_account(op, txn, &a);
-    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (r) return op_fail(op, r);
     if (!a.agreed_at) return op_error(op, CET_E_AGREEMENT_REQUIRED);
     if (a.roster_no) return op_error(op, CET_E_ALREADY_BOUND);
-    if ((r = window_open(e, txn, op->now))) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if ((r = window_open(e, txn, op->now))) return op_fail(op, r);
     store_roster_t ro;
     r = lmdb(store_roster_get(txn, e->st, op->in.id_type, op->in.id_number, &ro),
              CET_E_ROSTER_NOT_FOUND);
-    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (r) return op_fail(op, r);
     if (strcmp(ro.name, op->in.name) != 0) return op_error(op, CET_E_ROSTER_NOT_FOUND);
     store_candidate_t c;
     int rc = store_candidate_get(txn, e->st, ro.roster_no, &c);
@@ -264,7 +270,7 @@ static int apply_review_submit(eng_op_t *op, store_txn_t *txn)
     store_account_t a;
     store_candidate_t c;
     int r = load_candidate(op, txn, &a, &c);
-    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (r) return op_fail(op, r);
     store_review_t rv;
     int rc = store_review_get(txn, e->st, a.id, &rv);
     if (rc && rc != STORE_NOTFOUND) return rc;
@@ -277,7 +283,7 @@ static int apply_review_submit(eng_op_t *op, store_txn_t *txn)
     if (!eng_review_offered(txn, e->st, &c.snapshot)) return op_error(op, CET_E_REVIEW_NOT_OFFERED);
     uint8_t state = 0;
     r = review_decide(e, txn, &c, op->in.ticket, &state);
-    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (r) return op_fail(op, r);
 
     memset(&rv, 0, sizeof rv);
     memcpy(rv.account, a.id, 16);
@@ -304,10 +310,10 @@ static int apply_review_delete(eng_op_t *op, store_txn_t *txn)
 {
     store_account_t a;
     int r = load_account(op, txn, &a);
-    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (r) return op_fail(op, r);
     store_review_t rv;
     r = lmdb(store_review_get(txn, op->eng->st, a.id, &rv), CET_E_REVIEW_NOT_FOUND);
-    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (r) return op_fail(op, r);
     if (rv.state != STORE_REVIEW_REJECTED) return op_error(op, CET_E_REVIEW_NOT_EDITABLE);
     int rc = store_review_del(txn, op->eng->st, a.id);
     if (rc) return rc;
@@ -380,7 +386,7 @@ static int apply_reg_create(eng_op_t *op, store_txn_t *txn)
     store_offer_t o;
     int r = eng_check_registration(e, txn, op->account, op->in.subject, op->in.campus, op->now,
                                    &c, &o);
-    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (r) return op_fail(op, r);
     if (op->seat_slot < 0) return op_error(op, CET_E_SEATS_FULL);
     store_reg_t reg;
     memset(&reg, 0, sizeof reg);
@@ -421,8 +427,8 @@ static int apply_reg_cancel(eng_op_t *op, store_txn_t *txn)
     store_account_t a;
     store_candidate_t c;
     int r = load_candidate(op, txn, &a, &c);
-    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
-    if ((r = window_open(e, txn, op->now))) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (r) return op_fail(op, r);
+    if ((r = window_open(e, txn, op->now))) return op_fail(op, r);
     store_reg_t regs[ENG_REGS_PER_CANDIDATE_MAX];
     int n = store_reg_list(txn, e->st, a.roster_no, regs, ENG_REGS_PER_CANDIDATE_MAX);
     if (n < 0) return n;
@@ -472,8 +478,8 @@ static int apply_pay_create(eng_op_t *op, store_txn_t *txn)
     store_account_t a;
     store_candidate_t c;
     int r = load_candidate(op, txn, &a, &c);
-    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
-    if ((r = window_open(e, txn, op->now))) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (r) return op_fail(op, r);
+    if ((r = window_open(e, txn, op->now))) return op_fail(op, r);
     size_t n = strlen(op->in.subjects);
     if (n == 0) return op_error(op, CET_E_NOTHING_TO_PAY);
     store_reg_t regs[CET_ORDER_SUBJECTS_MAX];
@@ -481,19 +487,19 @@ static int apply_pay_create(eng_op_t *op, store_txn_t *txn)
     for (size_t i = 0; i < n; i++) {
         r = lmdb(store_reg_get(txn, e->st, a.roster_no, op->in.subjects[i], &regs[i]),
                  CET_E_REGISTRATION_NOT_FOUND);
-        if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+        if (r) return op_fail(op, r);
         if (regs[i].flags & STORE_REG_PAID) return op_error(op, CET_E_REGISTRATION_PAID);
         if (regs[i].flags & STORE_REG_LOCKED) return op_error(op, CET_E_REGISTRATION_LOCKED);
         if (regs[i].order_id) return op_error(op, CET_E_PAYMENT_PENDING);
         store_subject_t s;
         r = lmdb(store_subject_get(txn, e->st, regs[i].subject, &s), CET_E_INTERNAL);
-        if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+        if (r) return op_fail(op, r);
         if (s.kind == STORE_ORAL && !strchr(op->in.subjects, s.written)) {
             /* an oral is paid with or after its written subject */
             store_reg_t w;
             r = lmdb(store_reg_get(txn, e->st, a.roster_no, s.written, &w),
                      CET_E_ORAL_NEEDS_WRITTEN);
-            if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+            if (r) return op_fail(op, r);
             if (!(w.flags & STORE_REG_PAID)) return op_error(op, CET_E_ORAL_NEEDS_WRITTEN);
         }
         amount += regs[i].fee;
@@ -568,7 +574,7 @@ static int apply_pay_notice(eng_op_t *op, store_txn_t *txn)
     if (rc && rc != STORE_NOTFOUND) return rc;
     store_order_t o;
     int r = lmdb(store_order_get(txn, e->st, op->in.order_id, &o), CET_E_ORDER_NOT_FOUND);
-    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (r) return op_fail(op, r);
     char detail[256];
     if (op->in.amount != o.amount) {
         snprintf(detail, sizeof detail, "order %llu notice amount %u, order amount %u, txn %s",
@@ -642,11 +648,11 @@ static int apply_staff_review(eng_op_t *op, store_txn_t *txn)
     eng_t *e = op->eng;
     store_review_t rv;
     int r = lmdb(store_review_get(txn, e->st, op->in.target, &rv), CET_E_REVIEW_NOT_FOUND);
-    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (r) return op_fail(op, r);
     store_roster_t ro;
     r = lmdb(store_roster_get_by_no(txn, e->st, rv.roster_no, &ro), CET_E_REVIEW_NOT_FOUND);
-    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
-    if ((r = staff_scope_ok(op, txn, ro.school))) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (r) return op_fail(op, r);
+    if ((r = staff_scope_ok(op, txn, ro.school))) return op_fail(op, r);
     if (rv.state != STORE_REVIEW_PENDING) return op_error(op, CET_E_REVIEW_NOT_EDITABLE);
     rv.state = op->in.flag ? STORE_REVIEW_APPROVED : STORE_REVIEW_REJECTED;
     rv.decided = op->now;
@@ -686,10 +692,10 @@ static int apply_staff_lock(eng_op_t *op, store_txn_t *txn)
     store_candidate_t c;
     uint32_t no;
     int r = staff_candidate(op, txn, &c, &no);
-    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (r) return op_fail(op, r);
     store_reg_t reg;
     r = lmdb(store_reg_get(txn, e->st, no, op->in.subject, &reg), CET_E_REGISTRATION_NOT_FOUND);
-    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (r) return op_fail(op, r);
     if (reg.flags & STORE_REG_PAID) return op_error(op, CET_E_REGISTRATION_PAID);
     if (reg.order_id) return op_error(op, CET_E_PAYMENT_PENDING);
     int64_t old = reg.expires;
@@ -720,13 +726,13 @@ static int apply_staff_group_pay(eng_op_t *op, store_txn_t *txn)
     store_candidate_t c;
     uint32_t no;
     int r = staff_candidate(op, txn, &c, &no);
-    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (r) return op_fail(op, r);
     size_t n = strlen(op->in.subjects);
     store_reg_t regs[CET_ORDER_SUBJECTS_MAX];
     for (size_t i = 0; i < n; i++) {
         r = lmdb(store_reg_get(txn, e->st, no, op->in.subjects[i], &regs[i]),
                  CET_E_REGISTRATION_NOT_FOUND);
-        if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+        if (r) return op_fail(op, r);
         if (regs[i].flags & STORE_REG_PAID) return op_error(op, CET_E_REGISTRATION_PAID);
         if (!(regs[i].flags & STORE_REG_LOCKED)) return op_error(op, CET_E_NOTHING_TO_PAY);
     }
@@ -735,11 +741,11 @@ static int apply_staff_group_pay(eng_op_t *op, store_txn_t *txn)
     for (size_t i = 0; i < n; i++) {
         store_subject_t s;
         r = lmdb(store_subject_get(txn, e->st, regs[i].subject, &s), CET_E_INTERNAL);
-        if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+        if (r) return op_fail(op, r);
         if (s.kind != STORE_ORAL || strchr(op->in.subjects, s.written)) continue;
         store_reg_t w;
         r = lmdb(store_reg_get(txn, e->st, no, s.written, &w), CET_E_ORAL_NEEDS_WRITTEN);
-        if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+        if (r) return op_fail(op, r);
         if (!(w.flags & STORE_REG_PAID)) return op_error(op, CET_E_ORAL_NEEDS_WRITTEN);
     }
     for (size_t i = 0; i < n; i++) {
@@ -762,11 +768,11 @@ static int apply_staff_capacity(eng_op_t *op, store_txn_t *txn)
     eng_t *e = op->eng;
     store_campus_t cp;
     int r = lmdb(store_campus_get(txn, e->st, op->in.campus, &cp), CET_E_OFFER_NOT_FOUND);
-    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
-    if ((r = staff_scope_ok(op, txn, cp.school))) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (r) return op_fail(op, r);
+    if ((r = staff_scope_ok(op, txn, cp.school))) return op_fail(op, r);
     store_offer_t o;
     r = lmdb(store_offer_get(txn, e->st, op->in.campus, op->in.subject, &o), CET_E_OFFER_NOT_FOUND);
-    if (r) return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    if (r) return op_fail(op, r);
     o.capacity = op->in.capacity;
     int rc = store_offer_put(txn, e->st, &o);
     if (rc) return rc;
