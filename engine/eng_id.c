@@ -76,7 +76,10 @@ char eng_id_check_char(const char *digits17)
     static const int weight[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
     static const char check[11] = {'1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'};
     int sum = 0;
-    for (int i = 0; i < 17; i++) sum += (digits17[i] - '0') * weight[i];
+    for (int i = 0; i < 17; i++) {
+        if (digits17[i] < '0' || digits17[i] > '9') return 0; /* not 17 digits: no check char */
+        sum += (digits17[i] - '0') * weight[i];
+    }
     return check[sum % 11];
 }
 

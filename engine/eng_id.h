@@ -26,7 +26,11 @@ const char *eng_id_type_name(int id_type);
  * '(' ')' '-'. Returns CET_E_OK or CET_E_INVALID_ID_NUMBER / CET_E_ID_CHECK_DIGIT.
  */
 cet_err_t eng_id_number_check(int id_type, const char *in, char *out, size_t cap);
-/** The ISO 7064 MOD 11-2 check character of 17 digits ('0'..'9' or 'X'). */
+/**
+ * The ISO 7064 MOD 11-2 check character of the first 17 characters of
+ * digits17 ('0'..'9' or 'X'), or 0 when one of them is not a digit (it stops
+ * reading there, so a shorter NUL-terminated string is safe too).
+ */
 char eng_id_check_char(const char *digits17);
 /** A plausible email (local@domain.tld, <= CET_EMAIL_BYTES-1, no spaces or controls). */
 bool eng_email_valid(const char *email);

@@ -228,13 +228,13 @@ edge_start() {
 edge_stop() {
     [ -n "${EDGE_PID:-}" ] || return 0
     local i
-    kill -TERM "$EDGE_PID" 2>/dev/null
+    kill -TERM "$EDGE_PID" 2>/dev/null || true
     for i in $(seq 1 100); do
         kill -0 "$EDGE_PID" 2>/dev/null || break
         sleep 0.1
     done
-    kill -KILL "$EDGE_PID" 2>/dev/null
-    wait "$EDGE_PID" 2>/dev/null
+    kill -KILL "$EDGE_PID" 2>/dev/null || true
+    wait "$EDGE_PID" 2>/dev/null || true
     EDGE_PID=""
     return 0
 }
