@@ -86,6 +86,14 @@ static int window_open(const eng_t *e, store_txn_t *txn, int64_t now)
     return eng_phase(&s, now) == ENG_PHASE_OPEN ? 0 : CET_E_WINDOW_CLOSED;
 }
 
+/* The caller's bound candidate, while the registration window is open. */
+static int load_candidate_in_window(eng_op_t *op, store_txn_t *txn, store_account_t *a,
+                                    store_candidate_t *c)
+{
+    int r = load_candidate(op, txn, a, c);
+    return r ? r : window_open(op->eng, txn, op->now);
+}
+
 static void add_subject(store_roster_t *r, char code)
 {
     if (!eng_qualified(r, code) && r->n_subjects < CET_SUBJECTS_MAX)
@@ -426,9 +434,8 @@ static int apply_reg_cancel(eng_op_t *op, store_txn_t *txn)
     eng_t *e = op->eng;
     store_account_t a;
     store_candidate_t c;
-    int r = load_candidate(op, txn, &a, &c);
+    int r = load_candidate_in_window(op, txn, &a, &c);
     if (r) return op_fail(op, r);
-    if ((r = window_open(e, txn, op->now))) return op_fail(op, r);
     store_reg_t regs[ENG_REGS_PER_CANDIDATE_MAX];
     int n = store_reg_list(txn, e->st, a.roster_no, regs, ENG_REGS_PER_CANDIDATE_MAX);
     if (n < 0) return n;
@@ -477,9 +484,8 @@ static int apply_pay_create(eng_op_t *op, store_txn_t *txn)
     eng_t *e = op->eng;
     store_account_t a;
     store_candidate_t c;
-    int r = load_candidate(op, txn, &a, &c);
+    int r = load_candidate_in_window(op, txn, &a, &c);
     if (r) return op_fail(op, r);
-    if ((r = window_open(e, txn, op->now))) return op_fail(op, r);
     size_t n = strlen(op->in.subjects);
     if (n == 0) return op_error(op, CET_E_NOTHING_TO_PAY);
     store_reg_t regs[CET_ORDER_SUBJECTS_MAX];

@@ -8,7 +8,6 @@
  * and unknown-* must decode to OK, malformed_json, invalid_utf8 and
  * unknown_field respectively.
  */
-#include <dirent.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -59,6 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 #else
+#include "tests/fuzz/fuzz_replay.h"
+
 static cet_err_t expected(const char *name)
 {
     if (strncmp(name, "ok-", 3) == 0) return CET_E_OK;
@@ -68,38 +69,18 @@ static cet_err_t expected(const char *name)
     return CET_E__COUNT; /* found by the fuzzer: only must not crash */
 }
 
+static int replay_one(const char *name, const uint8_t *data, size_t size)
+{
+    cet_err_t e = decode_one(data, size), want = expected(name);
+    if (want != CET_E__COUNT && e != want) {
+        fprintf(stderr, "%s: got %s, want %s\n", name, cet_err_code(e), cet_err_code(want));
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
-        return 2;
-    }
-    DIR *d = opendir(argv[1]);
-    if (!d) {
-        perror(argv[1]);
-        return 2;
-    }
-    int files = 0, failed = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.') continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", argv[1], de->d_name);
-        FILE *f = fopen(path, "rb");
-        if (!f) continue;
-        static uint8_t buf[1 << 20];
-        size_t n = fread(buf, 1, sizeof buf, f);
-        fclose(f);
-        cet_err_t e = decode_one(buf, n), want = expected(de->d_name);
-        files++;
-        if (want != CET_E__COUNT && e != want) {
-            fprintf(stderr, "%s: got %s, want %s\n", de->d_name, cet_err_code(e),
-                    cet_err_code(want));
-            failed++;
-        }
-    }
-    closedir(d);
-    printf("fuzz_json replay: %d files, %d failed\n", files, failed);
-    return failed || files == 0 ? 1 : 0;
+    return fuzz_replay_main(argc, argv, "fuzz_json", replay_one);
 }
 #endif

@@ -228,6 +228,18 @@ def metrics(engine):
     return left, values
 
 
+DEMO_STAFF_PASSWORD = "demo-Staff-2026"  # cetctl demo's staff (tools/cetctl_demo.c)
+
+
+def staff_token(engine, user="support", password=DEMO_STAFF_PASSWORD):
+    """Logs a staff user in (POST /api/v1/admin/sessions); returns the token."""
+    c = engine.client()
+    st, body, _ = c.request("POST", "/api/v1/admin/sessions", {"user": user, "password": password})
+    c.close()
+    assert st == 201, (st, body)
+    return body["token"]
+
+
 def error_code(body):
     return (body or {}).get("error", {}).get("code")
 

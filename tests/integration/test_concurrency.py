@@ -20,7 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import DataDir, Engine, error_code, metrics  # noqa: E402
+from harness import DataDir, Engine, error_code, metrics, staff_token  # noqa: E402
 
 STAFF_USER = "support"          # national support desk (tools/cetctl_demo.c)
 STAFF_PASSWORD = "demo-Staff-2026"
@@ -31,15 +31,6 @@ RACERS = 300
 PAIR_RACES = 20
 # campuses whose offers include Japanese-4 (tools/cetctl_demo.c), minus the tiny one
 JAPANESE_CAMPUSES = {"100130", "100131", "100133", "991010", "993010", "993020"}
-
-
-def staff_token(engine):
-    c = engine.client()
-    st, body, _ = c.request("POST", "/api/v1/admin/sessions",
-                            {"user": STAFF_USER, "password": STAFF_PASSWORD})
-    c.close()
-    assert st == 201, (st, body)
-    return body["token"]
 
 
 def counters_exact(tc, data, engine):
@@ -60,7 +51,7 @@ class Concurrency(unittest.TestCase):
         cls.data = DataDir(candidates=2000, seed=7)
         cls.rows = cls.data.bench_prep(2000)
         cls.engine = Engine(cls.data, threads=2)
-        cls.staff = staff_token(cls.engine)
+        cls.staff = staff_token(cls.engine, STAFF_USER, STAFF_PASSWORD)
 
     @classmethod
     def tearDownClass(cls):

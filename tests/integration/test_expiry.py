@@ -24,7 +24,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import DataDir, Engine, error_code, pay_notice, metrics  # noqa: E402
+from harness import DataDir, Engine, error_code, pay_notice, metrics, staff_token  # noqa: E402
 
 HOLD_TTL = 3
 ORDER_TTL = 8
@@ -58,12 +58,7 @@ class Expiry(unittest.TestCase):
         cls.pool = [r for r in rows if r["campus"] == CAMPUS and "F" in r["subjects"]]
         cls.roster_free = cls.data.export("roster")[1300:]   # never bound by bench-prep
         cls.engine = Engine(cls.data, hold_ttl=HOLD_TTL, order_ttl=ORDER_TTL, threads=2)
-        c = cls.engine.client()
-        st, body, _ = c.request("POST", "/api/v1/admin/sessions",
-                                {"user": STAFF_USER, "password": STAFF_PASSWORD})
-        c.close()
-        assert st == 201, (st, body)
-        cls.staff = body["token"]
+        cls.staff = staff_token(cls.engine, STAFF_USER, STAFF_PASSWORD)
 
     @classmethod
     def tearDownClass(cls):
