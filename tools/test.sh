@@ -28,4 +28,13 @@ fi
 cd "$dir"
 args=(--output-on-failure --timeout 900)
 [ -n "$regex" ] && args+=(-R "$regex")
-ctest "${args[@]}"
+log="$dir/ctest.log"
+status=0
+ctest "${args[@]}" 2>&1 | tee "$log" || status=$?
+# This script installs everything every test needs, so a test that skipped
+# itself (exit 77: no chromium, node, h2o...) means a broken set-up: fail.
+if grep -q "The following tests did not run" "$log"; then
+    echo "test.sh: some tests did not run (skipped); the suite is not complete" >&2
+    exit 1
+fi
+exit "$status"
