@@ -182,6 +182,48 @@ static void test_failed_batch(struct event_base *base)
     CHECK(has_key(21) && !has_key(22));
 }
 
+/* ---- a full ring refuses at once (the core answers 503), then drains ---- */
+static test_req_t flood[CET_COMMIT_QUEUE_MAX + 8];
+
+static void test_queue_full(struct event_base *base)
+{
+    atomic_store(&completed, 0);
+    static test_req_t gate;
+    pthread_mutex_lock(&gate_lock);
+    gate_open = 0;
+    gate_entered = 0;
+    pthread_mutex_unlock(&gate_lock);
+    init_req(&gate, mbox, 2, 3);
+    CHECK_EQ(store_writer_submit(writer, &gate.req), 0);
+    pthread_mutex_lock(&gate_lock);
+    while (!gate_entered) pthread_cond_wait(&gate_cond, &gate_lock);
+    pthread_mutex_unlock(&gate_lock);
+    /* the writer is stuck in the gate's txn: the ring fills up */
+    int queued = 0, refused = 0;
+    for (int i = 0; i < CET_COMMIT_QUEUE_MAX + 8; i++) {
+        init_req(&flood[i], mbox, (uint32_t)(700000 + i), 1); /* refused: writes nothing */
+        int rc = store_writer_submit(writer, &flood[i].req);
+        if (rc == 0)
+            queued++;
+        else if (rc == CET_E_OVERLOADED)
+            refused++;
+    }
+    CHECK_EQ(queued, CET_COMMIT_QUEUE_MAX);
+    CHECK_EQ(refused, 8);
+    pthread_mutex_lock(&gate_lock);
+    gate_open = 1;
+    pthread_cond_broadcast(&gate_cond);
+    pthread_mutex_unlock(&gate_lock);
+    run_until(base, 1 + queued);
+    CHECK_EQ(atomic_load(&completed), 1 + queued);
+    /* and it takes requests again */
+    static test_req_t after;
+    init_req(&after, mbox, 31, 0);
+    CHECK_EQ(store_writer_submit(writer, &after.req), 0);
+    run_until(base, 2 + queued);
+    CHECK_EQ(after.req.status, 0);
+}
+
 /* ---- MDB_MAP_FULL: grow and redo the batch ---- */
 static void test_map_full(struct event_base *base)
 {
@@ -224,6 +266,7 @@ int main(void)
 
     test_many(base);
     test_failed_batch(base);
+    test_queue_full(base);
     test_map_full(base);
     usleep(2 * CET_EXPIRE_TICK_MS * 1000);
     CHECK(atomic_load(&ticks) >= 1);
