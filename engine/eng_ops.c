@@ -565,11 +565,15 @@ static int pay_regs(eng_t *e, store_txn_t *txn, const store_order_t *o, bool che
 static int apply_pay_notice(eng_op_t *op, store_txn_t *txn)
 {
     eng_t *e = op->eng;
+    /* notices are keyed order id ‖ gateway txn: a new one lands next to its
+     * order, near the tail of the tree, not on a random page */
+    uint8_t key[8 + sizeof op->in.gateway_txn];
     size_t gl = strlen(op->in.gateway_txn);
+    store_be64(key, op->in.order_id);
+    memcpy(key + 8, op->in.gateway_txn, gl);
     store_notice_t nt;
     size_t len = 0;
-    int rc = store_get_raw(txn, e->st, STORE_DB_NOTICE, op->in.gateway_txn, gl, &nt, sizeof nt,
-                           &len);
+    int rc = store_get_raw(txn, e->st, STORE_DB_NOTICE, key, 8 + gl, &nt, sizeof nt, &len);
     if (rc == 0 && len == sizeof nt && nt.order_id == op->in.order_id) {
         /* the same notice again: same answer, nothing changes */
         op_body(op, 200, json_pack("{s:s,s:b}", "status",
@@ -630,7 +634,7 @@ static int apply_pay_notice(eng_op_t *op, store_txn_t *txn)
     nt.amount = op->in.amount;
     nt.outcome = outcome;
     nt.received = op->now;
-    if ((rc = store_put_raw(txn, e->st, STORE_DB_NOTICE, op->in.gateway_txn, gl, &nt, sizeof nt,
+    if ((rc = store_put_raw(txn, e->st, STORE_DB_NOTICE, key, 8 + gl, &nt, sizeof nt,
                             0)))
         return rc;
     op_body(op, 200, json_pack("{s:s,s:b}", "status",

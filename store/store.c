@@ -11,14 +11,8 @@
 #include <sys/stat.h>
 
 #include "engine/cet_base.h"
+#include "store/store_internal.h"
 
-struct store {
-    MDB_env *env;
-    MDB_dbi dbi[STORE_DB__COUNT];
-    size_t map_bytes;
-    bool read_only;
-    pthread_mutex_t grow_lock;
-};
 
 static const char *const store_db_names[STORE_DB__COUNT] = {
     [STORE_DB_META] = "meta",
@@ -144,10 +138,15 @@ int store_open(const store_options_t *opt, store_t **out)
 
     rc = open_dbis(st);
     if (rc) goto fail;
+    mdb_env_set_userctx(st->env, st);
+    st->regidx = store_regidx_new();
+    rc = regidx_rebuild(st);
+    if (rc) goto fail;
     *out = st;
     return 0;
 fail:
     CET_ERROR("store: cannot open %s: %s", opt->dir, store_strerror(rc));
+    store_regidx_free(st->regidx);
     if (st->env) mdb_env_close(st->env);
     pthread_mutex_destroy(&st->grow_lock);
     cet_free(st);
@@ -157,6 +156,7 @@ fail:
 void store_close(store_t *st)
 {
     if (!st) return;
+    store_regidx_free(st->regidx);
     mdb_env_close(st->env);
     pthread_mutex_destroy(&st->grow_lock);
     cet_free(st);
@@ -170,17 +170,69 @@ int store_read_begin(store_t *st, store_txn_t **txn)
 int store_write_begin(store_t *st, store_txn_t **txn)
 {
     if (st->read_only) return EACCES;
-    return mdb_txn_begin(st->env, NULL, 0, txn);
+    int rc = mdb_txn_begin(st->env, NULL, 0, txn);
+    if (rc == 0) st->wtxn = *txn;
+    return rc;
+}
+
+/* The store of a txn, and whether the txn is its write txn. */
+static store_t *store_of(store_txn_t *txn, bool *is_write)
+{
+    store_t *st = mdb_env_get_userctx(mdb_txn_env(txn));
+    *is_write = st && st->wtxn == txn;
+    return st;
 }
 
 int store_commit(store_txn_t *txn)
 {
-    return mdb_txn_commit(txn);
+    bool w;
+    store_t *st = store_of(txn, &w);
+    int rc = mdb_txn_commit(txn);
+    if (w) {
+        /* what the txn did to the registration index becomes visible only now */
+        if (rc == 0)
+            store_regidx_publish(st->regidx);
+        else
+            store_regidx_discard(st->regidx);
+        st->wtxn = NULL;
+    }
+    return rc;
 }
 
 void store_abort(store_txn_t *txn)
 {
+    bool w;
+    store_t *st = store_of(txn, &w);
     mdb_txn_abort(txn);
+    if (w) {
+        store_regidx_discard(st->regidx);
+        st->wtxn = NULL;
+    }
+}
+
+/* Loads the registration index from the `reg` database (at open). */
+static int regidx_load_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    store_t *st = arg;
+    if (klen != 8 || vlen != sizeof(store_reg_t)) return STORE_CORRUPT;
+    store_reg_t r;
+    memcpy(&r, val, sizeof r);
+    uint64_t seq = store_rd64(key);
+    if (r.seq != seq || store_regidx_load(st->regidx, r.roster_no, r.subject, seq) != 0)
+        return STORE_CORRUPT;
+    if (seq > st->reg_seq_last) st->reg_seq_last = seq;
+    return 0;
+}
+
+int regidx_rebuild(store_t *st)
+{
+    store_txn_t *txn;
+    int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+    if (rc) return rc;
+    rc = store_scan(txn, st, STORE_DB_REG, NULL, 0, regidx_load_cb, st);
+    mdb_txn_abort(txn);
+    if (rc) CET_ERROR("store: cannot index the registrations: %s", store_strerror(rc));
+    return rc;
 }
 
 int store_grow(store_t *st)
@@ -319,11 +371,6 @@ void store_offer_key(uint8_t out[5], uint32_t campus, char subject)
     out[4] = (uint8_t)subject;
 }
 
-void store_reg_key(uint8_t out[5], uint32_t roster_no, char subject)
-{
-    store_be32(out, roster_no);
-    out[4] = (uint8_t)subject;
-}
 
 void store_expiry_key(uint8_t out[STORE_EXPIRY_KEY_BYTES], int64_t due, uint8_t kind,
                       uint32_t roster_no, char subject)

@@ -31,7 +31,7 @@
 
 #include "engine/cet_limits.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* Own return codes, in a range LMDB and errno never use. */
 #define STORE_NOTFOUND MDB_NOTFOUND /* -30798 */
@@ -59,7 +59,7 @@ typedef enum store_db {
     STORE_DB_ACCOUNT_EMAIL, /* lower-case email -> 16-byte account id (index) */
     STORE_DB_CANDIDATE,     /* u32 roster_no -> store_candidate_t */
     STORE_DB_REVIEW,        /* 16-byte account id -> store_review_t */
-    STORE_DB_REG,           /* u32 roster_no ‖ u8 subject -> store_reg_t */
+    STORE_DB_REG,           /* u64 registration seq -> store_reg_t (by candidate: in-memory index) */
     STORE_DB_EXPIRY,        /* u64 due ‖ u8 kind ‖ u32 roster_no ‖ u8 subject -> empty */
     STORE_DB_ORDER,         /* u64 order id -> store_order_t */
     STORE_DB_SESSION,       /* 32-byte SHA-256 of the token -> store_session_t */
@@ -237,6 +237,7 @@ typedef struct store_reg {
     uint16_t room;            /* arrangement, when STORE_REG_ARRANGED */
     uint8_t seat;
     uint8_t pad2_[5];
+    uint64_t seq;             /* its key in STORE_DB_REG; 0 in a record not yet stored */
 } store_reg_t;
 
 /* Expiry index kinds (STORE_DB_EXPIRY key byte 8). */
@@ -409,8 +410,6 @@ size_t store_roster_key(uint8_t out[1 + CET_ID_NUMBER_BYTES], uint8_t id_type,
                         const char *id_number);
 /** Offer key: campus ‖ subject (5 bytes). */
 void store_offer_key(uint8_t out[5], uint32_t campus, char subject);
-/** Registration key: roster_no ‖ subject (5 bytes). */
-void store_reg_key(uint8_t out[5], uint32_t roster_no, char subject);
 /** Expiry key: due (seconds, as u64) ‖ kind ‖ roster_no ‖ subject (14 bytes). */
 #define STORE_EXPIRY_KEY_BYTES 14
 void store_expiry_key(uint8_t out[STORE_EXPIRY_KEY_BYTES], int64_t due, uint8_t kind,
@@ -475,14 +474,28 @@ int store_review_get(store_txn_t *txn, const store_t *st, const uint8_t account[
 int store_review_put(store_txn_t *txn, const store_t *st, const store_review_t *r);
 int store_review_del(store_txn_t *txn, const store_t *st, const uint8_t account[16]);
 
+/*
+ * Registrations are keyed by a sequence number given at their first put, so
+ * every new one is appended at the tail of the B-tree (one random page per
+ * registration was what bounded durable writes per second). They are found
+ * by candidate through an in-memory index that store_open rebuilds and that
+ * follows each write txn: its changes are published when store_commit
+ * succeeds and dropped by store_abort. Inside a write txn the functions below
+ * see that txn's own changes; in a read txn they see what was committed, and
+ * a registration committed after the read txn began reads as absent.
+ * Only one process may write registrations at a time (cetd, or cetctl on an
+ * environment no cetd has open).
+ */
 int store_reg_get(store_txn_t *txn, const store_t *st, uint32_t roster_no, char subject,
                   store_reg_t *out);
 /**
  * Puts a registration and keeps its STORE_EXPIRE_HOLD index entry equal to
  * r->expires (none when 0). old_expires is the value on disk before (0 if new
- * or none), so the stale entry can be removed without a read.
+ * or none), so the stale entry can be removed without a read. A new record
+ * (r->seq == 0) gets the next sequence number in r->seq. STORE_BADARG when the
+ * candidate already has STORE_REGIDX_WAYS (7) registrations.
  */
-int store_reg_put(store_txn_t *txn, const store_t *st, const store_reg_t *r, int64_t old_expires);
+int store_reg_put(store_txn_t *txn, const store_t *st, store_reg_t *r, int64_t old_expires);
 /** Deletes a registration and its hold entry. */
 int store_reg_del(store_txn_t *txn, const store_t *st, const store_reg_t *r);
 /** All registrations of one candidate, in subject order; returns how many (<= cap) or < 0. */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "engine/cet_base.h"
-#include "store/store.h"
+#include "store/store_internal.h"
 
 /* A fixed-size record: copy out, refusing a value of the wrong size. */
 static int get_fixed(store_txn_t *txn, const store_t *st, store_db_t db, const void *key,
@@ -335,61 +335,102 @@ int store_review_del(store_txn_t *txn, const store_t *st, const uint8_t account[
 }
 
 /* ---- registrations ---- */
+static int reg_seq_of(store_txn_t *txn, const store_t *st, uint32_t roster_no, char subject,
+                      uint64_t *seq)
+{
+    store_regidx_row_t row;
+    store_regidx_read(st->regidx, roster_no, txn == st->wtxn, &row);
+    for (int i = 0; i < STORE_REGIDX_WAYS; i++)
+        if (row.e[i] && store_regidx_subject(row.e[i]) == subject) {
+            *seq = store_regidx_seq(row.e[i]);
+            return 0;
+        }
+    return STORE_NOTFOUND;
+}
+
+static int reg_get_seq(store_txn_t *txn, const store_t *st, uint64_t seq, store_reg_t *out)
+{
+    uint8_t k[8];
+    store_be64(k, seq);
+    return get_fixed(txn, st, STORE_DB_REG, k, 8, out, sizeof *out);
+}
+
 int store_reg_get(store_txn_t *txn, const store_t *st, uint32_t roster_no, char subject,
                   store_reg_t *out)
 {
-    uint8_t k[5];
-    store_reg_key(k, roster_no, subject);
-    return get_fixed(txn, st, STORE_DB_REG, k, 5, out, sizeof *out);
+    uint64_t seq;
+    int rc = reg_seq_of(txn, st, roster_no, subject, &seq);
+    if (rc) return rc;
+    /* NOTFOUND here: committed after this read txn began */
+    rc = reg_get_seq(txn, st, seq, out);
+    if (rc == 0 && (out->roster_no != roster_no || out->subject != subject)) return STORE_CORRUPT;
+    return rc;
 }
 
-int store_reg_put(store_txn_t *txn, const store_t *st, const store_reg_t *r, int64_t old_expires)
+int store_reg_put(store_txn_t *txn, const store_t *st, store_reg_t *r, int64_t old_expires)
 {
-    uint8_t k[5];
-    store_reg_key(k, r->roster_no, r->subject);
+    if (txn != st->wtxn) return STORE_BADARG;
+    store_t *w = (store_t *)st; /* the sequence counter belongs to the write txn */
+    uint64_t seq;
+    if (r->seq) {
+        /* an update: the record must be the one the index knows (not a copy
+         * of another registration with its subject or candidate changed) */
+        if (reg_seq_of(txn, st, r->roster_no, r->subject, &seq) != 0 || seq != r->seq)
+            return STORE_BADARG;
+    } else {
+        if (reg_seq_of(txn, st, r->roster_no, r->subject, &seq) == 0) return STORE_EXISTS;
+        r->seq = ++w->reg_seq_last;
+        if (store_regidx_set(st->regidx, r->roster_no, r->subject, r->seq) != 0) {
+            r->seq = 0;
+            return STORE_BADARG;
+        }
+    }
     int rc = expiry_set(txn, st, STORE_EXPIRE_HOLD, r->roster_no, r->subject, old_expires,
                         r->expires);
     if (rc) return rc;
-    return put_fixed(txn, st, STORE_DB_REG, k, 5, r, sizeof *r);
+    uint8_t k[8];
+    store_be64(k, r->seq);
+    return put_fixed(txn, st, STORE_DB_REG, k, 8, r, sizeof *r);
 }
 
 int store_reg_del(store_txn_t *txn, const store_t *st, const store_reg_t *r)
 {
-    uint8_t k[5];
-    store_reg_key(k, r->roster_no, r->subject);
+    if (txn != st->wtxn) return STORE_BADARG;
+    uint64_t seq = r->seq;
+    if (!seq) {
+        int rc = reg_seq_of(txn, st, r->roster_no, r->subject, &seq);
+        if (rc) return rc;
+    }
     int rc = expiry_set(txn, st, STORE_EXPIRE_HOLD, r->roster_no, r->subject, r->expires, 0);
     if (rc) return rc;
-    return store_del_raw(txn, st, STORE_DB_REG, k, 5);
-}
-
-struct reg_list {
-    store_reg_t *out;
-    int cap, n;
-    int bad;
-};
-
-static int reg_list_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
-{
-    struct reg_list *l = arg;
-    (void)key;
-    (void)klen;
-    if (vlen != sizeof(store_reg_t)) {
-        l->bad = 1;
-        return STORE_CORRUPT;
-    }
-    if (l->n >= l->cap) return 1;
-    memcpy(&l->out[l->n++], val, vlen);
+    uint8_t k[8];
+    store_be64(k, seq);
+    if ((rc = store_del_raw(txn, st, STORE_DB_REG, k, 8))) return rc;
+    store_regidx_set(st->regidx, r->roster_no, r->subject, 0);
     return 0;
 }
 
 int store_reg_list(store_txn_t *txn, const store_t *st, uint32_t roster_no, store_reg_t *out,
                    int cap)
 {
-    uint8_t p[4];
-    store_be32(p, roster_no);
-    struct reg_list l = {out, cap, 0, 0};
-    int rc = store_scan(txn, st, STORE_DB_REG, p, 4, reg_list_cb, &l);
-    return rc ? rc : l.n;
+    store_regidx_row_t row;
+    store_regidx_read(st->regidx, roster_no, txn == st->wtxn, &row);
+    int n = 0;
+    for (int i = 0; i < STORE_REGIDX_WAYS && n < cap; i++) {
+        if (!row.e[i]) continue;
+        int rc = reg_get_seq(txn, st, store_regidx_seq(row.e[i]), &out[n]);
+        if (rc == STORE_NOTFOUND) continue; /* committed after this read txn began */
+        if (rc) return rc;
+        /* in subject order */
+        store_reg_t cur = out[n];
+        int j = n++;
+        while (j > 0 && out[j - 1].subject > cur.subject) {
+            out[j] = out[j - 1];
+            j--;
+        }
+        out[j] = cur;
+    }
+    return n;
 }
 
 /* ---- orders ---- */

@@ -310,36 +310,6 @@ static bool expiry_exists(check_t *c, int64_t due, uint8_t kind, uint32_t no, ch
     return store_get_ref(c->txn, c->st, STORE_DB_EXPIRY, k, sizeof k, &v) == 0;
 }
 
-static int candidate_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
-{
-    check_t *c = arg;
-    tick(c);
-    if (klen != 4 || vlen != sizeof(store_candidate_t)) {
-        violation(c, CK_RECORD, "candidate entry of %zu bytes", vlen);
-        return 0;
-    }
-    uint32_t no = store_rd32(key);
-    store_candidate_t cd;
-    memcpy(&cd, val, sizeof cd);
-    char hex[33];
-    ctl_account_hex(cd.account, hex);
-    if (cd.snapshot.roster_no != no)
-        violation(c, CK_RECORD, "candidate %u holds the snapshot of roster_no %u", no,
-                  cd.snapshot.roster_no);
-    if (no > c->roster_max || !c->roster_seen[no])
-        violation(c, CK_BINDING, "candidate %u has no roster record", no);
-    store_account_t a;
-    if (store_account_get(c->txn, c->st, cd.account, &a) != 0)
-        violation(c, CK_BINDING, "candidate %u names account %s, which does not exist", no, hex);
-    else if (a.roster_no != no)
-        violation(c, CK_BINDING, "candidate %u names account %s, which is bound to roster_no %u",
-                  no, hex, a.roster_no);
-    if (cd.empty_due && !expiry_exists(c, cd.empty_due, STORE_EXPIRE_CANDIDATE, no, 0))
-        violation(c, CK_EXPIRY_OTHER, "candidate %u: empty_due has no expiry entry", no);
-    return 0;
-}
-
-/* ---- registrations ---- */
 static void candidate_regs_done(check_t *c)
 {
     if (!c->cur_n) return;
@@ -368,25 +338,61 @@ static void candidate_regs_done(check_t *c)
     c->cur_n = 0;
 }
 
+static int candidate_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    check_t *c = arg;
+    tick(c);
+    if (klen != 4 || vlen != sizeof(store_candidate_t)) {
+        violation(c, CK_RECORD, "candidate entry of %zu bytes", vlen);
+        return 0;
+    }
+    uint32_t no = store_rd32(key);
+    store_candidate_t cd;
+    memcpy(&cd, val, sizeof cd);
+    char hex[33];
+    ctl_account_hex(cd.account, hex);
+    if (cd.snapshot.roster_no != no)
+        violation(c, CK_RECORD, "candidate %u holds the snapshot of roster_no %u", no,
+                  cd.snapshot.roster_no);
+    if (no > c->roster_max || !c->roster_seen[no])
+        violation(c, CK_BINDING, "candidate %u has no roster record", no);
+    store_account_t a;
+    if (store_account_get(c->txn, c->st, cd.account, &a) != 0)
+        violation(c, CK_BINDING, "candidate %u names account %s, which does not exist", no, hex);
+    else if (a.roster_no != no)
+        violation(c, CK_BINDING, "candidate %u names account %s, which is bound to roster_no %u",
+                  no, hex, a.roster_no);
+    if (cd.empty_due && !expiry_exists(c, cd.empty_due, STORE_EXPIRE_CANDIDATE, no, 0))
+        violation(c, CK_EXPIRY_OTHER, "candidate %u: empty_due has no expiry entry", no);
+    /* the candidate's registrations together: one per level, orals with written */
+    int n = store_reg_list(c->txn, c->st, no, c->cur, (int)(sizeof c->cur / sizeof c->cur[0]));
+    if (n < 0) return n;
+    c->cur_no = no;
+    c->cur_n = n;
+    candidate_regs_done(c);
+    return 0;
+}
+
+/* ---- registrations ---- */
 static int reg_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
 {
     check_t *c = arg;
     tick(c);
-    if (klen != 5 || vlen != sizeof(store_reg_t)) {
+    if (klen != 8 || vlen != sizeof(store_reg_t)) {
         violation(c, CK_RECORD, "registration entry of %zu bytes", vlen);
         return 0;
     }
     store_reg_t r;
     memcpy(&r, val, sizeof r);
-    uint32_t no = store_rd32(key);
-    if (r.roster_no != no || (uint8_t)r.subject != ((const uint8_t *)key)[4])
-        violation(c, CK_RECORD, "registration key %u/%c holds %u/%c", no, ((const char *)key)[4],
-                  r.roster_no, r.subject);
-    if (no != c->cur_no) {
-        candidate_regs_done(c);
-        c->cur_no = no;
-    }
-    if (c->cur_n < (int)(sizeof c->cur / sizeof c->cur[0])) c->cur[c->cur_n++] = r;
+    uint32_t no = r.roster_no;
+    uint64_t seq = store_rd64(key);
+    store_reg_t by_index;
+    if (r.seq != seq)
+        violation(c, CK_RECORD, "registration %llu holds sequence %llu", (unsigned long long)seq,
+                  (unsigned long long)r.seq);
+    else if (store_reg_get(c->txn, c->st, no, r.subject, &by_index) != 0 || by_index.seq != seq)
+        violation(c, CK_RECORD, "registration %llu (%u/%c) is not the one its candidate's index "
+                  "names", (unsigned long long)seq, no, r.subject);
     if (!c->subjects[(uint8_t)r.subject].kind)
         violation(c, CK_REG_REFS, "roster_no %u: subject %c is not in the subject table", no,
                   r.subject);
@@ -516,7 +522,6 @@ int ctl_cmd_check(int argc, char **argv)
     };
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         if ((rc = store_scan(c->txn, c->st, steps[i].db, NULL, 0, steps[i].fn, c))) goto fail;
-        if (steps[i].db == STORE_DB_REG) candidate_regs_done(c);
     }
     for (size_t i = 0; i < c->n_offers; i++) {
         const offer_count_t *o = &c->offers[i];

@@ -100,6 +100,7 @@ static void test_load(void)
         store_reg_t r = {.roster_no = i, .campus = 100130, .subject = '1'};
         CHECK_EQ(store_reg_put(txn, st, &r, 0), 0);
         r.subject = 'F';
+        r.seq = 0; /* a new registration, not an update of the first */
         CHECK_EQ(store_reg_put(txn, st, &r, 0), 0); /* 3 on a capacity of 2: over */
     }
     CHECK_EQ(store_commit(txn), 0);

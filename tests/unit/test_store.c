@@ -104,12 +104,21 @@ static void test_regs_and_expiry(store_t *st)
     store_reg_t r = {.roster_no = 7, .campus = 991010, .subject = '1', .fee = 3000,
                      .created = 1000, .expires = 5000};
     CHECK_EQ(store_reg_put(txn, st, &r, 0), 0);
+    CHECK(r.seq != 0); /* stored: it has its key */
     store_reg_t r2 = r;
     r2.subject = 'F';
     r2.expires = 3000;
+    /* a copy with another subject is not an update of the first */
+    CHECK_EQ(store_reg_put(txn, st, &r2, 0), STORE_BADARG);
+    r2.seq = 0;
     CHECK_EQ(store_reg_put(txn, st, &r2, 0), 0);
+    CHECK(r2.seq > r.seq); /* new registrations append */
+    store_reg_t again = r;
+    again.seq = 0;
+    CHECK_EQ(store_reg_put(txn, st, &again, 0), STORE_EXISTS); /* one per subject */
     store_reg_t other = r;
     other.roster_no = 8;
+    other.seq = 0;
     CHECK_EQ(store_reg_put(txn, st, &other, 0), 0);
     CHECK_EQ(store_commit(txn), 0);
     CHECK_EQ(count_db(st, STORE_DB_EXPIRY), 3);
@@ -135,6 +144,37 @@ static void test_regs_and_expiry(store_t *st)
     CHECK_EQ(store_commit(txn), 0);
     CHECK_EQ(count_db(st, STORE_DB_EXPIRY), 1);
     CHECK_EQ(count_db(st, STORE_DB_REG), 2);
+}
+
+/* The registration index follows commits only: an aborted txn leaves no trace,
+ * a reader sees nothing of a txn in progress, and a reopen rebuilds it. */
+static void test_reg_index_txns(store_t *st)
+{
+    store_txn_t *w, *rd;
+    store_reg_t got;
+    CHECK_EQ(store_write_begin(st, &w), 0);
+    store_reg_t r = {.roster_no = 50, .campus = 991010, .subject = '3', .expires = 0};
+    CHECK_EQ(store_reg_put(w, st, &r, 0), 0);
+    CHECK_EQ(store_reg_get(w, st, 50, '3', &got), 0); /* the writer sees its own */
+    CHECK_EQ(store_read_begin(st, &rd), 0);
+    CHECK_EQ(store_reg_get(rd, st, 50, '3', &got), STORE_NOTFOUND); /* a reader does not */
+    store_abort(rd);
+    store_abort(w);
+    CHECK_EQ(store_write_begin(st, &w), 0);
+    CHECK_EQ(store_reg_get(w, st, 50, '3', &got), STORE_NOTFOUND); /* aborted: gone */
+    r.seq = 0;
+    CHECK_EQ(store_reg_put(w, st, &r, 0), 0);
+    CHECK_EQ(store_commit(w), 0);
+    CHECK_EQ(store_read_begin(st, &rd), 0);
+    CHECK_EQ(store_reg_get(rd, st, 50, '3', &got), 0);
+    CHECK_EQ(got.seq, r.seq);
+    store_abort(rd);
+    CHECK_EQ(store_write_begin(st, &w), 0);
+    CHECK_EQ(store_reg_del(w, st, &got), 0);
+    CHECK_EQ(store_commit(w), 0);
+    CHECK_EQ(store_read_begin(st, &rd), 0);
+    CHECK_EQ(store_reg_get(rd, st, 50, '3', &got), STORE_NOTFOUND);
+    store_abort(rd);
 }
 
 static void test_candidate_expiry(store_t *st)
@@ -247,8 +287,19 @@ int main(void)
     test_roster(st);
     test_account(st);
     test_regs_and_expiry(st);
+    test_reg_index_txns(st);
     test_candidate_expiry(st);
     test_orders_audit(st);
+    store_close(st);
+    st = open_store(keep, 0); /* the index is rebuilt from the `reg` database */
+    store_txn_t *txn;
+    store_reg_t got, list[4];
+    CHECK_EQ(store_read_begin(st, &txn), 0);
+    CHECK_EQ(store_reg_get(txn, st, 7, '1', &got), 0);
+    CHECK_EQ(got.flags & STORE_REG_PAID, STORE_REG_PAID);
+    CHECK_EQ(store_reg_list(txn, st, 8, list, 4), 1);
+    CHECK_EQ(store_reg_get(txn, st, 7, 'F', &got), STORE_NOTFOUND);
+    store_abort(txn);
     store_close(st);
     cet_test_rmdir(keep);
     test_grow();
