@@ -1,6 +1,9 @@
 /* Unit tests of store/: records, secondary indexes, expiry index, map growth. */
 #include "store/store.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "engine/cet_base.h"
 #include "tests/unit/cet_test.h"
 
@@ -177,6 +180,79 @@ static void test_reg_index_txns(store_t *st)
     store_abort(rd);
 }
 
+/* Readers on other threads while the writer adds and removes registrations:
+ * every list they read is one a commit left (1 or 2 of the candidate's own). */
+static store_t *race_st;
+static _Atomic int race_stop;
+static _Atomic long race_reads, race_bad;
+
+static void *race_reader(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&race_stop)) {
+        store_txn_t *txn;
+        if (store_read_begin(race_st, &txn)) continue;
+        for (uint32_t no = 100; no < 164; no++) {
+            store_reg_t list[8];
+            int n = store_reg_list(txn, race_st, no, list, 8);
+            bool ok = n >= 1 && n <= 2;
+            for (int i = 0; ok && i < n; i++)
+                ok = list[i].roster_no == no && (list[i].subject == '1' || list[i].subject == 'F');
+            if (!ok) atomic_fetch_add(&race_bad, 1);
+            atomic_fetch_add(&race_reads, 1);
+        }
+        store_abort(txn);
+    }
+    return NULL;
+}
+
+static void test_reg_index_race(store_t *st)
+{
+    race_st = st;
+    store_txn_t *w;
+    CHECK_EQ(store_write_begin(st, &w), 0);
+    for (uint32_t no = 100; no < 164; no++) {
+        store_reg_t r = {.roster_no = no, .campus = 991010, .subject = '1'};
+        CHECK_EQ(store_reg_put(w, st, &r, 0), 0);
+    }
+    CHECK_EQ(store_commit(w), 0);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, race_reader, NULL);
+    for (int round = 0; round < 400; round++) {
+        CHECK_EQ(store_write_begin(st, &w), 0);
+        for (uint32_t no = 100; no < 164; no++) {
+            store_reg_t r;
+            if (round % 2 == 0) {
+                memset(&r, 0, sizeof r);
+                r.roster_no = no;
+                r.campus = 991010;
+                r.subject = 'F';
+                CHECK_EQ(store_reg_put(w, st, &r, 0), 0);
+            } else {
+                CHECK_EQ(store_reg_get(w, st, no, 'F', &r), 0);
+                CHECK_EQ(store_reg_del(w, st, &r), 0);
+            }
+        }
+        CHECK_EQ(store_commit(w), 0);
+        if (round % 7 == 3) {
+            /* an aborted txn leaves nothing behind: drop every registration, abort */
+            CHECK_EQ(store_write_begin(st, &w), 0);
+            for (uint32_t no = 100; no < 164; no++) {
+                store_reg_t list[8];
+                int n = store_reg_list(w, st, no, list, 8);
+                for (int i = 0; i < n; i++) CHECK_EQ(store_reg_del(w, st, &list[i]), 0);
+            }
+            store_abort(w);
+        }
+    }
+    atomic_store(&race_stop, 1);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    CHECK(atomic_load(&race_reads) > 0);
+    CHECK_EQ(atomic_load(&race_bad), 0);
+    printf("reg index race: %ld candidate reads, %ld bad\n", atomic_load(&race_reads),
+           atomic_load(&race_bad));
+}
+
 static void test_candidate_expiry(store_t *st)
 {
     store_txn_t *txn;
@@ -288,6 +364,7 @@ int main(void)
     test_account(st);
     test_regs_and_expiry(st);
     test_reg_index_txns(st);
+    test_reg_index_race(st);
     test_candidate_expiry(st);
     test_orders_audit(st);
     store_close(st);
