@@ -41,6 +41,8 @@
     X(SEATS_FULL, "seats_full", 409, "no seats left for this subject at this campus")           \
     X(ONE_PER_LEVEL, "one_per_level", 409, "only one written subject per level may be taken")   \
     X(ALREADY_REGISTERED, "already_registered", 409, "this subject is already registered")     \
+    X(TOO_MANY_REGISTRATIONS, "too_many_registrations", 409,                                    \
+      "a candidate may hold at most 7 registrations")                                          \
     X(ORAL_NEEDS_WRITTEN, "oral_needs_written", 409,                                            \
       "register the written subject of the same language and level first")                     \
     X(CAMPUS_NOT_ALLOWED, "campus_not_allowed", 409,                                            \

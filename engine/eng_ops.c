@@ -11,6 +11,7 @@
 
 #include "engine/cet_base.h"
 #include "engine/eng_internal.h"
+#include "store/store_regidx.h"
 
 /* ---- answers ---- */
 static void op_body(eng_op_t *op, int status, json_t *j)
@@ -384,6 +385,9 @@ int eng_check_registration(eng_t *e, store_txn_t *txn, const uint8_t account[16]
         }
     }
     if (subj.kind == STORE_ORAL && !has_written) return CET_E_ORAL_NEEDS_WRITTEN;
+    /* the per-candidate index holds STORE_REGIDX_WAYS; the rules allow far fewer
+     * (one written per level, orals with them) unless many oral codes exist */
+    if (n >= STORE_REGIDX_WAYS) return CET_E_TOO_MANY_REGISTRATIONS;
     return 0;
 }
 

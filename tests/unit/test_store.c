@@ -1,5 +1,6 @@
 /* Unit tests of store/: records, secondary indexes, expiry index, map growth. */
 #include "store/store.h"
+#include "store/store_regidx.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -178,6 +179,15 @@ static void test_reg_index_txns(store_t *st)
     CHECK_EQ(store_read_begin(st, &rd), 0);
     CHECK_EQ(store_reg_get(rd, st, 50, '3', &got), STORE_NOTFOUND);
     store_abort(rd);
+
+    /* a candidate's index slot holds STORE_REGIDX_WAYS registrations; the 8th is refused
+     * (the engine refuses it earlier with too_many_registrations) */
+    CHECK_EQ(store_write_begin(st, &w), 0);
+    for (int i = 0; i < 8; i++) {
+        store_reg_t x = {.roster_no = 51, .campus = 991010, .subject = (char)('A' + i)};
+        CHECK_EQ(store_reg_put(w, st, &x, 0), i < 7 ? 0 : STORE_BADARG);
+    }
+    store_abort(w);
 }
 
 /* Readers on other threads while the writer adds and removes registrations:

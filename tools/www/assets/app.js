@@ -52,6 +52,7 @@
     seats_full: '该科目在此校区的考位已满，请选择其他科目或校区。',
     one_per_level: '同一级别的笔试只能报考一个科目（例如英语四级与日语四级不能同时报考）。',
     already_registered: '您已报考该科目，无需重复报考。',
+    too_many_registrations: '报考科目数已达上限，不能再报考。',
     oral_needs_written: '报考口试前，请先报考同语种、同级别的笔试科目。',
     campus_not_allowed: '您所在学校不允许在该校区参加考试。',
     registration_paid: '已缴费的科目不能取消。',
