@@ -165,31 +165,38 @@ int store_roster_put(store_txn_t *txn, const store_t *st, store_roster_t *r)
     uint8_t k[1 + CET_ID_NUMBER_BYTES];
     size_t kl = store_roster_key(k, r->id_type, r->id_number);
     if (!kl) return STORE_BADARG;
-    store_roster_t old;
-    int rc = get_fixed(txn, st, STORE_DB_ROSTER, k, kl, &old, sizeof old);
+    uint64_t last = 0;
+    int rc = store_meta_get_u64(txn, st, "roster_no_last", &last);
+    if (rc && rc != STORE_NOTFOUND) return rc;
+    /* Try it as a new record first: MDB_NOOVERWRITE hands back the existing
+     * value when there is one, so an import of new rows (the usual case) does
+     * one B-tree descent for the record instead of a get and a put. */
+    r->roster_no = (uint32_t)(last + 1);
+    MDB_val key = {kl, k}, val = {sizeof *r, r};
+    rc = mdb_put(txn, store_dbi(st, STORE_DB_ROSTER), &key, &val, MDB_NOOVERWRITE);
     uint8_t sk[8];
     if (rc == 0) {
-        r->roster_no = old.roster_no;
-        if (old.school != r->school) {
-            roster_school_key(sk, old.school, old.roster_no);
-            rc = store_del_raw(txn, st, STORE_DB_ROSTER_SCHOOL, sk, 8);
-            if (rc && rc != STORE_NOTFOUND) return rc;
-        }
-    } else if (rc == STORE_NOTFOUND) {
-        uint64_t next = 0;
-        rc = store_meta_get_u64(txn, st, "roster_no_last", &next);
-        if (rc && rc != STORE_NOTFOUND) return rc;
-        r->roster_no = (uint32_t)(next + 1);
-        if ((rc = store_meta_put_u64(txn, st, "roster_no_last", next + 1))) return rc;
+        if ((rc = store_meta_put_u64(txn, st, "roster_no_last", last + 1))) return rc;
         uint8_t nk[4];
         store_be32(nk, r->roster_no);
         rc = store_put_raw(txn, st, STORE_DB_ROSTER_NO, nk, 4, k, kl, MDB_NOOVERWRITE);
         if (rc) return rc;
-    } else {
-        return rc;
+        roster_school_key(sk, r->school, r->roster_no);
+        return store_put_raw(txn, st, STORE_DB_ROSTER_SCHOOL, sk, 8, "", 0, 0);
     }
-    roster_school_key(sk, r->school, r->roster_no);
-    if ((rc = store_put_raw(txn, st, STORE_DB_ROSTER_SCHOOL, sk, 8, "", 0, 0))) return rc;
+    if (rc != MDB_KEYEXIST) return rc;
+    /* a replacement keeps its number; a school change moves the school index */
+    if (val.mv_size != sizeof(store_roster_t)) return STORE_CORRUPT;
+    store_roster_t old;
+    memcpy(&old, val.mv_data, sizeof old);
+    r->roster_no = old.roster_no;
+    if (old.school != r->school) {
+        roster_school_key(sk, old.school, old.roster_no);
+        rc = store_del_raw(txn, st, STORE_DB_ROSTER_SCHOOL, sk, 8);
+        if (rc && rc != STORE_NOTFOUND) return rc;
+        roster_school_key(sk, r->school, r->roster_no);
+        if ((rc = store_put_raw(txn, st, STORE_DB_ROSTER_SCHOOL, sk, 8, "", 0, 0))) return rc;
+    }
     return put_fixed(txn, st, STORE_DB_ROSTER, k, kl, r, sizeof *r);
 }
 
