@@ -252,5 +252,18 @@ def pay_notice(engine, order_id, amount, txn=None, bad_signature=False):
                               txn or "T" + uuid.uuid4().hex[:16], bad_signature)
 
 
+class EngineCase(unittest.TestCase):
+    """A TestCase class sharing one DataDir (cls.data) and one Engine (cls.engine):
+    at the end cetd must stop cleanly (SIGTERM, exit 0) and the data is removed."""
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            rc = cls.engine.stop()
+            assert rc == 0, f"cetd exited {rc}"
+        finally:
+            cls.data.cleanup()
+
+
 def main():
     unittest.main(verbosity=2)

@@ -20,7 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import DataDir, Engine, error_code, metrics, staff_token  # noqa: E402
+from harness import DataDir, Engine, EngineCase, error_code, metrics, staff_token  # noqa: E402
 
 STAFF_USER = "support"          # national support desk (tools/cetctl_demo.c)
 STAFF_PASSWORD = "demo-Staff-2026"
@@ -45,21 +45,13 @@ def counters_exact(tc, data, engine):
     tc.assertEqual(over, {}, "offers above capacity (live, capacity)")
 
 
-class Concurrency(unittest.TestCase):
+class Concurrency(EngineCase):
     @classmethod
     def setUpClass(cls):
         cls.data = DataDir(candidates=2000, seed=7)
         cls.rows = cls.data.bench_prep(2000)
         cls.engine = Engine(cls.data, threads=2)
         cls.staff = staff_token(cls.engine, STAFF_USER, STAFF_PASSWORD)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            rc = cls.engine.stop()
-            assert rc == 0, f"cetd exited {rc}"
-        finally:
-            cls.data.cleanup()
 
     def race(self, rows, body_of):
         """Each row in its own thread with its own open connection; returns [(row, status, code)]."""

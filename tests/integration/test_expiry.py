@@ -24,7 +24,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import DataDir, Engine, error_code, pay_notice, metrics, staff_token  # noqa: E402
+from harness import DataDir, Engine, EngineCase, error_code, pay_notice, metrics, staff_token  # noqa: E402
 
 HOLD_TTL = 3
 ORDER_TTL = 8
@@ -50,7 +50,7 @@ def wait_until(pred, timeout, step=0.1):
     return pred()
 
 
-class Expiry(unittest.TestCase):
+class Expiry(EngineCase):
     @classmethod
     def setUpClass(cls):
         cls.data = DataDir(candidates=1500, seed=11)
@@ -59,14 +59,6 @@ class Expiry(unittest.TestCase):
         cls.roster_free = cls.data.export("roster")[1300:]   # never bound by bench-prep
         cls.engine = Engine(cls.data, hold_ttl=HOLD_TTL, order_ttl=ORDER_TTL, threads=2)
         cls.staff = staff_token(cls.engine, STAFF_USER, STAFF_PASSWORD)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            rc = cls.engine.stop()
-            assert rc == 0, f"cetd exited {rc}"
-        finally:
-            cls.data.cleanup()
 
     # ---- helpers ----
     def take(self):
