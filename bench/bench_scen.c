@@ -330,6 +330,23 @@ static void make_browse(bench_thread_t *t, bench_req_t *r)
 
 /* ---- the scenarios ---- */
 
+/* The next unused candidate's written registration at its own campus, or NULL
+ * when every candidate of this thread has had its turn. */
+static bench_req_t *next_registration(bench_thread_t *t, uint64_t intended_ns)
+{
+    const bench_cfg_t *cfg = t->cfg;
+    while (t->next_user < t->n_users) {
+        uint32_t ui = t->next_user++;
+        const bench_cand_t *c = &cfg->cands[t->users[ui].cand];
+        char w = pick_written(c);
+        if (!w) continue;
+        bench_req_t *r = req_new(t, ui, BENCH_OP_REGISTER, intended_ns);
+        make_register(t, r, w, c->campus);
+        return r;
+    }
+    return NULL;
+}
+
 bench_req_t *bench_scen_start(bench_thread_t *t, uint64_t intended_ns)
 {
     const bench_cfg_t *cfg = t->cfg;
@@ -350,16 +367,7 @@ bench_req_t *bench_scen_start(bench_thread_t *t, uint64_t intended_ns)
         make_register(t, r, cfg->hot_subject, cfg->hot_campus);
         return r;
     case BENCH_SCEN_SPREAD:
-        while (t->next_user < t->n_users) {
-            uint32_t ui = t->next_user++;
-            const bench_cand_t *c = &cfg->cands[t->users[ui].cand];
-            char w = pick_written(c);
-            if (!w) continue;
-            r = req_new(t, ui, BENCH_OP_REGISTER, intended_ns);
-            make_register(t, r, w, c->campus);
-            return r;
-        }
-        return NULL;
+        return next_registration(t, intended_ns);
     case BENCH_SCEN_BROWSE:
         if (t->n_users == 0) return NULL;
         r = req_new(t, (uint32_t)(thread_rand(t) % t->n_users), BENCH_OP_CANDIDATE, intended_ns);
@@ -374,17 +382,7 @@ bench_req_t *bench_scen_start(bench_thread_t *t, uint64_t intended_ns)
         if (t->n_users == 0) return NULL;
         uint32_t wave = (uint32_t)(cfg->wave_share * t->n_users);
         bool reg = t->next_user < wave || (t->next_user < t->n_users && t->issued % 5 == 4);
-        if (reg) {
-            while (t->next_user < t->n_users) {
-                uint32_t ui = t->next_user++;
-                const bench_cand_t *c = &cfg->cands[t->users[ui].cand];
-                char w = pick_written(c);
-                if (!w) continue;
-                r = req_new(t, ui, BENCH_OP_REGISTER, intended_ns);
-                make_register(t, r, w, c->campus);
-                return r;
-            }
-        }
+        if (reg && (r = next_registration(t, intended_ns))) return r;
         r = req_new(t, (uint32_t)(thread_rand(t) % t->n_users), BENCH_OP_CANDIDATE, intended_ns);
         make_browse(t, r);
         return r;

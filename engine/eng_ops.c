@@ -483,6 +483,25 @@ static int apply_reg_cancel(eng_op_t *op, store_txn_t *txn)
 }
 
 /* ---- payments ---- */
+/*
+ * An oral subject is paid with or after its written one (candidates and group
+ * payments alike), so no paid oral is ever left behind when an unpaid written
+ * hold expires. paying: the subject codes paid together. Returns 0,
+ * CET_E_ORAL_NEEDS_WRITTEN or a storage code.
+ */
+static int paid_with_written(const eng_t *e, store_txn_t *txn, uint32_t roster_no, char subject,
+                             const char *paying)
+{
+    store_subject_t s;
+    int r = lmdb(store_subject_get(txn, e->st, subject, &s), CET_E_INTERNAL);
+    if (r) return r;
+    if (s.kind != STORE_ORAL || strchr(paying, s.written)) return 0;
+    store_reg_t w;
+    r = lmdb(store_reg_get(txn, e->st, roster_no, s.written, &w), CET_E_ORAL_NEEDS_WRITTEN);
+    if (r) return r;
+    return (w.flags & STORE_REG_PAID) ? 0 : CET_E_ORAL_NEEDS_WRITTEN;
+}
+
 static int apply_pay_create(eng_op_t *op, store_txn_t *txn)
 {
     eng_t *e = op->eng;
@@ -501,17 +520,8 @@ static int apply_pay_create(eng_op_t *op, store_txn_t *txn)
         if (regs[i].flags & STORE_REG_PAID) return op_error(op, CET_E_REGISTRATION_PAID);
         if (regs[i].flags & STORE_REG_LOCKED) return op_error(op, CET_E_REGISTRATION_LOCKED);
         if (regs[i].order_id) return op_error(op, CET_E_PAYMENT_PENDING);
-        store_subject_t s;
-        r = lmdb(store_subject_get(txn, e->st, regs[i].subject, &s), CET_E_INTERNAL);
+        r = paid_with_written(e, txn, a.roster_no, regs[i].subject, op->in.subjects);
         if (r) return op_fail(op, r);
-        if (s.kind == STORE_ORAL && !strchr(op->in.subjects, s.written)) {
-            /* an oral is paid with or after its written subject */
-            store_reg_t w;
-            r = lmdb(store_reg_get(txn, e->st, a.roster_no, s.written, &w),
-                     CET_E_ORAL_NEEDS_WRITTEN);
-            if (r) return op_fail(op, r);
-            if (!(w.flags & STORE_REG_PAID)) return op_error(op, CET_E_ORAL_NEEDS_WRITTEN);
-        }
         amount += regs[i].fee;
     }
     store_order_t o;
@@ -750,17 +760,9 @@ static int apply_staff_group_pay(eng_op_t *op, store_txn_t *txn)
         if (regs[i].flags & STORE_REG_PAID) return op_error(op, CET_E_REGISTRATION_PAID);
         if (!(regs[i].flags & STORE_REG_LOCKED)) return op_error(op, CET_E_NOTHING_TO_PAY);
     }
-    /* as for candidates: an oral is paid with or after its written subject, so
-     * no paid oral is ever left behind when an unpaid written hold expires */
     for (size_t i = 0; i < n; i++) {
-        store_subject_t s;
-        r = lmdb(store_subject_get(txn, e->st, regs[i].subject, &s), CET_E_INTERNAL);
+        r = paid_with_written(e, txn, no, regs[i].subject, op->in.subjects);
         if (r) return op_fail(op, r);
-        if (s.kind != STORE_ORAL || strchr(op->in.subjects, s.written)) continue;
-        store_reg_t w;
-        r = lmdb(store_reg_get(txn, e->st, no, s.written, &w), CET_E_ORAL_NEEDS_WRITTEN);
-        if (r) return op_fail(op, r);
-        if (!(w.flags & STORE_REG_PAID)) return op_error(op, CET_E_ORAL_NEEDS_WRITTEN);
     }
     for (size_t i = 0; i < n; i++) {
         regs[i].flags = (uint8_t)((regs[i].flags | STORE_REG_PAID) & ~STORE_REG_LOCKED);

@@ -629,14 +629,20 @@ static void core_free(net_core_t *core)
 }
 
 /* ---- server ---- */
+/* The signals cetd handles itself: TERM and INT drain, HUP reopens logs. */
+static void served_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+}
+
 static void signals_block(void)
 {
     signal(SIGPIPE, SIG_IGN);
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
+    served_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
@@ -738,10 +744,7 @@ void net_server_free(net_server_t *srv)
 void net_server_wait_signal(net_server_t *srv)
 {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
+    served_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     for (;;) {
         int sig = sigwaitinfo(&set, NULL);
