@@ -554,11 +554,12 @@ static json_t *sitting_json(store_txn_t *txn, net_api_t *api, eng_phase_t *phase
     store_sitting_get(txn, api->st, &s);
     *phase = eng_phase(&s, cet_now_s());
     if (!s.id) return json_null();
-    return json_pack("{s:i,s:s,s:o,s:o,s:o,s:o,s:o}", "id", (json_int_t)s.id, "name", s.name,
-                     "lookup_opens", time_json(s.lookup_opens), "registration_opens",
+    return json_pack("{s:i,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", (json_int_t)s.id, "name",
+                     s.name, "lookup_opens", time_json(s.lookup_opens), "registration_opens",
                      time_json(s.reg_opens), "registration_closes", time_json(s.reg_closes),
                      "print_opens", time_json(s.print_opens), "written_date",
-                     time_json(s.written_date));
+                     time_json(s.written_date), "oral_date_4", time_json(s.oral_date_4),
+                     "oral_date_6", time_json(s.oral_date_6));
 }
 
 static void h_me(net_req_t *req, net_api_t *api)
@@ -965,6 +966,15 @@ static void offer_row(offers_walk_t *w, const store_offer_t *o, const store_subj
     json_object_set_new(row, "exam_date", time_json(o->exam_date));
     json_object_set_new(row, "seats", json_string(eng_seat_colour(left, o->capacity)));
     json_object_set_new(row, "registered", json_boolean(registered));
+    /* the pages show the offering school's announcement next to its campus */
+    static _Thread_local char announce[CET_ANNOUNCE_BYTES_MAX + 1];
+    if (store_announce_get(w->txn, w->api->st, STORE_ANNOUNCE_SCHOOL, cp.school, announce,
+                           sizeof announce))
+        announce[0] = 0;
+    json_object_set_new(row, "school_announcement", json_string(announce));
+    json_object_set_new(row, "written",
+                        s->kind == STORE_ORAL && s->written ? json_stringn(&s->written, 1)
+                                                            : json_null());
     json_array_append_new(w->out, row);
 }
 
