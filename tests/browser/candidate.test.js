@@ -99,7 +99,9 @@ async function shot(page, name) {
   shotNo++;
   const file = path.join(opt.artifacts,
     String(shotNo).padStart(2, '0') + '-' + name.replace(/[^\w\u4e00-\u9fa5-]+/g, '-') + '.png');
-  await page.screenshot({ path: file, fullPage: true });
+  /* a dialog is fixed to the viewport: take what the candidate sees */
+  const dialogOpen = await page.locator('.overlay').count().catch(() => 0);
+  await page.screenshot({ path: file, fullPage: !dialogOpen });
   return file;
 }
 
@@ -676,6 +678,9 @@ async function deskWalk(browser, newPage) {
       await btn.click();
       const t = await expectNotice(page, 'error', '考位已满', 10000, '.oral-subject[data-subject="F"] td.action');
       assert(t.includes('seats_full'), t);
+      assert(await btn.isDisabled(), 'the refused button is active again');
+      assert((await page.locator('.oral-subject[data-subject="F"] tr[data-campus="' + target.campus + '"] .badge').first().textContent()).includes('无'),
+        'the refused offer is not shown as 无 at once');
       await shot(page, 'D-13-refused-seats-full');
       await gotoRoute(page, 'oral');
       await page.locator('#campus-F').selectOption(String(target.campus));

@@ -424,7 +424,7 @@
       Promise.resolve().then(fn).catch(function (e) {
         if (msg) msg.error(e);
       }).then(function () {
-        btn.disabled = false;
+        btn.disabled = !!btn.dataset.keepDisabled;
         btn.textContent = label;
       });
     };
@@ -676,7 +676,7 @@
           ['通行证账号', pick(me, 'email') || session.email()]], 'basic-info'),
         h('div.actions', h('a.btn#start', { href: next, text: bound ? '查看报名信息' : '开始报名' }))),
         h('section.card#news', h('h2', { text: 'CET考试最新动态' }),
-          h('h3', { text: (sittingName(me) || '本次考试') + '考试时间' }), timesTable,
+          h('h3', { text: '考试时间' + (sittingName(me) ? '（' + sittingName(me) + '）' : '') }), timesTable,
           h('h3', { text: '笔试科目准考证打印提示' }),
           h('ol.tips',
             h('li', { text: '请考生按规定领取或自行打印准考证。' }),
@@ -786,7 +786,7 @@
     function bind() {
       return mutate('POST', '/candidate', {
         id_type: q.id_type, id_number: q.id_number, name: q.name, confirmed: true
-      }).then(function () { state.me = null; state.qual = null; });
+      }).then(function () { state.qual = null; return loadMe(true); });
     }
     btn.addEventListener('click', busy(btn, msg, function () {
       return bind().then(function () {
@@ -808,7 +808,7 @@
           person: { name: roster.name, id_type: roster.id_type, id_number: roster.id_number },
           before: bind,
           onClose: function () {
-            if (!state.me) location.hash = '#/written'; /* saved: go on to 笔试报考 (step 9) */
+            if (meBound(state.me)) location.hash = '#/written'; /* saved: go on to 笔试报考 (step 9) */
           }
         });
       });
@@ -889,7 +889,7 @@
           ctx.before = null; /* saved once */
           return mutate(review ? 'PUT' : 'POST', '/cet6-review', { ticket_number: t, confirmed: true });
         }).then(function (r) {
-          state.me = null;
+          loadMe(true).catch(function () {});
           var s2 = pick(r, 'state');
           d.el.querySelector('.dialog-body').textContent = '';
           append(d.el.querySelector('.dialog-body'), s2 === 'pending'
@@ -1030,7 +1030,7 @@
                 : h('span.badge.state-unpaid', { text: '未支付' });
             var method = r.method === 'school' || r.locked ? '学校集体缴费' : '考生注册';
             return h('tr', { 'data-subject': r.code },
-              h('td', { 'data-label': '#' }, box, box ? ' ' : null, String(i + 1)),
+              h('td', { 'data-label': box ? '勾选支付' : '#' }, box, box ? ' ' : null, String(i + 1)),
               h('td.subj', { 'data-label': '科目', text: '(' + r.code + ') ' + r.name }),
               h('td.num', { 'data-label': '费用(元)' }, moneySpan(r.fee)),
               h('td', { 'data-label': '支付状态' }, payState),
@@ -1058,7 +1058,7 @@
         var why = payProblem(sel);
         var sum = sel.reduce(function (a, r) { return a + (r.fee || 0); }, 0);
         payButtons.forEach(function (b) { b.disabled = !!why; });
-        payReasons.forEach(function (w) { w.textContent = why || ('已勾选科目合计：¥' + yuan(sum)); w.classList.toggle('ok', !why); });
+        payReasons.forEach(function (w) { w.textContent = why || ('已勾选科目（笔试与口试）合计：¥' + yuan(sum)); w.classList.toggle('ok', !why); });
       }
 
       function payDialog(sel) {
@@ -1260,7 +1260,7 @@
       h('td', { 'data-label': '报名学校', text: o.schoolText }),
       h('td', { 'data-label': '报名校区', text: o.campusText }),
       h('td', { 'data-label': '剩余容量' }, seatBadge(o.seats)),
-      h('td', { 'data-label': '报名时间' }, dateSpan(o.opens), h('span.to', { text: ' 至 ' }), dateSpan(o.closes)),
+      h('td', { 'data-label': '报名时间' }, h('span.window', dateSpan(o.opens), ' 至 ', dateSpan(o.closes))),
       withExam ? h('td', { 'data-label': '考试日期' }, dateSpan(o.exam, true)) : null,
       h('td.action', { 'data-label': '操作' }, action));
   }
@@ -1284,7 +1284,17 @@
     if (why) return blocked(b, why);
     var msg = messageSlot();
     b.addEventListener('click', busy(b, msg, function () {
-      return mutate('POST', '/registrations', { subject: o.code, campus: o.campus }).then(function (r) { registered(o, r); });
+      return mutate('POST', '/registrations', { subject: o.code, campus: o.campus }).then(function (r) { registered(o, r); }, function (e) {
+        if (e && e.code === 'seats_full') {
+          /* gone meanwhile: show it as the server now knows it, and keep the button off */
+          o.seats = 'none';
+          b.dataset.keepDisabled = '1';
+          var tr = b.closest('tr'), cell = tr && tr.querySelector('.badge');
+          if (cell) cell.parentNode.replaceChild(seatBadge('none'), cell);
+          if (tr) tr.classList.add('disabled');
+        }
+        throw e;
+      });
     }));
     return h('span.blocked', b, msg.el);
   }
@@ -1316,18 +1326,19 @@
       }
       var english = offers.filter(function (o) { return o.code === '1' || o.code === '2'; });
       var others = offers.filter(function (o) { return o.code !== '1' && o.code !== '2'; });
+      function group(title, list) {
+        return list.length ? [h('tr.group', h('th', { colspan: '8', scope: 'rowgroup', text: title }))].concat(list.map(rowOf)) : [];
+      }
       render(steps(STEP.written),
+        announcements(pick(c, 'announcements'), pick(c, 'candidate'), '报考须知及省通告'),
         h('section.card#written-page', h('h2', { text: '笔试报考' }),
           h('p.notice.notice-info', { text: '注：同级别科目仅能报考一科。如英语四级与日语四级无法同时报考。只能报考资格科目中的笔试科目，报名校区为学籍校区。' }),
           closed ? notice('warn', closed) : null,
           seatLegend(),
-          h('div#offers',
-            english.length ? [h('h3', { text: '英语笔试' }), offerTable(english.map(rowOf), true, 'english')] : null,
-            others.length ? [h('h3', { text: '小语种笔试' }), offerTable(others.map(rowOf), true, 'minor')] : null,
-            offers.length ? null : notice('info', '当前没有可报考的笔试科目。')),
+          h('div#offers', offers.length ? offerTable(group('英语笔试', english).concat(group('小语种笔试', others)), true)
+            : notice('info', '当前没有可报考的笔试科目。')),
           h('div.actions', h('a.btn.btn-secondary', { href: '#/registration', text: '返回报名信息' }),
-            regs.some(function (r) { return !r.oral; }) ? h('a.btn.btn-secondary', { href: '#/oral', text: '口试报考' }) : null)),
-        announcements(pick(c, 'announcements'), pick(c, 'candidate'), '报考须知及省通告'));
+            regs.some(function (r) { return !r.oral; }) ? h('a.btn.btn-secondary', { href: '#/oral', text: '口试报考' }) : null)));
     });
   }
 
@@ -1390,7 +1401,7 @@
           sel.addEventListener('change', function () { show(mine.filter(function (o) { return o.campus === sel.value; })[0]); });
           append(sec, h('div.form-row', h('label', { for: sel.id, text: '报名学校校区：' }), sel));
         } else {
-          append(sec, h('p.muted', { text: '您的学校只允许在笔试报名校区报考口试：已自动选定 ' + start.campusText + '。' }));
+          append(sec, h('p.muted', { text: '可报考校区只有 ' + start.campusText + '，已自动选定。' }));
         }
         show(start);
         append(sec, holder);
