@@ -178,14 +178,13 @@ async function fitsWidth(page) {
  * every .money/.date span inside a table is one box (getClientRects), and every
  * td.subj's text sits on one line (its text's client rects share one top).
  */
-async function noWraps(page, label) {
-  const bad = await page.evaluate(() => {
-    const out = [];
-    document.querySelectorAll('table .money, table .date').forEach(el => {
+function wrapsIn(root) {
+  const out = [];
+  root.querySelectorAll('table .money, table .date').forEach(el => {
       const n = el.getClientRects().length;
       if (n !== 1) out.push(el.className + ' "' + el.textContent + '" in ' + n + ' boxes');
-    });
-    document.querySelectorAll('table td.subj').forEach(td => {
+  });
+  root.querySelectorAll('table td.subj').forEach(td => {
       const range = document.createRange();
       range.selectNodeContents(td);
       const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
@@ -193,9 +192,12 @@ async function noWraps(page, label) {
       const cs = getComputedStyle(td);
       const inner = td.getBoundingClientRect().height - parseFloat(cs.paddingTop) - parseFloat(cs.paddingBottom);
       if (tops.size > 1 || inner > lh * 1.5) out.push('subject "' + td.textContent + '" on ' + tops.size + ' lines (' + Math.round(inner) + ' px, line ' + lh + ')');
-    });
-    return { bad: out, n: document.querySelectorAll('table .money, table .date, table td.subj').length };
   });
+  return { bad: out, n: root.querySelectorAll('table .money, table .date, table td.subj').length };
+}
+
+async function noWraps(page, label) {
+  const bad = await page.evaluate('(' + wrapsIn.toString() + ')(document)');
   assert(bad.n > 0, label + ': no money, date or subject cell to check');
   assert(!bad.bad.length, label + ': ' + bad.bad.slice(0, 5).join('; '));
   return bad.n;
@@ -604,6 +606,7 @@ async function deskWalk(browser, newPage) {
     const o = written.find(x => x.subject === '1');
     const t = await row.textContent();
     assert(t.includes(o.raw.school.name) && t.includes(o.raw.campus.name) && t.includes((o.fee / 100).toFixed(2)), 'row: ' + t);
+    await wrapCheckSees(page);
     await noWraps(page, 'written offers');
     await shot(page, 'D-10-written-page');
     await row.locator('button.register').click();
@@ -764,6 +767,49 @@ async function deskWalk(browser, newPage) {
   await context.close();
 }
 
+/* The wrap check itself must see a wrap: a narrow table whose cells may wrap.
+ * (Built through the CSSOM: the edge's CSP refuses style attributes.) */
+async function wrapCheckSees(page) {
+  const r = await page.evaluate('(' + (function (wrapsIn) {
+    const el = (tag, css, text) => {
+      const e = document.createElement(tag);
+      Object.assign(e.style, css);
+      if (text) e.textContent = text;
+      return e;
+    };
+    const box = el('div', { position: 'absolute', left: '0', top: '0', width: '150px' });
+    const table = el('table', { tableLayout: 'fixed', width: '150px' });
+    const tr = table.insertRow();
+    const subj = el('td', { whiteSpace: 'normal', width: '50px' }, '(1) 英语四级笔试');
+    subj.className = 'subj';
+    const money = el('td', { width: '50px' });
+    money.appendChild(el('span', { whiteSpace: 'normal' }, '12345678.00 12345678.00')).className = 'money';
+    const date = el('td', { width: '50px' });
+    date.appendChild(el('span', { whiteSpace: 'normal' }, '2026-12-01 04:29')).className = 'date';
+    tr.append(subj, money, date);
+    box.appendChild(table);
+    document.body.appendChild(box);
+    const found = wrapsIn(box);
+    box.remove();
+    return found;
+  }).toString() + ')(' + wrapsIn.toString() + ')');
+  assert(r.bad.length === 3, 'the wrap check misses wrapped cells: ' + JSON.stringify(r));
+}
+
+/* Every error.code of engine/cet_err.h (or base/, where it may move) has Chinese text in app.js. */
+function errorTextsCovered() {
+  const repo = path.join(__dirname, '..', '..');
+  const hdr = ['engine/cet_err.h', 'base/cet_err.h'].map(f => path.join(repo, f)).find(f => fs.existsSync(f));
+  assert(hdr, 'no cet_err.h');
+  const codes = [...fs.readFileSync(hdr, 'utf8').matchAll(/X\(\w+,\s*"([a-z_]+)"/g)].map(m => m[1]);
+  assert(codes.length > 30, 'only ' + codes.length + ' codes read from ' + hdr);
+  const js = fs.readFileSync(path.join(repo, 'tools/www/assets/app.js'), 'utf8');
+  const block = js.slice(js.indexOf('var ERROR_TEXT = {'), js.indexOf('};', js.indexOf('var ERROR_TEXT = {')));
+  const missing = codes.filter(c => !new RegExp('\\n\\s+' + c + ": '[^']*[\\u4e00-\\u9fa5]").test(block));
+  assert(!missing.length, 'no Chinese text for: ' + missing.join(', '));
+  return codes.length;
+}
+
 async function main() {
   const browser = await chromium.launch({
     executablePath: opt.chromium,
@@ -786,6 +832,9 @@ async function main() {
     return { context, page };
   };
 
+  await check('every error code of cet_err.h has its Chinese text in the pages', async () => {
+    log('     ' + errorTextsCovered() + ' codes');
+  });
   await phoneWalk(browser, newPage);
   await deskWalk(browser, newPage);
   blockedBy = '';
