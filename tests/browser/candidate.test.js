@@ -515,6 +515,24 @@ async function phoneWalk(browser, newPage) {
 
   await payAll(page, context, 'P');
 
+  await check('P steps 7, 11: CET6资格复核 on 报名信息 shows the application (查看复核申请信息), approved', async () => {
+    await gotoRoute(page, 'registration');
+    await page.click('#review-open');
+    await page.locator('#review-dialog').waitFor();
+    const t = await page.textContent('#review-dialog');
+    assert(t.includes('查看复核申请信息') && t.includes('准考证号'), 'dialog: ' + t);
+    assert((await page.textContent('#review-state')).includes('系统自动复核通过'), 'state: ' + await page.textContent('#review-state'));
+    assert(!(await page.locator('#review-submit').count()), 'an approved review can be sent again');
+    await shot(page, 'P-review-view');
+    await page.click('#review-close');
+    await page.locator('#review-dialog').waitFor({ state: 'detached' });
+    /* the same dialog through its own route */
+    await gotoRoute(page, 'review');
+    await page.locator('#review-dialog').waitFor({ timeout: 10000 });
+    await page.click('#review-close');
+    await page.waitForFunction(() => location.hash === '#/registration', null, { timeout: 10000 });
+  }, { page });
+
   await check('P log out: 退出 ends the session and hides itself', async () => {
     await page.click('#logout');
     await page.locator('form #email').waitFor({ timeout: 10000 });
@@ -756,6 +774,12 @@ async function deskWalk(browser, newPage) {
   await check('D desk: the paid registration page still wraps no amount, date or subject', async () => {
     await gotoRoute(page, 'registration');
     await noWraps(page, 'paid registration');
+  }, { page });
+
+  await check('D step 3 once bound: home says 已报名 and leads to 报名信息', async () => {
+    await gotoRoute(page, 'home');
+    assert((await page.textContent('#basic-info')).includes('已报名'), 'status: ' + await page.textContent('#basic-info'));
+    assert((await page.textContent('#start')).includes('查看报名信息'), 'button: ' + await page.textContent('#start'));
   }, { page });
 
   await check('D log out', async () => {

@@ -1112,7 +1112,7 @@
           } }).catch(function (e) { msg.error(e); });
         } }) : null;
       var ann = pick(c, 'announcements') || {};
-      var stepNow = !regs.length ? STEP.written : regs.every(function (r) { return r.paid; }) ? STEP.pay + 1 : STEP.registration;
+      var stepNow = regs.length && regs.every(function (r) { return r.paid; }) ? STEP.pay + 1 : STEP.registration;
 
       render(steps(stepNow),
         h('section.card#reg-page', h('h2', { text: '报名信息' }),
@@ -1139,7 +1139,7 @@
         h('section.card#personal', h('h2', { text: '报名个人信息' }),
           kvTable([['学籍学校', place(personal.school)], ['学籍校区', place(personal.campus)], ['资格科目', qualNames(quals)]])),
         h('section.card#written-section', h('h2', { text: '笔试报考科目信息' }),
-          payStatusLine(written, unpaid.written, 'written-status'),
+          written.length ? payStatusLine(written, unpaid.written, 'written-status') : null,
           writtenTable || notice('info', '当前没有报考笔试科目，可通过“笔试报考”进行科目报考！'),
           written.some(payable) ? payBlock('pay') : null),
         h('section.card#oral-section', h('h2', { text: '口试报考科目信息' }),
