@@ -1129,6 +1129,8 @@
           deleteAt && !regs.length ? notice('warn', '您的报名信息下暂无任何科目。如果到 ' + when(deleteAt) +
             ' 仍无任何科目，系统将自动删除报名信息，届时需要重新进行资格信息查询与确认。') : null,
           closed ? notice('warn', closed) : null,
+          po ? h('div.notice.notice-info#pending-order', '您有一笔支付订单（' + po.order_id + '）待确认。',
+            h('a', { href: '#/pay/' + encodeURIComponent(po.order_id), text: '查看支付结果' })) : null,
           h('div.actions', h('a.btn.btn-secondary', { href: '#/home', text: '返回首页' }), reviewBtn,
             closed ? blocked(h('button.btn.btn-secondary#add-written', { type: 'button', text: '笔试报考' }), closed) : addWritten,
             closed ? blocked(h('button.btn.btn-secondary#add-oral', { type: 'button', text: '口试报考' }), closed)
