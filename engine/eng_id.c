@@ -18,7 +18,7 @@
 /* Other ID types: bounds of the canonical form (documents vary widely). */
 #define ID_OTHER_CHARS_MIN 5
 #define ID_OTHER_CHARS_MAX 20
-/* CET admission tickets before this year go through the school (registration.md). */
+/* CET admission tickets before this year go through the school (docs/rules.md#R11). */
 #define TICKET_YEAR_MIN 2005
 /* Email parts, from RFC 5321's limits. */
 #define EMAIL_LOCAL_CHARS_MAX 64

@@ -1,7 +1,7 @@
 /*
  * eng_ops.c: every write of the registration, applied by the writer thread
  * inside its group-commit txn. Each apply re-checks all the rules of
- * ../docs/rules.md against the txn (the txn is the truth; what the core
+ * docs/rules.md against the txn (the txn is the truth; what the core
  * checked before is only a fast path), writes nothing when it refuses, and
  * builds the JSON answer that the core sends and the Idempotency-Key keeps.
  */
