@@ -151,7 +151,7 @@ class AccountRules(RulesCase):
 
     # docs/rules.md#R28, docs/rules.md#R29
     def test_planned_calls_not_built_yet(self):
-        # spec/api.md calls that docs/openapi.yaml lists as "not built yet": 404 not_found
+        # the API's planned calls, "not built yet" in docs/openapi.yaml: 404 not_found
         for method, path in [("GET", "/api/v1/admission-tickets/1"),
                              ("POST", "/api/v1/account-recovery"),
                              ("POST", "/api/v1/password-resets"),
