@@ -15,9 +15,9 @@
 #include <strings.h>
 #include <xxhash.h>
 
-#include "engine/cet_base.h"
-#include "engine/eng_id.h"
-#include "engine/eng_token.h"
+#include "base/cet_base.h"
+#include "base/cet_id.h"
+#include "base/cet_token.h"
 #include "net/net_captcha.h"
 #include "net/net_ratelimit.h"
 
@@ -136,7 +136,7 @@ typedef struct api_auth {
 static bool auth(net_req_t *req, store_txn_t *txn, net_api_t *api, uint8_t kind, api_auth_t *out)
 {
     const char *h = net_req_header(req, "Authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !eng_token_key(h + 7, out->token_key)) {
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !cet_token_key(h + 7, out->token_key)) {
         net_reply_error(req, CET_E_UNAUTHORIZED, NULL);
         return false;
     }
@@ -273,8 +273,7 @@ static bool idem_prepare(net_req_t *req, store_txn_t *txn, net_api_t *api, eng_o
 static void email_scope(const char *email, uint8_t scope[16])
 {
     char low[CET_EMAIL_BYTES];
-    size_t n = 0;
-    for (; email[n] && n < sizeof low - 1; n++) low[n] = (char)(email[n] | (email[n] >= 'A' && email[n] <= 'Z' ? 0x20 : 0));
+    size_t n = cet_email_normalize(email, low, sizeof low);
     XXH128_hash_t h = XXH3_128bits(low, n);
     XXH128_canonicalFromHash((XXH128_canonical_t *)scope, h);
 }
@@ -360,7 +359,7 @@ static void pw_done_cb(net_work_t *w)
         } else if (j->kind == ENG_OP_SESSION_CREATE) {
             memcpy(op->account, j->account, 16);
             cet_strlcpy(op->staff, j->staff, sizeof op->staff);
-            eng_token_new(op->in.token_out, op->in.token_key);
+            cet_token_new(op->in.token_out, op->in.token_key);
         }
         op_submit(req, op);
     }
@@ -392,12 +391,12 @@ static void h_account_create(net_req_t *req, net_api_t *api)
     const char *email, *password;
     GET_STR(j, "email", req, &email);
     GET_STR(j, "password", req, &password);
-    if (!eng_email_valid(email)) {
+    if (!cet_email_valid(email)) {
         json_decref(j);
         net_reply_error(req, CET_E_INVALID_EMAIL, "email");
         return;
     }
-    if (!eng_password_ok(password)) {
+    if (!cet_password_ok(password)) {
         json_decref(j);
         net_reply_error(req, CET_E_WEAK_PASSWORD, "password");
         return;
@@ -435,7 +434,7 @@ static void h_account_create(net_req_t *req, net_api_t *api)
         return;
     }
     cet_strlcpy(op->in.email, email, sizeof op->in.email);
-    eng_account_id_new(op->in.target);
+    cet_account_id_new(op->in.target);
     pw_job_t *job = cet_calloc(1, sizeof *job);
     job->api = api;
     job->kind = ENG_OP_ACCOUNT_CREATE;
@@ -528,7 +527,7 @@ static void h_session_delete(net_req_t *req, net_api_t *api)
     api_auth_t a;
     const char *h = net_req_header(req, "Authorization");
     bool staff = false;
-    if (h && strncasecmp(h, "Bearer ", 7) == 0 && eng_token_key(h + 7, a.token_key)) {
+    if (h && strncasecmp(h, "Bearer ", 7) == 0 && cet_token_key(h + 7, a.token_key)) {
         store_session_t s;
         staff = store_session_get(txn, api->st, a.token_key, &s) == 0 &&
                 s.kind == STORE_SESSION_STAFF;
@@ -655,7 +654,7 @@ static json_t *roster_json(store_txn_t *txn, net_api_t *api, const store_roster_
     }
     json_t *j = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "gender",
                           (r->flags & STORE_ROSTER_MALE) ? "男" : "女", "id_type",
-                          eng_id_type_name(r->id_type), "id_number", id);
+                          cet_id_type_name(r->id_type), "id_number", id);
     json_object_set_new(j, "school", json_pack("{s:o,s:s}", "code", code5(r->school), "name", sc.name));
     json_object_set_new(j, "campus", json_pack("{s:o,s:s}", "code", code6(r->campus), "name", cp.name));
     json_object_set_new(j, "education", json_string(education_name(r->education)));
@@ -678,19 +677,19 @@ static bool identity_fields(net_req_t *req, json_t *j, int *id_type, char *id, s
     const char *type_s, *num;
     cet_err_t e = net_json_str(j, "id_type", true, &type_s);
     const char *field = "id_type";
-    if (!e) e = eng_id_type_parse(type_s, id_type);
+    if (!e) e = cet_id_type_parse(type_s, id_type);
     if (!e) {
         field = "id_number";
         e = net_json_str(j, "id_number", true, &num);
     }
-    if (!e) e = eng_id_number_check(*id_type, num, id, idcap);
+    if (!e) e = cet_id_number_check(*id_type, num, id, idcap);
     if (!e) {
         field = "name";
         e = net_json_str(j, "name", true, name);
     }
     if (!e) {
         size_t nl = strlen(*name);
-        if (nl == 0 || nl >= CET_NAME_BYTES || !eng_utf8_text_ok(*name, nl)) e = CET_E_INVALID_FIELD;
+        if (nl == 0 || nl >= CET_NAME_BYTES || !cet_utf8_text_ok(*name, nl)) e = CET_E_INVALID_FIELD;
     }
     if (e) {
         net_reply_error(req, e, field);
@@ -794,7 +793,7 @@ static void h_candidate_get(net_req_t *req, net_api_t *api)
         net_reply_error(req, CET_E_NOT_BOUND, NULL);
         return;
     }
-    store_reg_t regs[16];
+    store_reg_t regs[CET_CANDIDATE_REGS_MAX];
     int n = store_reg_list(txn, api->st, a.acct.roster_no, regs, 16);
     if (n < 0) {
         reply_store_error(req, n);
@@ -876,7 +875,7 @@ static void h_review_get(net_req_t *req, net_api_t *api)
     eng_mask_id(rv.ticket, ticket, sizeof ticket);
     net_reply_json(req, 200,
                    json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "state", rs, "name", name,
-                             "id_type", eng_id_type_name(rv.id_type), "id_number", id,
+                             "id_type", cet_id_type_name(rv.id_type), "id_number", id,
                              "ticket_number", ticket, "created_at", time_json(rv.created),
                              "decided_at", time_json(rv.decided)));
 }
@@ -899,7 +898,7 @@ static void h_review_write(net_req_t *req, net_api_t *api, eng_op_kind_t kind)
     const char *ticket;
     cet_err_t e = net_json_str(j, "ticket_number", true, &ticket);
     const char *field = "ticket_number";
-    if (!e) e = eng_ticket_check(ticket);
+    if (!e) e = cet_ticket_check(ticket);
     if (!e) {
         field = "confirmed";
         e = need_confirmed(j);
@@ -1018,7 +1017,7 @@ static void h_offers(net_req_t *req, net_api_t *api)
     store_school_t own;
     memset(&own, 0, sizeof own);
     store_school_get(txn, api->st, c.snapshot.school, &own);
-    store_reg_t regs[16];
+    store_reg_t regs[CET_CANDIDATE_REGS_MAX];
     int n = store_reg_list(txn, api->st, a.acct.roster_no, regs, 16);
     offers_walk_t w = {api, txn, &c, &own, json_array(), strcmp(kind, "oral") == 0, cet_now_s(),
                        regs, n < 0 ? 0 : n};
@@ -1082,10 +1081,10 @@ static void h_reg_create(net_req_t *req, net_api_t *api)
                                    op->now, &c, &o);
     if (r) {
         cet_free(op);
-        if (r < 0)
-            reply_store_error(req, r);
-        else
+        if (cet_err_is_code(r))
             net_reply_error(req, (cet_err_t)r, NULL);
+        else
+            reply_store_error(req, r);
         return;
     }
     eng_seats_t *seats = eng_seats(api->eng);
@@ -1253,7 +1252,7 @@ static void h_email_change(net_req_t *req, net_api_t *api)
     const char *email = NULL, *password = NULL;
     cet_err_t e = net_json_str(j, "new_email", true, &email);
     const char *field = "new_email";
-    if (!e && !eng_email_valid(email)) e = CET_E_INVALID_EMAIL;
+    if (!e && !cet_email_valid(email)) e = CET_E_INVALID_EMAIL;
     if (!e) {
         field = "password";
         e = net_json_str(j, "password", true, &password);
@@ -1343,12 +1342,12 @@ static void h_staff_reg(net_req_t *req, net_api_t *api, eng_op_kind_t kind)
     const char *type_s = NULL, *num = NULL, *field = "id_type";
     int id_type = 0;
     cet_err_t e = net_json_str(j, "id_type", true, &type_s);
-    if (!e) e = eng_id_type_parse(type_s, &id_type);
+    if (!e) e = cet_id_type_parse(type_s, &id_type);
     if (!e) {
         field = "id_number";
         e = net_json_str(j, "id_number", true, &num);
     }
-    if (!e) e = eng_id_number_check(id_type, num, op->in.id_number, sizeof op->in.id_number);
+    if (!e) e = cet_id_number_check(id_type, num, op->in.id_number, sizeof op->in.id_number);
     if (!e && kind == ENG_OP_STAFF_LOCK) {
         const char *subject = NULL;
         field = "subject";
@@ -1405,7 +1404,7 @@ static void h_staff_capacity(net_req_t *req, net_api_t *api, const char *rest)
     }
     int64_t cap = 0;
     cet_err_t e = net_json_int(j, "capacity", true, &cap);
-    if (!e && (cap < 0 || cap > 1000000)) e = CET_E_INVALID_FIELD;
+    if (!e && (cap < 0 || cap > (json_int_t)CET_OFFER_CAPACITY_MAX)) e = CET_E_INVALID_FIELD;
     json_decref(j);
     if (e) {
         op_refuse(req, op, NULL, e, "capacity");
