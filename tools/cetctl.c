@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 
 static void usage(FILE *f)
 {

@@ -29,7 +29,7 @@ import harness  # noqa: E402
 from harness import DataDir, Engine, error_code  # noqa: E402
 
 REG = "/api/v1/registrations"
-HTTP_TIMEOUT_S = 30          # CET_HTTP_TIMEOUT_S (engine/cet_limits.h)
+HTTP_TIMEOUT_S = 30          # CET_HTTP_TIMEOUT_S (base/cet_limits.h)
 SQL = "'; DROP TABLE roster; --"
 SCRIPT = "<script>alert(1)</script>"
 
