@@ -11,13 +11,16 @@
  *            back, commit with fsync; records of the real store_reg_t and
  *            store_roster_t sizes, in a scratch environment (--lmdb-dir);
  *   render   one ticket --renders times (p50, p99, max in ms), then a bulk
- *            PDF of --bulk tickets.
+ *            PDF of --bulk tickets; with --threads N also N threads rendering
+ *            --renders tickets together (tickets a second, p99), as the worker
+ *            pool will.
  *
  * usage: bench_tickets [--regs N] [--per-offer N] [--renders N] [--bulk N]
- *                      [--lmdb-dir DIR] [--no-store] [--keep FILE.pdf]
+ *                      [--threads N] [--lmdb-dir DIR] [--no-store] [--keep FILE.pdf]
  */
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,10 +34,11 @@
 
 #define BENCH_CLASSES_PER_OFFER 40 /* classes among one campus-subject's candidates */
 #define BENCH_RENDERS_MAX 100000
+#define BENCH_RENDER_THREADS_MAX 16
 #define BENCH_LMDB_MAP_BYTES (4ull << 30)
 
 typedef struct bench_opts {
-    size_t regs, per_offer, renders, bulk;
+    size_t regs, per_offer, renders, bulk, threads;
     const char *lmdb_dir;
     bool store;
     const char *keep;
@@ -311,6 +315,56 @@ static int bench_render(const bench_opts_t *o)
     return 0;
 }
 
+/* ---- rendering from several threads at once (the worker pool) ---- */
+typedef struct render_job {
+    size_t first, n;
+    double *ms;
+    int rc;
+} render_job_t;
+
+static void *render_thread(void *arg)
+{
+    render_job_t *j = arg;
+    for (size_t i = 0; i < j->n; i++) {
+        net_ticket_t t;
+        uint8_t *pdf;
+        size_t len;
+        ticket_make(&t, j->first + i);
+        uint64_t t0 = cet_mono_ns();
+        j->rc |= (int)net_ticket_pdf_render(&t, 1, &pdf, &len);
+        j->ms[i] = secs_since(t0) * 1e3;
+        cet_free(pdf);
+    }
+    return NULL;
+}
+
+static int bench_render_threads(const bench_opts_t *o)
+{
+    size_t nt = o->threads, per = o->renders / nt;
+    if (per == 0) return 0;
+    double *ms = cet_malloc(nt * per * sizeof *ms);
+    render_job_t jobs[BENCH_RENDER_THREADS_MAX];
+    pthread_t th[BENCH_RENDER_THREADS_MAX];
+    uint64_t t0 = cet_mono_ns();
+    for (size_t i = 0; i < nt; i++) {
+        jobs[i] = (render_job_t){.first = i * per, .n = per, .ms = ms + i * per};
+        if (pthread_create(&th[i], NULL, render_thread, &jobs[i]) != 0) return 1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < nt; i++) {
+        pthread_join(th[i], NULL);
+        rc |= jobs[i].rc;
+    }
+    double t = secs_since(t0);
+    size_t n = nt * per;
+    qsort(ms, n, sizeof *ms, cmp_double);
+    printf("render: %zu threads x %zu tickets: %.0f tickets/s, p50 %.2f ms, p99 %.2f ms "
+           "(includes each thread's first, font-loading render)\n",
+           nt, per, (double)n / t, ms[n / 2], ms[(n * 99) / 100]);
+    cet_free(ms);
+    return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     bench_opts_t o = {.regs = 1000000, .per_offer = 2500, .renders = 200, .bulk = 1000,
@@ -321,17 +375,18 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--per-offer") == 0 && v) o.per_offer = strtoull(v, NULL, 10), i++;
         else if (strcmp(a, "--renders") == 0 && v) o.renders = strtoull(v, NULL, 10), i++;
         else if (strcmp(a, "--bulk") == 0 && v) o.bulk = strtoull(v, NULL, 10), i++;
+        else if (strcmp(a, "--threads") == 0 && v) o.threads = strtoull(v, NULL, 10), i++;
         else if (strcmp(a, "--lmdb-dir") == 0 && v) o.lmdb_dir = v, i++;
         else if (strcmp(a, "--keep") == 0 && v) o.keep = v, i++;
         else if (strcmp(a, "--no-store") == 0) o.store = false;
         else {
             fprintf(stderr, "usage: %s [--regs N] [--per-offer N] [--renders N] [--bulk N] "
-                            "[--lmdb-dir DIR] [--no-store] [--keep FILE.pdf]\n", argv[0]);
+                            "[--threads N] [--lmdb-dir DIR] [--no-store] [--keep FILE.pdf]\n", argv[0]);
             return 2;
         }
     }
     if (o.regs == 0 || o.per_offer == 0 || o.per_offer > ENG_ARRANGE_REGS_MAX ||
-        o.renders > BENCH_RENDERS_MAX || o.bulk == 0 || o.bulk > NET_TICKET_PDF_TICKETS_MAX) {
+        o.renders > BENCH_RENDERS_MAX || o.threads > BENCH_RENDER_THREADS_MAX || o.bulk == 0 || o.bulk > NET_TICKET_PDF_TICKETS_MAX) {
         fprintf(stderr, "bench_tickets: --regs >= 1, --per-offer 1..%d, --renders <= %d, "
                         "--bulk 1..%d\n", ENG_ARRANGE_REGS_MAX, BENCH_RENDERS_MAX,
                 NET_TICKET_PDF_TICKETS_MAX);
@@ -340,5 +395,6 @@ int main(int argc, char **argv)
     int rc = bench_arrange(&o);
     if (rc == 0 && o.store) rc = bench_store(&o);
     if (rc == 0) rc = bench_render(&o);
+    if (rc == 0 && o.threads > 0) rc = bench_render_threads(&o);
     return rc;
 }

@@ -110,7 +110,7 @@ static net_ticket_err_t ticket_check(const net_ticket_t *t)
     if (strlen(t->ticket) != CET_TICKET_DIGITS) return NET_TICKET_E_BAD_TICKET;
     for (int i = 0; i < CET_TICKET_DIGITS; i++)
         if (t->ticket[i] < '0' || t->ticket[i] > '9') return NET_TICKET_E_BAD_TICKET;
-    if (t->room < 1 || t->room > 999 || t->seat < 1 || t->seat > 99)
+    if (t->room < 1 || t->room > NET_TICKET_ROOM_MAX || t->seat < 1 || t->seat > NET_TICKET_SEAT_MAX)
         return NET_TICKET_E_BAD_TICKET;
     const char *texts[] = {t->sitting_name, t->name,      t->id_type,   t->id_masked, t->school,
                            t->subject,      t->exam_date, t->exam_time, t->campus};

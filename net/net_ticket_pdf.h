@@ -39,6 +39,8 @@
 #define NET_TICKET_PDF_TICKETS_MAX 100000      /* pages in one PDF (a campus-subject: <= 98901) */
 #define NET_TICKET_PDF_BYTES_MAX (1024u << 20) /* one in-memory PDF (net_ticket_pdf_render) */
 #define NET_TICKET_TEXT_BYTES 96               /* each text field, UTF-8 with its NUL */
+#define NET_TICKET_ROOM_MAX 999                /* room numbers 001..999 (ENG_ARRANGE_ROOMS_MAX) */
+#define NET_TICKET_SEAT_MAX 99                 /* seats 01..99 (ENG_ARRANGE_SEATS_MAX) */
 /* ==== end of limits ==== */
 
 /* The font every ticket is drawn in (fontconfig family name). */
@@ -66,8 +68,8 @@ typedef struct net_ticket {
     char exam_time[NET_TICKET_TEXT_BYTES];    /* 09:00-11:20 (an oral one: its slot) */
     char campus[NET_TICKET_TEXT_BYTES];       /* (991010)测试校区 */
     char ticket[CET_TICKET_DIGITS + 1];       /* the 15-digit number */
-    uint16_t room;                            /* 1..999 */
-    uint8_t seat;                             /* 1..99 */
+    uint16_t room;                            /* 1..NET_TICKET_ROOM_MAX */
+    uint8_t seat;                             /* 1..NET_TICKET_SEAT_MAX */
     bool oral;                                /* an oral subject: its own rule on the page */
 } net_ticket_t;
 
