@@ -73,8 +73,10 @@ static void regs_make(eng_arrange_reg_t *regs, bench_texts_t *tx, size_t n, uint
                  (unsigned long long)(rng() % 100000000ull));
         snprintf(tx[i].dept, sizeof tx[i].dept, "学院%02u", (unsigned)(c % 8));
         snprintf(tx[i].cls, sizeof tx[i].cls, "班%03u", (unsigned)c);
-        regs[i] = (eng_arrange_reg_t){.reg_id = first_id + i, .candidate_key = tx[i].key,
-                                      .school = 99101, .department = tx[i].dept,
+        regs[i] = (eng_arrange_reg_t){.reg_id = first_id + i,
+                                      .candidate_key = tx[i].key,
+                                      .school = 99101,
+                                      .department = tx[i].dept,
                                       .class_name = tx[i].cls};
     }
 }
@@ -92,7 +94,10 @@ static int bench_arrange(const bench_opts_t *o)
     for (size_t at = 0; at < n; at += per, offers++) {
         size_t k = n - at < per ? n - at : per;
         eng_arrange_in_t in = {.campus = (uint32_t)(100000 + offers * 10 % 900000),
-                               .sitting = 20262, .level = 4, .regs = regs + at, .n_regs = k};
+                               .sitting = 20262,
+                               .level = 4,
+                               .regs = regs + at,
+                               .n_regs = k};
         eng_arrange_summary_t s;
         eng_arrange_err_t rc = eng_arrange_run(&in, out + at, &s);
         if (rc != ENG_ARRANGE_OK) {
@@ -111,14 +116,19 @@ static int bench_arrange(const bench_opts_t *o)
     eng_arrange_room_t *rm = cet_malloc(ENG_ARRANGE_ROOMS_MAX * sizeof *rm);
     for (int r = 0; r < ENG_ARRANGE_ROOMS_MAX; r++)
         rm[r] = (eng_arrange_room_t){.number = (uint16_t)(r + 1), .seats = ENG_ARRANGE_SEATS_MAX};
-    eng_arrange_in_t in = {.campus = 991010, .sitting = 20262, .level = 6, .regs = regs,
-                           .n_regs = big, .rooms = rm, .n_rooms = ENG_ARRANGE_ROOMS_MAX};
+    eng_arrange_in_t in = {.campus = 991010,
+                           .sitting = 20262,
+                           .level = 6,
+                           .regs = regs,
+                           .n_regs = big,
+                           .rooms = rm,
+                           .n_rooms = ENG_ARRANGE_ROOMS_MAX};
     eng_arrange_summary_t s;
     t0 = cet_mono_ns();
     eng_arrange_err_t rc = eng_arrange_run(&in, out, &s);
     t = secs_since(t0);
-    printf("arrange: one campus-subject of %zu registrations (999 rooms x 99): %.3f s, %s\n",
-           big, t, eng_arrange_err_code(rc));
+    printf("arrange: one campus-subject of %zu registrations (999 rooms x 99): %.3f s, %s\n", big,
+           t, eng_arrange_err_code(rc));
     cet_free(rm);
     cet_free(out);
     cet_free(tx);
@@ -127,18 +137,19 @@ static int bench_arrange(const bench_opts_t *o)
 }
 
 /* ---- what the store txn adds (LMDB, real record sizes) ---- */
-#define LMDB_CHECK(call)                                                                  \
-    do {                                                                                  \
-        int rc_ = (call);                                                                 \
-        if (rc_) {                                                                        \
-            fprintf(stderr, "lmdb: %s: %s\n", #call, mdb_strerror(rc_));                  \
-            return 1;                                                                     \
-        }                                                                                 \
+#define LMDB_CHECK(call)                                                                           \
+    do {                                                                                           \
+        int rc_ = (call);                                                                          \
+        if (rc_) {                                                                                 \
+            fprintf(stderr, "lmdb: %s: %s\n", #call, mdb_strerror(rc_));                           \
+            return 1;                                                                              \
+        }                                                                                          \
     } while (0)
 
 static void key_be(uint8_t out[8], uint64_t v)
 {
-    for (int i = 7; i >= 0; i--, v >>= 8) out[i] = (uint8_t)v;
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        out[i] = (uint8_t)v;
 }
 
 static int bench_store(const bench_opts_t *o)
@@ -287,13 +298,14 @@ static int bench_render(const bench_opts_t *o)
     }
     qsort(ms, n, sizeof *ms, cmp_double);
     if (n)
-        printf("render: one ticket x %zu: p50 %.2f ms, p99 %.2f ms, max %.2f ms, %zu B each\n",
-               n, ms[n / 2], ms[(n * 99) / 100], ms[n - 1], bytes / n);
+        printf("render: one ticket x %zu: p50 %.2f ms, p99 %.2f ms, max %.2f ms, %zu B each\n", n,
+               ms[n / 2], ms[(n * 99) / 100], ms[n - 1], bytes / n);
     cet_free(ms);
 
     size_t nb = o->bulk;
     net_ticket_t *many = cet_malloc(nb * sizeof *many + 1);
-    for (size_t i = 0; i < nb; i++) ticket_make(&many[i], i);
+    for (size_t i = 0; i < nb; i++)
+        ticket_make(&many[i], i);
     t0 = cet_mono_ns();
     net_ticket_err_t rc = net_ticket_pdf_render(many, nb, &pdf, &len);
     double bulk_s = secs_since(t0);
@@ -367,29 +379,45 @@ static int bench_render_threads(const bench_opts_t *o)
 
 int main(int argc, char **argv)
 {
-    bench_opts_t o = {.regs = 1000000, .per_offer = 2500, .renders = 200, .bulk = 1000,
-                      .lmdb_dir = "/tmp", .store = true};
+    bench_opts_t o = {.regs = 1000000,
+                      .per_offer = 2500,
+                      .renders = 200,
+                      .bulk = 1000,
+                      .lmdb_dir = "/tmp",
+                      .store = true};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--regs") == 0 && v) o.regs = strtoull(v, NULL, 10), i++;
-        else if (strcmp(a, "--per-offer") == 0 && v) o.per_offer = strtoull(v, NULL, 10), i++;
-        else if (strcmp(a, "--renders") == 0 && v) o.renders = strtoull(v, NULL, 10), i++;
-        else if (strcmp(a, "--bulk") == 0 && v) o.bulk = strtoull(v, NULL, 10), i++;
-        else if (strcmp(a, "--threads") == 0 && v) o.threads = strtoull(v, NULL, 10), i++;
-        else if (strcmp(a, "--lmdb-dir") == 0 && v) o.lmdb_dir = v, i++;
-        else if (strcmp(a, "--keep") == 0 && v) o.keep = v, i++;
-        else if (strcmp(a, "--no-store") == 0) o.store = false;
+        if (strcmp(a, "--regs") == 0 && v)
+            o.regs = strtoull(v, NULL, 10), i++;
+        else if (strcmp(a, "--per-offer") == 0 && v)
+            o.per_offer = strtoull(v, NULL, 10), i++;
+        else if (strcmp(a, "--renders") == 0 && v)
+            o.renders = strtoull(v, NULL, 10), i++;
+        else if (strcmp(a, "--bulk") == 0 && v)
+            o.bulk = strtoull(v, NULL, 10), i++;
+        else if (strcmp(a, "--threads") == 0 && v)
+            o.threads = strtoull(v, NULL, 10), i++;
+        else if (strcmp(a, "--lmdb-dir") == 0 && v)
+            o.lmdb_dir = v, i++;
+        else if (strcmp(a, "--keep") == 0 && v)
+            o.keep = v, i++;
+        else if (strcmp(a, "--no-store") == 0)
+            o.store = false;
         else {
-            fprintf(stderr, "usage: %s [--regs N] [--per-offer N] [--renders N] [--bulk N] "
-                            "[--threads N] [--lmdb-dir DIR] [--no-store] [--keep FILE.pdf]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [--regs N] [--per-offer N] [--renders N] [--bulk N] "
+                    "[--threads N] [--lmdb-dir DIR] [--no-store] [--keep FILE.pdf]\n",
+                    argv[0]);
             return 2;
         }
     }
     if (o.regs == 0 || o.per_offer == 0 || o.per_offer > ENG_ARRANGE_REGS_MAX ||
-        o.renders > BENCH_RENDERS_MAX || o.threads > BENCH_RENDER_THREADS_MAX || o.bulk == 0 || o.bulk > NET_TICKET_PDF_TICKETS_MAX) {
-        fprintf(stderr, "bench_tickets: --regs >= 1, --per-offer 1..%d, --renders <= %d, "
-                        "--bulk 1..%d\n", ENG_ARRANGE_REGS_MAX, BENCH_RENDERS_MAX,
-                NET_TICKET_PDF_TICKETS_MAX);
+        o.renders > BENCH_RENDERS_MAX || o.threads > BENCH_RENDER_THREADS_MAX || o.bulk == 0 ||
+        o.bulk > NET_TICKET_PDF_TICKETS_MAX) {
+        fprintf(stderr,
+                "bench_tickets: --regs >= 1, --per-offer 1..%d, --renders <= %d, "
+                "--bulk 1..%d\n",
+                ENG_ARRANGE_REGS_MAX, BENCH_RENDERS_MAX, NET_TICKET_PDF_TICKETS_MAX);
         return 2;
     }
     int rc = bench_arrange(&o);

@@ -23,9 +23,9 @@
 
 /* One registration while it is arranged. */
 typedef struct arr_entry {
-    uint32_t idx;  /* into in->regs */
-    uint32_t cls;  /* class ordinal, in class-key order (classes of different slots differ) */
-    uint32_t k;    /* its place inside its class, 0.. */
+    uint32_t idx; /* into in->regs */
+    uint32_t cls; /* class ordinal, in class-key order (classes of different slots differ) */
+    uint32_t k;   /* its place inside its class, 0.. */
     uint32_t slot;
 } arr_entry_t;
 
@@ -123,12 +123,18 @@ bool eng_arrange_ticket_format(uint32_t campus, uint32_t sitting, int level_digi
 const char *eng_arrange_err_code(eng_arrange_err_t e)
 {
     switch (e) {
-    case ENG_ARRANGE_OK: return "ok";
-    case ENG_ARRANGE_E_NOT_ENOUGH_SEATS: return "not_enough_seats";
-    case ENG_ARRANGE_E_TOO_MANY: return "not_enough_seats";
-    case ENG_ARRANGE_E_BAD_ROOM: return "invalid_field";
-    case ENG_ARRANGE_E_BAD_REG: return "invalid_field";
-    case ENG_ARRANGE_E_BAD_SUBJECT: return "invalid_field";
+    case ENG_ARRANGE_OK:
+        return "ok";
+    case ENG_ARRANGE_E_NOT_ENOUGH_SEATS:
+        return "not_enough_seats";
+    case ENG_ARRANGE_E_TOO_MANY:
+        return "not_enough_seats";
+    case ENG_ARRANGE_E_BAD_ROOM:
+        return "invalid_field";
+    case ENG_ARRANGE_E_BAD_REG:
+        return "invalid_field";
+    case ENG_ARRANGE_E_BAD_SUBJECT:
+        return "invalid_field";
     }
     return "internal";
 }
@@ -142,7 +148,8 @@ static eng_arrange_err_t rooms_build(const eng_arrange_in_t *in,
 {
     memset(seats, 0, ENG_ARRANGE_ROOMS_MAX + 1);
     if (!in->rooms || in->n_rooms == 0) {
-        for (int r = 1; r <= ENG_ARRANGE_ROOMS_MAX; r++) seats[r] = ENG_ARRANGE_SEATS_DEFAULT;
+        for (int r = 1; r <= ENG_ARRANGE_ROOMS_MAX; r++)
+            seats[r] = ENG_ARRANGE_SEATS_DEFAULT;
     } else {
         if (in->n_rooms > ENG_ARRANGE_ROOMS_MAX) return ENG_ARRANGE_E_BAD_ROOM;
         for (size_t i = 0; i < in->n_rooms; i++) {
@@ -170,7 +177,8 @@ static eng_arrange_err_t regs_check(const eng_arrange_in_t *in)
     }
     /* Reg ids unique: sort a copy. */
     uint64_t *ids = cet_malloc(in->n_regs * sizeof *ids + 1);
-    for (size_t i = 0; i < in->n_regs; i++) ids[i] = in->regs[i].reg_id;
+    for (size_t i = 0; i < in->n_regs; i++)
+        ids[i] = in->regs[i].reg_id;
     qsort(ids, in->n_regs, sizeof *ids, cmp_u64);
     eng_arrange_err_t rc = ENG_ARRANGE_OK;
     for (size_t i = 1; i < in->n_regs; i++)
@@ -235,8 +243,8 @@ static eng_arrange_err_t rooms_pour(const eng_arrange_in_t *in, const arr_entry_
             o->room = room;
             o->seat = seat;
             o->slot = g->slot;
-            bool ok = eng_arrange_ticket_format(in->campus, in->sitting, digit, room, seat,
-                                                o->ticket);
+            bool ok =
+                eng_arrange_ticket_format(in->campus, in->sitting, digit, room, seat, o->ticket);
             CET_ASSERT(ok);
         }
     }
@@ -261,14 +269,16 @@ eng_arrange_err_t eng_arrange_run(const eng_arrange_in_t *in, eng_arrange_seat_t
     uint8_t seats[ENG_ARRANGE_ROOMS_MAX + 1];
     eng_arrange_err_t rc = rooms_build(in, seats);
     if (rc) return rc;
-    for (int r = 1; r <= ENG_ARRANGE_ROOMS_MAX; r++) sum.seats_offered += seats[r];
+    for (int r = 1; r <= ENG_ARRANGE_ROOMS_MAX; r++)
+        sum.seats_offered += seats[r];
     rc = regs_check(in);
     if (rc) return rc;
 
     size_t n = in->n_regs;
     arr_entry_t *e = cet_malloc(n * sizeof *e + 1);
     uint32_t *cls_n = cet_malloc(n * sizeof *cls_n + 1);
-    for (size_t i = 0; i < n; i++) e[i].idx = (uint32_t)i;
+    for (size_t i = 0; i < n; i++)
+        e[i].idx = (uint32_t)i;
     classes_number(in, e, cls_n);
     qsort_r(e, n, sizeof *e, cmp_spread, cls_n);
 

@@ -55,12 +55,12 @@
 #include "engine/cet_limits.h"
 
 /* ==== limits of the arrangement (for cet_limits.h on merge) ==== */
-#define ENG_ARRANGE_ROOMS_MAX 999         /* room numbers 001..999 (3 digits) */
-#define ENG_ARRANGE_SEATS_MAX 99          /* seats per room, 01..99 (2 digits) */
-#define ENG_ARRANGE_SEATS_DEFAULT 30      /* seats of a room given without a size */
+#define ENG_ARRANGE_ROOMS_MAX 999    /* room numbers 001..999 (3 digits) */
+#define ENG_ARRANGE_SEATS_MAX 99     /* seats per room, 01..99 (2 digits) */
+#define ENG_ARRANGE_SEATS_DEFAULT 30 /* seats of a room given without a size */
 #define ENG_ARRANGE_REGS_MAX (ENG_ARRANGE_ROOMS_MAX * ENG_ARRANGE_SEATS_MAX) /* per run */
-#define ENG_ARRANGE_SLOTS_MAX 32          /* oral time slots per campus-subject */
-#define ENG_ARRANGE_KEY_BYTES_MAX 64      /* candidate key, department, class: bytes read */
+#define ENG_ARRANGE_SLOTS_MAX 32     /* oral time slots per campus-subject */
+#define ENG_ARRANGE_KEY_BYTES_MAX 64 /* candidate key, department, class: bytes read */
 #define ENG_ARRANGE_ROOMS_TAKEN_BYTES ((ENG_ARRANGE_ROOMS_MAX + 1 + 7) / 8) /* bitmap */
 /* ==== end of limits ==== */
 
@@ -91,16 +91,16 @@ typedef struct eng_arrange_reg {
 
 /** One room of the campus. */
 typedef struct eng_arrange_room {
-    uint16_t number;           /* 1..ENG_ARRANGE_ROOMS_MAX */
-    uint8_t seats;             /* 1..ENG_ARRANGE_SEATS_MAX; 0 = ENG_ARRANGE_SEATS_DEFAULT */
+    uint16_t number; /* 1..ENG_ARRANGE_ROOMS_MAX */
+    uint8_t seats;   /* 1..ENG_ARRANGE_SEATS_MAX; 0 = ENG_ARRANGE_SEATS_DEFAULT */
 } eng_arrange_room_t;
 
 /** What is arranged. */
 typedef struct eng_arrange_in {
-    uint32_t campus;           /* 6-digit campus code, 100000..999999 */
-    uint32_t sitting;          /* year * 10 + half (20262), year 2000..2099, half 1 or 2 */
-    uint8_t level;             /* 4 or 6 */
-    bool oral;                 /* an oral subject: registrations carry slots */
+    uint32_t campus;               /* 6-digit campus code, 100000..999999 */
+    uint32_t sitting;              /* year * 10 + half (20262), year 2000..2099, half 1 or 2 */
+    uint8_t level;                 /* 4 or 6 */
+    bool oral;                     /* an oral subject: registrations carry slots */
     const eng_arrange_reg_t *regs; /* n_regs paid registrations, in any order */
     size_t n_regs;
     /* The rooms, in any order. NULL / 0: rooms 001..999 of ENG_ARRANGE_SEATS_DEFAULT seats. */
@@ -113,18 +113,18 @@ typedef struct eng_arrange_in {
 
 /** The seat of one registration. */
 typedef struct eng_arrange_seat {
-    uint64_t reg_id;           /* = in->regs[i].reg_id */
-    uint16_t room;             /* 1..999 */
-    uint8_t seat;              /* 1..99 */
-    uint8_t slot;              /* copied from the registration (0 for written) */
+    uint64_t reg_id;                    /* = in->regs[i].reg_id */
+    uint16_t room;                      /* 1..999 */
+    uint8_t seat;                       /* 1..99 */
+    uint8_t slot;                       /* copied from the registration (0 for written) */
     char ticket[CET_TICKET_DIGITS + 1]; /* the 15-digit number, NUL-terminated */
 } eng_arrange_seat_t;
 
 /** What a run used, for the API's {rooms, seats} answer and for rooms_taken. */
 typedef struct eng_arrange_summary {
-    uint32_t rooms;            /* rooms holding at least one candidate */
-    uint32_t seats;            /* candidates seated (= n_regs) */
-    uint32_t seats_offered;    /* seats of the usable rooms */
+    uint32_t rooms;                                    /* rooms holding at least one candidate */
+    uint32_t seats;                                    /* candidates seated (= n_regs) */
+    uint32_t seats_offered;                            /* seats of the usable rooms */
     uint8_t rooms_used[ENG_ARRANGE_ROOMS_TAKEN_BYTES]; /* bitmap of the rooms used */
 } eng_arrange_summary_t;
 

@@ -72,7 +72,8 @@ static int buf_write_cb(void *user, const uint8_t *data, size_t len)
     }
     if (b->len + len > b->cap) {
         size_t cap = b->cap ? b->cap : 64 * 1024;
-        while (cap < b->len + len) cap *= 2;
+        while (cap < b->len + len)
+            cap *= 2;
         if (cap > NET_TICKET_PDF_BYTES_MAX) cap = NET_TICKET_PDF_BYTES_MAX;
         b->data = cet_realloc(b->data, cap);
         b->cap = cap;
@@ -110,7 +111,8 @@ static net_ticket_err_t ticket_check(const net_ticket_t *t)
     if (strlen(t->ticket) != CET_TICKET_DIGITS) return NET_TICKET_E_BAD_TICKET;
     for (int i = 0; i < CET_TICKET_DIGITS; i++)
         if (t->ticket[i] < '0' || t->ticket[i] > '9') return NET_TICKET_E_BAD_TICKET;
-    if (t->room < 1 || t->room > NET_TICKET_ROOM_MAX || t->seat < 1 || t->seat > NET_TICKET_SEAT_MAX)
+    if (t->room < 1 || t->room > NET_TICKET_ROOM_MAX || t->seat < 1 ||
+        t->seat > NET_TICKET_SEAT_MAX)
         return NET_TICKET_E_BAD_TICKET;
     const char *texts[] = {t->sitting_name, t->name,      t->id_type,   t->id_masked, t->school,
                            t->subject,      t->exam_date, t->exam_time, t->campus};
@@ -135,9 +137,8 @@ enum text_align { ALIGN_LEFT, ALIGN_CENTER };
  * its top at y. Wraps at w; with one_line it is cut with "…" instead.
  * Returns the height drawn, in mm.
  */
-static double text_box(pdf_draw_t *d, const PangoFontDescription *font, const char *text,
-                       double x, double y, double w, double h, enum text_align align,
-                       bool one_line)
+static double text_box(pdf_draw_t *d, const PangoFontDescription *font, const char *text, double x,
+                       double y, double w, double h, enum text_align align, bool one_line)
 {
     PangoLayout *l = d->layout;
     pango_layout_set_font_description(l, font);
@@ -167,8 +168,7 @@ static void line_mm(cairo_t *cr, double x0, double y0, double x1, double y1)
 }
 
 /* The QR code of the ticket number, size mm square at (x, y), quiet zone included. */
-static net_ticket_err_t draw_qr(pdf_draw_t *d, const char *number, double x, double y,
-                                double size)
+static net_ticket_err_t draw_qr(pdf_draw_t *d, const char *number, double x, double y, double size)
 {
     QRcode *qr = QRcode_encodeString(number, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
     if (!qr) return NET_TICKET_E_CAIRO;
@@ -186,9 +186,9 @@ static net_ticket_err_t draw_qr(pdf_draw_t *d, const char *number, double x, dou
                 continue;
             }
             int run = 1; /* one rectangle per run of dark modules */
-            while (c + run < qr->width && (qr->data[r * qr->width + c + run] & 1)) run++;
-            rect_mm(cr, x + (c + QR_QUIET_MODULES) * m, y + (r + QR_QUIET_MODULES) * m, run * m,
-                    m);
+            while (c + run < qr->width && (qr->data[r * qr->width + c + run] & 1))
+                run++;
+            rect_mm(cr, x + (c + QR_QUIET_MODULES) * m, y + (r + QR_QUIET_MODULES) * m, run * m, m);
             c += run;
         }
     }
@@ -215,12 +215,12 @@ static void draw_table(pdf_draw_t *d, const net_ticket_t *t)
     char room[8], seat[8];
     snprintf(room, sizeof room, "%03u", (unsigned)t->room);
     snprintf(seat, sizeof seat, "%02u", (unsigned)t->seat);
-    const char *labels[ROWS] = {"姓　　名", "证件类型", "证件号码", "学　　校", "考试科目",
-                                "准考证号", "考试日期", "考试时间", "考　　点", "考 场 号",
-                                "座 位 号"};
-    const char *values[ROWS] = {t->name,      t->id_type,   t->id_masked, t->school,
-                                t->subject,   t->ticket,    t->exam_date, t->exam_time,
-                                t->campus,    room,         seat};
+    const char *labels[ROWS] = {"姓　　名", "证件类型", "证件号码", "学　　校",
+                                "考试科目", "准考证号", "考试日期", "考试时间",
+                                "考　　点", "考 场 号", "座 位 号"};
+    const char *values[ROWS] = {t->name,    t->id_type, t->id_masked, t->school,
+                                t->subject, t->ticket,  t->exam_date, t->exam_time,
+                                t->campus,  room,       seat};
     cairo_t *cr = d->cr;
     double value_x = TABLE_X_MM + LABEL_W_MM;
     double side_x = TABLE_X_MM + TABLE_W_MM - SIDE_W_MM;
@@ -270,9 +270,10 @@ static net_ticket_err_t draw_side(pdf_draw_t *d, const net_ticket_t *t)
     /* QR code of the ticket number in rows 6-11 */
     double qy = TABLE_Y_MM + 5 * ROW_H_MM;
     double qh = 6 * ROW_H_MM;
-    net_ticket_err_t rc = draw_qr(d, t->ticket, side_x + (SIDE_W_MM - QR_MM) / 2, qy + (qh - QR_MM - 6) / 2, QR_MM);
-    text_box(d, d->font_small, "准考证号二维码", side_x, qy + qh - 7, SIDE_W_MM, 0,
-             ALIGN_CENTER, true);
+    net_ticket_err_t rc =
+        draw_qr(d, t->ticket, side_x + (SIDE_W_MM - QR_MM) / 2, qy + (qh - QR_MM - 6) / 2, QR_MM);
+    text_box(d, d->font_small, "准考证号二维码", side_x, qy + qh - 7, SIDE_W_MM, 0, ALIGN_CENTER,
+             true);
     return rc;
 }
 
@@ -282,8 +283,8 @@ static void draw_rules(pdf_draw_t *d, const net_ticket_t *t)
     cairo_set_line_width(cr, 0.8);
     rect_mm(cr, TABLE_X_MM, RULES_Y_MM, TABLE_W_MM, RULES_H_MM);
     cairo_stroke(cr);
-    text_box(d, d->font_value, "考生须知", TABLE_X_MM, RULES_Y_MM + 3, TABLE_W_MM, 0,
-             ALIGN_CENTER, true);
+    text_box(d, d->font_value, "考生须知", TABLE_X_MM, RULES_Y_MM + 3, TABLE_W_MM, 0, ALIGN_CENTER,
+             true);
     double y = RULES_Y_MM + 12;
     size_t n = sizeof rules_common / sizeof rules_common[0];
     char line[512];
@@ -291,7 +292,8 @@ static void draw_rules(pdf_draw_t *d, const net_ticket_t *t)
     for (size_t i = 0; i < n; i++) {
         snprintf(line, sizeof line, "%d. %s", no++, rules_common[i]);
         y += text_box(d, d->font_rule, line, TABLE_X_MM + 5, y, TABLE_W_MM - 10, 0, ALIGN_LEFT,
-                      false) + 3.2;
+                      false) +
+             3.2;
     }
     if (t->oral) {
         snprintf(line, sizeof line, "%d. %s", no, rule_oral);
@@ -328,7 +330,7 @@ static PangoFontDescription *font_make(const char *family, int size_pt, bool bol
 static void draw_init(pdf_draw_t *d, cairo_t *cr)
 {
     d->cr = cr;
-    d->ctx = pango_cairo_create_context(cr); /* on this thread's default font map */
+    d->ctx = pango_cairo_create_context(cr);          /* on this thread's default font map */
     pango_cairo_context_set_resolution(d->ctx, 72.0); /* font points = PDF points */
     d->layout = pango_layout_new(d->ctx);
     d->font_title = font_make(NET_TICKET_FONT_FAMILY, 24, true);
@@ -342,7 +344,7 @@ static void draw_init(pdf_draw_t *d, cairo_t *cr)
 
 static void draw_free(pdf_draw_t *d)
 {
-    PangoFontDescription *fonts[] = {d->font_title, d->font_big,   d->font_label, d->font_value,
+    PangoFontDescription *fonts[] = {d->font_title,  d->font_big,   d->font_label, d->font_value,
                                      d->font_number, d->font_small, d->font_rule};
     for (size_t i = 0; i < sizeof fonts / sizeof fonts[0]; i++)
         pango_font_description_free(fonts[i]);
@@ -433,13 +435,20 @@ bool net_ticket_pdf_font_check(char *path, size_t cap)
 const char *net_ticket_err_name(net_ticket_err_t e)
 {
     switch (e) {
-    case NET_TICKET_OK: return "ok";
-    case NET_TICKET_E_BAD_TICKET: return "bad_ticket";
-    case NET_TICKET_E_BAD_TEXT: return "bad_text";
-    case NET_TICKET_E_COUNT: return "bad_count";
-    case NET_TICKET_E_TOO_LARGE: return "too_large";
-    case NET_TICKET_E_WRITE: return "write_failed";
-    case NET_TICKET_E_CAIRO: return "cairo_failed";
+    case NET_TICKET_OK:
+        return "ok";
+    case NET_TICKET_E_BAD_TICKET:
+        return "bad_ticket";
+    case NET_TICKET_E_BAD_TEXT:
+        return "bad_text";
+    case NET_TICKET_E_COUNT:
+        return "bad_count";
+    case NET_TICKET_E_TOO_LARGE:
+        return "too_large";
+    case NET_TICKET_E_WRITE:
+        return "write_failed";
+    case NET_TICKET_E_CAIRO:
+        return "cairo_failed";
     }
     return "unknown";
 }

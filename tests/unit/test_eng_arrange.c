@@ -75,8 +75,12 @@ static void fixture_shuffle(const fixture_t *f, fixture_t *g)
 
 static eng_arrange_in_t input(const fixture_t *f, const eng_arrange_room_t *rooms, size_t n_rooms)
 {
-    return (eng_arrange_in_t){.campus = CAMPUS, .sitting = SITTING, .level = 4,
-                              .regs = f->regs, .n_regs = f->n, .rooms = rooms,
+    return (eng_arrange_in_t){.campus = CAMPUS,
+                              .sitting = SITTING,
+                              .level = 4,
+                              .regs = f->regs,
+                              .n_regs = f->n,
+                              .rooms = rooms,
                               .n_rooms = n_rooms};
 }
 
@@ -98,7 +102,8 @@ static int same_class_neighbours(const fixture_t *f, const eng_arrange_seat_t *o
 {
     static int at[ENG_ARRANGE_ROOMS_MAX + 1][ENG_ARRANGE_SEATS_MAX + 2];
     memset(at, -1, sizeof at);
-    for (size_t i = 0; i < f->n; i++) at[out[i].room][out[i].seat] = (int)i;
+    for (size_t i = 0; i < f->n; i++)
+        at[out[i].room][out[i].seat] = (int)i;
     int pairs = 0;
     for (int r = 1; r <= ENG_ARRANGE_ROOMS_MAX; r++)
         for (int s = 1; s < ENG_ARRANGE_SEATS_MAX; s++)
@@ -116,7 +121,8 @@ static void check_invariants(const eng_arrange_in_t *in, const eng_arrange_seat_
     uint8_t size[ENG_ARRANGE_ROOMS_MAX + 1] = {0};
     memset(used, 0, sizeof used);
     if (in->n_rooms == 0)
-        for (int r = 1; r <= ENG_ARRANGE_ROOMS_MAX; r++) size[r] = ENG_ARRANGE_SEATS_DEFAULT;
+        for (int r = 1; r <= ENG_ARRANGE_ROOMS_MAX; r++)
+            size[r] = ENG_ARRANGE_SEATS_DEFAULT;
     for (size_t i = 0; i < in->n_rooms; i++)
         size[in->rooms[i].number] =
             in->rooms[i].seats ? in->rooms[i].seats : ENG_ARRANGE_SEATS_DEFAULT;
@@ -146,7 +152,8 @@ static void check_invariants(const eng_arrange_in_t *in, const eng_arrange_seat_
     uint32_t rooms = 0;
     for (uint16_t r = 1; r <= ENG_ARRANGE_ROOMS_MAX; r++) {
         int seated = 0;
-        for (int s = 1; s <= ENG_ARRANGE_SEATS_MAX; s++) seated += used[r][s];
+        for (int s = 1; s <= ENG_ARRANGE_SEATS_MAX; s++)
+            seated += used[r][s];
         if (seated) rooms++;
         CHECK(seated <= size[r]);
         CHECK_EQ(eng_arrange_room_in(sum->rooms_used, r), seated > 0);
@@ -181,8 +188,9 @@ static void test_ticket_format(void)
 static size_t rooms_make(eng_arrange_room_t *rooms, size_t n, int seats_hi)
 {
     for (size_t i = 0; i < n; i++)
-        rooms[i] = (eng_arrange_room_t){.number = (uint16_t)(3 * (n - i) + 1),
-                                        .seats = (uint8_t)(i % 5 == 0 ? 0 : 20 + i % (size_t)(seats_hi - 19))};
+        rooms[i] = (eng_arrange_room_t){
+            .number = (uint16_t)(3 * (n - i) + 1),
+            .seats = (uint8_t)(i % 5 == 0 ? 0 : 20 + i % (size_t)(seats_hi - 19))};
     return n;
 }
 
@@ -247,7 +255,8 @@ static void test_written(void)
         static eng_arrange_seat_t grouped[REGS_MAX];
         /* seat the classes one after another, in the rooms the run used */
         static size_t order[REGS_MAX];
-        for (size_t i = 0; i < fx.n; i++) order[i] = i;
+        for (size_t i = 0; i < fx.n; i++)
+            order[i] = i;
         for (size_t i = 1; i < fx.n; i++) { /* insertion sort by class: small n */
             size_t v = order[i], j = i;
             while (j > 0 && strcmp(fx.classes[order[j - 1]], fx.classes[v]) > 0) {
@@ -269,7 +278,8 @@ static void test_written(void)
             }
             slots[j] = v;
         }
-        for (size_t i = 0; i < fx.n; i++) grouped[order[i]] = slots[i];
+        for (size_t i = 0; i < fx.n; i++)
+            grouped[order[i]] = slots[i];
         by_class = same_class_neighbours(&fx, grouped);
     }
     printf("written: class-by-class order %d same-class neighbours\n", by_class);
@@ -287,8 +297,10 @@ static void test_balanced_classes(void)
         snprintf(fx.keys[i], KEY_BYTES, "K%05zu", (i * 37) % 1000);
         snprintf(fx.depts[i], CLASS_BYTES, "D");
         snprintf(fx.classes[i], CLASS_BYTES, "C%02zu", i % 12);
-        fx.regs[i] = (eng_arrange_reg_t){.reg_id = i + 1, .candidate_key = fx.keys[i],
-                                         .school = 99101, .department = fx.depts[i],
+        fx.regs[i] = (eng_arrange_reg_t){.reg_id = i + 1,
+                                         .candidate_key = fx.keys[i],
+                                         .school = 99101,
+                                         .department = fx.depts[i],
                                          .class_name = fx.classes[i]};
     }
     eng_arrange_in_t in = input(&fx, NULL, 0); /* default rooms of 30 */
@@ -349,7 +361,8 @@ static void test_oral(void)
     /* three slots of 10 in two rooms of 30: every slot needs its own room */
     eng_arrange_room_t two[2] = {{.number = 1, .seats = 30}, {.number = 2, .seats = 30}};
     fixture_make(&fx, 30, 5, true, 1);
-    for (size_t i = 0; i < 30; i++) fx.regs[i].slot = (uint8_t)(1 + i / 10);
+    for (size_t i = 0; i < 30; i++)
+        fx.regs[i].slot = (uint8_t)(1 + i / 10);
     in = input(&fx, two, 2);
     in.oral = true;
     memset(out1, 0xab, 30 * sizeof *out1);
@@ -367,8 +380,8 @@ static void test_oral(void)
 
 static void test_refusals(void)
 {
-    eng_arrange_room_t rooms[3] = {{.number = 5, .seats = 10}, {.number = 1, .seats = 0},
-                                   {.number = 999, .seats = 99}};
+    eng_arrange_room_t rooms[3] = {
+        {.number = 5, .seats = 10}, {.number = 1, .seats = 0}, {.number = 999, .seats = 99}};
     eng_arrange_summary_t s;
     /* exactly full: 10 + 30 + 99 */
     fixture_make(&fx, 139, 7, false, 0);
@@ -394,7 +407,8 @@ static void test_refusals(void)
     taken[999 >> 3] = 0;
     taken[1 >> 3] |= 1u << 1;
     CHECK_EQ(eng_arrange_run(&in, out1, &s), ENG_ARRANGE_OK);
-    for (size_t i = 0; i < fx.n; i++) CHECK(out1[i].room != 1);
+    for (size_t i = 0; i < fx.n; i++)
+        CHECK(out1[i].room != 1);
     in.rooms_taken = NULL;
     /* bad rooms */
     eng_arrange_room_t bad[2] = {{.number = 1, .seats = 30}, {.number = 1, .seats = 30}};

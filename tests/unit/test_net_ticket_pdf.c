@@ -150,7 +150,8 @@ static void test_many(void)
 {
     enum { N = 5 };
     net_ticket_t t[N];
-    for (int i = 0; i < N; i++) ticket_make(&t[i], 40 + i, i == 4);
+    for (int i = 0; i < N; i++)
+        ticket_make(&t[i], 40 + i, i == 4);
     uint8_t *pdf;
     size_t len;
     CHECK_EQ(net_ticket_pdf_render(t, N, &pdf, &len), NET_TICKET_OK);
@@ -167,8 +168,9 @@ static void test_many(void)
         CHECK(strstr(text, t[(i + 1) % N].ticket) == NULL);
         CHECK((strstr(text, "候考室") != NULL) == t[i].oral);
     }
-    snprintf(cmd, sizeof cmd, "pdftoppm -r 60 -png -f 5 -l 5 '%s' '%s/bulk' && test -s '%s/bulk-5.png'",
-             path, dir, dir);
+    snprintf(cmd, sizeof cmd,
+             "pdftoppm -r 60 -png -f 5 -l 5 '%s' '%s/bulk' && test -s '%s/bulk-5.png'", path, dir,
+             dir);
     CHECK(system(cmd) == 0);
 }
 
@@ -199,7 +201,8 @@ static void test_threads(void)
         jobs[i].first = 100 + i * PER_THREAD;
         CHECK(pthread_create(&th[i], NULL, render_thread, &jobs[i]) == 0);
     }
-    for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
     int differ = 0;
     for (int i = 0; i < THREADS; i++) {
         CHECK_EQ(jobs[i].rc, 0);
@@ -254,7 +257,8 @@ static void test_refusals(void)
     CHECK(calls >= 1);
     /* a very long name is cut on its line, not drawn over the table */
     memset(t.name, 0, sizeof t.name);
-    for (int i = 0; i < 31; i++) memcpy(t.name + 3 * i, "长", 3);
+    for (int i = 0; i < 31; i++)
+        memcpy(t.name + 3 * i, "长", 3);
     CHECK_EQ(net_ticket_pdf_render(&t, 1, &pdf, &len), NET_TICKET_OK);
     cet_free(pdf);
     CHECK(strcmp(net_ticket_err_name(NET_TICKET_E_BAD_TEXT), "bad_text") == 0);
