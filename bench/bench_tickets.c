@@ -27,7 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 #include "engine/eng_arrange.h"
 #include "net/net_ticket_pdf.h"
 #include "store/store.h"

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 
 #define CAMPUS_MIN 100000u
 #define CAMPUS_MAX 999999u

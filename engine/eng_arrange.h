@@ -52,7 +52,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/cet_limits.h"
+#include "base/cet_limits.h"
 
 /* ==== limits of the arrangement (for cet_limits.h on merge) ==== */
 #define ENG_ARRANGE_ROOMS_MAX 999    /* room numbers 001..999 (3 digits) */

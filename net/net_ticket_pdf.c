@@ -21,7 +21,7 @@
 #include <qrencode.h>
 #include <string.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 
 #define MM (72.0 / 25.4) /* PDF points per millimetre */
 #define PAGE_W_MM 210.0

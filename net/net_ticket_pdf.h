@@ -33,7 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/cet_limits.h"
+#include "base/cet_limits.h"
 
 /* ==== limits of the PDF tickets (for cet_limits.h on merge) ==== */
 #define NET_TICKET_PDF_TICKETS_MAX 100000      /* pages in one PDF (a campus-subject: <= 98901) */

@@ -9,9 +9,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "engine/cet_base.h"
-#include "engine/cet_err.h"
-#include "engine/eng_id.h"
+#include "base/cet_base.h"
+#include "base/cet_err.h"
+#include "base/cet_id.h"
 #include "tests/unit/cet_test.h"
 
 #define CAMPUS 991010u
@@ -141,7 +141,7 @@ static void check_invariants(const eng_arrange_in_t *in, const eng_arrange_seat_
         eng_arrange_ticket_format(in->campus, in->sitting, digit, o->room, o->seat, want);
         if (strlen(o->ticket) != CET_TICKET_DIGITS || strcmp(o->ticket, want) != 0 ||
             strncmp(o->ticket, "991010", 6) != 0 || strncmp(o->ticket + 6, "262", 3) != 0 ||
-            o->ticket[9] != '0' + digit || eng_ticket_check(o->ticket) != CET_E_OK)
+            o->ticket[9] != '0' + digit || cet_ticket_check(o->ticket) != CET_E_OK)
             bad_ticket++;
     }
     CHECK_EQ(bad_id, 0);

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 #include "tests/unit/cet_test.h"
 
 #define THREADS 4
