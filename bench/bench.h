@@ -32,7 +32,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#include "engine/cet_limits.h"
+#include "base/cet_limits.h"
 
 /* ------------------------------------------------------------------------ */
 /* Histogram: log-linear buckets over microseconds (HDR-style).             */

@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 
 static uint32_t hist_index(uint32_t sub_bits, uint64_t v)
 {

@@ -26,7 +26,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 
 typedef enum conn_state { CONN_CLOSED, CONN_CONNECTING, CONN_READY } conn_state_t;
 

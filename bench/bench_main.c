@@ -25,7 +25,7 @@
 #include <event2/thread.h>
 #include <openssl/ssl.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 
 #define BENCH_TICK_MS 100
 #define BENCH_START_GRACE_MS 300   /* connections open before the first request */

@@ -10,7 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 
 static double ms(uint64_t us)
 {

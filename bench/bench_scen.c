@@ -27,7 +27,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 
 static const char *const scen_names[] = {
     [BENCH_SCEN_RAW] = "raw",       [BENCH_SCEN_OPENING] = "opening", [BENCH_SCEN_HOT] = "hot",

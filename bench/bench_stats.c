@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 
 /* ---- run statistics ---- */
 

@@ -23,7 +23,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 
 #define VERIFY_LINE_BYTES_MAX 65536
 #define VERIFY_FIELDS_MAX 64

@@ -24,7 +24,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
-#include "engine/cet_limits.h"
+#include "base/cet_limits.h"
 
 #define HELLO_BACKLOG 1024
 

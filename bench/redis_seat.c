@@ -23,7 +23,7 @@
 #include <event2/event.h>
 
 #include "bench/bench.h"
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 
 #define SEAT_CONNS_MAX 4096
 

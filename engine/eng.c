@@ -15,7 +15,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 #include "engine/eng_internal.h"
 
 const char *eng_phase_name(eng_phase_t p)
@@ -261,7 +261,7 @@ static void tick_abort_cb(void *ctx)
 void eng_tick_release(eng_t *e, uint32_t campus, char subject)
 {
     int slot = eng_seats_slot(e->seats, campus, subject);
-    if (slot >= 0 && e->tick_n_released < ENG_TICK_RELEASE_MAX)
+    if (slot >= 0 && e->tick_n_released < CET_TICK_RELEASE_MAX)
         e->tick_released[e->tick_n_released++] = slot;
 }
 
@@ -275,7 +275,7 @@ int eng_open(store_t *st, const eng_options_t *opt, eng_t **out)
     if (e->opt.order_ttl_s <= 0) e->opt.order_ttl_s = CET_ORDER_TTL_S;
     e->seats = eng_seats_new();
     e->tick_walk = cet_calloc(1, sizeof(tick_walk_t));
-    e->tick_released = cet_calloc(ENG_TICK_RELEASE_MAX, sizeof(int));
+    e->tick_released = cet_calloc(CET_TICK_RELEASE_MAX, sizeof(int));
     store_txn_t *txn;
     int rc = store_read_begin(st, &txn);
     if (rc == 0) {

@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "engine/cet_err.h"
+#include "base/cet_err.h"
 #include "engine/eng_seats.h"
 #include "store/store.h"
 #include "store/store_writer.h"
@@ -168,7 +168,8 @@ void eng_mask_id(const char *in, char *out, size_t cap);
 void eng_mask_email(const char *in, char *out, size_t cap);
 /**
  * Every rule of a new registration (subject at campus for the account's
- * candidate), without writing: CET_E_OK, a refusal, or a negative LMDB code.
+ * candidate), without writing: CET_E_OK, a refusal (cet_err_t), or a storage code
+ * (LMDB or errno; base/cet_err.h).
  * The core runs it on its read txn before taking a seat; the writer runs it
  * again in its txn. c_out and o_out get the candidate and the offer.
  */

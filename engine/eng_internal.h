@@ -8,9 +8,6 @@
 
 #define ENG_SUBJECT_ENGLISH4 '1'
 #define ENG_SUBJECT_ENGLISH6 '2'
-#define ENG_TICK_RELEASE_MAX (2 * CET_EXPIRE_BATCH_MAX)
-#define ENG_CET4_PASS_SCORE 425
-#define ENG_REGS_PER_CANDIDATE_MAX 16
 
 typedef struct eng_atomic_stats {
     _Atomic uint64_t holds_expired, candidates_deleted, orders_expired, notices, notices_refund;

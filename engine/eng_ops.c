@@ -1,7 +1,7 @@
 /*
  * eng_ops.c: every write of the registration, applied by the writer thread
  * inside its group-commit txn. Each apply re-checks all the rules of
- * ../docs/rules.md against the txn (the txn is the truth; what the core
+ * docs/rules.md against the txn (the txn is the truth; what the core
  * checked before is only a fast path), writes nothing when it refuses, and
  * builds the JSON answer that the core sends and the Idempotency-Key keeps.
  */
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 #include "engine/eng_internal.h"
 #include "store/store_regidx.h"
 
@@ -35,10 +35,10 @@ static int op_error(eng_op_t *op, cet_err_t err)
     return (int)err;
 }
 
-/* A rule's refusal (r > 0) gets its error answer; a storage code passes through. */
+/* A rule's refusal (a cet_err_t) gets its error answer; a storage code passes through. */
 static int op_fail(eng_op_t *op, int r)
 {
-    return r > 0 ? op_error(op, (cet_err_t)r) : r;
+    return cet_err_is_code(r) ? op_error(op, (cet_err_t)r) : r;
 }
 
 static json_t *time_json(int64_t t)
@@ -54,12 +54,12 @@ static json_t *subjects_json(const char *codes, int n)
     return a;
 }
 
-/* ---- shared lookups; each returns 0, a cet_err_t (> 0) or an LMDB code (< 0) ---- */
+/* ---- shared lookups; each returns 0, a cet_err_t or a storage code (base/cet_err.h) ---- */
 static int lmdb(int rc, cet_err_t notfound)
 {
     if (rc == 0) return 0;
     if (rc == STORE_NOTFOUND) return (int)notfound;
-    return rc > 0 ? -rc : rc; /* errno values are made negative: storage failures */
+    return rc; /* errno or LMDB: a storage failure */
 }
 
 static int load_account(eng_op_t *op, store_txn_t *txn, store_account_t *a)
@@ -183,7 +183,7 @@ static int apply_session_create(eng_op_t *op, store_txn_t *txn)
     } else {
         store_account_t a;
         int r = load_account(op, txn, &a);
-        if (r > 0) return op_error(op, CET_E_INVALID_CREDENTIALS);
+        if (cet_err_is_code(r)) return op_error(op, CET_E_INVALID_CREDENTIALS);
         if (r) return r;
         s.kind = STORE_SESSION_CANDIDATE;
         memcpy(s.account, op->account, 16);
@@ -290,8 +290,8 @@ static int review_decide(eng_t *e, store_txn_t *txn, const store_candidate_t *c,
     store_score_t s;
     int rc = store_score_get(txn, e->st, ticket, &s);
     if (rc == STORE_NOTFOUND) return CET_E_REVIEW_REFUSED;
-    if (rc) return rc > 0 ? -rc : rc;
-    if (s.level != 4 || s.score < ENG_CET4_PASS_SCORE || s.year < 2005) return CET_E_REVIEW_REFUSED;
+    if (rc) return rc;
+    if (s.level != 4 || s.score < CET_CET4_PASS_SCORE || s.year < 2005) return CET_E_REVIEW_REFUSED;
     if (strcasecmp(s.id_number, c->snapshot.id_number) == 0) {
         *state = STORE_REVIEW_AUTO_APPROVED;
         return 0;
@@ -400,8 +400,8 @@ int eng_check_registration(eng_t *e, store_txn_t *txn, const uint8_t account[16]
             if (other.province != own.province) return CET_E_CAMPUS_NOT_ALLOWED;
         }
     }
-    store_reg_t regs[ENG_REGS_PER_CANDIDATE_MAX];
-    int n = store_reg_list(txn, st, a.roster_no, regs, ENG_REGS_PER_CANDIDATE_MAX);
+    store_reg_t regs[CET_CANDIDATE_REGS_MAX];
+    int n = store_reg_list(txn, st, a.roster_no, regs, CET_CANDIDATE_REGS_MAX);
     if (n < 0) return n > 0 ? -n : n;
     bool has_written = false;
     for (int i = 0; i < n; i++) {
@@ -415,9 +415,9 @@ int eng_check_registration(eng_t *e, store_txn_t *txn, const uint8_t account[16]
         }
     }
     if (subj.kind == STORE_ORAL && !has_written) return CET_E_ORAL_NEEDS_WRITTEN;
-    /* the per-candidate index holds STORE_REGIDX_WAYS; the rules allow far fewer
+    /* the per-candidate index holds CET_CANDIDATE_REGS_MAX; the rules allow far fewer
      * (one written per level, orals with them) unless many oral codes exist */
-    if (n >= STORE_REGIDX_WAYS) return CET_E_TOO_MANY_REGISTRATIONS;
+    if (n >= CET_CANDIDATE_REGS_MAX) return CET_E_TOO_MANY_REGISTRATIONS;
     return 0;
 }
 
@@ -470,8 +470,8 @@ static int apply_reg_cancel(eng_op_t *op, store_txn_t *txn)
     store_candidate_t c;
     int r = load_candidate_in_window(op, txn, &a, &c);
     if (r) return op_fail(op, r);
-    store_reg_t regs[ENG_REGS_PER_CANDIDATE_MAX];
-    int n = store_reg_list(txn, e->st, a.roster_no, regs, ENG_REGS_PER_CANDIDATE_MAX);
+    store_reg_t regs[CET_CANDIDATE_REGS_MAX];
+    int n = store_reg_list(txn, e->st, a.roster_no, regs, CET_CANDIDATE_REGS_MAX);
     if (n < 0) return n;
     int target = -1;
     for (int i = 0; i < n; i++)
@@ -482,7 +482,7 @@ static int apply_reg_cancel(eng_op_t *op, store_txn_t *txn)
     if (t->flags & STORE_REG_LOCKED) return op_error(op, CET_E_REGISTRATION_LOCKED);
     if (t->order_id) return op_error(op, CET_E_PAYMENT_PENDING);
     /* a written subject takes its unpaid oral with it; a paid oral blocks it */
-    int orals[ENG_REGS_PER_CANDIDATE_MAX], n_orals = 0;
+    int orals[CET_CANDIDATE_REGS_MAX], n_orals = 0;
     for (int i = 0; i < n; i++) {
         if (i == target) continue;
         store_subject_t s;
@@ -590,10 +590,10 @@ static int pay_regs(eng_t *e, store_txn_t *txn, const store_order_t *o, bool che
     for (int i = 0; i < o->n_subjects; i++) {
         store_reg_t reg;
         int rc = store_reg_get(txn, e->st, o->roster_no, o->subjects[i], &reg);
-        if (rc == STORE_NOTFOUND) return 1;
+        if (rc == STORE_NOTFOUND) return CET_REFUSED;
         if (rc) return rc;
-        if (reg.flags & STORE_REG_PAID) return 1;
-        if (reg.order_id && reg.order_id != o->id) return 1;
+        if (reg.flags & STORE_REG_PAID) return CET_REFUSED;
+        if (reg.order_id && reg.order_id != o->id) return CET_REFUSED;
         if (check_only) continue;
         int64_t old = reg.expires;
         reg.flags |= STORE_REG_PAID;
@@ -646,7 +646,7 @@ static int apply_pay_notice(eng_op_t *op, store_txn_t *txn)
         /* A late notice still pays when every registration of the order is
          * still there unpaid; otherwise the money goes back (refund). */
         rc = pay_regs(e, txn, &o, true);
-        if (rc < 0) return rc;
+        if (rc && rc != CET_REFUSED) return rc;
         if (rc == 0) {
             if ((rc = pay_regs(e, txn, &o, false))) return rc;
             outcome = STORE_ORDER_PAID;
@@ -899,9 +899,8 @@ static int op_apply_cb(store_txn_t *txn, store_t *st, store_req_t *req)
         if (rc && rc != STORE_NOTFOUND) return rc;
     }
     int r = apply_kind(op, txn);
-    /* a store call's errno (positive, no answer built) is a storage failure */
-    if (r > 0 && op->http_status == 0) r = -r;
-    if (r < 0) return r;
+    if (cet_rc_class(r) == CET_FAILED) return r; /* storage: the writer aborts the batch */
+    if (r && op->http_status == 0) op_error(op, (cet_err_t)r); /* a refusal always has its answer */
     if (op->idem && op->http_status < 500) {
         uint8_t buf[sizeof(store_idem_t) + ENG_BODY_BYTES_MAX];
         store_idem_t h;
@@ -953,8 +952,8 @@ int eng_expire_hold(eng_t *e, store_txn_t *txn, uint32_t roster_no, char subject
     eng_tick_release(e, reg.campus, reg.subject);
     e->tick_counts.holds_expired++;
     /* nobody may hold an oral subject without its written one */
-    store_reg_t regs[ENG_REGS_PER_CANDIDATE_MAX];
-    int n = store_reg_list(txn, e->st, roster_no, regs, ENG_REGS_PER_CANDIDATE_MAX);
+    store_reg_t regs[CET_CANDIDATE_REGS_MAX];
+    int n = store_reg_list(txn, e->st, roster_no, regs, CET_CANDIDATE_REGS_MAX);
     if (n < 0) return n;
     for (int i = 0; i < n; i++) {
         store_subject_t s;

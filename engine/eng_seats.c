@@ -4,10 +4,10 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
+#include "base/cet_limits.h"
 
-#define INDEX_SLOTS (2 * CET_OFFERS_MAX) /* power of two, at most half full */
-_Static_assert((INDEX_SLOTS & (INDEX_SLOTS - 1)) == 0, "index must be a power of two");
+_Static_assert((CET_SEAT_INDEX_SLOTS & (CET_SEAT_INDEX_SLOTS - 1)) == 0, "index must be a power of two");
 
 typedef struct seat_counter {
     uint32_t campus;
@@ -33,7 +33,7 @@ eng_seats_t *eng_seats_new(void)
 {
     eng_seats_t *s = cet_calloc(1, sizeof *s);
     s->counters = cet_calloc(CET_OFFERS_MAX, sizeof *s->counters);
-    s->index = cet_calloc(INDEX_SLOTS, sizeof *s->index);
+    s->index = cet_calloc(CET_SEAT_INDEX_SLOTS, sizeof *s->index);
     return s;
 }
 
@@ -48,8 +48,8 @@ void eng_seats_free(eng_seats_t *s)
 int eng_seats_slot(const eng_seats_t *s, uint32_t campus, char subject)
 {
     uint64_t h = offer_hash(campus, subject);
-    for (uint32_t i = 0; i < INDEX_SLOTS; i++) {
-        int32_t v = atomic_load_explicit(&s->index[(h + i) & (INDEX_SLOTS - 1)],
+    for (uint32_t i = 0; i < CET_SEAT_INDEX_SLOTS; i++) {
+        int32_t v = atomic_load_explicit(&s->index[(h + i) & (CET_SEAT_INDEX_SLOTS - 1)],
                                          memory_order_acquire);
         if (v == 0) return -1;
         const seat_counter_t *c = &s->counters[v - 1];
@@ -76,7 +76,7 @@ int eng_seats_add(eng_seats_t *s, uint32_t campus, char subject, uint32_t capaci
     atomic_store(&s->n, n + 1);
     uint64_t h = offer_hash(campus, subject);
     for (uint32_t i = 0;; i++) {
-        _Atomic int32_t *p = &s->index[(h + i) & (INDEX_SLOTS - 1)];
+        _Atomic int32_t *p = &s->index[(h + i) & (CET_SEAT_INDEX_SLOTS - 1)];
         if (atomic_load_explicit(p, memory_order_relaxed) == 0) {
             atomic_store_explicit(p, n + 1, memory_order_release);
             return n;
@@ -96,8 +96,15 @@ void eng_seats_set_capacity(eng_seats_t *s, int slot, uint32_t capacity)
     } while (!atomic_compare_exchange_weak(&c->left, &left, next));
 }
 
+static void check_slot(const eng_seats_t *s, int slot, const char *what)
+{
+    CET_ASSERT_INFO(slot >= 0 && slot < atomic_load(&s->n), "%s: slot %d of %d offers", what, slot,
+                    atomic_load(&s->n));
+}
+
 bool eng_seats_take(eng_seats_t *s, int slot)
 {
+    check_slot(s, slot, "seat take");
     seat_counter_t *c = &s->counters[slot];
     int64_t left = atomic_load_explicit(&c->left, memory_order_relaxed);
     while (left > 0) {
@@ -110,6 +117,7 @@ bool eng_seats_take(eng_seats_t *s, int slot)
 
 void eng_seats_give(eng_seats_t *s, int slot)
 {
+    check_slot(s, slot, "seat give back");
     seat_counter_t *c = &s->counters[slot];
     int64_t left = atomic_load_explicit(&c->left, memory_order_relaxed);
     for (;;) {

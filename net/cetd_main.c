@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 #include "engine/eng.h"
 #include "net/net.h"
 #include "net/net_api.h"

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/cet_err.h"
+#include "base/cet_err.h"
 #include "store/store.h"
 #include "store/store_writer.h"
 

@@ -1,8 +1,8 @@
 /*
  * net_captcha.c: challenge table and SVG rendering (see net_captcha.h).
  *
- * The table is CET_CAPTCHA_SLOTS entries in groups of CAPTCHA_GROUP slots;
- * XXH3 of the id picks a group, one of CAPTCHA_STRIPES mutexes guards it.
+ * The table is CET_CAPTCHA_SLOTS entries in groups of CET_CAPTCHA_GROUP_SLOTS slots;
+ * XXH3 of the id picks a group, one of CET_CAPTCHA_STRIPES_MAX mutexes guards it.
  * Inserting takes a free or expired slot of the group, else evicts the one
  * closest to expiry. No allocation besides the returned data URI.
  */
@@ -15,31 +15,25 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "engine/cet_base.h"
-#include "engine/cet_limits.h"
+#include "base/cet_base.h"
+#include "base/cet_limits.h"
 #include "net/net_captcha.h"
 
-#define CAPTCHA_GROUP 4
-#define CAPTCHA_STRIPES 256
-#define CAPTCHA_ID_HEX 32
-#define CAPTCHA_SVG_BYTES_MAX 4096
-#define CAPTCHA_W 160
-#define CAPTCHA_H 60
 
 _Static_assert((CET_CAPTCHA_SLOTS & (CET_CAPTCHA_SLOTS - 1)) == 0, "slots: power of 2");
-_Static_assert(CET_CAPTCHA_SLOTS % CAPTCHA_GROUP == 0, "slots: whole groups");
+_Static_assert(CET_CAPTCHA_SLOTS % CET_CAPTCHA_GROUP_SLOTS == 0, "slots: whole groups");
 
 /* No 0/O, 1/I (nor L, easily read as 1 in some fonts). */
 static const char alphabet[] = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 
 typedef struct captcha_slot {
     int64_t expires_ms; /* 0: free */
-    char id[CAPTCHA_ID_HEX];
+    char id[CET_CAPTCHA_ID_HEX_CHARS];
     char answer[CET_CAPTCHA_CHARS];
 } captcha_slot_t;
 
 static captcha_slot_t slots[CET_CAPTCHA_SLOTS];
-static pthread_mutex_t stripes[CAPTCHA_STRIPES];
+static pthread_mutex_t stripes[CET_CAPTCHA_STRIPES_MAX];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static _Atomic bool enabled = true;
 static int64_t (*_Atomic clock_fn)(void); /* NULL: cet_now_ms */
@@ -47,7 +41,7 @@ static int64_t (*_Atomic clock_fn)(void); /* NULL: cet_now_ms */
 static void captcha_init(void)
 {
     if (sodium_init() < 0) CET_ASSERT(!"sodium_init failed");
-    for (unsigned i = 0; i < CAPTCHA_STRIPES; i++)
+    for (unsigned i = 0; i < CET_CAPTCHA_STRIPES_MAX; i++)
         pthread_mutex_init(&stripes[i], NULL);
 }
 
@@ -74,19 +68,19 @@ bool net_captcha_enabled(void)
 
 static unsigned group_of(const char *id)
 {
-    uint64_t h = XXH3_64bits(id, CAPTCHA_ID_HEX);
-    return (unsigned)(h & (CET_CAPTCHA_SLOTS / CAPTCHA_GROUP - 1));
+    uint64_t h = XXH3_64bits(id, CET_CAPTCHA_ID_HEX_CHARS);
+    return (unsigned)(h & (CET_CAPTCHA_SLOTS / CET_CAPTCHA_GROUP_SLOTS - 1));
 }
 
 static void store_answer(const char *id, const char *answer)
 {
     unsigned g = group_of(id);
-    pthread_mutex_t *mu = &stripes[g % CAPTCHA_STRIPES];
+    pthread_mutex_t *mu = &stripes[g % CET_CAPTCHA_STRIPES_MAX];
     int64_t now = now_ms();
     pthread_mutex_lock(mu);
-    captcha_slot_t *best = &slots[g * CAPTCHA_GROUP];
-    for (unsigned i = 0; i < CAPTCHA_GROUP; i++) {
-        captcha_slot_t *s = &slots[g * CAPTCHA_GROUP + i];
+    captcha_slot_t *best = &slots[g * CET_CAPTCHA_GROUP_SLOTS];
+    for (unsigned i = 0; i < CET_CAPTCHA_GROUP_SLOTS; i++) {
+        captcha_slot_t *s = &slots[g * CET_CAPTCHA_GROUP_SLOTS + i];
         if (s->expires_ms <= now) {
             best = s;
             break;
@@ -94,7 +88,7 @@ static void store_answer(const char *id, const char *answer)
         if (s->expires_ms < best->expires_ms) best = s;
     }
     best->expires_ms = now + (int64_t)CET_CAPTCHA_TTL_S * 1000;
-    memcpy(best->id, id, CAPTCHA_ID_HEX);
+    memcpy(best->id, id, CET_CAPTCHA_ID_HEX_CHARS);
     memcpy(best->answer, answer, CET_CAPTCHA_CHARS);
     pthread_mutex_unlock(mu);
 }
@@ -102,15 +96,15 @@ static void store_answer(const char *id, const char *answer)
 /* Finds id's live slot and copies its answer out; consume frees the slot. */
 static bool take_answer(const char *id, char out[CET_CAPTCHA_CHARS], bool consume)
 {
-    if (!id || strlen(id) != CAPTCHA_ID_HEX) return false;
+    if (!id || strlen(id) != CET_CAPTCHA_ID_HEX_CHARS) return false;
     unsigned g = group_of(id);
-    pthread_mutex_t *mu = &stripes[g % CAPTCHA_STRIPES];
+    pthread_mutex_t *mu = &stripes[g % CET_CAPTCHA_STRIPES_MAX];
     int64_t now = now_ms();
     bool found = false;
     pthread_mutex_lock(mu);
-    for (unsigned i = 0; i < CAPTCHA_GROUP; i++) {
-        captcha_slot_t *s = &slots[g * CAPTCHA_GROUP + i];
-        if (s->expires_ms == 0 || memcmp(s->id, id, CAPTCHA_ID_HEX) != 0) continue;
+    for (unsigned i = 0; i < CET_CAPTCHA_GROUP_SLOTS; i++) {
+        captcha_slot_t *s = &slots[g * CET_CAPTCHA_GROUP_SLOTS + i];
+        if (s->expires_ms == 0 || memcmp(s->id, id, CET_CAPTCHA_ID_HEX_CHARS) != 0) continue;
         found = s->expires_ms > now;
         memcpy(out, s->answer, CET_CAPTCHA_CHARS);
         if (consume || !found) s->expires_ms = 0;
@@ -144,14 +138,14 @@ static size_t svg_render(const char *answer, char *buf, size_t cap)
     svg_add(buf, cap, &len,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
             "viewBox=\"0 0 %d %d\"><rect width=\"%d\" height=\"%d\" fill=\"#f3efe6\"/>",
-            CAPTCHA_W, CAPTCHA_H, CAPTCHA_W, CAPTCHA_H, CAPTCHA_W, CAPTCHA_H);
+            CET_CAPTCHA_WIDTH_PX, CET_CAPTCHA_HEIGHT_PX, CET_CAPTCHA_WIDTH_PX, CET_CAPTCHA_HEIGHT_PX, CET_CAPTCHA_WIDTH_PX, CET_CAPTCHA_HEIGHT_PX);
     for (int i = 0; i < 6; i++)
         svg_add(buf, cap, &len,
                 "<line x1=\"%u\" y1=\"%u\" x2=\"%u\" y2=\"%u\" stroke=\"#%02x%02x%02x\" "
                 "stroke-width=\"%u.%u\"/>",
-                rnd(CAPTCHA_W), rnd(CAPTCHA_H), rnd(CAPTCHA_W), rnd(CAPTCHA_H), 40 + rnd(140),
+                rnd(CET_CAPTCHA_WIDTH_PX), rnd(CET_CAPTCHA_HEIGHT_PX), rnd(CET_CAPTCHA_WIDTH_PX), rnd(CET_CAPTCHA_HEIGHT_PX), 40 + rnd(140),
                 40 + rnd(140), 40 + rnd(140), 1 + rnd(2), rnd(10));
-    int step = (CAPTCHA_W - 20) / CET_CAPTCHA_CHARS;
+    int step = (CET_CAPTCHA_WIDTH_PX - 20) / CET_CAPTCHA_CHARS;
     for (int i = 0; i < CET_CAPTCHA_CHARS; i++) {
         int x = 14 + i * step + (int)rnd(8);
         int y = 38 + (int)rnd(14);
@@ -167,11 +161,11 @@ static size_t svg_render(const char *answer, char *buf, size_t cap)
         svg_add(buf, cap, &len,
                 "<path d=\"M%u %u Q%u %u %u %u\" stroke=\"#%02x%02x%02x\" fill=\"none\" "
                 "stroke-width=\"1.5\"/>",
-                rnd(20), rnd(CAPTCHA_H), rnd(CAPTCHA_W), rnd(CAPTCHA_H), CAPTCHA_W - rnd(20),
-                rnd(CAPTCHA_H), rnd(150), rnd(150), rnd(150));
+                rnd(20), rnd(CET_CAPTCHA_HEIGHT_PX), rnd(CET_CAPTCHA_WIDTH_PX), rnd(CET_CAPTCHA_HEIGHT_PX), CET_CAPTCHA_WIDTH_PX - rnd(20),
+                rnd(CET_CAPTCHA_HEIGHT_PX), rnd(150), rnd(150), rnd(150));
     for (int i = 0; i < 30; i++)
         svg_add(buf, cap, &len, "<circle cx=\"%u\" cy=\"%u\" r=\"1\" fill=\"#%02x%02x%02x\"/>",
-                rnd(CAPTCHA_W), rnd(CAPTCHA_H), rnd(200), rnd(200), rnd(200));
+                rnd(CET_CAPTCHA_WIDTH_PX), rnd(CET_CAPTCHA_HEIGHT_PX), rnd(200), rnd(200), rnd(200));
     svg_add(buf, cap, &len, "</svg>");
     return len;
 }
@@ -179,7 +173,7 @@ static size_t svg_render(const char *answer, char *buf, size_t cap)
 cet_err_t net_captcha_new(char id_out[33], char **data_uri_out)
 {
     pthread_once(&once, captcha_init);
-    uint8_t raw[CAPTCHA_ID_HEX / 2];
+    uint8_t raw[CET_CAPTCHA_ID_HEX_CHARS / 2];
     randombytes_buf(raw, sizeof raw);
     cet_hex(id_out, raw, sizeof raw);
     char answer[CET_CAPTCHA_CHARS + 1];
@@ -188,7 +182,7 @@ cet_err_t net_captcha_new(char id_out[33], char **data_uri_out)
     answer[CET_CAPTCHA_CHARS] = 0;
     store_answer(id_out, answer);
 
-    char svg[CAPTCHA_SVG_BYTES_MAX];
+    char svg[CET_CAPTCHA_IMAGE_BYTES_MAX];
     size_t svg_len = svg_render(answer, svg, sizeof svg);
     static const char prefix[] = "data:image/svg+xml;base64,";
     size_t b64 = sodium_base64_ENCODED_LEN(svg_len, sodium_base64_VARIANT_ORIGINAL);

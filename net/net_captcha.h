@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "engine/cet_err.h"
+#include "base/cet_err.h"
 
 /**
  * Creates a challenge. id_out receives 32 lower-case hex characters and a

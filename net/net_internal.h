@@ -21,18 +21,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "engine/cet_limits.h"
+#include "base/cet_limits.h"
 #include "net/net.h"
 
 /* ---- metrics (net_metrics.c) ---- */
-#define NET_STATUS_SLOTS 24 /* fixed status labels, the last is "other" */
-#define NET_HIST_BUCKETS 14 /* finite latency buckets; +Inf is implied */
 
 /* Per-core counters: written by the core thread only (relaxed atomics), summed
  * by whichever core answers /metrics. */
 typedef struct net_core_metrics {
-    _Atomic uint64_t requests[CET_ROUTES_MAX][NET_STATUS_SLOTS];
-    _Atomic uint64_t hist[CET_ROUTES_MAX][NET_HIST_BUCKETS + 1];
+    _Atomic uint64_t requests[CET_ROUTES_MAX][CET_STATUS_LABELS_MAX];
+    _Atomic uint64_t hist[CET_ROUTES_MAX][CET_LATENCY_BUCKETS_MAX + 1];
     _Atomic uint64_t sum_us[CET_ROUTES_MAX];
 } net_core_metrics_t;
 

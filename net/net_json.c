@@ -8,8 +8,8 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "engine/cet_base.h"
-#include "engine/cet_limits.h"
+#include "base/cet_base.h"
+#include "base/cet_limits.h"
 #include "net/net.h"
 
 /*

@@ -12,7 +12,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 #include "net/net_internal.h"
 
 /* ---- interned names ---- */
@@ -66,23 +66,23 @@ void net_metrics_count(const char *name, uint64_t n)
 }
 
 /* ---- recording ---- */
-static const int status_labels[NET_STATUS_SLOTS - 1] = {200, 201, 202, 204, 301, 302, 304, 400,
+static const int status_labels[CET_STATUS_LABELS_MAX - 1] = {200, 201, 202, 204, 301, 302, 304, 400,
                                                         401, 403, 404, 405, 408, 409, 413, 415,
                                                         422, 429, 500, 501, 502, 503, 504};
 
 /* Upper bounds in microseconds; the +Inf bucket follows. */
-static const uint64_t bucket_us[NET_HIST_BUCKETS] = {250,    500,     1000,    2500,    5000,
+static const uint64_t bucket_us[CET_LATENCY_BUCKETS_MAX] = {250,    500,     1000,    2500,    5000,
                                                      10000,  25000,   50000,   100000,  250000,
                                                      500000, 1000000, 2500000, 10000000};
-static const char *const bucket_le[NET_HIST_BUCKETS] = {
+static const char *const bucket_le[CET_LATENCY_BUCKETS_MAX] = {
     "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
     "0.05",    "0.1",    "0.25",  "0.5",    "1",     "2.5",  "10"};
 
 static unsigned status_slot(int status)
 {
-    for (unsigned i = 0; i < NET_STATUS_SLOTS - 1; i++)
+    for (unsigned i = 0; i < CET_STATUS_LABELS_MAX - 1; i++)
         if (status_labels[i] == status) return i;
-    return NET_STATUS_SLOTS - 1;
+    return CET_STATUS_LABELS_MAX - 1;
 }
 
 /* Single writer per core: a relaxed load + store is enough and cheaper than
@@ -98,7 +98,7 @@ void net_metrics_record(net_core_metrics_t *m, unsigned route, int status, uint6
     if (route >= CET_ROUTES_MAX) route = 0;
     uint64_t us = ns / 1000;
     unsigned b = 0;
-    while (b < NET_HIST_BUCKETS && us > bucket_us[b])
+    while (b < CET_LATENCY_BUCKETS_MAX && us > bucket_us[b])
         b++;
     bump(&m->requests[route][status_slot(status)], 1);
     bump(&m->hist[route][b], 1);
@@ -130,14 +130,14 @@ static void render_requests(net_server_t *srv, struct evbuffer *out, unsigned nr
     evbuffer_add_printf(out, "# HELP cetd_requests_total Requests answered, by route and status.\n"
                              "# TYPE cetd_requests_total counter\n");
     for (unsigned r = 0; r < nroutes; r++) {
-        for (unsigned s = 0; s < NET_STATUS_SLOTS; s++) {
+        for (unsigned s = 0; s < CET_STATUS_LABELS_MAX; s++) {
             uint64_t sum = 0;
             for (unsigned c = 0; c < ncores; c++)
                 sum += load(&net_core_metrics(net_server_core(srv, c))->requests[r][s]);
             if (!sum) continue;
             evbuffer_add_printf(out, "cetd_requests_total{route=\"");
             add_label(out, routes.names[r]);
-            if (s < NET_STATUS_SLOTS - 1)
+            if (s < CET_STATUS_LABELS_MAX - 1)
                 evbuffer_add_printf(out, "\",status=\"%d\"} %llu\n", status_labels[s],
                                     (unsigned long long)sum);
             else
@@ -147,23 +147,23 @@ static void render_requests(net_server_t *srv, struct evbuffer *out, unsigned nr
     evbuffer_add_printf(out, "# HELP cetd_request_duration_seconds Time from request to answer.\n"
                              "# TYPE cetd_request_duration_seconds histogram\n");
     for (unsigned r = 0; r < nroutes; r++) {
-        uint64_t buckets[NET_HIST_BUCKETS + 1] = {0}, sum_us = 0, count = 0;
+        uint64_t buckets[CET_LATENCY_BUCKETS_MAX + 1] = {0}, sum_us = 0, count = 0;
         for (unsigned c = 0; c < ncores; c++) {
             net_core_metrics_t *m = net_core_metrics(net_server_core(srv, c));
-            for (unsigned b = 0; b <= NET_HIST_BUCKETS; b++)
+            for (unsigned b = 0; b <= CET_LATENCY_BUCKETS_MAX; b++)
                 buckets[b] += load(&m->hist[r][b]);
             sum_us += load(&m->sum_us[r]);
         }
-        for (unsigned b = 0; b <= NET_HIST_BUCKETS; b++)
+        for (unsigned b = 0; b <= CET_LATENCY_BUCKETS_MAX; b++)
             count += buckets[b];
         if (!count) continue;
         uint64_t cum = 0;
-        for (unsigned b = 0; b <= NET_HIST_BUCKETS; b++) {
+        for (unsigned b = 0; b <= CET_LATENCY_BUCKETS_MAX; b++) {
             cum += buckets[b];
             evbuffer_add_printf(out, "cetd_request_duration_seconds_bucket{route=\"");
             add_label(out, routes.names[r]);
             evbuffer_add_printf(out, "\",le=\"%s\"} %llu\n",
-                                b < NET_HIST_BUCKETS ? bucket_le[b] : "+Inf",
+                                b < CET_LATENCY_BUCKETS_MAX ? bucket_le[b] : "+Inf",
                                 (unsigned long long)cum);
         }
         evbuffer_add_printf(out, "cetd_request_duration_seconds_sum{route=\"");

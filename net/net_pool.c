@@ -10,7 +10,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 #include "net/net_internal.h"
 
 struct net_pool {

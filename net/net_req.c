@@ -26,7 +26,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 #include "net/net_internal.h"
 
 /* ---- building a request ---- */

@@ -45,10 +45,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 #include "net/net_internal.h"
 
-#define LISTEN_BACKLOG 4096
 
 struct net_core {
     net_server_t *srv;
@@ -451,7 +450,7 @@ static int tcp_listen_socket(listen_addr_t *a, int *out)
     /* accepted sockets inherit it: an answer is one write, never worth delaying */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     if (bind(fd, (struct sockaddr *)&a->ss, a->len) != 0) goto fail;
-    if (listen(fd, LISTEN_BACKLOG) != 0) goto fail;
+    if (listen(fd, CET_LISTEN_BACKLOG_MAX) != 0) goto fail;
     /* port 0: every later core must bind the port the first one got */
     socklen_t len = sizeof a->ss;
     getsockname(fd, (struct sockaddr *)&a->ss, &len);
@@ -478,7 +477,7 @@ static int unix_listen_socket(const listen_addr_t *a, int *out)
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return errno;
-    if (bind(fd, (const struct sockaddr *)un, a->len) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+    if (bind(fd, (const struct sockaddr *)un, a->len) != 0 || listen(fd, CET_LISTEN_BACKLOG_MAX) != 0) {
         int e = errno;
         close(fd);
         return e;

@@ -10,7 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
+#include "base/cet_err.h"
 #include "store/store_internal.h"
 
 
@@ -98,6 +99,7 @@ static int open_dbis(store_t *st)
 int store_open(const store_options_t *opt, store_t **out)
 {
     *out = NULL;
+    cet_strerror_set_store(store_strerror);
     if (!opt || !opt->dir) return STORE_BADARG;
     if (!opt->read_only && mkdir(opt->dir, 0750) != 0 && errno != EEXIST) return errno;
 
@@ -113,7 +115,7 @@ int store_open(const store_options_t *opt, store_t **out)
     char path[4096];
     snprintf(path, sizeof path, "%s/data.mdb", opt->dir);
     struct stat sb;
-    size_t map = opt->map_bytes ? opt->map_bytes : CET_MAP_BYTES_INITIAL;
+    size_t map = opt->map_bytes ? opt->map_bytes : CET_MAP_INITIAL_BYTES;
     if (stat(path, &sb) == 0 && (size_t)sb.st_size > map) map = (size_t)sb.st_size * 2;
     rc = mdb_env_set_mapsize(st->env, map);
     if (rc) goto fail;

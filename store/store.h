@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/cet_limits.h"
+#include "base/cet_limits.h"
 
 #define STORE_SCHEMA_VERSION 2
 
@@ -320,12 +320,12 @@ typedef struct store_options {
     bool sync;                /* fsync at commit (--sync full); false only on request */
     bool read_only;
     unsigned readers;         /* reader slots; 0 = CET_READERS_MAX */
-    size_t map_bytes;         /* initial map size; 0 = CET_MAP_BYTES_INITIAL (tests use small) */
+    size_t map_bytes;         /* initial map size; 0 = CET_MAP_INITIAL_BYTES (tests use small) */
 } store_options_t;
 
 /**
  * Opens (creating if needed) the environment in opt->dir, sets the map size
- * (CET_MAP_BYTES_INITIAL or the file's current size, whichever is larger),
+ * (CET_MAP_INITIAL_BYTES or the file's current size, whichever is larger),
  * runs mdb_reader_check to clear stale readers, opens every database and
  * writes the schema version on first use.
  * Returns 0 and *out, or an error (STORE_CORRUPT when the schema version on
@@ -493,7 +493,7 @@ int store_reg_get(store_txn_t *txn, const store_t *st, uint32_t roster_no, char 
  * r->expires (none when 0). old_expires is the value on disk before (0 if new
  * or none), so the stale entry can be removed without a read. A new record
  * (r->seq == 0) gets the next sequence number in r->seq. STORE_BADARG when the
- * candidate already has STORE_REGIDX_WAYS (7) registrations.
+ * candidate already has CET_CANDIDATE_REGS_MAX (7) registrations.
  */
 int store_reg_put(store_txn_t *txn, const store_t *st, store_reg_t *r, int64_t old_expires);
 /** Deletes a registration and its hold entry. */

@@ -5,7 +5,8 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
+#include "base/cet_id.h"
 #include "store/store_internal.h"
 
 /* A fixed-size record: copy out, refusing a value of the wrong size. */
@@ -216,10 +217,7 @@ int store_score_put(store_txn_t *txn, const store_t *st, const store_score_t *s)
 /* ---- accounts ---- */
 static size_t email_key(char out[CET_EMAIL_BYTES], const char *email)
 {
-    size_t n = strlen(email);
-    if (n == 0 || n >= CET_EMAIL_BYTES) return 0;
-    for (size_t i = 0; i < n; i++) out[i] = (char)tolower((unsigned char)email[i]);
-    return n;
+    return cet_email_normalize(email, out, CET_EMAIL_BYTES);
 }
 
 int store_account_get(store_txn_t *txn, const store_t *st, const uint8_t id[16],
@@ -347,7 +345,7 @@ static int reg_seq_of(store_txn_t *txn, const store_t *st, uint32_t roster_no, c
 {
     store_regidx_row_t row;
     store_regidx_read(st->regidx, roster_no, txn == st->wtxn, &row);
-    for (int i = 0; i < STORE_REGIDX_WAYS; i++)
+    for (int i = 0; i < CET_CANDIDATE_REGS_MAX; i++)
         if (row.e[i] && store_regidx_subject(row.e[i]) == subject) {
             *seq = store_regidx_seq(row.e[i]);
             return 0;
@@ -423,7 +421,7 @@ int store_reg_list(store_txn_t *txn, const store_t *st, uint32_t roster_no, stor
     store_regidx_row_t row;
     store_regidx_read(st->regidx, roster_no, txn == st->wtxn, &row);
     int n = 0;
-    for (int i = 0; i < STORE_REGIDX_WAYS && n < cap; i++) {
+    for (int i = 0; i < CET_CANDIDATE_REGS_MAX && n < cap; i++) {
         if (!row.e[i]) continue;
         int rc = reg_get_seq(txn, st, store_regidx_seq(row.e[i]), &out[n]);
         if (rc == STORE_NOTFOUND) continue; /* committed after this read txn began */

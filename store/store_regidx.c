@@ -5,12 +5,12 @@
 
 #include <string.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 
 typedef struct regidx_slot {
     _Atomic uint32_t ver; /* odd while the writer changes the slot */
     uint32_t pad_;
-    _Atomic uint64_t e[STORE_REGIDX_WAYS];
+    _Atomic uint64_t e[CET_CANDIDATE_REGS_MAX];
 } regidx_slot_t;
 
 _Static_assert(sizeof(regidx_slot_t) == 64, "one cache line per candidate");
@@ -22,7 +22,7 @@ typedef struct overlay_entry {
 } overlay_entry_t;
 
 struct store_regidx {
-    _Atomic(regidx_slot_t *) chunks[STORE_REGIDX_CHUNKS_MAX];
+    _Atomic(regidx_slot_t *) chunks[CET_REGIDX_CHUNKS_MAX];
     overlay_entry_t *ov;
     size_t ov_cap, ov_n; /* ov_cap a power of two */
 };
@@ -38,22 +38,22 @@ store_regidx_t *store_regidx_new(void)
 void store_regidx_free(store_regidx_t *ix)
 {
     if (!ix) return;
-    for (size_t i = 0; i < STORE_REGIDX_CHUNKS_MAX; i++) cet_free(atomic_load(&ix->chunks[i]));
+    for (size_t i = 0; i < CET_REGIDX_CHUNKS_MAX; i++) cet_free(atomic_load(&ix->chunks[i]));
     cet_free(ix->ov);
     cet_free(ix);
 }
 
 static regidx_slot_t *slot_of(store_regidx_t *ix, uint32_t no, bool create)
 {
-    size_t c = no / STORE_REGIDX_CHUNK_SLOTS;
-    if (c >= STORE_REGIDX_CHUNKS_MAX) return NULL;
+    size_t c = no / CET_REGIDX_CHUNK_SLOTS;
+    if (c >= CET_REGIDX_CHUNKS_MAX) return NULL;
     regidx_slot_t *chunk = atomic_load_explicit(&ix->chunks[c], memory_order_acquire);
     if (!chunk && create) {
         /* only the writing thread creates chunks: no race between creators */
-        chunk = cet_calloc(STORE_REGIDX_CHUNK_SLOTS, sizeof *chunk);
+        chunk = cet_calloc(CET_REGIDX_CHUNK_SLOTS, sizeof *chunk);
         atomic_store_explicit(&ix->chunks[c], chunk, memory_order_release);
     }
-    return chunk ? &chunk[no % STORE_REGIDX_CHUNK_SLOTS] : NULL;
+    return chunk ? &chunk[no % CET_REGIDX_CHUNK_SLOTS] : NULL;
 }
 
 static void slot_read(regidx_slot_t *s, store_regidx_row_t *out)
@@ -61,7 +61,7 @@ static void slot_read(regidx_slot_t *s, store_regidx_row_t *out)
     for (;;) {
         uint32_t v1 = atomic_load_explicit(&s->ver, memory_order_acquire);
         if (v1 & 1) continue; /* the writer is in the middle of it: a few ns */
-        for (int i = 0; i < STORE_REGIDX_WAYS; i++)
+        for (int i = 0; i < CET_CANDIDATE_REGS_MAX; i++)
             out->e[i] = atomic_load_explicit(&s->e[i], memory_order_relaxed);
         atomic_thread_fence(memory_order_acquire);
         if (atomic_load_explicit(&s->ver, memory_order_relaxed) == v1) return;
@@ -73,7 +73,7 @@ static void slot_write(regidx_slot_t *s, const store_regidx_row_t *row)
     uint32_t v = atomic_load_explicit(&s->ver, memory_order_relaxed);
     atomic_store_explicit(&s->ver, v + 1, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
-    for (int i = 0; i < STORE_REGIDX_WAYS; i++)
+    for (int i = 0; i < CET_CANDIDATE_REGS_MAX; i++)
         atomic_store_explicit(&s->e[i], row->e[i], memory_order_relaxed);
     atomic_store_explicit(&s->ver, v + 2, memory_order_release);
 }
@@ -129,7 +129,7 @@ void store_regidx_read(store_regidx_t *ix, uint32_t no, bool writer, store_regid
 static int row_set(store_regidx_row_t *row, char subject, uint64_t seq)
 {
     int free_at = -1;
-    for (int i = 0; i < STORE_REGIDX_WAYS; i++) {
+    for (int i = 0; i < CET_CANDIDATE_REGS_MAX; i++) {
         if (row->e[i] && store_regidx_subject(row->e[i]) == subject) {
             row->e[i] = seq ? (seq << 8 | (uint8_t)subject) : 0;
             return 0;

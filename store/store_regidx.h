@@ -8,7 +8,7 @@
  * needs this index, rebuilt from the `reg` database at every open, like the
  * seat counters.
  *
- * Concurrency. One slot per roster_no: a seqlock version and STORE_REGIDX_WAYS
+ * Concurrency. One slot per roster_no: a seqlock version and CET_CANDIDATE_REGS_MAX
  * packed entries ((seq << 8) | subject, 0 = empty), all C11 atomics. Readers
  * on any thread never block. Changes of a write txn go to an overlay that
  * only the writing thread sees; they are published to the slots after the
@@ -23,15 +23,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_REGIDX_WAYS 7             /* registrations per candidate held by a slot */
-#define STORE_REGIDX_CHUNK_SLOTS 16384  /* slots allocated together */
-#define STORE_REGIDX_CHUNKS_MAX 65536   /* up to 2^30 roster numbers */
+#include "base/cet_limits.h"
 
 typedef struct store_regidx store_regidx_t;
 
 /** One candidate's registrations: entries (seq << 8 | subject), unordered, 0 = free. */
 typedef struct store_regidx_row {
-    uint64_t e[STORE_REGIDX_WAYS];
+    uint64_t e[CET_CANDIDATE_REGS_MAX];
 } store_regidx_row_t;
 
 store_regidx_t *store_regidx_new(void);
@@ -46,7 +44,7 @@ void store_regidx_read(store_regidx_t *ix, uint32_t roster_no, bool writer,
 /**
  * Changes a row inside the current write txn (writing thread only): sets the
  * entry of subject to seq, or removes it when seq is 0. Returns 0, or -1 when
- * the candidate already holds STORE_REGIDX_WAYS registrations.
+ * the candidate already holds CET_CANDIDATE_REGS_MAX registrations.
  */
 int store_regidx_set(store_regidx_t *ix, uint32_t roster_no, char subject, uint64_t seq);
 /** Publishes the overlay (after a commit) or drops it (after an abort). */

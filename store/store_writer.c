@@ -14,8 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/cet_base.h"
-#include "engine/cet_err.h"
+#include "base/cet_base.h"
+#include "base/cet_err.h"
 
 _Static_assert((CET_COMMIT_QUEUE_MAX & (CET_COMMIT_QUEUE_MAX - 1)) == 0,
                "CET_COMMIT_QUEUE_MAX must be a power of two");
@@ -203,7 +203,7 @@ static int run_txn(store_writer_t *w, store_req_t **reqs, int n, bool tick)
     }
     for (int i = 0; i < n; i++) {
         int r = reqs[i]->apply_cb(txn, w->st, reqs[i]);
-        if (r < 0) {
+        if (cet_rc_class(r) == CET_FAILED) {
             rc = r;
             goto abort;
         }

@@ -9,10 +9,10 @@
  * libevent loop, and done_cb runs on that loop's thread.
  *
  * Atomicity. apply_cb must check every rule before it writes anything, so a
- * refused request (apply_cb returns a cet_err_t > 0) leaves nothing behind but
+ * refused request (apply_cb returns a cet_err_t) leaves nothing behind but
  * what it records about itself as its last step (its idempotency record, an
  * audit line), and the batch goes on. If any LMDB call fails during a batch (apply_cb returns
- * a negative LMDB code, or the commit fails), the whole txn is aborted and
+ * a storage code, an LMDB code or errno, or the commit fails), the whole txn is aborted and
  * every request in it completes with status CET_E_STORAGE and result_rc set:
  * nothing of the batch is applied. MDB_MAP_FULL is not such a failure: the
  * writer grows the map and redoes the batch from the start, so apply_cb must
@@ -38,7 +38,7 @@ typedef struct store_mailbox store_mailbox_t;
 
 /**
  * Runs on the writer thread inside the batch's write txn. Returns 0 (applied),
- * a cet_err_t > 0 (refused; must not have written), or a negative LMDB/errno
+ * a cet_err_t (refused; must not have written), or an LMDB code or errno
  * code (storage failure: the whole batch is aborted).
  */
 typedef int (*store_apply_cb)(store_txn_t *txn, store_t *st, store_req_t *req);
@@ -65,7 +65,7 @@ void store_mailbox_free(store_mailbox_t *mb);
 
 typedef struct store_writer_hooks {
     /* Called once per txn before the requests (may write: expiry). Returns
-     * 0 or a negative LMDB code. May be NULL. */
+     * 0 or an LMDB code or errno. May be NULL. */
     int (*tick_cb)(store_txn_t *txn, store_t *st, int64_t now_ms, void *ctx);
     /* After the txn that ran tick_cb committed / was aborted (writer thread). */
     void (*tick_commit_cb)(void *ctx);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/cet_limits.h"
 #include "store/store.h"
 
 #define CTL_EXIT_OK 0
@@ -21,14 +22,6 @@
 #define CTL_EXIT_USAGE 2
 
 /* ---- limits of cetctl (tool-local, not engine limits) ---- */
-#define CTL_CSV_FIELDS_MAX 32            /* columns of any CSV cetctl reads */
-#define CTL_CSV_RECORD_BYTES_MAX 65536   /* one CSV record, unquoted */
-#define CTL_CSV_FILE_BYTES_MAX (8ULL << 30) /* largest import file read into memory */
-#define CTL_ERRORS_SHOWN_MAX 200         /* bad rows printed before "... and N more" */
-#define CTL_PROGRESS_MS 250              /* progress line refresh on a terminal */
-#define CTL_TXN_ROWS_MAX 100000          /* rows per write txn where atomicity is not needed */
-#define CTL_OPTS_MAX 16                  /* options one subcommand takes */
-#define CTL_POSITIONAL_MAX 4
 
 /* ---- command line ---- */
 typedef struct ctl_opt {
@@ -119,7 +112,7 @@ void ctl_out_end(ctl_out_t *o);
 void ctl_out_header(ctl_out_t *o, const char *const *cols, int n);
 
 /* ---- domain helpers ---- */
-/** The standard subject table (registration.md): n entries into out. */
+/** The standard subject table (docs/rules.md#R15, #R16): n entries into out. */
 int ctl_subjects_standard(const store_subject_t **out);
 /** Writes the standard subjects that are missing from the store (in txn). */
 int ctl_subjects_ensure(store_txn_t *txn, const store_t *st);

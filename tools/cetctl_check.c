@@ -7,17 +7,16 @@
  * by key. The running cetd keeps its seat counters in memory as capacity
  * minus live registrations; on disk that is "live <= capacity" per offer,
  * which is what is checked here. Each violation kind prints its first
- * CHECK_SHOWN_MAX cases, then a summary; exit 0 only when nothing is wrong.
+ * CTL_CHECK_SHOWN_MAX cases, then a summary; exit 0 only when nothing is wrong.
  */
 #include <stdarg.h>
 #include <string.h>
 
-#include "engine/cet_base.h"
-#include "engine/eng_token.h"
+#include "base/cet_base.h"
+#include "base/cet_id.h"
+#include "base/cet_token.h"
 #include "tools/cetctl.h"
 
-#define CHECK_SHOWN_MAX 20
-#define CHECK_ROSTER_NO_MAX (1u << 28) /* larger numbers are themselves a violation */
 
 #define CHECK_KINDS(X)                                                                       \
     X(RECORD, "record", "a record has the wrong size or a key that does not match it")       \
@@ -74,7 +73,7 @@ typedef struct check {
 __attribute__((format(printf, 3, 4))) static void violation(check_t *c, int kind,
                                                             const char *fmt, ...)
 {
-    if (++c->count[kind] > CHECK_SHOWN_MAX) return;
+    if (++c->count[kind] > CTL_CHECK_SHOWN_MAX) return;
     if (c->prog.tty) fputs("\r\033[K", stdout);
     printf("%s: ", check_kinds[kind].code);
     va_list ap;
@@ -171,7 +170,7 @@ static int roster_cb(const void *key, size_t klen, const void *val, size_t vlen,
     if (kl != klen || memcmp(k, key, kl) != 0)
         violation(c, CK_RECORD, "roster key does not match record %u (%s)", r.roster_no,
                   r.id_number);
-    if (r.roster_no == 0 || r.roster_no >= CHECK_ROSTER_NO_MAX) {
+    if (r.roster_no == 0 || r.roster_no >= CTL_CHECK_ROSTER_NO_MAX) {
         violation(c, CK_ROSTER_INDEX, "roster record %s has roster_no %u", r.id_number,
                   r.roster_no);
         return 0;
@@ -239,14 +238,6 @@ static int roster_school_cb(const void *key, size_t klen, const void *val, size_
 }
 
 /* ---- accounts, the email index and candidates ---- */
-static void email_lower(const char *in, char *out, size_t cap)
-{
-    size_t i = 0;
-    for (; in[i] && i + 1 < cap; i++)
-        out[i] = (in[i] >= 'A' && in[i] <= 'Z') ? (char)(in[i] + 32) : in[i];
-    out[i] = 0;
-}
-
 static int account_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
 {
     check_t *c = arg;
@@ -262,7 +253,7 @@ static int account_cb(const void *key, size_t klen, const void *val, size_t vlen
     if (memcmp(a.id, key, 16) != 0) violation(c, CK_RECORD, "account key %s holds another id", hex);
     char ek[CET_EMAIL_BYTES];
     a.email[CET_EMAIL_BYTES - 1] = 0;
-    email_lower(a.email, ek, sizeof ek);
+    cet_email_normalize(a.email, ek, sizeof ek);
     MDB_val v;
     if (!ek[0] || store_get_ref(c->txn, c->st, STORE_DB_ACCOUNT_EMAIL, ek, strlen(ek), &v) != 0)
         violation(c, CK_EMAIL_INDEX, "account %s: email %s is not in the index", hex, a.email);
@@ -296,7 +287,7 @@ static int email_cb(const void *key, size_t klen, const void *val, size_t vlen, 
     }
     char lower[CET_EMAIL_BYTES];
     a.email[CET_EMAIL_BYTES - 1] = 0;
-    email_lower(a.email, lower, sizeof lower);
+    cet_email_normalize(a.email, lower, sizeof lower);
     if (strcmp(lower, ek) != 0)
         violation(c, CK_EMAIL_INDEX, "email %s points at an account whose email is %s", ek, a.email);
     return 0;
@@ -533,9 +524,9 @@ int ctl_cmd_check(int argc, char **argv)
     uint64_t total = 0;
     for (int k = 0; k < CK__COUNT; k++) {
         total += c->count[k];
-        if (c->count[k] > CHECK_SHOWN_MAX)
+        if (c->count[k] > CTL_CHECK_SHOWN_MAX)
             printf("%s: ... %llu more\n", check_kinds[k].code,
-                   (unsigned long long)(c->count[k] - CHECK_SHOWN_MAX));
+                   (unsigned long long)(c->count[k] - CTL_CHECK_SHOWN_MAX));
     }
     printf("check: %llu entries read, %zu offers\n", (unsigned long long)c->rows, c->n_offers);
     for (int k = 0; k < CK__COUNT; k++)
@@ -668,7 +659,7 @@ static int corrupt_txn_cb(store_txn_t *txn, void *arg)
         store_account_t a;
         if ((rc = store_account_get(txn, k->st, b->first.account, &a))) goto out;
         char ek[CET_EMAIL_BYTES];
-        email_lower(a.email, ek, sizeof ek);
+        cet_email_normalize(a.email, ek, sizeof ek);
         rc = store_del_raw(txn, k->st, STORE_DB_ACCOUNT_EMAIL, ek, strlen(ek));
         snprintf(k->done, sizeof k->done, "deleted the email index entry of %s", a.email);
     } else {

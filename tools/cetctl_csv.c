@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 #include "tools/cetctl.h"
 
 int ctl_csv_open(ctl_csv_t *c, const char *path)

@@ -14,12 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/cet_base.h"
-#include "engine/eng_id.h"
+#include "base/cet_base.h"
+#include "base/cet_id.h"
 #include "tools/cetctl.h"
 
 #define DEMO_CANDIDATES_DEFAULT 20000
-#define DEMO_CANDIDATES_MAX 5000000
 #define DEMO_SITTING_ID 20262
 #define DEMO_SITTING_YEAR 2026
 #define DEMO_STAFF_PASSWORD "demo-Staff-2026"
@@ -161,8 +160,6 @@ static const char *const remarks[] = {"转专业", "辅修双学位", "休学复
 /* ---- generator state ---- */
 #define ENTRY_YEARS 4 /* 2022..2025 */
 #define ENTRY_YEAR_FIRST 2022
-#define TICKET_SEATS_PER_ROOM 30
-#define TICKET_ROOMS_MAX 999
 #define TICKET_OVERFLOW_SEATS 69 /* seats 31..99 when 999 rooms of 30 are used up */
 
 typedef struct demo_example {
@@ -240,7 +237,7 @@ static void make_mainland(demo_t *d, const char *area, int by, int bm, int bd, b
         for (int i = 0; i < 17; i++) v = v * 10 + (uint64_t)(digits[i] - '0');
         if (!id_seen_add(d, v)) continue; /* taken: draw another sequence */
         memcpy(out, digits, 17);
-        out[17] = eng_id_check_char(digits);
+        out[17] = cet_id_check_char(digits);
         out[18] = 0;
         return;
     }
@@ -307,12 +304,12 @@ static bool make_score(demo_t *d, int ci, const store_roster_t *r, const char *i
     int half = year == r->entry_year ? 2 : 1 + (int)rng_below(&d->rng, 2);
     uint32_t *seq = &d->ticket_seq[ci][year - ENTRY_YEAR_FIRST][half - 1];
     uint32_t c = (*seq)++, room, seat;
-    if (c < TICKET_ROOMS_MAX * TICKET_SEATS_PER_ROOM) {
-        room = c / TICKET_SEATS_PER_ROOM + 1, seat = c % TICKET_SEATS_PER_ROOM + 1;
-    } else if ((c -= TICKET_ROOMS_MAX * TICKET_SEATS_PER_ROOM) <
-               TICKET_ROOMS_MAX * TICKET_OVERFLOW_SEATS) {
+    if (c < CET_ROOMS_PER_CAMPUS_MAX * CET_ROOM_SEATS_DEFAULT) {
+        room = c / CET_ROOM_SEATS_DEFAULT + 1, seat = c % CET_ROOM_SEATS_DEFAULT + 1;
+    } else if ((c -= CET_ROOMS_PER_CAMPUS_MAX * CET_ROOM_SEATS_DEFAULT) <
+               CET_ROOMS_PER_CAMPUS_MAX * TICKET_OVERFLOW_SEATS) {
         room = c / TICKET_OVERFLOW_SEATS + 1,
-        seat = TICKET_SEATS_PER_ROOM + 1 + c % TICKET_OVERFLOW_SEATS;
+        seat = CET_ROOM_SEATS_DEFAULT + 1 + c % TICKET_OVERFLOW_SEATS;
     } else {
         return false;
     }
@@ -660,7 +657,7 @@ static int places_txn_cb(store_txn_t *txn, void *arg)
 static void print_example(const char *what, const demo_example_t *e)
 {
     if (!e->set) return;
-    fprintf(stderr, "  %-34s %s %-10s %s %s campus %u%s%s\n", what, eng_id_type_name(e->r.id_type),
+    fprintf(stderr, "  %-34s %s %-10s %s %s campus %u%s%s\n", what, cet_id_type_name(e->r.id_type),
             e->r.name, e->r.id_number, (e->r.flags & STORE_ROSTER_MALE) ? "M" : "F", e->r.campus,
             e->ticket[0] ? " CET4 ticket " : "", e->ticket);
 }
@@ -681,10 +678,10 @@ int ctl_cmd_demo(int argc, char **argv)
     int npos;
     uint64_t n = DEMO_CANDIDATES_DEFAULT, seed = 1;
     if (ctl_args_parse(argc, argv, opts, pos, CTL_POSITIONAL_MAX, &npos) != 0 || npos || !data ||
-        (cands && ctl_parse_u64(cands, 1, DEMO_CANDIDATES_MAX, &n) != 0) ||
+        (cands && ctl_parse_u64(cands, 1, CTL_DEMO_CANDIDATES_MAX, &n) != 0) ||
         (seed_s && ctl_parse_u64(seed_s, 0, UINT64_MAX, &seed) != 0)) {
         fprintf(stderr, "usage: cetctl demo --data DIR [--candidates N (1..%d)] [--seed S]\n",
-                DEMO_CANDIDATES_MAX);
+                CTL_DEMO_CANDIDATES_MAX);
         return CTL_EXIT_USAGE;
     }
     demo_t *d = cet_calloc(1, sizeof *d);

@@ -8,9 +8,9 @@
  */
 #include <string.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 #include "engine/eng.h"
-#include "engine/eng_id.h"
+#include "base/cet_id.h"
 #include "tools/cetctl.h"
 
 typedef struct exp {
@@ -42,7 +42,7 @@ static void roster_out(exp_t *x, const store_roster_t *r)
 {
     char subj[2 * CET_SUBJECTS_MAX + 1];
     ctl_out_t *o = &x->out;
-    ctl_out_str(o, eng_id_type_name(r->id_type));
+    ctl_out_str(o, cet_id_type_name(r->id_type));
     ctl_out_str(o, r->id_number);
     ctl_out_str(o, r->name);
     ctl_out_str(o, (r->flags & STORE_ROSTER_MALE) ? "M" : "F");
@@ -169,7 +169,7 @@ static int cand_cb(const void *key, size_t klen, const void *val, size_t vlen, v
     ctl_out_u64(o, no);
     ctl_out_str(o, hex);
     ctl_out_str(o, email);
-    ctl_out_str(o, eng_id_type_name(r->id_type));
+    ctl_out_str(o, cet_id_type_name(r->id_type));
     ctl_out_str(o, r->id_number);
     ctl_out_str(o, r->name);
     ctl_out_u64(o, r->school);

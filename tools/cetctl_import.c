@@ -13,8 +13,8 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "engine/cet_base.h"
-#include "engine/eng_id.h"
+#include "base/cet_base.h"
+#include "base/cet_id.h"
 #include "tools/cetctl.h"
 
 /* ---- a set of 128-bit keys with a 32-bit value (line numbers, indexes) ---- */
@@ -145,7 +145,7 @@ static bool text_field(imp_t *im, int i, char *dst, size_t cap, bool required)
         row_error(im, "%s is longer than %zu bytes", im->cols[i], cap - 1);
         return false;
     }
-    if (!eng_utf8_text_ok(s, n) || memchr(s, '\n', n) || memchr(s, '\t', n)) {
+    if (!cet_utf8_text_ok(s, n) || memchr(s, '\n', n) || memchr(s, '\t', n)) {
         row_error(im, "%s is not clean UTF-8 text (no control characters)", im->cols[i]);
         return false;
     }
@@ -301,8 +301,6 @@ static const char *const campus_cols[] = {
     "window_opens",  "window_closes", "exam_date"};
 static const bool campus_required[] = {true, true, true, true, true, true, true,
                                        true, true, true, true, true, false};
-#define CAMPUS_CAPACITY_MAX 10000000u
-#define CAMPUS_FEE_MAX 10000000u /* fen */
 
 /* A place (province, school, campus) must read the same on every row of the file. */
 static uint64_t place_digest(const char *a, const char *b, const char *c)
@@ -354,8 +352,8 @@ static int campus_row(imp_t *im, store_txn_t *txn)
     ok &= uint_field(im, C_ORAL_ELSEWHERE, 0, 1, &oral);
     ok &= code_field(im, C_CAMPUS, 6, &campus);
     ok &= text_field(im, C_CAMPUS_NAME, cp.name, sizeof cp.name, true);
-    ok &= uint_field(im, C_CAPACITY, 0, CAMPUS_CAPACITY_MAX, &capacity);
-    ok &= uint_field(im, C_FEE, 0, CAMPUS_FEE_MAX, &fee);
+    ok &= uint_field(im, C_CAPACITY, 0, CET_OFFER_CAPACITY_MAX, &capacity);
+    ok &= uint_field(im, C_FEE, 0, CET_OFFER_FEE_MAX_FEN, &fee);
     ok &= time_field(im, C_WIN_OPENS, true, &o.window_opens);
     ok &= time_field(im, C_WIN_CLOSES, true, &o.window_closes);
     ok &= time_field(im, C_EXAM_DATE, false, &o.exam_date);
@@ -452,7 +450,7 @@ static int roster_row(imp_t *im, store_txn_t *txn)
     memset(&r, 0, sizeof r);
     bool ok = true;
     int id_type = 0;
-    cet_err_t e = eng_id_type_parse(col(im, R_ID_TYPE), &id_type);
+    cet_err_t e = cet_id_type_parse(col(im, R_ID_TYPE), &id_type);
     if (e == CET_E_ID_TYPE_REFUSED) {
         row_error(im, "id_type '%s' is refused (military officer cards are not accepted)",
                   col(im, R_ID_TYPE));
@@ -462,7 +460,7 @@ static int roster_row(imp_t *im, store_txn_t *txn)
                       "hongkong, macao", col(im, R_ID_TYPE));
         ok = false;
     } else {
-        e = eng_id_number_check(id_type, col(im, R_ID_NUMBER), r.id_number, sizeof r.id_number);
+        e = cet_id_number_check(id_type, col(im, R_ID_NUMBER), r.id_number, sizeof r.id_number);
         if (e) {
             row_error(im, "id_number '%s': %s", col(im, R_ID_NUMBER), cet_err_message(e));
             ok = false;
@@ -546,8 +544,6 @@ static int roster_row(imp_t *im, store_txn_t *txn)
 /* ---- CET4 scores ---- */
 enum { K_TICKET, K_ID_NUMBER, K_NAME, K_SCORE, K_YEAR };
 static const char *const score_cols[] = {"ticket", "id_number", "name", "score", "year"};
-#define SCORE_MAX 710
-#define SCORE_YEAR_MIN 1987 /* the first CET */
 
 static int score_row(imp_t *im, store_txn_t *txn)
 {
@@ -565,14 +561,14 @@ static int score_row(imp_t *im, store_txn_t *txn)
     }
     const char *id = col(im, K_ID_NUMBER);
     int id_type = strlen(id) == 18 ? 1 : 4; /* scores carry no ID type: 18 chars = mainland */
-    cet_err_t e = eng_id_number_check(id_type, id, s.id_number, sizeof s.id_number);
+    cet_err_t e = cet_id_number_check(id_type, id, s.id_number, sizeof s.id_number);
     if (e) {
         row_error(im, "id_number '%s': %s", id, cet_err_message(e));
         ok = false;
     }
     ok &= text_field(im, K_NAME, s.name, sizeof s.name, true);
-    ok &= uint_field(im, K_SCORE, 0, SCORE_MAX, &score);
-    ok &= uint_field(im, K_YEAR, SCORE_YEAR_MIN, 2100, &year);
+    ok &= uint_field(im, K_SCORE, 0, CET_SCORE_MAX, &score);
+    ok &= uint_field(im, K_YEAR, CET_SCORE_YEAR_MIN, 2100, &year);
     if (ok && (uint64_t)((t[6] - '0') * 10 + (t[7] - '0')) != year % 100) {
         row_error(im, "ticket '%s': digits 7-8 must be the year's last two digits (%llu)", t,
                   (unsigned long long)year);

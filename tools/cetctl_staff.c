@@ -11,12 +11,11 @@
 #include <errno.h>
 #include <string.h>
 
-#include "engine/cet_base.h"
-#include "engine/eng_id.h"
-#include "engine/eng_token.h"
+#include "base/cet_base.h"
+#include "base/cet_id.h"
+#include "base/cet_token.h"
 #include "tools/cetctl.h"
 
-#define STAFF_PASSWORD_FILE_BYTES_MAX 256
 #define BENCH_PASSWORD_DEFAULT "bench-Pass-2026"
 
 /* ---- staff add ---- */
@@ -105,9 +104,9 @@ int ctl_cmd_staff(int argc, char **argv)
         return CTL_EXIT_USAGE;
     }
     s.staff.scope = (uint32_t)code;
-    char pw[STAFF_PASSWORD_FILE_BYTES_MAX];
+    char pw[CTL_STAFF_PASSWORD_FILE_BYTES_MAX];
     if (read_password_file(pwfile, pw, sizeof pw) != 0) return CTL_EXIT_USAGE;
-    if (!eng_password_ok(pw)) {
+    if (!cet_password_ok(pw)) {
         fprintf(stderr, "cetctl staff: the password must have %d..%d characters with letters "
                         "and digits\n", CET_PASSWORD_BYTES_MIN, CET_PASSWORD_BYTES_MAX);
         return CTL_EXIT_USAGE;
@@ -135,7 +134,7 @@ typedef struct bench_row {
     bool reuse;           /* an earlier bench-prep made this email: rebind that account */
     uint8_t id[STORE_ACCOUNT_ID_BYTES];
     uint8_t key[32];      /* session key: SHA-256 of the token's bytes */
-    char token[ENG_TOKEN_CHARS + 1];
+    char token[CET_TOKEN_CHARS + 1];
 } bench_row_t;
 
 typedef struct bench {
@@ -188,12 +187,12 @@ static int bench_collect(bench_t *b)
         if (cr == 0) {
             memcpy(r->id, a.id, sizeof r->id);
         } else if (cr == STORE_NOTFOUND) {
-            eng_account_id_new(r->id);
+            cet_account_id_new(r->id);
         } else {
             rc = cr;
             break;
         }
-        eng_token_new(r->token, r->key);
+        cet_token_new(r->token, r->key);
         b->order[b->n] = (uint32_t)b->n;
         b->n++;
     }
@@ -310,7 +309,7 @@ static int bench_tsv(bench_t *b, FILE *f)
         memcpy(subj, r.subjects, (size_t)n);
         subj[n] = 0;
         fprintf(f, "%s\t%s\t%s\t%s\t%s\t%u\t%s\n", row->token, email,
-                eng_id_type_name(r.id_type), r.id_number, r.name, r.campus, subj);
+                cet_id_type_name(r.id_type), r.id_number, r.name, r.campus, subj);
     }
     store_abort(txn);
     return rc;
@@ -333,7 +332,7 @@ int ctl_cmd_bench_prep(int argc, char **argv)
                         "[--password P] [--hold-ttl SECONDS]\n");
         return CTL_EXIT_USAGE;
     }
-    if (!eng_password_ok(pw)) {
+    if (!cet_password_ok(pw)) {
         fprintf(stderr, "cetctl bench-prep: the password must have letters and digits, 8..128\n");
         return CTL_EXIT_USAGE;
     }

@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/cet_base.h"
-#include "engine/eng_id.h"
-#include "engine/eng_token.h"
+#include "base/cet_base.h"
+#include "base/cet_id.h"
+#include "base/cet_token.h"
 
 static void check_one(const uint8_t *data, size_t size)
 {
@@ -29,30 +29,30 @@ static void check_one(const uint8_t *data, size_t size)
     size_t n = strlen(s);
 
     int id_type = 0;
-    cet_err_t e = eng_id_type_parse(s, &id_type);
+    cet_err_t e = cet_id_type_parse(s, &id_type);
     if (e == CET_E_OK && (id_type < 1 || id_type > 6)) abort();
     for (int t = 1; t <= 6; t++) {
         char canon[CET_ID_NUMBER_BYTES], again[CET_ID_NUMBER_BYTES];
-        e = eng_id_number_check(t, s, canon, sizeof canon);
+        e = cet_id_number_check(t, s, canon, sizeof canon);
         if (e == CET_E_OK) {
             if (strlen(canon) >= sizeof canon) abort();
             /* canonical form is a fixed point */
-            if (eng_id_number_check(t, canon, again, sizeof again) != CET_E_OK) abort();
+            if (cet_id_number_check(t, canon, again, sizeof again) != CET_E_OK) abort();
             if (strcmp(canon, again) != 0) abort();
         } else if (e != CET_E_INVALID_ID_NUMBER && e != CET_E_ID_CHECK_DIGIT) {
             abort();
         }
     }
     if (n >= 17) {
-        char c = eng_id_check_char(s); /* only the first 17 chars are read */
+        char c = cet_id_check_char(s); /* only the first 17 chars are read */
         (void)c;
     }
-    if (eng_email_valid(s) && n >= CET_EMAIL_BYTES) abort();
-    if (eng_password_ok(s) && (n < CET_PASSWORD_BYTES_MIN || n > CET_PASSWORD_BYTES_MAX)) abort();
-    e = eng_ticket_check(s);
+    if (cet_email_valid(s) && n >= CET_EMAIL_BYTES) abort();
+    if (cet_password_ok(s) && (n < CET_PASSWORD_BYTES_MIN || n > CET_PASSWORD_BYTES_MAX)) abort();
+    e = cet_ticket_check(s);
     if (e == CET_E_OK && n != CET_TICKET_DIGITS) abort();
-    (void)eng_utf8_text_ok(s, n);
-    (void)eng_utf8_text_ok((const char *)data, size);
+    (void)cet_utf8_text_ok(s, n);
+    (void)cet_utf8_text_ok((const char *)data, size);
 
     int64_t t;
     if (cet_time_parse(s, &t) == 0 && t > -62135596800LL && t < 253402300799LL) {
@@ -61,7 +61,7 @@ static void check_one(const uint8_t *data, size_t size)
         if (cet_time_parse(cet_time_format(t, buf), &back) != 0 || back != t) abort();
     }
     uint8_t key[32];
-    if (eng_token_key(s, key) && n != ENG_TOKEN_CHARS) abort();
+    if (cet_token_key(s, key) && n != CET_TOKEN_CHARS) abort();
     free(s);
 }
 

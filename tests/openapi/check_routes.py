@@ -9,7 +9,7 @@ Checks, with the Python standard library only:
   2. the paths cetd answers itself in net/net_server.c (/healthz, /metrics) are
      documented as GET;
   3. the ErrorCode enum of openapi.yaml is exactly the code table of
-     engine/cet_err.h (without "ok").
+     base/cet_err.h (without "ok").
 
 There is no YAML parser in the standard library, so openapi.yaml is read line
 by line, relying on its formatting (documented at the top of the file): the
@@ -38,13 +38,10 @@ def code_routes(net_api_c):
     m = re.search(r"static const route_t routes\[\]\s*=\s*\{(.*?)\n\};", net_api_c, re.S)
     if not m:
         sys.exit("check_routes: no routes[] array in net/net_api.c")
-    # The router takes one path segment after a prefix route, two for the
-    # argument callbacks it names in "r->arg_cb != h_..." (the offers route).
-    two = set(re.findall(r"r->arg_cb\s*!=\s*(\w+)", net_api_c))
+    # Each route names its path segments after a prefix (0 for an exact path).
     out = []
-    for e in re.finditer(r'\{\s*NET_([A-Z]+)\s*,\s*"([^"]+)"\s*,\s*(\w+)\s*,\s*(\w+)\s*,', m.group(1)):
-        method, path, cb, arg_cb = e.group(1).lower(), e.group(2), e.group(3), e.group(4)
-        segments = 0 if arg_cb == "NULL" else (2 if arg_cb in two else 1)
+    for e in re.finditer(r'\{\s*NET_([A-Z]+)\s*,\s*"([^"]+)"\s*,\s*(\w+)\s*,\s*(\w+)\s*,\s*(\d+)\s*,', m.group(1)):
+        method, path, segments = e.group(1).lower(), e.group(2), int(e.group(5))
         out.append((method, path, segments))
     if not out:
         sys.exit("check_routes: routes[] in net/net_api.c has no entries I can read")
@@ -59,7 +56,7 @@ def server_paths(net_server_c):
 def error_codes(cet_err_h):
     codes = re.findall(r'X\(\s*\w+\s*,\s*"([a-z0-9_]+)"\s*,\s*\d{3}\s*,', cet_err_h)
     if not codes:
-        sys.exit("check_routes: no error table in engine/cet_err.h")
+        sys.exit("check_routes: no error table in base/cet_err.h")
     return [c for c in codes if c != "ok"]
 
 
@@ -178,24 +175,24 @@ def main():
                             "of net/net_api.c (a planned call belongs in info.description)")
 
     # error codes
-    want = error_codes(read(os.path.join(root, "engine", "cet_err.h")))
+    want = error_codes(read(os.path.join(root, "base", "cet_err.h")))
     have = yaml_error_enum(yaml_lines)
     for c in want:
         if c not in have:
-            problems.append(f"error code {c} (engine/cet_err.h) is missing from the ErrorCode enum")
+            problems.append(f"error code {c} (base/cet_err.h) is missing from the ErrorCode enum")
     for c in have:
         if c not in want:
-            problems.append(f"ErrorCode enum lists {c}, which engine/cet_err.h does not have")
+            problems.append(f"ErrorCode enum lists {c}, which base/cet_err.h does not have")
     dups = sorted({c for c in have if have.count(c) > 1})
     if dups:
         problems.append("ErrorCode enum lists more than once: " + ", ".join(dups))
 
     if problems:
-        print("openapi_routes: docs/openapi.yaml and the code differ:")
+        print("openapi.routes: docs/openapi.yaml and the code differ:")
         for p in problems:
             print("  - " + p)
         return 1
-    print(f"openapi_routes: {len(routes)} routes + {len(extra)} server paths match "
+    print(f"openapi.routes: {len(routes)} routes + {len(extra)} server paths match "
           f"{len(ops)} documented operations; {len(want)} error codes match the ErrorCode enum")
     return 0
 

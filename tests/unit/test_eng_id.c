@@ -6,21 +6,21 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/eng_id.h"
+#include "base/cet_id.h"
 #include "tests/unit/cet_test.h"
 
 static cet_err_t id_check(int type, const char *in, char *out)
 {
-    return eng_id_number_check(type, in, out, 24);
+    return cet_id_number_check(type, in, out, 24);
 }
 
 static void test_check_char(void)
 {
     /* verified by hand: sum of digit * weight (7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2) mod 11 */
-    CHECK(eng_id_check_char("11010519491231002") == 'X');
-    CHECK(eng_id_check_char("11010119900307447") == '7');
-    CHECK(eng_id_check_char("44030419900101001") == '1');
-    CHECK(eng_id_check_char("32010219991231123") == '6');
+    CHECK(cet_id_check_char("11010519491231002") == 'X');
+    CHECK(cet_id_check_char("11010119900307447") == '7');
+    CHECK(cet_id_check_char("44030419900101001") == '1');
+    CHECK(cet_id_check_char("32010219991231123") == '6');
 }
 
 static void test_mainland(void)
@@ -52,7 +52,7 @@ static void test_mainland(void)
     CHECK(id_check(1, "110105180001010021", out) == CET_E_INVALID_ID_NUMBER);
     CHECK(id_check(1, "", out) == CET_E_INVALID_ID_NUMBER);
     /* a small output buffer is refused, not overrun */
-    CHECK(eng_id_number_check(1, "11010519491231002X", out, 10) == CET_E_INVALID_ID_NUMBER);
+    CHECK(cet_id_number_check(1, "11010519491231002X", out, 10) == CET_E_INVALID_ID_NUMBER);
 }
 
 static void test_other_types(void)
@@ -75,100 +75,100 @@ static void test_other_types(void)
 static void test_id_type(void)
 {
     int t = 0;
-    CHECK(eng_id_type_parse("mainland", &t) == CET_E_OK && t == 1);
-    CHECK(eng_id_type_parse("taiwan", &t) == CET_E_OK && t == 2);
-    CHECK(eng_id_type_parse("hkmo_permit", &t) == CET_E_OK && t == 3);
-    CHECK(eng_id_type_parse("passport", &t) == CET_E_OK && t == 4);
-    CHECK(eng_id_type_parse("hongkong", &t) == CET_E_OK && t == 5);
-    CHECK(eng_id_type_parse("macao", &t) == CET_E_OK && t == 6);
-    CHECK(eng_id_type_parse("military", &t) == CET_E_ID_TYPE_REFUSED);
-    CHECK(eng_id_type_parse("Mainland", &t) == CET_E_INVALID_FIELD);
-    CHECK(eng_id_type_parse("", &t) == CET_E_INVALID_FIELD);
-    CHECK(eng_id_type_parse(NULL, &t) == CET_E_INVALID_FIELD);
-    CHECK(strcmp(eng_id_type_name(1), "mainland") == 0);
-    CHECK(strcmp(eng_id_type_name(6), "macao") == 0);
-    CHECK(strcmp(eng_id_type_name(9), "unknown") == 0);
+    CHECK(cet_id_type_parse("mainland", &t) == CET_E_OK && t == 1);
+    CHECK(cet_id_type_parse("taiwan", &t) == CET_E_OK && t == 2);
+    CHECK(cet_id_type_parse("hkmo_permit", &t) == CET_E_OK && t == 3);
+    CHECK(cet_id_type_parse("passport", &t) == CET_E_OK && t == 4);
+    CHECK(cet_id_type_parse("hongkong", &t) == CET_E_OK && t == 5);
+    CHECK(cet_id_type_parse("macao", &t) == CET_E_OK && t == 6);
+    CHECK(cet_id_type_parse("military", &t) == CET_E_ID_TYPE_REFUSED);
+    CHECK(cet_id_type_parse("Mainland", &t) == CET_E_INVALID_FIELD);
+    CHECK(cet_id_type_parse("", &t) == CET_E_INVALID_FIELD);
+    CHECK(cet_id_type_parse(NULL, &t) == CET_E_INVALID_FIELD);
+    CHECK(strcmp(cet_id_type_name(1), "mainland") == 0);
+    CHECK(strcmp(cet_id_type_name(6), "macao") == 0);
+    CHECK(strcmp(cet_id_type_name(9), "unknown") == 0);
 }
 
 static void test_email(void)
 {
-    CHECK(eng_email_valid("alice@example.com"));
-    CHECK(eng_email_valid("a.b+tag@mail.bupt.edu.cn"));
-    CHECK(eng_email_valid("bench12@bench.test"));
-    CHECK(!eng_email_valid("alice@example"));
-    CHECK(!eng_email_valid("alice@@example.com"));
-    CHECK(!eng_email_valid("@example.com"));
-    CHECK(!eng_email_valid("alice@.example.com"));
-    CHECK(!eng_email_valid("alice@example..com"));
-    CHECK(!eng_email_valid("alice@example.c"));
-    CHECK(!eng_email_valid("al ice@example.com"));
-    CHECK(!eng_email_valid("alice@exa_mple.com"));
-    CHECK(!eng_email_valid("alice.@example.com"));
-    CHECK(!eng_email_valid("ali\x01" "ce@example.com"));
-    CHECK(!eng_email_valid(""));
+    CHECK(cet_email_valid("alice@example.com"));
+    CHECK(cet_email_valid("a.b+tag@mail.bupt.edu.cn"));
+    CHECK(cet_email_valid("bench12@bench.test"));
+    CHECK(!cet_email_valid("alice@example"));
+    CHECK(!cet_email_valid("alice@@example.com"));
+    CHECK(!cet_email_valid("@example.com"));
+    CHECK(!cet_email_valid("alice@.example.com"));
+    CHECK(!cet_email_valid("alice@example..com"));
+    CHECK(!cet_email_valid("alice@example.c"));
+    CHECK(!cet_email_valid("al ice@example.com"));
+    CHECK(!cet_email_valid("alice@exa_mple.com"));
+    CHECK(!cet_email_valid("alice.@example.com"));
+    CHECK(!cet_email_valid("ali\x01" "ce@example.com"));
+    CHECK(!cet_email_valid(""));
     char big[200];
     memset(big, 'a', sizeof big);
     memcpy(big + 180, "@example.com", 13);
-    CHECK(!eng_email_valid(big));
+    CHECK(!cet_email_valid(big));
 }
 
 static void test_password(void)
 {
-    CHECK(eng_password_ok("abcdefg1"));
-    CHECK(eng_password_ok("demo-Staff-2026"));
-    CHECK(!eng_password_ok("abcdefgh"));
-    CHECK(!eng_password_ok("12345678"));
-    CHECK(!eng_password_ok("abc1"));
+    CHECK(cet_password_ok("abcdefg1"));
+    CHECK(cet_password_ok("demo-Staff-2026"));
+    CHECK(!cet_password_ok("abcdefgh"));
+    CHECK(!cet_password_ok("12345678"));
+    CHECK(!cet_password_ok("abc1"));
     char big[200];
     memset(big, 'a', sizeof big);
     big[0] = '1';
     big[129] = 0;
-    CHECK(!eng_password_ok(big));
+    CHECK(!cet_password_ok(big));
     big[128] = 0;
-    CHECK(eng_password_ok(big));
+    CHECK(cet_password_ok(big));
 }
 
 static void test_ticket(void)
 {
-    CHECK(eng_ticket_check("100130241100101") == CET_E_OK);  /* 2024 */
-    CHECK(eng_ticket_check("100130051100101") == CET_E_OK);  /* 2005 */
-    CHECK(eng_ticket_check("100130041100101") == CET_E_TICKET_INVALID); /* 2004 */
-    CHECK(eng_ticket_check("100130991100101") == CET_E_TICKET_INVALID); /* 1999 */
-    CHECK(eng_ticket_check("100130891100101") == CET_E_TICKET_INVALID); /* 2089: future */
-    CHECK(eng_ticket_check("10013024110010") == CET_E_TICKET_INVALID);
-    CHECK(eng_ticket_check("1001302411001011") == CET_E_TICKET_INVALID);
-    CHECK(eng_ticket_check("10013024110010a") == CET_E_TICKET_INVALID);
-    CHECK(eng_ticket_check("") == CET_E_TICKET_INVALID);
-    CHECK(eng_ticket_check(NULL) == CET_E_TICKET_INVALID);
+    CHECK(cet_ticket_check("100130241100101") == CET_E_OK);  /* 2024 */
+    CHECK(cet_ticket_check("100130051100101") == CET_E_OK);  /* 2005 */
+    CHECK(cet_ticket_check("100130041100101") == CET_E_TICKET_INVALID); /* 2004 */
+    CHECK(cet_ticket_check("100130991100101") == CET_E_TICKET_INVALID); /* 1999 */
+    CHECK(cet_ticket_check("100130891100101") == CET_E_TICKET_INVALID); /* 2089: future */
+    CHECK(cet_ticket_check("10013024110010") == CET_E_TICKET_INVALID);
+    CHECK(cet_ticket_check("1001302411001011") == CET_E_TICKET_INVALID);
+    CHECK(cet_ticket_check("10013024110010a") == CET_E_TICKET_INVALID);
+    CHECK(cet_ticket_check("") == CET_E_TICKET_INVALID);
+    CHECK(cet_ticket_check(NULL) == CET_E_TICKET_INVALID);
     /* this year is accepted, next year is not */
     time_t now = time(NULL) + 8 * 3600;
     struct tm tm;
     gmtime_r(&now, &tm);
     char t[24];
     snprintf(t, sizeof t, "100130%02u1100101", (unsigned)(tm.tm_year + 1900) % 100u);
-    CHECK(eng_ticket_check(t) == CET_E_OK);
+    CHECK(cet_ticket_check(t) == CET_E_OK);
     snprintf(t, sizeof t, "100130%02u1100101", (unsigned)(tm.tm_year + 1901) % 100u);
-    CHECK(eng_ticket_check(t) == CET_E_TICKET_INVALID);
+    CHECK(cet_ticket_check(t) == CET_E_TICKET_INVALID);
 }
 
 static void test_utf8(void)
 {
     const char *ok = "北京邮电大学 ok\tline\n";
-    CHECK(eng_utf8_text_ok(ok, strlen(ok)));
-    CHECK(eng_utf8_text_ok("", 0));
-    CHECK(eng_utf8_text_ok("\xf0\x9f\x98\x80", 4));       /* U+1F600 */
-    CHECK(!eng_utf8_text_ok("\xc0\xaf", 2));              /* overlong '/' */
-    CHECK(!eng_utf8_text_ok("\xe0\x80\xaf", 3));          /* overlong */
-    CHECK(!eng_utf8_text_ok("\xed\xa0\x80", 3));          /* surrogate */
-    CHECK(!eng_utf8_text_ok("\xf4\x90\x80\x80", 4));      /* above U+10FFFF */
-    CHECK(!eng_utf8_text_ok("\xe4\xb8", 2));              /* truncated */
-    CHECK(!eng_utf8_text_ok("\x80", 1));                  /* stray continuation */
-    CHECK(!eng_utf8_text_ok("a\x01" "b", 3));             /* control */
-    CHECK(!eng_utf8_text_ok("a\rb", 3));
-    CHECK(!eng_utf8_text_ok("a\x7f", 2));
-    CHECK(!eng_utf8_text_ok("\xc2\x85", 2));              /* C1 control NEL */
-    CHECK(!eng_utf8_text_ok("a\0b", 3));
-    CHECK(!eng_utf8_text_ok("\xff", 1));
+    CHECK(cet_utf8_text_ok(ok, strlen(ok)));
+    CHECK(cet_utf8_text_ok("", 0));
+    CHECK(cet_utf8_text_ok("\xf0\x9f\x98\x80", 4));       /* U+1F600 */
+    CHECK(!cet_utf8_text_ok("\xc0\xaf", 2));              /* overlong '/' */
+    CHECK(!cet_utf8_text_ok("\xe0\x80\xaf", 3));          /* overlong */
+    CHECK(!cet_utf8_text_ok("\xed\xa0\x80", 3));          /* surrogate */
+    CHECK(!cet_utf8_text_ok("\xf4\x90\x80\x80", 4));      /* above U+10FFFF */
+    CHECK(!cet_utf8_text_ok("\xe4\xb8", 2));              /* truncated */
+    CHECK(!cet_utf8_text_ok("\x80", 1));                  /* stray continuation */
+    CHECK(!cet_utf8_text_ok("a\x01" "b", 3));             /* control */
+    CHECK(!cet_utf8_text_ok("a\rb", 3));
+    CHECK(!cet_utf8_text_ok("a\x7f", 2));
+    CHECK(!cet_utf8_text_ok("\xc2\x85", 2));              /* C1 control NEL */
+    CHECK(!cet_utf8_text_ok("a\0b", 3));
+    CHECK(!cet_utf8_text_ok("\xff", 1));
 }
 
 int main(void)

@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 #include "tests/unit/cet_test.h"
 
 #define THREADS 8

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "cet_test.h"
-#include "engine/cet_base.h"
-#include "engine/cet_limits.h"
+#include "base/cet_base.h"
+#include "base/cet_limits.h"
 #include "net/net_captcha.h"
 
 static int64_t fake_ms = 1800000000000LL;

@@ -6,7 +6,7 @@
 #include <stdatomic.h>
 
 #include "cet_test.h"
-#include "engine/cet_limits.h"
+#include "base/cet_limits.h"
 #include "net/net_ratelimit.h"
 
 static _Atomic int64_t fake_ms = 1800000000000LL; /* a whole minute */

@@ -19,7 +19,7 @@
 #include <time.h>
 
 #include "cet_test.h"
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 #include "net/net.h"
 
 #define CONNS_CAP 6

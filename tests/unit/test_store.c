@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 #include "tests/unit/cet_test.h"
 
 static store_t *open_store(const char *dir, size_t map)
@@ -180,8 +180,8 @@ static void test_reg_index_txns(store_t *st)
     CHECK_EQ(store_reg_get(rd, st, 50, '3', &got), STORE_NOTFOUND);
     store_abort(rd);
 
-    /* a candidate's index slot holds STORE_REGIDX_WAYS registrations; the 8th is refused
-     * (the engine refuses it earlier with too_many_registrations) */
+    /* a candidate's index slot holds CET_CANDIDATE_REGS_MAX registrations; the 8th is refused
+     * (the engine refuses it earlier with too_many_registrations: docs/rules.md#R18) */
     CHECK_EQ(store_write_begin(st, &w), 0);
     for (int i = 0; i < 8; i++) {
         store_reg_t x = {.roster_no = 51, .campus = 991010, .subject = (char)('A' + i)};

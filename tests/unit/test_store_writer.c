@@ -9,8 +9,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "engine/cet_base.h"
-#include "engine/cet_err.h"
+#include "base/cet_base.h"
+#include "base/cet_err.h"
 #include "tests/unit/cet_test.h"
 
 typedef struct test_req {

@@ -31,7 +31,7 @@
 
   /* ---------------------------------------------------------------- texts */
 
-  /* Every error.code of engine/cet_err.h, in Chinese. */
+  /* Every error.code of base/cet_err.h, in Chinese. */
   var ERROR_TEXT = {
     ok: '操作成功',
     malformed_json: '请求格式错误，请刷新页面后重试。',

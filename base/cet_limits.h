@@ -27,6 +27,9 @@
 #define CET_METRIC_COUNTERS_MAX 64       /* names given to net_metrics_count */
 #define CET_REQ_CACHE_MAX 256            /* request objects kept for reuse per core */
 #define CET_XFF_BYTES_MAX 1024           /* X-Forwarded-For header we look at */
+#define CET_LISTEN_BACKLOG_MAX 4096      /* listen(2) backlog of each listener */
+#define CET_STATUS_LABELS_MAX 24         /* fixed status labels in /metrics, the last is "other" */
+#define CET_LATENCY_BUCKETS_MAX 14       /* finite latency histogram buckets; +Inf is implied */
 
 /* ---- writer and group commit ---- */
 #define CET_COMMIT_QUEUE_MAX 65536       /* requests waiting for the writer (power of 2) */
@@ -34,7 +37,7 @@
 #define CET_EXPIRE_BATCH_MAX 512         /* due holds deleted per write txn */
 #define CET_EXPIRE_TICK_MS 200           /* writer wakes at least this often */
 #define CET_SWEEP_BATCH_MAX 256          /* expired sessions/idempotency records looked at per tick */
-#define CET_MAP_BYTES_INITIAL (8ULL << 30)  /* LMDB map size at open */
+#define CET_MAP_INITIAL_BYTES (8ULL << 30)  /* LMDB map size of a new environment */
 #define CET_MAP_GROW_FACTOR 2            /* on MDB_MAP_FULL */
 #define CET_MAP_BYTES_MAX (512ULL << 30)
 #define CET_READERS_MAX 256              /* LMDB reader slots */
@@ -59,6 +62,17 @@
 #define CET_ORDER_SUBJECTS_MAX 16        /* registrations paid by one order */
 #define CET_ANNOUNCE_BYTES_MAX 8192
 #define CET_OFFERS_MAX 262144            /* campus-subject seat counters */
+#define CET_SEAT_INDEX_SLOTS (2 * CET_OFFERS_MAX) /* offer → counter index, at most half full */
+#define CET_OFFER_CAPACITY_MAX 1000000u  /* seats of one campus-subject (API and import) */
+#define CET_OFFER_FEE_MAX_FEN 10000000u  /* fee of one subject */
+#define CET_CANDIDATE_REGS_MAX 7         /* registrations one candidate holds (index slot ways) */
+#define CET_CET4_PASS_SCORE 425          /* a CET4 score that passes (CET6 review) */
+#define CET_SCORE_MAX 710                /* highest CET score */
+#define CET_SCORE_YEAR_MIN 1987          /* the first CET */
+#define CET_TICKET_YEAR_MIN 2005         /* first year of 15-digit admission ticket numbers */
+#define CET_ROOM_SEATS_DEFAULT 30        /* seats of an exam room when none are given */
+#define CET_ROOMS_PER_CAMPUS_MAX 999     /* room numbers are 3 digits */
+#define CET_ROOM_SEATS_MAX 99            /* seat numbers are 2 digits */
 #define CET_PASSWORD_BYTES_MIN 8
 #define CET_PASSWORD_BYTES_MAX 128
 
@@ -68,13 +82,42 @@
 #define CET_CAPTCHA_TTL_S 300
 #define CET_CAPTCHA_SLOTS 65536          /* live challenges kept in memory */
 #define CET_CAPTCHA_CHARS 5
+#define CET_CAPTCHA_GROUP_SLOTS 4        /* slots probed together (one cache line of keys) */
+#define CET_CAPTCHA_STRIPES_MAX 256      /* locks over the captcha slots */
+#define CET_CAPTCHA_ID_HEX_CHARS 32      /* captcha_id: 16 random bytes in hex */
+#define CET_CAPTCHA_IMAGE_BYTES_MAX 4096 /* the challenge image as sent */
+#define CET_CAPTCHA_WIDTH_PX 160
+#define CET_CAPTCHA_HEIGHT_PX 60
 #define CET_RATE_SLOTS 65536             /* rate-limit buckets (IP and email) */
 #define CET_LOGIN_PER_MIN_MAX 10         /* per email and per IP */
 #define CET_RECOVERY_PER_MIN_MAX 5
+#define CET_RATE_GROUP_SLOTS 4           /* rate-limit slots probed together */
+#define CET_RATE_STRIPES_MAX 256         /* locks over the rate-limit slots */
+#define CET_RATE_WINDOW_MS 60000         /* a rate limit's window */
+#define CET_RATE_KEY_BYTES_MAX 256       /* "scope:key" looked up in the table */
 
 /* ---- holds ---- */
 #define CET_HOLD_TTL_DEFAULT_S 86400
+#define CET_TICK_RELEASE_MAX (2 * CET_EXPIRE_BATCH_MAX) /* seats given back by one tick */
 #define CET_ORDER_TTL_S 1800             /* a pending payment order times out */
+
+/* ---- the registration index (store/store_regidx.c) ---- */
+#define CET_REGIDX_CHUNK_SLOTS 16384     /* candidate slots allocated together */
+#define CET_REGIDX_CHUNKS_MAX 65536      /* chunks: up to 2^30 roster numbers */
+
+/* ---- cetctl (tools/) ---- */
+#define CTL_CSV_FIELDS_MAX 32            /* columns of any CSV cetctl reads */
+#define CTL_CSV_RECORD_BYTES_MAX 65536   /* one CSV record, unquoted */
+#define CTL_CSV_FILE_BYTES_MAX (8ULL << 30) /* largest import file read into memory */
+#define CTL_ERRORS_SHOWN_MAX 200         /* bad rows printed before "... and N more" */
+#define CTL_PROGRESS_MS 250              /* progress line refresh on a terminal */
+#define CTL_TXN_ROWS_MAX 100000          /* rows per write txn where atomicity is not needed */
+#define CTL_OPTS_MAX 16                  /* options one subcommand takes */
+#define CTL_POSITIONAL_MAX 4             /* positional arguments of a subcommand */
+#define CTL_CHECK_SHOWN_MAX 20           /* violations printed per kind by cetctl check */
+#define CTL_CHECK_ROSTER_NO_MAX (1u << 28) /* larger roster numbers are themselves a violation */
+#define CTL_DEMO_CANDIDATES_MAX 5000000  /* cetctl demo --candidates */
+#define CTL_STAFF_PASSWORD_FILE_BYTES_MAX 256
 
 /* ---- cetbench (bench/): the load generator ---- */
 #define BENCH_THREADS_MAX 64             /* --threads */
@@ -90,5 +133,26 @@
 #define BENCH_TIMEOUT_S_DEFAULT 30       /* one request's answer */
 #define BENCH_RECONNECT_MS 50            /* pause before reconnecting a failed connection */
 #define BENCH_DURATION_S_MAX 86400       /* --duration */
+
+/* ---- relations between limits ---- */
+#define CET_STR_(x) #x
+#define CET_STR(x) CET_STR_(x) /* a limit quoted in a message: "at most " CET_STR(LIMIT) */
+_Static_assert((CET_COMMIT_QUEUE_MAX & (CET_COMMIT_QUEUE_MAX - 1)) == 0, "commit queue: power of 2");
+_Static_assert(CET_COMMIT_BATCH_MAX <= CET_COMMIT_QUEUE_MAX, "a batch fits in the queue");
+_Static_assert(CET_BODY_HARD_BYTES_MAX > CET_BODY_BYTES_MAX, "libevent's cut lies above ours");
+_Static_assert(CET_IDEM_BODY_BYTES_MAX <= CET_RESPONSE_BYTES_MAX, "a stored answer is an answer");
+_Static_assert(CET_MAP_INITIAL_BYTES <= CET_MAP_BYTES_MAX, "the map starts below its cap");
+_Static_assert(CET_READERS_MAX >= CET_THREADS_MAX + 8, "a reader slot per core thread and spare");
+_Static_assert((CET_SEAT_INDEX_SLOTS & (CET_SEAT_INDEX_SLOTS - 1)) == 0, "seat index: power of 2");
+_Static_assert((CET_CAPTCHA_SLOTS & (CET_CAPTCHA_SLOTS - 1)) == 0, "captcha slots: power of 2");
+_Static_assert(CET_CAPTCHA_SLOTS % CET_CAPTCHA_GROUP_SLOTS == 0, "captcha slots: whole groups");
+_Static_assert((CET_RATE_SLOTS & (CET_RATE_SLOTS - 1)) == 0, "rate slots: power of 2");
+_Static_assert(CET_RATE_SLOTS % CET_RATE_GROUP_SLOTS == 0, "rate slots: whole groups");
+_Static_assert(CET_PASSWORD_BYTES_MIN < CET_PASSWORD_BYTES_MAX, "password bounds");
+_Static_assert(CET_ORDER_SUBJECTS_MAX >= CET_CANDIDATE_REGS_MAX, "one order can pay them all");
+_Static_assert(CET_CANDIDATE_REGS_MAX >= 4, "two written levels, each with its oral");
+_Static_assert(CET_ROOM_SEATS_DEFAULT <= CET_ROOM_SEATS_MAX, "a default room fits two digits");
+_Static_assert(CET_TICK_RELEASE_MAX >= CET_EXPIRE_BATCH_MAX, "a tick can give back its batch");
+_Static_assert(CET_ORDER_TTL_S < CET_HOLD_TTL_DEFAULT_S, "an order times out before its holds");
 
 #endif

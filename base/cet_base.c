@@ -1,4 +1,4 @@
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -154,6 +154,18 @@ void cet_log_reopen(void)
 _Noreturn void cet_assert_fail(const char *what, const char *file, int line)
 {
     cet_log(CET_LOG_ERROR, "assertion failed: %s at %s:%d", what, file, line);
+    abort();
+}
+
+_Noreturn void cet_assert_info_fail(const char *what, const char *file, int line, const char *fmt,
+                                    ...)
+{
+    char info[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(info, sizeof info, fmt, ap);
+    va_end(ap);
+    cet_log(CET_LOG_ERROR, "assertion failed: %s at %s:%d: %s", what, file, line, info);
     abort();
 }
 

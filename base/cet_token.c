@@ -1,11 +1,11 @@
-#include "engine/eng_token.h"
+#include "base/cet_token.h"
 
 #include <sodium.h>
 #include <string.h>
 
-#include "engine/cet_base.h"
+#include "base/cet_base.h"
 
-void eng_token_new(char text[ENG_TOKEN_CHARS + 1], uint8_t key[32])
+void cet_token_new(char text[CET_TOKEN_CHARS + 1], uint8_t key[32])
 {
     uint8_t raw[CET_TOKEN_BYTES];
     randombytes_buf(raw, sizeof raw);
@@ -14,15 +14,15 @@ void eng_token_new(char text[ENG_TOKEN_CHARS + 1], uint8_t key[32])
     sodium_memzero(raw, sizeof raw);
 }
 
-bool eng_token_key(const char *text, uint8_t key[32])
+bool cet_token_key(const char *text, uint8_t key[32])
 {
     uint8_t raw[CET_TOKEN_BYTES];
-    if (strlen(text) != ENG_TOKEN_CHARS || cet_unhex(raw, text, sizeof raw) != 0) return false;
+    if (strlen(text) != CET_TOKEN_CHARS || cet_unhex(raw, text, sizeof raw) != 0) return false;
     crypto_hash_sha256(key, raw, sizeof raw);
     return true;
 }
 
-void eng_account_id_new(uint8_t id[16])
+void cet_account_id_new(uint8_t id[16])
 {
     randombytes_buf(id, 16);
 }

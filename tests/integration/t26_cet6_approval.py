@@ -1,5 +1,5 @@
-"""test_cet6_approval: an approved CET6 review qualifies for English-6 as the
-roster would, written (2) and oral (S), whether the approval is automatic
+"""t26_cet6_approval (docs/rules.md R13): an approved CET6 review qualifies for
+English-6 as the roster would, written (2) and oral (S), whether the approval is automatic
 (ticket + ID number), by a school teacher (ticket + name, pending first) or
 carried over when the same account binds the same record again; and it adds
 nothing else (the other languages keep what the roster gave).
@@ -8,7 +8,7 @@ Data: `cetctl demo` (school 10013, campus 100130 offers 2 and S) plus our own
 roster records and CET4 scores imported with `cetctl import`. Accounts are made
 over the API (cetd --captcha off). Python 3 standard library only.
 
-Run: CET_BUILD_DIR=build python3 tests/integration/test_cet6_approval.py
+Run: CET_BUILD_DIR=build python3 tests/integration/t26_cet6_approval.py
 """
 import os
 import sys
@@ -138,6 +138,7 @@ class Cet6Approval(Cet6Base):
         cls.http.close()
         super().tearDownClass()
 
+    # docs/rules.md#R11, docs/rules.md#R13, docs/rules.md#R16
     def test_auto_approval_grants_written_and_oral(self):
         p = PEOPLE["auto"]
         self.bind(p)
@@ -154,6 +155,7 @@ class Cet6Approval(Cet6Base):
                       ["cet6_review_offered"], False)
         self.assert_english6_written_and_oral(p)
 
+    # docs/rules.md#R12, docs/rules.md#R13
     def test_staff_approval_grants_written_and_oral(self):
         p = PEOPLE["pending"]
         self.bind(p)
@@ -168,6 +170,7 @@ class Cet6Approval(Cet6Base):
         self.assertEqual(self.qualified(p), ["1", "2", "F", "S"])
         self.assert_english6_written_and_oral(p)
 
+    # docs/rules.md#R13
     def test_other_languages_keep_the_roster(self):
         p = PEOPLE["japanese"]
         self.bind(p)
@@ -193,6 +196,7 @@ class Cet6ApprovalRebind(Cet6Base):
         cls.http.close()
         super().tearDownClass()
 
+    # docs/rules.md#R8, docs/rules.md#R9, docs/rules.md#R13
     def test_rebind_keeps_english6_written_and_oral(self):
         p = PEOPLE["rebind"]
         self.bind(p)

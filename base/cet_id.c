@@ -1,25 +1,23 @@
 /*
- * eng_id.c: validation of what candidates type (contract in eng_id.h).
+ * cet_id.c: validation of what candidates type (contract in cet_id.h).
  *
  * Everything here is a pure function of its input and the wall clock (for
  * "not in the future"); no allocation, no locale: ASCII rules by hand so the
  * result never depends on the process's LC_CTYPE.
  */
-#include "engine/eng_id.h"
+#include "base/cet_id.h"
 
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
 
-#include "engine/cet_limits.h"
+#include "base/cet_limits.h"
 
 /* The oldest birth year a mainland ID may carry: older numbers are typos. */
 #define ID_BIRTH_YEAR_MIN 1900
 /* Other ID types: bounds of the canonical form (documents vary widely). */
 #define ID_OTHER_CHARS_MIN 5
 #define ID_OTHER_CHARS_MAX 20
-/* CET admission tickets before this year go through the school (registration.md). */
-#define TICKET_YEAR_MIN 2005
 /* Email parts, from RFC 5321's limits. */
 #define EMAIL_LOCAL_CHARS_MAX 64
 #define EMAIL_LABEL_CHARS_MAX 63
@@ -52,7 +50,7 @@ static int current_year(void)
     return tm.tm_year + 1900;
 }
 
-cet_err_t eng_id_type_parse(const char *s, int *out)
+cet_err_t cet_id_type_parse(const char *s, int *out)
 {
     if (!s) return CET_E_INVALID_FIELD;
     for (int t = 1; t <= ID_TYPE_MAX; t++) {
@@ -65,13 +63,13 @@ cet_err_t eng_id_type_parse(const char *s, int *out)
     return CET_E_INVALID_FIELD;
 }
 
-const char *eng_id_type_name(int id_type)
+const char *cet_id_type_name(int id_type)
 {
     if (id_type < 1 || id_type > ID_TYPE_MAX) return "unknown";
     return id_type_names[id_type];
 }
 
-char eng_id_check_char(const char *digits17)
+char cet_id_check_char(const char *digits17)
 {
     static const int weight[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
     static const char check[11] = {'1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'};
@@ -124,7 +122,7 @@ static void trim(const char *in, const char **start, size_t *len)
     *len = n;
 }
 
-cet_err_t eng_id_number_check(int id_type, const char *in, char *out, size_t cap)
+cet_err_t cet_id_number_check(int id_type, const char *in, char *out, size_t cap)
 {
     if (!in || id_type < 1 || id_type > ID_TYPE_MAX) return CET_E_INVALID_ID_NUMBER;
     const char *s;
@@ -141,7 +139,7 @@ cet_err_t eng_id_number_check(int id_type, const char *in, char *out, size_t cap
             if (!is_digit(canon[i])) return CET_E_INVALID_ID_NUMBER;
         if (!is_digit(canon[17]) && canon[17] != 'X') return CET_E_INVALID_ID_NUMBER;
         if (canon[0] == '0' || !mainland_birth_ok(canon)) return CET_E_INVALID_ID_NUMBER;
-        if (eng_id_check_char(canon) != canon[17]) return CET_E_ID_CHECK_DIGIT;
+        if (cet_id_check_char(canon) != canon[17]) return CET_E_ID_CHECK_DIGIT;
     } else {
         if (n < ID_OTHER_CHARS_MIN || n > ID_OTHER_CHARS_MAX) return CET_E_INVALID_ID_NUMBER;
         for (size_t i = 0; i < n; i++) {
@@ -179,7 +177,7 @@ static bool domain_ok(const char *d, size_t n)
     return true;
 }
 
-bool eng_email_valid(const char *email)
+bool cet_email_valid(const char *email)
 {
     if (!email) return false;
     size_t n = strlen(email);
@@ -198,7 +196,7 @@ bool eng_email_valid(const char *email)
     return domain_ok(at + 1, n - local - 1);
 }
 
-bool eng_password_ok(const char *pw)
+bool cet_password_ok(const char *pw)
 {
     if (!pw) return false;
     size_t n = strlen(pw);
@@ -211,18 +209,18 @@ bool eng_password_ok(const char *pw)
     return letter && digit;
 }
 
-cet_err_t eng_ticket_check(const char *ticket)
+cet_err_t cet_ticket_check(const char *ticket)
 {
     if (!ticket || strlen(ticket) != CET_TICKET_DIGITS) return CET_E_TICKET_INVALID;
     for (int i = 0; i < CET_TICKET_DIGITS; i++)
         if (!is_digit(ticket[i])) return CET_E_TICKET_INVALID;
     int yy = digits_value(ticket + 6, 2);
     int year = yy >= 90 ? 1900 + yy : 2000 + yy;
-    if (year < TICKET_YEAR_MIN || year > current_year()) return CET_E_TICKET_INVALID;
+    if (year < CET_TICKET_YEAR_MIN || year > current_year()) return CET_E_TICKET_INVALID;
     return CET_E_OK;
 }
 
-bool eng_utf8_text_ok(const char *s, size_t n)
+bool cet_utf8_text_ok(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
@@ -254,4 +252,18 @@ bool eng_utf8_text_ok(const char *s, size_t n)
         i += len;
     }
     return true;
+}
+
+size_t cet_email_normalize(const char *email, char *out, size_t cap)
+{
+    size_t n = strlen(email);
+    if (cap == 0) return 0;
+    if (n == 0 || n >= cap) {
+        out[0] = 0;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = (email[i] >= 'A' && email[i] <= 'Z') ? (char)(email[i] + ('a' - 'A')) : email[i];
+    out[n] = 0;
+    return n;
 }

@@ -1,17 +1,44 @@
 /*
- * cet_err.h: the one error space of cetreg.
+ * cet_err.h: the one error space of cetreg, and the only place it is defined.
  *
- * Every failure a client can see is a value of cet_err_t, mapped 1:1 to a
- * stable snake_case code (the API's error.code), an HTTP status and an English
- * message, in one table (cet_err.c). 0 is success. Internal failures that are
- * not the client's doing map to CET_E_INTERNAL / CET_E_STORAGE and are logged.
+ * Every function of cetreg that can fail returns an int from one space, as
+ * LMDB does, so that no two kinds of failure ever share a value:
+ *
+ *   0                   CET_OK: success
+ *   > 0                 an errno value (ENOMEM, EIO, ENOSPC...): a system failure
+ *   -1 .. -9            control codes, where a caller must branch (nginx's
+ *                       NGX_AGAIN...): CET_REFUSED, CET_AGAIN, CET_FAILED
+ *   -19999 .. -19000    a cet_err_t: a domain refusal or a condition a client
+ *                       sees, each mapped 1:1 to a stable snake_case code (the
+ *                       API's error.code), an HTTP status and an English message
+ *                       in the one table below
+ *   -30999 .. -30000    storage: an LMDB code (-30799 .. -30780: MDB_MAP_FULL,
+ *                       MDB_NOTFOUND...) or the store's own (STORE_CORRUPT...)
+ *
+ * cet_rc_class() sorts any of them into CET_OK, CET_REFUSED (a cet_err_t) or
+ * CET_FAILED (errno, LMDB, anything else), and cet_strerror() names any of
+ * them for a log line. cet_err_of() gives the cet_err_t a client is answered
+ * with: the refusal itself, CET_E_STORAGE for a storage or system failure,
+ * CET_E_OVERLOADED for CET_AGAIN.
+ *
+ * The HTTP status in the table belongs to the API's contract; only net/ reads
+ * it (cet_err_status). The engine returns cet_err_t values, never statuses.
  */
 #ifndef CET_ERR_H
 #define CET_ERR_H
 
+#include <stdbool.h>
+
+#include "base/cet_limits.h"
+
+/* ---- control codes ---- */
+#define CET_OK 0
+#define CET_REFUSED (-1) /* a rule refused: the cet_err_t is in the out-parameter */
+#define CET_AGAIN (-2)   /* not now (a queue is full, a map grew): retry later */
+#define CET_FAILED (-3)  /* a failure that is not the caller's doing (logged) */
+
 /* X(name, code string, http status, message) */
 #define CET_ERR_TABLE(X)                                                                        \
-    X(OK, "ok", 200, "ok")                                                                      \
     X(MALFORMED_JSON, "malformed_json", 400, "the body is not valid JSON")                      \
     X(INVALID_UTF8, "invalid_utf8", 400, "the body is not valid UTF-8")                         \
     X(MISSING_FIELD, "missing_field", 400, "a required field is missing")                       \
@@ -42,7 +69,7 @@
     X(ONE_PER_LEVEL, "one_per_level", 409, "only one written subject per level may be taken")   \
     X(ALREADY_REGISTERED, "already_registered", 409, "this subject is already registered")     \
     X(TOO_MANY_REGISTRATIONS, "too_many_registrations", 409,                                    \
-      "a candidate may hold at most 7 registrations")                                          \
+      "a candidate may hold at most " CET_STR(CET_CANDIDATE_REGS_MAX) " registrations")                                          \
     X(ORAL_NEEDS_WRITTEN, "oral_needs_written", 409,                                            \
       "register the written subject of the same language and level first")                     \
     X(CAMPUS_NOT_ALLOWED, "campus_not_allowed", 409,                                            \
@@ -63,14 +90,14 @@
     X(INVALID_FIELD, "invalid_field", 422, "a field has an invalid value")                      \
     X(INVALID_EMAIL, "invalid_email", 422, "the email address is not valid")                    \
     X(WEAK_PASSWORD, "weak_password", 422,                                                      \
-      "the password must have 8 to 128 characters with letters and digits")                     \
+      "the password must have " CET_STR(CET_PASSWORD_BYTES_MIN) " to " CET_STR(CET_PASSWORD_BYTES_MAX) " characters with letters and digits")                     \
     X(CAPTCHA_INVALID, "captcha_invalid", 422, "the captcha answer is wrong or has expired")    \
     X(ID_TYPE_REFUSED, "id_type_refused", 422, "this ID type is not accepted")                  \
     X(INVALID_ID_NUMBER, "invalid_id_number", 422, "the ID number is not valid for its type")   \
     X(ID_CHECK_DIGIT, "id_check_digit", 422, "the ID number's check digit is wrong")           \
     X(NOT_CONFIRMED, "not_confirmed", 422, "confirm the information first (confirmed: true)")   \
     X(TICKET_INVALID, "ticket_invalid", 422,                                                    \
-      "the admission ticket number must be 15 digits from 2005 or later")                       \
+      "the admission ticket number must be " CET_STR(CET_TICKET_DIGITS) " digits from " CET_STR(CET_TICKET_YEAR_MIN) " or later")                       \
     X(REVIEW_REFUSED, "review_refused", 422,                                                    \
       "no passed CET4 score matches this ticket number with your ID number or name")            \
     X(AMOUNT_MISMATCH, "amount_mismatch", 422, "the notice amount does not match the order")    \
@@ -83,19 +110,53 @@
     X(STORAGE, "storage_unavailable", 503, "storage is temporarily unavailable, retry shortly")
 
 typedef enum cet_err {
+    CET_E_OK = CET_OK,
+    CET_E__BASE = -20000, /* not a code: the values below follow it */
 #define CET_ERR_ENUM(name, code, status, msg) CET_E_##name,
     CET_ERR_TABLE(CET_ERR_ENUM)
 #undef CET_ERR_ENUM
-        CET_E__COUNT
+        CET_E__END /* not a code: one past the last */
 } cet_err_t;
 
-/** The stable API code string ("seats_full"). Never NULL; unknown values give "internal". */
+#define CET_E__COUNT ((int)CET_E__END - (int)CET_E__BASE - 1)
+_Static_assert(CET_E__END < -19000, "cet_err_t codes must stay inside -19999..-19000");
+
+/** Is rc one of the table's codes (a domain refusal or client-visible condition)? */
+static inline bool cet_err_is_code(int rc)
+{
+    return rc > (int)CET_E__BASE && rc < (int)CET_E__END;
+}
+
+/** CET_OK for 0, CET_REFUSED for a cet_err_t, CET_AGAIN for CET_AGAIN, else CET_FAILED. */
+static inline int cet_rc_class(int rc)
+{
+    if (rc == CET_OK) return CET_OK;
+    if (cet_err_is_code(rc)) return CET_REFUSED;
+    if (rc == CET_AGAIN) return CET_AGAIN;
+    return CET_FAILED;
+}
+
+/**
+ * The cet_err_t to answer a client with for any rc of the space: rc itself
+ * when it is a code, CET_E_OVERLOADED for CET_AGAIN, CET_E_STORAGE for every
+ * failure (errno, LMDB, CET_FAILED). 0 stays CET_E_OK.
+ */
+cet_err_t cet_err_of(int rc);
+/** The stable API code string ("seats_full"); "ok" for 0, "internal" for a non-code. */
 const char *cet_err_code(cet_err_t e);
-/** The HTTP status for e (200 for CET_E_OK). */
+/** The HTTP status for e (200 for CET_E_OK, 500 for a non-code). Only net/ uses it. */
 int cet_err_status(cet_err_t e);
 /** The English message for e. */
 const char *cet_err_message(cet_err_t e);
-/** Looks a code string up; returns CET_E__COUNT when unknown. */
+/** Looks a code string up; returns CET_E__END when unknown. */
 cet_err_t cet_err_from_code(const char *code);
+/**
+ * Names any rc of the space for a log line: the table's code, errno's
+ * strerror, the store's text for a storage code, or a control code's name. Never NULL;
+ * the string is static (or from strerror) and must not be freed.
+ */
+const char *cet_strerror(int rc);
+/** The store registers its namer of -30999..-30000 at open (the base does not link LMDB). */
+void cet_strerror_set_store(const char *(*namer)(int rc));
 
 #endif

@@ -41,6 +41,18 @@ void cet_log_reopen(void);
         if (__builtin_expect(!(cond), 0)) cet_assert_fail(#cond, __FILE__, __LINE__);       \
     } while (0)
 _Noreturn void cet_assert_fail(const char *what, const char *file, int line);
+/*
+ * An assert with context, like Redis's serverAssertWithInfo: on failure it
+ * logs the condition, the place and a printf-formatted account of the state
+ * it was about (the op, the offer, the counts), then aborts. On in release.
+ */
+#define CET_ASSERT_INFO(cond, ...)                                                          \
+    do {                                                                                    \
+        if (__builtin_expect(!(cond), 0))                                                   \
+            cet_assert_info_fail(#cond, __FILE__, __LINE__, __VA_ARGS__);                   \
+    } while (0)
+_Noreturn void cet_assert_info_fail(const char *what, const char *file, int line, const char *fmt,
+                                    ...) __attribute__((format(printf, 4, 5)));
 
 /* ---- allocation: jemalloc underneath, counted ---- */
 /** malloc that never returns NULL (logs and aborts on exhaustion: not a client's doing). */
