@@ -47,6 +47,7 @@ function parseArgs(argv) {
       case '--fillers': o.fillers = JSON.parse(v); i++; break;
       case '--seat-gone': o.seatGone = v; i++; break;
       case '--payment-secret-file': o.paymentSecretFile = v; i++; break;
+      case '--lookup-api': o.lookupApi = v.replace(/\/+$/, ''); i++; break;
       case '--chromium': o.chromium = v; i++; break;
       case '--headed': o.headed = true; break;
       default: throw new Error('unknown argument ' + a);
@@ -282,7 +283,7 @@ async function accountAndAgreement(page, tag, email, password) {
 }
 
 /* Step 5: 资格信息查询, a wrong name first, then the 查询成功 prompt. */
-async function lookup(page, tag, cand) {
+async function lookup(page, tag, cand, lookupOnly) {
   await check(tag + ' step 5: 资格信息查询: the six ID types, a wrong name refused beside the form', async () => {
     const values = await page.locator('#id_type option').evaluateAll(os => os.map(o => o.value).filter(Boolean));
     assert(values.length === 6 && !values.some(v => /military/.test(v)), 'ID types offered: ' + values.join(','));
@@ -311,7 +312,8 @@ async function lookup(page, tag, cand) {
       assert(roster.includes(w), 'missing ' + w);
     }
     assert(await page.isDisabled('#bind'), '保存并继续 enabled before ticking');
-    assert((await page.textContent('#bind-reason')).includes('请勾选确认'), 'no reason beside 保存并继续');
+    const reason = await page.textContent('#bind-reason');
+    assert(reason.includes(lookupOnly ? '尚未到考生网上报名时间' : '请勾选确认'), 'reason beside 保存并继续: ' + reason);
     await shot(page, tag + '-06-confirmation');
   }, { page, essential: true });
 }
@@ -538,6 +540,55 @@ async function phoneWalk(browser, newPage) {
     await page.locator('form #email').waitFor({ timeout: 10000 });
     assert(!(await page.evaluate(() => sessionStorage.getItem('cet.token'))), 'token still stored');
     assert(!(await page.isVisible('#logout')), '退出 still shown');
+  }, { page });
+  await context.close();
+}
+
+/* ---------------------------------------------------------------- L: the lookup-only phase */
+
+/*
+ * Guide step 8: before the registration window opens only the lookup works.
+ * The pages come from the edge; their API calls go to the second cetd, whose
+ * clock is 5 days back (run.sh --lookup-api).
+ */
+async function lookupPhaseWalk(browser, newPage) {
+  const { context, page } = await newPage(PHONE, false);
+  await page.route('**/api/v1/**', async route => {
+    const u = new URL(route.request().url());
+    const resp = await route.fetch({ url: opt.lookupApi + u.pathname + u.search });
+    await route.fulfill({ response: resp });
+  });
+  const run = Date.now().toString(36);
+  blockedBy = '';
+  await accountAndAgreement(page, 'L', 'lookup-' + run + '@example.com', 'Passw0rd-' + run);
+  await lookup(page, 'L', opt.phone, true);
+
+  await check('L step 8: in the lookup-only phase nothing can be saved: the tick, 保存并继续 and CET6资格复核 are off, with the reason', async () => {
+    const me = await apiOk(page, 'GET', '/me');
+    assert(me.phase === 'lookup', 'the second cetd is in phase ' + me.phase);
+    assert(await page.isDisabled('#confirm'), 'the confirmation can be ticked');
+    await expectNotice(page, 'warn', '资格查询阶段');
+    if (await page.locator('#review-open').count()) {
+      assert(await page.isDisabled('#review-open'), 'CET6资格复核 active in the lookup phase');
+      assert((await page.textContent('#review-reason')).includes('尚未到考生网上报名时间'), 'review reason');
+    }
+    const r = await pageApi(page, 'POST', '/candidate', { id_type: opt.phone.id_type, id_number: opt.phone.id_number, name: opt.phone.name, confirmed: true });
+    assert(r.status === 409 && r.body.error.code === 'window_closed', 'the server would bind: ' + JSON.stringify(r.body));
+    await shot(page, 'L-08-lookup-only');
+  }, { page });
+
+  await check('L step 8: the same account looks up a second person', async () => {
+    await page.click('button:has-text("重新查询")');
+    await page.locator('#id_type').waitFor();
+    await page.selectOption('#id_type', opt.candidate.id_type);
+    await page.fill('#id_number', opt.candidate.id_number);
+    await page.fill('#name', opt.candidate.name);
+    await page.click('#query');
+    await page.click('#query-ok-button');
+    await page.locator('#confirmation').waitFor();
+    assert((await page.textContent('#person')).includes(opt.candidate.name), 'second person not shown');
+    await gotoRoute(page, 'home');
+    assert((await page.textContent('#basic-info')).includes('资格查询阶段'), 'home phase: ' + await page.textContent('#basic-info'));
   }, { page });
   await context.close();
 }
@@ -842,17 +893,19 @@ async function main() {
       '--disable-background-networking', '--disable-component-update', '--disable-sync']
   });
   const protocols = new Map();
-  const newPage = async (viewport) => {
+  const newPage = async (viewport, watchProtocols = true) => {
     const context = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'zh-CN', viewport,
       timezoneId: 'Asia/Shanghai', isMobile: viewport.width < 500, hasTouch: viewport.width < 500 });
     const page = await context.newPage();
     page.on('dialog', d => { log('  unexpected window dialog: ' + d.message()); d.dismiss(); });
     page.on('pageerror', e => log('  page error: ' + e.message));
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('Network.enable');
-    cdp.on('Network.responseReceived', ev => {
-      if (ev.response.url.startsWith(opt.base)) protocols.set(ev.response.url, ev.response.protocol);
-    });
+    if (watchProtocols) {
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Network.enable');
+      cdp.on('Network.responseReceived', ev => {
+        if (ev.response.url.startsWith(opt.base)) protocols.set(ev.response.url, ev.response.protocol);
+      });
+    }
     return { context, page };
   };
 
@@ -861,6 +914,9 @@ async function main() {
   });
   await phoneWalk(browser, newPage);
   await deskWalk(browser, newPage);
+  blockedBy = '';
+  if (opt.lookupApi) await lookupPhaseWalk(browser, newPage);
+  else log('SKIP the lookup-only phase walk (no --lookup-api)');
   blockedBy = '';
 
   await check('every page and API answer came over HTTP/2', async () => {

@@ -58,11 +58,12 @@ rm -rf "$WORK" "$ARTIFACTS"
 mkdir -p "$WORK" "$ARTIFACTS" || exit 2
 DATA="$WORK/data" SOCK="$WORK/cetd.sock" SECRET="$WORK/payment.secret"
 
-CETD_PID="" PAYSIM_PID=""
+CETD_PID="" PAYSIM_PID="" LOOKUP_PID=""
 # shellcheck source=../../tools/edge/edge.sh
 . "$REPO/tools/edge/edge.sh"
 cleanup() {
     edge_stop
+    if [ -n "$LOOKUP_PID" ]; then kill -TERM "$LOOKUP_PID" 2>/dev/null; wait "$LOOKUP_PID" 2>/dev/null; LOOKUP_PID=""; fi
     if [ -n "$PAYSIM_PID" ]; then kill -TERM "$PAYSIM_PID" 2>/dev/null; wait "$PAYSIM_PID" 2>/dev/null; fi
     if [ -n "$CETD_PID" ]; then
         kill -TERM "$CETD_PID" 2>/dev/null
@@ -167,6 +168,16 @@ else
 fi
 
 # ---- 2. cetd ----
+# A second cetd on a copy of the data with its clock 5 days back: the sitting's
+# lookup-only phase (guide step 8: lookup before the registration window). The
+# browser test sends one walk's API calls there (the pages still come from the
+# edge).
+cp -a "$DATA" "$WORK/data-lookup"
+LOOKUP_PORT="$(free_port)"
+CET_CLOCK_OFFSET_S=-432000 "$CETD" --data "$WORK/data-lookup" --listen "127.0.0.1:$LOOKUP_PORT" --captcha off \
+    >"$WORK/cetd-lookup.out" 2>"$WORK/cetd-lookup.log" &
+LOOKUP_PID=$!
+
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$SECRET"
 chmod 600 "$SECRET"
 PAY_PORT="$(free_port)"
@@ -182,6 +193,12 @@ for _ in $(seq 1 200); do
 done
 if grep -q "cetd: listening on unix:" "$WORK/cetd.out" 2>/dev/null; then
     pass "cetd started (captcha off, unix socket)"
+    for _ in $(seq 1 100); do grep -q "cetd: listening" "$WORK/cetd-lookup.out" 2>/dev/null && break; sleep 0.1; done
+    if grep -q "cetd: listening" "$WORK/cetd-lookup.out" 2>/dev/null; then
+        pass "a second cetd in the lookup-only phase (clock 5 days back) on 127.0.0.1:$LOOKUP_PORT"
+    else
+        fail "the lookup-phase cetd did not start: $(tail -n 5 "$WORK/cetd-lookup.log")"
+    fi
 else
     fail "cetd did not start: $(tail -n 5 "$WORK/cetd.log")"; cleanup; summary; exit 1
 fi
@@ -256,7 +273,8 @@ phone="$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1
 fillers="$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["fillers"], ensure_ascii=False))' "$WORK/people.json")"
 gone="$(python3 -c 'import json,sys; g=json.load(open(sys.argv[1]))["seat_gone"]; print(g["subject"]+"@"+g["campus"])' "$WORK/people.json")"
 node "$HERE/candidate.test.js" --base "$BASE" --artifacts "$ARTIFACTS" --candidate "$cand" --phone-candidate "$phone" \
-    --fillers "$fillers" --seat-gone "$gone" --payment-secret-file "$SECRET" 2>&1 | tee "$WORK/browser.log"
+    --fillers "$fillers" --seat-gone "$gone" --payment-secret-file "$SECRET" \
+    --lookup-api "http://127.0.0.1:$LOOKUP_PORT" 2>&1 | tee "$WORK/browser.log"
 node_rc=${PIPESTATUS[0]}
 line="$(grep -E '^browser test: [0-9]+ passed, [0-9]+ failed' "$WORK/browser.log" | tail -n 1)"
 if [ -n "$line" ]; then
