@@ -153,12 +153,13 @@ static void roll(rate_slot_t *s, uint32_t w, uint32_t window_s)
     s->window = w;
 }
 
-/* The sliding estimate: the previous window counts for the part of it still inside. */
+/* The sliding estimate: the previous window counts for the part of it still
+ * inside, rounded up (so that crossing into a new window never frees a try). */
 static uint64_t estimate(const rate_slot_t *s, int64_t now_ms)
 {
-    int64_t win_ms = (int64_t)s->window_s * 1000;
-    int64_t into = now_ms % win_ms;
-    return (uint64_t)s->prev * (uint64_t)(win_ms - into) / (uint64_t)win_ms + s->cur;
+    uint64_t win_ms = (uint64_t)s->window_s * 1000;
+    uint64_t left = win_ms - (uint64_t)(now_ms % (int64_t)win_ms);
+    return ((uint64_t)s->prev * left + win_ms - 1) / win_ms + s->cur;
 }
 
 static int64_t clock_ms(void)

@@ -56,6 +56,13 @@ static void test_sliding(void)
     for (int i = 0; i < 20; i++)
         allowed += net_rate_allow("k", "x", 10);
     CHECK_EQ(allowed, 10);
+    /* crossing into a new minute frees no try: the minute before still counts in full */
+    net_rate_reset();
+    fake_ms = 1800000000000LL + CET_RATE_WINDOW_MS - 10;
+    for (int i = 0; i < 10; i++)
+        CHECK(net_rate_allow("edge", "x", 10));
+    fake_ms += 20;
+    CHECK(!net_rate_allow("edge", "x", 10));
 }
 
 static void *hammer(void *arg)

@@ -1,4 +1,4 @@
-"""test_abuse: the captcha and the rate limits hold against the attacks of issue 9.
+"""t62_abuse: the captcha and the rate limits hold against the attacks of issue 9.
 
 Over real HTTP against the real cetd. Distinct clients are simulated the way
 h2o presents them: requests on cetd's unix socket carrying X-Forwarded-For
