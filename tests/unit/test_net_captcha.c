@@ -17,6 +17,16 @@
 #include "base/cet_limits.h"
 #include "net/net_captcha.h"
 
+#ifdef CET_SANITIZE
+/* LeakSanitizer: fontconfig keeps its parsed config and the patterns behind
+ * cairo's toy faces for the life of the process (once: a cache). */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libfontconfig.so\n";
+}
+#endif
+
 static int64_t fake_ms = 1800000000000LL;
 static int64_t fake_clock(void)
 {
