@@ -94,7 +94,8 @@
 #define CET_CAPTCHA_PER_MIN_MAX 60       /* challenges one client may ask for per minute */
 #define CET_CAPTCHA_LIVE_PER_CLIENT_MAX 150 /* ... and per CET_CAPTCHA_TTL_S (its live ones) */
 #define CET_RATE_SLOTS 262144            /* rate-limit buckets, all kinds (power of 2) */
-#define CET_LOGIN_PER_MIN_MAX 10         /* per client and account, and failures per account */
+#define CET_LOGIN_PER_MIN_MAX 10         /* login attempts per client and account */
+#define CET_LOGIN_FAILS_PER_MIN_MAX 10   /* failures per account before clients that failed wait */
 #define CET_LOGIN_CLIENT_PER_MIN_MAX 100 /* login attempts per client address */
 #define CET_ACCOUNT_CLIENT_PER_MIN_MAX 60 /* accounts created per client address */
 #define CET_LOOKUP_PER_MIN_MAX 30        /* roster lookups per account */

@@ -88,7 +88,7 @@ static bool login_allowed(const login_keys_t *k)
     if (!net_rate_allow("login-ip", k->client, CET_LOGIN_CLIENT_PER_MIN_MAX)) return false;
     if (!net_rate_allow(k->kind_cu, k->client_who, CET_LOGIN_PER_MIN_MAX)) return false;
     return net_rate_count(k->kind_cf, k->client_who) == 0 ||
-           net_rate_count(k->kind_uf, k->who) < CET_LOGIN_PER_MIN_MAX;
+           net_rate_count(k->kind_uf, k->who) < CET_LOGIN_FAILS_PER_MIN_MAX;
 }
 
 static void login_failed(const login_keys_t *k)

@@ -190,6 +190,24 @@ class CaptchaAbuse(EngineCase):
             "captcha_answer": captcha_answer(mine["captcha_id"]).lower()})
         self.assertEqual(st, 201, b)
 
+    def test_many_clients_flood_spares_held_challenges(self):
+        holders = [self.peer(f"192.0.2.{120 + i}") for i in range(5)]
+        held = [self.challenge(p)[0] for p in holders]
+        flood = self.peer(None)
+        statuses = {}
+        for i in range(3000):  # 1500 clients, two challenges each
+            flood.addr = f"10.62.{i % 1500 >> 8}.{i % 1500 & 255}"
+            st, b, _, _ = flood.request("POST", "/api/v1/captcha")
+            statuses[st] = statuses.get(st, 0) + 1
+            if st == 503:
+                self.assertEqual(error_code(b), "overloaded")  # renderer behind: retry
+        self.assertEqual(set(statuses) - {201, 503}, set(), statuses)
+        for p, c in zip(holders, held):  # every challenge held before the flood still passes
+            st, b, _, _ = p.request("POST", "/api/v1/accounts", {
+                "email": f"held{uuid.uuid4().hex[:8]}@abuse.test", "password": PASSWORD,
+                "captcha_id": c["captcha_id"], "captcha_answer": captcha_answer(c["captcha_id"])})
+            self.assertEqual(st, 201, b)
+
     def test_staff_login_takes_the_captcha(self):
         p = self.peer("192.0.2.90")
         st, b, _, _ = p.request("POST", "/api/v1/admin/sessions",
