@@ -64,11 +64,12 @@ static int64_t (*_Atomic clock_fn)(void); /* NULL: cet_now_ms */
 
 /* ---- the ready ring ---- */
 #define URI_PREFIX "data:image/png;base64,"
-#define URI_BYTES_MAX \
-    (sizeof URI_PREFIX - 1 + sodium_base64_ENCODED_LEN(CET_CAPTCHA_PNG_BYTES_MAX, sodium_base64_VARIANT_ORIGINAL))
+#define URI_BYTES_MAX                                                                              \
+    (sizeof URI_PREFIX - 1 +                                                                       \
+     sodium_base64_ENCODED_LEN(CET_CAPTCHA_PNG_BYTES_MAX, sodium_base64_VARIANT_ORIGINAL))
 typedef struct captcha_ready {
     char answer[CET_CAPTCHA_CHARS];
-    uint32_t uri_len;     /* with its NUL */
+    uint32_t uri_len;        /* with its NUL */
     char uri[URI_BYTES_MAX]; /* the image as the reply carries it */
 } captcha_ready_t;
 
@@ -76,7 +77,7 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t wake; /* the renderer waits here while the ring is full */
     captcha_ready_t ring[CET_CAPTCHA_READY_MAX];
-    unsigned head, len;  /* oldest entry, entries */
+    unsigned head, len; /* oldest entry, entries */
     bool started, stop;
     int start_rc;
     pthread_t thread;
@@ -89,8 +90,8 @@ static FILE *answer_log;
 
 /* ---- glyphs, built once by net_captcha_start ---- */
 typedef struct glyph {
-    cairo_path_t *path;          /* outline at GLYPH_NOMINAL_PX, origin on the baseline */
-    double x0, y0, w, h;         /* ink box */
+    cairo_path_t *path;  /* outline at GLYPH_NOMINAL_PX, origin on the baseline */
+    double x0, y0, w, h; /* ink box */
 } glyph_t;
 static glyph_t glyphs[FACES_MAX][ALPHABET_N];
 static int n_faces;
@@ -399,7 +400,8 @@ static void draw_noise(cairo_t *cr, double br, double bgc, double bb)
     set_dark(cr);
     cairo_set_line_width(cr, frand(1.0, 2.0));
     cairo_new_path(cr);
-    cairo_arc(cr, frand(30, W - 30), frand(15, H - 15), frand(14, 30), frand(0, 3), frand(3.5, 6.2));
+    cairo_arc(cr, frand(30, W - 30), frand(15, H - 15), frand(14, 30), frand(0, 3),
+              frand(3.5, 6.2));
     cairo_stroke(cr);
     for (int k = 0; k < 3; k++) { /* dots */
         cairo_set_source_rgb(cr, frand(0, 0.8), frand(0, 0.8), frand(0, 0.8));
@@ -534,7 +536,8 @@ static void *renderer_main(void *arg)
             atomic_fetch_add(&ready.render_ns, cet_mono_ns() - t0);
             if (!have) {
                 if (too_large++ == 0)
-                    CET_WARN("captcha: a challenge image exceeded " CET_STR(CET_CAPTCHA_PNG_BYTES_MAX) " bytes; rendering again");
+                    CET_WARN("captcha: a challenge image exceeded " CET_STR(
+                        CET_CAPTCHA_PNG_BYTES_MAX) " bytes; rendering again");
                 continue;
             }
             atomic_fetch_add(&ready.rendered, 1);

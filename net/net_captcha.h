@@ -71,7 +71,8 @@ unsigned net_captcha_ready(void);
 void net_captcha_set_clock(int64_t (*now_ms)(void));
 /** Tests: the answer of a live challenge into out[CET_CAPTCHA_CHARS + 1]; false if none. */
 bool net_captcha_peek(const char *id, char *out);
-/** Tests: as net_captcha_new without an image (no renderer needed); read the answer with net_captcha_peek. */
+/** Tests: as net_captcha_new without an image (no renderer needed); read the answer with
+ * net_captcha_peek. */
 cet_err_t net_captcha_new_bare(const char *client, char id_out[33]);
 /** Tests: empties the challenge table (the ready ring is kept). */
 void net_captcha_reset(void);

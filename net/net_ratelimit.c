@@ -24,9 +24,9 @@ _Static_assert(CET_RATE_SLOTS / CET_RATE_GROUP_SLOTS >= 2, "two groups at least"
 #define KIND_BYTES_MAX 32
 
 typedef struct rate_slot {
-    uint64_t key;      /* SipHash of kind and key; 0: free */
-    uint32_t window;   /* index of the current window (unix time / window) */
-    uint32_t window_s; /* the window's length */
+    uint64_t key;       /* SipHash of kind and key; 0: free */
+    uint32_t window;    /* index of the current window (unix time / window) */
+    uint32_t window_s;  /* the window's length */
     uint32_t cur, prev; /* events in the current and the previous window */
 } rate_slot_t;
 

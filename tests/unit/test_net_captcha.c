@@ -98,7 +98,7 @@ static void test_render(void)
             dark += px[i] < 110;
             light += px[i] > 200;
         }
-        CHECK(dark > 300);  /* glyphs and noise */
+        CHECK(dark > 300);   /* glyphs and noise */
         CHECK(light > 4000); /* background */
         png_image_free(&img);
         if (round == 0) {
