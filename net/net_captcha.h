@@ -9,7 +9,7 @@
  * glyphs and background-coloured curves cut through them. The answer exists
  * only as pixels: nothing in the reply carries it.
  *
- * Rendering costs about half a millisecond, too much for a core loop, so one
+ * Rendering costs 0.5 to 0.8 ms of CPU, too much for a core loop, so one
  * renderer thread keeps a ring of CET_CAPTCHA_READY_MAX rendered challenges
  * and net_captcha_new only takes one (a mutex and a copy). An empty ring is
  * CET_E_OVERLOADED (503, retry), never a render on the caller's thread.
@@ -63,7 +63,7 @@ bool net_captcha_enabled(void);
  * reading the image. Returns 0 or an errno. NULL closes it.
  */
 int net_captcha_set_answer_log(const char *path);
-/** Rendered challenges so far and the renderer's total time for them (ns). */
+/** Rendered challenges so far and the CPU time spent rendering them (ns). */
 void net_captcha_render_stats(uint64_t *rendered, uint64_t *render_ns);
 /** Rendered challenges waiting to be issued. */
 unsigned net_captcha_ready(void);

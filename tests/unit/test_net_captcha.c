@@ -288,7 +288,7 @@ static void test_costs(void)
     uint64_t n, ns;
     net_captcha_render_stats(&n, &ns);
     double render_us = n ? (double)ns / 1e3 / (double)n : 0;
-    printf("captcha: render %.0f us per challenge (%llu rendered, renderer thread); "
+    printf("captcha: render %.0f us CPU per challenge (%llu rendered, renderer thread); "
            "issue %.1f us per challenge (caller's thread)\n",
            render_us, (unsigned long long)n, issue_us);
     CHECK(n >= n0 + ISSUES);
