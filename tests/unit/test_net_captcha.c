@@ -292,7 +292,7 @@ static void test_costs(void)
     printf("captcha: render %.0f us CPU per challenge (%llu rendered, renderer thread); "
            "issue %.1f us per challenge (caller's thread)\n",
            render_us, (unsigned long long)n, issue_us);
-    CHECK(n >= n0 + ISSUES);
+    CHECK(n + 1 >= n0 + ISSUES); /* the renderer may hold one rendered before the first count */
     CHECK(render_us > 0 && render_us < 20000);
     CHECK(issue_us < 2000);
 }
