@@ -1,5 +1,5 @@
 /*
- * net_ratelimit.c: sliding windows in a fixed table (see net_ratelimit.h).
+ * net_ratelimit.c: windowed counts in a fixed table (see net_ratelimit.h).
  *
  * A key's SipHash (keyed at start) picks two groups of CET_RATE_GROUP_SLOTS
  * slots; each group is guarded by one of CET_RATE_STRIPES_MAX mutexes, taken
@@ -153,13 +153,15 @@ static void roll(rate_slot_t *s, uint32_t w, uint32_t window_s)
     s->window = w;
 }
 
-/* The sliding estimate: the previous window counts for the part of it still
- * inside, rounded up (so that crossing into a new window never frees a try). */
-static uint64_t estimate(const rate_slot_t *s, int64_t now_ms)
+/* The count a limit is held to: this window and the whole previous one. Any
+ * span of one window length lies within two neighbouring windows, so it
+ * never admits more than max; an exhausted key waits until its previous
+ * window has passed (one to two windows). (Weighting the previous window by
+ * its overlap, as a sliding estimate does, admits up to twice max in a span
+ * that starts late in a window.) */
+static uint64_t estimate(const rate_slot_t *s)
 {
-    uint64_t win_ms = (uint64_t)s->window_s * 1000;
-    uint64_t left = win_ms - (uint64_t)(now_ms % (int64_t)win_ms);
-    return ((uint64_t)s->prev * left + win_ms - 1) / win_ms + s->cur;
+    return (uint64_t)s->prev + s->cur;
 }
 
 static int64_t clock_ms(void)
@@ -182,7 +184,7 @@ static bool rate_count_one(const char *kind, const char *key, unsigned max, unsi
     bool ok = false;
     if (s) {
         roll(s, w, window_s);
-        ok = max == 0 || estimate(s, now) < max;
+        ok = max == 0 || estimate(s) < max;
         if (ok && s->cur < UINT32_MAX) s->cur++;
     }
     lookup_unlock(&l);
@@ -217,7 +219,7 @@ unsigned net_rate_count(const char *bucket_kind, const char *key)
     if (s) {
         rate_slot_t v = *s; /* roll a copy: counting changes nothing */
         roll(&v, (uint32_t)(now / ((int64_t)v.window_s * 1000)), v.window_s);
-        est = estimate(&v, now);
+        est = estimate(&v);
     }
     lookup_unlock(&l);
     return est > UINT32_MAX ? UINT32_MAX : (unsigned)est;

@@ -3,9 +3,9 @@
  * lookup) by client address, account or both, in one fixed table of
  * CET_RATE_SLOTS buckets shared by all threads.
  *
- * Each bucket is a sliding window estimated from two fixed windows (the
- * current one and the one before, weighted by how much of it still
- * overlaps). Buckets are keyed by SipHash-2-4 (libsodium's shorthash) of
+ * Each bucket counts two fixed windows, the current one and the one before,
+ * and a limit holds their sum: no span of one window length ever admits more
+ * than the limit, and an exhausted key waits one to two windows. Buckets are keyed by SipHash-2-4 (libsodium's shorthash) of
  * kind and key under a key drawn at start, so nobody can compute which keys
  * share a bucket group. A key may live in either of two groups of
  * CET_RATE_GROUP_SLOTS slots. A new key takes a free or idle slot (nothing
@@ -40,7 +40,7 @@ bool net_rate_allow_in(const char *bucket_kind, const char *key, unsigned max, u
  * reads low: only for counts that restrict, never for ones that grant).
  */
 void net_rate_hit(const char *bucket_kind, const char *key);
-/** The sliding one-minute count of (bucket_kind, key) now; 0 if unknown. Changes nothing. */
+/** The count (this minute and the last) of (bucket_kind, key); 0 if unknown. Changes nothing. */
 unsigned net_rate_count(const char *bucket_kind, const char *key);
 /**
  * The key a client address is limited by, into out[cap] (cap >= 64): an IPv4

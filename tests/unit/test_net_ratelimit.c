@@ -1,5 +1,5 @@
 /*
- * test_net_ratelimit.c: per-minute limits per (kind, key), sliding window,
+ * test_net_ratelimit.c: per-minute limits per (kind, key), never more in any 60 s,
  * independence of keys and kinds, thread safety; and, since the hash key is
  * secret and colliding keys cannot be computed, structurally: a table full of
  * live buckets refuses new keys and never resets a busy one, and frees
@@ -44,17 +44,30 @@ static void test_sliding(void)
     for (int i = 0; i < 10; i++)
         CHECK(net_rate_allow("k", "x", 10));
     CHECK(!net_rate_allow("k", "x", 10));
-    /* 30 s into the next minute, half of the 10 still count: 5 more fit */
-    fake_ms += 60000 + 30000;
+    /* 59 s into the next minute the 10 still count: any 60 s admit at most 10 */
+    fake_ms += 60000 + 59000;
     int allowed = 0;
     for (int i = 0; i < 20; i++)
         allowed += net_rate_allow("k", "x", 10);
-    CHECK_EQ(allowed, 5);
+    CHECK_EQ(allowed, 0);
+    /* the minute after, they are out of the count: 10 more */
+    fake_ms += 2000;
+    for (int i = 0; i < 20; i++)
+        allowed += net_rate_allow("k", "x", 10);
+    CHECK_EQ(allowed, 10);
     /* two minutes on, all is forgotten */
     fake_ms += 120000;
     allowed = 0;
     for (int i = 0; i < 20; i++)
         allowed += net_rate_allow("k", "x", 10);
+    CHECK_EQ(allowed, 10);
+    /* a flood starting mid-minute: at most 10 in the 60 s that follow */
+    net_rate_reset();
+    fake_ms = 1800000000000LL + 30000;
+    allowed = 0;
+    for (int t = 0; t < 60; t++, fake_ms += 1000)
+        for (int i = 0; i < 5; i++)
+            allowed += net_rate_allow("mid", "x", 10);
     CHECK_EQ(allowed, 10);
     /* crossing into a new minute frees no try: the minute before still counts in full */
     net_rate_reset();
