@@ -5,9 +5,10 @@
  * truth about what is due. Every writer txn starts with eng_tick_cb, which
  * walks the index from its start while entries are due, at most
  * CET_EXPIRE_BATCH_MAX per txn, and deletes holds, empty candidates and
- * timed-out orders. Seats freed by a tick are given back only after that txn
- * committed (tick_commit_cb), so a counter never shows a seat the disk does
- * not have free.
+ * timed-out orders. Seats freed by a tick, like every seat change a txn
+ * decides, reach the counters only after that txn committed (txn_commit_cb
+ * applies the ledger's deferred changes), so a counter never shows a seat the
+ * disk does not have free, and changes land in commit order.
  */
 #include "engine/eng.h"
 
@@ -170,7 +171,6 @@ static int tick_cb(store_txn_t *txn, store_t *st, int64_t now_ms, void *ctx)
     w->e = e;
     w->now = now_ms / 1000;
     w->n = 0;
-    e->tick_n_released = 0;
     memset(&e->tick_counts, 0, sizeof e->tick_counts);
     int rc = store_scan(txn, st, STORE_DB_EXPIRY, NULL, 0, tick_collect_cb, w);
     if (rc) return rc;
@@ -242,27 +242,28 @@ static int sweep(eng_t *e, store_txn_t *txn, int64_t now)
     return rc;
 }
 
-static void tick_commit_cb(void *ctx)
+/* Every txn, tick or not: what it decided about seats reaches the counters now. */
+static void txn_commit_cb(void *ctx)
 {
     eng_t *e = ctx;
-    for (int i = 0; i < e->tick_n_released; i++) eng_seats_give(e->seats, e->tick_released[i]);
+    eng_seats_commit(e->seats);
     atomic_fetch_add(&e->stats.holds_expired, e->tick_counts.holds_expired);
     atomic_fetch_add(&e->stats.candidates_deleted, e->tick_counts.candidates_deleted);
     atomic_fetch_add(&e->stats.orders_expired, e->tick_counts.orders_expired);
-    e->tick_n_released = 0;
+    memset(&e->tick_counts, 0, sizeof e->tick_counts);
 }
 
-static void tick_abort_cb(void *ctx)
+static void txn_abort_cb(void *ctx)
 {
     eng_t *e = ctx;
-    e->tick_n_released = 0;
+    eng_seats_discard(e->seats);
+    memset(&e->tick_counts, 0, sizeof e->tick_counts);
 }
 
-void eng_tick_release(eng_t *e, uint32_t campus, char subject)
+static int live_rebuild_cb(store_txn_t *txn, void *arg)
 {
-    int slot = eng_seats_slot(e->seats, campus, subject);
-    if (slot >= 0 && e->tick_n_released < CET_TICK_RELEASE_MAX)
-        e->tick_released[e->tick_n_released++] = slot;
+    eng_t *e = arg;
+    return eng_seats_live_rebuild(e->seats, txn, e->st);
 }
 
 /* ---- lifecycle ---- */
@@ -275,7 +276,6 @@ int eng_open(store_t *st, const eng_options_t *opt, eng_t **out)
     if (e->opt.order_ttl_s <= 0) e->opt.order_ttl_s = CET_ORDER_TTL_S;
     e->seats = eng_seats_new();
     e->tick_walk = cet_calloc(1, sizeof(tick_walk_t));
-    e->tick_released = cet_calloc(CET_TICK_RELEASE_MAX, sizeof(int));
     store_txn_t *txn;
     int rc = store_read_begin(st, &txn);
     if (rc == 0) {
@@ -286,7 +286,14 @@ int eng_open(store_t *st, const eng_options_t *opt, eng_t **out)
         CET_ERROR("engine: cannot load seat counters: %s", store_strerror(rc));
         goto fail;
     }
-    store_writer_hooks_t hooks = {tick_cb, tick_commit_cb, tick_abort_cb, e};
+    /* the live counts the writer checks are rebuilt from the registrations
+     * themselves, so no import or repair made while cetd was down skews them */
+    rc = store_write_run(st, live_rebuild_cb, e);
+    if (rc) {
+        CET_ERROR("engine: cannot write the live counts: %s", store_strerror(rc));
+        goto fail;
+    }
+    store_writer_hooks_t hooks = {tick_cb, txn_commit_cb, txn_abort_cb, e};
     rc = store_writer_start(st, &hooks, &e->writer);
     if (rc) goto fail;
     CET_INFO("engine: %d offers loaded, hold ttl %llds", eng_seats_count(e->seats),
@@ -296,7 +303,6 @@ int eng_open(store_t *st, const eng_options_t *opt, eng_t **out)
 fail:
     eng_seats_free(e->seats);
     cet_free(e->tick_walk);
-    cet_free(e->tick_released);
     cet_free(e);
     return rc;
 }
@@ -307,7 +313,6 @@ void eng_close(eng_t *e)
     store_writer_stop(e->writer);
     eng_seats_free(e->seats);
     cet_free(e->tick_walk);
-    cet_free(e->tick_released);
     cet_free(e);
 }
 

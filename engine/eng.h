@@ -119,11 +119,10 @@ typedef struct eng_op {
         uint16_t scope_province;
         char token_out[65];   /* session token made on the core (never stored) */
     } in;
-    /* seat bookkeeping for the core */
+    /* the seat ledger */
     int seat_slot;            /* slot taken before submit (-1 none) */
     bool seat_keep;           /* out: the registration used the seat */
-    int released[4];          /* out: slots to give back after commit */
-    int n_released;
+    void (*done_cb)(store_req_t *req); /* the submitter's completion */
     /* outputs */
     bool replayed;            /* answered from the idempotency record */
     int http_status;

@@ -22,8 +22,6 @@ struct eng {
     eng_atomic_stats_t stats;
     /* writer-thread state of the current tick */
     void *tick_walk;
-    int *tick_released;
-    int tick_n_released;
     struct {
         uint64_t holds_expired, candidates_deleted, orders_expired;
     } tick_counts;
@@ -38,7 +36,10 @@ int eng_expire_hold(eng_t *e, store_txn_t *txn, uint32_t roster_no, char subject
                     int64_t now);
 int eng_expire_candidate(eng_t *e, store_txn_t *txn, uint32_t roster_no, int64_t due);
 int eng_expire_order(eng_t *e, store_txn_t *txn, uint32_t order_id, int64_t due, int64_t now);
-/** Queues a seat to give back when the tick's txn commits. */
-void eng_tick_release(eng_t *e, uint32_t campus, char subject);
+/**
+ * Removes a registration inside the writer's txn: the record, its hold, one
+ * off the offer's live count, and its seat given back after the commit.
+ */
+int eng_reg_remove(eng_t *e, store_txn_t *txn, const store_reg_t *reg);
 
 #endif

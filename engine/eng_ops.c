@@ -391,6 +391,33 @@ int eng_check_registration(eng_t *e, store_txn_t *txn, const uint8_t account[16]
     return 0;
 }
 
+/* The seat ledger's side of a registration kept or removed, in the writer's txn. */
+static int reg_insert(eng_t *e, store_txn_t *txn, store_reg_t *reg, const store_offer_t *o)
+{
+    uint32_t live;
+    int rc = eng_seats_live_get(txn, e->st, reg->campus, reg->subject, &live);
+    if (rc) return rc;
+    CET_ASSERT_INFO(live <= o->capacity, "registration at %06u/%c: %u live, capacity %u",
+                    reg->campus, reg->subject, live, o->capacity);
+    if (live >= o->capacity) return CET_E_SEATS_FULL; /* the txn is the truth */
+    if ((rc = store_reg_put(txn, e->st, reg, 0))) return rc;
+    return eng_seats_live_put(txn, e->st, reg->campus, reg->subject, live + 1);
+}
+
+int eng_reg_remove(eng_t *e, store_txn_t *txn, const store_reg_t *reg)
+{
+    uint32_t live;
+    int rc = eng_seats_live_get(txn, e->st, reg->campus, reg->subject, &live);
+    if (rc) return rc;
+    CET_ASSERT_INFO(live > 0, "removing roster_no %u/%c at %06u: the offer counts no live one",
+                    reg->roster_no, reg->subject, reg->campus);
+    if ((rc = store_reg_del(txn, e->st, reg))) return rc;
+    if ((rc = eng_seats_live_put(txn, e->st, reg->campus, reg->subject, live - 1))) return rc;
+    int slot = eng_seats_slot(e->seats, reg->campus, reg->subject);
+    if (slot >= 0) eng_seats_defer_give(e->seats, slot);
+    return 0;
+}
+
 static int apply_reg_create(eng_op_t *op, store_txn_t *txn)
 {
     eng_t *e = op->eng;
@@ -413,8 +440,8 @@ static int apply_reg_create(eng_op_t *op, store_txn_t *txn)
     /* The candidate's deletion entry (empty_due) is left as it is: the expiry
      * handler finds the registration then and keeps the candidate. Not
      * rewriting the record saves a random page write per registration. */
-    int rc = store_reg_put(txn, e->st, &reg, 0);
-    if (rc) return rc;
+    r = reg_insert(e, txn, &reg, &o);
+    if (r) return op_fail(op, r);
     op->seat_keep = true;
     char campus[12];
     snprintf(campus, sizeof campus, "%06u", reg.campus);
@@ -422,14 +449,6 @@ static int apply_reg_create(eng_op_t *op, store_txn_t *txn)
             json_pack("{s:s#,s:s,s:i,s:s,s:o}", "subject", &reg.subject, (size_t)1, "campus",
                       campus, "fee", (json_int_t)reg.fee, "state", "unpaid", "expires_at",
                       time_json(reg.expires)));
-    return 0;
-}
-
-static int release_slot(eng_op_t *op, uint32_t campus, char subject)
-{
-    int slot = eng_seats_slot(op->eng->seats, campus, subject);
-    if (slot >= 0 && op->n_released < (int)(sizeof op->released / sizeof op->released[0]))
-        op->released[op->n_released++] = slot;
     return 0;
 }
 
@@ -465,12 +484,10 @@ static int apply_reg_cancel(eng_op_t *op, store_txn_t *txn)
         orals[n_orals++] = i;
     }
     json_t *gone = json_array();
-    int rc = store_reg_del(txn, e->st, t);
-    release_slot(op, t->campus, t->subject);
+    int rc = eng_reg_remove(e, txn, t);
     json_array_append_new(gone, json_stringn(&t->subject, 1));
     for (int i = 0; rc == 0 && i < n_orals; i++) {
-        rc = store_reg_del(txn, e->st, &regs[orals[i]]);
-        release_slot(op, regs[orals[i]].campus, regs[orals[i]].subject);
+        rc = eng_reg_remove(e, txn, &regs[orals[i]]);
         json_array_append_new(gone, json_stringn(&regs[orals[i]].subject, 1));
     }
     if (rc == 0) rc = candidate_maybe_empty(e, txn, a.roster_no, op->now);
@@ -789,9 +806,15 @@ static int apply_staff_capacity(eng_op_t *op, store_txn_t *txn)
     store_offer_t o;
     r = lmdb(store_offer_get(txn, e->st, op->in.campus, op->in.subject, &o), CET_E_OFFER_NOT_FOUND);
     if (r) return op_fail(op, r);
-    o.capacity = op->in.capacity;
-    int rc = store_offer_put(txn, e->st, &o);
+    uint32_t live;
+    int rc = eng_seats_live_get(txn, e->st, o.campus, o.subject, &live);
     if (rc) return rc;
+    if (op->in.capacity < live) return op_error(op, CET_E_CAPACITY_BELOW_LIVE);
+    o.capacity = op->in.capacity;
+    if ((rc = store_offer_put(txn, e->st, &o))) return rc;
+    /* the counter follows after the commit, in commit order (eng_seats_commit) */
+    int slot = eng_seats_slot(e->seats, o.campus, o.subject);
+    if (slot >= 0) eng_seats_defer_capacity(e->seats, slot, o.capacity);
     char detail[128];
     snprintf(detail, sizeof detail, "capacity of %06u/%c set to %u", o.campus, o.subject,
              o.capacity);
@@ -841,10 +864,18 @@ static int apply_kind(eng_op_t *op, store_txn_t *txn)
     return op_error(op, CET_E_INTERNAL);
 }
 
+/*
+ * The seat a core took for this registration: kept when the registration was
+ * written, else it comes back after the commit (the ledger, in commit order).
+ */
+static void op_settle_seat(eng_op_t *op)
+{
+    if (op->seat_slot >= 0 && !op->seat_keep) eng_seats_defer_give(op->eng->seats, op->seat_slot);
+}
+
 static int op_apply_cb(store_txn_t *txn, store_t *st, store_req_t *req)
 {
     eng_op_t *op = (eng_op_t *)req;
-    op->n_released = 0;
     op->seat_keep = false;
     op->replayed = false;
     op->http_status = 0;
@@ -864,12 +895,14 @@ static int op_apply_cb(store_txn_t *txn, store_t *st, store_req_t *req)
             op->body_len = n;
             op->http_status = h.status;
             op->replayed = true;
+            op_settle_seat(op);
             return 0;
         }
         if (rc && rc != STORE_NOTFOUND) return rc;
     }
     int r = apply_kind(op, txn);
     if (cet_rc_class(r) == CET_FAILED) return r; /* storage: the writer aborts the batch */
+    op_settle_seat(op);
     if (r && op->http_status == 0) op_error(op, (cet_err_t)r); /* a refusal always has its answer */
     if (op->idem && op->http_status < 500) {
         uint8_t buf[sizeof(store_idem_t) + ENG_BODY_BYTES_MAX];
@@ -888,13 +921,27 @@ static int op_apply_cb(store_txn_t *txn, store_t *st, store_req_t *req)
     return r;
 }
 
+/*
+ * On the submitter's core after the commit: a registration whose batch failed
+ * never reached a committed txn, so its seat comes back here (a committed one
+ * was settled by the writer); then the submitter's completion.
+ */
+static void op_done_cb(store_req_t *req)
+{
+    eng_op_t *op = (eng_op_t *)req;
+    if (req->status == CET_E_STORAGE && op->seat_slot >= 0)
+        eng_seats_give(op->eng->seats, op->seat_slot);
+    op->done_cb(req);
+}
+
 void eng_op_init(eng_op_t *op, eng_t *e, eng_op_kind_t kind, store_mailbox_t *mb,
                  void (*done_cb)(store_req_t *req))
 {
     memset(op, 0, offsetof(eng_op_t, body));
     op->body[0] = 0;
     op->req.apply_cb = op_apply_cb;
-    op->req.done_cb = done_cb;
+    op->req.done_cb = op_done_cb;
+    op->done_cb = done_cb;
     op->req.mailbox = mb;
     op->eng = e;
     op->kind = kind;
@@ -905,6 +952,7 @@ void eng_op_init(eng_op_t *op, eng_t *e, eng_op_kind_t kind, store_mailbox_t *mb
 cet_err_t eng_submit(eng_op_t *op)
 {
     int rc = store_writer_submit(op->eng->writer, &op->req);
+    if (rc && op->seat_slot >= 0) eng_seats_give(op->eng->seats, op->seat_slot);
     return rc ? (cet_err_t)rc : CET_E_OK;
 }
 
@@ -918,8 +966,7 @@ int eng_expire_hold(eng_t *e, store_txn_t *txn, uint32_t roster_no, char subject
     if (rc) return rc;
     if (reg.expires != due || (reg.flags & (STORE_REG_PAID | STORE_REG_LOCKED)) || reg.order_id)
         return 0; /* stale index entry: the tick removes it */
-    if ((rc = store_reg_del(txn, e->st, &reg))) return rc;
-    eng_tick_release(e, reg.campus, reg.subject);
+    if ((rc = eng_reg_remove(e, txn, &reg))) return rc;
     e->tick_counts.holds_expired++;
     /* nobody may hold an oral subject without its written one */
     store_reg_t regs[CET_CANDIDATE_REGS_MAX];
@@ -932,8 +979,7 @@ int eng_expire_hold(eng_t *e, store_txn_t *txn, uint32_t roster_no, char subject
         if (rc) return rc;
         if (s.kind != STORE_ORAL || s.written != subject || (regs[i].flags & STORE_REG_PAID))
             continue;
-        if ((rc = store_reg_del(txn, e->st, &regs[i]))) return rc;
-        eng_tick_release(e, regs[i].campus, regs[i].subject);
+        if ((rc = eng_reg_remove(e, txn, &regs[i]))) return rc;
         e->tick_counts.holds_expired++;
     }
     return candidate_maybe_empty(e, txn, roster_no, now);

@@ -136,21 +136,12 @@ static void api_op_done_cb(store_req_t *r)
 {
     eng_op_t *op = (eng_op_t *)r;
     net_req_t *req = op->user;
-    eng_seats_t *seats = eng_seats(op->eng);
-    if (op->seat_slot >= 0 && (r->status == CET_E_STORAGE || !op->seat_keep))
-        eng_seats_give(seats, op->seat_slot);
     if (r->status == CET_E_STORAGE) {
         net_reply_error(req, CET_E_STORAGE, NULL);
     } else {
-        for (int i = 0; i < op->n_released; i++) eng_seats_give(seats, op->released[i]);
         if (op->replayed) net_req_add_header(req, "Idempotent-Replayed", "true");
         if (op->kind == ENG_OP_REG_CREATE && r->status == 0 && !op->replayed)
             net_metrics_count("registrations", 1);
-        if (op->kind == ENG_OP_STAFF_CAPACITY && r->status == 0 && !op->replayed) {
-            /* the new capacity is on disk: the counter follows (left moves by the difference) */
-            int slot = eng_seats_slot(seats, op->in.campus, op->in.subject);
-            if (slot >= 0) eng_seats_set_capacity(seats, slot, op->in.capacity);
-        }
         net_reply_raw(req, op->http_status, "application/json; charset=utf-8", op->body,
                       op->body_len);
     }
@@ -177,7 +168,6 @@ void net_api_op_submit(net_req_t *req, eng_op_t *op)
 {
     cet_err_t e = eng_submit(op);
     if (e) {
-        if (op->seat_slot >= 0) eng_seats_give(eng_seats(op->eng), op->seat_slot);
         cet_free(op);
         net_reply_error(req, e, NULL);
     }
