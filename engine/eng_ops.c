@@ -551,6 +551,13 @@ static int apply_pay_create(eng_op_t *op, store_txn_t *txn)
     o.state = STORE_ORDER_PENDING;
     o.n_subjects = (uint8_t)n;
     memcpy(o.subjects, op->in.subjects, n);
+    for (size_t i = 0; i < n; i++) {
+        CET_ASSERT_INFO(regs[i].seq != 0, "order for roster_no %u/%c: a registration without seq",
+                        regs[i].roster_no, regs[i].subject);
+        o.reg_seq[i] = regs[i].seq;
+        o.reg_campus[i] = regs[i].campus;
+        o.reg_fee[i] = regs[i].fee;
+    }
     cet_strlcpy(o.channel, op->in.channel, sizeof o.channel);
     o.created = op->now;
     o.expires = op->now + e->opt.order_ttl_s;
@@ -572,6 +579,12 @@ static int apply_pay_create(eng_op_t *op, store_txn_t *txn)
     return 0;
 }
 
+/*
+ * Pays the registrations the order was made for, each at its fee: the very
+ * records (by sequence; a subject cancelled and registered again, at another
+ * campus or fee, is another record), still unpaid and in no other order.
+ * CET_REFUSED when any of them is not (nothing is written then): a refund.
+ */
 static int pay_regs(eng_t *e, store_txn_t *txn, const store_order_t *o, bool check_only)
 {
     for (int i = 0; i < o->n_subjects; i++) {
@@ -579,6 +592,12 @@ static int pay_regs(eng_t *e, store_txn_t *txn, const store_order_t *o, bool che
         int rc = store_reg_get(txn, e->st, o->roster_no, o->subjects[i], &reg);
         if (rc == STORE_NOTFOUND) return CET_REFUSED;
         if (rc) return rc;
+        if (reg.seq != o->reg_seq[i]) return CET_REFUSED; /* made again since the order */
+        CET_ASSERT_INFO(reg.campus == o->reg_campus[i] && reg.fee == o->reg_fee[i],
+                        "order %llu: registration seq %llu at %06u for %u fen, the order says "
+                        "%06u for %u fen",
+                        (unsigned long long)o->id, (unsigned long long)reg.seq, reg.campus,
+                        reg.fee, o->reg_campus[i], o->reg_fee[i]);
         if (reg.flags & STORE_REG_PAID) return CET_REFUSED;
         if (reg.order_id && reg.order_id != o->id) return CET_REFUSED;
         if (check_only) continue;

@@ -31,7 +31,7 @@
 
 #include "base/cet_limits.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3 /* 3: orders name their registrations (reg_seq, campus, fee) */
 
 /* Own return codes, in a range LMDB and errno never use. */
 #define STORE_NOTFOUND MDB_NOTFOUND /* -30798 */
@@ -251,6 +251,12 @@ typedef enum store_order_state {
     STORE_ORDER_EXPIRED = 3,
     STORE_ORDER_REFUND = 4    /* paid after it expired; marked for refund */
 } store_order_state_t;
+/*
+ * The registrations an order was made for: subjects[i] of the candidate as it
+ * was then, the one stored under reg_seq[i] at reg_campus[i] for reg_fee[i]
+ * fen (amount is their sum). A notice pays exactly those; a registration of
+ * the same subject made again (another sequence) is not one of them.
+ */
 typedef struct store_order {
     uint64_t id;
     uint32_t roster_no;
@@ -264,6 +270,9 @@ typedef struct store_order {
     int64_t expires;
     int64_t paid_at;
     char gateway_txn[64];
+    uint64_t reg_seq[CET_ORDER_SUBJECTS_MAX];
+    uint32_t reg_campus[CET_ORDER_SUBJECTS_MAX];
+    uint32_t reg_fee[CET_ORDER_SUBJECTS_MAX];
 } store_order_t;
 
 typedef struct store_notice {
