@@ -103,6 +103,9 @@
 #define CET_SEAT_CHANGES_MAX ((CET_COMMIT_BATCH_MAX + CET_EXPIRE_BATCH_MAX) * CET_CANDIDATE_REGS_MAX)
 #define CET_ORDER_TTL_S 1800             /* a pending payment order times out */
 
+/* ---- API calls (net/net_api.c) ---- */
+#define CET_CALL_POOL_CHUNK 64           /* per-call contexts a core's pool allocates at once */
+
 /* ---- the registration index (store/store_regidx.c) ---- */
 #define CET_REGIDX_CHUNK_SLOTS 16384     /* candidate slots allocated together */
 #define CET_REGIDX_CHUNKS_MAX 65536      /* chunks: up to 2^30 roster numbers */

@@ -64,7 +64,7 @@ typedef enum store_db {
     STORE_DB_ORDER,         /* u64 order id -> store_order_t */
     STORE_DB_SESSION,       /* 32-byte SHA-256 of the token -> store_session_t */
     STORE_DB_STAFF,         /* user name -> store_staff_t */
-    STORE_DB_IDEM,          /* 16-byte scope ‖ 32-byte SHA-256 of key -> store_idem_t + body */
+    STORE_DB_IDEM,          /* 16-byte scope ‖ 32-byte SHA-256 of key -> store_idem_t + result */
     STORE_DB_AUDIT,         /* u64 sequence -> store_audit_t + UTF-8 text */
     STORE_DB_NOTICE,        /* gateway_txn (bytes) -> store_notice_t */
     STORE_DB__COUNT
@@ -307,12 +307,12 @@ typedef struct store_staff {
     uint32_t scope;           /* school code or province code */
 } store_staff_t;
 
+/* The first result of an Idempotency-Key: this header, then result_len bytes of the engine's result. */
 typedef struct store_idem {
-    uint8_t request_hash[16]; /* XXH3-128 of method, path and body */
+    uint8_t request_hash[16]; /* XXH3-128 of what makes the request this request */
     int64_t created;
-    uint16_t status;
-    uint16_t body_len;        /* body bytes follow the header in the value */
-    uint32_t pad_;
+    uint32_t kind;            /* the engine's op kind */
+    uint32_t result_len;      /* sizeof the engine's eng_result_t */
 } store_idem_t;
 
 typedef struct store_audit {
