@@ -178,8 +178,11 @@ static int tick_cb(store_txn_t *txn, store_t *st, int64_t now_ms, void *ctx)
         const uint8_t *k = w->keys[i];
         int64_t due = (int64_t)store_rd64(k);
         uint8_t kind = k[8];
-        uint32_t no = store_rd32(k + 9);
-        char subject = (char)k[13];
+        uint64_t id = store_expiry_key_id(k);
+        char subject = store_expiry_key_subject(k);
+        /* a hold's or a candidate's id is its roster_no: 32 bits, or the entry is not ours */
+        uint32_t no = (uint32_t)id;
+        if (kind != STORE_EXPIRE_ORDER && id > UINT32_MAX) return STORE_CORRUPT;
         switch (kind) {
         case STORE_EXPIRE_HOLD:
             rc = eng_expire_hold(e, txn, no, subject, due, w->now);
@@ -188,7 +191,7 @@ static int tick_cb(store_txn_t *txn, store_t *st, int64_t now_ms, void *ctx)
             rc = eng_expire_candidate(e, txn, no, due);
             break;
         case STORE_EXPIRE_ORDER:
-            rc = eng_expire_order(e, txn, no, due, w->now);
+            rc = eng_expire_order(e, txn, id, due, w->now);
             break;
         default:
             rc = 0;

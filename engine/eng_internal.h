@@ -35,7 +35,7 @@ struct eng {
 int eng_expire_hold(eng_t *e, store_txn_t *txn, uint32_t roster_no, char subject, int64_t due,
                     int64_t now);
 int eng_expire_candidate(eng_t *e, store_txn_t *txn, uint32_t roster_no, int64_t due);
-int eng_expire_order(eng_t *e, store_txn_t *txn, uint32_t order_id, int64_t due, int64_t now);
+int eng_expire_order(eng_t *e, store_txn_t *txn, uint64_t order_id, int64_t due, int64_t now);
 /**
  * Removes a registration inside the writer's txn: the record, its hold, one
  * off the offer's live count, and its seat given back after the commit.

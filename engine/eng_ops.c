@@ -806,8 +806,66 @@ static int apply_staff_capacity(eng_op_t *op, store_txn_t *txn)
 }
 
 /* ---- dispatch with idempotency ---- */
+static bool op_is_staff(eng_op_kind_t k)
+{
+    return k == ENG_OP_STAFF_REVIEW_DECIDE || k == ENG_OP_STAFF_LOCK ||
+           k == ENG_OP_STAFF_GROUP_PAY || k == ENG_OP_STAFF_CAPACITY;
+}
+
+/*
+ * What every apply_* may take for granted, because the submitter (net/)
+ * validated it: checked before any of them runs, and an op that breaks it is
+ * printed whole before the abort (a bug in the caller, never a client's doing).
+ */
+static void op_check_preconditions(const eng_op_t *op)
+{
+    static const uint8_t zero[16];
+    eng_op_kind_t k = op->kind;
+    bool by_account = k != ENG_OP_ACCOUNT_CREATE && k != ENG_OP_SESSION_DELETE &&
+                      k != ENG_OP_PAY_NOTICE && !op_is_staff(k) &&
+                      !(k == ENG_OP_SESSION_CREATE && op->staff[0]);
+    bool ok = true;
+    if (by_account) ok = memcmp(op->account, zero, 16) != 0;
+    if (op_is_staff(k)) ok = ok && op->staff[0] != 0;
+    switch (k) {
+    case ENG_OP_ACCOUNT_CREATE:
+        ok = ok && op->in.email[0] && op->in.pwhash[0] && memcmp(op->in.target, zero, 16) != 0;
+        break;
+    case ENG_OP_BIND:
+        ok = ok && op->in.id_type && op->in.id_number[0] && op->in.name[0];
+        break;
+    case ENG_OP_REG_CREATE:
+        ok = ok && op->in.subject && op->in.campus >= 100000 && op->in.campus <= 999999;
+        break;
+    case ENG_OP_REG_CANCEL:
+    case ENG_OP_STAFF_LOCK:
+        ok = ok && op->in.subject;
+        break;
+    case ENG_OP_PAY_CREATE:
+    case ENG_OP_STAFF_GROUP_PAY:
+        ok = ok && op->in.subjects[0] && strlen(op->in.subjects) <= CET_ORDER_SUBJECTS_MAX;
+        break;
+    case ENG_OP_PAY_NOTICE:
+        ok = ok && op->in.order_id && op->in.gateway_txn[0];
+        break;
+    case ENG_OP_STAFF_CAPACITY:
+        ok = ok && op->in.subject && op->in.capacity <= CET_OFFER_CAPACITY_MAX;
+        break;
+    default:
+        break;
+    }
+    char acct[33];
+    cet_hex(acct, op->account, 16);
+    CET_ASSERT_INFO(ok,
+                    "apply precondition: op kind %d account %s staff '%s' subject '%c' campus %u "
+                    "subjects '%s' order %llu capacity %u",
+                    (int)k, acct, op->staff, op->in.subject ? op->in.subject : '-', op->in.campus,
+                    op->in.subjects, (unsigned long long)op->in.order_id, op->in.capacity);
+}
+
 static int apply_kind(eng_op_t *op, store_txn_t *txn)
 {
+    op_check_preconditions(op);
     switch (op->kind) {
     case ENG_OP_ACCOUNT_CREATE:
         return apply_account_create(op, txn);
@@ -1078,7 +1136,7 @@ int eng_expire_candidate(eng_t *e, store_txn_t *txn, uint32_t roster_no, int64_t
     return 0;
 }
 
-int eng_expire_order(eng_t *e, store_txn_t *txn, uint32_t order_id, int64_t due, int64_t now)
+int eng_expire_order(eng_t *e, store_txn_t *txn, uint64_t order_id, int64_t due, int64_t now)
 {
     store_order_t o;
     int rc = store_order_get(txn, e->st, order_id, &o);

@@ -31,7 +31,7 @@
 
 #include "base/cet_limits.h"
 
-#define STORE_SCHEMA_VERSION 3 /* 3: orders name their registrations (reg_seq, campus, fee) */
+#define STORE_SCHEMA_VERSION 3 /* 3: orders name their registrations, idem keeps results, 64-bit expiry ids */
 
 /* Own return codes, in a range LMDB and errno never use. */
 #define STORE_NOTFOUND MDB_NOTFOUND /* -30798 */
@@ -60,7 +60,7 @@ typedef enum store_db {
     STORE_DB_CANDIDATE,     /* u32 roster_no -> store_candidate_t */
     STORE_DB_REVIEW,        /* 16-byte account id -> store_review_t */
     STORE_DB_REG,           /* u64 registration seq -> store_reg_t (by candidate: in-memory index) */
-    STORE_DB_EXPIRY,        /* u64 due ‖ u8 kind ‖ u32 roster_no ‖ u8 subject -> empty */
+    STORE_DB_EXPIRY,        /* u64 due ‖ u8 kind ‖ u64 id ‖ u8 subject -> empty */
     STORE_DB_ORDER,         /* u64 order id -> store_order_t */
     STORE_DB_SESSION,       /* 32-byte SHA-256 of the token -> store_session_t */
     STORE_DB_STAFF,         /* user name -> store_staff_t */
@@ -419,10 +419,21 @@ size_t store_roster_key(uint8_t out[1 + CET_ID_NUMBER_BYTES], uint8_t id_type,
                         const char *id_number);
 /** Offer key: campus ‖ subject (5 bytes). */
 void store_offer_key(uint8_t out[5], uint32_t campus, char subject);
-/** Expiry key: due (seconds, as u64) ‖ kind ‖ roster_no ‖ subject (14 bytes). */
-#define STORE_EXPIRY_KEY_BYTES 14
+/**
+ * Expiry key: due (seconds, as u64) ‖ kind ‖ id (u64: the roster_no of a hold
+ * or a candidate, the order id of an order, never narrowed) ‖ subject (18 bytes).
+ */
+#define STORE_EXPIRY_KEY_BYTES 18
 void store_expiry_key(uint8_t out[STORE_EXPIRY_KEY_BYTES], int64_t due, uint8_t kind,
-                      uint32_t roster_no, char subject);
+                      uint64_t id, char subject);
+static inline uint64_t store_expiry_key_id(const uint8_t k[STORE_EXPIRY_KEY_BYTES])
+{
+    return store_rd64(k + 9);
+}
+static inline char store_expiry_key_subject(const uint8_t k[STORE_EXPIRY_KEY_BYTES])
+{
+    return (char)k[17];
+}
 
 /* ---- typed records ---- */
 int store_sitting_get(store_txn_t *txn, const store_t *st, store_sitting_t *out);

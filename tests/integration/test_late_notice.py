@@ -9,7 +9,8 @@ this test makes it cost 9000 fen; the late 8000-fen notice must not pay F at
 refund is audited, both registrations stay unpaid, `cetctl check` passes.
 The same holds when F is made again at the same campus and fee: another
 registration than the order's. A notice whose registrations are all still
-there pays them (the control).
+there pays them (the control). Order ids in paths and notices are strict
+decimal (issue 9.10): `/api/v1/payments/+1` is 404, not order 1.
 """
 import csv
 import os
@@ -135,6 +136,21 @@ class LateNotice(EngineCase):
         self.check_passes()
         c.close()
         c2.close()
+
+    def test_d_order_ids_are_strict_decimal(self):
+        c = self.person()
+        self.register(c, "1", CAMPUS_A)
+        order = self.ok(c, "POST", "/api/v1/payments", {"subjects": ["1"], "channel": "alipay"},
+                        201)
+        oid = order["order_id"]
+        self.assertEqual(self.ok(c, "GET", f"/api/v1/payments/{oid}")["order_id"], oid)
+        for bad in ("+" + oid, "0" + oid, oid + "x", " " + oid, "-" + oid, "0x1",
+                    "99999999999999999999999", "1e3"):
+            st, js, _ = c.request("GET", "/api/v1/payments/" + bad.replace(" ", "%20"))
+            self.assertEqual((st, error_code(js)), (404, "order_not_found"), (bad, js))
+        st, js = pay_notice(self.engine, "+" + oid, 3000)
+        self.assertEqual((st, error_code(js)), (422, "invalid_field"), js)
+        c.close()
 
 
 if __name__ == "__main__":
