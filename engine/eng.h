@@ -275,6 +275,19 @@ int eng_offer_eligible(eng_t *e, store_txn_t *txn, const store_candidate_t *c,
 int eng_check_registration(eng_t *e, store_txn_t *txn, const uint8_t account[16], char subject,
                            uint32_t campus, int64_t now, store_candidate_t *c_out,
                            store_offer_t *o_out);
+/* ---- the records a binding and a login make (apply_bind, apply_session_create; cetctl
+ * bench-prep prepares candidates offline with the same) ---- */
+/**
+ * The candidate record of a binding of roster record ro to account at now: the
+ * frozen snapshot, and due for deletion hold_ttl_s later while it has no
+ * registrations. (A CET6 review approved for the record is the binding's to add.)
+ */
+void eng_candidate_init(store_candidate_t *c, const store_roster_t *ro, const uint8_t account[16],
+                        int64_t now, int64_t hold_ttl_s);
+/** A session of kind (STORE_SESSION_*) for account or staff user, from now for CET_SESSION_TTL_S. */
+void eng_session_init(store_session_t *s, uint8_t kind, const uint8_t account[16],
+                      const char *staff, int64_t now);
+
 /** Verifies a payment notice signature: hex HMAC-SHA256(secret, body), constant time. */
 bool eng_notice_signature_ok(const eng_t *e, const char *body, size_t len, const char *sig_hex);
 

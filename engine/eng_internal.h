@@ -1,4 +1,13 @@
-/* eng_internal.h: the engine's private state, shared by eng.c and eng_ops.c. */
+/*
+ * eng_internal.h: the engine's private state and the calls between its files,
+ * which go one way only:
+ *
+ *   eng.c (start, stop, the expiry tick)
+ *     -> eng_ops.c (every write; the expiry handlers below)
+ *          -> eng_rules.c (phase, qualification, names: pure)  -> eng_seats.c (the ledger)
+ *
+ * eng_ops.c never calls into eng.c, and eng_rules.c and eng_seats.c into neither.
+ */
 #ifndef ENG_INTERNAL_H
 #define ENG_INTERNAL_H
 
@@ -31,7 +40,7 @@ struct eng {
     size_t sweep_klen;
 };
 
-/* Expiry handlers (eng_ops.c), run by the tick inside the writer's txn. */
+/* Expiry handlers (eng_ops.c), called by eng.c's tick inside the writer's txn. */
 int eng_expire_hold(eng_t *e, store_txn_t *txn, uint32_t roster_no, char subject, int64_t due,
                     int64_t now);
 int eng_expire_candidate(eng_t *e, store_txn_t *txn, uint32_t roster_no, int64_t due);

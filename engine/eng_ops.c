@@ -111,22 +111,28 @@ static int apply_account_create(eng_op_t *op, store_txn_t *txn)
     return 0;
 }
 
+void eng_session_init(store_session_t *s, uint8_t kind, const uint8_t account[16],
+                      const char *staff, int64_t now)
+{
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    s->created = now;
+    s->expires = now + CET_SESSION_TTL_S;
+    if (account) memcpy(s->account, account, 16);
+    if (staff) cet_strlcpy(s->staff, staff, sizeof s->staff);
+}
+
 static int apply_session_create(eng_op_t *op, store_txn_t *txn)
 {
     store_session_t s;
-    memset(&s, 0, sizeof s);
-    s.created = op->now;
-    s.expires = op->now + CET_SESSION_TTL_S;
     if (op->staff[0]) {
-        s.kind = STORE_SESSION_STAFF;
-        cet_strlcpy(s.staff, op->staff, sizeof s.staff);
+        eng_session_init(&s, STORE_SESSION_STAFF, NULL, op->staff, op->now);
     } else {
         store_account_t a;
         int r = load_account(op, txn, &a);
         if (cet_err_is_code(r)) return CET_E_INVALID_CREDENTIALS;
         if (r) return r;
-        s.kind = STORE_SESSION_CANDIDATE;
-        memcpy(s.account, op->account, 16);
+        eng_session_init(&s, STORE_SESSION_CANDIDATE, op->account, NULL, op->now);
     }
     int rc = store_session_put(txn, op->eng->st, op->in.token_key, &s);
     if (rc) return rc;
@@ -175,6 +181,16 @@ static int apply_email_change(eng_op_t *op, store_txn_t *txn)
 }
 
 /* ---- binding ---- */
+void eng_candidate_init(store_candidate_t *c, const store_roster_t *ro, const uint8_t account[16],
+                        int64_t now, int64_t hold_ttl_s)
+{
+    memset(c, 0, sizeof *c);
+    memcpy(c->account, account, 16);
+    c->bound_at = now;
+    c->empty_due = now + hold_ttl_s;
+    c->snapshot = *ro;
+}
+
 static int apply_bind(eng_op_t *op, store_txn_t *txn)
 {
     eng_t *e = op->eng;
@@ -194,11 +210,7 @@ static int apply_bind(eng_op_t *op, store_txn_t *txn)
     if (rc == 0) return CET_E_CANDIDATE_TAKEN;
     if (rc != STORE_NOTFOUND) return rc;
 
-    memset(&c, 0, sizeof c);
-    memcpy(c.account, a.id, 16);
-    c.bound_at = op->now;
-    c.empty_due = op->now + e->opt.hold_ttl_s;
-    c.snapshot = ro;
+    eng_candidate_init(&c, &ro, a.id, op->now, e->opt.hold_ttl_s);
     /* a CET6 review approved for this very record survives a re-binding */
     store_review_t rv;
     rc = store_review_get(txn, e->st, a.id, &rv);
