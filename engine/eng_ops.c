@@ -1010,6 +1010,18 @@ static int op_apply_cb(store_txn_t *txn, store_t *st, store_req_t *req)
     return r;
 }
 
+/* A seat taken for op that never reached a committed txn goes back now (core thread). */
+static void op_seat_return(eng_op_t *op)
+{
+    if (op->seat_slot < 0) return;
+    eng_seats_t *s = op->eng->seats;
+    CET_ASSERT_INFO(eng_seats_taken(s, op->seat_slot) > 0,
+                    "seat give back: op kind %d at %06u/%c, but the offer has no seat taken",
+                    (int)op->kind, op->in.campus, op->in.subject);
+    eng_seats_give(s, op->seat_slot);
+    op->seat_slot = -1;
+}
+
 /*
  * On the submitter's core after the commit: a registration whose batch failed
  * never reached a committed txn, so its seat comes back here (a committed one
@@ -1019,7 +1031,7 @@ static void op_done_cb(store_req_t *req)
 {
     eng_op_t *op = (eng_op_t *)req;
     if (req->status == CET_E_STORAGE) {
-        if (op->seat_slot >= 0) eng_seats_give(op->eng->seats, op->seat_slot);
+        op_seat_return(op);
         op->res.err = CET_E_STORAGE;
         op->replayed = false;
     }
@@ -1088,8 +1100,7 @@ bool eng_submit(eng_op_t *op, store_txn_t *rtxn)
     if (op->kind == ENG_OP_REG_CREATE && rtxn) r = reg_fast_path(op, rtxn);
     if (!r) r = store_writer_submit(op->eng->writer, &op->req);
     if (!r) return true;
-    if (op->seat_slot >= 0) eng_seats_give(op->eng->seats, op->seat_slot);
-    op->seat_slot = -1;
+    op_seat_return(op);
     return !answer_now(op, r);
 }
 

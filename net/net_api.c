@@ -285,7 +285,6 @@ eng_op_t *net_call_op(net_call_t *call, eng_op_kind_t kind)
     eng_op_init(&call->op, call->api->eng, kind, net_core_mailbox(net_req_core(call->req)),
                 call_op_done_cb);
     call->op.user = call;
-    call->has_op = true;
     return &call->op;
 }
 

@@ -63,7 +63,6 @@ struct net_call {
     store_txn_t *rtxn;    /* the core's read txn while the handler runs (net_api_read_txn);
                              NULL once slow work ended it (net_call_read_done) */
     api_auth_t auth;      /* the caller (net_api_auth) */
-    bool has_op;
     eng_op_t op;          /* the write op (net_call_op) */
     net_call_pw_t pw;
     net_call_t *next_free;
