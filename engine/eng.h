@@ -18,7 +18,11 @@
  *   net_api.c     done: maps op->res to a status and JSON, replies
  *
  * Threads: eng_* functions other than the apply side are called from core
- * threads; apply and the tick run on the writer thread only.
+ * threads; apply, the tick and the seat ledger's after-commit changes run on
+ * the writer thread only.
+ *
+ * Errors (base/cet_err.h): a refusal is a cet_err_t in op->res.err; storage
+ * codes never reach the submitter (they become CET_E_STORAGE, logged).
  */
 #ifndef ENG_H
 #define ENG_H
@@ -42,9 +46,12 @@ typedef struct eng_options {
 } eng_options_t;
 
 /**
- * Loads the seat counters from st (capacity minus live registrations), drains
- * nothing yet, and starts the writer thread whose ticks expire due holds (the
- * first tick runs at once, so holds overdue after a crash go first).
+ * Loads the seat counters from st (capacity minus live registrations),
+ * rewrites every offer's live count from the registrations (one write txn:
+ * st must be this process's alone; aborts with context if an offer holds more
+ * live registrations than its capacity), and starts the writer thread whose
+ * ticks expire due holds (the first tick runs at once, so holds overdue after
+ * a crash go first). Returns 0 or a storage code (logged).
  */
 int eng_open(store_t *st, const eng_options_t *opt, eng_t **out);
 /** Stops the writer (after committing what is queued). */
