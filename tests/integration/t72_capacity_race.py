@@ -87,6 +87,7 @@ class CapacityRace(EngineCase):
         chk = self.data.check()
         self.assertEqual(chk.returncode, 0, chk.stdout + chk.stderr)
 
+    # docs/rules.md#R17, docs/rules.md#R26
     def test_a_two_capacities_then_registrations(self):
         self.assertGreaterEqual(len(self.mine), RACERS + 10, "too few demo candidates")
         self.assertEqual(self.live(), 0)
@@ -134,6 +135,7 @@ class CapacityRace(EngineCase):
                 c.close()
         self.assertEqual(self.counter(), stored)
 
+    # docs/rules.md#R26, docs/rules.md#R17
     def test_b_capacity_below_live_refused(self):
         # one live paid registration: capacity 0 is refused, the capacity stays
         row = next(r for r in reversed(self.mine[RACERS + 5:]) if PAID_SUBJECT in r["subjects"])

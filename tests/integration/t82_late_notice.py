@@ -87,6 +87,7 @@ class LateNotice(EngineCase):
         chk = self.data.check()
         self.assertEqual(chk.returncode, 0, chk.stdout + chk.stderr)
 
+    # docs/rules.md#R22, docs/rules.md#R23
     def test_a_remade_elsewhere_at_another_fee_is_refund(self):
         c = self.person()
         oid = self.expired_order(c)
@@ -107,6 +108,7 @@ class LateNotice(EngineCase):
         self.check_passes()
         c.close()
 
+    # docs/rules.md#R22
     def test_b_remade_at_the_same_campus_and_fee_is_refund(self):
         c = self.person()
         oid = self.expired_order(c)
@@ -120,6 +122,7 @@ class LateNotice(EngineCase):
         self.check_passes()
         c.close()
 
+    # docs/rules.md#R22
     def test_c_registrations_still_there_are_paid(self):
         c = self.person()
         oid = self.expired_order(c)
@@ -137,6 +140,7 @@ class LateNotice(EngineCase):
         c.close()
         c2.close()
 
+    # docs/rules.md#R28
     def test_d_order_ids_are_strict_decimal(self):
         c = self.person()
         self.register(c, "1", CAMPUS_A)
