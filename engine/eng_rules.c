@@ -94,7 +94,8 @@ void eng_mask_name(const char *in, char *out, size_t cap)
 {
     /* keep the first character (the surname) and the last; stars between */
     size_t n = strlen(in), chars = 0;
-    for (size_t i = 0; i < n; i += utf8_len(in + i)) chars++;
+    for (size_t i = 0; i < n; i += utf8_len(in + i))
+        chars++;
     size_t o = 0, idx = 0;
     for (size_t i = 0; i < n && o + 5 < cap; idx++) {
         size_t l = utf8_len(in + i);
@@ -113,7 +114,8 @@ void eng_mask_id(const char *in, char *out, size_t cap)
 {
     size_t n = strlen(in);
     if (n >= cap) n = cap - 1;
-    for (size_t i = 0; i < n; i++) out[i] = (i < 4 || i + 4 >= n) ? in[i] : '*';
+    for (size_t i = 0; i < n; i++)
+        out[i] = (i < 4 || i + 4 >= n) ? in[i] : '*';
     out[n] = 0;
 }
 
@@ -136,4 +138,3 @@ bool eng_notice_signature_ok(const eng_t *e, const char *body, size_t len, const
     crypto_auth_hmacsha256_final(&stt, want);
     return sodium_memcmp(want, got, sizeof want) == 0;
 }
-

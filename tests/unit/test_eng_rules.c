@@ -27,11 +27,15 @@ static int done;
 static int64_t t0;
 
 /* ---- data ---- */
-static void put_offer(store_txn_t *txn, uint32_t campus, char subject, uint32_t cap,
-                      uint32_t fee, int64_t closes)
+static void put_offer(store_txn_t *txn, uint32_t campus, char subject, uint32_t cap, uint32_t fee,
+                      int64_t closes)
 {
-    store_offer_t o = {.campus = campus, .subject = subject, .capacity = cap, .fee = fee,
-                       .window_opens = t0 - 3600, .window_closes = closes,
+    store_offer_t o = {.campus = campus,
+                       .subject = subject,
+                       .capacity = cap,
+                       .fee = fee,
+                       .window_opens = t0 - 3600,
+                       .window_closes = closes,
                        .exam_date = t0 + 30 * 86400};
     CHECK_EQ(store_offer_put(txn, st, &o), 0);
 }
@@ -47,14 +51,18 @@ static void setup_data(void)
 {
     store_txn_t *txn;
     CHECK_EQ(store_write_begin(st, &txn), 0);
-    store_sitting_t s = {.id = 20262, .lookup_opens = t0 - 7200, .reg_opens = t0 - 3600,
-                         .reg_closes = t0 + 86400, .written_date = t0 + 30 * 86400};
+    store_sitting_t s = {.id = 20262,
+                         .lookup_opens = t0 - 7200,
+                         .reg_opens = t0 - 3600,
+                         .reg_closes = t0 + 86400,
+                         .written_date = t0 + 30 * 86400};
     CHECK_EQ(store_sitting_put(txn, st, &s), 0);
     store_province_t p = {.code = 11};
     CHECK_EQ(store_province_put(txn, st, &p), 0);
     store_school_t sc = {.code = 10013, .province = 11, .flags = STORE_SCHOOL_ORAL_ELSEWHERE};
     CHECK_EQ(store_school_put(txn, st, &sc), 0);
-    store_campus_t ca = {.code = CAMPUS_A, .school = 10013}, cb = {.code = CAMPUS_B, .school = 10013};
+    store_campus_t ca = {.code = CAMPUS_A, .school = 10013},
+                   cb = {.code = CAMPUS_B, .school = 10013};
     CHECK_EQ(store_campus_put(txn, st, &ca), 0);
     CHECK_EQ(store_campus_put(txn, st, &cb), 0);
     put_subject(txn, '1', STORE_WRITTEN, 4, 0);
@@ -264,8 +272,8 @@ static void test_registration_rules(void)
     CHECK_EQ(bind_roster(p3, 3), CET_E_OK);
     CHECK_EQ(bind_roster(p4, 4), CET_E_OK);
     CHECK_EQ(reg1(p1, 'F', CAMPUS_A), CET_E_ORAL_NEEDS_WRITTEN);
-    CHECK_EQ(reg1(p1, '2', CAMPUS_A), CET_E_WINDOW_CLOSED);  /* the offer's window */
-    CHECK_EQ(reg1(p4, '3', CAMPUS_A), CET_E_NOT_QUALIFIED);  /* p4 has only '1' */
+    CHECK_EQ(reg1(p1, '2', CAMPUS_A), CET_E_WINDOW_CLOSED); /* the offer's window */
+    CHECK_EQ(reg1(p4, '3', CAMPUS_A), CET_E_NOT_QUALIFIED); /* p4 has only '1' */
     CHECK_EQ(reg1(p1, '1', CAMPUS_B), CET_E_OFFER_NOT_FOUND);
     eng_op_t op;
     CHECK_EQ(reg(p1, '1', CAMPUS_A, &op), CET_E_OK);
@@ -274,10 +282,10 @@ static void test_registration_rules(void)
     CHECK(op.res.u.reg.seq > 0);
     CHECK_EQ(reg1(p1, '1', CAMPUS_A), CET_E_ALREADY_REGISTERED);
     CHECK_EQ(reg1(p1, '3', CAMPUS_A), CET_E_ONE_PER_LEVEL);
-    CHECK_EQ(reg1(p1, 'F', CAMPUS_A), CET_E_OK);             /* with its written one */
+    CHECK_EQ(reg1(p1, 'F', CAMPUS_A), CET_E_OK); /* with its written one */
     CHECK_EQ(reg1(p2, '1', CAMPUS_A), CET_E_OK);
     CHECK_EQ(left(CAMPUS_A, '1'), 0);
-    CHECK_EQ(reg1(p3, '1', CAMPUS_A), CET_E_SEATS_FULL);     /* capacity 2 */
+    CHECK_EQ(reg1(p3, '1', CAMPUS_A), CET_E_SEATS_FULL); /* capacity 2 */
     CHECK_EQ(live(CAMPUS_A, '1'), 2);
 }
 
@@ -443,8 +451,11 @@ int main(void)
     person(5, "1F", p5);
     person(6, "13F", p6);
     static const uint8_t secret[] = "unit-test-secret";
-    eng_options_t opt = {.hold_ttl_s = 86400, .order_ttl_s = 1, .payment_secret = secret,
-                         .payment_secret_len = sizeof secret - 1, .pay_url_base = "http://x/pay"};
+    eng_options_t opt = {.hold_ttl_s = 86400,
+                         .order_ttl_s = 1,
+                         .payment_secret = secret,
+                         .payment_secret_len = sizeof secret - 1,
+                         .pay_url_base = "http://x/pay"};
     CHECK_EQ(eng_open(st, &opt, &eng), 0);
     base = event_base_new();
     mb = store_mailbox_new(base);
