@@ -588,21 +588,35 @@ static int apply_pay_create(eng_op_t *op, store_txn_t *txn)
  * campus or fee, is another record), still unpaid and in no other order.
  * CET_REFUSED when any of them is not (nothing is written then): a refund.
  */
-static int pay_regs(eng_t *e, store_txn_t *txn, const store_order_t *o, bool check_only)
+static int pay_regs(eng_t *e, store_txn_t *txn, const store_order_t *o, bool check_only,
+                    char *why, size_t why_cap)
 {
     for (int i = 0; i < o->n_subjects; i++) {
         store_reg_t reg;
         int rc = store_reg_get(txn, e->st, o->roster_no, o->subjects[i], &reg);
-        if (rc == STORE_NOTFOUND) return CET_REFUSED;
+        if (rc == STORE_NOTFOUND) {
+            snprintf(why, why_cap, "subject %c at %06u for %u fen is gone", o->subjects[i],
+                     o->reg_campus[i], o->reg_fee[i]);
+            return CET_REFUSED;
+        }
         if (rc) return rc;
-        if (reg.seq != o->reg_seq[i]) return CET_REFUSED; /* made again since the order */
+        if (reg.seq != o->reg_seq[i]) { /* cancelled and made again since the order */
+            snprintf(why, why_cap,
+                     "subject %c: the order's registration (%06u, %u fen) is gone, the one now "
+                     "held is another (%06u, %u fen)",
+                     o->subjects[i], o->reg_campus[i], o->reg_fee[i], reg.campus, reg.fee);
+            return CET_REFUSED;
+        }
         CET_ASSERT_INFO(reg.campus == o->reg_campus[i] && reg.fee == o->reg_fee[i],
                         "order %llu: registration seq %llu at %06u for %u fen, the order says "
                         "%06u for %u fen",
                         (unsigned long long)o->id, (unsigned long long)reg.seq, reg.campus,
                         reg.fee, o->reg_campus[i], o->reg_fee[i]);
-        if (reg.flags & STORE_REG_PAID) return CET_REFUSED;
-        if (reg.order_id && reg.order_id != o->id) return CET_REFUSED;
+        if ((reg.flags & STORE_REG_PAID) || (reg.order_id && reg.order_id != o->id)) {
+            snprintf(why, why_cap, "subject %c is %s", o->subjects[i],
+                     (reg.flags & STORE_REG_PAID) ? "paid already" : "in another order");
+            return CET_REFUSED;
+        }
         if (check_only) continue;
         int64_t old = reg.expires;
         reg.flags |= STORE_REG_PAID;
@@ -638,7 +652,7 @@ static int apply_pay_notice(eng_op_t *op, store_txn_t *txn)
     store_order_t o;
     int r = lmdb(store_order_get(txn, e->st, op->in.order_id, &o), CET_E_ORDER_NOT_FOUND);
     if (r) return r;
-    char detail[256];
+    char detail[CET_AUDIT_TEXT_BYTES_MAX];
     if (op->in.amount != o.amount) {
         snprintf(detail, sizeof detail, "order %llu notice amount %u, order amount %u, txn %s",
                  (unsigned long long)o.id, op->in.amount, o.amount, op->in.gateway_txn);
@@ -648,16 +662,17 @@ static int apply_pay_notice(eng_op_t *op, store_txn_t *txn)
         return CET_E_AMOUNT_MISMATCH;
     }
     uint8_t outcome;
+    char why[160] = "the order is no longer open";
     int64_t old_expires = o.state == STORE_ORDER_PENDING ? o.expires : 0;
     switch (o.state) {
     case STORE_ORDER_PENDING:
     case STORE_ORDER_EXPIRED:
         /* A late notice still pays when every registration of the order is
          * still there unpaid; otherwise the money goes back (refund). */
-        rc = pay_regs(e, txn, &o, true);
+        rc = pay_regs(e, txn, &o, true, why, sizeof why);
         if (rc && rc != CET_REFUSED) return rc;
         if (rc == 0) {
-            if ((rc = pay_regs(e, txn, &o, false))) return rc;
+            if ((rc = pay_regs(e, txn, &o, false, why, sizeof why))) return rc;
             outcome = STORE_ORDER_PAID;
         } else {
             outcome = STORE_ORDER_REFUND;
@@ -666,6 +681,7 @@ static int apply_pay_notice(eng_op_t *op, store_txn_t *txn)
     case STORE_ORDER_PAID:
         outcome = strcmp(o.gateway_txn, op->in.gateway_txn) == 0 ? STORE_ORDER_PAID
                                                                   : STORE_ORDER_REFUND;
+        snprintf(why, sizeof why, "the order was paid already by txn %s", o.gateway_txn);
         break;
     default:
         outcome = STORE_ORDER_REFUND;
@@ -677,8 +693,8 @@ static int apply_pay_notice(eng_op_t *op, store_txn_t *txn)
         if ((rc = store_order_put(txn, e->st, &o, old_expires))) return rc;
     }
     if (outcome == STORE_ORDER_REFUND) {
-        snprintf(detail, sizeof detail, "order %llu txn %s amount %u marked for refund",
-                 (unsigned long long)o.id, op->in.gateway_txn, op->in.amount);
+        snprintf(detail, sizeof detail, "order %llu txn %s amount %u marked for refund: %s",
+                 (unsigned long long)o.id, op->in.gateway_txn, op->in.amount, why);
         CET_WARN("payment: %s", detail);
         if ((rc = store_audit_append(txn, e->st, op->now, "payment", "refund", detail))) return rc;
     }

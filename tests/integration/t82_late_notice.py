@@ -80,8 +80,11 @@ class LateNotice(EngineCase):
         return {r["subject"]: r for r in page["written"] + page["oral"]}
 
     def refund_audited(self, oid):
-        lines = [a for a in self.data.export("audit") if a["action"] == "refund"]
-        self.assertTrue(any(f"order {oid} " in a["detail"] for a in lines), lines)
+        """The audit line of the order's refund (its detail says why)."""
+        lines = [a for a in self.data.export("audit")
+                 if a["action"] == "refund" and f"order {oid} " in a["detail"]]
+        self.assertTrue(lines, f"no refund audited for order {oid}")
+        return lines[0]["detail"]
 
     def check_passes(self):
         chk = self.data.check()
@@ -100,7 +103,9 @@ class LateNotice(EngineCase):
         regs = self.regs(c)
         self.assertEqual((regs["1"]["state"], regs["F"]["state"]), ("unpaid", "unpaid"), regs)
         self.assertEqual(regs["F"]["campus"]["code"], CAMPUS_B)
-        self.refund_audited(oid)
+        why = self.refund_audited(oid)
+        self.assertIn(f"({CAMPUS_A}, 5000 fen)", why)
+        self.assertIn(f"({CAMPUS_B}, {FEE_B} fen)", why)
         # the same notice again: the same answer, nothing paid
         st2, js2 = pay_notice(self.engine, oid, 8000, txn=None)
         self.assertEqual((st2, js2.get("status")), (200, "refund"), js2)
