@@ -4,7 +4,8 @@
  * (eng_result_t) are checked: registration allowed and refused (window,
  * qualification, one per level, oral needs its written subject, seats full,
  * the txn as the truth of capacity, capacity below live), cancellation,
- * payment, a late notice that is a refund, idempotent replay, 64-bit order ids.
+ * payment, a late notice that is a refund, idempotent replay, 64-bit order ids,
+ * and a restart rebuilding the live counts and the seat counters.
  */
 #include "engine/eng.h"
 
@@ -434,6 +435,20 @@ static void test_order_ids_are_64_bit(void)
     CHECK_EQ(n.res.u.notice.outcome, STORE_ORDER_PAID);
 }
 
+/* A restart rebuilds every live count from the registrations and the counters from them. */
+static void test_restart_rebuilds_the_ledger(const eng_options_t *opt)
+{
+    uint32_t want = live(CAMPUS_A, '1'), left_before = left(CAMPUS_A, '1');
+    eng_close(eng);
+    store_txn_t *txn;
+    CHECK_EQ(store_write_begin(st, &txn), 0);
+    CHECK_EQ(eng_seats_live_put(txn, st, CAMPUS_A, '1', 99), 0); /* skewed while down */
+    CHECK_EQ(store_commit(txn), 0);
+    CHECK_EQ(eng_open(st, opt, &eng), 0);
+    CHECK_EQ(live(CAMPUS_A, '1'), want);
+    CHECK_EQ(left(CAMPUS_A, '1'), left_before);
+}
+
 int main(void)
 {
     evthread_use_pthreads();
@@ -466,6 +481,7 @@ int main(void)
     test_payment_and_late_notice();
     test_idempotent_replay();
     test_order_ids_are_64_bit();
+    test_restart_rebuilds_the_ledger(&opt);
 
     eng_close(eng);
     store_mailbox_free(mb);
