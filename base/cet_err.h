@@ -66,6 +66,8 @@
     X(CANDIDATE_TAKEN, "candidate_taken", 409, "this candidate is bound to another account")    \
     X(NOT_QUALIFIED, "not_qualified", 409, "the candidate is not qualified for this subject")   \
     X(SEATS_FULL, "seats_full", 409, "no seats left for this subject at this campus")           \
+    X(CAPACITY_BELOW_LIVE, "capacity_below_live", 409,                                          \
+      "the capacity is below the registrations this offer holds")                               \
     X(ONE_PER_LEVEL, "one_per_level", 409, "only one written subject per level may be taken")   \
     X(ALREADY_REGISTERED, "already_registered", 409, "this subject is already registered")     \
     X(TOO_MANY_REGISTRATIONS, "too_many_registrations", 409,                                    \

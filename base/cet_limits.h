@@ -108,8 +108,13 @@
 
 /* ---- holds ---- */
 #define CET_HOLD_TTL_DEFAULT_S 86400
-#define CET_TICK_RELEASE_MAX (2 * CET_EXPIRE_BATCH_MAX) /* seats given back by one tick */
+/* seat changes one write txn decides (a refused or cancelled registration, an expired
+ * hold and its orals, a capacity): applied to the counters after its commit */
+#define CET_SEAT_CHANGES_MAX ((CET_COMMIT_BATCH_MAX + CET_EXPIRE_BATCH_MAX) * CET_CANDIDATE_REGS_MAX)
 #define CET_ORDER_TTL_S 1800             /* a pending payment order times out */
+
+/* ---- API calls (net/net_api.c) ---- */
+#define CET_CALL_POOL_CHUNK 64           /* per-call contexts a core's pool allocates at once */
 
 /* ---- the registration index (store/store_regidx.c) ---- */
 #define CET_REGIDX_CHUNK_SLOTS 16384     /* candidate slots allocated together */
@@ -165,7 +170,6 @@ _Static_assert(CET_PASSWORD_BYTES_MIN < CET_PASSWORD_BYTES_MAX, "password bounds
 _Static_assert(CET_ORDER_SUBJECTS_MAX >= CET_CANDIDATE_REGS_MAX, "one order can pay them all");
 _Static_assert(CET_CANDIDATE_REGS_MAX >= 4, "two written levels, each with its oral");
 _Static_assert(CET_ROOM_SEATS_DEFAULT <= CET_ROOM_SEATS_MAX, "a default room fits two digits");
-_Static_assert(CET_TICK_RELEASE_MAX >= CET_EXPIRE_BATCH_MAX, "a tick can give back its batch");
 _Static_assert(CET_ORDER_TTL_S < CET_HOLD_TTL_DEFAULT_S, "an order times out before its holds");
 
 #endif
