@@ -136,10 +136,9 @@
 #define CET_SHEET_TEMPLATE_ROWS 2000     /* template rows formatted as text for IDs */
 
 /* ---- cetctl (tools/) ---- */
-#define CTL_CSV_FIELDS_MAX 32            /* columns of any CSV cetctl reads */
-#define CTL_CSV_RECORD_BYTES_MAX 65536   /* one CSV record, unquoted */
-#define CTL_CSV_FILE_BYTES_MAX (8ULL << 30) /* largest import file read into memory */
+/* (the files cetctl reads and writes: CET_SHEET_* above) */
 #define CTL_ERRORS_SHOWN_MAX 200         /* bad rows printed before "... and N more" */
+#define CTL_HEADER_PROBLEMS_MAX 40       /* header problems printed (unknown, missing columns) */
 #define CTL_PROGRESS_MS 250              /* progress line refresh on a terminal */
 #define CTL_TXN_ROWS_MAX 100000          /* rows per write txn where atomicity is not needed */
 #define CTL_OPTS_MAX 16                  /* options one subcommand takes */
@@ -188,7 +187,6 @@ _Static_assert(CET_ROOM_SEATS_DEFAULT <= CET_ROOM_SEATS_MAX, "a default room fit
 _Static_assert(CET_TICK_RELEASE_MAX >= CET_EXPIRE_BATCH_MAX, "a tick can give back its batch");
 _Static_assert(CET_ORDER_TTL_S < CET_HOLD_TTL_DEFAULT_S, "an order times out before its holds");
 _Static_assert(CET_SHEET_FIELDS_MAX <= 64, "a row's number-cell mask is a uint64_t");
-_Static_assert(CET_SHEET_FIELDS_MAX >= CTL_CSV_FIELDS_MAX, "the sheet reader takes cetctl's files");
 _Static_assert(CET_SHEET_XLSX_CELL_BYTES_MAX < CET_SHEET_ROW_BYTES_MAX, "a cell fits in a row");
 
 #endif
