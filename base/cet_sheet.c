@@ -346,7 +346,7 @@ static int xlsx_next(cet_sheet_t *s, cet_sheet_row_t *row, cet_sheet_problem_t *
     const sheet_xrow_t *r = &s->x_rows[s->x_next++];
     if (r->err) {
         cet_err_t e = (cet_err_t)(CET_E__BASE + r->err);
-        return sheet_problem(why, e, r->line, NULL, "row %u: %s", r->line, cet_err_message(e));
+        return sheet_problem(why, e, r->line, NULL, "%s", cet_err_message(e));
     }
     for (unsigned i = 0; i < r->n; i++) s->fields[i] = s->x_arena + s->x_cells[r->first + i];
     row->line = r->line;
@@ -466,7 +466,7 @@ static void names_list(const cet_sheet_schema_t *sc, char *out, size_t cap)
 }
 
 static void unknown_column(const cet_sheet_schema_t *sc, const cet_sheet_row_t *row, int f,
-                           cet_sheet_problem_t *p)
+                           bool list_names, cet_sheet_problem_t *p)
 {
     const char *name = row->fields[f];
     char shown[CET_SHEET_NAME_BYTES_MAX];
@@ -482,6 +482,10 @@ static void unknown_column(const cet_sheet_schema_t *sc, const cet_sheet_row_t *
                       "unknown column '%s': the header looks separated by ';'; separate the "
                       "columns with commas or tabs",
                       shown);
+        return;
+    }
+    if (!list_names) {
+        sheet_problem(p, CET_E_SHEET_UNKNOWN_COLUMN, row->line, shown, "unknown column '%s'", shown);
         return;
     }
     char list[CET_SHEET_MESSAGE_BYTES_MAX];
@@ -513,12 +517,14 @@ int cet_sheet_header(cet_sheet_t *s, const cet_sheet_schema_t *sc, cet_sheet_map
     }
     map->header_line = row.line;
     map->nfields = row.nfields;
+    bool listed = false;
     for (int f = 0; f < row.nfields; f++) {
         if (row.fields[f][0] == 0) continue; /* an unnamed column is ignored */
         bool zh = false;
         int i = header_find(sc, row.fields[f], &zh);
         if (i < 0) {
-            unknown_column(sc, &row, f, &p);
+            unknown_column(sc, &row, f, !listed, &p); /* the columns are listed once */
+            listed = true;
             add_problem(probs, probs_max, nprobs, &p);
         } else if (map->idx[i] >= 0) {
             sheet_problem(&p, CET_E_SHEET_DUPLICATE_COLUMN, row.line, sc->cols[i].name,

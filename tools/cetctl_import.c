@@ -228,7 +228,11 @@ static int import_txn_cb(store_txn_t *txn, void *arg)
         for (int i = 0; i < np && i < CTL_HEADER_PROBLEMS_MAX; i++)
             fprintf(stderr, "%s:%u: %s\n", im->in.path, probs[i].line ? probs[i].line : 1,
                     probs[i].message);
+        if (np > CTL_HEADER_PROBLEMS_MAX)
+            fprintf(stderr, "%s: ... and %d more header problems\n", im->in.path,
+                    np - CTL_HEADER_PROBLEMS_MAX);
         im->bad++;
+        im->shown++; /* the header's problems are its report */
         return 1;
     }
     ctl_progress_start(&im->prog, im->kind);
