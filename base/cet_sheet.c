@@ -36,11 +36,16 @@ int sheet_problem(cet_sheet_problem_t *why, cet_err_t code, unsigned line, const
 const char *cet_sheet_encoding_name(cet_sheet_encoding_t e)
 {
     switch (e) {
-    case CET_SHEET_ENC_UTF8: return "UTF-8";
-    case CET_SHEET_ENC_UTF8_BOM: return "UTF-8 with BOM";
-    case CET_SHEET_ENC_GB18030: return "GB18030 (GBK)";
-    case CET_SHEET_ENC_UTF16: return "UTF-16";
-    case CET_SHEET_ENC_XLSX: return "xlsx";
+    case CET_SHEET_ENC_UTF8:
+        return "UTF-8";
+    case CET_SHEET_ENC_UTF8_BOM:
+        return "UTF-8 with BOM";
+    case CET_SHEET_ENC_GB18030:
+        return "GB18030 (GBK)";
+    case CET_SHEET_ENC_UTF16:
+        return "UTF-16";
+    case CET_SHEET_ENC_XLSX:
+        return "xlsx";
     }
     return "?";
 }
@@ -169,7 +174,8 @@ int cet_sheet_open(const void *data, size_t len, cet_sheet_t **out, cet_sheet_pr
         s->enc = CET_SHEET_ENC_UTF16;
         rc = convert_to_utf8(s, "UTF-16", data, len, why);
         /* iconv consumes the BOM; a BOM that survived as U+FEFF is skipped */
-        if (rc == 0 && s->len >= 3 && memcmp(s->owned, "\xef\xbb\xbf", 3) == 0) s->text += 3, s->len -= 3;
+        if (rc == 0 && s->len >= 3 && memcmp(s->owned, "\xef\xbb\xbf", 3) == 0)
+            s->text += 3, s->len -= 3;
     } else if (looks_utf8(p, len)) {
         s->enc = CET_SHEET_ENC_UTF8;
         s->text = (const char *)p;
@@ -215,9 +221,15 @@ void cet_sheet_free(cet_sheet_t *s)
     cet_free(s);
 }
 
-cet_sheet_encoding_t cet_sheet_encoding(const cet_sheet_t *s) { return s->enc; }
+cet_sheet_encoding_t cet_sheet_encoding(const cet_sheet_t *s)
+{
+    return s->enc;
+}
 
-char cet_sheet_separator(const cet_sheet_t *s) { return s->sep; }
+char cet_sheet_separator(const cet_sheet_t *s)
+{
+    return s->sep;
+}
 
 void cet_sheet_rewind(cet_sheet_t *s)
 {
@@ -348,7 +360,8 @@ static int xlsx_next(cet_sheet_t *s, cet_sheet_row_t *row, cet_sheet_problem_t *
         cet_err_t e = (cet_err_t)(CET_E__BASE + r->err);
         return sheet_problem(why, e, r->line, NULL, "%s", cet_err_message(e));
     }
-    for (unsigned i = 0; i < r->n; i++) s->fields[i] = s->x_arena + s->x_cells[r->first + i];
+    for (unsigned i = 0; i < r->n; i++)
+        s->fields[i] = s->x_arena + s->x_cells[r->first + i];
     row->line = r->line;
     row->nfields = r->n;
     row->fields = s->fields;
@@ -364,7 +377,8 @@ int cet_sheet_next(cet_sheet_t *s, cet_sheet_row_t *row, cet_sheet_problem_t *wh
         if (r != 1) return r;
         /* a row of empty fields (",,,," as Excel saves touched cells) is blank */
         bool blank = true;
-        for (int i = 0; i < row->nfields && blank; i++) blank = row->fields[i][0] == 0;
+        for (int i = 0; i < row->nfields && blank; i++)
+            blank = row->fields[i][0] == 0;
         if (!blank) return 1;
     }
 }
@@ -381,15 +395,22 @@ static void header_norm(const char *in, char *out, size_t cap)
     size_t n = 0;
     const char *p = in, *e = in + strlen(in);
     for (;;) {
-        if (p < e && (*p == ' ' || *p == '\t')) p++;
-        else if (e - p >= 3 && memcmp(p, "\xe3\x80\x80", 3) == 0) p += 3;
-        else break;
+        if (p < e && (*p == ' ' || *p == '\t'))
+            p++;
+        else if (e - p >= 3 && memcmp(p, "\xe3\x80\x80", 3) == 0)
+            p += 3;
+        else
+            break;
     }
     for (;;) {
-        if (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '*')) e--;
-        else if (e - p >= 3 && memcmp(e - 3, "\xe3\x80\x80", 3) == 0) e -= 3;
-        else if (e - p >= 3 && memcmp(e - 3, "\xef\xbc\x8a", 3) == 0) e -= 3; /* full-width * */
-        else break;
+        if (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '*'))
+            e--;
+        else if (e - p >= 3 && memcmp(e - 3, "\xe3\x80\x80", 3) == 0)
+            e -= 3;
+        else if (e - p >= 3 && memcmp(e - 3, "\xef\xbc\x8a", 3) == 0)
+            e -= 3; /* full-width * */
+        else
+            break;
     }
     while (p < e && n + 1 < cap) {
         if (e - p >= 3 && memcmp(p, "\xef\xbc\x88", 3) == 0) {
@@ -457,8 +478,8 @@ static void names_list(const cet_sheet_schema_t *sc, char *out, size_t cap)
     size_t n = 0;
     out[0] = 0;
     for (int i = 0; i < sc->ncols && n + 1 < cap; i++) {
-        int k = snprintf(out + n, cap - n, "%s%s/%s", i ? ", " : "", sc->cols[i].name,
-                         sc->cols[i].zh);
+        int k =
+            snprintf(out + n, cap - n, "%s%s/%s", i ? ", " : "", sc->cols[i].name, sc->cols[i].zh);
         if (k < 0) break;
         n += (size_t)k;
     }
@@ -485,7 +506,8 @@ static void unknown_column(const cet_sheet_schema_t *sc, const cet_sheet_row_t *
         return;
     }
     if (!list_names) {
-        sheet_problem(p, CET_E_SHEET_UNKNOWN_COLUMN, row->line, shown, "unknown column '%s'", shown);
+        sheet_problem(p, CET_E_SHEET_UNKNOWN_COLUMN, row->line, shown, "unknown column '%s'",
+                      shown);
         return;
     }
     char list[CET_SHEET_MESSAGE_BYTES_MAX];
@@ -502,7 +524,8 @@ int cet_sheet_header(cet_sheet_t *s, const cet_sheet_schema_t *sc, cet_sheet_map
     memset(map, 0, sizeof *map);
     map->schema = sc;
     map->xlsx = s->enc == CET_SHEET_ENC_XLSX;
-    for (int i = 0; i < CET_SHEET_FIELDS_MAX; i++) map->idx[i] = -1;
+    for (int i = 0; i < CET_SHEET_FIELDS_MAX; i++)
+        map->idx[i] = -1;
     *nprobs = 0;
     cet_sheet_row_t row;
     cet_sheet_problem_t p;
@@ -567,16 +590,19 @@ static bool is_scientific(const char *v)
     const char *p = v;
     if (*p == '+' || *p == '-') p++;
     if (*p < '0' || *p > '9') return false;
-    while (*p >= '0' && *p <= '9') p++;
+    while (*p >= '0' && *p <= '9')
+        p++;
     if (*p == '.') {
         p++;
-        while (*p >= '0' && *p <= '9') p++;
+        while (*p >= '0' && *p <= '9')
+            p++;
     }
     if (*p != 'e' && *p != 'E') return false;
     p++;
     if (*p == '+' || *p == '-') p++;
     if (*p < '0' || *p > '9') return false;
-    while (*p >= '0' && *p <= '9') p++;
+    while (*p >= '0' && *p <= '9')
+        p++;
     return *p == 0;
 }
 
@@ -639,8 +665,10 @@ int cet_sheet_values(cet_sheet_t *s, const cet_sheet_map_t *map, const cet_sheet
         if (c->kind == CET_SHEET_DIGITS) {
             /* identifiers: spaces around them and the ="..." of other exports are dropped */
             const char *b = v, *e = v + strlen(v);
-            while (*b == ' ' || *b == '\t') b++;
-            while (e > b && (e[-1] == ' ' || e[-1] == '\t')) e--;
+            while (*b == ' ' || *b == '\t')
+                b++;
+            while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
             if (e - b >= 3 && b[0] == '=' && b[1] == '"' && e[-1] == '"') b += 2, e--;
             if (b != v || *e) {
                 size_t k = (size_t)(e - b);
@@ -655,10 +683,12 @@ int cet_sheet_values(cet_sheet_t *s, const cet_sheet_map_t *map, const cet_sheet
                 (number_cell && significant_digits(v) > CET_SHEET_EXCEL_DIGITS_MAX))
                 return sheet_problem(
                     why, CET_E_SHEET_EXCEL_NUMBER, row->line, c->name,
-                    "%s '%s' is a number as Excel shows a long one: Excel keeps only "
-                    CET_STR(CET_SHEET_EXCEL_DIGITS_MAX) " digits, so the rest of this value is "
-                    "lost. Format the column as text (设置单元格格式 → 文本), enter the values "
-                    "again (or paste them from the source as text) and save the file again",
+                    "%s '%s' is a number as Excel shows a long one: Excel keeps only " CET_STR(
+                        CET_SHEET_EXCEL_DIGITS_MAX) " digits, so the rest of this value is "
+                                                    "lost. Format the column as text "
+                                                    "(设置单元格格式 → 文本), enter the values "
+                                                    "again (or paste them from the source as text) "
+                                                    "and save the file again",
                     c->name, v);
         }
         if (c->values) {
@@ -673,7 +703,8 @@ int cet_sheet_values(cet_sheet_t *s, const cet_sheet_map_t *map, const cet_sheet
             }
         }
     }
-    for (int i = sc->ncols; i < CET_SHEET_FIELDS_MAX; i++) vals[i] = "";
+    for (int i = sc->ncols; i < CET_SHEET_FIELDS_MAX; i++)
+        vals[i] = "";
     return 0;
 }
 

@@ -57,9 +57,9 @@ const char *cet_sheet_encoding_name(cet_sheet_encoding_t e);
 
 /** One thing wrong with a file or a row. */
 typedef struct cet_sheet_problem {
-    cet_err_t code;        /* a CET_E_SHEET_* code, or CET_E_OK when nothing is wrong */
-    unsigned line;         /* line (CSV) or row number (xlsx); 0: the whole file */
-    char field[CET_SHEET_NAME_BYTES_MAX]; /* the column as named in the file, or "" */
+    cet_err_t code; /* a CET_E_SHEET_* code, or CET_E_OK when nothing is wrong */
+    unsigned line;  /* line (CSV) or row number (xlsx); 0: the whole file */
+    char field[CET_SHEET_NAME_BYTES_MAX];      /* the column as named in the file, or "" */
     char message[CET_SHEET_MESSAGE_BYTES_MAX]; /* English, for a person; never empty on error */
 } cet_sheet_problem_t;
 
@@ -68,10 +68,10 @@ typedef struct cet_sheet cet_sheet_t;
 
 /** One row as read: fields[0..nfields) are NUL-terminated UTF-8. */
 typedef struct cet_sheet_row {
-    unsigned line;               /* where the row starts (1 = the first line/row) */
+    unsigned line; /* where the row starts (1 = the first line/row) */
     int nfields;
-    const char *const *fields;   /* owned by the sheet: valid until the next call on it */
-    uint64_t numeric;            /* xlsx: bit i set when field i was a number cell */
+    const char *const *fields; /* owned by the sheet: valid until the next call on it */
+    uint64_t numeric;          /* xlsx: bit i set when field i was a number cell */
 } cet_sheet_row_t;
 
 /**
@@ -108,21 +108,22 @@ typedef enum cet_sheet_kind {
 } cet_sheet_kind_t;
 
 typedef struct cet_sheet_col {
-    const char *name;    /* the documented English header: "id_number" */
-    const char *zh;      /* the usual Chinese header: "证件号码" (written by FMT_CSV/XLSX) */
-    const char *aliases; /* more Chinese headers read, '|'-separated ("身份证号|身份证号码"), or NULL */
-    const char *values;  /* value aliases "canon=别名|别名;canon2=...": read as canon, written
-                            in CSV/xlsx as the first alias; NULL when none */
-    uint8_t kind;        /* cet_sheet_kind_t */
-    bool required;       /* import: the column must be present */
-    uint8_t width;       /* xlsx column width in characters (0: 12) */
+    const char *name; /* the documented English header: "id_number" */
+    const char *zh;   /* the usual Chinese header: "证件号码" (written by FMT_CSV/XLSX) */
+    const char
+        *aliases; /* more Chinese headers read, '|'-separated ("身份证号|身份证号码"), or NULL */
+    const char *values; /* value aliases "canon=别名|别名;canon2=...": read as canon, written
+                           in CSV/xlsx as the first alias; NULL when none */
+    uint8_t kind;       /* cet_sheet_kind_t */
+    bool required;      /* import: the column must be present */
+    uint8_t width;      /* xlsx column width in characters (0: 12) */
 } cet_sheet_col_t;
 
 typedef struct cet_sheet_schema {
-    const char *kind;    /* "roster" */
-    const char *zh;      /* "学籍名单": the xlsx sheet name */
+    const char *kind; /* "roster" */
+    const char *zh;   /* "学籍名单": the xlsx sheet name */
     const cet_sheet_col_t *cols;
-    int ncols;           /* <= CET_SHEET_FIELDS_MAX */
+    int ncols; /* <= CET_SHEET_FIELDS_MAX */
 } cet_sheet_schema_t;
 
 /* The school files of docs/data-formats.md: importable ones and exports. */
@@ -137,11 +138,11 @@ int cet_sheet_col_index(const cet_sheet_schema_t *sc, const char *name);
 /** How a file's header row maps onto a schema. */
 typedef struct cet_sheet_map {
     const cet_sheet_schema_t *schema;
-    int idx[CET_SHEET_FIELDS_MAX];  /* field of schema column i, -1 when absent */
-    uint64_t via_zh;                /* bit i: column i was named in Chinese */
-    int nfields;                    /* fields of the header row */
+    int idx[CET_SHEET_FIELDS_MAX]; /* field of schema column i, -1 when absent */
+    uint64_t via_zh;               /* bit i: column i was named in Chinese */
+    int nfields;                   /* fields of the header row */
     unsigned header_line;
-    bool xlsx;                      /* short rows are padded with empty cells */
+    bool xlsx; /* short rows are padded with empty cells */
 } cet_sheet_map_t;
 
 /**
@@ -200,9 +201,8 @@ typedef struct cet_sheet_writer cet_sheet_writer_t;
  * sink by cet_sheet_writer_finish. 0, or an errno value (EIO for a workbook
  * libxlsxwriter cannot start).
  */
-int cet_sheet_writer_open(cet_sheet_format_t fmt, const cet_sheet_schema_t *sc,
-                          const char *tmpdir, cet_sheet_sink_cb sink, void *arg,
-                          cet_sheet_writer_t **out);
+int cet_sheet_writer_open(cet_sheet_format_t fmt, const cet_sheet_schema_t *sc, const char *tmpdir,
+                          cet_sheet_sink_cb sink, void *arg, cet_sheet_writer_t **out);
 /**
  * Writes a template: the header row in Chinese and, under it, the English
  * names (read back as a second header row and skipped). xlsx: ID columns are

@@ -10,11 +10,11 @@
 
 /* One worksheet row read from an .xlsx, its cells in sheet->x_cells. */
 typedef struct sheet_xrow {
-    unsigned line;      /* the row number Excel shows */
-    uint32_t first;     /* index of its first cell in x_cells */
-    uint16_t n;         /* cells (up to the last non-empty one) */
-    uint16_t err;       /* 0, or a cet_err_t offset from CET_E__BASE: the row is refused */
-    uint64_t numeric;   /* bit i: cell i was a number cell */
+    unsigned line;    /* the row number Excel shows */
+    uint32_t first;   /* index of its first cell in x_cells */
+    uint16_t n;       /* cells (up to the last non-empty one) */
+    uint16_t err;     /* 0, or a cet_err_t offset from CET_E__BASE: the row is refused */
+    uint64_t numeric; /* bit i: cell i was a number cell */
 } sheet_xrow_t;
 
 struct cet_sheet {
@@ -25,9 +25,9 @@ struct cet_sheet {
     size_t len, pos;
     char *owned;
     unsigned line;
-    char *scratch;      /* the current row's unquoted fields */
+    char *scratch; /* the current row's unquoted fields */
     const char *fields[CET_SHEET_FIELDS_MAX];
-    char *vals;         /* cet_sheet_values' canonical values */
+    char *vals; /* cet_sheet_values' canonical values */
     /* .xlsx: every row kept, cells as offsets into one arena */
     char *x_arena;
     size_t x_arena_len, x_arena_cap;

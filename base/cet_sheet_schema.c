@@ -13,14 +13,14 @@
 #define N CET_SHEET_NUMBER
 #define M CET_SHEET_MONEY
 #define TM CET_SHEET_TIME
-#define SCHEMA(var, kind, zh, cols)                                                             \
+#define SCHEMA(var, kind, zh, cols)                                                                \
     const cet_sheet_schema_t var = {kind, zh, cols, (int)(sizeof cols / sizeof cols[0])}
 
 /* value aliases: canonical=written in Chinese files|other spellings */
-#define ID_TYPES                                                                                \
-    "mainland=居民身份证|身份证|中华人民共和国居民身份证|二代身份证;"                             \
-    "taiwan=台湾居民来往大陆通行证|台胞证|台湾居民往来大陆通行证;"                               \
-    "hkmo_permit=港澳居民来往内地通行证|回乡证|港澳居民往来内地通行证;"                           \
+#define ID_TYPES                                                                                                               \
+    "mainland=居民身份证|身份证|中华人民共和国居民身份证|二代身份证;"                                 \
+    "taiwan=台湾居民来往大陆通行证|台胞证|台湾居民往来大陆通行证;"                                    \
+    "hkmo_permit=港澳居民来往内地通行证|回乡证|港澳居民往来内地通行证;"                               \
     "passport=护照|外国护照;hongkong=香港身份证|香港居民身份证;macao=澳门身份证|澳门居民身份证;" \
     "military=军官证"
 #define GENDERS "M=男|male;F=女|female"
@@ -63,7 +63,8 @@ static const cet_sheet_col_t roster_cols[] = {
     {"gender", "性别", NULL, GENDERS, T, true, 6},
     {"school", "学校代码", "院校代码|学校", NULL, D, true, 10},
     {"campus", "校区代码", "校区", NULL, D, true, 10},
-    {"education", "学历", "培养层次|学历层次", "本科=本科|bachelor;专科=专科|associate;研究生=研究生|graduate", T, true, 8},
+    {"education", "学历", "培养层次|学历层次",
+     "本科=本科|bachelor;专科=专科|associate;研究生=研究生|graduate", T, true, 8},
     {"program_years", "学制", "学制(年)", NULL, N, true, 6},
     {"entry_year", "入学年份", "入学年度", NULL, N, true, 8},
     {"grade", "年级", NULL, NULL, N, true, 6},
@@ -135,10 +136,8 @@ static const cet_sheet_col_t order_cols[] = {
 SCHEMA(cet_sheet_orders, "orders", "缴费订单", order_cols);
 
 static const cet_sheet_col_t audit_cols[] = {
-    {"seq", "序号", NULL, NULL, N, true, 8},
-    {"at", "时间", NULL, NULL, TM, true, 26},
-    {"actor", "操作人", NULL, NULL, T, true, 14},
-    {"action", "操作", NULL, NULL, T, true, 14},
+    {"seq", "序号", NULL, NULL, N, true, 8},      {"at", "时间", NULL, NULL, TM, true, 26},
+    {"actor", "操作人", NULL, NULL, T, true, 14}, {"action", "操作", NULL, NULL, T, true, 14},
     {"detail", "详情", NULL, NULL, T, true, 60},
 };
 SCHEMA(cet_sheet_audit, "audit", "操作日志", audit_cols);
@@ -162,9 +161,9 @@ SCHEMA(cet_sheet_reviews, "reviews", "六级资格审核", review_cols);
 const cet_sheet_schema_t *cet_sheet_schema_find(const char *kind)
 {
     static const cet_sheet_schema_t *const all[] = {
-        &cet_sheet_sitting,    &cet_sheet_campuses, &cet_sheet_roster,
-        &cet_sheet_scores,     &cet_sheet_registrations, &cet_sheet_candidates,
-        &cet_sheet_orders,     &cet_sheet_audit,    &cet_sheet_reviews};
+        &cet_sheet_sitting, &cet_sheet_campuses,      &cet_sheet_roster,
+        &cet_sheet_scores,  &cet_sheet_registrations, &cet_sheet_candidates,
+        &cet_sheet_orders,  &cet_sheet_audit,         &cet_sheet_reviews};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (strcmp(all[i]->kind, kind) == 0) return all[i];
     return NULL;

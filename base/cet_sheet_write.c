@@ -23,10 +23,10 @@ struct cet_sheet_writer {
     const cet_sheet_schema_t *sc;
     cet_sheet_sink_cb sink;
     void *arg;
-    int col;            /* next cell of the current row */
+    int col; /* next cell of the current row */
     uint64_t rows;
-    int err;            /* first sink error: every later call returns it */
-    bool started;       /* header written */
+    int err;      /* first sink error: every later call returns it */
+    bool started; /* header written */
     /* CSV */
     char *buf;
     size_t n;
@@ -108,9 +108,8 @@ static int xlsx_start(cet_sheet_writer_t *w, bool constant_memory)
         return errno ? errno : EIO;
     }
     close(fd);
-    lxw_workbook_options o = {.constant_memory = constant_memory,
-                              .tmpdir = (char *)dir,
-                              .use_zip64 = LXW_FALSE};
+    lxw_workbook_options o = {
+        .constant_memory = constant_memory, .tmpdir = (char *)dir, .use_zip64 = LXW_FALSE};
     w->wb = workbook_new_opt(w->path, &o);
     if (!w->wb) return EIO;
     char name[32];
@@ -136,8 +135,8 @@ static int xlsx_start(cet_sheet_writer_t *w, bool constant_memory)
 }
 
 /* The value written for s in column c: a teacher's file shows the first alias. */
-static const char *shown_value(const cet_sheet_writer_t *w, const cet_sheet_col_t *c,
-                               const char *s, char *buf, size_t cap)
+static const char *shown_value(const cet_sheet_writer_t *w, const cet_sheet_col_t *c, const char *s,
+                               char *buf, size_t cap)
 {
     if (w->fmt == CET_SHEET_FMT_DATA || !c->values || !*s) return s;
     size_t sl = strlen(s);
@@ -184,23 +183,25 @@ static int start(cet_sheet_writer_t *w, bool template)
     }
     w->buf = cet_malloc(CET_SHEET_WRITE_BUF_BYTES);
     if (w->fmt == CET_SHEET_FMT_CSV) emit(w, "\xef\xbb\xbf", 3);
-    for (int i = 0; i < sc->ncols; i++, w->col++) csv_field(w, header_name(w, &sc->cols[i]));
+    for (int i = 0; i < sc->ncols; i++, w->col++)
+        csv_field(w, header_name(w, &sc->cols[i]));
     csv_eol(w);
     w->col = 0;
     if (template) {
-        for (int i = 0; i < sc->ncols; i++, w->col++) csv_field(w, sc->cols[i].name);
+        for (int i = 0; i < sc->ncols; i++, w->col++)
+            csv_field(w, sc->cols[i].name);
         csv_eol(w);
         w->col = 0;
     }
     return w->err;
 }
 
-int cet_sheet_writer_open(cet_sheet_format_t fmt, const cet_sheet_schema_t *sc,
-                          const char *tmpdir, cet_sheet_sink_cb sink, void *arg,
-                          cet_sheet_writer_t **out)
+int cet_sheet_writer_open(cet_sheet_format_t fmt, const cet_sheet_schema_t *sc, const char *tmpdir,
+                          cet_sheet_sink_cb sink, void *arg, cet_sheet_writer_t **out)
 {
     CET_ASSERT_INFO(fmt >= CET_SHEET_FMT_DATA && fmt <= CET_SHEET_FMT_XLSX, "format %d", (int)fmt);
-    CET_ASSERT_INFO(sc->ncols <= CET_SHEET_FIELDS_MAX, "schema %s: %d columns", sc->kind, sc->ncols);
+    CET_ASSERT_INFO(sc->ncols <= CET_SHEET_FIELDS_MAX, "schema %s: %d columns", sc->kind,
+                    sc->ncols);
     cet_sheet_writer_t *w = cet_calloc(1, sizeof *w);
     w->fmt = fmt;
     w->sc = sc;
@@ -219,10 +220,18 @@ static void col_help(const cet_sheet_col_t *c, char *out, size_t cap)
     case CET_SHEET_DIGITS:
         kind = "编号：按文本填写（单元格格式设为“文本”），不要让 Excel 变成 1.1E+17 这样的数字";
         break;
-    case CET_SHEET_NUMBER: kind = "整数"; break;
-    case CET_SHEET_MONEY: kind = "金额（元），如 30.00"; break;
-    case CET_SHEET_TIME: kind = "时间，如 2026-12-01T09:00:00+08:00"; break;
-    default: kind = "文本"; break;
+    case CET_SHEET_NUMBER:
+        kind = "整数";
+        break;
+    case CET_SHEET_MONEY:
+        kind = "金额（元），如 30.00";
+        break;
+    case CET_SHEET_TIME:
+        kind = "时间，如 2026-12-01T09:00:00+08:00";
+        break;
+    default:
+        kind = "文本";
+        break;
     }
     size_t n = (size_t)snprintf(out, cap, "%s（%s）：%s。%s", c->zh, c->name,
                                 c->required ? "必填" : "选填", kind);
@@ -254,7 +263,8 @@ int cet_sheet_writer_template(cet_sheet_writer_t *w)
     worksheet_set_column(info, 2, 2, 8, NULL);
     worksheet_set_column(info, 3, 3, 90, NULL);
     static const char *const heads[] = {"列名", "英文列名", "必填", "说明"};
-    for (int k = 0; k < 4; k++) worksheet_write_string(info, 0, (lxw_col_t)k, heads[k], w->f_head);
+    for (int k = 0; k < 4; k++)
+        worksheet_write_string(info, 0, (lxw_col_t)k, heads[k], w->f_head);
     for (int i = 0; i < w->sc->ncols; i++) {
         const cet_sheet_col_t *c = &w->sc->cols[i];
         col_help(c, help, sizeof help);
@@ -357,7 +367,10 @@ int cet_sheet_row_end(cet_sheet_writer_t *w)
     return w->err;
 }
 
-uint64_t cet_sheet_writer_rows(const cet_sheet_writer_t *w) { return w->rows; }
+uint64_t cet_sheet_writer_rows(const cet_sheet_writer_t *w)
+{
+    return w->rows;
+}
 
 /* Streams the finished workbook file to the sink. */
 static int xlsx_send(cet_sheet_writer_t *w)
@@ -367,7 +380,8 @@ static int xlsx_send(cet_sheet_writer_t *w)
     char *buf = cet_malloc(CET_SHEET_READ_CHUNK_BYTES);
     int rc = 0;
     size_t n;
-    while (!rc && (n = fread(buf, 1, CET_SHEET_READ_CHUNK_BYTES, f)) > 0) rc = w->sink(w->arg, buf, n);
+    while (!rc && (n = fread(buf, 1, CET_SHEET_READ_CHUNK_BYTES, f)) > 0)
+        rc = w->sink(w->arg, buf, n);
     if (!rc && ferror(f)) rc = EIO;
     cet_free(buf);
     fclose(f);

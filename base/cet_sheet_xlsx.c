@@ -27,7 +27,7 @@
 typedef struct xml_job {
     XML_Parser p;
     int depth;
-    char why[160];   /* set when a handler stops the parse */
+    char why[160]; /* set when a handler stops the parse */
 } xml_job_t;
 
 static const char *local_name(const char *n)
@@ -125,7 +125,7 @@ static void depth_in(xml_job_t *j)
 typedef struct tbuf {
     char *s;
     size_t n, cap;
-    bool over;   /* more than CET_SHEET_XLSX_CELL_BYTES_MAX */
+    bool over; /* more than CET_SHEET_XLSX_CELL_BYTES_MAX */
 } tbuf_t;
 
 static void tbuf_add(tbuf_t *b, const char *s, size_t n)
@@ -167,7 +167,8 @@ static void XMLCALL wb_start(void *ud, const XML_Char *name, const XML_Char **at
         const char *id = attr(atts, "id");
         if (id) snprintf(w->sheet_rid, sizeof w->sheet_rid, "%s", id);
     } else if (strcmp(ln, "Relationship") == 0) {
-        const char *id = attr(atts, "Id"), *target = attr(atts, "Target"), *type = attr(atts, "Type");
+        const char *id = attr(atts, "Id"), *target = attr(atts, "Target"),
+                   *type = attr(atts, "Type");
         if (!target) return;
         if (id && w->want_rid && strcmp(id, w->want_rid) == 0)
             snprintf(w->sheet_target, sizeof w->sheet_target, "%s", target);
@@ -183,7 +184,10 @@ static void XMLCALL wb_end(void *ud, const XML_Char *name)
     (void)name;
 }
 
-static void XMLCALL no_text(void *ud, const XML_Char *s, int len) { (void)ud, (void)s, (void)len; }
+static void XMLCALL no_text(void *ud, const XML_Char *s, int len)
+{
+    (void)ud, (void)s, (void)len;
+}
 
 /* "worksheets/sheet1.xml" (relative to xl/) or "/xl/worksheets/sheet1.xml" -> a part name. */
 static void part_name(const char *target, char *out, size_t cap)
@@ -204,7 +208,7 @@ typedef struct ss_job {
     uint32_t *off;
     size_t n, cap;
     bool in_si, in_t;
-    int rph;      /* inside <rPh> (phonetic runs: not part of the text) */
+    int rph; /* inside <rPh> (phonetic runs: not part of the text) */
     tbuf_t text;
 } ss_job_t;
 
@@ -433,7 +437,7 @@ static void XMLCALL ws_end(void *ud, const XML_Char *name)
         j->in_row = false;
         cet_sheet_t *s = j->s;
         if (j->row.n == 0 && !j->row.err) return; /* an empty row is blank */
-        if (j->row.err) { /* a refused row keeps no cells */
+        if (j->row.err) {                         /* a refused row keeps no cells */
             s->x_ncells = j->row.first;
             j->row.n = 0;
         }

@@ -108,8 +108,8 @@ int ctl_out_close(ctl_out_t *o)
     if (o->f != stdout && fclose(o->f) != 0 && !rc) rc = errno ? errno : EIO;
     o->f = NULL;
     if (rc) {
-        fprintf(stderr, "cetctl: write error on %s: %s\n", strcmp(o->path, "-") ? o->path : "stdout",
-                strerror(rc));
+        fprintf(stderr, "cetctl: write error on %s: %s\n",
+                strcmp(o->path, "-") ? o->path : "stdout", strerror(rc));
         if (strcmp(o->path, "-")) unlink(o->path);
         return -1;
     }

@@ -57,11 +57,11 @@ static void spit(const char *path, const char *data, size_t n)
 }
 
 /* Runs a shell command built from a literal format and two strings. */
-#define sh(fmt, a, b)                                                                           \
-    ({                                                                                          \
-        char cmd_[4096];                                                                        \
-        snprintf(cmd_, sizeof cmd_, fmt, a, b);                                                 \
-        system(cmd_);                                                                           \
+#define sh(fmt, a, b)                                                                              \
+    ({                                                                                             \
+        char cmd_[4096];                                                                           \
+        snprintf(cmd_, sizeof cmd_, fmt, a, b);                                                    \
+        system(cmd_);                                                                              \
     })
 
 /* A file read through the module: every data row's values of schema sc, '|'-joined per row. */
@@ -97,7 +97,8 @@ static void read_all(const void *data, size_t len, const cet_sheet_schema_t *sc,
             }
             r->rows++;
             for (int i = 0; i < sc->ncols && n + 2 < sizeof r->text; i++)
-                n += (size_t)snprintf(r->text + n, sizeof r->text - n, "%s%s", i ? "|" : "", vals[i]);
+                n += (size_t)snprintf(r->text + n, sizeof r->text - n, "%s%s", i ? "|" : "",
+                                      vals[i]);
             if (n + 2 < sizeof r->text) r->text[n++] = '\n', r->text[n] = 0;
         }
     }
@@ -105,19 +106,26 @@ static void read_all(const void *data, size_t len, const cet_sheet_schema_t *sc,
 }
 
 /* Two roster rows, UTF-8, as the docs show them; EXPECT is what they read as. */
-#define ROSTER_HEAD_EN                                                                          \
-    "id_type,id_number,name,gender,school,campus,education,program_years,entry_year,grade,"   \
+#define ROSTER_HEAD_EN                                                                             \
+    "id_type,id_number,name,gender,school,campus,education,program_years,entry_year,grade,"        \
     "department,major,class_name,student_no,remarks,subjects,cet6_barred"
-#define ROSTER_HEAD_ZH                                                                          \
-    "证件类型,证件号码,姓名,性别,学校代码,校区代码,学历,学制,入学年份,年级,院系,专业,班级,学号,备注," \
+#define ROSTER_HEAD_ZH                                                                                                                 \
+    "证件类型,证件号码,姓名,性别,学校代码,校区代码,学历,学制,入学年份,年级,院系,专业,班级,学号," \
+    "备注,"                                                                                                                          \
     "资格科目,禁报六级"
-#define ROW1 "mainland,11010519491231002X,张三,M,10013,100130,本科,4,2024,2,计算机学院,软件工程,20242201,2024220001,,1;F,0"
-#define ROW1_ZH "居民身份证,11010519491231002X,张三,男,10013,100130,本科,4,2024,2,计算机学院,软件工程,20242201,2024220001,,1;F,否"
-#define ROW2 "passport,E12345678,李四,F,10013,100131,研究生,3,2025,1,人文学院,英语,20252901,2025290007,\"说 \"\"好\"\", 行\",1;2;F;S,0"
-#define EXPECT                                                                                  \
+#define ROW1                                                                                                   \
+    "mainland,11010519491231002X,张三,M,10013,100130,本科,4,2024,2,计算机学院,软件工程,20242201," \
+    "2024220001,,1;F,0"
+#define ROW1_ZH                                                                                                \
+    "居民身份证,11010519491231002X,张三,男,10013,100130,本科,4,2024,2,计算机学院,软件工程," \
+    "20242201,2024220001,,1;F,否"
+#define ROW2                                                                                               \
+    "passport,E12345678,李四,F,10013,100131,研究生,3,2025,1,人文学院,英语,20252901,2025290007," \
+    "\"说 \"\"好\"\", 行\",1;2;F;S,0"
+#define EXPECT                                                                                                 \
     "mainland|11010519491231002X|张三|M|10013|100130|本科|4|2024|2|计算机学院|软件工程|20242201|" \
-    "2024220001||1;F|0\n"                                                                       \
-    "passport|E12345678|李四|F|10013|100131|研究生|3|2025|1|人文学院|英语|20252901|2025290007|"  \
+    "2024220001||1;F|0\n"                                                                                      \
+    "passport|E12345678|李四|F|10013|100131|研究生|3|2025|1|人文学院|英语|20252901|2025290007|"     \
     "说 \"好\", 行|1;2;F;S|0\n"
 
 static void test_utf8_and_bom(void)
@@ -158,9 +166,10 @@ static void test_tab_chinese_headers(void)
     CHECK(strcmp(r.text, EXPECT) == 0);
     if (strcmp(r.text, EXPECT)) fprintf(stderr, "got:\n%s", r.text);
     /* other spellings: 身份证号, 学生姓名, full-width parentheses, spaces and a '*' */
-    const char *alt = "证件类型*,身份证号 ,学生姓名,性别,学校代码,校区代码,学历,学制（年）,入学年份,年级,"
-                      "院系,专业,班级,学号,资格科目\n"
-                      "身份证,11010519491231002X,张三,男,10013,100130,本科,4,2024,2,,,,,1\n";
+    const char *alt =
+        "证件类型*,身份证号 ,学生姓名,性别,学校代码,校区代码,学历,学制（年）,入学年份,年级,"
+        "院系,专业,班级,学号,资格科目\n"
+        "身份证,11010519491231002X,张三,男,10013,100130,本科,4,2024,2,,,,,1\n";
     read_all(alt, strlen(alt), &cet_sheet_roster, &r);
     CHECK_EQ(r.header_rc, 0);
     CHECK_EQ(r.rows, 1);
@@ -190,7 +199,8 @@ static void test_gbk(void)
     char *bad = malloc(n + 1);
     memcpy(bad, data, n);
     char *l3 = bad;
-    for (int k = 0; k < 2; k++) l3 = strchr(l3, '\n') + 1;
+    for (int k = 0; k < 2; k++)
+        l3 = strchr(l3, '\n') + 1;
     l3[20] = (char)0xff;
     read_all(bad, n, &cet_sheet_roster, &r);
     CHECK_EQ(r.enc, CET_SHEET_ENC_GB18030);
@@ -243,9 +253,11 @@ static void test_utf8_damaged_line(void)
 {
     char csv[8192];
     size_t n = (size_t)snprintf(csv, sizeof csv, "%s\n", ROSTER_HEAD_EN);
-    for (int i = 0; i < 20; i++) n += (size_t)snprintf(csv + n, sizeof csv - n, "%s\n", ROW1);
+    for (int i = 0; i < 20; i++)
+        n += (size_t)snprintf(csv + n, sizeof csv - n, "%s\n", ROW1);
     char *l5 = csv;
-    for (int k = 0; k < 4; k++) l5 = strchr(l5, '\n') + 1;
+    for (int k = 0; k < 4; k++)
+        l5 = strchr(l5, '\n') + 1;
     char *zhang = strstr(l5, "张");
     zhang[1] = 'x'; /* the second byte of 张 */
     readout_t r;
@@ -267,18 +279,18 @@ static void test_row_errors(void)
     size_t n = (size_t)snprintf(csv, sizeof csv,
                                 "ticket,id_number,name,score,year\n"
                                 "100130242100101,11010519491231002X,张三,512,2024\n" /* 2 ok */
-                                "100130242100102,\"x\"y,张三,512,2024\n"           /* 3 */
-                                "100130242100103,x\"y,张三,512,2024\n"             /* 4 */
-                                "100130242100104,1,2,3\n"                          /* 5 */
-                                "1.00130242E+14,11010519491231002X,张三,512,2024\n" /* 6 */
-                                "100130242100105,1.10108E+17,张三,512,2024\n"      /* 7 */
-                                ",,,,\n"                                           /* 8 blank */
-                                "%s\n"                                             /* 9 */
+                                "100130242100102,\"x\"y,张三,512,2024\n"             /* 3 */
+                                "100130242100103,x\"y,张三,512,2024\n"               /* 4 */
+                                "100130242100104,1,2,3\n"                            /* 5 */
+                                "1.00130242E+14,11010519491231002X,张三,512,2024\n"  /* 6 */
+                                "100130242100105,1.10108E+17,张三,512,2024\n"        /* 7 */
+                                ",,,,\n"                                             /* 8 blank */
+                                "%s\n"                                               /* 9 */
                                 "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,"
-                                "25,26,27,28,29,30,31,32,33\n"                     /* 10 */
-                                "100130242100106,\"E1\n2345\",王五,430,2024\n"      /* 11-12 ok */
-                                "100130242100107,E7654321,赵六,431,2024\n"          /* 13 ok */
-                                "100130242100108,\"unterminated,x,1,2024\n",       /* 14 */
+                                "25,26,27,28,29,30,31,32,33\n"                 /* 10 */
+                                "100130242100106,\"E1\n2345\",王五,430,2024\n" /* 11-12 ok */
+                                "100130242100107,E7654321,赵六,431,2024\n"     /* 13 ok */
+                                "100130242100108,\"unterminated,x,1,2024\n",   /* 14 */
                                 big);
     readout_t r;
     read_all(csv, n, &cet_sheet_scores, &r);
@@ -375,8 +387,8 @@ static void write_roster(cet_sheet_format_t fmt, buf_t *out)
     CHECK_EQ(cet_sheet_writer_open(fmt, &cet_sheet_roster, dir, buf_sink_cb, out, &w), 0);
     /* the two rows of EXPECT */
     const char *rows[2][17] = {
-        {"mainland", "11010519491231002X", "张三", "M", "10013", "100130", "本科", "4", "2024",
-         "2", "计算机学院", "软件工程", "20242201", "2024220001", "", "1;F", "0"},
+        {"mainland", "11010519491231002X", "张三", "M", "10013", "100130", "本科", "4", "2024", "2",
+         "计算机学院", "软件工程", "20242201", "2024220001", "", "1;F", "0"},
         {"passport", "E12345678", "李四", "F", "10013", "100131", "研究生", "3", "2025", "1",
          "人文学院", "英语", "20252901", "2025290007", "说 \"好\", 行", "1;2;F;S", "0"}};
     for (int r = 0; r < 2; r++) {
@@ -427,9 +439,11 @@ static void test_write_csv_formats(void)
         cet_sheet_row_end(w);
         cet_sheet_writer_finish(w);
         if (f == CET_SHEET_FMT_DATA)
-            CHECK(strstr(b.p, "\n7,11010519491231002X,1F,8005,alipay,paid,2025-12-01T09:00:00+08:00,,T1\n"));
+            CHECK(strstr(
+                b.p, "\n7,11010519491231002X,1F,8005,alipay,paid,2025-12-01T09:00:00+08:00,,T1\n"));
         else
-            CHECK(strstr(b.p, "\r\n7,11010519491231002X,1F,80.05,alipay,已支付,2025-12-01T09:00:00+08:00,,T1\r\n"));
+            CHECK(strstr(b.p, "\r\n7,11010519491231002X,1F,80.05,alipay,已支付,2025-12-01T09:00:00+"
+                              "08:00,,T1\r\n"));
         free(b.p);
     }
     uint64_t fen = 0;
@@ -480,7 +494,8 @@ static void test_xlsx_roundtrip(void)
     cet_sheet_row_end(w);
     CHECK_EQ(cet_sheet_writer_finish(w), 0);
     read_all(b.p, b.n, &cet_sheet_orders, &r);
-    CHECK(strcmp(r.text, "7|11010519491231002X|1F|80.05|alipay|paid|2025-12-01T09:00:00+08:00||T1\n") == 0);
+    CHECK(strcmp(r.text,
+                 "7|11010519491231002X|1F|80.05|alipay|paid|2025-12-01T09:00:00+08:00||T1\n") == 0);
     free(b.p);
 }
 
@@ -492,7 +507,8 @@ static void test_xlsx_number_ids(void)
     lxw_workbook *wb = workbook_new(path);
     lxw_worksheet *ws = workbook_add_worksheet(wb, NULL);
     const char *head[] = {"准考证号", "证件号码", "姓名", "总分", "考试年份"};
-    for (int i = 0; i < 5; i++) worksheet_write_string(ws, 0, (lxw_col_t)i, head[i], NULL);
+    for (int i = 0; i < 5; i++)
+        worksheet_write_string(ws, 0, (lxw_col_t)i, head[i], NULL);
     /* row 2: an 18-digit ID as a number (Excel keeps 15 digits); row 3: a ticket as a number
      * that is exact (15 digits) and an ID as text; row 5 (row 4 empty): a shared string */
     worksheet_write_number(ws, 1, 0, 100130242100101.0, NULL);
@@ -562,9 +578,11 @@ static void test_libreoffice(void)
     }
     char src[512];
     snprintf(src, sizeof src, "%s/lo.csv", dir);
-    const char *csv = "准考证号,证件号码,姓名,总分,考试年份\n100130242100101,E1234567,张三,512,2024\n";
+    const char *csv =
+        "准考证号,证件号码,姓名,总分,考试年份\n100130242100101,E1234567,张三,512,2024\n";
     spit(src, csv, strlen(csv));
-    CHECK_EQ(sh("cd '%s' && soffice --headless --convert-to xlsx '%s' >/dev/null 2>&1", dir, src), 0);
+    CHECK_EQ(sh("cd '%s' && soffice --headless --convert-to xlsx '%s' >/dev/null 2>&1", dir, src),
+             0);
     char out[512];
     snprintf(out, sizeof out, "%s/lo.xlsx", dir);
     size_t n;
