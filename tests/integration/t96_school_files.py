@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""School files through the real cetctl (CTest: int_school_files; python3 stdlib).
+"""School files through the real cetctl (CTest: int.t96_school_files; python3 stdlib).
 
 Files as schools have them (base/cet_sheet.h, docs/data-formats.md): a GBK
 roster with Chinese headers made by the iconv program, a tab-separated one,
