@@ -203,6 +203,14 @@ int cet_sheet_open(const void *data, size_t len, cet_sheet_t **out, cet_sheet_pr
             tabs += c == '\t';
         }
         s->sep = tabs > commas ? '\t' : ',';
+        /* Excel's own hint line "sep=;" names the separator and is not a record */
+        const char *t = s->text;
+        if (s->len >= 6 && memcmp(t, "sep=", 4) == 0 && strchr(",;\t|", t[4]) &&
+            (t[5] == '\n' || t[5] == '\r')) {
+            s->sep = t[4];
+            s->start = t[5] == '\r' && s->len >= 7 && t[6] == '\n' ? 7 : 6;
+            s->start_line = 1;
+        }
     }
     cet_sheet_rewind(s);
     *out = s;
@@ -233,9 +241,25 @@ char cet_sheet_separator(const cet_sheet_t *s)
 
 void cet_sheet_rewind(cet_sheet_t *s)
 {
-    s->pos = 0;
-    s->line = 1;
+    s->pos = s->start;
+    s->line = 1 + s->start_line;
     s->x_next = 0;
+}
+
+/* Where the reader is, to read ahead and come back. */
+typedef struct sheet_mark {
+    size_t pos, x_next;
+    unsigned line;
+} sheet_mark_t;
+
+static sheet_mark_t sheet_mark(const cet_sheet_t *s)
+{
+    return (sheet_mark_t){s->pos, s->x_next, s->line};
+}
+
+static void sheet_back(cet_sheet_t *s, sheet_mark_t m)
+{
+    s->pos = m.pos, s->x_next = m.x_next, s->line = m.line;
 }
 
 /* ---- CSV records ---- */
@@ -516,6 +540,24 @@ static void unknown_column(const cet_sheet_schema_t *sc, const cet_sheet_row_t *
                   "unknown column '%s' (a %s file has: %s)", shown, sc->kind, list);
 }
 
+/* A title above the header: one non-empty cell that names no column. */
+static bool title_row(const cet_sheet_schema_t *sc, const cet_sheet_row_t *row)
+{
+    int filled = 0, at = 0;
+    for (int f = 0; f < row->nfields; f++)
+        if (row->fields[f][0]) filled++, at = f;
+    bool zh;
+    return filled == 1 && header_find(sc, row->fields[at], &zh) < 0;
+}
+
+static bool names_a_column(const cet_sheet_schema_t *sc, const cet_sheet_row_t *row)
+{
+    bool zh;
+    for (int f = 0; f < row->nfields; f++)
+        if (row->fields[f][0] && header_find(sc, row->fields[f], &zh) >= 0) return true;
+    return false;
+}
+
 int cet_sheet_header(cet_sheet_t *s, const cet_sheet_schema_t *sc, cet_sheet_map_t *map,
                      cet_sheet_problem_t *probs, int probs_max, int *nprobs)
 {
@@ -529,7 +571,22 @@ int cet_sheet_header(cet_sheet_t *s, const cet_sheet_schema_t *sc, cet_sheet_map
     *nprobs = 0;
     cet_sheet_row_t row;
     cet_sheet_problem_t p;
-    int r = cet_sheet_next(s, &row, &p);
+    int r;
+    /* title rows above the header ("2026年学籍名单", one cell) are skipped when the row
+     * under them names a column */
+    for (int title = 0;; title++) {
+        sheet_mark_t before = sheet_mark(s);
+        r = cet_sheet_next(s, &row, &p);
+        if (r != 1 || title == CET_SHEET_TITLE_ROWS_MAX || !title_row(sc, &row)) break;
+        sheet_mark_t after = sheet_mark(s);
+        cet_sheet_row_t next;
+        bool names = cet_sheet_next(s, &next, &p) == 1 && names_a_column(sc, &next);
+        sheet_back(s, names ? after : before);
+        if (!names) {
+            r = cet_sheet_next(s, &row, &p);
+            break;
+        }
+    }
     if (r == 0) {
         sheet_problem(&p, CET_E_SHEET_EMPTY, 1, NULL, "the file is empty: a header row is needed");
         r = CET_REFUSED;
@@ -566,8 +623,7 @@ int cet_sheet_header(cet_sheet_t *s, const cet_sheet_schema_t *sc, cet_sheet_map
     }
     if (*nprobs) return CET_REFUSED;
     /* a second header row in the other language (the template's) is skipped */
-    size_t pos = s->pos, xnext = s->x_next;
-    unsigned line = s->line;
+    sheet_mark_t m = sheet_mark(s);
     if (cet_sheet_next(s, &row, &p) == 1) {
         bool header2 = true;
         for (int i = 0; i < sc->ncols && header2; i++) {
@@ -578,7 +634,7 @@ int cet_sheet_header(cet_sheet_t *s, const cet_sheet_schema_t *sc, cet_sheet_map
         }
         if (header2) return 0;
     }
-    s->pos = pos, s->x_next = xnext, s->line = line;
+    sheet_back(s, m);
     return 0;
 }
 

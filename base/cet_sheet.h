@@ -146,7 +146,10 @@ typedef struct cet_sheet_map {
 } cet_sheet_map_t;
 
 /**
- * Reads the header row (the first non-blank row) and maps it onto sc. Header
+ * Reads the header row and maps it onto sc. The header is the first
+ * non-blank row, after up to CET_SHEET_TITLE_ROWS_MAX title rows (one cell
+ * that names no column, "2026年学籍名单") when the row under them names a
+ * column; an Excel "sep=;" first line sets the separator. Header
  * names match the English name or any Chinese one, ignoring ASCII case,
  * surrounding spaces, full-width parentheses and a trailing '*'. A second
  * header row right after the first (the template's English names under the
@@ -187,6 +190,11 @@ typedef enum cet_sheet_format {
 
 /** "data", "csv", "xlsx" -> the format; 0 when unknown. */
 cet_sheet_format_t cet_sheet_format_parse(const char *s);
+
+/** The HTTP Content-Type of a file in fmt ("text/csv; charset=utf-8" or the xlsx type). */
+const char *cet_sheet_content_type(cet_sheet_format_t fmt);
+/** "csv" or "xlsx": the file name extension (Content-Disposition). */
+const char *cet_sheet_file_ext(cet_sheet_format_t fmt);
 
 /** Receives the bytes of the file being written; 0 ok, else an errno value that stops writing. */
 typedef int (*cet_sheet_sink_cb)(void *arg, const void *data, size_t n);

@@ -25,6 +25,8 @@ struct cet_sheet {
     size_t len, pos;
     char *owned;
     unsigned line;
+    size_t start; /* where the records start: after a "sep=;" line, if any */
+    unsigned start_line;
     char *scratch; /* the current row's unquoted fields */
     const char *fields[CET_SHEET_FIELDS_MAX];
     char *vals; /* cet_sheet_values' canonical values */

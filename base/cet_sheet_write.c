@@ -48,6 +48,18 @@ cet_sheet_format_t cet_sheet_format_parse(const char *s)
     return 0;
 }
 
+const char *cet_sheet_content_type(cet_sheet_format_t fmt)
+{
+    return fmt == CET_SHEET_FMT_XLSX
+               ? "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+               : "text/csv; charset=utf-8";
+}
+
+const char *cet_sheet_file_ext(cet_sheet_format_t fmt)
+{
+    return fmt == CET_SHEET_FMT_XLSX ? "xlsx" : "csv";
+}
+
 /* ---- CSV ---- */
 static int flush(cet_sheet_writer_t *w)
 {

@@ -379,6 +379,34 @@ static void test_header_problems(void)
     CHECK(strstr(r.open_why.message, ".xlsx") != NULL);
 }
 
+/* A title row above the header, Excel's "sep=;" line, and a one-column file that is not a title. */
+static void test_title_and_sep(void)
+{
+    readout_t r;
+    char csv[4096];
+    snprintf(csv, sizeof csv, "2026年下半年 学籍名单,,,,\n%s\n%s\n", ROSTER_HEAD_EN, ROW1);
+    read_all(csv, strlen(csv), &cet_sheet_roster, &r);
+    CHECK_EQ(r.header_rc, 0);
+    CHECK_EQ(r.rows, 1);
+    snprintf(csv, sizeof csv, "sep=;\r\n%s\r\n%s\r\n", ROSTER_HEAD_ZH,
+             "居民身份证;11010519491231002X;张三;男;10013;100130;本科;4;2024;2;计算机学院;软件工程;"
+             "20242201;2024220001;;\"1;F\";否");
+    for (char *p = csv + 6; *p; p++)
+        if (*p == ',') *p = ';';
+    read_all(csv, strlen(csv), &cet_sheet_roster, &r);
+    CHECK_EQ(r.sep, ';');
+    CHECK_EQ(r.header_rc, 0);
+    CHECK_EQ(r.rows, 1);
+    CHECK(strncmp(r.text, "mainland|11010519491231002X|", 28) == 0);
+    /* a lone unknown header over data is reported, not skipped as a title */
+    const char *lone = "nam\n张三\n";
+    read_all(lone, strlen(lone), &cet_sheet_scores, &r);
+    CHECK_EQ(r.header_rc, CET_REFUSED);
+    CHECK_EQ(r.probs[0].code, CET_E_SHEET_UNKNOWN_COLUMN);
+    CHECK(strcmp(cet_sheet_content_type(CET_SHEET_FMT_CSV), "text/csv; charset=utf-8") == 0);
+    CHECK(strcmp(cet_sheet_file_ext(CET_SHEET_FMT_XLSX), "xlsx") == 0);
+}
+
 /* ---- writing ---- */
 static void write_roster(cet_sheet_format_t fmt, buf_t *out)
 {
@@ -606,6 +634,7 @@ int main(void)
     test_utf8_damaged_line();
     test_row_errors();
     test_header_problems();
+    test_title_and_sep();
     test_write_csv_formats();
     test_xlsx_roundtrip();
     test_xlsx_number_ids();
