@@ -689,9 +689,10 @@ static const char *value_alias(const char *values, const char *v, char *out, siz
         CET_ASSERT_INFO(k < sizeof list, "value alias list too long in '%s'", values);
         memcpy(list, eq + 1, k);
         list[k] = 0;
-        if (name_in(norm, list) && (size_t)(eq - p) < cap) {
-            memcpy(out, p, (size_t)(eq - p));
-            out[eq - p] = 0;
+        const char *canon = *p == '!' ? p + 1 : p; /* '!': read, never offered */
+        if (name_in(norm, list) && (size_t)(eq - canon) < cap) {
+            memcpy(out, canon, (size_t)(eq - canon));
+            out[eq - canon] = 0;
             return out;
         }
         p = *semi ? semi + 1 : semi;

@@ -16,13 +16,14 @@
 #define SCHEMA(var, kind, zh, cols)                                                                \
     const cet_sheet_schema_t var = {kind, zh, cols, (int)(sizeof cols / sizeof cols[0])}
 
-/* value aliases: canonical=written in Chinese files|other spellings */
+/* value aliases: canonical=written in Chinese files|other spellings; a canonical marked
+ * '!' is read (so that its refusal can name it) but never offered in a template */
 #define ID_TYPES                                                                                                               \
     "mainland=居民身份证|身份证|中华人民共和国居民身份证|二代身份证;"                                 \
     "taiwan=台湾居民来往大陆通行证|台胞证|台湾居民往来大陆通行证;"                                    \
     "hkmo_permit=港澳居民来往内地通行证|回乡证|港澳居民往来内地通行证;"                               \
     "passport=护照|外国护照;hongkong=香港身份证|香港居民身份证;macao=澳门身份证|澳门居民身份证;" \
-    "military=军官证"
+    "!military=军官证"
 #define GENDERS "M=男|male;F=女|female"
 #define YES_NO "1=是|yes|true;0=否|no|false"
 

@@ -255,8 +255,10 @@ static void col_help(const cet_sheet_col_t *c, char *out, size_t cap)
             if (!semi) semi = p + strlen(p);
             const char *a = eq + 1, *bar = strchr(a, '|');
             int k = (int)((bar && bar < semi ? bar : semi) - a);
-            n += (size_t)snprintf(out + n, cap - n, "%s%.*s", first ? "" : "、", k, a);
-            first = false;
+            if (*p != '!') { /* a refused value is not offered */
+                n += (size_t)snprintf(out + n, cap - n, "%s%.*s", first ? "" : "、", k, a);
+                first = false;
+            }
             p = *semi ? semi + 1 : semi;
         }
     }

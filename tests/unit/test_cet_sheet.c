@@ -407,6 +407,42 @@ static void test_title_and_sep(void)
     CHECK(strcmp(cet_sheet_file_ext(CET_SHEET_FMT_XLSX), "xlsx") == 0);
 }
 
+/* A sink that fails: the error comes back from the cell calls and from finish. */
+static int full_sink_cb(void *arg, const void *data, size_t n)
+{
+    (void)arg, (void)data, (void)n;
+    return 28; /* ENOSPC */
+}
+
+static void test_sink_error_and_refused_value(void)
+{
+    cet_sheet_writer_t *w;
+    CHECK_EQ(
+        cet_sheet_writer_open(CET_SHEET_FMT_CSV, &cet_sheet_audit, NULL, full_sink_cb, NULL, &w),
+        0);
+    int rc = 0;
+    char detail[200];
+    memset(detail, 'x', sizeof detail - 1);
+    detail[sizeof detail - 1] = 0;
+    for (int i = 0; i < 20000 && !rc; i++) { /* past the 1 MiB buffer */
+        cet_sheet_put_uint(w, (uint64_t)i);
+        cet_sheet_put_time(w, 1764550800);
+        cet_sheet_put_str(w, "cetctl");
+        cet_sheet_put_str(w, "demo");
+        cet_sheet_put_str(w, detail);
+        rc = cet_sheet_row_end(w);
+    }
+    CHECK_EQ(rc, 28);
+    CHECK_EQ(cet_sheet_writer_finish(w), 28);
+    /* 军官证 reads as "military" (so that the import can refuse it by name) */
+    const char *csv =
+        "证件类型,证件号码,姓名,性别,学校代码,校区代码,学历,学制,入学年份,年级,院系,专业,"
+        "班级,学号,资格科目\n军官证,A1234567,张三,男,10013,100130,本科,4,2024,2,,,,,1\n";
+    readout_t r;
+    read_all(csv, strlen(csv), &cet_sheet_roster, &r);
+    CHECK(strncmp(r.text, "military|A1234567|", 18) == 0);
+}
+
 /* ---- writing ---- */
 static void write_roster(cet_sheet_format_t fmt, buf_t *out)
 {
@@ -635,6 +671,7 @@ int main(void)
     test_row_errors();
     test_header_problems();
     test_title_and_sep();
+    test_sink_error_and_refused_value();
     test_write_csv_formats();
     test_xlsx_roundtrip();
     test_xlsx_number_ids();
