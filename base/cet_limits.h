@@ -118,7 +118,8 @@
 /* ---- school files (base/cet_sheet.c): CSV, GB18030, .xlsx ---- */
 #define CET_SHEET_FIELDS_MAX 32          /* columns of a school file (bits of a uint64_t mask) */
 #define CET_SHEET_ROW_BYTES_MAX 65536    /* one row, unquoted */
-#define CET_SHEET_FILE_BYTES_MAX (8ULL << 30) /* largest file read (cetctl; the API has its own) */
+#define CET_SHEET_FILE_BYTES_MAX (8ULL << 30) /* largest file read (cetctl) */
+#define CET_SHEET_UPLOAD_BYTES_MAX (64u << 20) /* a roster uploaded to the admin API (one school) */
 #define CET_SHEET_NAME_BYTES_MAX 64      /* a column name quoted in a problem */
 #define CET_SHEET_MESSAGE_BYTES_MAX 384  /* a problem's message */
 #define CET_SHEET_DETECT_BAD_RATIO 8     /* UTF-8 if valid multi-byte sequences >= this x invalid ones */
