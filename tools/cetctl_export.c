@@ -443,7 +443,8 @@ static int export_reviews(exp_t *x)
     review_exp_t re = {.x = x};
     int rc = store_scan(x->txn, x->st, STORE_DB_AUDIT, NULL, 0, decider_cb, &re.deciders);
     if (rc == 0) {
-        qsort(re.deciders.d, re.deciders.n, sizeof *re.deciders.d, decider_cmp);
+        if (re.deciders.n) /* qsort(NULL, 0) is undefined */
+            qsort(re.deciders.d, re.deciders.n, sizeof *re.deciders.d, decider_cmp);
         rc = store_scan(x->txn, x->st, STORE_DB_REVIEW, NULL, 0, review_cb, &re);
     }
     cet_free(re.deciders.d);
