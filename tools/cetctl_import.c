@@ -100,6 +100,7 @@ struct imp {
     cet_sheet_map_t map;
     const char *vals[CET_SHEET_FIELDS_MAX]; /* the current row's values by schema column */
     unsigned line;        /* where the current row starts */
+    char label[CET_SHEET_FIELDS_MAX][CET_SHEET_NAME_BYTES_MAX * 2]; /* column names in messages */
     imp_row_fn row_fn;
     store_subject_t subjects[256];
     keymap_t seen;        /* in-file duplicates */
@@ -132,9 +133,10 @@ static const char *col(imp_t *im, int i)
     return im->vals[i];
 }
 
+/* A column as messages name it: "id_number", or "证件号码 (id_number)" in a Chinese file. */
 static const char *col_name(imp_t *im, int i)
 {
-    return im->schema->cols[i].name;
+    return im->label[i];
 }
 
 /* Copies a UTF-8 text field into dst[cap]; false (reported) if too long or not clean text. */
@@ -234,6 +236,13 @@ static int import_txn_cb(store_txn_t *txn, void *arg)
         im->bad++;
         im->shown++; /* the header's problems are its report */
         return 1;
+    }
+    for (int i = 0; i < im->schema->ncols; i++) {
+        const cet_sheet_col_t *c = &im->schema->cols[i];
+        if ((im->map.via_zh >> i) & 1)
+            snprintf(im->label[i], sizeof im->label[i], "%s (%s)", c->zh, c->name);
+        else
+            snprintf(im->label[i], sizeof im->label[i], "%s", c->name);
     }
     ctl_progress_start(&im->prog, im->kind);
     for (;;) {
@@ -360,8 +369,8 @@ static int campus_row(imp_t *im, store_txn_t *txn)
     /* fen under the English header, yuan under 报名费(元) or with a decimal point ("30.00") */
     if (cet_sheet_money_parse(col(im, C_FEE), (im->map.via_zh >> C_FEE) & 1, CET_OFFER_FEE_MAX_FEN,
                               &fee) != 0) {
-        row_error(im, "fee '%s' is not an amount: fen as a whole number (3000) or yuan with "
-                      "at most two decimals (30.00)", col(im, C_FEE));
+        row_error(im, "%s '%s' is not an amount: fen as a whole number (3000) or yuan with "
+                      "at most two decimals (30.00)", col_name(im, C_FEE), col(im, C_FEE));
         ok = false;
     }
     ok &= time_field(im, C_WIN_OPENS, true, &o.window_opens);
@@ -369,7 +378,7 @@ static int campus_row(imp_t *im, store_txn_t *txn)
     ok &= time_field(im, C_EXAM_DATE, false, &o.exam_date);
     const char *subj = col(im, C_SUBJECT);
     if (strlen(subj) != 1 || !im->subjects[(uint8_t)subj[0]].kind) {
-        row_error(im, "subject '%s' is not in the subject table", subj);
+        row_error(im, "%s '%s' is not in the subject table", col_name(im, C_SUBJECT), subj);
         ok = false;
     }
     if (!ok) return 0;
@@ -456,17 +465,17 @@ static int roster_row(imp_t *im, store_txn_t *txn)
     int id_type = 0;
     cet_err_t e = cet_id_type_parse(col(im, R_ID_TYPE), &id_type);
     if (e == CET_E_ID_TYPE_REFUSED) {
-        row_error(im, "id_type '%s' is refused (military officer cards are not accepted)",
+        row_error(im, "%s '%s' is refused (military officer cards are not accepted)", col_name(im, R_ID_TYPE),
                   col(im, R_ID_TYPE));
         ok = false;
     } else if (e) {
-        row_error(im, "id_type '%s' is not one of mainland, taiwan, hkmo_permit, passport, "
-                      "hongkong, macao", col(im, R_ID_TYPE));
+        row_error(im, "%s '%s' is not one of mainland, taiwan, hkmo_permit, passport, "
+                      "hongkong, macao", col_name(im, R_ID_TYPE), col(im, R_ID_TYPE));
         ok = false;
     } else {
         e = cet_id_number_check(id_type, col(im, R_ID_NUMBER), r.id_number, sizeof r.id_number);
         if (e) {
-            row_error(im, "id_number '%s': %s", col(im, R_ID_NUMBER), cet_err_message(e));
+            row_error(im, "%s '%s': %s", col_name(im, R_ID_NUMBER), col(im, R_ID_NUMBER), cet_err_message(e));
             ok = false;
         }
     }
@@ -475,7 +484,7 @@ static int roster_row(imp_t *im, store_txn_t *txn)
     if (!strcmp(g, "M") || !strcmp(g, "男")) {
         r.flags |= STORE_ROSTER_MALE;
     } else if (strcmp(g, "F") && strcmp(g, "女")) {
-        row_error(im, "gender '%s' must be M or F (男/女)", g);
+        row_error(im, "%s '%s' must be M or F (男/女)", col_name(im, R_GENDER), g);
         ok = false;
     }
     uint64_t school = 0, campus = 0, years = 0, entry = 0, grade = 0, barred = 0;
@@ -483,7 +492,7 @@ static int roster_row(imp_t *im, store_txn_t *txn)
     ok &= code_field(im, R_CAMPUS, 6, &campus);
     r.education = (uint8_t)ctl_education_parse(col(im, R_EDUCATION));
     if (!r.education) {
-        row_error(im, "education '%s' must be 本科, 专科 or 研究生", col(im, R_EDUCATION));
+        row_error(im, "%s '%s' must be 本科, 专科 or 研究生", col_name(im, R_EDUCATION), col(im, R_EDUCATION));
         ok = false;
     }
     ok &= uint_field(im, R_YEARS, 1, 9, &years);
@@ -501,17 +510,17 @@ static int roster_row(imp_t *im, store_txn_t *txn)
         const char *q = strchr(p, ';');
         size_t n = q ? (size_t)(q - p) : strlen(p);
         if (n != 1 || !im->subjects[(uint8_t)*p].kind) {
-            row_error(im, "subjects '%s': '%.*s' is not a subject code", s, (int)n, p);
+            row_error(im, "%s '%s': '%.*s' is not a subject code", col_name(im, R_SUBJECTS), s, (int)n, p);
             ok = false;
             break;
         }
         if (memchr(r.subjects, *p, r.n_subjects)) {
-            row_error(im, "subjects '%s': '%c' is listed twice", s, *p);
+            row_error(im, "%s '%s': '%c' is listed twice", col_name(im, R_SUBJECTS), s, *p);
             ok = false;
             break;
         }
         if (r.n_subjects >= CET_SUBJECTS_MAX) {
-            row_error(im, "subjects '%s': more than %d", s, CET_SUBJECTS_MAX);
+            row_error(im, "%s '%s': more than %d", col_name(im, R_SUBJECTS), s, CET_SUBJECTS_MAX);
             ok = false;
             break;
         }
@@ -556,24 +565,24 @@ static int score_row(imp_t *im, store_txn_t *txn)
     const char *t = col(im, K_TICKET);
     uint64_t tv, score = 0, year = 0;
     if (strlen(t) != CET_TICKET_DIGITS || ctl_parse_u64(t, 0, UINT64_MAX, &tv) != 0) {
-        row_error(im, "ticket '%s' must be %d digits", t, CET_TICKET_DIGITS);
+        row_error(im, "%s '%s' must be %d digits", col_name(im, K_TICKET), t, CET_TICKET_DIGITS);
         ok = false;
     } else if (t[9] != '1') {
-        row_error(im, "ticket '%s': digit 10 (the level) must be 1 for a CET4 score", t);
+        row_error(im, "%s '%s': digit 10 (the level) must be 1 for a CET4 score", col_name(im, K_TICKET), t);
         ok = false;
     }
     const char *id = col(im, K_ID_NUMBER);
     int id_type = strlen(id) == 18 ? 1 : 4; /* scores carry no ID type: 18 chars = mainland */
     cet_err_t e = cet_id_number_check(id_type, id, s.id_number, sizeof s.id_number);
     if (e) {
-        row_error(im, "id_number '%s': %s", id, cet_err_message(e));
+        row_error(im, "%s '%s': %s", col_name(im, K_ID_NUMBER), id, cet_err_message(e));
         ok = false;
     }
     ok &= text_field(im, K_NAME, s.name, sizeof s.name, true);
     ok &= uint_field(im, K_SCORE, 0, CET_SCORE_MAX, &score);
     ok &= uint_field(im, K_YEAR, CET_SCORE_YEAR_MIN, 2100, &year);
     if (ok && (uint64_t)((t[6] - '0') * 10 + (t[7] - '0')) != year % 100) {
-        row_error(im, "ticket '%s': digits 7-8 must be the year's last two digits (%llu)", t,
+        row_error(im, "%s '%s': digits 7-8 must be the year's last two digits (%llu)", col_name(im, K_TICKET), t,
                   (unsigned long long)year);
         ok = false;
     }
