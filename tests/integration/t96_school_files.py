@@ -196,6 +196,55 @@ class SchoolFiles(unittest.TestCase):
         self.assertIn("scores-openpyxl.xlsx:2: id_number", p.stderr)
         self.assertIn("Format the column as text", p.stderr)
 
+    def test_excel_like_workbook(self):
+        """A workbook as Excel and WPS write them, beyond what libxlsxwriter does: prefixed
+        elements, rich text with phonetic runs, a title row, a formula's cached value,
+        the sheet found through the workbook's relationships."""
+        rows = list(csv.reader(io.StringIO(self.export("scores"))))[1:4]
+        ns = 'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+        rel = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+        strings = ["2026年四级成绩（导入用）", "准考证号", "证件号码", "姓名", "成绩", "考试年份"]
+        sst = "".join(f"<x:si><x:t>{t}</x:t></x:si>" for t in strings)
+        # a name as rich text with a phonetic guide that is not part of it
+        sst += ("<x:si><x:r><x:rPr><x:b/></x:rPr><x:t>%s</x:t></x:r>"
+                "<x:rPh sb=\"0\" eb=\"1\"><x:t>PINYIN</x:t></x:rPh></x:si>" % rows[0][2])
+        cells = ['<x:row r="1"><x:c r="A1" t="s"><x:v>0</x:v></x:c></x:row>',
+                 '<x:row r="3" spans="1:5">' + "".join(
+                     f'<x:c r="{c}3" t="s" s="1"><x:v>{i + 1}</x:v></x:c>'
+                     for i, c in enumerate("ABCDE")) + "</x:row>"]
+        for n, r in enumerate(rows):
+            line = 4 + n
+            name = (f'<x:c r="C{line}" t="s"><x:v>6</x:v></x:c>' if n == 0 else
+                    f'<x:c r="C{line}" t="inlineStr"><x:is><x:t>{r[2]}</x:t></x:is></x:c>')
+            cells.append(
+                f'<x:row r="{line}"><x:c r="A{line}" t="str"><x:f>TEXT(1,"0")</x:f>'
+                f'<x:v>{r[0]}</x:v></x:c><x:c r="B{line}" t="inlineStr"><x:is><x:t>{r[1]}'
+                f'</x:t></x:is></x:c>{name}<x:c r="D{line}"><x:f>500+{int(r[3]) - 500}</x:f>'
+                f'<x:v>{r[3]}</x:v></x:c><x:c r="E{line}"><x:v>{r[4]}</x:v></x:c>'
+                f'<x:c r="H{line}" s="2"/></x:row>')
+        book = self.path("excel-like.xlsx")
+        with zipfile.ZipFile(book, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+            z.writestr("xl/workbook.xml",
+                       f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><x:workbook {ns} '
+                       f'{rel}><x:sheets><x:sheet name="成绩" sheetId="7" r:id="rId3"/>'
+                       '</x:sheets></x:workbook>')
+            z.writestr("xl/_rels/workbook.xml.rels",
+                       '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats'
+                       '.org/package/2006/relationships"><Relationship Id="rId3" Type="http://'
+                       'schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+                       'Target="/xl/worksheets/data.xml"/><Relationship Id="rId9" Type="http://'
+                       'schemas.openxmlformats.org/officeDocument/2006/relationships/'
+                       'sharedStrings" Target="strings.xml"/></Relationships>')
+            z.writestr("xl/strings.xml", f'<?xml version="1.0"?><x:sst {ns}>{sst}</x:sst>')
+            z.writestr("xl/worksheets/data.xml", f'<?xml version="1.0"?><x:worksheet {ns}>'
+                       f'<x:sheetData>{"".join(cells)}</x:sheetData></x:worksheet>')
+        d2 = self.path("excel-like")
+        p = cetctl("import", "scores", "--data", d2, book)
+        self.assertIn("import scores: 3 rows applied", p.stderr)
+        got = list(csv.reader(io.StringIO(self.export("scores", data=d2))))[1:]
+        self.assertEqual(sorted(got), sorted(rows))
+
     def test_mangled_and_bad_files(self):
         d2 = self.path("bad")
         f = self.path("mangled.csv")
