@@ -125,7 +125,7 @@
 #define CET_SHEET_DETECT_BAD_RATIO 8     /* UTF-8 if valid multi-byte sequences >= this x invalid ones */
 #define CET_SHEET_EXCEL_DIGITS_MAX 15    /* significant digits Excel keeps in a number */
 #define CET_SHEET_XLSX_ENTRIES_MAX 10000 /* files in an .xlsx archive */
-#define CET_SHEET_XLSX_PART_BYTES_MAX (2ULL << 30) /* one uncompressed XML part (zip bombs) */
+#define CET_SHEET_XLSX_PART_BYTES_MAX (1ULL << 30) /* one uncompressed XML part (zip bombs) */
 #define CET_SHEET_XLSX_META_BYTES_MAX (1u << 20)   /* workbook.xml and its relationships */
 #define CET_SHEET_XLSX_STRINGS_MAX 16777216 /* shared strings of one workbook */
 #define CET_SHEET_XLSX_ROWS_MAX 1048576  /* rows of a worksheet (Excel's own limit) */
@@ -190,5 +190,7 @@ _Static_assert(CET_TICK_RELEASE_MAX >= CET_EXPIRE_BATCH_MAX, "a tick can give ba
 _Static_assert(CET_ORDER_TTL_S < CET_HOLD_TTL_DEFAULT_S, "an order times out before its holds");
 _Static_assert(CET_SHEET_FIELDS_MAX <= 64, "a row's number-cell mask is a uint64_t");
 _Static_assert(CET_SHEET_XLSX_CELL_BYTES_MAX < CET_SHEET_ROW_BYTES_MAX, "a cell fits in a row");
+_Static_assert(CET_SHEET_XLSX_PART_BYTES_MAX < (1ULL << 31) - CET_SHEET_XLSX_STRINGS_MAX - 4096,
+               "xlsx text offsets are 31 bits, the top one names the shared strings");
 
 #endif

@@ -224,6 +224,7 @@ void cet_sheet_free(cet_sheet_t *s)
     cet_free(s->scratch);
     cet_free(s->vals);
     cet_free(s->x_arena);
+    cet_free(s->x_strings);
     cet_free(s->x_cells);
     cet_free(s->x_rows);
     cet_free(s);
@@ -384,8 +385,11 @@ static int xlsx_next(cet_sheet_t *s, cet_sheet_row_t *row, cet_sheet_problem_t *
         cet_err_t e = (cet_err_t)(CET_E__BASE + r->err);
         return sheet_problem(why, e, r->line, NULL, "%s", cet_err_message(e));
     }
-    for (unsigned i = 0; i < r->n; i++)
-        s->fields[i] = s->x_arena + s->x_cells[r->first + i];
+    for (unsigned i = 0; i < r->n; i++) {
+        uint32_t off = s->x_cells[r->first + i];
+        s->fields[i] =
+            (off & SHEET_X_SHARED) ? s->x_strings + (off & ~SHEET_X_SHARED) : s->x_arena + off;
+    }
     row->line = r->line;
     row->nfields = r->n;
     row->fields = s->fields;

@@ -8,7 +8,12 @@
 
 #include "base/cet_sheet.h"
 
-/* One worksheet row read from an .xlsx, its cells in sheet->x_cells. */
+/*
+ * One worksheet row read from an .xlsx, its cells in sheet->x_cells: offsets
+ * into x_arena, or with SHEET_X_SHARED set into x_strings, so a shared string
+ * used a million times is kept once (memory stays in the size of the file).
+ */
+#define SHEET_X_SHARED 0x80000000u
 typedef struct sheet_xrow {
     unsigned line;    /* the row number Excel shows */
     uint32_t first;   /* index of its first cell in x_cells */
@@ -31,8 +36,9 @@ struct cet_sheet {
     const char *fields[CET_SHEET_FIELDS_MAX];
     char *vals; /* cet_sheet_values' canonical values */
     /* .xlsx: every row kept, cells as offsets into one arena */
-    char *x_arena;
+    char *x_arena; /* inline strings and numbers; [0] is the empty string */
     size_t x_arena_len, x_arena_cap;
+    char *x_strings; /* the shared strings, each once (cells point into it) */
     uint32_t *x_cells;
     size_t x_ncells, x_cells_cap;
     sheet_xrow_t *x_rows;

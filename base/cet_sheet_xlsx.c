@@ -22,6 +22,7 @@
 #include "base/cet_sheet_internal.h"
 
 #define XLSX_NAME_BYTES_MAX 256 /* a part name inside the archive */
+#define SS_TOO_LONG UINT32_MAX  /* a shared string's offset when it is over the cell limit */
 
 /* ---- streaming one part through expat ---- */
 typedef struct xml_job {
@@ -247,17 +248,20 @@ static void XMLCALL ss_end(void *ud, const XML_Char *name)
             j->cap = j->cap ? 2 * j->cap : 1024;
             j->off = cet_realloc(j->off, j->cap * sizeof *j->off);
         }
-        size_t k = j->text.over ? 0 : j->text.n;
+        if (j->text.over) { /* longer than Excel's cell limit: the rows that use it are refused */
+            j->off[j->n++] = SS_TOO_LONG;
+            return;
+        }
+        size_t k = j->text.n;
         if (j->arena_n + k + 1 > j->arena_cap) {
             j->arena_cap = (j->arena_n + k + 1) * 2;
             j->arena = cet_realloc(j->arena, j->arena_cap);
         }
-        CET_ASSERT_INFO(j->arena_n < UINT32_MAX, "shared strings arena at %zu bytes", j->arena_n);
+        CET_ASSERT_INFO(j->arena_n < SHEET_X_SHARED, "shared strings at %zu bytes", j->arena_n);
         j->off[j->n++] = (uint32_t)j->arena_n;
         if (k) memcpy(j->arena + j->arena_n, j->text.s, k);
         j->arena[j->arena_n + k] = 0;
         j->arena_n += k + 1;
-        /* a string over Excel's cell limit reads as empty; only a broken file has one */
     }
 }
 
@@ -298,7 +302,7 @@ static uint32_t arena_add(cet_sheet_t *s, const char *v, size_t k)
         s->x_arena_cap = (s->x_arena_len + k + 1) * 2;
         s->x_arena = cet_realloc(s->x_arena, s->x_arena_cap);
     }
-    CET_ASSERT_INFO(s->x_arena_len + k < UINT32_MAX, "xlsx arena at %zu bytes", s->x_arena_len);
+    CET_ASSERT_INFO(s->x_arena_len + k < SHEET_X_SHARED, "xlsx arena at %zu bytes", s->x_arena_len);
     uint32_t off = (uint32_t)s->x_arena_len;
     memcpy(s->x_arena + off, v, k);
     s->x_arena[off + k] = 0;
@@ -345,13 +349,20 @@ static void cell_done(ws_job_t *j)
     const char *v = j->text.s ? j->text.s : "";
     char num[64];
     bool numeric = false;
+    uint32_t shared = 0; /* a shared string's offset with SHEET_X_SHARED, kept as is */
     if (strcmp(j->type, "s") == 0) {
+        if (!*v) return; /* <c t="s"/>: an empty cell */
         char *end;
         unsigned long k = strtoul(v, &end, 10);
         if (!*v || *end || k >= j->ss->n) {
             job_stop(&j->job, "a cell names a shared string that does not exist");
             return;
         }
+        if (j->ss->off[k] == SS_TOO_LONG) {
+            row_refuse(j, CET_E_SHEET_ROW_TOO_LONG);
+            return;
+        }
+        shared = j->ss->off[k] | SHEET_X_SHARED;
         v = j->ss->arena + j->ss->off[k];
     } else if (!j->type[0] || strcmp(j->type, "n") == 0) {
         if (!*v) return;
@@ -372,7 +383,12 @@ static void cell_done(ws_job_t *j)
         cell_push(s, 0); /* offset 0 is the arena's empty string */
         j->row.n++;
     }
-    cell_push(s, arena_add(s, v, strlen(v)));
+    size_t vlen = strlen(v);
+    if (!shared && s->x_arena_len + vlen + 1 >= SHEET_X_SHARED) {
+        job_stop(&j->job, "more cell text than a 1 GiB sheet can hold");
+        return;
+    }
+    cell_push(s, shared ? shared : arena_add(s, v, vlen));
     if (numeric) j->row.numeric |= 1ULL << j->col;
     j->row.n++;
 }
@@ -531,6 +547,10 @@ int sheet_xlsx_load(cet_sheet_t *s, const void *data, size_t len, cet_sheet_prob
 broken:
     rc = unreadable(why, msg);
 out:
+    if (rc == 0) { /* the cells point into the shared strings: the sheet keeps them */
+        s->x_strings = ss.arena;
+        ss.arena = NULL;
+    }
     cet_free(ss.arena);
     cet_free(ss.off);
     cet_free(ss.text.s);
