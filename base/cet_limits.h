@@ -134,7 +134,6 @@
 #define CET_SHEET_XML_DEPTH_MAX 64       /* element nesting in a worksheet */
 #define CET_SHEET_READ_CHUNK_BYTES 65536 /* decompressed bytes handed to expat at a time */
 #define CET_SHEET_WRITE_BUF_BYTES (1u << 20) /* CSV output buffered before the sink */
-#define CET_SHEET_TEMPLATE_ROWS 2000     /* template rows formatted as text for IDs */
 #define CET_SHEET_TITLE_ROWS_MAX 3       /* one-cell title rows skipped above a header */
 
 /* ---- cetctl (tools/) ---- */

@@ -202,20 +202,25 @@ typedef int (*cet_sheet_sink_cb)(void *arg, const void *data, size_t n);
 typedef struct cet_sheet_writer cet_sheet_writer_t;
 
 /**
- * Starts a file of schema sc in format fmt and writes its header row. CSV
- * formats stream to sink as they go (buffered); an .xlsx is built in a
- * temporary file under tmpdir (NULL: $TMPDIR or /tmp, in libxlsxwriter's
- * constant-memory mode, so a million rows need little memory) and handed to
- * sink by cet_sheet_writer_finish. 0, or an errno value (EIO for a workbook
- * libxlsxwriter cannot start).
+ * Starts a file of schema sc in format fmt; *out is the writer, owned by the
+ * caller until cet_sheet_writer_finish or _free. The header row is written
+ * with the first cell (or the template, or by finish for a file without
+ * rows). CSV formats stream to sink as they go (buffered
+ * CET_SHEET_WRITE_BUF_BYTES); an .xlsx is built in a temporary file under
+ * tmpdir (NULL: $TMPDIR or /tmp; exports in libxlsxwriter's constant-memory
+ * mode, so a million rows need little memory) and handed to sink by
+ * cet_sheet_writer_finish. sink is called only from these calls, on the
+ * caller's thread. Returns 0 (a workbook that cannot be started, EIO or the
+ * errno of its temporary file, is reported by the first cell call).
  */
 int cet_sheet_writer_open(cet_sheet_format_t fmt, const cet_sheet_schema_t *sc, const char *tmpdir,
                           cet_sheet_sink_cb sink, void *arg, cet_sheet_writer_t **out);
 /**
  * Writes a template: the header row in Chinese and, under it, the English
- * names (read back as a second header row and skipped). xlsx: ID columns are
- * formatted as text for CET_SHEET_TEMPLATE_ROWS rows, each header cell has a
- * comment that explains the column. Call instead of any row, then finish.
+ * names (read back as a second header row and skipped). xlsx: identifier
+ * columns are formatted as text (what a teacher types there stays text),
+ * each header cell has a comment that explains the column, and a second
+ * sheet 填表说明 explains them all. Call instead of any row, then finish.
  */
 int cet_sheet_writer_template(cet_sheet_writer_t *w);
 /* The cells of one row, in schema order; each returns 0 or a sink error. */
