@@ -103,6 +103,21 @@
     X(REVIEW_REFUSED, "review_refused", 422,                                                    \
       "no passed CET4 score matches this ticket number with your ID number or name")            \
     X(AMOUNT_MISMATCH, "amount_mismatch", 422, "the notice amount does not match the order")    \
+    X(SHEET_UNREADABLE, "sheet_unreadable", 422,                                                \
+      "the file is not a CSV, tab-separated text or .xlsx workbook that can be read")          \
+    X(SHEET_TOO_LARGE, "sheet_too_large", 413, "the file is too large")                        \
+    X(SHEET_EMPTY, "sheet_empty", 422, "the file has no header row")                           \
+    X(SHEET_ENCODING, "invalid_encoding", 422,                                                  \
+      "the row has bytes that are not valid in the file's encoding")                           \
+    X(SHEET_QUOTING, "bad_quoting", 422, "the row's quotes do not follow RFC 4180")            \
+    X(SHEET_ROW_TOO_LONG, "row_too_long", 422,                                                  \
+      "the row has more than " CET_STR(CET_SHEET_FIELDS_MAX) " fields or " CET_STR(CET_SHEET_ROW_BYTES_MAX) " bytes") \
+    X(SHEET_FIELD_COUNT, "field_count", 422, "the row has another number of fields than the header") \
+    X(SHEET_UNKNOWN_COLUMN, "unknown_column", 422, "the header names a column this file does not have") \
+    X(SHEET_DUPLICATE_COLUMN, "duplicate_column", 422, "the header names a column twice")     \
+    X(SHEET_MISSING_COLUMN, "missing_column", 422, "the header lacks a required column")      \
+    X(SHEET_EXCEL_NUMBER, "excel_number", 422,                                                  \
+      "Excel turned an ID into a number and lost digits: format the column as text")           \
     X(BODY_TOO_LARGE, "body_too_large", 413, "the request body is too large")                   \
     X(UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", 415, "send application/json")           \
     X(RATE_LIMITED, "rate_limited", 429, "too many attempts, wait a minute")                    \

@@ -120,11 +120,31 @@
 #define CET_REGIDX_CHUNK_SLOTS 16384     /* candidate slots allocated together */
 #define CET_REGIDX_CHUNKS_MAX 65536      /* chunks: up to 2^30 roster numbers */
 
+/* ---- school files (base/cet_sheet.c): CSV, GB18030, .xlsx ---- */
+#define CET_SHEET_FIELDS_MAX 32          /* columns of a school file (bits of a uint64_t mask) */
+#define CET_SHEET_ROW_BYTES_MAX 65536    /* one row, unquoted */
+#define CET_SHEET_FILE_BYTES_MAX (8ULL << 30) /* largest file read (cetctl) */
+#define CET_SHEET_UPLOAD_BYTES_MAX (64u << 20) /* a roster uploaded to the admin API (one school) */
+#define CET_SHEET_NAME_BYTES_MAX 64      /* a column name quoted in a problem */
+#define CET_SHEET_MESSAGE_BYTES_MAX 384  /* a problem's message */
+#define CET_SHEET_DETECT_BAD_RATIO 8     /* UTF-8 if valid multi-byte sequences >= this x invalid ones */
+#define CET_SHEET_EXCEL_DIGITS_MAX 15    /* significant digits Excel keeps in a number */
+#define CET_SHEET_XLSX_ENTRIES_MAX 10000 /* files in an .xlsx archive */
+#define CET_SHEET_XLSX_PART_BYTES_MAX (1ULL << 30) /* one uncompressed XML part (zip bombs) */
+#define CET_SHEET_XLSX_META_BYTES_MAX (1u << 20)   /* workbook.xml and its relationships */
+#define CET_SHEET_XLSX_STRINGS_MAX 16777216 /* shared strings of one workbook */
+#define CET_SHEET_XLSX_ROWS_MAX 1048576  /* rows of a worksheet (Excel's own limit) */
+#define CET_SHEET_XLSX_COL_MAX 16384     /* column letters up to XFD (Excel's own limit) */
+#define CET_SHEET_XLSX_CELL_BYTES_MAX 32767 /* one cell's text (Excel's own limit) */
+#define CET_SHEET_XML_DEPTH_MAX 64       /* element nesting in a worksheet */
+#define CET_SHEET_READ_CHUNK_BYTES 65536 /* decompressed bytes handed to expat at a time */
+#define CET_SHEET_WRITE_BUF_BYTES (1u << 20) /* CSV output buffered before the sink */
+#define CET_SHEET_TITLE_ROWS_MAX 3       /* one-cell title rows skipped above a header */
+
 /* ---- cetctl (tools/) ---- */
-#define CTL_CSV_FIELDS_MAX 32            /* columns of any CSV cetctl reads */
-#define CTL_CSV_RECORD_BYTES_MAX 65536   /* one CSV record, unquoted */
-#define CTL_CSV_FILE_BYTES_MAX (8ULL << 30) /* largest import file read into memory */
+/* (the files cetctl reads and writes: CET_SHEET_* above) */
 #define CTL_ERRORS_SHOWN_MAX 200         /* bad rows printed before "... and N more" */
+#define CTL_HEADER_PROBLEMS_MAX 40       /* header problems printed (unknown, missing columns) */
 #define CTL_PROGRESS_MS 250              /* progress line refresh on a terminal */
 #define CTL_TXN_ROWS_MAX 100000          /* rows per write txn where atomicity is not needed */
 #define CTL_OPTS_MAX 16                  /* options one subcommand takes */
@@ -171,5 +191,9 @@ _Static_assert(CET_ORDER_SUBJECTS_MAX >= CET_CANDIDATE_REGS_MAX, "one order can 
 _Static_assert(CET_CANDIDATE_REGS_MAX >= 4, "two written levels, each with its oral");
 _Static_assert(CET_ROOM_SEATS_DEFAULT <= CET_ROOM_SEATS_MAX, "a default room fits two digits");
 _Static_assert(CET_ORDER_TTL_S < CET_HOLD_TTL_DEFAULT_S, "an order times out before its holds");
+_Static_assert(CET_SHEET_FIELDS_MAX <= 64, "a row's number-cell mask is a uint64_t");
+_Static_assert(CET_SHEET_XLSX_CELL_BYTES_MAX < CET_SHEET_ROW_BYTES_MAX, "a cell fits in a row");
+_Static_assert(CET_SHEET_XLSX_PART_BYTES_MAX < (1ULL << 31) - CET_SHEET_XLSX_STRINGS_MAX - 4096,
+               "xlsx text offsets are 31 bits, the top one names the shared strings");
 
 #endif
