@@ -11,7 +11,6 @@
 
 #include "base/cet_base.h"
 #include "engine/eng_internal.h"
-#include "store/store_regidx.h"
 
 /* ---- answers ---- */
 static void op_body(eng_op_t *op, int status, json_t *j)
@@ -850,16 +849,16 @@ static int op_apply_cb(store_txn_t *txn, store_t *st, store_req_t *req)
     op->http_status = 0;
     op->body_len = 0;
     if (op->idem) {
-        MDB_val v;
+        store_val_t v;
         int rc = store_get_ref(txn, st, STORE_DB_IDEM, op->idem_key, sizeof op->idem_key, &v);
-        if (rc == 0 && v.mv_size >= sizeof(store_idem_t)) {
+        if (rc == 0 && v.len >= sizeof(store_idem_t)) {
             store_idem_t h;
-            memcpy(&h, v.mv_data, sizeof h);
+            memcpy(&h, v.data, sizeof h);
             if (memcmp(h.request_hash, op->idem_hash, 16) != 0)
                 return op_error(op, CET_E_IDEMPOTENCY_CONFLICT);
             size_t n = h.body_len < sizeof op->body - 1 ? h.body_len : sizeof op->body - 1;
-            if (sizeof h + n > v.mv_size) return STORE_CORRUPT;
-            memcpy(op->body, (const uint8_t *)v.mv_data + sizeof h, n);
+            if (sizeof h + n > v.len) return STORE_CORRUPT;
+            memcpy(op->body, (const uint8_t *)v.data + sizeof h, n);
             op->body[n] = 0;
             op->body_len = n;
             op->http_status = h.status;

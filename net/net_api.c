@@ -172,7 +172,7 @@ static void api_op_done_cb(store_req_t *r)
     if (op->seat_slot >= 0 && (r->status == CET_E_STORAGE || !op->seat_keep))
         eng_seats_give(seats, op->seat_slot);
     if (r->status == CET_E_STORAGE) {
-        net_reply_error(req, CET_E_STORAGE, NULL);
+        net_reply_error(req, store_req_err(r), NULL);
     } else {
         for (int i = 0; i < op->n_released; i++) eng_seats_give(seats, op->released[i]);
         if (op->replayed) net_req_add_header(req, "Idempotent-Replayed", "true");
@@ -249,21 +249,21 @@ static bool idem_prepare(net_req_t *req, store_txn_t *txn, net_api_t *api, eng_o
     XXH3_freeState(hs);
     XXH128_canonicalFromHash((XXH128_canonical_t *)op->idem_hash, h);
     /* fast path: already answered, no need to queue (or take a seat) */
-    MDB_val v;
+    store_val_t v;
     int rc = store_get_ref(txn, api->st, STORE_DB_IDEM, op->idem_key, sizeof op->idem_key, &v);
-    if (rc == 0 && v.mv_size >= sizeof(store_idem_t)) {
+    if (rc == 0 && v.len >= sizeof(store_idem_t)) {
         store_idem_t hd;
-        memcpy(&hd, v.mv_data, sizeof hd);
+        memcpy(&hd, v.data, sizeof hd);
         if (memcmp(hd.request_hash, op->idem_hash, 16) != 0) {
             cet_free(op);
             net_reply_error(req, CET_E_IDEMPOTENCY_CONFLICT, "Idempotency-Key");
             return true;
         }
         size_t n = hd.body_len;
-        if (sizeof hd + n > v.mv_size) n = v.mv_size - sizeof hd;
+        if (sizeof hd + n > v.len) n = v.len - sizeof hd;
         net_req_add_header(req, "Idempotent-Replayed", "true");
         net_reply_raw(req, hd.status, "application/json; charset=utf-8",
-                      (const char *)v.mv_data + sizeof hd, n);
+                      (const char *)v.data + sizeof hd, n);
         cet_free(op);
         return true;
     }
