@@ -136,7 +136,8 @@ static int lock_take(store_t *st, const char *dir, const char *owner)
     }
     char text[160];
     int n = snprintf(text, sizeof text, "%ld\n%s\n", (long)getpid(), owner ? owner : "cetreg");
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+    /* over the old text first (its page exists even on a full disk), then cut */
+    if (pwrite(fd, text, (size_t)n, 0) != n || ftruncate(fd, n) != 0) {
         /* a full disk may refuse the pid text; the flock alone is the lock */
         CET_WARN("store: cannot write the pid into %s: %s", path, strerror(errno));
     }
@@ -565,15 +566,31 @@ int store_grow(store_t *st)
     return rc;
 }
 
+/* Free bytes of the file system under st (root may use the reserved blocks). */
+static int space_free(store_t *st, unsigned long long *free_bytes, unsigned long long *size)
+{
+    struct statvfs vs;
+    if (statvfs(st->dir, &vs) != 0) return errno;
+    unsigned long long blocks = geteuid() == 0 ? vs.f_bfree : vs.f_bavail;
+    *free_bytes = blocks * vs.f_frsize;
+    *size = (unsigned long long)vs.f_blocks * vs.f_frsize;
+    return 0;
+}
+
+bool store_space_low(store_t *st)
+{
+    unsigned long long free_bytes = 0, size = 0;
+    if (space_free(st, &free_bytes, &size) != 0) return false;
+    unsigned long long margin = CET_DISK_FULL_MARGIN_BYTES;
+    if (margin > size / 16) margin = size / 16; /* a small file system: 1/16 of it */
+    return free_bytes < margin;
+}
+
 bool store_rc_is_nospace(store_t *st, int rc)
 {
     if (rc == STORE_NOSPACE || rc == ENOSPC || rc == EDQUOT || rc == EFBIG) return true;
-    if (rc != EIO) return false;
     /* LMDB reports a short pwrite (the disk filled up mid-commit) as EIO */
-    struct statvfs vs;
-    if (statvfs(st->dir, &vs) != 0) return false;
-    unsigned long long blocks = geteuid() == 0 ? vs.f_bfree : vs.f_bavail;
-    return blocks * vs.f_frsize < CET_DISK_FULL_MARGIN_BYTES;
+    return rc == EIO && store_space_low(st);
 }
 
 int store_write_run(store_t *st, int (*fn)(store_txn_t *txn, void *arg), void *arg)

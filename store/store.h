@@ -442,9 +442,13 @@ void store_abort(store_txn_t *txn);
  */
 int store_grow(store_t *st);
 /**
+ * Is the file system under st nearly full: less than CET_DISK_FULL_MARGIN_BYTES
+ * free (or 1/16 of its size, if that is less)? Any thread; one statvfs.
+ */
+bool store_space_low(store_t *st);
+/**
  * Did a write fail for lack of space? True for STORE_NOSPACE, ENOSPC, EDQUOT
- * and EFBIG, and for EIO when the file system under st has less than
- * CET_DISK_FULL_MARGIN_BYTES free (LMDB turns a short pwrite into EIO).
+ * and EFBIG, and for EIO when store_space_low (LMDB turns a short pwrite into EIO).
  */
 bool store_rc_is_nospace(store_t *st, int rc);
 /**

@@ -226,8 +226,8 @@ static void full_note(store_writer_t *w, bool full, int rc)
     atomic_store(&w->full_now, full);
     if (full) {
         w->full_since_ms = cet_now_ms();
-        CET_ERROR("store: no space left for the data (%s): writes are answered 503 storage_full, "
-                  "reads go on; retrying every batch until space returns",
+        CET_ERROR("store: no space left for the data (%s): writes that do not fit are answered "
+                  "503 storage_full, reads go on; every batch is tried until space returns",
                   store_strerror(rc));
     } else {
         CET_INFO("store: space is back after %lld ms: writes commit again",
@@ -254,7 +254,9 @@ static void run_batch(store_writer_t *w, store_req_t **reqs, int n, bool tick)
         atomic_fetch_add_explicit(&w->n_batches, 1, memory_order_relaxed);
         if (n) count_batch(w, n);
         if (tick && w->hooks.tick_commit_cb) w->hooks.tick_commit_cb(w->hooks.ctx);
-        full_note(w, false, 0);
+        /* hysteresis: near the edge small batches fit and big ones do not; the
+         * state ends (and is logged) only when there is room again */
+        if (w->full && !store_space_low(w->st)) full_note(w, false, 0);
     } else {
         bool nospace = store_rc_is_nospace(w->st, rc);
         atomic_fetch_add_explicit(&w->n_failed, 1, memory_order_relaxed);

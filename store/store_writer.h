@@ -21,8 +21,8 @@
  * nothing of the batch is applied. A full disk is such a failure with
  * result_rc STORE_NOSPACE (store_req_err gives CET_E_STORAGE_FULL for the
  * answer); it is logged once when it starts and once when a commit succeeds
- * again, and the writer simply tries each next batch, so it recovers by
- * itself when space returns. STORE_MAP_FULL is not a failure: the
+ * with room on the disk again (store_space_low false), and the writer simply
+ * tries each next batch, so it recovers by itself when space returns. STORE_MAP_FULL is not a failure: the
  * writer grows the map and redoes the batch from the start, so apply_cb must
  * be a pure function of (txn contents, request) and keep its outputs in the
  * request only (they are rewritten on the redo).
