@@ -4,8 +4,9 @@
  * Submitters push onto a bounded lock-free ring (Vyukov's MPMC ring, used
  * here with one consumer). The writer drains up to CET_COMMIT_BATCH_MAX,
  * applies them in one write txn, commits, then pushes each request onto its
- * mailbox and notifies the owners of mailboxes that were empty. It sleeps on a condition variable only when the ring is empty,
- * with the Dekker-style handshake in writer_sleep()/store_writer_submit().
+ * mailbox and notifies the owners of mailboxes that were empty. It sleeps on
+ * a condition variable only when the ring is empty, with the Dekker-style
+ * handshake in writer_sleep()/store_writer_submit().
  */
 #include "store/store_writer.h"
 
