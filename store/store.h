@@ -405,8 +405,9 @@ int store_read_begin(store_t *st, store_txn_t **txn);
  * grown (store_grow waits); outside, it can. Map growth therefore never
  * pulls the map from under a reader: mdb_env_set_mapsize requires that no txn
  * of the process be active, and this is how the store guarantees it. The
- * cost on the read path is one seq_cst store and one load on the reader's own
- * cache line per renew (docs/storage.md, "Map growth").
+ * cost on the read path is one atomic add and one load on the reader's own
+ * cache line per renew, one atomic sub per reset (docs/storage.md). Its txn
+ * is ended only by store_read_txn_reset/free, never by store_abort/commit.
  */
 typedef struct store_read_txn store_read_txn_t;
 /** A parked read txn for the calling thread. 0 or an LMDB code/errno. */
@@ -428,7 +429,7 @@ void store_read_txn_free(store_read_txn_t *rt);
  */
 int store_write_begin(store_t *st, store_txn_t **txn);
 /**
- * Commits txn (a write txn, or ends a read txn). On STORE_MAP_FULL the txn is
+ * Commits txn (a write txn, or ends a store_read_begin txn). On STORE_MAP_FULL the txn is
  * gone: call store_grow and redo the work (store_write_run and the writer do).
  * A full disk gives ENOSPC, EDQUOT, EFBIG or EIO (store_rc_is_nospace).
  */
@@ -454,7 +455,8 @@ bool store_rc_is_nospace(store_t *st, int rc);
 /**
  * Runs fn(txn, arg) in a write txn and commits, growing the map and retrying
  * once per doubling on STORE_MAP_FULL. fn returns 0 to commit or any other
- * value to abort (that value is returned). A full disk gives STORE_NOSPACE.
+ * value to abort (that value is returned). A full disk gives STORE_NOSPACE;
+ * a growth that had to wait too long for readers gives CET_AGAIN.
  */
 int store_write_run(store_t *st, int (*fn)(store_txn_t *txn, void *arg), void *arg);
 
