@@ -678,6 +678,37 @@ int store_scan(store_txn_t *txn, const store_t *st, store_db_t db, const void *p
     return rc == MDB_NOTFOUND ? CET_OK : rc;
 }
 
+int store_update(store_txn_t *txn, const store_t *st, store_db_t db, const void *from,
+                 size_t flen, store_update_cb fn, void *arg)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, store_dbi(st, db), &cur);
+    if (rc) return rc;
+    uint8_t buf[STORE_UPDATE_VALUE_BYTES_MAX];
+    MDB_val k = {flen, (void *)from}, v;
+    rc = mdb_cursor_get(cur, &k, &v, flen ? MDB_SET_RANGE : MDB_FIRST);
+    while (rc == 0) {
+        if (v.mv_size > sizeof buf) {
+            rc = STORE_BADARG;
+            break;
+        }
+        memcpy(buf, v.mv_data, v.mv_size);
+        bool changed = false;
+        int r = fn(k.mv_data, k.mv_size, buf, v.mv_size, &changed, arg);
+        if (changed) {
+            MDB_val nv = {v.mv_size, buf};
+            if ((rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT))) break;
+        }
+        if (r != CET_OK) {
+            rc = r == CET_DONE ? CET_OK : r;
+            break;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? CET_OK : rc;
+}
+
 int store_sweep(store_txn_t *txn, const store_t *st, store_db_t db, const void *from,
                 size_t flen, unsigned max, store_dead_cb dead_cb, void *arg, void *next,
                 size_t next_cap, size_t *next_len)

@@ -637,6 +637,24 @@ int store_scan(store_txn_t *txn, const store_t *st, store_db_t db, const void *p
                size_t plen, store_scan_cb fn, void *arg);
 
 /**
+ * Sees one entry of store_update: val is a writable copy of its value (vlen
+ * bytes). Set *changed to have the copy written back in place (same length).
+ * Returns like store_scan_cb: CET_OK, CET_DONE, or a code to stop with.
+ */
+typedef int (*store_update_cb)(const void *key, size_t klen, void *val, size_t vlen,
+                               bool *changed, void *arg);
+/**
+ * Walks db (write txn) from the first key >= from[0..flen) (the start when
+ * flen is 0) in key order and writes back each value fn changed, through the
+ * walk's own cursor (no second lookup per entry). Values longer than
+ * STORE_UPDATE_VALUE_BYTES_MAX give STORE_BADARG. Returns CET_OK (the end,
+ * or fn said CET_DONE), fn's other code, or an LMDB code.
+ */
+#define STORE_UPDATE_VALUE_BYTES_MAX 4096
+int store_update(store_txn_t *txn, const store_t *st, store_db_t db, const void *from,
+                 size_t flen, store_update_cb fn, void *arg);
+
+/**
  * Says whether an entry met by store_sweep is dead (to delete). Same pointer
  * lifetime as store_scan_cb. It must not touch the txn.
  */
