@@ -20,7 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import CETD, DataDir, Engine, cetctl, free_port, metrics  # noqa: E402
+from harness import DataDir, Engine, cetctl, free_port, metrics  # noqa: E402
 
 LOCK_FILE = "cetreg.pid"
 
@@ -74,10 +74,10 @@ class DataLock(unittest.TestCase):
         self.assertEqual(program, "cetd")
 
     def test_2_second_cetd_exits_with_one_line(self):
-        port = free_port()
-        p = subprocess.run([CETD, "--data", self.data.data, "--listen", f"127.0.0.1:{port}",
-                            "--threads", "1", "--captcha", "off", "--payment-secret-file",
-                            self.data.secret_file], capture_output=True, text=True, timeout=30)
+        # the first one's very command line (whatever flags the harness gives), another port
+        args = list(self.engine.args)
+        args[args.index("--listen") + 1] = f"127.0.0.1:{free_port()}"
+        p = subprocess.run(args, capture_output=True, text=True, timeout=30)
         self.assertNotEqual(p.returncode, 0)
         lines = [l for l in p.stderr.splitlines() if l.strip()]
         self.assertEqual(len(lines), 1, p.stderr)
