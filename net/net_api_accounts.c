@@ -5,6 +5,7 @@
 #include "net/net_api_internal.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -17,9 +18,18 @@
 void net_api_captcha(net_req_t *req, net_api_t *api)
 {
     (void)api;
+    char client[64];
+    net_rate_client(net_req_client(req), client, sizeof client);
+    /* per minute, and per challenge lifetime: how many one client holds at once */
+    if (!net_rate_allow("captcha", client, CET_CAPTCHA_PER_MIN_MAX) ||
+        !net_rate_allow_in("captcha-live", client, CET_CAPTCHA_LIVE_PER_CLIENT_MAX,
+                           CET_CAPTCHA_TTL_S)) {
+        net_reply_error(req, CET_E_RATE_LIMITED, NULL);
+        return;
+    }
     char id[33];
     char *uri = NULL;
-    cet_err_t e = net_captcha_new(id, &uri);
+    cet_err_t e = net_captcha_new(client, id, &uri);
     if (e) {
         net_reply_error(req, e, NULL);
         return;
@@ -30,11 +40,13 @@ void net_api_captcha(net_req_t *req, net_api_t *api)
     net_reply_json(req, 201, j);
 }
 
-static bool captcha_ok(net_req_t *req, json_t *j)
+/* Checks the body's captcha; false: answered. Not required: the fields may be
+ * missing (staff login with the captcha off). */
+static bool captcha_ok(net_req_t *req, json_t *j, bool required)
 {
     const char *id = NULL, *answer = NULL;
-    cet_err_t e = net_json_str(j, "captcha_id", true, &id);
-    if (!e) e = net_json_str(j, "captcha_answer", true, &answer);
+    cet_err_t e = net_json_str(j, "captcha_id", required, &id);
+    if (!e) e = net_json_str(j, "captcha_answer", required || id, &answer);
     if (e) {
         net_reply_error(req, e, id ? "captcha_answer" : "captcha_id");
         return false;
@@ -44,6 +56,45 @@ static bool captcha_ok(net_req_t *req, json_t *j)
         return false;
     }
     return true;
+}
+
+/* ---- login limits ----
+ * Per client address, per client and account, and failures per account; the
+ * last only holds back clients that have themselves failed for that account,
+ * so a stranger's flood of wrong passwords (from anywhere) slows the
+ * strangers and never locks out the owner on a client that has not failed. */
+typedef struct login_keys {
+    const char *kind_cu, *kind_cf, *kind_uf; /* per client+account, its failures, per account */
+    char client[64];
+    char who[CET_EMAIL_BYTES];               /* normalised email, or staff user */
+    char client_who[64 + 1 + CET_EMAIL_BYTES];
+} login_keys_t;
+
+static void login_keys(net_req_t *req, bool staff, const char *who, login_keys_t *k)
+{
+    k->kind_cu = staff ? "staff-cu" : "login-cu";
+    k->kind_cf = staff ? "staff-cf" : "login-cf";
+    k->kind_uf = staff ? "staff-uf" : "login-uf";
+    net_rate_client(net_req_client(req), k->client, sizeof k->client);
+    if (staff)
+        cet_strlcpy(k->who, who, sizeof k->who);
+    else
+        cet_email_normalize(who, k->who, sizeof k->who);
+    snprintf(k->client_who, sizeof k->client_who, "%s %s", k->client, k->who);
+}
+
+static bool login_allowed(const login_keys_t *k)
+{
+    if (!net_rate_allow("login-ip", k->client, CET_LOGIN_CLIENT_PER_MIN_MAX)) return false;
+    if (!net_rate_allow(k->kind_cu, k->client_who, CET_LOGIN_PER_MIN_MAX)) return false;
+    return net_rate_count(k->kind_cf, k->client_who) == 0 ||
+           net_rate_count(k->kind_uf, k->who) < CET_LOGIN_FAILS_PER_MIN_MAX;
+}
+
+static void login_failed(const login_keys_t *k)
+{
+    net_rate_hit(k->kind_cf, k->client_who);
+    net_rate_hit(k->kind_uf, k->who);
 }
 
 /* ---- password work on the pool ---- */
@@ -58,6 +109,7 @@ typedef struct pw_job {
     uint8_t account[16];
     char staff[CET_SHORT_BYTES];
     bool unknown;               /* no such account: verify the dummy, then refuse */
+    login_keys_t limit;         /* session create: whose failure to count */
     bool ok;
     eng_op_t *op;               /* prepared op (account create, email change) */
 } pw_job_t;
@@ -85,6 +137,7 @@ static void pw_done_cb(net_work_t *w)
     net_req_t *req = j->req;
     eng_op_t *op = j->op;
     if (!j->ok) {
+        if (j->kind == ENG_OP_SESSION_CREATE) login_failed(&j->limit);
         cet_free(op);
         cet_err_t e = j->kind == ENG_OP_ACCOUNT_CREATE ? CET_E_INTERNAL : CET_E_INVALID_CREDENTIALS;
         net_reply_error(req, e, j->kind == ENG_OP_EMAIL_CHANGE ? "password" : NULL);
@@ -141,11 +194,13 @@ void net_api_account_create(net_req_t *req, net_api_t *api)
         net_reply_error(req, CET_E_WEAK_PASSWORD, "password");
         return;
     }
-    if (!captcha_ok(req, j)) {
+    if (!captcha_ok(req, j, true)) {
         json_decref(j);
         return;
     }
-    if (!net_rate_allow("account", net_req_client(req), CET_LOGIN_PER_MIN_MAX * 6)) {
+    char client[64];
+    net_rate_client(net_req_client(req), client, sizeof client);
+    if (!net_rate_allow("account", client, CET_ACCOUNT_CLIENT_PER_MIN_MAX)) {
         json_decref(j);
         net_reply_error(req, CET_E_RATE_LIMITED, NULL);
         return;
@@ -189,7 +244,8 @@ static void login(net_req_t *req, net_api_t *api, bool staff)
 {
     static const char *const allowed[] = {"email", "password", "captcha_id", "captcha_answer",
                                           NULL};
-    static const char *const allowed_staff[] = {"user", "password", NULL};
+    static const char *const allowed_staff[] = {"user", "password", "captcha_id",
+                                                "captcha_answer", NULL};
     json_t *j = net_api_body_json(req, staff ? allowed_staff : allowed);
     if (!j) return;
     const char *who, *password, *field;
@@ -205,12 +261,14 @@ static void login(net_req_t *req, net_api_t *api, bool staff)
         net_reply_error(req, CET_E_INVALID_CREDENTIALS, NULL);
         return;
     }
-    if (!staff && !captcha_ok(req, j)) {
+    /* staff may leave the captcha out only while it is off (tests, tools) */
+    if (!captcha_ok(req, j, !staff || net_captcha_enabled())) {
         json_decref(j);
         return;
     }
-    if (!net_rate_allow("login-ip", net_req_client(req), CET_LOGIN_PER_MIN_MAX * 10) ||
-        !net_rate_allow("login", who, CET_LOGIN_PER_MIN_MAX)) {
+    login_keys_t limit;
+    login_keys(req, staff, who, &limit);
+    if (!login_allowed(&limit)) {
         json_decref(j);
         net_reply_error(req, CET_E_RATE_LIMITED, NULL);
         return;
@@ -223,6 +281,7 @@ static void login(net_req_t *req, net_api_t *api, bool staff)
     pw_job_t *job = cet_calloc(1, sizeof *job);
     job->api = api;
     job->kind = ENG_OP_SESSION_CREATE;
+    job->limit = limit;
     cet_strlcpy(job->password, password, sizeof job->password);
     cet_strlcpy(job->hash, api->dummy_hash, sizeof job->hash);
     int rc;
@@ -303,7 +362,9 @@ void net_api_email_change(net_req_t *req, net_api_t *api)
         field = "password";
         e = net_json_str(j, "password", true, &password);
     }
-    if (!e && !net_rate_allow("login", a.acct.email, CET_LOGIN_PER_MIN_MAX)) e = CET_E_RATE_LIMITED;
+    char who[CET_EMAIL_BYTES];
+    cet_email_normalize(a.acct.email, who, sizeof who);
+    if (!e && !net_rate_allow("email-change", who, CET_LOGIN_PER_MIN_MAX)) e = CET_E_RATE_LIMITED;
     if (e) {
         net_api_op_refuse(req, op, j, e, field);
         return;

@@ -191,9 +191,12 @@ void net_api_qualification(net_req_t *req, net_api_t *api)
         json_decref(j);
         return;
     }
-    char hex[33];
+    char hex[33], client[64];
     cet_hex(hex, a.account, 16);
-    if (!net_rate_allow("lookup", hex, 30)) {
+    net_rate_client(net_req_client(req), client, sizeof client);
+    /* accounts are cheap: per account and per client address */
+    if (!net_rate_allow("lookup-ip", client, CET_LOOKUP_CLIENT_PER_MIN_MAX) ||
+        !net_rate_allow("lookup", hex, CET_LOOKUP_PER_MIN_MAX)) {
         json_decref(j);
         net_reply_error(req, CET_E_RATE_LIMITED, NULL);
         return;
