@@ -18,9 +18,13 @@
  * that meet `growing` step back and sleep on `cond` until the map is remapped.
  */
 typedef struct store_gate_slot {
-    _Alignas(64) _Atomic unsigned active; /* read txns live on this slot */
-    _Atomic bool used;                    /* slot handed out (slot 0 always) */
+    _Atomic unsigned active; /* read txns live on this slot */
+    _Atomic bool used;       /* slot handed out (slot 0 always) */
+    /* padding, not _Alignas: store_t comes from the allocator, which does not
+     * promise 64-byte alignment (large blocks are page-aligned in practice) */
+    char pad_[64 - sizeof(_Atomic unsigned) - sizeof(_Atomic bool)];
 } store_gate_slot_t;
+_Static_assert(sizeof(store_gate_slot_t) == 64, "one gate slot per cache line");
 
 typedef struct store_gate {
     _Atomic bool growing;
