@@ -40,6 +40,8 @@
 #define CET_MAP_INITIAL_BYTES (8ULL << 30)  /* LMDB map size of a new environment */
 #define CET_MAP_GROW_FACTOR 2            /* on MDB_MAP_FULL */
 #define CET_MAP_BYTES_MAX (512ULL << 30)
+#define CET_MAP_GROW_WAIT_MS 5000        /* growth waits this long for live read txns */
+#define CET_DISK_FULL_MARGIN_BYTES (1u << 20) /* EIO with less free than this: the disk is full */
 #define CET_READERS_MAX 256              /* LMDB reader slots */
 #define CET_DBS_MAX 40                   /* LMDB named databases */
 #define CET_AUDIT_TEXT_BYTES_MAX 512

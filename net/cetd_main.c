@@ -181,6 +181,24 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
 
+    /* First the data directory: its lock makes this process its one owner
+     * for its whole life (store_open; released when we exit). */
+    store_options_t sopt = {.dir = data, .sync = sync, .owner = "cetd"};
+    store_t *st;
+    int rc = store_open(&sopt, &st);
+    if (rc == STORE_LOCKED) {
+        pid_t pid = 0;
+        char who[64] = "another process";
+        if (store_dir_holder(data, &pid, who, sizeof who) == 0)
+            fprintf(stderr, "cetd: data directory %s is held by %s (pid %ld): one process owns a "
+                    "data directory; stop that one first\n", data, who, (long)pid);
+        else
+            fprintf(stderr, "cetd: data directory %s is held by another process (lock file %s/%s)\n",
+                    data, data, STORE_LOCK_FILE);
+        return 1;
+    }
+    if (rc) return 1;
+
     static uint8_t secret[1024];
     if (secret_file) {
         eopt.payment_secret = secret;
@@ -206,10 +224,6 @@ int main(int argc, char **argv)
     }
     if (!sync) CET_WARN("cetd: --sync none: acknowledged writes may be lost on a power cut");
 
-    store_options_t sopt = {.dir = data, .sync = sync};
-    store_t *st;
-    int rc = store_open(&sopt, &st);
-    if (rc) return 1;
     eng_t *eng;
     if ((rc = eng_open(st, &eopt, &eng))) {
         store_close(st);

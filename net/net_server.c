@@ -70,9 +70,9 @@ struct net_core {
     struct event *ctl_ev;  /* drain step */
     struct event *done_ev; /* pool completions */
     _Atomic(net_work_t *) done_stack;
-    store_mailbox_t *mailbox;
-    store_txn_t *rtxn;
-    bool rtxn_live;
+    store_mailbox_t *mailbox; /* writer completions; the writer wakes us on store_ev */
+    struct event *store_ev;
+    store_read_txn_t *rtxn;
     net_req_t *free_reqs;
     unsigned n_free;
     net_req_t *live; /* taken, not yet answered */
@@ -170,26 +170,20 @@ static void counter_add(_Atomic uint64_t *c, int64_t d)
 store_txn_t *net_core_read_txn(net_core_t *core, int *rc)
 {
     int r = 0;
+    store_txn_t *txn = NULL;
     if (!core->srv->opt.store) {
         r = EINVAL;
     } else if (!core->rtxn) {
-        r = store_read_begin(core->srv->opt.store, &core->rtxn);
-        if (r) core->rtxn = NULL;
-        core->rtxn_live = r == 0;
-    } else if (!core->rtxn_live) {
-        r = mdb_txn_renew(core->rtxn);
-        core->rtxn_live = r == 0;
+        r = store_read_txn_new(core->srv->opt.store, &core->rtxn);
     }
+    if (r == 0) r = store_read_txn_renew(core->rtxn, &txn);
     if (rc) *rc = r;
-    return r ? NULL : core->rtxn;
+    return r ? NULL : txn;
 }
 
 void net_core_read_done(net_core_t *core)
 {
-    if (core->rtxn_live) {
-        mdb_txn_reset(core->rtxn);
-        core->rtxn_live = false;
-    }
+    store_read_txn_reset(core->rtxn);
 }
 
 /* ---- request objects ---- */
@@ -346,6 +340,20 @@ void net_core_work_done(net_core_t *core, net_work_t *w)
     } while (!atomic_compare_exchange_weak_explicit(&core->done_stack, &head, w,
                                                     memory_order_release, memory_order_relaxed));
     event_active(core->done_ev, EV_READ, 0);
+}
+
+/* ---- writer completions: the store's mailbox, woken through our loop ---- */
+static void core_store_notify_cb(void *ctx) /* writer thread */
+{
+    net_core_t *core = ctx;
+    event_active(core->store_ev, EV_READ, 0);
+}
+
+static void core_store_cb(evutil_socket_t fd, short what, void *arg) /* core thread */
+{
+    net_core_t *core = arg;
+    (void)fd, (void)what;
+    store_mailbox_drain(core->mailbox);
 }
 
 static void core_done_cb(evutil_socket_t fd, short what, void *arg)
@@ -577,15 +585,14 @@ static int core_new(net_server_t *srv, unsigned index, net_core_t **out)
     evhttp_set_default_content_type(core->http, "application/json; charset=utf-8");
     evhttp_set_bevcb(core->http, core_bev_cb, core);
     evhttp_set_gencb(core->http, core_request_cb, core);
-    core->mailbox = store_mailbox_new(core->base);
-    if (!core->mailbox) return ENOMEM;
+    core->store_ev = event_new(core->base, -1, 0, core_store_cb, core);
+    core->mailbox = store_mailbox_new(core_store_notify_cb, core);
+    if (!core->store_ev || !core->mailbox) return ENOMEM;
     if (srv->opt.store) {
-        int rc = store_read_begin(srv->opt.store, &core->rtxn);
+        int rc = store_read_txn_new(srv->opt.store, &core->rtxn);
         if (rc) {
             CET_WARN("net: core %u: no read txn yet: %s", index, store_strerror(rc));
             core->rtxn = NULL;
-        } else {
-            mdb_txn_reset(core->rtxn);
         }
     }
     return 0;
@@ -615,8 +622,9 @@ static void core_free(net_core_t *core)
     if (core->claim_ev) event_free(core->claim_ev);
     if (core->ctl_ev) event_free(core->ctl_ev);
     if (core->done_ev) event_free(core->done_ev);
+    if (core->store_ev) event_free(core->store_ev);
     if (core->mailbox) store_mailbox_free(core->mailbox);
-    if (core->rtxn) mdb_txn_abort(core->rtxn);
+    store_read_txn_free(core->rtxn);
     while (core->free_reqs) {
         net_req_t *r = core->free_reqs;
         core->free_reqs = r->next_free;

@@ -129,8 +129,20 @@ static int store_open_with(const char *dir, bool read_only, bool sync, store_t *
             return -1;
         }
     }
-    store_options_t opt = {.dir = dir, .sync = sync, .read_only = read_only, .readers = 0};
+    store_options_t opt = {
+        .dir = dir, .sync = sync, .read_only = read_only, .readers = 0, .owner = "cetctl"};
     int rc = store_open(&opt, out);
+    if (rc == STORE_LOCKED) {
+        /* cli.md: cetctl never writes a directory a running cetd holds */
+        pid_t pid = 0;
+        char who[64] = "another process";
+        if (store_dir_holder(dir, &pid, who, sizeof who) == 0)
+            fprintf(stderr, "cetctl: %s is held by %s (pid %ld): refusing to write it; change a "
+                    "live engine through the staff API, or stop it first\n", dir, who, (long)pid);
+        else
+            fprintf(stderr, "cetctl: %s is held by another process: refusing to write it\n", dir);
+        return -1;
+    }
     if (rc) {
         fprintf(stderr, "cetctl: cannot open %s: %s\n", dir, store_strerror(rc));
         return -1;
@@ -150,7 +162,7 @@ int ctl_store_open_nosync(const char *dir, store_t **out)
 
 int ctl_store_sync(store_t *st)
 {
-    return mdb_env_sync(store_env(st), 1);
+    return store_sync(st);
 }
 
 /* ---- progress ---- */
