@@ -412,6 +412,42 @@
     };
   }
 
+  /*
+   * Refusals beside the field they are about (the ID number, the email, ...):
+   * fe.set(input, text or ApiError) puts a notice under the input in its
+   * form-row; fe.route(e, byField, byCode) does that for a server refusal
+   * naming a field or a field's code, and returns false for any other (shown
+   * by the form's own slot); fe.clear() removes them all.
+   */
+  function fieldErrors() {
+    var shown = [];
+    var fe = {
+      clear: function () {
+        shown.forEach(function (s) {
+          if (s.el.parentNode) s.el.parentNode.removeChild(s.el);
+          s.input.removeAttribute('aria-invalid');
+        });
+        shown = [];
+      },
+      set: function (input, e) {
+        var rowEl = input.closest('.form-row') || input.parentNode;
+        var n = typeof e === 'string' ? notice('error', e) : notice('error', errorText(e), e && e.code);
+        n.classList.add('field-notice');
+        rowEl.appendChild(n);
+        input.setAttribute('aria-invalid', 'true');
+        shown.push({ el: n, input: input });
+        input.focus();
+      },
+      route: function (e, byField, byCode) {
+        var input = (e && e.field && byField && byField[e.field]) || (e && byCode && byCode[e.code]);
+        if (!input) return false;
+        fe.set(input, e);
+        return true;
+      }
+    };
+    return fe;
+  }
+
   /* Runs fn with the button disabled; shows errors in msg (next to the button). */
   function busy(btn, msg, fn) {
     return function (ev) {
@@ -589,13 +625,17 @@
     var cap = captcha();
     var btn = h('button.btn', { type: 'submit', text: '登录' });
     var reset = h('button.btn.btn-secondary', { type: 'reset', text: '重置' });
+    var fe = fieldErrors();
     var form = h('form', { novalidate: true },
       row('账号', email, { required: true, hint: '通行证账号为注册时的电子邮箱。' }), row('密码', pw, { required: true }), cap.el,
       msg.el, h('div.actions', btn, reset));
-    form.addEventListener('reset', function () { msg.clear(); });
+    form.addEventListener('reset', function () { msg.clear(); fe.clear(); });
     form.addEventListener('submit', busy(btn, msg, function () {
+      fe.clear();
       var e = email.value.trim();
-      if (!e || !pw.value || !cap.answer.value.trim()) { msg.error(ERROR_TEXT.missing_field); return; }
+      if (!e) { fe.set(email, '请输入账号（注册时的电子邮箱）。'); return; }
+      if (!pw.value) { fe.set(pw, '请输入密码。'); return; }
+      if (!cap.answer.value.trim()) { fe.set(cap.answer, '请输入验证码。'); return; }
       return mutate('POST', '/sessions', {
         email: e, password: pw.value, captcha_id: cap.id, captcha_answer: cap.answer.value.trim()
       }).then(function (r) {
@@ -606,6 +646,8 @@
         location.hash = after || '#/home';
       }, function (err) {
         cap.refresh();
+        if (fe.route(err, { email: email, captcha_answer: cap.answer, captcha_id: cap.answer },
+          { captcha_invalid: cap.answer, invalid_email: email })) return;
         throw err;
       });
     }));
@@ -626,13 +668,17 @@
       row('密码', pw, { required: true, hint: '8至128位，须同时包含字母和数字。' }),
       row('确认密码', pw2, { required: true }), cap.el, msg.el,
       h('div.actions', btn, h('a.btn.btn-secondary', { href: '#/login', text: '返回登录' })));
+    var fe = fieldErrors();
     form.addEventListener('submit', busy(btn, msg, function () {
+      fe.clear();
       var e = email.value.trim();
-      if (!e || !pw.value || !cap.answer.value.trim()) { msg.error(ERROR_TEXT.missing_field); return; }
-      if (pw.value !== pw2.value) { msg.error('两次输入的密码不一致。'); return; }
+      if (!e) { fe.set(email, '请输入电子邮箱。'); return; }
+      if (!/^[^@\s]+@[^@\s]+$/.test(e)) { fe.set(email, ERROR_TEXT.invalid_email); return; }
       if (pw.value.length < 8 || !/[A-Za-z]/.test(pw.value) || !/\d/.test(pw.value)) {
-        msg.error(ERROR_TEXT.weak_password); return;
+        fe.set(pw, ERROR_TEXT.weak_password); return;
       }
+      if (pw.value !== pw2.value) { fe.set(pw2, '两次输入的密码不一致。'); return; }
+      if (!cap.answer.value.trim()) { fe.set(cap.answer, '请输入验证码。'); return; }
       return mutate('POST', '/accounts', {
         email: e, password: pw.value, captcha_id: cap.id, captcha_answer: cap.answer.value.trim()
       }).then(function () {
@@ -641,6 +687,8 @@
           h('div.actions', h('a.btn', { href: '#/login', text: '去登录' }))));
       }, function (err) {
         cap.refresh();
+        if (fe.route(err, { email: email, password: pw, captcha_answer: cap.answer, captcha_id: cap.answer },
+          { email_taken: email, invalid_email: email, weak_password: pw, captcha_invalid: cap.answer })) return;
         throw err;
       });
     }));
@@ -756,12 +804,21 @@
         row('证件类型', type, { required: true, hint: '学籍证件类型（不支持军官证）。' }),
         row('证件号码', num, { required: true }), row('姓名', name, { required: true }), msg.el,
         h('div.actions', btn));
+      var fe = fieldErrors();
       form.addEventListener('submit', busy(btn, msg, function () {
+        fe.clear();
         var q = { id_type: type.value, id_number: num.value.trim().toUpperCase(), name: name.value.trim() };
-        if (!q.id_type || !q.id_number || !q.name) { msg.error('证件类型、证件号码和姓名均为必填项。'); return; }
+        if (!q.id_type) { fe.set(type, '请选择证件类型（证件类型、证件号码和姓名均为必填项）。'); return; }
+        if (!q.id_number) { fe.set(num, '请输入证件号码（证件类型、证件号码和姓名均为必填项）。'); return; }
+        if (!q.name) { fe.set(name, '请输入姓名（证件类型、证件号码和姓名均为必填项）。'); return; }
         var bad = checkIdNumber(q.id_type, q.id_number);
-        if (bad) { msg.error(ERROR_TEXT[bad]); return; }
-        return mutate('POST', '/qualification', q).then(function (r) {
+        if (bad) { fe.set(num, ERROR_TEXT[bad]); return; }
+        return mutate('POST', '/qualification', q).catch(function (err) {
+          if (fe.route(err, { id_type: type, id_number: num, name: name },
+            { id_type_refused: type, invalid_id_number: num, id_check_digit: num })) return null;
+          throw err;
+        }).then(function (r) {
+          if (!r) return;
           state.qual = { q: q, r: r };
           dialog('提示', [h('p#query-ok', { text: '查询成功!' })], [['确定', function (d) {
             d.close();
@@ -870,7 +927,9 @@
       });
       var box = h('input', { type: 'checkbox', id: 'review-confirm' });
       var fieldMsg = messageSlot();
+      var savedMsg = messageSlot();
       var body = [
+        savedMsg.el,
         notice('info', 'CET四级笔试成绩为2005年之前的考生，请联系学校相关负责人代为申请。'),
         st === 'rejected' ? notice('warn', '复核未通过：您可以修改信息重新提交，或删除复核申请。') : null,
         kvTable([['姓名', person.name || (review && review.name)], ['证件类型', idTypeName(person.id_type || (review && review.id_type))],
@@ -885,8 +944,11 @@
         var t = ticket.value.trim();
         if (!/^\d{15}$/.test(t)) { fieldMsg.error(ERROR_TEXT.ticket_invalid); return; }
         if (!box.checked) { fieldMsg.error(ERROR_TEXT.not_confirmed); return; }
+        var saving = !!ctx.before;
         return Promise.resolve(ctx.before ? ctx.before() : null).then(function () {
           ctx.before = null; /* saved once */
+          /* the record is bound now, whatever the review's answer: say so */
+          if (saving) savedMsg.ok('保存成功：报名信息已与当前通行证账号绑定。关闭本窗口后可继续笔试报考。');
           return mutate(review ? 'PUT' : 'POST', '/cet6-review', { ticket_number: t, confirmed: true });
         }).then(function (r) {
           loadMe(true).catch(function () {});
@@ -1030,7 +1092,8 @@
                 : h('span.badge.state-unpaid', { text: '未支付' });
             var method = r.method === 'school' || r.locked ? '学校集体缴费' : '考生注册';
             return h('tr', { 'data-subject': r.code },
-              h('td', { 'data-label': box ? '勾选支付' : '#' }, box, box ? ' ' : null, String(i + 1)),
+              h('td', { 'data-label': box ? '勾选支付' : '#' },
+                box ? h('label.paypick', box, h('span', { text: String(i + 1) })) : String(i + 1)),
               h('td.subj', { 'data-label': '科目', text: '(' + r.code + ') ' + r.name }),
               h('td.num', { 'data-label': '费用(元)' }, moneySpan(r.fee)),
               h('td', { 'data-label': '支付状态' }, payState),
@@ -1363,6 +1426,14 @@
         var sec = h('section.oral-subject', { 'data-subject': code }, h('h3', { text: name }));
         if (quals.indexOf(code) < 0) {
           append(sec, notice('error', '不具有CET' + (info[3] || '') + '级口试报考资格！'));
+          var rv = pick(c, 'cet6_review');
+          if (code === 'S' && (rv || pick(c, 'cet6_review_offered'))) {
+            append(sec, h('p.muted.review-hint', rv === 'pending'
+              ? 'CET6资格复核：未复核。学校负责老师复核通过后，即可报考英语六级笔试和英语六级口试。'
+              : rv === 'rejected' ? 'CET6资格复核未通过：可修改信息重新提交或删除复核申请。'
+                : '如已通过CET四级笔试（425分以上），可申请CET6资格复核；复核通过后即可报考英语六级笔试和英语六级口试。'),
+            h('div.actions', h('a.btn.btn-secondary.btn-small#to-review', { href: '#/review', text: 'CET6资格复核' })));
+          }
           return sec;
         }
         var reg = regs.filter(function (r) { return r.code === code; })[0];
@@ -1378,7 +1449,7 @@
           var need = subjectName(wcode);
           append(sec, h('div.actions', blocked(h('button.btn.btn-small.register', { type: 'button', text: '报考', 'data-subject': code }),
             '必须先完成' + need + '的报考，才可以报考' + name + '。')),
-          h('p', h('a#to-written', { href: '#/written', text: '去笔试报考' })));
+          h('div.actions', h('a.btn.btn-secondary.btn-small#to-written', { href: '#/written', text: '去笔试报考' })));
           return sec;
         }
         if (!mine.length) {
@@ -1396,8 +1467,9 @@
         }
         if (mine.length > 1) {
           var sel = h('select.campus-select', { id: 'campus-' + code, 'aria-label': name + '报名学校校区' }, mine.map(function (o) {
-            return h('option', { value: o.campus, text: o.campusText + ' — ' + o.schoolText + '（剩余容量：' +
-              ({ green: '有', yellow: '较少', none: '无' }[o.seats] || o.seats) + '）' });
+            /* campus and 剩余容量 first: a phone cuts the end of a long option off */
+            return h('option', { value: o.campus, text: o.campusText + '（剩余容量：' +
+              ({ green: '有', yellow: '较少', none: '无' }[o.seats] || o.seats) + '）— ' + o.schoolText });
           }));
           sel.value = start.campus;
           sel.addEventListener('change', function () { show(mine.filter(function (o) { return o.campus === sel.value; })[0]); });
@@ -1450,6 +1522,10 @@
       pay: function () { return pagePay(decodeURIComponent(parts[1] || '')); }
     };
     var page = pages[name] || pageHome;
+    /* the header's 姓名 and 考次 after a full page load (back from the payment
+       platform on #/pay, a reload on #/agreement): pages that need /me load it
+       afresh; the others still show whose registration this is */
+    if (!state.me && !PUBLIC[name]) loadMe().catch(function () {});
     Promise.resolve().then(page).catch(function (e) {
       if (e && e.code === 'agreement_required') { location.hash = '#/agreement'; return; }
       if (e && e.code === 'not_bound' && name !== 'qualify') { location.hash = '#/qualify'; return; }
