@@ -174,6 +174,41 @@ async function fitsWidth(page) {
   assert(overflow <= 1, 'horizontal overflow of ' + overflow + ' px');
 }
 
+/* An element is wholly inside the viewport, as seen without scrolling (a
+ * dialog's own buttons, on a phone). */
+async function inView(page, selector) {
+  const r = await page.locator(selector).first().evaluate(el => {
+    const b = el.getBoundingClientRect();
+    const x = b.left + b.width / 2, y = b.top + b.height / 2;
+    const top = document.elementFromPoint(x, y);
+    return { top: b.top, bottom: b.bottom, vh: window.innerHeight, hit: !!top && (top === el || el.contains(top)) };
+  });
+  assert(r.top >= 0 && r.bottom <= r.vh && r.hit, selector + ' not in view without scrolling: ' + JSON.stringify(r));
+}
+
+/* On a phone every tap target of the page (or of the open dialog) is at least
+ * 44 px high and wide: buttons, button-like links, inline links, selects, text
+ * inputs, and the labels holding checkboxes and radios. */
+async function tapTargets(page, label) {
+  const bad = await page.evaluate(() => {
+    const root = document.querySelector('.overlay') || document;
+    const out = [];
+    const sel = 'button, a[href], select, input[type=text], input[type=email], input[type=password], ' +
+      'label.check, label.radio, label.paypick';
+    root.querySelectorAll(sel).forEach(el => {
+      const b = el.getBoundingClientRect();
+      if (!b.width || !b.height || getComputedStyle(el).visibility === 'hidden') return;
+      if (el.closest('.site-header') && el.closest('a.brand')) return;
+      if (b.height < 44 || b.width < 44) {
+        out.push((el.id ? '#' + el.id : el.tagName.toLowerCase() + '.' + [...el.classList].join('.')) +
+          ' "' + (el.textContent || '').trim().slice(0, 12) + '" ' + Math.round(b.width) + 'x' + Math.round(b.height));
+      }
+    });
+    return out;
+  });
+  assert(!bad.length, label + ': tap targets under 44 px: ' + bad.slice(0, 6).join('; '));
+}
+
 /*
  * On a desk, no table cell wraps a money amount, a date or a subject name:
  * every .money/.date span inside a table is one box (getClientRects), and every
@@ -240,6 +275,16 @@ async function accountAndAgreement(page, tag, email, password) {
     assert(t.includes('email_taken'), 'the refusal does not name its code: ' + t);
   }, { page, essential: true });
 
+  await check(tag + ' step 2: a refusal about one field is shown under that field (email taken, weak password)', async () => {
+    await expectNotice(page, 'error', '该邮箱已注册', 5000, '.form-row:has(#email)');
+    await page.fill('#email', 'other-' + email);
+    await page.fill('#password', 'short');
+    await page.fill('#password2', 'short');
+    await page.click('button[type=submit]');
+    await expectNotice(page, 'error', '密码须为8至128位', 5000, '.form-row:has(#password)');
+    assert(!(await page.locator('.form-row:has(#email) .notice-error').count()), 'the email refusal stays after the email changed');
+  }, { page });
+
   await check(tag + ' step 2: log in with account, password and captcha', async () => {
     await gotoRoute(page, 'login');
     await page.fill('#email', email);
@@ -284,6 +329,18 @@ async function accountAndAgreement(page, tag, email, password) {
 
 /* Step 5: 资格信息查询, a wrong name first, then the 查询成功 prompt. */
 async function lookup(page, tag, cand, lookupOnly) {
+  if (cand.id_type === 'mainland') {
+    await check(tag + ' step 5: a wrong ID check digit is refused under the ID number', async () => {
+      await page.selectOption('#id_type', cand.id_type);
+      const d = cand.id_number.slice(0, 17), last = cand.id_number.slice(17).toUpperCase();
+      await page.fill('#id_number', d + (last === '0' ? '1' : '0'));
+      await page.fill('#name', cand.name);
+      await page.click('#query');
+      await expectNotice(page, 'error', '校验位错误', 5000, '.form-row:has(#id_number)');
+      if (tag === 'P') await shot(page, tag + '-05-check-digit-beside-field');
+    }, { page });
+  }
+
   await check(tag + ' step 5: 资格信息查询: the six ID types, a wrong name refused beside the form', async () => {
     const values = await page.locator('#id_type option').evaluateAll(os => os.map(o => o.value).filter(Boolean));
     assert(values.length === 6 && !values.some(v => /military/.test(v)), 'ID types offered: ' + values.join(','));
@@ -322,7 +379,7 @@ async function lookup(page, tag, cand, lookupOnly) {
 
 async function payAll(page, context, tag) {
   let order = null;
-  await check(tag + ' step 15: 支付 asks twice (去支付, then 确定) and leaves for the platform', async () => {
+  await check(tag + ' step 15: 支付 opens 确认报考信息 with the sum of the ticked subjects', async () => {
     await gotoRoute(page, 'registration');
     await page.locator('#pay').waitFor({ timeout: 10000 });
     assert(!(await page.isDisabled('#pay')), '支付 disabled: ' + await reasonOf(page.locator('#pay')));
@@ -334,11 +391,22 @@ async function payAll(page, context, tag) {
     assert(sum === '¥' + (c.unpaid.total / 100).toFixed(2), 'dialog sum ' + sum + ', unpaid ' + c.unpaid.total);
     assert((await page.textContent('#pay-dialog-1')).includes('确认报考信息'), 'first dialog');
     await shot(page, tag + '-15-pay-confirm-1');
+  }, { page, essential: true });
+
+  await check(tag + ' step 15: 确认报考信息 shows its 去支付 and the channels without scrolling' + (tag === 'P' ? ', 44 px targets' : ''), async () => {
+    await inView(page, '#pay-go');
+    await inView(page, '#pay-dialog-1 input[name=channel][value=bank]');
+    if (tag === 'P') await tapTargets(page, 'pay dialog 1');
+  }, { page });
+
+  await check(tag + ' step 15: it asks twice (去支付, then 确定) and then leaves for the platform', async () => {
+    const c = await apiOk(page, 'GET', '/candidate');
     await page.click('#pay-go');
     await page.locator('#pay-dialog-2').waitFor();
     assert(page.url().startsWith(opt.base), 'left the site after one click');
     const txt = await page.textContent('#pay-final');
     assert(txt.includes('支付宝') && txt.includes((c.unpaid.total / 100).toFixed(2)), 'second dialog: ' + txt);
+    await inView(page, '#pay-confirm');
     await shot(page, tag + '-15-pay-confirm-2');
     let status = 0, text = '';
     await page.route('**/api/v1/payments', async route => {
@@ -371,6 +439,13 @@ async function payAll(page, context, tag) {
     await expectNotice(page, 'ok', '支付成功', 20000);
     await shot(page, tag + '-16-paid');
   }, { page, essential: true });
+
+  await check(tag + ' step 16: back from the platform (a full page load) the header still shows 姓名 and 考次', async () => {
+    await page.waitForFunction(() => document.querySelector('#userbar-sitting').textContent.trim() !== '—', null, { timeout: 10000 })
+      .catch(() => {});
+    const name = (await page.textContent('#userbar-name')).trim(), sit = (await page.textContent('#userbar-sitting')).trim();
+    assert(name !== '未设置' && sit !== '—', 'header after the platform: 姓名 ' + name + ', 考次 ' + sit);
+  }, { page });
 
   await check(tag + ' after paying: every row 已支付, 全部已支付 未支付：¥0.00, no cancel', async () => {
     await gotoRoute(page, 'registration');
@@ -434,6 +509,16 @@ async function phoneWalk(browser, newPage) {
     const t = await expectNotice(page, 'error', 'CET4', 10000, '#review-dialog');
     assert(t.includes('review_refused'), 'refusal: ' + t);
     await shot(page, 'P-07-review-refused');
+  }, { page, essential: true });
+
+  await check('P step 7: the refused review\'s dialog says the record was saved; its buttons are in view and 44 px', async () => {
+    /* the record is saved before the review is sent, whatever the answer */
+    await expectNotice(page, 'ok', '保存成功', 5000, '#review-dialog');
+    await inView(page, '#review-submit');
+    await tapTargets(page, 'review form');
+  }, { page });
+
+  await check('P step 7: the right ticket approves automatically: 英语六级笔试 and 英语六级口试 qualified', async () => {
     await page.fill('#ticket_number', cand.ticket);
     await page.click('#review-submit');
     await expectNotice(page, 'ok', '系统自动复核通过', 10000, '#review-dialog');
@@ -454,6 +539,7 @@ async function phoneWalk(browser, newPage) {
     if (c.announcements.province) assert((await page.textContent('#province-announcement')).includes(c.announcements.province.slice(0, 10)), 'province announcement');
     if (c.announcements.school) assert((await page.textContent('#school-announcement')).includes(c.announcements.school.slice(0, 10)), 'school announcement');
     await fitsWidth(page);
+    await tapTargets(page, 'written page');
     await shot(page, 'P-09-written-page');
   }, { page });
 
@@ -479,6 +565,26 @@ async function phoneWalk(browser, newPage) {
     assert(await btn.count() === 1 && !(await btn.isDisabled()), 'no active 报考 for S');
     await fitsWidth(page);
     await shot(page, 'P-12-oral-page');
+  }, { page, essential: true });
+
+  await check('P step 12: the oral page\'s tap targets are 44 px; the campus choice shows its 剩余容量 uncut', async () => {
+    await tapTargets(page, 'oral page');
+    /* a phone cuts a long campus option off at its end: the campus and its 剩余容量 come first and fit */
+    const sel = page.locator('select.campus-select');
+    if (await sel.count()) {
+      const fit = await sel.first().evaluate(el => {
+        const t = el.options[el.selectedIndex].text;
+        const head = t.slice(0, t.indexOf('）') + 1);
+        const cv = document.createElement('canvas').getContext('2d');
+        cv.font = getComputedStyle(el).font;
+        return { t, head, w: cv.measureText(head).width, room: el.clientWidth - 32 };
+      });
+      assert(fit.head.includes('剩余容量') && fit.w <= fit.room, 'campus option cut before its capacity: ' + JSON.stringify(fit));
+    }
+  }, { page });
+
+  await check('P step 13: take 英语六级口试', async () => {
+    const btn = page.locator('.oral-subject[data-subject="S"] button.register');
     await btn.click();
     await page.locator('#registered-dialog').waitFor({ timeout: 10000 });
     await page.click('#registered-ok');
@@ -490,6 +596,8 @@ async function phoneWalk(browser, newPage) {
     await page.locator('#cancel-dialog').waitFor();
     let t = await page.textContent('#cancel-dialog');
     assert(!t.includes('同时取消'), 'English-4 has no oral, yet: ' + t);
+    await inView(page, '#cancel-confirm');
+    await tapTargets(page, 'cancel dialog');
     await shot(page, 'P-cancel-written-no-oral');
     await page.click('#cancel-back');
     await page.locator('#written-regs tr[data-subject="2"] button.cancel').click();
@@ -498,6 +606,16 @@ async function phoneWalk(browser, newPage) {
     assert(t.includes('同时取消') && t.includes('英语六级口试'), 'English-6 cancel does not warn about its oral: ' + t);
     await page.click('#cancel-back');
     assert((await apiOk(page, 'GET', '/candidate')).oral.length === 1, 'the oral went');
+  }, { page });
+
+  await check('P step 13: take 英语四级口试 too: four subjects to pay, as in the guide\'s step 15', async () => {
+    await gotoRoute(page, 'oral');
+    await page.locator('.oral-subject[data-subject="F"] button.register').click();
+    await page.locator('#registered-dialog').waitFor({ timeout: 10000 });
+    await page.click('#registered-ok');
+    await page.locator('#reg-page').waitFor({ timeout: 10000 });
+    const c = await apiOk(page, 'GET', '/candidate');
+    assert(c.written.length + c.oral.length === 4, 'subjects: ' + [].concat(c.written, c.oral).map(r => r.subject).join(','));
   }, { page });
 
   await check('P steps 11, 14: the registration page has both tables, their status lines and 科目报考方式', async () => {
@@ -512,6 +630,13 @@ async function phoneWalk(browser, newPage) {
     assert((await page.textContent('#progress')).includes('存在未支付笔试科目'), 'progress line');
     assert((await page.textContent('#review-line')).includes('系统自动复核通过'), 'review state line');
     await fitsWidth(page);
+    await tapTargets(page, 'registration page');
+    /* the pay checkbox's label (box and row number) toggles it */
+    const box = page.locator('#written-regs tr[data-subject="2"] input.paybox');
+    await page.locator('#written-regs tr[data-subject="2"] label.paypick span').tap();
+    assert(!(await box.isChecked()), 'tapping the row number beside the pay checkbox did not untick it');
+    await page.locator('#written-regs tr[data-subject="2"] label.paypick span').tap();
+    assert(await box.isChecked(), 'tapping again did not tick it');
     await shot(page, 'P-14-registration');
   }, { page });
 
@@ -718,7 +843,12 @@ async function deskWalk(browser, newPage) {
       assert(a.includes(other.raw.school_announcement.slice(0, 8)), 'school announcement of the chosen campus not shown');
     }
     const sec = page.locator('.oral-subject[data-subject="S"]');
-    if (!c.qualified_subjects.some(s => s.code === 'S')) assert((await sec.textContent()).includes('不具有CET六级口试报考资格'), 'S section');
+    if (!c.qualified_subjects.some(s => s.code === 'S')) {
+      assert((await sec.textContent()).includes('不具有CET六级口试报考资格'), 'S section');
+      if (c.cet6_review_offered || c.cet6_review) {
+        assert(await sec.locator('a#to-review[href="#/review"]').count() === 1, 'S section does not point at the CET6 review: ' + await sec.textContent());
+      }
+    }
     await noWraps(page, 'oral offers');
     await shot(page, 'D-12-oral-campus-chosen');
     const [gs, gc] = opt.seatGone.split('@');
@@ -825,6 +955,16 @@ async function deskWalk(browser, newPage) {
   await check('D desk: the paid registration page still wraps no amount, date or subject', async () => {
     await gotoRoute(page, 'registration');
     await noWraps(page, 'paid registration');
+  }, { page });
+
+  await check('D a reload of a page that does not load /me itself (#/agreement) keeps the header', async () => {
+    await gotoRoute(page, 'agreement');
+    await page.reload();
+    await page.locator('#agree').waitFor({ timeout: 10000 });
+    await page.waitForFunction(() => document.querySelector('#userbar-sitting').textContent.trim() !== '—', null, { timeout: 10000 })
+      .catch(() => {});
+    const name = (await page.textContent('#userbar-name')).trim();
+    assert(name !== '未设置' && name.startsWith(cand.name[0]), 'header name after a reload: ' + name);
   }, { page });
 
   await check('D step 3 once bound: home says 已报名 and leads to 报名信息', async () => {
