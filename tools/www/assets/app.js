@@ -1044,6 +1044,10 @@
           var w = writtenOf(sel[i].code);
           var wr = regs.filter(function (r) { return r.code === w; })[0];
           var withIt = sel.some(function (s) { return s.code === w; });
+          if (wr && wr.pending) {
+            /* its written subject is in an open order: it cannot be ticked, so do not ask for it */
+            return wr.name + '的支付订单正在处理中：' + sel[i].name + '须在' + wr.name + '支付成功后再支付（或待该订单关闭后与笔试一同支付）。';
+          }
           if (wr && !wr.paid && !withIt) {
             return sel[i].name + '须与' + wr.name + '一同支付，或在笔试支付后支付：请同时勾选' + wr.name + '。';
           }
@@ -1099,8 +1103,8 @@
               h('td', { 'data-label': '支付状态' }, payState),
               h('td', { 'data-label': '编排状态', text: r.arranged ? '已编排' : '未编排' }),
               h('td', { 'data-label': '科目报考方式', text: method }),
-              h('td', { 'data-label': '报名学校', text: r.schoolText || '—' }),
-              h('td', { 'data-label': '报名校区', text: r.campusText || '—' }),
+              h('td.place', { 'data-label': '报名学校', text: r.schoolText || '—' }),
+              h('td.place', { 'data-label': '报名校区', text: r.campusText || '—' }),
               h('td', { 'data-label': '保留至' }, r.paid || r.locked || r.pending || !r.expires ? '—' : dateSpan(r.expires)),
               h('td', { 'data-label': '操作' }, r.paid ? '—' : cancelButton(r)));
           })));
@@ -1252,11 +1256,12 @@
     var my = ++pollToken;
     var msg = messageSlot();
     var status = h('div#pay-status');
+    var resume = h('div#pay-resume-block'), resumeShown = false;
     var saved = readPendingOrder();
     render(steps(STEP.pay), h('section.card', h('h2', { text: '支付结果' }),
       kvTable([['订单号', h('span#order-id', { text: orderId })],
         ['支付金额', saved && String(saved.order_id) === orderId ? h('span.money', { text: '¥' + yuan(saved.amount) }) : '—']]),
-      status, msg.el,
+      status, resume, msg.el,
       h('div.actions', h('a.btn#back-to-registration', { href: '#/registration', text: '查看报名信息' }))));
     var rounds = 0;
     function tick() {
@@ -1265,6 +1270,7 @@
         if (my !== pollToken) return;
         var s = pick(o, 'state');
         status.textContent = '';
+        if (s !== 'pending') resume.textContent = '';
         if (s === 'paid') {
           sessionStorage.removeItem(ORDER_KEY);
           append(status, notice('ok', '支付成功，金额 ' + money(pick(o, 'amount')) + '（' + channelName(pick(o, 'channel')) +
@@ -1279,6 +1285,15 @@
           return;
         }
         append(status, notice('info', '正在等待支付平台确认支付结果……如已完成支付，请稍候；本页面会自动刷新。'));
+        if (!resumeShown) {
+          resumeShown = true;
+          var closes = pick(o, 'expires_at');
+          var canResume = saved && String(saved.order_id) === orderId && saved.pay_url;
+          append(resume, h('p#pay-pending-note', { text: (canResume ? '如尚未完成支付，可点击“继续支付”回到支付平台。' : '') +
+            '未完成支付的订单将于 ' + when(closes) + ' 自动关闭，所选科目届时可重新支付（科目本身按报名信息页面的“保留至”时间保留）。' }),
+          canResume ? h('div.actions', h('button.btn#pay-resume', { type: 'button', text: '继续支付',
+            onclick: function () { goPay(saved); } })) : null);
+        }
         if (++rounds < POLL_ROUNDS_MAX) return sleep(POLL_INTERVAL_MS).then(tick);
         append(status, notice('warn', '暂未收到支付结果，请稍后在报名信息页面查看。'));
       }, function (e) {
@@ -1322,8 +1337,8 @@
     return h('tr' + (o.seats === 'none' ? '.disabled' : ''), { 'data-subject': o.code, 'data-campus': o.campus },
       h('td.subj', { 'data-label': '科目', text: '(' + o.code + ') ' + o.name }),
       h('td.num', { 'data-label': '费用(元)' }, moneySpan(o.fee)),
-      h('td', { 'data-label': '报名学校', text: o.schoolText }),
-      h('td', { 'data-label': '报名校区', text: o.campusText }),
+      h('td.place', { 'data-label': '报名学校', text: o.schoolText }),
+      h('td.place', { 'data-label': '报名校区', text: o.campusText }),
       h('td', { 'data-label': '剩余容量' }, seatBadge(o.seats)),
       h('td', { 'data-label': '报名时间' }, h('span.window', dateSpan(o.opens), ' 至 ', dateSpan(o.closes))),
       withExam ? h('td', { 'data-label': '考试日期' }, dateSpan(o.exam, true)) : null,
