@@ -210,9 +210,11 @@ async function tapTargets(page, label) {
 }
 
 /*
- * On a desk, no table cell wraps a money amount, a date or a subject name:
- * every .money/.date span inside a table is one box (getClientRects), and every
- * td.subj's text sits on one line (its text's client rects share one top).
+ * On a desk, no table cell wraps a money amount, a date, a subject name or a
+ * school or campus name: every .money/.date span inside a table is one box
+ * (getClientRects), and the text of every td.subj and td.place sits on one line
+ * (its client rects share one top, and the text is one line high: measured on
+ * the text, not the cell, which a tall neighbour in its row may stretch).
  */
 function wrapsIn(root) {
   const out = [];
@@ -220,16 +222,15 @@ function wrapsIn(root) {
       const n = el.getClientRects().length;
       if (n !== 1) out.push(el.className + ' "' + el.textContent + '" in ' + n + ' boxes');
   });
-  root.querySelectorAll('table td.subj').forEach(td => {
+  root.querySelectorAll('table td.subj, table td.place').forEach(td => {
       const range = document.createRange();
       range.selectNodeContents(td);
       const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
       const lh = parseFloat(getComputedStyle(td).lineHeight) || 20;
-      const cs = getComputedStyle(td);
-      const inner = td.getBoundingClientRect().height - parseFloat(cs.paddingTop) - parseFloat(cs.paddingBottom);
-      if (tops.size > 1 || inner > lh * 1.5) out.push('subject "' + td.textContent + '" on ' + tops.size + ' lines (' + Math.round(inner) + ' px, line ' + lh + ')');
+      const inner = range.getBoundingClientRect().height;
+      if (tops.size > 1 || inner > lh * 1.5) out.push((td.classList.contains('place') ? 'place' : 'subject') + ' "' + td.textContent + '" on ' + tops.size + ' lines (' + Math.round(inner) + ' px, line ' + lh + ')');
   });
-  return { bad: out, n: root.querySelectorAll('table .money, table .date, table td.subj').length };
+  return { bad: out, n: root.querySelectorAll('table .money, table .date, table td.subj, table td.place').length };
 }
 
 async function noWraps(page, label) {
@@ -381,11 +382,13 @@ async function payAll(page, context, tag) {
   let order = null;
   await check(tag + ' step 15: 支付 opens 确认报考信息 with the sum of the ticked subjects', async () => {
     await gotoRoute(page, 'registration');
-    await page.locator('#pay').waitFor({ timeout: 10000 });
-    assert(!(await page.isDisabled('#pay')), '支付 disabled: ' + await reasonOf(page.locator('#pay')));
+    await page.locator('button.pay').first().waitFor({ timeout: 10000 });
+    /* the written table's 支付, or the oral table's when only orals are left to pay */
+    const pay = (await page.locator('#pay').count()) ? '#pay' : '#pay-oral';
+    assert(!(await page.isDisabled(pay)), '支付 disabled: ' + await reasonOf(page.locator(pay)));
     const c = await apiOk(page, 'GET', '/candidate');
     await shot(page, tag + '-15-before-payment');
-    await page.click('#pay');
+    await page.click(pay);
     await page.locator('#pay-dialog-1').waitFor();
     const sum = (await page.textContent('#pay-sum')).trim();
     assert(sum === '¥' + (c.unpaid.total / 100).toFixed(2), 'dialog sum ' + sum + ', unpaid ' + c.unpaid.total);
@@ -948,6 +951,44 @@ async function deskWalk(browser, newPage) {
     assert(r.status === 409 && r.body.error.code === 'oral_needs_written', 'the server says ' + JSON.stringify(r.body));
     await page.locator('#written-regs input.paybox').check();
     assert(!(await page.isDisabled('#pay')), '支付 still disabled');
+  }, { page });
+
+  await check('D steps 15-16: an order left on the platform unpaid waits with 继续支付; its oral meanwhile says why it cannot be paid', async () => {
+    await gotoRoute(page, 'registration');
+    await page.locator('#oral-regs input.paybox').uncheck();
+    await page.click('#pay');
+    await page.click('#pay-go');
+    await page.click('#pay-confirm');
+    await page.waitForURL(u => !String(u).startsWith(opt.base), { timeout: 15000 });
+    await page.waitForLoadState('load');
+    await page.goBack(); /* the candidate leaves the platform without paying */
+    await page.locator('#pay-resume').waitFor({ timeout: 15000 });
+    const note = await page.textContent('#pay-pending-note');
+    assert(note.includes('继续支付') && note.includes('自动关闭'), 'pending note: ' + note);
+    const head = (await page.textContent('#userbar-name')).trim();
+    assert(head !== '未设置', 'header after coming back: ' + head);
+    await shot(page, 'D-16-order-pending-resume');
+    await gotoRoute(page, 'registration');
+    const t = await page.textContent('#written-regs tr[data-subject="1"]');
+    assert(t.includes('支付处理中'), 'written row: ' + t);
+    assert(await page.isDisabled('#pay-oral'), 'the oral can be paid alone while its written is in an order');
+    const why = await reasonOf(page.locator('#pay-oral'));
+    assert(why.includes('支付订单正在处理中') && !why.includes('请同时勾选'), 'reason beside the oral 支付: ' + why);
+    const r = await pageApi(page, 'POST', '/payments', { subjects: ['F'], channel: 'alipay' });
+    assert(r.status === 409 && r.body.error.code === 'oral_needs_written', 'the server says ' + JSON.stringify(r.body));
+    await noWraps(page, 'registration with a pending order');
+    await shot(page, 'D-16-oral-waits-for-written');
+    /* back to the order: 继续支付 reopens the platform, which pays it */
+    await page.click('#pending-order a');
+    await page.locator('#pay-resume').waitFor({ timeout: 15000 });
+    await page.click('#pay-resume');
+    await page.waitForURL(u => !String(u).startsWith(opt.base), { timeout: 15000 });
+    await page.locator('#confirm').waitFor({ timeout: 10000 });
+    await page.click('#confirm');
+    await page.locator('#result').waitFor({ timeout: 10000 });
+    await page.click('a#back');
+    await expectNotice(page, 'ok', '支付成功', 20000);
+    assert(!(await page.locator('#pay-resume').count()), '继续支付 after the order is paid');
   }, { page });
 
   await payAll(page, context, 'D');
