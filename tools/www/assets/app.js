@@ -705,10 +705,25 @@
     })));
   }
 
+  /* 报名状态 of a bound account: only paid subjects count as registered (guide step 11). */
+  function boundStatus(c) {
+    if (!c) return '已绑定考生报名信息';
+    var regs = regsOf(c), unpaid = regs.filter(function (r) { return !r.paid; });
+    if (!regs.length) return '已保存报名信息，尚未报考任何科目（保存24小时后仍无科目将被自动删除）';
+    if (unpaid.length) {
+      return '有未支付科目（未支付：¥' + yuan((pick(c, 'unpaid') || {}).total || 0) + '），只有支付成功的科目才算报名完成';
+    }
+    return '已报名（所有已报考科目均已支付）';
+  }
+
   function pageHome() {
     return loadMe(true).then(function (me) {
+      if (!meBound(me)) return [me, null];
+      return api('GET', '/candidate').then(function (c) { return [me, c]; }, function () { return [me, null]; });
+    }).then(function (res) {
+      var me = res[0], cand = res[1];
       var agreed = meAgreed(me), bound = meBound(me), s = sitting(me);
-      var status = bound ? '已报名（当前通行证账号已绑定考生报名信息）' : '未报名或当前通行证账号非报名时账号';
+      var status = bound ? boundStatus(cand) : '未报名或当前通行证账号非报名时账号';
       var next = !agreed ? '#/agreement' : !bound ? '#/qualify' : '#/registration';
       var timesTable = kvTable([
         ['考生网上报名', [dateSpan(pick(s, 'registration_opens')), ' 至 ', dateSpan(pick(s, 'registration_closes'))]],
