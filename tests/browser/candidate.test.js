@@ -643,6 +643,14 @@ async function phoneWalk(browser, newPage) {
     await shot(page, 'P-14-registration');
   }, { page });
 
+  await check('P step 3 with unpaid subjects: home\'s 报名状态 says they are unpaid, not 已报名', async () => {
+    await gotoRoute(page, 'home');
+    const t = await page.textContent('#basic-info');
+    const c = await apiOk(page, 'GET', '/candidate');
+    assert(t.includes('有未支付科目') && t.includes((c.unpaid.total / 100).toFixed(2)) && !t.includes('已报名'), '报名状态: ' + t);
+    await shot(page, 'P-03-home-unpaid');
+  }, { page });
+
   await payAll(page, context, 'P');
 
   await check('P steps 7, 11: CET6资格复核 on 报名信息 shows the application (查看复核申请信息), approved', async () => {
@@ -780,6 +788,12 @@ async function deskWalk(browser, newPage) {
     assert(await page.isDisabled('#add-oral'), '口试报考 active before any written subject');
     assert((await reasonOf(page.locator('#add-oral'))).includes('必须先完成笔试'), 'no reason beside 口试报考');
     await shot(page, 'D-08-registration-empty');
+  }, { page });
+
+  await check('D step 3 bound without subjects: home\'s 报名状态 does not say 已报名', async () => {
+    await gotoRoute(page, 'home');
+    const t = await page.textContent('#basic-info');
+    assert(t.includes('尚未报考任何科目') && !t.includes('已报名'), '报名状态: ' + t);
   }, { page });
 
   await check('D step 12 before 10: every oral 报考 is disabled with its reason (oral_needs_written)', async () => {
