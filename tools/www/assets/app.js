@@ -283,6 +283,8 @@
   };
 
   var state = { me: null, qual: null };
+  /* a one-time message for the next render of 报名信息 (after a cancellation) */
+  var flash = '';
 
   /* ---------------------------------------------------------------- API */
 
@@ -1045,6 +1047,8 @@
       var review = pick(c, 'cet6_review');
       var reviewOffered = !!pick(c, 'cet6_review_offered');
       var msg = messageSlot();
+      var flashNow = flash;
+      flash = '';
 
       /* ---- payment selection: every payable row of both tables ---- */
       var payBoxes = [];
@@ -1087,6 +1091,7 @@
             h('p.muted', { text: '取消后考位将释放，需要时可在报名时间内重新报考（以届时剩余容量为准）。' })
           ], [['确定取消', function (d) {
             return mutate('DELETE', '/registrations/' + encodeURIComponent(r.code), undefined).then(function () {
+              flash = '已取消报考“' + r.name + '”' + (also.length ? '，并同时取消了' + also.map(function (o) { return o.name; }).join('、') : '') + '。';
               d.close(); route();
             });
           }, { id: 'cancel-confirm' }], ['返回', null, { secondary: true, id: 'cancel-back' }]], { id: 'cancel-dialog' });
@@ -1208,6 +1213,7 @@
           kvTable([['姓名', personal.name], ['性别', personal.gender], ['证件类型', idTypeName(personal.id_type)],
             ['证件号码', personal.id_number], ['学籍', place(personal.school) + ' — ' + place(personal.campus)]], 'reg-person'),
           h('p.progress#progress', h('b', { text: '报名流程：' }), progress),
+          flashNow ? h('div#flash', notice('ok', flashNow)) : null,
           deleteAt && !regs.length ? notice('warn', '您的报名信息下暂无任何科目。如果到 ' + when(deleteAt) +
             ' 仍无任何科目，系统将自动删除报名信息，届时需要重新进行资格信息查询与确认。') : null,
           closed ? notice('warn', closed) : null,
