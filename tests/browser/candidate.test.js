@@ -955,6 +955,29 @@ async function deskWalk(browser, newPage) {
     await page.click('#cancel-back');
   }, { page });
 
+  await check('D cancelling the oral for real: 已取消报考 is said on 报名信息, the row goes; it is taken again', async () => {
+    await gotoRoute(page, 'registration');
+    await page.locator('#oral-regs tr[data-subject="F"] button.cancel').click();
+    await page.locator('#cancel-dialog').waitFor();
+    const before = await page.getAttribute('#app', 'data-render');
+    await page.click('#cancel-confirm');
+    await page.waitForFunction(b => document.querySelector('#app').getAttribute('data-render') !== b, before, { timeout: 15000 });
+    const t = await expectNotice(page, 'ok', '已取消报考', 10000, '#flash');
+    assert(t.includes('英语四级口试'), 'flash: ' + t);
+    assert(!(await page.locator('#oral-regs tr[data-subject="F"]').count()), 'the cancelled oral is still listed');
+    assert(!(await apiOk(page, 'GET', '/candidate')).oral.length, 'the API still has the oral');
+    await shot(page, 'D-cancelled-oral');
+    await gotoRoute(page, 'registration');
+    assert(!(await page.locator('#flash').count()), 'the cancellation message shows again on the next visit');
+    await gotoRoute(page, 'oral');
+    await page.locator('#campus-F').selectOption(String(chosen.campus));
+    await page.locator('.oral-subject[data-subject="F"] tr[data-campus="' + chosen.campus + '"] button.register').click();
+    await page.locator('#registered-dialog').waitFor({ timeout: 10000 });
+    await page.click('#registered-ok');
+    await page.locator('#reg-page').waitFor({ timeout: 10000 });
+    assert((await apiOk(page, 'GET', '/candidate')).oral.length === 1, 'F not taken again');
+  }, { page });
+
   await check('D step 15: an oral without its unpaid written cannot be paid: 支付 disabled with the reason', async () => {
     await page.locator('#written-regs input.paybox').uncheck();
     assert(await page.isDisabled('#pay'), '支付 active with the oral alone');
