@@ -839,6 +839,7 @@ async function deskWalk(browser, newPage) {
       assert(r.status === 409 && r.body.error.code === 'one_per_level', 'the server says ' + JSON.stringify(r.body));
     }
     assert((await page.locator('#offers tr[data-subject="1"]').textContent()).includes('已报考'), 'English-4 not marked 已报考');
+    await noWraps(page, 'written offers with a one-per-level reason');
     await shot(page, 'D-10-one-per-level');
   }, { page });
 
