@@ -60,6 +60,7 @@
     candidate_taken: '该考生已被其他账号绑定报名。如非本人操作，请联系所在学校。',
     not_qualified: '您没有该科目的报考资格。',
     seats_full: '该科目在此校区的考位已满，请选择其他科目或校区。',
+    capacity_below_live: '设定的容量少于该校区此科目已有的报名数（含未支付、已锁定和支付中的），不能调低到该数值以下。',
     one_per_level: '同一级别的笔试只能报考一个科目（例如英语四级与日语四级不能同时报考）。',
     already_registered: '您已报考该科目，无需重复报考。',
     too_many_registrations: '报考科目数已达上限，不能再报考。',
