@@ -145,7 +145,7 @@ chmod 600 "$SECRET"
 PAY_PORT="$(free_port)"
 PAY_URL="http://127.0.0.1:$PAY_PORT/pay"
 API_PORT="$(free_port)"
-"$CETD" --data "$DATA" --listen "unix:$SOCK" --listen "127.0.0.1:$API_PORT" --captcha off --payment-secret-file "$SECRET" \
+"$CETD" --dev --data "$DATA" --listen "unix:$SOCK" --listen "127.0.0.1:$API_PORT" --captcha off --payment-secret-file "$SECRET" \
     --pay-url "$PAY_URL" >"$WORK/cetd.out" 2>"$WORK/cetd.log" &
 CETD_PID=$!
 for _ in $(seq 1 200); do
