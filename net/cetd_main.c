@@ -12,6 +12,7 @@
  * in-flight requests finish and commit, exit 0.
  */
 #include <errno.h>
+#include <event2/buffer.h>
 #include <getopt.h>
 #include <grp.h>
 #include <ini.h>
@@ -61,10 +62,13 @@ static void usage(FILE *f)
             "                             may repeat\n"
             "  --socket-mode OCTAL        mode of unix sockets (default 0660)\n"
             "  --socket-group NAME        group of unix sockets (default: cetd's)\n"
+            "  --tcp-conns-max N          open connections per TCP listener and core (default %d)\n"
+            "  --unix-conns-max N         ... per unix listener (h2o) and core (default %d)\n"
             "  --disk-free-min MIB        /readyz fails below this free space (default %llu)\n"
             "  --dev                      development: no payment secret needed, the payment\n"
             "                             simulator as --pay-url, any secret file mode\n",
-            CET_ORDER_TTL_S, (unsigned long long)(CET_DISK_FREE_MIN_BYTES >> 20));
+            CET_ORDER_TTL_S, CET_CONNS_PER_CORE_MAX, CET_UNIX_CONNS_PER_CORE_MAX,
+            (unsigned long long)(CET_DISK_FREE_MIN_BYTES >> 20));
 }
 
 /* ---- settings: one table for flags and the config file ---- */
@@ -77,7 +81,7 @@ typedef struct settings {
     const char *trusted[CET_TRUSTED_PROXIES_MAX];
     unsigned n_trusted;
     bool trusted_from_flags;
-    unsigned threads, workers;
+    unsigned threads, workers, tcp_conns_max, unix_conns_max;
     long hold_ttl_s, order_ttl_s;
     bool captcha, sync, dev, check_only;
     const char *secret_file, *pay_url, *log_file, *socket_group;
@@ -146,6 +150,12 @@ static int setting_apply(settings_t *s, const char *name, const char *v, bool fr
     } else if (!strcmp(name, "threads")) {
         if (!num_in(v, 1, CET_THREADS_MAX, &n)) return BAD("threads wants 1..%d", CET_THREADS_MAX);
         s->threads = (unsigned)n;
+    } else if (!strcmp(name, "tcp-conns-max") || !strcmp(name, "unix-conns-max")) {
+        if (!num_in(v, 1, 1L << 20, &n)) return BAD("%s wants 1..1048576", name);
+        if (name[0] == 't')
+            s->tcp_conns_max = (unsigned)n;
+        else
+            s->unix_conns_max = (unsigned)n;
     } else if (!strcmp(name, "workers")) {
         if (!num_in(v, 1, CET_WORKERS_MAX, &n)) return BAD("workers wants 1..%d", CET_WORKERS_MAX);
         s->workers = (unsigned)n;
@@ -236,6 +246,8 @@ static const struct option longopts[] = {
     {"socket-mode", required_argument, NULL, OPT_SETTING},
     {"socket-group", required_argument, NULL, OPT_SETTING},
     {"disk-free-min", required_argument, NULL, OPT_SETTING},
+    {"tcp-conns-max", required_argument, NULL, OPT_SETTING},
+    {"unix-conns-max", required_argument, NULL, OPT_SETTING},
     {NULL, 0, NULL, 0},
 };
 
@@ -434,6 +446,52 @@ static void health_tick_cb(void *arg)
     }
 }
 
+/* ---- /metrics: the app's families plus what cetd adds ---- */
+
+typedef struct metrics_ctx {
+    net_api_t *api;
+    eng_t *eng;
+} metrics_ctx_t;
+
+/*
+ * The app's lines, with cetd_commit_batch_size_sum added before its _count
+ * where the app left it out (a histogram needs _sum: it is the number of
+ * requests committed, the writer's `requests`), then cetd_build_info.
+ */
+static void cetd_metrics_cb(struct evbuffer *out, void *arg)
+{
+    metrics_ctx_t *m = arg;
+    struct evbuffer *app = evbuffer_new();
+    net_api_metrics_cb(app, m->api);
+    size_t len = evbuffer_get_length(app);
+    const char *text = (const char *)evbuffer_pullup(app, -1);
+    bool have_sum = len && memmem(text, len, "cetd_commit_batch_size_sum", 26) != NULL;
+    static const char count[] = "cetd_commit_batch_size_count ";
+    for (size_t at = 0; at < len;) {
+        const char *nl = memchr(text + at, '\n', len - at);
+        size_t n = nl ? (size_t)(nl - (text + at)) + 1 : len - at;
+        if (!have_sum && n > sizeof count - 1 && memcmp(text + at, count, sizeof count - 1) == 0) {
+            store_writer_stats_t ws;
+            store_writer_stats(eng_writer(m->eng), &ws);
+            evbuffer_add_printf(out, "cetd_commit_batch_size_sum %llu\n",
+                                (unsigned long long)ws.requests);
+        }
+        evbuffer_add(out, text + at, n);
+        at += n;
+    }
+    evbuffer_free(app);
+    evbuffer_add_printf(out,
+                        "# HELP cetd_build_info The running build (value 1).\n"
+                        "# TYPE cetd_build_info gauge\ncetd_build_info{version=\"%s\"} 1\n",
+                        CET_VERSION);
+}
+
+static void metrics_declare(void)
+{
+    net_metrics_declare("registrations", "Registrations created (seats held).");
+    net_metrics_declare("seats_full", "Registrations refused because the offer was full.");
+}
+
 /* ---- main ---- */
 
 static void announce_modes(const settings_t *s)
@@ -468,6 +526,8 @@ int main(int argc, char **argv)
     nopt.n_trusted = s.n_trusted;
     nopt.threads = s.threads;
     nopt.workers = s.workers;
+    nopt.conns_per_core_max = s.tcp_conns_max;
+    nopt.unix_conns_per_core_max = s.unix_conns_max;
     nopt.socket_mode = s.socket_mode;
     nopt.socket_gid = gid;
     if (s.check_only) {
@@ -513,8 +573,13 @@ int main(int argc, char **argv)
     uint64_t wd_usec = 0;
     health.watchdog = sd_watchdog_enabled(0, &wd_usec) > 0;
     net_api_t *api = net_api_new(eng, st);
+    static metrics_ctx_t mctx;
+    mctx.api = api;
+    mctx.eng = eng;
+    metrics_declare();
     nopt.handler = net_api_handler_cb;
-    nopt.metrics = net_api_metrics_cb;
+    nopt.metrics = cetd_metrics_cb;
+    nopt.metrics_arg = &mctx;
     nopt.app = api;
     nopt.store = st;
     nopt.ready = health_ready_cb;

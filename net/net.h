@@ -183,6 +183,7 @@ typedef struct net_options {
     net_handler_cb handler;
     net_metrics_cb metrics;
     void *app;
+    void *metrics_arg;           /* passed to metrics; NULL = app */
     store_t *store;
     unsigned conns_per_core_max; /* per TCP listener and core; 0 = CET_CONNS_PER_CORE_MAX */
     unsigned unix_conns_per_core_max; /* per unix listener and core; 0 = CET_UNIX_CONNS_PER_CORE_MAX */
@@ -221,5 +222,10 @@ void net_server_wait_signal(net_server_t *srv);
 /* ---- metrics helpers for handlers ---- */
 /** Counts an event of the app (e.g. "expiries"); exported as cetd_<name>_total. */
 void net_metrics_count(const char *name, uint64_t n);
+/**
+ * Declares counter name with its HELP text (a string literal) so that it is
+ * exported from the start, at 0, before its first net_metrics_count.
+ */
+void net_metrics_declare(const char *name, const char *help);
 
 #endif

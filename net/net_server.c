@@ -178,7 +178,8 @@ unsigned net_server_pool_queue(net_server_t *srv)
 
 void net_server_app_metrics(net_server_t *srv, struct evbuffer *out)
 {
-    if (srv->opt.metrics) srv->opt.metrics(out, srv->opt.app);
+    if (srv->opt.metrics)
+        srv->opt.metrics(out, srv->opt.metrics_arg ? srv->opt.metrics_arg : srv->opt.app);
 }
 
 const net_options_t *net_server_options(const net_server_t *srv)
