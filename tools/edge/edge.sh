@@ -14,6 +14,11 @@
 # given. Why each setting: docs/deployment.md.
 
 EDGE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# One logfmt line per request, UTC (h2o is started with TZ=UTC), with the
+# request id cetd answered with. Kept equal to CETREG_ACCESS_LOG_FORMAT in
+# dist/CMakeLists.txt (the packaged config).
+EDGE_ACCESS_LOG_FORMAT='ts=%{%Y-%m-%dT%H:%M:%S}t.%{msec_frac}t+00:00 level=info comp=edge event=request request_id=%{x-request-id}o method=%m path=\\"%U%q\\" status=%s bytes=%b duration_s=%{duration}x client=%h proto=%H'
+
 EDGE_REPO="$(cd "$EDGE_DIR/../.." && pwd)"
 
 edge_usage() {
@@ -124,6 +129,9 @@ edge_config() {
     done
     sed -e "s|@USER_LINE@|$user_line|" \
         -e "s|@STATE_DIR@|$EDGE_STATE|g" \
+        -e "s|@RUN_DIR@|$EDGE_STATE|g" \
+        -e "s|@LOG_DIR@|$EDGE_STATE|g" \
+        -e "s|@ACCESS_LOG_FORMAT@|$EDGE_ACCESS_LOG_FORMAT|g" \
         -e "s|@THREADS@|$EDGE_THREADS|g" \
         -e "s|@MAX_CONNECTIONS@|$EDGE_MAX_CONNECTIONS|g" \
         -e "s|@H2_STREAMS@|$EDGE_H2_STREAMS|g" \
@@ -210,9 +218,9 @@ edge_start() {
     edge_config || return $?
     edge__raise_nofile
     if command -v setpriv >/dev/null 2>&1; then
-        setpriv --pdeathsig TERM h2o -c "$EDGE_CONF" >>"$EDGE_STATE/error.log" 2>&1 &
+        TZ=UTC setpriv --pdeathsig TERM h2o -c "$EDGE_CONF" >>"$EDGE_STATE/error.log" 2>&1 &
     else
-        h2o -c "$EDGE_CONF" >>"$EDGE_STATE/error.log" 2>&1 &
+        TZ=UTC h2o -c "$EDGE_CONF" >>"$EDGE_STATE/error.log" 2>&1 &
     fi
     EDGE_PID=$!
     if ! edge__wait_ready "$EDGE_PID"; then
@@ -259,7 +267,7 @@ edge_main() {
         if [ -s "$EDGE_STATE/h2o.pid" ] && kill -0 "$(cat "$EDGE_STATE/h2o.pid")" 2>/dev/null; then
             echo "edge: already running (pid $(cat "$EDGE_STATE/h2o.pid"))" >&2; exit 1
         fi
-        setsid h2o -c "$EDGE_CONF" >>"$EDGE_STATE/error.log" 2>&1 </dev/null &
+        TZ=UTC setsid h2o -c "$EDGE_CONF" >>"$EDGE_STATE/error.log" 2>&1 </dev/null &
         EDGE_PID=$!
         edge__wait_ready "$EDGE_PID" || { kill -TERM "$EDGE_PID" 2>/dev/null; exit 1; }
         edge__announce
