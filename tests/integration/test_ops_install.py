@@ -17,6 +17,11 @@ import harness
 BUILD = harness.BUILD
 
 
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
 def run(*cmd, check=True, **kw):
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        timeout=300, **kw)
@@ -44,7 +49,7 @@ class InstallTest(harness.unittest.TestCase):
                     "share/man/man8/cetd.8", "share/man/man5/cetd.conf.5",
                     "share/man/man8/cetctl.8", "share/man/man1/cetbench.1"):
             self.assertTrue(os.path.exists(os.path.join(p, rel)), rel)
-        unit = open(os.path.join(p, "lib/systemd/system/cetd.service")).read()
+        unit = read(os.path.join(p, "lib/systemd/system/cetd.service"))
         self.assertIn(f"ExecStart={p}/bin/cetd --config {p}/etc/cetreg/cetd.conf", unit)
         for line in ("Type=notify", "WatchdogSec=", "User=cetd", "NoNewPrivileges=yes",
                      "ProtectSystem=strict", "ReadWritePaths=/var/lib/cetd", "PrivateTmp=yes"):
@@ -63,7 +68,7 @@ class InstallTest(harness.unittest.TestCase):
         with open(secret, "wb") as f:
             f.write(harness.SECRET)
         os.chmod(secret, 0o600)
-        text = open(conf).read()
+        text = read(conf)
         text = re.sub(r"(?m)^data = .*$", f"data = {self.tmp}/data", text)
         text = re.sub(r"(?m)^socket-group = .*$", "", text)
         text = re.sub(r"(?m)^payment-secret-file = .*$", f"payment-secret-file = {secret}", text)
@@ -115,9 +120,9 @@ class InstallTest(harness.unittest.TestCase):
         run("dpkg-deb", "-e", deb, os.path.join(x, "DEBIAN"))
         run("dpkg-deb", "-x", deb, x)
         ctl = os.path.join(x, "DEBIAN")
-        conffiles = open(os.path.join(ctl, "conffiles")).read().split()
+        conffiles = read(os.path.join(ctl, "conffiles")).split()
         self.assertEqual(sorted(conffiles), ["/etc/cetreg/cetd.conf", "/etc/cetreg/h2o.conf"])
-        postinst = open(os.path.join(ctl, "postinst")).read()
+        postinst = read(os.path.join(ctl, "postinst"))
         for needle in ("adduser --system --ingroup cetd", "cetd-edge",
                        "install -d -o cetd -g cetd -m 0750 /var/lib/cetd", "chmod 0600"):
             self.assertIn(needle, postinst)
@@ -125,9 +130,9 @@ class InstallTest(harness.unittest.TestCase):
             path = os.path.join(ctl, script)
             self.assertTrue(os.stat(path).st_mode & 0o111, script)
             run("sh", "-n", path)
-        unit = open(os.path.join(x, "usr/lib/systemd/system/cetd.service")).read()
+        unit = read(os.path.join(x, "usr/lib/systemd/system/cetd.service"))
         self.assertIn("ExecStart=/usr/bin/cetd --config /etc/cetreg/cetd.conf", unit)
-        edge = open(os.path.join(x, "etc/cetreg/h2o.conf")).read()
+        edge = read(os.path.join(x, "etc/cetreg/h2o.conf"))
         self.assertIn('proxy.reverse.url: "http://[unix:/run/cetd/cetd.sock]/api/"', edge)
         self.assertIn("/usr/share/cetreg/www", edge)
         self.assertNotRegex(edge, r"@[A-Z_]+@")
@@ -136,7 +141,7 @@ class InstallTest(harness.unittest.TestCase):
             units = [os.path.join(x, "usr/lib/systemd/system", u)
                      for u in ("cetd.service", "cetreg-edge.service")]
             for u in units:
-                text = open(u).read().replace("/usr/bin/cetd", os.path.join(x, "usr/bin/cetd"))
+                text = read(u).replace("/usr/bin/cetd", os.path.join(x, "usr/bin/cetd"))
                 with open(u, "w") as f:
                     f.write(text)
             run(sa, "verify", "--man=no", *units)

@@ -123,6 +123,44 @@ class FailClosedTest(harness.unittest.TestCase):
             self.assertIn("another process holds the port", err)
 
 
+class NotifyTest(harness.unittest.TestCase):
+    """Under systemd (NOTIFY_SOCKET, WATCHDOG_USEC): READY=1 once serving, WATCHDOG=1
+    from core 0's loop while the writer commits, STOPPING=1 on SIGTERM."""
+
+    def test_sd_notify(self):
+        data = harness.DataDir(candidates=20)
+        sock_path = os.path.join(data.path, "notify.sock")
+        ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        ns.bind(sock_path)
+        ns.settimeout(10)
+        env = os.environ.copy()
+        env.update(NOTIFY_SOCKET=sock_path, WATCHDOG_USEC="1000000")
+        engine = None
+        try:
+            engine = harness.Engine(data, extra=[])
+            engine.stop()
+            engine.start(env=env)
+            got = []
+            while not any("WATCHDOG=1" in g for g in got) or len(got) < 3:
+                got.append(ns.recv(4096).decode())
+            self.assertIn("READY=1", got[0])
+            self.assertTrue(sum("WATCHDOG=1" in g for g in got) >= 1, got)
+            self.assertEqual(engine.stop(), 0)
+            rest = []
+            ns.settimeout(2)
+            try:
+                while True:
+                    rest.append(ns.recv(4096).decode())
+            except socket.timeout:
+                pass
+            self.assertTrue(any("STOPPING=1" in g for g in rest), rest)
+        finally:
+            ns.close()
+            if engine and engine.proc and engine.proc.poll() is None:
+                engine.stop()
+            data.cleanup()
+
+
 class ServiceTest(harness.EngineCase):
     @classmethod
     def setUpClass(cls):
