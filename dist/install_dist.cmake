@@ -40,6 +40,7 @@ set(KEY_FILE "${CETREG_CONF_DIR}/tls/key.pem")
 set(SOCKET /run/cetd/cetd.sock)
 set(WWW_DIR "${CETREG_WWW_DIR}")
 set(ASSET_MAX_AGE 600)
+set(LIMIT_RB "${prefix}/share/cetreg/edge_limit.rb")
 # kept equal to EDGE_ACCESS_LOG_FORMAT in tools/edge/edge.sh
 set(ACCESS_LOG_FORMAT "ts=%{%Y-%m-%dT%H:%M:%S}t.%{msec_frac}t+00:00 level=info comp=edge event=request request_id=%{x-request-id}o method=%m path=\\\"%U%q\\\" status=%s bytes=%b duration_s=%{duration}x client=%h proto=%H")
 configure_file("${SRC}/tools/edge/h2o.conf.in" "${dest}${CETREG_CONF_DIR}/h2o.conf" @ONLY)

@@ -68,6 +68,8 @@ bool net_conn_is_unix(const net_conn_t *conn);
 void net_conn_closed(net_conn_t *conn);
 /** The connection close callback used while no request is pending (arg: the conn). */
 void net_conn_closed_cb(struct evhttp_connection *evcon, void *arg);
+/** Open and ever-accepted connections of the unix (or TCP) listeners, all cores. */
+void net_server_listener_conns(net_server_t *srv, bool is_unix, uint64_t *open, uint64_t *accepted);
 /** Connections closed by the read deadline, all cores. */
 uint64_t net_server_deadline_closes(net_server_t *srv);
 

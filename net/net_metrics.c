@@ -325,6 +325,21 @@ void net_metrics_render(net_server_t *srv, struct evbuffer *out)
                         "# TYPE cetd_connections_deadline_closed_total counter\n"
                         "cetd_connections_deadline_closed_total %llu\n",
                         (unsigned long long)net_server_deadline_closes(srv));
+    uint64_t open[2], accepted[2];
+    net_server_listener_conns(srv, false, &open[0], &accepted[0]);
+    net_server_listener_conns(srv, true, &open[1], &accepted[1]);
+    evbuffer_add_printf(out,
+                        "# HELP cetd_listener_connections Open connections by listener kind "
+                        "(each kind has its own budget).\n"
+                        "# TYPE cetd_listener_connections gauge\n"
+                        "cetd_listener_connections{listener=\"tcp\"} %llu\n"
+                        "cetd_listener_connections{listener=\"unix\"} %llu\n"
+                        "# HELP cetd_connections_accepted_total Connections accepted by listener "
+                        "kind.\n# TYPE cetd_connections_accepted_total counter\n"
+                        "cetd_connections_accepted_total{listener=\"tcp\"} %llu\n"
+                        "cetd_connections_accepted_total{listener=\"unix\"} %llu\n",
+                        (unsigned long long)open[0], (unsigned long long)open[1],
+                        (unsigned long long)accepted[0], (unsigned long long)accepted[1]);
     render_process(out);
     struct evbuffer *app = evbuffer_new();
     net_server_app_metrics(srv, app);

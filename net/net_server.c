@@ -63,6 +63,7 @@ typedef struct net_lsn {
     bool paused;                       /* disabled at the cap */
     unsigned conns_max;
     _Atomic uint64_t conns;         /* written by the core only */
+    _Atomic uint64_t accepted;      /* ever, written by the core only */
     struct bufferevent **pending;   /* [conns_max]: waiting for core_claim */
     unsigned n_pending;
 } net_lsn_t;
@@ -415,6 +416,7 @@ static struct bufferevent *core_bev_cb(struct event_base *base, void *arg)
     bufferevent_incref(bev);
     l->pending[l->n_pending++] = bev;
     counter_add(&l->conns, 1);
+    counter_add(&l->accepted, 1);
     if (atomic_load_explicit(&l->conns, memory_order_relaxed) >= l->conns_max && !l->paused)
         lsn_enable(l, false);
     event_active(l->core->claim_ev, EV_READ, 0);
@@ -452,6 +454,19 @@ uint64_t net_core_conns(const net_core_t *core)
     for (unsigned li = 0; li < core->n_lsn; li++)
         n += atomic_load_explicit(&core->lsn[li].conns, memory_order_relaxed);
     return n;
+}
+
+void net_server_listener_conns(net_server_t *srv, bool is_unix, uint64_t *open, uint64_t *accepted)
+{
+    *open = *accepted = 0;
+    for (unsigned c = 0; c < srv->ncores; c++) {
+        net_core_t *core = srv->cores[c];
+        for (unsigned li = 0; li < core->n_lsn; li++) {
+            if (core->lsn[li].is_unix != is_unix) continue;
+            *open += atomic_load_explicit(&core->lsn[li].conns, memory_order_relaxed);
+            *accepted += atomic_load_explicit(&core->lsn[li].accepted, memory_order_relaxed);
+        }
+    }
 }
 
 uint64_t net_server_deadline_closes(net_server_t *srv)

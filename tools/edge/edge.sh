@@ -132,6 +132,7 @@ edge_config() {
         -e "s|@RUN_DIR@|$EDGE_STATE|g" \
         -e "s|@LOG_DIR@|$EDGE_STATE|g" \
         -e "s|@ACCESS_LOG_FORMAT@|$EDGE_ACCESS_LOG_FORMAT|g" \
+        -e "s|@LIMIT_RB@|$EDGE_DIR/edge_limit.rb|g" \
         -e "s|@THREADS@|$EDGE_THREADS|g" \
         -e "s|@MAX_CONNECTIONS@|$EDGE_MAX_CONNECTIONS|g" \
         -e "s|@H2_STREAMS@|$EDGE_H2_STREAMS|g" \
