@@ -136,6 +136,8 @@ static int setting_apply(settings_t *s, const char *name, const char *v, bool fr
             s->n_listen = 0;
         }
         if (s->n_listen >= CET_LISTENERS_MAX) return BAD("at most %d listen", CET_LISTENERS_MAX);
+        if (net_listen_check(v))
+            return BAD("listen wants 127.0.0.1:8080, [::1]:8080 or unix:/path, not '%s'", v);
         s->listen[s->n_listen++] = keep(v, from_file);
     } else if (!strcmp(name, "trusted-proxy")) {
         if (!from_file && !s->trusted_from_flags) {

@@ -198,6 +198,9 @@ typedef struct net_options {
     void *tick_arg;
 } net_options_t;
 
+/** 0 when spec is a --listen address net_server_start can parse, else EINVAL. */
+int net_listen_check(const char *spec);
+
 /**
  * Starts the cores and the pool and binds every listener; prints
  * "cetd: listening on ADDR" to stdout (flushed) once each is ready.

@@ -2,14 +2,19 @@
  * net_server.c: the cores of cetd, from accept() to the handler.
  *
  * The accept path, as a chain of named handlers:
- *   listen_open        one SO_REUSEPORT socket per core (TCP), or one unix
- *                      socket shared by dup() (each core its own listener)
+ *   listen_open        one SO_REUSEPORT socket per core (TCP, after port_lock
+ *                      and port_probe: nobody else holds the port), or one
+ *                      unix socket shared by dup(); each core has one evhttp
+ *                      per listener (net_lsn_t), so each listener has its own
+ *                      connection budget
  *   core_bev_cb        evhttp asks for a bufferevent for a new connection:
- *                      count it, pause the listeners at the cap, and park the
- *                      bufferevent (with a reference) for core_claim_cb
- *   core_claim_cb      runs right after evhttp built the connection: the
- *                      bufferevent's cbarg is the evhttp_connection, where we
- *                      hook net_core_conn_closed_cb to count the close
+ *                      count it against its listener, pause that listener at
+ *                      its cap, and park the bufferevent (with a reference)
+ *                      for core_claim
+ *   core_claim         runs right after evhttp built the connection: the
+ *                      bufferevent's cbarg is the evhttp_connection; conn_track
+ *                      hooks net_conn_closed_cb to count the close and starts
+ *                      the read deadline (conn_input_cb, conn_deadline_cb)
  *   core_request_cb    a full request: net_req_new, then /healthz, /metrics
  *                      or the application's handler
  *   net_reply_*        (net_req.c) sends and recycles the request
@@ -725,6 +730,12 @@ static uint16_t addr_port(const listen_addr_t *a)
 {
     if (a->ss.ss_family == AF_INET6) return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
     return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
+}
+
+int net_listen_check(const char *spec)
+{
+    listen_addr_t a;
+    return listen_parse(spec, &a);
 }
 
 static int tcp_listen_socket(listen_addr_t *a, int *out)
