@@ -14,9 +14,10 @@ pkgs=(build-essential cmake pkg-config libevent-dev liblmdb-dev lmdb-utils libxx
       openssl h2o nghttp2-client libinih-dev libsystemd-dev)
 if [ "$what" = test ]; then
     # prometheus: promtool checks /metrics; python3-h2: the rapid-reset flooder;
-    # systemd: systemd-analyze verifies the units; dpkg-dev: the .deb checks
+    # systemd: systemd-analyze verifies the units; dpkg-dev: the .deb checks;
+    # nginx: the TCP edge test (run with its own config and ports, never as a service)
     pkgs+=(clang libclang-rt-14-dev chromium fonts-wqy-microhei prometheus python3-h2 systemd
-           dpkg-dev)
+           dpkg-dev nginx groff)
     command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
     command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi
