@@ -62,6 +62,7 @@ static void usage(FILE *f)
             "                             may repeat\n"
             "  --socket-mode OCTAL        mode of unix sockets (default 0660)\n"
             "  --socket-group NAME        group of unix sockets (default: cetd's)\n"
+            "                             (--listen-mode, --listen-group: the same)\n"
             "  --tcp-conns-max N          open connections per TCP listener and core (default %d)\n"
             "  --unix-conns-max N         ... per unix listener (h2o) and core (default %d)\n"
             "  --disk-free-min MIB        /readyz fails below this free space (default %llu)\n"
@@ -181,12 +182,12 @@ static int setting_apply(settings_t *s, const char *name, const char *v, bool fr
     } else if (!strcmp(name, "log-level")) {
         if (cet_log_level_parse(v, &s->log_level))
             return BAD("log-level wants debug|info|warn|error, not '%s'", v);
-    } else if (!strcmp(name, "socket-mode")) {
+    } else if (!strcmp(name, "socket-mode") || !strcmp(name, "listen-mode")) {
         char *end;
         unsigned long m = strtoul(v, &end, 8);
         if (*end || end == v || m > 0777) return BAD("socket-mode wants an octal mode, not '%s'", v);
         s->socket_mode = (unsigned)m;
-    } else if (!strcmp(name, "socket-group")) {
+    } else if (!strcmp(name, "socket-group") || !strcmp(name, "listen-group")) {
         s->socket_group = keep(v, from_file);
     } else if (!strcmp(name, "disk-free-min")) {
         if (!num_in(v, 0, 1L << 30, &n)) return BAD("disk-free-min wants MiB, not '%s'", v);
@@ -247,6 +248,8 @@ static const struct option longopts[] = {
     {"trusted-proxy", required_argument, NULL, OPT_SETTING},
     {"socket-mode", required_argument, NULL, OPT_SETTING},
     {"socket-group", required_argument, NULL, OPT_SETTING},
+    {"listen-mode", required_argument, NULL, OPT_SETTING},  /* the names for them */
+    {"listen-group", required_argument, NULL, OPT_SETTING},
     {"disk-free-min", required_argument, NULL, OPT_SETTING},
     {"tcp-conns-max", required_argument, NULL, OPT_SETTING},
     {"unix-conns-max", required_argument, NULL, OPT_SETTING},

@@ -243,12 +243,15 @@ static net_method_t method_of(struct evhttp_request *evreq)
 
 /* An answer given before a net_req_t exists (JSON error, then evhttp frees);
  * close: the connection cannot carry another request. */
-static void early_error(struct evhttp_request *evreq, cet_err_t e, bool close)
+static void early_error(net_core_t *core, struct evhttp_request *evreq, cet_err_t e, bool close)
 {
-    char text[256];
-    int n = snprintf(text, sizeof text, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
-                     cet_err_code(e), cet_err_message(e));
+    char text[384], id[CET_REQUEST_ID_BYTES_MAX + 1];
+    request_id_of(core, evreq, id, sizeof id);
+    int n = snprintf(text, sizeof text,
+                     "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"request_id\":\"%s\"}}",
+                     cet_err_code(e), cet_err_message(e), id);
     struct evkeyvalq *h = evhttp_request_get_output_headers(evreq);
+    evhttp_add_header(h, "X-Request-Id", id);
     evhttp_add_header(h, "Content-Type", "application/json; charset=utf-8");
     evhttp_add_header(h, "Cache-Control", "no-store");
     if (close) evhttp_add_header(h, "Connection", "close");
@@ -273,9 +276,10 @@ static bool content_length_conflict(const struct evkeyvalq *h)
 }
 
 /* An early answer: the connection's next request starts its own deadline. */
-static void early_error_on(net_conn_t *conn, struct evhttp_request *evreq, cet_err_t e, bool close)
+static void early_error_on(net_core_t *core, net_conn_t *conn, struct evhttp_request *evreq,
+                           cet_err_t e, bool close)
 {
-    early_error(evreq, e, close);
+    early_error(core, evreq, e, close);
     net_conn_request_done(conn);
 }
 
@@ -287,17 +291,17 @@ net_req_t *net_req_new(net_core_t *core, struct evhttp_request *evreq)
     struct evbuffer *in = evhttp_request_get_input_buffer(evreq);
     size_t body_len = evbuffer_get_length(in);
     if (body_len > CET_BODY_BYTES_MAX) {
-        early_error_on(conn, evreq, CET_E_BODY_TOO_LARGE, true);
+        early_error_on(core, conn, evreq, CET_E_BODY_TOO_LARGE, true);
         return NULL;
     }
     if (content_length_conflict(evhttp_request_get_input_headers(evreq))) {
-        early_error_on(conn, evreq, CET_E_BAD_REQUEST, true);
+        early_error_on(core, conn, evreq, CET_E_BAD_REQUEST, true);
         return NULL;
     }
     net_req_t *req = net_core_req_alloc(core);
     if (!uri || path_decode(uri, req->path, sizeof req->path) != 0 || req->path[0] != '/') {
         net_core_req_release(core, req);
-        early_error_on(conn, evreq, CET_E_BAD_REQUEST, false);
+        early_error_on(core, conn, evreq, CET_E_BAD_REQUEST, false);
         return NULL;
     }
     req->evreq = evreq;

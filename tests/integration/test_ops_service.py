@@ -255,10 +255,20 @@ class ServiceTest(harness.EngineCase):
         statuses = [login(i, f"198.51.100.{i % 250 + 1}, 127.0.0.1") for i in range(110)]
         self.assertNotIn(429, statuses)
         self.assertTrue(all(s == 401 for s in statuses), statuses)
-        # a forwarded entry that is no address ends the walk: the peer's own bucket
-        # (shared by all such requests) is used, so a client cannot mint buckets
-        statuses = [login(1000 + i, "not-an-address, 127.0.0.1") for i in range(105)]
-        self.assertIn(429, statuses)
+        # who cetd takes as the client, from its request log line (debug level)
+        def client_of(xff, rid):
+            http("GET", self.url + "/api/v1/me", {"X-Forwarded-For": xff, "X-Request-Id": rid})
+            for ln in reversed(self.engine.read_log().splitlines()):
+                if f"request_id={rid} " in ln and "event=request" in ln:
+                    return re.search(r" client=(\S+)", ln).group(1)
+            raise AssertionError(f"no log line for {rid}")
+        self.assertEqual(client_of("198.51.100.9, 127.0.0.1", "xff-1"), "198.51.100.9")
+        # trusted hops are skipped from the right
+        self.assertEqual(client_of("198.51.100.10, 127.0.0.1, 127.0.0.1", "xff-2"),
+                         "198.51.100.10")
+        # an entry that is no address ends the walk at the peer: no minted buckets
+        self.assertEqual(client_of("not-an-address, 127.0.0.1", "xff-3"), "127.0.0.1")
+        self.assertEqual(client_of("198.51.100.11, <evil>", "xff-4"), "127.0.0.1")
 
 
 if __name__ == "__main__":
