@@ -44,6 +44,9 @@ options:
   --asset-max-age S   Cache-Control max-age of /assets/ (default 600)
   --user NAME         user h2o switches to (default: root when started as root,
                       otherwise no switch)
+  --conn-rate N       requests/s one client connection may send on to cetd (default 50,
+                      burst twice that; 0 = no limit: load benchmarks only)
+  --addr-rate N       ... one client address (default 1000; 0 = no limit)
 EOF
 }
 
@@ -53,6 +56,7 @@ edge__opts() {
     EDGE_BIND=127.0.0.1 EDGE_HOST=localhost EDGE_CERT="" EDGE_KEY="" EDGE_WWW="$EDGE_REPO/tools/www"
     EDGE_THREADS="$(nproc 2>/dev/null || echo 1)" EDGE_MAX_CONNECTIONS=8192 EDGE_H2_STREAMS=16
     EDGE_ASSET_MAX_AGE=600 EDGE_BODY_BYTES_MAX=16384 EDGE_USER=""
+    EDGE_CONN_RATE=50 EDGE_ADDR_RATE=1000
     if [ "$(id -u)" = 0 ]; then EDGE_USER=root; fi
     while [ $# -gt 0 ]; do
         case "$1" in
@@ -70,13 +74,15 @@ edge__opts() {
         --h2-streams) EDGE_H2_STREAMS="$2"; shift 2 ;;
         --asset-max-age) EDGE_ASSET_MAX_AGE="$2"; shift 2 ;;
         --user) EDGE_USER="$2"; shift 2 ;;
+        --conn-rate) EDGE_CONN_RATE="$2"; shift 2 ;;
+        --addr-rate) EDGE_ADDR_RATE="$2"; shift 2 ;;
         -h|--help) edge_usage; return 2 ;;
         *) echo "edge: unknown option $1" >&2; edge_usage >&2; return 2 ;;
         esac
     done
     local n
     for n in "$EDGE_HTTPS_PORT" "$EDGE_HTTP_PORT" "$EDGE_THREADS" "$EDGE_MAX_CONNECTIONS" \
-             "$EDGE_H2_STREAMS" "$EDGE_ASSET_MAX_AGE"; do
+             "$EDGE_H2_STREAMS" "$EDGE_ASSET_MAX_AGE" "$EDGE_CONN_RATE" "$EDGE_ADDR_RATE"; do
         case "$n" in ''|*[!0-9]*) echo "edge: not a number: '$n'" >&2; return 2 ;; esac
     done
     case "$EDGE_HOST" in ''|*[!A-Za-z0-9.:-]*) echo "edge: bad --host '$EDGE_HOST'" >&2; return 2 ;; esac
@@ -123,6 +129,12 @@ edge_config() {
     [ -n "$EDGE_USER" ] && user_line="user: $EDGE_USER"
     [ "$EDGE_HTTPS_PORT" = 443 ] && suffix=""
     local conf="$EDGE_STATE/h2o.conf" v
+    # the rapid-reset gate, with this edge's rates
+    sed -e "s|^CONN_RATE = .*|CONN_RATE = $EDGE_CONN_RATE.0|" \
+        -e "s|^CONN_BURST = .*|CONN_BURST = $((EDGE_CONN_RATE * 2)).0|" \
+        -e "s|^ADDR_RATE = .*|ADDR_RATE = $EDGE_ADDR_RATE.0|" \
+        -e "s|^ADDR_BURST = .*|ADDR_BURST = $((EDGE_ADDR_RATE * 2)).0|" \
+        "$EDGE_DIR/edge_limit.rb" >"$EDGE_STATE/edge_limit.rb" || return 1
     # Substitution values must not break the YAML or the sed expression.
     for v in "$EDGE_SOCKET" "$EDGE_STATE" "$EDGE_WWW" "$EDGE_CERT" "$EDGE_KEY"; do
         case "$v" in *[\"\|\\\&\ ]*) echo "edge: unsupported character in path '$v'" >&2; return 2 ;; esac
@@ -132,7 +144,7 @@ edge_config() {
         -e "s|@RUN_DIR@|$EDGE_STATE|g" \
         -e "s|@LOG_DIR@|$EDGE_STATE|g" \
         -e "s|@ACCESS_LOG_FORMAT@|$EDGE_ACCESS_LOG_FORMAT|g" \
-        -e "s|@LIMIT_RB@|$EDGE_DIR/edge_limit.rb|g" \
+        -e "s|@LIMIT_RB@|$EDGE_STATE/edge_limit.rb|g" \
         -e "s|@THREADS@|$EDGE_THREADS|g" \
         -e "s|@MAX_CONNECTIONS@|$EDGE_MAX_CONNECTIONS|g" \
         -e "s|@H2_STREAMS@|$EDGE_H2_STREAMS|g" \

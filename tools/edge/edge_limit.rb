@@ -13,7 +13,9 @@
 #   per client address                               ADDR_RATE/s, burst ADDR_BURST
 # A browser page needs a few requests; a candidate's whole session a few
 # hundred. ADDR_RATE is high on purpose: a campus behind one NAT address is
-# many real users.
+# many real users. A rate of 0 turns that bucket off (load benchmarks only).
+# edge.sh --conn-rate/--addr-rate rewrite the two rates (bursts are twice the
+# rate) into its state directory's copy of this file.
 CONN_RATE = 50.0
 CONN_BURST = 100.0
 ADDR_RATE = 1000.0
@@ -48,8 +50,9 @@ Proc.new do |env|
     $cet_buckets.delete_if { |_, v| now - v[1] > IDLE_S }
   end
   addr = env["REMOTE_ADDR"].to_s
-  if cet_take("c" + addr + ":" + env["REMOTE_PORT"].to_s, CONN_RATE, CONN_BURST, now) &&
-     cet_take("a" + addr, ADDR_RATE, ADDR_BURST, now)
+  if (CONN_RATE <= 0 ||
+      cet_take("c" + addr + ":" + env["REMOTE_PORT"].to_s, CONN_RATE, CONN_BURST, now)) &&
+     (ADDR_RATE <= 0 || cet_take("a" + addr, ADDR_RATE, ADDR_BURST, now))
     [399, {}, []]   # within budget: on to the proxy
   else
     [429, {"content-type" => "application/json; charset=utf-8", "retry-after" => "1",
