@@ -279,7 +279,7 @@ static int settings_parse(int argc, char **argv, settings_t *s)
         if (c == OPT_CONFIG && config_load(s, optarg)) return 2;
     }
     /* pass 2: the flags */
-    optind = 1;
+    optind = 0; /* glibc: 0 restarts the scan from scratch */
     opterr = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
         switch (c) {

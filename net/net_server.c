@@ -931,6 +931,11 @@ static int core_new(net_server_t *srv, unsigned index, net_core_t **out)
 static void core_free(net_core_t *core)
 {
     if (!core) return;
+    /* evhttp_free frees the listeners before the connections: the close
+     * callbacks that follow must not re-enable a freed listener */
+    core->listeners_closed = true;
+    for (unsigned li = 0; li < core->n_lsn; li++)
+        core->lsn[li].bound = NULL;
     for (unsigned li = 0; li < core->n_lsn; li++) /* close callbacks still see core */
         if (core->lsn[li].http) evhttp_free(core->lsn[li].http);
     /* Requests never answered (drain timed out): evhttp_free marked them gone;
