@@ -40,7 +40,7 @@
 #define CET_READY_COMMIT_AGE_MS 5000     /* /readyz: the writer committed within this */
 #define CET_DISK_FREE_MIN_BYTES (256ULL << 20) /* /readyz: free space under --data (default) */
 #define CET_WATCHDOG_TICK_MS 1000        /* how often core 0 checks and pets the systemd watchdog */
-#define CET_CONFIG_LINE_BYTES_MAX 1024   /* a --config file line */
+#define CET_CONFIG_BYTES_MAX 65536       /* all values of a --config file together */
 
 /* ---- writer and group commit ---- */
 #define CET_COMMIT_QUEUE_MAX 65536       /* requests waiting for the writer (power of 2) */

@@ -92,10 +92,18 @@ typedef struct settings {
     char err[256]; /* the first bad setting */
 } settings_t;
 
-/* Values given in a config file live as long as the process. */
-static const char *keep(const char *v, bool from_file)
+/* Values given in a config file live as long as the process: copied into
+ * one static arena (nothing to free, nothing leaked when a flag overrides
+ * them). NULL when the arena is full. */
+static const char *keep(const char *v)
 {
-    return from_file ? cet_strdup(v) : v;
+    static char arena[CET_CONFIG_BYTES_MAX];
+    static size_t used;
+    size_t n = strlen(v) + 1;
+    if (n > sizeof arena - used) return NULL;
+    memcpy(arena + used, v, n);
+    used += n;
+    return arena + used - n;
 }
 
 static bool num_in(const char *v, long min, long max, long *out)
@@ -129,8 +137,14 @@ static int setting_apply(settings_t *s, const char *name, const char *v, bool fr
 {
     long n = 0;
 #define BAD(...) (snprintf(s->err, sizeof s->err, __VA_ARGS__), -1)
+    if (from_file) { /* the line's buffer is inih's: keep the value */
+        v = keep(v);
+        if (!v)
+            return BAD("the settings file holds more than %d bytes of values",
+                       CET_CONFIG_BYTES_MAX);
+    }
     if (!strcmp(name, "data")) {
-        s->data = keep(v, from_file);
+        s->data = v;
     } else if (!strcmp(name, "listen")) {
         if (!from_file && !s->listen_from_flags) {
             s->listen_from_flags = true;
@@ -139,7 +153,7 @@ static int setting_apply(settings_t *s, const char *name, const char *v, bool fr
         if (s->n_listen >= CET_LISTENERS_MAX) return BAD("at most %d listen", CET_LISTENERS_MAX);
         if (net_listen_check(v))
             return BAD("listen wants 127.0.0.1:8080, [::1]:8080 or unix:/path, not '%s'", v);
-        s->listen[s->n_listen++] = keep(v, from_file);
+        s->listen[s->n_listen++] = v;
     } else if (!strcmp(name, "trusted-proxy")) {
         if (!from_file && !s->trusted_from_flags) {
             s->trusted_from_flags = true;
@@ -149,7 +163,7 @@ static int setting_apply(settings_t *s, const char *name, const char *v, bool fr
         if (net_cidr_parse(v, &c)) return BAD("trusted-proxy wants an address or CIDR, not '%s'", v);
         if (s->n_trusted >= CET_TRUSTED_PROXIES_MAX)
             return BAD("at most %d trusted-proxy", CET_TRUSTED_PROXIES_MAX);
-        s->trusted[s->n_trusted++] = keep(v, from_file);
+        s->trusted[s->n_trusted++] = v;
     } else if (!strcmp(name, "threads")) {
         if (!num_in(v, 1, CET_THREADS_MAX, &n)) return BAD("threads wants 1..%d", CET_THREADS_MAX);
         s->threads = (unsigned)n;
@@ -172,13 +186,13 @@ static int setting_apply(settings_t *s, const char *name, const char *v, bool fr
         if (strcmp(v, "full") && strcmp(v, "none")) return BAD("sync wants full|none, not '%s'", v);
         s->sync = strcmp(v, "full") == 0;
     } else if (!strcmp(name, "payment-secret-file")) {
-        s->secret_file = keep(v, from_file);
+        s->secret_file = v;
     } else if (!strcmp(name, "pay-url")) {
         if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
             return BAD("pay-url wants an http:// or https:// URL, not '%s'", v);
-        s->pay_url = keep(v, from_file);
+        s->pay_url = v;
     } else if (!strcmp(name, "log-file")) {
-        s->log_file = keep(v, from_file);
+        s->log_file = v;
     } else if (!strcmp(name, "log-level")) {
         if (cet_log_level_parse(v, &s->log_level))
             return BAD("log-level wants debug|info|warn|error, not '%s'", v);
@@ -188,7 +202,7 @@ static int setting_apply(settings_t *s, const char *name, const char *v, bool fr
         if (*end || end == v || m > 0777) return BAD("socket-mode wants an octal mode, not '%s'", v);
         s->socket_mode = (unsigned)m;
     } else if (!strcmp(name, "socket-group") || !strcmp(name, "listen-group")) {
-        s->socket_group = keep(v, from_file);
+        s->socket_group = v;
     } else if (!strcmp(name, "disk-free-min")) {
         if (!num_in(v, 0, 1L << 30, &n)) return BAD("disk-free-min wants MiB, not '%s'", v);
         s->disk_free_min_bytes = (unsigned long long)n << 20;
