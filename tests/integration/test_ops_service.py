@@ -161,6 +161,25 @@ class NotifyTest(harness.unittest.TestCase):
             data.cleanup()
 
 
+class DiskFloorTest(harness.EngineCase):
+    """/readyz turns 503 below --disk-free-min (here: more than any disk has); /livez stays 200."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.data = harness.DataDir(candidates=20)
+        cls.engine = harness.Engine(cls.data, extra=["--disk-free-min", str(1 << 30)])
+
+    def test_readyz_disk_floor(self):
+        st, h, body = http("GET", self.engine.base + "/readyz")
+        r = json.loads(body)
+        self.assertEqual((st, r["status"]), (503, "unready"), r)
+        self.assertFalse(r["checks"]["disk"]["ok"])
+        self.assertTrue(r["checks"]["writer"]["ok"])
+        self.assertEqual(h.get("Retry-After"), "1")
+        st, _, _ = http("GET", self.engine.base + "/livez")
+        self.assertEqual(st, 200)
+
+
 class ServiceTest(harness.EngineCase):
     @classmethod
     def setUpClass(cls):
