@@ -91,18 +91,28 @@
 #define CET_TOKEN_BYTES 32               /* random bytes in a bearer token */
 #define CET_SESSION_TTL_S (12 * 3600)
 #define CET_CAPTCHA_TTL_S 300
-#define CET_CAPTCHA_SLOTS 65536          /* live challenges kept in memory */
+#define CET_CAPTCHA_SLOTS 262144         /* live challenges kept in memory (power of 2) */
 #define CET_CAPTCHA_CHARS 5
-#define CET_CAPTCHA_GROUP_SLOTS 4        /* slots probed together (one cache line of keys) */
+#define CET_CAPTCHA_GROUP_SLOTS 8        /* slots probed together */
+#define CET_CAPTCHA_PROBES_MAX 4         /* groups tried (a fresh id each) before 503 */
 #define CET_CAPTCHA_STRIPES_MAX 256      /* locks over the captcha slots */
 #define CET_CAPTCHA_ID_HEX_CHARS 32      /* captcha_id: 16 random bytes in hex */
-#define CET_CAPTCHA_IMAGE_BYTES_MAX 4096 /* the challenge image as sent */
+#define CET_CAPTCHA_PNG_BYTES_MAX 16384  /* one rendered challenge image (PNG) */
+#define CET_CAPTCHA_READY_MAX 512        /* rendered challenges waiting to be issued */
+#define CET_CAPTCHA_PREFILL_MAX 32       /* rendered at start, before the first request */
 #define CET_CAPTCHA_WIDTH_PX 160
 #define CET_CAPTCHA_HEIGHT_PX 60
-#define CET_RATE_SLOTS 65536             /* rate-limit buckets (IP and email) */
-#define CET_LOGIN_PER_MIN_MAX 10         /* per email and per IP */
+#define CET_CAPTCHA_PER_MIN_MAX 60       /* challenges one client may ask for per minute */
+#define CET_CAPTCHA_LIVE_PER_CLIENT_MAX 150 /* ... and per CET_CAPTCHA_TTL_S (its live ones) */
+#define CET_RATE_SLOTS 262144            /* rate-limit buckets, all kinds (power of 2) */
+#define CET_LOGIN_PER_MIN_MAX 10         /* login attempts per client and account */
+#define CET_LOGIN_FAILS_PER_MIN_MAX 10   /* failures per account before clients that failed wait */
+#define CET_LOGIN_CLIENT_PER_MIN_MAX 100 /* login attempts per client address */
+#define CET_ACCOUNT_CLIENT_PER_MIN_MAX 60 /* accounts created per client address */
+#define CET_LOOKUP_PER_MIN_MAX 30        /* roster lookups per account */
+#define CET_LOOKUP_CLIENT_PER_MIN_MAX 60 /* roster lookups per client address */
 #define CET_RECOVERY_PER_MIN_MAX 5
-#define CET_RATE_GROUP_SLOTS 4           /* rate-limit slots probed together */
+#define CET_RATE_GROUP_SLOTS 8           /* rate-limit slots probed together (two groups a key) */
 #define CET_RATE_STRIPES_MAX 256         /* locks over the rate-limit slots */
 #define CET_RATE_WINDOW_MS 60000         /* a rate limit's window */
 #define CET_RATE_KEY_BYTES_MAX 256       /* "scope:key" looked up in the table */
@@ -159,6 +169,9 @@ _Static_assert((CET_CAPTCHA_SLOTS & (CET_CAPTCHA_SLOTS - 1)) == 0, "captcha slot
 _Static_assert(CET_CAPTCHA_SLOTS % CET_CAPTCHA_GROUP_SLOTS == 0, "captcha slots: whole groups");
 _Static_assert((CET_RATE_SLOTS & (CET_RATE_SLOTS - 1)) == 0, "rate slots: power of 2");
 _Static_assert(CET_RATE_SLOTS % CET_RATE_GROUP_SLOTS == 0, "rate slots: whole groups");
+_Static_assert(CET_CAPTCHA_PREFILL_MAX <= CET_CAPTCHA_READY_MAX, "the prefill fits the ready ring");
+_Static_assert(4 * ((CET_CAPTCHA_PNG_BYTES_MAX + 2) / 3) + 64 <= CET_RESPONSE_BYTES_MAX / 2,
+               "a challenge answer is well within a response");
 _Static_assert(CET_PASSWORD_BYTES_MIN < CET_PASSWORD_BYTES_MAX, "password bounds");
 _Static_assert(CET_ORDER_SUBJECTS_MAX >= CET_CANDIDATE_REGS_MAX, "one order can pay them all");
 _Static_assert(CET_CANDIDATE_REGS_MAX >= 4, "two written levels, each with its oral");

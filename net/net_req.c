@@ -120,20 +120,30 @@ static bool trusted(const net_options_t *opt, const char *ip)
     return false;
 }
 
-/*
- * The client behind a proxy: X-Forwarded-For read from its right end (the
- * entry the nearest proxy appended), skipping addresses of trusted proxies;
- * the first other entry is the client. Anything to the left of it came from
- * the client and is ignored. An entry that is not an IP address ends the walk
- * with fallback: we never take text a client wrote as its identity.
- */
-static void client_from_xff(const net_options_t *opt, const char *xff, const char *fallback,
-                            char *out, size_t cap)
+/* The last X-Forwarded-For field (a client may send its own first ones). */
+static const char *xff_of(struct evhttp_request *evreq)
 {
-    cet_strlcpy(out, fallback, cap);
-    if (!xff || strlen(xff) > CET_XFF_BYTES_MAX) return;
+    const char *xff = NULL;
+    const struct evkeyvalq *h = evhttp_request_get_input_headers(evreq);
+    for (const struct evkeyval *kv = TAILQ_FIRST(h); kv; kv = TAILQ_NEXT(kv, next))
+        if (strcasecmp(kv->key, "X-Forwarded-For") == 0) xff = kv->value;
+    return xff;
+}
+
+/*
+ * The client behind a proxy, into out[cap] as inet_ntop writes it:
+ * X-Forwarded-For read from its right end (the entry the nearest proxy
+ * appended), skipping addresses of --trusted-proxy blocks; the first other
+ * entry (or the leftmost) is the client. Anything left of it came from the
+ * client and is ignored. False for a field over CET_XFF_BYTES_MAX bytes or an
+ * entry on the walk that is not one IP address: the request is refused (400),
+ * never attributed to a shared name that a limit would then be keyed on.
+ */
+static bool client_from_xff(const net_options_t *opt, const char *xff, char *out, size_t cap)
+{
+    if (strlen(xff) > CET_XFF_BYTES_MAX) return false;
     size_t end = strlen(xff);
-    while (end > 0) {
+    for (;;) {
         size_t start = end;
         while (start > 0 && xff[start - 1] != ',')
             start--;
@@ -145,28 +155,35 @@ static void client_from_xff(const net_options_t *opt, const char *xff, const cha
         char ip[INET6_ADDRSTRLEN + 1];
         int family;
         uint8_t addr[16];
-        if (e == b || e - b >= sizeof ip) return;
+        if (e == b || e - b >= sizeof ip) return false;
         memcpy(ip, xff + b, e - b);
         ip[e - b] = 0;
-        if (ip_parse(ip, &family, addr) != 0) return;
-        if (start == 0 || !trusted(opt, ip)) {
-            cet_strlcpy(out, ip, cap);
-            return;
+        if (ip_parse(ip, &family, addr) != 0) return false; /* also "a b": not one address */
+        char text[INET6_ADDRSTRLEN];
+        inet_ntop(family, addr, text, sizeof text);
+        if (start == 0 || !trusted(opt, text)) {
+            cet_strlcpy(out, text, cap);
+            return true;
         }
         end = start - 1; /* before the comma */
     }
 }
 
-static void client_of(const net_options_t *opt, struct evhttp_request *evreq, char *out,
+/*
+ * The client's address into out[cap]. On the unix socket (h2o): from
+ * X-Forwarded-For, "unix" without one (a local process). On TCP: the peer,
+ * or from X-Forwarded-For when the peer is a --trusted-proxy (nginx). False:
+ * an unusable X-Forwarded-For (the caller answers 400).
+ */
+static bool client_of(const net_options_t *opt, struct evhttp_request *evreq, char *out,
                       size_t cap)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(evreq);
     const struct sockaddr *sa = evcon ? evhttp_connection_get_addr(evcon) : NULL;
-    const char *xff = evhttp_find_header(evhttp_request_get_input_headers(evreq),
-                                         "X-Forwarded-For");
+    const char *xff = xff_of(evreq);
     if (sa && sa->sa_family == AF_UNIX) {
-        client_from_xff(opt, xff, "unix", out, cap);
-        return;
+        cet_strlcpy(out, "unix", cap);
+        return !xff || client_from_xff(opt, xff, out, cap);
     }
     char peer[INET6_ADDRSTRLEN];
     if (sa && sa->sa_family == AF_INET) {
@@ -178,13 +195,12 @@ static void client_of(const net_options_t *opt, struct evhttp_request *evreq, ch
         ev_uint16_t port = 0;
         if (evcon) evhttp_connection_get_peer(evcon, &addr, &port);
         cet_strlcpy(out, addr ? addr : "unknown", cap);
-        return;
+        return true;
     }
-    /* --trusted-proxy: a TCP proxy (nginx) vouches for the client it forwards */
-    if (xff && trusted(opt, peer))
-        client_from_xff(opt, xff, peer, out, cap);
-    else
-        cet_strlcpy(out, peer, cap);
+    cet_strlcpy(out, peer, cap);
+    /* --trusted-proxy: a TCP proxy vouches for the client it forwards */
+    if (xff && trusted(opt, peer)) return client_from_xff(opt, xff, out, cap);
+    return true;
 }
 
 /* ---- request ids ---- */
@@ -315,7 +331,12 @@ net_req_t *net_req_new(net_core_t *core, struct evhttp_request *evreq)
     req->body_len = body_len;
     evbuffer_copyout(in, req->body, body_len);
     req->body[body_len] = 0;
-    client_of(net_server_options(net_core_server(core)), evreq, req->client, sizeof req->client);
+    if (!client_of(net_server_options(net_core_server(core)), evreq, req->client,
+                   sizeof req->client)) {
+        net_core_req_release(core, req);
+        early_error_on(core, conn, evreq, CET_E_BAD_REQUEST, false);
+        return NULL;
+    }
     request_id_of(core, evreq, req->request_id, sizeof req->request_id);
     /* From here until the reply, a freed connection must reach us. */
     evhttp_connection_set_closecb(evhttp_request_get_connection(evreq), net_req_gone_cb, req);

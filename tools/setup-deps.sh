@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # setup-deps.sh [run|test]: installs the Debian packages cetreg needs, as root.
-#   run   building cetd/cetctl/cetbench and running them behind h2o
+#   run   building cetd/cetctl/cetbench and running them behind h2o (cairo,
+#         pango, libqrencode and the CJK font draw the PDF admission tickets;
+#         cairo, libpng and the DejaVu fonts draw the captcha)
 #   test  everything for the whole test suite (adds clang for libFuzzer,
 #         Chromium for the browser tests, Node.js/npm for them and the
 #         OpenAPI linter, Redis/PostgreSQL are NOT needed: bench/compare
@@ -11,13 +13,16 @@ set -euo pipefail
 what="${1:-run}"
 pkgs=(build-essential cmake pkg-config libevent-dev liblmdb-dev lmdb-utils libxxhash-dev
       libjemalloc-dev libsodium-dev libjansson-dev libssl-dev libnghttp2-dev python3 curl
-      openssl h2o nghttp2-client libinih-dev libsystemd-dev)
+      openssl h2o nghttp2-client libinih-dev libsystemd-dev
+      libcairo2-dev libpng-dev libpango1.0-dev libqrencode-dev fonts-wqy-microhei fonts-dejavu-core)
 if [ "$what" = test ]; then
+    pkgs+=(clang libclang-rt-14-dev chromium fonts-wqy-microhei)
+    # admission-ticket tests read PDFs back (pdftotext, pdfinfo, pdftoppm) and decode the QR
+    pkgs+=(poppler-utils zbar-tools)
     # prometheus: promtool checks /metrics; python3-h2: the rapid-reset flooder;
     # systemd: systemd-analyze verifies the units; dpkg-dev: the .deb checks;
     # nginx: the TCP edge test (run with its own config and ports, never as a service)
-    pkgs+=(clang libclang-rt-14-dev chromium fonts-wqy-microhei prometheus python3-h2 systemd
-           dpkg-dev nginx groff)
+    pkgs+=(prometheus python3-h2 systemd dpkg-dev nginx groff)
     command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
     command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi

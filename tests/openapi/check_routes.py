@@ -38,13 +38,10 @@ def code_routes(net_api_c):
     m = re.search(r"static const route_t routes\[\]\s*=\s*\{(.*?)\n\};", net_api_c, re.S)
     if not m:
         sys.exit("check_routes: no routes[] array in net/net_api.c")
-    # The router takes one path segment after a prefix route, two for the
-    # argument callbacks it names in "r->arg_cb != h_..." (the offers route).
-    two = set(re.findall(r"r->arg_cb\s*!=\s*(\w+)", net_api_c))
+    # Each route names its path segments after a prefix (0 for an exact path).
     out = []
-    for e in re.finditer(r'\{\s*NET_([A-Z]+)\s*,\s*"([^"]+)"\s*,\s*(\w+)\s*,\s*(\w+)\s*,', m.group(1)):
-        method, path, cb, arg_cb = e.group(1).lower(), e.group(2), e.group(3), e.group(4)
-        segments = 0 if arg_cb == "NULL" else (2 if arg_cb in two else 1)
+    for e in re.finditer(r'\{\s*NET_([A-Z]+)\s*,\s*"([^"]+)"\s*,\s*(\w+)\s*,\s*(\w+)\s*,\s*(\d+)\s*,', m.group(1)):
+        method, path, segments = e.group(1).lower(), e.group(2), int(e.group(5))
         out.append((method, path, segments))
     if not out:
         sys.exit("check_routes: routes[] in net/net_api.c has no entries I can read")
@@ -191,11 +188,11 @@ def main():
         problems.append("ErrorCode enum lists more than once: " + ", ".join(dups))
 
     if problems:
-        print("openapi_routes: docs/openapi.yaml and the code differ:")
+        print("openapi.routes: docs/openapi.yaml and the code differ:")
         for p in problems:
             print("  - " + p)
         return 1
-    print(f"openapi_routes: {len(routes)} routes + {len(extra)} server paths match "
+    print(f"openapi.routes: {len(routes)} routes + {len(extra)} server paths match "
           f"{len(ops)} documented operations; {len(want)} error codes match the ErrorCode enum")
     return 0
 

@@ -1,0 +1,404 @@
+/*
+ * net_api_candidate.c: the candidate: /me, the agreement, roster lookup and binding,
+ * the registration page, the CET6 review.
+ */
+#include "net/net_api_internal.h"
+
+#include <string.h>
+
+#include "base/cet_id.h"
+#include "net/net_ratelimit.h"
+
+/* ---- me, agreement ---- */
+static const char *review_state(store_txn_t *txn, net_api_t *api, const uint8_t account[16],
+                                store_review_t *rv)
+{
+    if (store_review_get(txn, api->st, account, rv) != 0) return NULL;
+    return eng_review_state_name(rv->state);
+}
+
+json_t *net_api_sitting_json(store_txn_t *txn, net_api_t *api, eng_phase_t *phase)
+{
+    store_sitting_t s;
+    memset(&s, 0, sizeof s);
+    store_sitting_get(txn, api->st, &s);
+    *phase = eng_phase(&s, cet_now_s());
+    if (!s.id) return json_null();
+    return json_pack(
+        "{s:i,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", (json_int_t)s.id, "name", s.name,
+        "lookup_opens", net_api_time_json(s.lookup_opens), "registration_opens",
+        net_api_time_json(s.reg_opens), "registration_closes", net_api_time_json(s.reg_closes),
+        "print_opens", net_api_time_json(s.print_opens), "written_date",
+        net_api_time_json(s.written_date), "oral_date_4", net_api_time_json(s.oral_date_4),
+        "oral_date_6", net_api_time_json(s.oral_date_6));
+}
+
+void net_api_me(net_req_t *req, net_api_t *api)
+{
+    store_txn_t *txn = net_api_read_txn(req);
+    if (!txn) return;
+    api_auth_t a;
+    if (!net_api_auth(req, txn, api, STORE_SESSION_CANDIDATE, &a)) return;
+    char hex[33];
+    cet_hex(hex, a.account, 16);
+    eng_phase_t phase;
+    json_t *sitting = net_api_sitting_json(txn, api, &phase);
+    store_review_t rv;
+    const char *rs = review_state(txn, api, a.account, &rv);
+    json_t *cand = json_null();
+    store_candidate_t c;
+    if (a.acct.roster_no && store_candidate_get(txn, api->st, a.acct.roster_no, &c) == 0) {
+        char name[CET_NAME_BYTES];
+        eng_mask_name(c.snapshot.name, name, sizeof name);
+        cand = json_pack("{s:s,s:o,s:o,s:o}", "name", name, "school", net_api_code5(c.snapshot.school),
+                         "campus", net_api_code6(c.snapshot.campus), "bound_at", net_api_time_json(c.bound_at));
+    }
+    json_t *j = json_pack("{s:s,s:s,s:b,s:o,s:o,s:s,s:b,s:o,s:o}", "account_id", hex, "email",
+                          a.acct.email, "agreed", a.acct.agreed_at != 0, "agreed_at",
+                          net_api_time_json(a.acct.agreed_at), "sitting", sitting, "phase",
+                          eng_phase_name(phase), "bound", a.acct.roster_no != 0, "candidate", cand,
+                          "cet6_review", rs ? json_string(rs) : json_null());
+    net_reply_json(req, 200, j);
+}
+
+/* Common start of candidate write calls: net_api_auth, op, idempotency. NULL when replied. */
+eng_op_t *net_api_candidate_op(net_req_t *req, net_api_t *api, eng_op_kind_t kind,
+                              api_auth_t *a)
+{
+    store_txn_t *txn = net_api_read_txn(req);
+    if (!txn) return NULL;
+    if (!net_api_auth(req, txn, api, STORE_SESSION_CANDIDATE, a)) return NULL;
+    eng_op_t *op = net_api_op_new(req, api, kind);
+    memcpy(op->account, a->account, 16);
+    if (net_api_idem_prepare(req, txn, api, op, a->account)) return NULL;
+    return op;
+}
+
+void net_api_agreement(net_req_t *req, net_api_t *api)
+{
+    api_auth_t a;
+    eng_op_t *op = net_api_candidate_op(req, api, ENG_OP_AGREE, &a);
+    if (op) net_api_op_submit(req, op);
+}
+
+/* ---- roster lookup and binding ---- */
+static json_t *subject_list_json(store_txn_t *txn, net_api_t *api, const store_roster_t *r)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < r->n_subjects && i < CET_SUBJECTS_MAX; i++) {
+        store_subject_t s;
+        if (store_subject_get(txn, api->st, r->subjects[i], &s) != 0) continue;
+        json_array_append_new(arr, json_pack("{s:s#,s:s,s:s,s:i}", "code", &s.code, (size_t)1,
+                                             "name", s.name, "kind",
+                                             s.kind == STORE_ORAL ? "oral" : "written", "level",
+                                             (json_int_t)s.level));
+    }
+    return arr;
+}
+
+static const char *education_name(uint8_t e)
+{
+    switch (e) {
+    case STORE_EDU_BACHELOR:
+        return "本科";
+    case STORE_EDU_ASSOCIATE:
+        return "专科";
+    case STORE_EDU_GRADUATE:
+        return "研究生";
+    }
+    return "";
+}
+
+static json_t *roster_json(store_txn_t *txn, net_api_t *api, const store_roster_t *r, bool mask)
+{
+    store_school_t sc;
+    store_campus_t cp;
+    memset(&sc, 0, sizeof sc);
+    memset(&cp, 0, sizeof cp);
+    store_school_get(txn, api->st, r->school, &sc);
+    store_campus_get(txn, api->st, r->campus, &cp);
+    char name[CET_NAME_BYTES], id[CET_ID_NUMBER_BYTES];
+    if (mask) {
+        eng_mask_name(r->name, name, sizeof name);
+        eng_mask_id(r->id_number, id, sizeof id);
+    } else {
+        cet_strlcpy(name, r->name, sizeof name);
+        cet_strlcpy(id, r->id_number, sizeof id);
+    }
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "gender",
+                          (r->flags & STORE_ROSTER_MALE) ? "男" : "女", "id_type",
+                          cet_id_type_name(r->id_type), "id_number", id);
+    json_object_set_new(j, "school", json_pack("{s:o,s:s}", "code", net_api_code5(r->school), "name", sc.name));
+    json_object_set_new(j, "campus", json_pack("{s:o,s:s}", "code", net_api_code6(r->campus), "name", cp.name));
+    json_object_set_new(j, "education", json_string(education_name(r->education)));
+    json_object_set_new(j, "program_years", json_integer(r->program_years));
+    json_object_set_new(j, "entry_year", json_integer(r->entry_year));
+    json_object_set_new(j, "grade", json_integer(r->grade));
+    json_object_set_new(j, "department", json_string(r->department));
+    json_object_set_new(j, "major", json_string(r->major));
+    json_object_set_new(j, "class", json_string(r->class_name));
+    json_object_set_new(j, "student_no", json_string(r->student_no));
+    json_object_set_new(j, "remarks", json_string(r->remarks));
+    json_object_set_new(j, "cet6_barred", json_boolean(r->flags & STORE_ROSTER_CET6_BARRED));
+    return j;
+}
+
+/* Parses id_type, id_number, name; replies on error. */
+static bool identity_fields(net_req_t *req, json_t *j, int *id_type, char *id, size_t idcap,
+                            const char **name)
+{
+    const char *type_s, *num;
+    cet_err_t e = net_json_str(j, "id_type", true, &type_s);
+    const char *field = "id_type";
+    if (!e) e = cet_id_type_parse(type_s, id_type);
+    if (!e) {
+        field = "id_number";
+        e = net_json_str(j, "id_number", true, &num);
+    }
+    if (!e) e = cet_id_number_check(*id_type, num, id, idcap);
+    if (!e) {
+        field = "name";
+        e = net_json_str(j, "name", true, name);
+    }
+    if (!e) {
+        size_t nl = strlen(*name);
+        if (nl == 0 || nl >= CET_NAME_BYTES || !cet_utf8_text_ok(*name, nl)) e = CET_E_INVALID_FIELD;
+    }
+    if (e) {
+        net_reply_error(req, e, field);
+        return false;
+    }
+    return true;
+}
+
+void net_api_qualification(net_req_t *req, net_api_t *api)
+{
+    static const char *const allowed[] = {"id_type", "id_number", "name", NULL};
+    store_txn_t *txn = net_api_read_txn(req);
+    if (!txn) return;
+    api_auth_t a;
+    if (!net_api_auth(req, txn, api, STORE_SESSION_CANDIDATE, &a)) return;
+    if (!a.acct.agreed_at) {
+        net_reply_error(req, CET_E_AGREEMENT_REQUIRED, NULL);
+        return;
+    }
+    json_t *j = net_api_body_json(req, allowed);
+    if (!j) return;
+    int id_type;
+    char id[CET_ID_NUMBER_BYTES];
+    const char *name;
+    if (!identity_fields(req, j, &id_type, id, sizeof id, &name)) {
+        json_decref(j);
+        return;
+    }
+    char hex[33], client[64];
+    cet_hex(hex, a.account, 16);
+    net_rate_client(net_req_client(req), client, sizeof client);
+    /* accounts are cheap: per account and per client address */
+    if (!net_rate_allow("lookup-ip", client, CET_LOOKUP_CLIENT_PER_MIN_MAX) ||
+        !net_rate_allow("lookup", hex, CET_LOOKUP_PER_MIN_MAX)) {
+        json_decref(j);
+        net_reply_error(req, CET_E_RATE_LIMITED, NULL);
+        return;
+    }
+    eng_phase_t phase;
+    json_t *sitting = net_api_sitting_json(txn, api, &phase);
+    json_decref(sitting);
+    if (phase < ENG_PHASE_LOOKUP || phase > ENG_PHASE_OPEN) {
+        json_decref(j);
+        net_reply_error(req, CET_E_WINDOW_CLOSED, NULL);
+        return;
+    }
+    store_roster_t r;
+    int rc = store_roster_get(txn, api->st, (uint8_t)id_type, id, &r);
+    bool match = rc == 0 && strcmp(r.name, name) == 0;
+    json_decref(j);
+    if (rc && rc != STORE_NOTFOUND) {
+        net_api_reply_store_error(req, rc);
+        return;
+    }
+    if (!match) {
+        net_reply_error(req, CET_E_ROSTER_NOT_FOUND, NULL);
+        return;
+    }
+    json_t *out = json_pack("{s:o,s:o,s:b,s:b}", "roster", roster_json(txn, api, &r, false),
+                            "qualified_subjects", subject_list_json(txn, api, &r),
+                            "cet6_review_offered", eng_review_offered(txn, api->st, &r),
+                            "can_bind", phase == ENG_PHASE_OPEN);
+    net_reply_json(req, 200, out);
+}
+
+void net_api_bind(net_req_t *req, net_api_t *api)
+{
+    static const char *const allowed[] = {"id_type", "id_number", "name", "confirmed", NULL};
+    api_auth_t a;
+    eng_op_t *op = net_api_candidate_op(req, api, ENG_OP_BIND, &a);
+    if (!op) return;
+    json_t *j = net_api_body_json(req, allowed);
+    if (!j) {
+        cet_free(op);
+        return;
+    }
+    int id_type;
+    const char *name;
+    if (!identity_fields(req, j, &id_type, op->in.id_number, sizeof op->in.id_number, &name)) {
+        json_decref(j);
+        cet_free(op);
+        return;
+    }
+    cet_err_t e = net_api_need_confirmed(j);
+    if (e) {
+        net_api_op_refuse(req, op, j, e, "confirmed");
+        return;
+    }
+    op->in.id_type = (uint8_t)id_type;
+    cet_strlcpy(op->in.name, name, sizeof op->in.name);
+    json_decref(j);
+    net_api_op_submit(req, op);
+}
+
+/* The registration page. */
+void net_api_candidate_get(net_req_t *req, net_api_t *api)
+{
+    store_txn_t *txn = net_api_read_txn(req);
+    if (!txn) return;
+    api_auth_t a;
+    if (!net_api_auth(req, txn, api, STORE_SESSION_CANDIDATE, &a)) return;
+    store_candidate_t c;
+    if (!a.acct.roster_no || store_candidate_get(txn, api->st, a.acct.roster_no, &c) != 0) {
+        net_reply_error(req, CET_E_NOT_BOUND, NULL);
+        return;
+    }
+    store_reg_t regs[CET_CANDIDATE_REGS_MAX];
+    int n = store_reg_list(txn, api->st, a.acct.roster_no, regs, 16);
+    if (n < 0) {
+        net_api_reply_store_error(req, n);
+        return;
+    }
+    json_t *written = json_array(), *oral = json_array();
+    uint64_t unpaid_w = 0, unpaid_o = 0;
+    for (int i = 0; i < n; i++) {
+        store_reg_t *r = &regs[i];
+        store_subject_t s;
+        store_campus_t cp;
+        store_school_t sc;
+        memset(&s, 0, sizeof s);
+        memset(&cp, 0, sizeof cp);
+        memset(&sc, 0, sizeof sc);
+        store_subject_get(txn, api->st, r->subject, &s);
+        store_campus_get(txn, api->st, r->campus, &cp);
+        store_school_get(txn, api->st, cp.school, &sc);
+        bool paid = r->flags & STORE_REG_PAID;
+        char order[24];
+        snprintf(order, sizeof order, "%llu", (unsigned long long)r->order_id);
+        json_t *row = json_pack(
+            "{s:s#,s:s,s:i,s:s,s:s,s:b,s:s,s:o,s:s,s:o,s:o,s:o,s:o}", "subject", &r->subject,
+            (size_t)1, "name", s.name, "fee", (json_int_t)r->fee, "state",
+            paid ? "paid" : "unpaid", "payment_state", paid ? "已支付" : "未支付", "locked",
+            (r->flags & STORE_REG_LOCKED) != 0, "arrangement",
+            (r->flags & STORE_REG_ARRANGED) ? "arranged" : "unarranged", "school",
+            json_pack("{s:o,s:s}", "code", net_api_code5(cp.school), "name", sc.name), "method",
+            r->method == STORE_BY_SCHOOL ? "school" : "candidate", "campus",
+            json_pack("{s:o,s:s}", "code", net_api_code6(r->campus), "name", cp.name), "created_at",
+            net_api_time_json(r->created), "expires_at", net_api_time_json(r->expires), "order_id",
+            r->order_id ? json_string(order) : json_null());
+        if (s.kind == STORE_ORAL) {
+            json_array_append_new(oral, row);
+            if (!paid) unpaid_o += r->fee;
+        } else {
+            json_array_append_new(written, row);
+            if (!paid) unpaid_w += r->fee;
+        }
+    }
+    char prov[CET_ANNOUNCE_BYTES_MAX + 1], school[CET_ANNOUNCE_BYTES_MAX + 1];
+    store_school_t sc;
+    memset(&sc, 0, sizeof sc);
+    store_school_get(txn, api->st, c.snapshot.school, &sc);
+    if (store_announce_get(txn, api->st, STORE_ANNOUNCE_PROVINCE, sc.province, prov, sizeof prov))
+        prov[0] = 0;
+    if (store_announce_get(txn, api->st, STORE_ANNOUNCE_SCHOOL, sc.code, school, sizeof school))
+        school[0] = 0;
+    store_review_t rv;
+    const char *rs = review_state(txn, api, a.account, &rv);
+    json_t *out = json_pack(
+        "{s:o,s:o,s:o,s:o,s:{s:i,s:i,s:i},s:{s:s,s:s},s:o,s:b,s:o,s:o}", "candidate",
+        roster_json(txn, api, &c.snapshot, true), "qualified_subjects",
+        subject_list_json(txn, api, &c.snapshot), "written", written, "oral", oral, "unpaid",
+        "written", (json_int_t)unpaid_w, "oral", (json_int_t)unpaid_o, "total",
+        (json_int_t)(unpaid_w + unpaid_o), "announcements", "province", prov, "school", school,
+        "cet6_review", rs ? json_string(rs) : json_null(), "cet6_review_offered",
+        eng_review_offered(txn, api->st, &c.snapshot), "bound_at", net_api_time_json(c.bound_at),
+        "delete_at", net_api_time_json(n == 0 ? c.empty_due : 0));
+    net_reply_json(req, 200, out);
+}
+
+/* ---- CET6 review ---- */
+void net_api_review_get(net_req_t *req, net_api_t *api)
+{
+    store_txn_t *txn = net_api_read_txn(req);
+    if (!txn) return;
+    api_auth_t a;
+    if (!net_api_auth(req, txn, api, STORE_SESSION_CANDIDATE, &a)) return;
+    store_review_t rv;
+    const char *rs = review_state(txn, api, a.account, &rv);
+    if (!rs) {
+        net_reply_error(req, CET_E_REVIEW_NOT_FOUND, NULL);
+        return;
+    }
+    char name[CET_NAME_BYTES], id[CET_ID_NUMBER_BYTES], ticket[CET_TICKET_DIGITS + 1];
+    eng_mask_name(rv.name, name, sizeof name);
+    eng_mask_id(rv.id_number, id, sizeof id);
+    eng_mask_id(rv.ticket, ticket, sizeof ticket);
+    net_reply_json(req, 200,
+                   json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "state", rs, "name", name,
+                             "id_type", cet_id_type_name(rv.id_type), "id_number", id,
+                             "ticket_number", ticket, "created_at", net_api_time_json(rv.created),
+                             "decided_at", net_api_time_json(rv.decided)));
+}
+
+static void h_review_write(net_req_t *req, net_api_t *api, eng_op_kind_t kind)
+{
+    static const char *const allowed[] = {"ticket_number", "confirmed", NULL};
+    api_auth_t a;
+    eng_op_t *op = net_api_candidate_op(req, api, kind, &a);
+    if (!op) return;
+    if (kind == ENG_OP_REVIEW_DELETE) {
+        net_api_op_submit(req, op);
+        return;
+    }
+    json_t *j = net_api_body_json(req, allowed);
+    if (!j) {
+        cet_free(op);
+        return;
+    }
+    const char *ticket;
+    cet_err_t e = net_json_str(j, "ticket_number", true, &ticket);
+    const char *field = "ticket_number";
+    if (!e) e = cet_ticket_check(ticket);
+    if (!e) {
+        field = "confirmed";
+        e = net_api_need_confirmed(j);
+    }
+    if (e) {
+        net_api_op_refuse(req, op, j, e, field);
+        return;
+    }
+    cet_strlcpy(op->in.ticket, ticket, sizeof op->in.ticket);
+    json_decref(j);
+    net_api_op_submit(req, op);
+}
+
+void net_api_review_post(net_req_t *req, net_api_t *api)
+{
+    h_review_write(req, api, ENG_OP_REVIEW_SUBMIT);
+}
+
+void net_api_review_put(net_req_t *req, net_api_t *api)
+{
+    h_review_write(req, api, ENG_OP_REVIEW_EDIT);
+}
+
+void net_api_review_delete(net_req_t *req, net_api_t *api)
+{
+    h_review_write(req, api, ENG_OP_REVIEW_DELETE);
+}
