@@ -9,7 +9,8 @@
   - logs are logfmt in UTC;
   - /livez, /readyz (writer alive, disk floor);
   - /metrics passes promtool check metrics (when promtool is installed);
-  - --trusted-proxy: X-Forwarded-For believed from a trusted TCP peer only;
+  - --trusted-proxy: X-Forwarded-For believed from a trusted TCP peer only (an
+    unusable one is a 400);
   - --socket-mode: the unix socket's mode.
 """
 import json
@@ -285,9 +286,10 @@ class ServiceTest(harness.EngineCase):
         # trusted hops are skipped from the right
         self.assertEqual(client_of("198.51.100.10, 127.0.0.1, 127.0.0.1", "xff-2"),
                          "198.51.100.10")
-        # an entry that is no address ends the walk at the peer: no minted buckets
-        self.assertEqual(client_of("not-an-address, 127.0.0.1", "xff-3"), "127.0.0.1")
-        self.assertEqual(client_of("198.51.100.11, <evil>", "xff-4"), "127.0.0.1")
+        # an entry on the walk that is no address is refused (400): never a shared name
+        for xff in ("not-an-address, 127.0.0.1", "198.51.100.11, <evil>", "1.2.3.4 5.6.7.8"):
+            st, _, body = http("GET", self.url + "/api/v1/me", {"X-Forwarded-For": xff})
+            self.assertEqual((st, json.loads(body)["error"]["code"]), (400, "bad_request"), xff)
 
 
 if __name__ == "__main__":
