@@ -22,7 +22,7 @@ if [ "$what" = test ]; then
     # prometheus: promtool checks /metrics; python3-h2: the rapid-reset flooder;
     # systemd: systemd-analyze verifies the units; dpkg-dev: the .deb checks;
     # nginx: the TCP edge test (run with its own config and ports, never as a service)
-    pkgs+=(prometheus python3-h2 systemd dpkg-dev nginx groff)
+    pkgs+=(prometheus python3-h2 systemd dpkg-dev nginx groff-base)
     command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
     command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi
