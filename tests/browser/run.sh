@@ -174,7 +174,7 @@ fi
 # edge).
 cp -a "$DATA" "$WORK/data-lookup"
 LOOKUP_PORT="$(free_port)"
-CET_CLOCK_OFFSET_S=-432000 "$CETD" --data "$WORK/data-lookup" --listen "127.0.0.1:$LOOKUP_PORT" --captcha off \
+CET_CLOCK_OFFSET_S=-432000 "$CETD" --dev --data "$WORK/data-lookup" --listen "127.0.0.1:$LOOKUP_PORT" --captcha off \
     >"$WORK/cetd-lookup.out" 2>"$WORK/cetd-lookup.log" &
 LOOKUP_PID=$!
 
