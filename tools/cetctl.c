@@ -4,6 +4,7 @@
  * tools/cetctl_*.c; this file holds what they share: option parsing, opening
  * the store, the progress line and small domain helpers.
  */
+#include "base/cet_version.h"
 #include "tools/cetctl.h"
 
 #include <errno.h>
@@ -39,6 +40,10 @@ int main(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("cetctl %s\n", CET_VERSION);
+        return CTL_EXIT_OK;
     }
     if (sodium_init() < 0) {
         fprintf(stderr, "cetctl: libsodium cannot start\n");
