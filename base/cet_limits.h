@@ -48,6 +48,7 @@
 #define CET_EXPIRE_BATCH_MAX 512         /* due holds deleted per write txn */
 #define CET_EXPIRE_TICK_MS 200           /* writer wakes at least this often */
 #define CET_COMMIT_LATENCY_BUCKETS_MAX 14 /* finite buckets of the commit and fsync histograms */
+#define CET_FSYNC_SAMPLE_EVERY 8         /* one write commit in this many times its last flush */
 #define CET_SWEEP_BATCH_MAX 256          /* expired sessions/idempotency records looked at per tick */
 #define CET_MAP_INITIAL_BYTES (8ULL << 30)  /* LMDB map size of a new environment */
 #define CET_MAP_GROW_FACTOR 2            /* on MDB_MAP_FULL */

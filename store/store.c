@@ -110,9 +110,7 @@ static int open_dbis(store_t *st)
         mdb_txn_abort(txn);
         return rc;
     }
-    rc = mdb_txn_commit(txn);
-    if (rc == 0 && st->sync) rc = mdb_env_sync(st->env, 1); /* the meta page (MDB_NOMETASYNC) */
-    return rc;
+    return mdb_txn_commit(txn);
 }
 
 /* ---- the data directory's lock ---- */
@@ -248,6 +246,7 @@ int store_open(const store_options_t *opt, store_t **out)
     store_t *st = cet_calloc(1, sizeof *st);
     st->read_only = opt->read_only;
     st->sync = opt->sync && !opt->read_only;
+    st->unsampled = CET_FSYNC_SAMPLE_EVERY - 1; /* the first commit that writes is timed */
     atomic_init(&st->flush_failed, false);
     st->lock_fd = -1;
     st->lockmdb_fd = -1;
@@ -277,11 +276,8 @@ int store_open(const store_options_t *opt, store_t **out)
 
     unsigned flags = MDB_NOTLS;
     if (opt->read_only) flags |= MDB_RDONLY;
-    /* sync off: MDB_NOSYNC, the OS writes back when it likes (--sync none).
-     * sync on: MDB_NOMETASYNC, and store_commit flushes the meta page itself
-     * (commit_flush): the same two flushes in the same order as LMDB's own
-     * sync, but the second one is ours to time (cetd_fsync_seconds). */
-    flags |= opt->sync ? MDB_NOMETASYNC : MDB_NOSYNC;
+    /* sync off: MDB_NOSYNC, the OS writes back when it likes (--sync none) */
+    if (!opt->sync) flags |= MDB_NOSYNC;
     /* No MDB_WRITEMAP (it was on before): with it LMDB ftruncates data.mdb to
      * the map size (a sparse file) and dirties pages by storing into the map,
      * so a full disk is a SIGBUS in the writer. Without it, pages go out with
@@ -505,14 +501,18 @@ static store_t *store_of(store_txn_t *txn, bool *is_write)
 }
 
 /*
- * The flush that makes a committed write txn durable. LMDB (MDB_NOMETASYNC)
- * has written the txn's pages, fdatasync'ed them and then written the meta
- * page that points at them without waiting; this fdatasync waits for that
- * meta page, as LMDB's O_DSYNC write of it would have. Nobody is answered
- * before it returns (the writer hands requests back after store_commit).
+ * The flush of a timed commit. LMDB's own sync writes the txn's pages,
+ * fdatasyncs them, then writes the meta page through an O_DSYNC descriptor:
+ * its last flush hides inside a pwrite. For one write commit in
+ * CET_FSYNC_SAMPLE_EVERY the store sets MDB_NOMETASYNC around the commit
+ * (the flag may change between txns, mdb_env_set_flags; only the writer
+ * commits), so LMDB writes the meta page without waiting, and this fdatasync
+ * waits for it instead: the same two flushes in the same order (pages before
+ * the meta page that points at them, both before anyone is answered: the
+ * writer hands requests back after store_commit), and the second one timed.
  * A failed flush leaves the txn visible to readers and of unknown fate on
  * disk: as LMDB does after a failed meta write (MDB_FATAL_ERROR), no write
- * txn begins again in this process (MDB_PANIC); a restart reads whichever
+ * txn begins again in this process (STORE_PANIC); a restart reads whichever
  * meta page the disk has, each one a consistent state.
  */
 static int commit_flush(store_t *st, uint64_t *sync_ns)
@@ -541,15 +541,19 @@ int store_commit_timed(store_txn_t *txn, store_commit_info_t *info)
     info->wrote = false;
     info->sync_ns = 0;
     size_t id = w ? mdb_txn_id(txn) : 0;
+    bool timed = w && st->sync && st->unsampled >= CET_FSYNC_SAMPLE_EVERY - 1;
+    if (timed) mdb_env_set_flags(st->env, MDB_NOMETASYNC, 1);
     int rc = mdb_txn_commit(txn);
     if (w) {
-        bool committed = rc == 0; /* in LMDB: readers see it from here on, flush or not */
+        bool committed = rc == 0; /* in LMDB: readers see it from here on */
         if (committed) {
             /* a txn that changed nothing writes no meta page: nothing to flush */
             MDB_envinfo ei;
             info->wrote = mdb_env_info(st->env, &ei) != 0 || ei.me_last_txnid == id;
-            if (info->wrote && st->sync) rc = commit_flush(st, &info->sync_ns);
+            if (info->wrote && timed) rc = commit_flush(st, &info->sync_ns);
+            if (info->wrote) st->unsampled = timed ? 0 : st->unsampled + 1;
         }
+        if (timed) mdb_env_set_flags(st->env, MDB_NOMETASYNC, 0);
         /* what the txn did to the registration index becomes visible only now */
         if (committed)
             store_regidx_publish(st->regidx);

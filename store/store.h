@@ -495,20 +495,22 @@ int store_write_begin(store_t *st, store_txn_t **txn);
  * A full disk gives ENOSPC, EDQUOT, EFBIG or EIO (store_rc_is_nospace).
  * With sync (store_options_t), a write txn is durable when this returns 0:
  * LMDB writes and fdatasyncs the txn's pages, then writes the meta page
- * (MDB_NOMETASYNC), then the store fdatasyncs the file once more, so the
- * meta page never reaches the disk before the pages it points at. If that
- * last flush fails (an errno, EIO), the txn is visible to readers but of
- * unknown fate on disk, and every later store_write_begin gives STORE_PANIC.
+ * synchronously. One write commit in CET_FSYNC_SAMPLE_EVERY makes that last
+ * flush a separate, timed fdatasync (MDB_NOMETASYNC for that commit: the
+ * same flushes in the same order). If such a flush fails (an errno, EIO),
+ * the txn is visible to readers but of unknown fate on disk, and every later
+ * store_write_begin gives STORE_PANIC.
  */
 int store_commit(store_txn_t *txn);
 /* What a store_commit_timed did (the writer's commit and fsync histograms). */
 typedef struct store_commit_info {
     bool wrote;        /* a write txn that changed something committed: LMDB wrote a meta page */
-    uint64_t sync_ns;  /* the last flush's duration; 0 without sync, or when !wrote */
+    uint64_t sync_ns;  /* the timed last flush's duration; 0 when this commit was not timed
+                          (without sync, !wrote, or not the one in CET_FSYNC_SAMPLE_EVERY) */
 } store_commit_info_t;
 /**
  * store_commit, saying in *info (caller's memory, never NULL) whether the
- * txn wrote anything and how long its last flush took. A write txn that
+ * txn wrote anything and, when it was timed, how long its last flush took. A write txn that
  * changed nothing (an idle expiry tick) commits without any I/O and is not
  * flushed.
  */

@@ -38,8 +38,9 @@ struct store {
     MDB_dbi dbi[STORE_DB__COUNT];
     _Atomic size_t map_bytes;
     bool read_only;
-    bool sync;              /* opened with sync: every write commit ends in a timed flush */
-    _Atomic bool flush_failed; /* a commit's flush failed: no write txn begins again */
+    bool sync;              /* opened with sync (not MDB_NOSYNC) */
+    unsigned unsampled;     /* write commits since the last one whose flush was timed */
+    _Atomic bool flush_failed; /* a timed commit's flush failed: no write txn begins again */
     pthread_mutex_t grow_lock;
     store_gate_t gate;
     int lock_fd;            /* the flocked STORE_LOCK_FILE, -1 when read only */

@@ -148,8 +148,9 @@ typedef struct store_writer_stats {
      * store_commit_timed, from the start of LMDB's commit to durable (with
      * sync: pages written and flushed, meta page written and flushed). */
     store_latency_hist_t commit;
-    /* The last flush of those commits alone (store_commit_info_t.sync_ns):
-     * one fdatasync of the meta page; empty when the store has no sync. */
+    /* The last flush alone (store_commit_info_t.sync_ns: the fdatasync of
+     * the meta page) of one of those commits in CET_FSYNC_SAMPLE_EVERY;
+     * empty when the store has no sync. */
     store_latency_hist_t fsync;
 } store_writer_stats_t;
 

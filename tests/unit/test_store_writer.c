@@ -160,7 +160,8 @@ static void test_many(void)
      * are the batch sizes' and the flush is part of the commit */
     uint64_t timed = store_latency_count(&s.commit);
     CHECK(timed >= 1 && timed <= s.batches);
-    CHECK_EQ(store_latency_count(&s.fsync), timed);
+    uint64_t flushes = store_latency_count(&s.fsync); /* one commit in CET_FSYNC_SAMPLE_EVERY */
+    CHECK(flushes >= 1 && flushes <= timed / CET_FSYNC_SAMPLE_EVERY + 1);
     CHECK(s.fsync.sum_ns > 0 && s.fsync.sum_ns <= s.commit.sum_ns);
     uint64_t sized = 0;
     for (int i = 0; i < 12; i++) sized += s.batch_hist[i];
@@ -169,7 +170,7 @@ static void test_many(void)
         CHECK(store_latency_bucket_ns[b] > store_latency_bucket_ns[b - 1]);
     printf("many: commit %.3f ms, fsync %.3f ms on average\n",
            (double)s.commit.sum_ns / 1e6 / (double)timed,
-           (double)s.fsync.sum_ns / 1e6 / (double)timed);
+           (double)s.fsync.sum_ns / 1e6 / (double)flushes);
 }
 
 /* ---- one failing request sinks its whole batch, nothing half-applied ---- */
