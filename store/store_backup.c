@@ -71,6 +71,8 @@ static int fsync_parent(const char *path)
 {
     char parent[PATH_BYTES];
     cet_strlcpy(parent, path, sizeof parent);
+    size_t n = strlen(parent);
+    while (n > 1 && parent[n - 1] == '/') parent[--n] = 0; /* "out/" names out */
     char *slash = strrchr(parent, '/');
     if (!slash) return fsync_path(".");
     if (slash == parent) slash[1] = 0; /* "/x": the root */
