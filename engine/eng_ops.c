@@ -231,6 +231,8 @@ static int apply_email_change(eng_op_t *op, store_txn_t *txn)
     rc = store_account_put(txn, op->eng->st, &a, true);
     if (rc == STORE_EXISTS) return op_error(op, CET_E_EMAIL_TAKEN);
     if (rc) return rc;
+    /* the notice goes to the old address, in this same commit (eng_account.c) */
+    if ((rc = eng_account_mail_email_changed(op->eng, txn, old, a.email, op->now))) return rc;
     op_body(op, 200, json_pack("{s:s}", "email", a.email));
     return 0;
 }
@@ -867,6 +869,11 @@ static int apply_kind(eng_op_t *op, store_txn_t *txn)
         return apply_staff_group_pay(op, txn);
     case ENG_OP_STAFF_CAPACITY:
         return apply_staff_capacity(op, txn);
+    case ENG_OP_RESET_REQUEST:
+    case ENG_OP_RESET_CONFIRM:
+    case ENG_OP_PASSWORD_CHANGE:
+    case ENG_OP_STAFF_REBIND:
+        return eng_account_apply(op, txn);
     }
     return op_error(op, CET_E_INTERNAL);
 }

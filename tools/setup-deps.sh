@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # setup-deps.sh [run|test]: installs the Debian packages cetreg needs, as root.
 #   run   building cetd/cetctl/cetbench and running them behind h2o (cairo,
-#         pango, libqrencode and the CJK font draw the PDF admission tickets)
+#         pango, libqrencode and the CJK font draw the PDF admission tickets;
+#         libcurl sends the outbox's mail over SMTP; python3-aiosmtpd is the
+#         local mail sink of tools/run.sh and of the integration tests)
 #   test  everything for the whole test suite (adds clang for libFuzzer,
 #         Chromium for the browser tests, Node.js/npm for them and the
 #         OpenAPI linter, Redis/PostgreSQL are NOT needed: bench/compare
@@ -13,7 +15,8 @@ what="${1:-run}"
 pkgs=(build-essential cmake pkg-config libevent-dev liblmdb-dev lmdb-utils libxxhash-dev
       libjemalloc-dev libsodium-dev libjansson-dev libssl-dev libnghttp2-dev python3 curl
       openssl h2o nghttp2-client
-      libcairo2-dev libpango1.0-dev libqrencode-dev fonts-wqy-microhei)
+      libcairo2-dev libpango1.0-dev libqrencode-dev fonts-wqy-microhei
+      libcurl4-openssl-dev python3-aiosmtpd)
 if [ "$what" = test ]; then
     pkgs+=(clang libclang-rt-14-dev chromium fonts-wqy-microhei)
     # admission-ticket tests read PDFs back (pdftotext, pdfinfo, pdftoppm) and decode the QR
