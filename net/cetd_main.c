@@ -22,6 +22,7 @@
 #include "net/net.h"
 #include "net/net_api.h"
 #include "net/net_captcha.h"
+#include "net/net_mail.h"
 
 static void usage(FILE *f)
 {
@@ -38,7 +39,11 @@ static void usage(FILE *f)
             "  --pay-url URL              the payment platform's page (default "
             "http://127.0.0.1:8090/pay)\n"
             "  --sync full|none           fsync before any success is sent (default full)\n"
-            "  --log-file FILE            log there instead of stderr (SIGHUP reopens)\n",
+            "  --log-file FILE            log there instead of stderr (SIGHUP reopens)\n"
+            "  --smtp-url URL             smtp://HOST:PORT or smtps://HOST:PORT: where the outbox's\n"
+            "                             mail goes (none: mail waits in the outbox)\n"
+            "  --mail-from ADDR           sender of that mail (default noreply@localhost)\n"
+            "  --public-url URL           base of the links in mail (default http://localhost)\n",
             CET_ORDER_TTL_S);
 }
 
@@ -71,6 +76,9 @@ static size_t read_secret(const char *path, uint8_t *buf, size_t cap)
     return n;
 }
 
+/* long options without a short letter (the mail settings) */
+enum { OPT_SMTP_URL = 1000, OPT_MAIL_FROM, OPT_PUBLIC_URL };
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -85,6 +93,9 @@ int main(int argc, char **argv)
         {"pay-url", required_argument, NULL, 'u'},
         {"sync", required_argument, NULL, 's'},
         {"log-file", required_argument, NULL, 'L'},
+        {"smtp-url", required_argument, NULL, OPT_SMTP_URL},
+        {"mail-from", required_argument, NULL, OPT_MAIL_FROM},
+        {"public-url", required_argument, NULL, OPT_PUBLIC_URL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -95,6 +106,8 @@ int main(int argc, char **argv)
     memset(&eopt, 0, sizeof eopt);
     eopt.hold_ttl_s = CET_HOLD_TTL_DEFAULT_S;
     bool sync = true, captcha = true;
+    net_mail_options_t mopt = {NULL, "noreply@localhost"};
+    const char *public_url = "http://localhost";
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -143,6 +156,15 @@ int main(int argc, char **argv)
         case 'L':
             cet_log_set_file(optarg);
             break;
+        case OPT_SMTP_URL:
+            mopt.smtp_url = optarg;
+            break;
+        case OPT_MAIL_FROM:
+            mopt.mail_from = optarg;
+            break;
+        case OPT_PUBLIC_URL:
+            public_url = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -155,6 +177,21 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    char why[256];
+    if (net_mail_options_check(&mopt, why, sizeof why) != 0) {
+        fprintf(stderr, "cetd: %s\n", why);
+        return 2;
+    }
+    size_t pl = strlen(public_url);
+    if ((strncmp(public_url, "http://", 7) && strncmp(public_url, "https://", 8)) ||
+        pl >= CET_URL_BYTES_MAX) {
+        fprintf(stderr, "cetd: --public-url wants http://HOST or https://HOST[/PATH], not '%s'\n",
+                public_url);
+        return 2;
+    }
+    static char public_base[CET_URL_BYTES_MAX];
+    cet_strlcpy(public_base, public_url, sizeof public_base);
+    while (pl > 0 && public_base[pl - 1] == '/') public_base[--pl] = 0; /* links add their '/' */
     if (sodium_init() < 0) {
         CET_ERROR("cetd: libsodium failed to initialise");
         return 1;
@@ -169,6 +206,7 @@ int main(int argc, char **argv)
         CET_WARN("cetd: no --payment-secret-file: every payment notice will be refused");
     }
     eopt.pay_url_base = pay_url;
+    eopt.public_url = public_base;
     net_captcha_set_enabled(captcha);
     if (!captcha) CET_WARN("cetd: captcha is OFF (load tests and automated tests only)");
     if (!sync) CET_WARN("cetd: --sync none: acknowledged writes may be lost on a power cut");
@@ -182,6 +220,15 @@ int main(int argc, char **argv)
         store_close(st);
         return 1;
     }
+    net_mail_t *mail = NULL;
+    if (!mopt.smtp_url) {
+        CET_WARN("cetd: no --smtp-url: mail is kept in the outbox and not sent");
+    } else if ((rc = net_mail_start(st, eng_writer(eng), &mopt, &mail))) {
+        CET_ERROR("cetd: cannot start the mail sender: %s", strerror(rc));
+        eng_close(eng);
+        store_close(st);
+        return 1;
+    }
     net_api_t *api = net_api_new(eng, st);
     nopt.handler = net_api_handler_cb;
     nopt.metrics = net_api_metrics_cb;
@@ -190,6 +237,7 @@ int main(int argc, char **argv)
     net_server_t *srv;
     if ((rc = net_server_start(&nopt, &srv))) {
         CET_ERROR("cetd: cannot start serving: %s", strerror(rc));
+        net_mail_stop(mail);
         eng_close(eng);
         store_close(st);
         return 1;
@@ -198,6 +246,7 @@ int main(int argc, char **argv)
     CET_INFO("cetd: draining");
     net_server_drain(srv, 10000);
     net_server_free(srv);
+    net_mail_stop(mail); /* before the writer it marks delivered mail through */
     eng_close(eng);
     net_api_free(api);
     store_close(st);

@@ -89,4 +89,12 @@ void net_api_staff_group_pay(net_req_t *req, net_api_t *api);
 void net_api_staff_lock(net_req_t *req, net_api_t *api);
 void net_api_staff_review(net_req_t *req, net_api_t *api, const char *account_hex);
 
+/* ---- handlers: the account lifecycle (net_api_lifecycle.c) ---- */
+void net_api_account_recovery(net_req_t *req, net_api_t *api);
+void net_api_password_change(net_req_t *req, net_api_t *api);
+void net_api_reset_confirm(net_req_t *req, net_api_t *api);
+void net_api_reset_request(net_req_t *req, net_api_t *api);
+void net_api_sitting_get(net_req_t *req, net_api_t *api);
+void net_api_staff_rebind(net_req_t *req, net_api_t *api);
+
 #endif
