@@ -8,7 +8,8 @@ Each accepted message is written to DIR/NNNNNN.eml (whole, as received; written 
 temporary name and renamed, so a reader never sees half a mail) and answered 250.
 With --http, http://ADDR/ lists the mails newest first (to, subject, date, body with its
 links) so a person trying the site can open the password-reset link.
-Prints "mailsink: smtp on HOST:PORT" once it accepts connections. SIGTERM or Ctrl-C stops it.
+Prints "mailsink: smtp on HOST:PORT" once it accepts connections. --delay-250 S (tests)
+keeps a mail and waits S seconds before its 250, so a client can be killed in between. SIGTERM or Ctrl-C stops it.
 
 The SMTP server is Debian's python3-aiosmtpd (tools/setup-deps.sh); a Python without it
 on its path gets Debian's dist-packages added, and as a last resort the standard library's
@@ -55,7 +56,7 @@ def read_all(directory):
     return out
 
 
-def serve_aiosmtpd(host, port, directory):
+def serve_aiosmtpd(host, port, directory, delay):
     try:
         from aiosmtpd.controller import Controller
     except ImportError:
@@ -65,6 +66,9 @@ def serve_aiosmtpd(host, port, directory):
     class Handler:
         async def handle_DATA(self, server, session, envelope):
             save(directory, envelope.original_content or envelope.content)
+            if delay:
+                import asyncio
+                await asyncio.sleep(delay)
             return "250 OK: kept"
 
     ctl = Controller(Handler(), hostname=host, port=port)
@@ -72,7 +76,7 @@ def serve_aiosmtpd(host, port, directory):
     return ctl.stop
 
 
-def serve_smtpd(host, port, directory):
+def serve_smtpd(host, port, directory, delay):
     import warnings
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     import asyncore  # noqa: F401 (smtpd's loop)
@@ -81,6 +85,7 @@ def serve_smtpd(host, port, directory):
     class Sink(smtpd.SMTPServer):
         def process_message(self, peer, mailfrom, rcpttos, data, **kw):
             save(directory, data if isinstance(data, bytes) else data.encode())
+            time.sleep(delay)
             return None  # 250
 
     Sink((host, port), None, decode_data=False)
@@ -128,12 +133,14 @@ def main():
     ap.add_argument("--smtp", default="127.0.0.1:2525")
     ap.add_argument("--dir", required=True)
     ap.add_argument("--http")
+    ap.add_argument("--delay-250", type=float, default=0.0,
+                    help="tests: keep a mail, then wait this long before answering 250")
     a = ap.parse_args()
     host, port = a.smtp.rsplit(":", 1)
     try:
-        stop = serve_aiosmtpd(host, int(port), a.dir)
+        stop = serve_aiosmtpd(host, int(port), a.dir, a.delay_250)
     except ImportError:
-        stop = serve_smtpd(host, int(port), a.dir)
+        stop = serve_smtpd(host, int(port), a.dir, a.delay_250)
     print(f"mailsink: smtp on {host}:{port}", flush=True)
     if a.http:
         h, p = a.http.rsplit(":", 1)
