@@ -57,9 +57,10 @@ static size_t utf8_seq(unsigned char c)
 }
 
 /*
- * RFC 2047 encoded words of at most 45 bytes of text each (60 base64
- * characters, inside the 75 an encoded word may have), never splitting a
- * UTF-8 character, folded onto continuation lines.
+ * RFC 2047 encoded words of at most 39 bytes of text each (52 base64
+ * characters: a word stays inside the 75 it may have, and "Subject: " with
+ * the first word inside 78 a line should have), never splitting a UTF-8
+ * character, folded onto continuation lines.
  */
 static void put_encoded_words(out_buf_t *o, const char *s)
 {
@@ -69,7 +70,7 @@ static void put_encoded_words(out_buf_t *o, const char *s)
         size_t take = 0;
         while (i + take < n) {
             size_t l = utf8_seq((unsigned char)s[i + take]);
-            if (take + l > 45) break;
+            if (take + l > 39) break;
             take += l;
         }
         if (!first) puts_(o, "\r\n ");
