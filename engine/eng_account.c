@@ -275,42 +275,37 @@ static int rebind_review(eng_t *e, store_txn_t *txn, const rebind_t *b)
 static int apply_staff_rebind(eng_op_t *op, store_txn_t *txn)
 {
     eng_t *e = op->eng;
-    rebind_t *b = cet_malloc(sizeof *b);
+    rebind_t rb, *b = &rb;
     int rc = rebind_check(op, txn, b);
-    if (cet_err_is_code(rc)) {
-        cet_free(b);
-        return refuse(op, (cet_err_t)rc);
-    }
-    if (rc) goto out;
+    if (cet_err_is_code(rc)) return refuse(op, (cet_err_t)rc);
+    if (rc) return rc;
     /* the candidate (its snapshot, registrations keyed by roster number) now names `to` */
     memcpy(b->c.account, b->to.id, 16);
-    if ((rc = store_candidate_put(txn, e->st, b->ro.roster_no, &b->c))) goto out;
+    if ((rc = store_candidate_put(txn, e->st, b->ro.roster_no, &b->c))) return rc;
     b->to.roster_no = b->ro.roster_no;
     if (!b->to.agreed_at) b->to.agreed_at = b->from.agreed_at; /* the same person agreed */
-    if ((rc = store_account_put(txn, e->st, &b->to, true))) goto out;
+    if ((rc = store_account_put(txn, e->st, &b->to, true))) return rc;
     if (!zero16(b->from.id) && b->from.roster_no == b->ro.roster_no) {
         b->from.roster_no = 0;
-        if ((rc = store_account_put(txn, e->st, &b->from, true))) goto out;
+        if ((rc = store_account_put(txn, e->st, &b->from, true))) return rc;
     }
-    if ((rc = rebind_orders(e, txn, b)) || (rc = rebind_review(e, txn, b))) goto out;
+    if ((rc = rebind_orders(e, txn, b)) || (rc = rebind_review(e, txn, b))) return rc;
     char from_hex[33], to_hex[33], detail[CET_AUDIT_TEXT_BYTES_MAX];
     cet_hex(from_hex, b->from.id, 16);
     cet_hex(to_hex, b->to.id, 16);
     snprintf(detail, sizeof detail,
-             "roster %u (%s %s) with %d registrations moved from account %s to account %s",
+             "roster %u (%.16s %.23s) with %d registrations moved from account %.32s to account %.32s",
              b->ro.roster_no, cet_id_type_name(b->ro.id_type), b->ro.id_number, b->n_regs,
              from_hex, to_hex);
-    if ((rc = store_audit_append(txn, e->st, op->now, op->staff, "rebind", detail))) goto out;
-    if ((rc = mail_rebound(e, txn, &b->to, &b->ro, op->now))) goto out;
+    if ((rc = store_audit_append(txn, e->st, op->now, op->staff, "rebind", detail))) return rc;
+    if ((rc = mail_rebound(e, txn, &b->to, &b->ro, op->now))) return rc;
     json_t *subjects = json_array();
     for (int i = 0; i < b->n_regs; i++)
         json_array_append_new(subjects, json_stringn(&b->regs[i].subject, 1));
     answer(op, 200,
            json_pack("{s:s,s:s,s:i,s:o}", "from_account_id", from_hex, "to_account_id", to_hex,
                      "roster_no", (json_int_t)b->ro.roster_no, "registrations", subjects));
-out:
-    cet_free(b);
-    return rc;
+    return 0;
 }
 
 int eng_account_apply(eng_op_t *op, store_txn_t *txn)

@@ -228,6 +228,21 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *arg)
 
 typedef enum delivery { DELIVERED, REFUSED, TRY_LATER } delivery_t;
 
+/* libcurl's progress callback: a stopping sender abandons its transfer (the mail stays pending). */
+static int progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return atomic_load(&((net_mail_t *)arg)->stopping) ? 1 : 0;
+}
+
+/* Logs name only the recipient's domain: addresses are personal data. */
+static const char *domain_of(const char *addr)
+{
+    const char *at = strchr(addr, '@');
+    return at ? at : "@?";
+}
+
 static delivery_t deliver(net_mail_t *m, const mail_copy_t *c, long *smtp_code)
 {
     size_t len = net_mail_compose(&c->m, c->subject, c->body, m->from, m->message,
@@ -253,18 +268,22 @@ static delivery_t deliver(net_mail_t *m, const mail_copy_t *c, long *smtp_code)
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)CET_MAIL_TIMEOUT_S);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, m);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     CURLcode res = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, smtp_code);
     curl_slist_free_all(rcpt);
     /* libcurl reports CURLE_OK only after the server's 250 to the end of DATA */
     if (res == CURLE_OK) return DELIVERED;
     if (*smtp_code >= 500 && *smtp_code < 600) {
-        CET_WARN("mail: %llu to %s refused for good: SMTP %ld (%s)",
-                 (unsigned long long)c->m.id, c->m.to, *smtp_code, curl_easy_strerror(res));
+        CET_WARN("mail: %llu to ***%s refused for good: SMTP %ld (%s)",
+                 (unsigned long long)c->m.id, domain_of(c->m.to), *smtp_code,
+                 curl_easy_strerror(res));
         return REFUSED;
     }
-    CET_WARN("mail: %llu to %s not sent, will retry: %s (SMTP %ld)", (unsigned long long)c->m.id,
-             c->m.to, curl_easy_strerror(res), *smtp_code);
+    CET_WARN("mail: %llu to ***%s not sent, will retry: %s (SMTP %ld)",
+             (unsigned long long)c->m.id, domain_of(c->m.to), curl_easy_strerror(res), *smtp_code);
     return TRY_LATER;
 }
 
@@ -353,8 +372,8 @@ static void *mail_main(void *arg)
             }
             net_metrics_count(d == DELIVERED ? "mail_sent" : "mail_failed", 1);
             if (d == DELIVERED)
-                CET_INFO("mail: %llu sent to %s", (unsigned long long)m->batch[i].m.id,
-                         m->batch[i].m.to);
+                CET_INFO("mail: %llu (kind %u) sent to ***%s", (unsigned long long)m->batch[i].m.id,
+                         m->batch[i].m.kind, domain_of(m->batch[i].m.to));
         }
         if (later) {
             backoff_ms = backoff_ms ? backoff_ms * 2 : CET_MAIL_RETRY_MIN_MS;

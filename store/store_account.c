@@ -92,7 +92,7 @@ int store_mail_scan(store_txn_t *txn, const store_t *st, uint8_t state, uint64_t
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, store_dbi(st, STORE_DB_OUTBOX), &cur);
     if (rc) return rc;
-    mail_walk_t *w = cet_malloc(sizeof *w);
+    mail_walk_t walk, *w = &walk; /* 4 KiB on the caller's stack: no allocation per scan */
     w->fn = fn;
     w->arg = arg;
     uint8_t k[OUTBOX_KEY_BYTES];
@@ -111,7 +111,6 @@ int store_mail_scan(store_txn_t *txn, const store_t *st, uint8_t state, uint64_t
     if (rc == MDB_NOTFOUND) rc = 0;
 out:
     mdb_cursor_close(cur);
-    cet_free(w);
     return rc;
 }
 
@@ -133,8 +132,8 @@ int store_mail_failed(store_txn_t *txn, const store_t *st, uint64_t id, int32_t 
     store_mail_t m;
     if ((rc = mail_decode(v.mv_data, v.mv_size, &m))) return rc;
     size_t n = v.mv_size;
-    uint8_t *buf = cet_malloc(n);
-    memcpy(buf, v.mv_data, n); /* the map value dies with the delete below */
+    uint8_t buf[sizeof(store_mail_t) + CET_MAIL_SUBJECT_BYTES_MAX + CET_MAIL_BODY_BYTES_MAX];
+    memcpy(buf, v.mv_data, n); /* the map value dies with the delete below (mail_decode bounds n) */
     m.state = STORE_MAIL_FAILED;
     m.attempts++;
     m.last_code = smtp_code;
@@ -144,7 +143,6 @@ int store_mail_failed(store_txn_t *txn, const store_t *st, uint64_t id, int32_t 
         outbox_key(k, STORE_MAIL_FAILED, id);
         rc = store_put_raw(txn, st, STORE_DB_OUTBOX, k, sizeof k, buf, n, 0);
     }
-    cet_free(buf);
     return rc;
 }
 
@@ -235,7 +233,7 @@ static int session_collect_cb(const void *key, size_t klen, const void *val, siz
 static int sessions_pass(store_txn_t *txn, const store_t *st, const uint8_t account[16],
                          const uint8_t *keep, bool end, int64_t now, int *live, bool *more)
 {
-    session_walk_t *w = cet_malloc(sizeof *w);
+    session_walk_t walk, *w = &walk; /* 2 KiB on the writer's stack */
     w->n = 0;
     int rc = store_scan(txn, st, STORE_DB_ACCOUNT_SESSION, account, STORE_ACCOUNT_ID_BYTES,
                         session_collect_cb, w);
@@ -258,7 +256,6 @@ static int sessions_pass(store_txn_t *txn, const store_t *st, const uint8_t acco
         account_session_key(k, account, w->keys[i]);
         rc = store_del_raw(txn, st, STORE_DB_ACCOUNT_SESSION, k, sizeof k);
     }
-    cet_free(w);
     return rc;
 }
 

@@ -1649,6 +1649,7 @@
     var parts = (location.hash.replace(/^#\/?/, '') || (resetToken !== null ? 'reset' :
       session.token() ? 'home' : 'entry')).split(/[/?]/);
     var name = parts[0];
+    if (name === 'home' && !session.token()) name = 'entry'; /* logged out, the first page is the entry */
     showUser();
     if (!PUBLIC[name] && !session.token()) {
       if (name === 'pay') sessionStorage.setItem('cet.afterLogin', location.hash);
