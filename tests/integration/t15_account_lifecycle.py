@@ -358,7 +358,8 @@ class AccountChanges(LifecycleCase):
         me = self.api("GET", "/api/v1/me", token=new_tok).body
         self.assertEqual(me["account_id"], new_id)
         self.assertFalse(me["bound"])
-        body = dict(p.ident(), to_account_id=new_id)
+        # read out as the account page shows it (upper case, as the official 通行证ID)
+        body = dict(p.ident(), to_account_id=new_id.upper())
         # only the support desk may move a binding
         for user in ("teacher10013", "prov11"):
             self.assertErr(self.api("POST", "/api/v1/admin/rebindings", body,
