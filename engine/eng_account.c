@@ -46,8 +46,8 @@ static const char *public_url(const eng_t *e)
 }
 
 /* ---- the mail texts (UTF-8; net/net_mail.c makes them MIME) ---- */
-#define MAIL_SIGNATURE                                                                       \
-    "\n全国大学英语四、六级考试报名网\n"                                                   \
+#define MAIL_SIGNATURE                                                                             \
+    "\n全国大学英语四、六级考试报名网\n"                                            \
     "（本邮件由系统自动发送，请勿回复。）\n"
 
 static int mail_reset(eng_t *e, store_txn_t *txn, const store_account_t *a, const char *token,
@@ -151,7 +151,8 @@ static bool zero16(const uint8_t *p)
 /* The reset record of in.token_key, usable now: 0 or a refusal (or storage code). */
 static int reset_usable(eng_op_t *op, store_txn_t *txn, store_reset_t *r)
 {
-    int rc = found(store_reset_get(txn, op->eng->st, op->in.token_key, r), CET_E_RESET_TOKEN_INVALID);
+    int rc =
+        found(store_reset_get(txn, op->eng->st, op->in.token_key, r), CET_E_RESET_TOKEN_INVALID);
     if (rc) return rc;
     if (zero16(r->account)) return CET_E_RESET_TOKEN_INVALID;
     if (r->used_at) return CET_E_RESET_TOKEN_USED;
@@ -228,8 +229,10 @@ static int rebind_check(eng_op_t *op, store_txn_t *txn, rebind_t *b)
     if (rc) return rc;
     if (b->to.roster_no) return CET_E_ALREADY_BOUND; /* the target binds nobody else (R8) */
     rc = store_account_get(txn, st, b->c.account, &b->from);
-    if (rc == STORE_NOTFOUND) memset(&b->from, 0, sizeof b->from); /* gone: nothing to unbind */
-    else if (rc) return rc;
+    if (rc == STORE_NOTFOUND)
+        memset(&b->from, 0, sizeof b->from); /* gone: nothing to unbind */
+    else if (rc)
+        return rc;
     b->n_regs = store_reg_list(txn, st, b->ro.roster_no, b->regs, CET_CANDIDATE_REGS_MAX);
     return b->n_regs < 0 ? b->n_regs : 0;
 }
@@ -242,7 +245,8 @@ static int rebind_orders(eng_t *e, store_txn_t *txn, const rebind_t *b)
     for (int i = 0; i < b->n_regs; i++) {
         uint64_t id = b->regs[i].order_id;
         bool seen = id == 0;
-        for (int k = 0; k < n_done && !seen; k++) seen = done[k] == id;
+        for (int k = 0; k < n_done && !seen; k++)
+            seen = done[k] == id;
         if (seen) continue;
         done[n_done++] = id;
         store_order_t o;
@@ -293,10 +297,11 @@ static int apply_staff_rebind(eng_op_t *op, store_txn_t *txn)
     char from_hex[33], to_hex[33], detail[CET_AUDIT_TEXT_BYTES_MAX];
     cet_hex(from_hex, b->from.id, 16);
     cet_hex(to_hex, b->to.id, 16);
-    snprintf(detail, sizeof detail,
-             "roster %u (%.16s %.23s) with %d registrations moved from account %.32s to account %.32s",
-             b->ro.roster_no, cet_id_type_name(b->ro.id_type), b->ro.id_number, b->n_regs,
-             from_hex, to_hex);
+    snprintf(
+        detail, sizeof detail,
+        "roster %u (%.16s %.23s) with %d registrations moved from account %.32s to account %.32s",
+        b->ro.roster_no, cet_id_type_name(b->ro.id_type), b->ro.id_number, b->n_regs, from_hex,
+        to_hex);
     if ((rc = store_audit_append(txn, e->st, op->now, op->staff, "rebind", detail))) return rc;
     if ((rc = mail_rebound(e, txn, &b->to, &b->ro, op->now))) return rc;
     json_t *subjects = json_array();

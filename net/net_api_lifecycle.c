@@ -51,7 +51,8 @@ static bool identity(net_req_t *req, json_t *j, int *id_type, char *id, size_t i
     }
     if (!e) {
         size_t nl = strlen(*name);
-        if (nl == 0 || nl >= CET_NAME_BYTES || !cet_utf8_text_ok(*name, nl)) e = CET_E_INVALID_FIELD;
+        if (nl == 0 || nl >= CET_NAME_BYTES || !cet_utf8_text_ok(*name, nl))
+            e = CET_E_INVALID_FIELD;
     }
     if (e) {
         net_reply_error(req, e, field);
@@ -72,7 +73,7 @@ static bool within_rate(net_req_t *req, const char *bucket, const char *key, uns
 typedef struct pw_work {
     net_work_t w;
     net_req_t *req;
-    eng_op_t *op;               /* queued when the work succeeded */
+    eng_op_t *op;                                  /* queued when the work succeeded */
     char password[CET_PASSWORD_BYTES_MAX + 1];     /* verified against op->in.pwhash_seen */
     char new_password[CET_PASSWORD_BYTES_MAX + 1]; /* hashed into op->in.pwhash */
     bool verify;
@@ -83,7 +84,7 @@ static void pw_work_cb(net_work_t *w)
 {
     pw_work_t *p = w->arg;
     p->verified = !p->verify || crypto_pwhash_str_verify(p->op->in.pwhash_seen, p->password,
-                                                          strlen(p->password)) == 0;
+                                                         strlen(p->password)) == 0;
     if (p->verified)
         p->hashed = crypto_pwhash_str(p->op->in.pwhash, p->new_password, strlen(p->new_password),
                                       crypto_pwhash_OPSLIMIT_INTERACTIVE,
@@ -248,8 +249,8 @@ void net_api_reset_confirm(net_req_t *req, net_api_t *api)
 /* ---- POST /api/v1/account-recovery (找回已报名账号) ---- */
 void net_api_account_recovery(net_req_t *req, net_api_t *api)
 {
-    static const char *const allowed[] = {"id_type", "id_number", "name", "captcha_id",
-                                          "captcha_answer", NULL};
+    static const char *const allowed[] = {"id_type",    "id_number",      "name",
+                                          "captcha_id", "captcha_answer", NULL};
     json_t *j = net_api_body_json(req, allowed);
     if (!j) return;
     int id_type = 0;

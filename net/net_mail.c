@@ -143,7 +143,8 @@ int net_mail_options_check(const net_mail_options_t *opt, char *why, size_t cap)
 {
     if (opt->smtp_url && strncmp(opt->smtp_url, "smtp://", 7) != 0 &&
         strncmp(opt->smtp_url, "smtps://", 8) != 0) {
-        snprintf(why, cap, "--smtp-url must start with smtp:// or smtps://, not '%s'", opt->smtp_url);
+        snprintf(why, cap, "--smtp-url must start with smtp:// or smtps://, not '%s'",
+                 opt->smtp_url);
         return -1;
     }
     if (opt->smtp_url && strlen(opt->smtp_url) >= CET_URL_BYTES_MAX) {
@@ -175,11 +176,11 @@ struct net_mail {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    bool kicked;     /* under lock */
+    bool kicked; /* under lock */
     _Atomic bool stopping;
     /* sender thread only */
-    struct event_base *base;     /* where the writer's completions of our marks arrive */
-    struct event *keepalive;     /* a timer, so that a loop pass blocks until one arrives */
+    struct event_base *base; /* where the writer's completions of our marks arrive */
+    struct event *keepalive; /* a timer, so that a loop pass blocks until one arrives */
     store_mailbox_t *mailbox;
     CURL *curl;
     mail_copy_t batch[CET_MAIL_BATCH_MAX];
@@ -245,8 +246,8 @@ static const char *domain_of(const char *addr)
 
 static delivery_t deliver(net_mail_t *m, const mail_copy_t *c, long *smtp_code)
 {
-    size_t len = net_mail_compose(&c->m, c->subject, c->body, m->from, m->message,
-                                  sizeof m->message);
+    size_t len =
+        net_mail_compose(&c->m, c->subject, c->body, m->from, m->message, sizeof m->message);
     *smtp_code = 0;
     if (!len) return REFUSED; /* cannot happen within the limits (cet_limits.h asserts) */
     char from[CET_EMAIL_BYTES + 2], to[CET_EMAIL_BYTES + 2];
@@ -277,13 +278,12 @@ static delivery_t deliver(net_mail_t *m, const mail_copy_t *c, long *smtp_code)
     /* libcurl reports CURLE_OK only after the server's 250 to the end of DATA */
     if (res == CURLE_OK) return DELIVERED;
     if (*smtp_code >= 500 && *smtp_code < 600) {
-        CET_WARN("mail: %llu to ***%s refused for good: SMTP %ld (%s)",
-                 (unsigned long long)c->m.id, domain_of(c->m.to), *smtp_code,
-                 curl_easy_strerror(res));
+        CET_WARN("mail: %llu to ***%s refused for good: SMTP %ld (%s)", (unsigned long long)c->m.id,
+                 domain_of(c->m.to), *smtp_code, curl_easy_strerror(res));
         return REFUSED;
     }
-    CET_WARN("mail: %llu to ***%s not sent, will retry: %s (SMTP %ld)",
-             (unsigned long long)c->m.id, domain_of(c->m.to), curl_easy_strerror(res), *smtp_code);
+    CET_WARN("mail: %llu to ***%s not sent, will retry: %s (SMTP %ld)", (unsigned long long)c->m.id,
+             domain_of(c->m.to), curl_easy_strerror(res), *smtp_code);
     return TRY_LATER;
 }
 
@@ -299,7 +299,8 @@ typedef struct mark_req {
 static int mark_apply_cb(store_txn_t *txn, store_t *st, store_req_t *req)
 {
     mark_req_t *r = (mark_req_t *)req;
-    return r->delivered ? store_mail_sent(txn, st, r->id) : store_mail_failed(txn, st, r->id, r->code);
+    return r->delivered ? store_mail_sent(txn, st, r->id)
+                        : store_mail_failed(txn, st, r->id, r->code);
 }
 
 static void mark_done_cb(store_req_t *req)
@@ -320,7 +321,8 @@ static int mark(net_mail_t *m, uint64_t id, bool delivered, long code)
     r.code = (int32_t)code;
     int rc = store_writer_submit(m->writer, &r.req);
     if (rc) return rc;
-    while (!r.done) event_base_loop(m->base, EVLOOP_ONCE);
+    while (!r.done)
+        event_base_loop(m->base, EVLOOP_ONCE);
     return r.req.status;
 }
 

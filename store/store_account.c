@@ -18,8 +18,8 @@ static void outbox_key(uint8_t k[OUTBOX_KEY_BYTES], uint8_t state, uint64_t id)
     store_be64(k + 1, id);
 }
 
-int store_mail_queue(store_txn_t *txn, const store_t *st, int64_t now, uint8_t kind,
-                     const char *to, const char *subject, const char *body, uint64_t *id_out)
+int store_mail_queue(store_txn_t *txn, const store_t *st, int64_t now, uint8_t kind, const char *to,
+                     const char *subject, const char *body, uint64_t *id_out)
 {
     size_t tl = strlen(to), sl = strlen(subject), bl = strlen(body);
     if (tl == 0 || tl >= CET_EMAIL_BYTES || sl > CET_MAIL_SUBJECT_BYTES_MAX ||
@@ -214,8 +214,7 @@ typedef struct session_walk {
     int n;
 } session_walk_t;
 
-static int session_collect_cb(const void *key, size_t klen, const void *val, size_t vlen,
-                              void *arg)
+static int session_collect_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
 {
     session_walk_t *w = arg;
     (void)val, (void)vlen;

@@ -21,8 +21,8 @@ static size_t body_of(const char *msg, char *out, size_t cap)
         const char *e = strstr(p, "\r\n");
         if (!e) break;
         size_t got = 0;
-        if (sodium_base642bin((unsigned char *)out + n, cap - n, p, (size_t)(e - p), NULL, &got, NULL,
-                              sodium_base64_VARIANT_ORIGINAL) != 0)
+        if (sodium_base642bin((unsigned char *)out + n, cap - n, p, (size_t)(e - p), NULL, &got,
+                              NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
             return 0;
         n += got;
         p = e + 2;
@@ -58,7 +58,8 @@ static void test_compose(void)
     memset(&m, 0, sizeof m);
     m.id = 42;
     m.created = 1764547200; /* 2025-12-01T00:00:00Z = 08:00 +0800, a Monday */
-    for (int i = 0; i < 8; i++) m.nonce[i] = (uint8_t)(0xa0 + i);
+    for (int i = 0; i < 8; i++)
+        m.nonce[i] = (uint8_t)(0xa0 + i);
     cet_strlcpy(m.to, "ab@163.test", sizeof m.to);
     const char *subject = "【CET报名】重置通行证密码，这是一个很长很长很长很长的主题用来折行";
     char body[3000];
@@ -78,7 +79,8 @@ static void test_compose(void)
     CHECK(body_of(msg, got, sizeof got) == strlen(body));
     CHECK(strcmp(got, body) == 0);
     /* no line is longer than 78 characters */
-    for (const char *p = msg, *e; (e = strstr(p, "\r\n")); p = e + 2) CHECK(e - p <= 78);
+    for (const char *p = msg, *e; (e = strstr(p, "\r\n")); p = e + 2)
+        CHECK(e - p <= 78);
     /* the same mail composes to the same bytes (a resend is the same message) */
     char again[CET_MAIL_MESSAGE_BYTES_MAX];
     CHECK(net_mail_compose(&m, subject, body, "noreply@cet.test", again, sizeof again) == n);
@@ -99,7 +101,8 @@ static void test_options(void)
     net_mail_options_t http = {"http://x", "a@b.c"};
     CHECK_EQ(net_mail_options_check(&http, why, sizeof why), -1);
     CHECK(strstr(why, "--smtp-url") != NULL);
-    const char *bad_from[] = {"nobody", "@x.cn", "a@", "a b@x.cn", "a@x.cn\r\nBcc: v@x.cn", "<a@x.cn>"};
+    const char *bad_from[] = {"nobody",  "@x.cn", "a@", "a b@x.cn", "a@x.cn\r\nBcc: v@x.cn",
+                              "<a@x.cn>"};
     for (size_t i = 0; i < sizeof bad_from / sizeof bad_from[0]; i++) {
         net_mail_options_t o = {NULL, bad_from[i]};
         CHECK_EQ(net_mail_options_check(&o, why, sizeof why), -1);

@@ -51,7 +51,8 @@ static void test_outbox(store_t *st)
     char big[CET_MAIL_BODY_BYTES_MAX + 2];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = 0;
-    CHECK_EQ(store_mail_queue(txn, st, 1, STORE_MAIL_RESET, "a@x.cn", "s", big, NULL), STORE_BADARG);
+    CHECK_EQ(store_mail_queue(txn, st, 1, STORE_MAIL_RESET, "a@x.cn", "s", big, NULL),
+             STORE_BADARG);
     CHECK_EQ(store_mail_queue(txn, st, 1, STORE_MAIL_RESET, "", "s", "b", NULL), STORE_BADARG);
     CHECK_EQ(store_commit(txn), 0);
 
@@ -141,7 +142,8 @@ static void test_sessions(store_t *st)
     int64_t later = cet_now_s() + 3600;
     store_txn_t *txn;
     CHECK_EQ(store_write_begin(st, &txn), 0);
-    for (int i = 0; i < 4; i++) session_new(txn, st, acct, later, keys[i]);
+    for (int i = 0; i < 4; i++)
+        session_new(txn, st, acct, later, keys[i]);
     session_new(txn, st, other, later, theirs);
     CHECK_EQ(store_commit(txn), 0);
     CHECK_EQ(index_entries(st), 5);
