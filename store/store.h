@@ -606,7 +606,7 @@ int store_mail_sent(store_txn_t *txn, const store_t *st, uint64_t id);
  * refused it (0 also when it is already gone). Write txn only.
  */
 int store_mail_failed(store_txn_t *txn, const store_t *st, uint64_t id, int32_t smtp_code);
-/** Number of mails in state (a scan: for /metrics and tests, not the hot path). */
+/** Number of mails in state (the meta counters "mail_pending" / "mail_failed": one read). */
 int store_mail_count(store_txn_t *txn, const store_t *st, uint8_t state, size_t *n);
 
 /*

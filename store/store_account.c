@@ -12,6 +12,21 @@
 /* ---- the outbox ---- */
 #define OUTBOX_KEY_BYTES 9 /* u8 state ‖ u64 id */
 
+/* The meta counter of the mails in state, kept with every change (so /metrics reads one key). */
+static const char *count_key(uint8_t state)
+{
+    return state == STORE_MAIL_PENDING ? "mail_pending" : "mail_failed";
+}
+
+static int count_add(store_txn_t *txn, const store_t *st, uint8_t state, int64_t d)
+{
+    uint64_t n = 0;
+    int rc = store_meta_get_u64(txn, st, count_key(state), &n);
+    if (rc && rc != STORE_NOTFOUND) return rc;
+    n = (d < 0 && n < (uint64_t)-d) ? 0 : (uint64_t)((int64_t)n + d);
+    return store_meta_put_u64(txn, st, count_key(state), n);
+}
+
 static void outbox_key(uint8_t k[OUTBOX_KEY_BYTES], uint8_t state, uint64_t id)
 {
     k[0] = state;
@@ -48,6 +63,7 @@ int store_mail_queue(store_txn_t *txn, const store_t *st, int64_t now, uint8_t k
     outbox_key(k, STORE_MAIL_PENDING, m.id);
     rc = store_put_raw(txn, st, STORE_DB_OUTBOX, k, sizeof k, buf, sizeof m + sl + bl,
                        MDB_NOOVERWRITE);
+    if (rc == 0) rc = count_add(txn, st, STORE_MAIL_PENDING, 1);
     if (rc == 0 && id_out) *id_out = m.id;
     return rc;
 }
@@ -119,7 +135,8 @@ int store_mail_sent(store_txn_t *txn, const store_t *st, uint64_t id)
     uint8_t k[OUTBOX_KEY_BYTES];
     outbox_key(k, STORE_MAIL_PENDING, id);
     int rc = store_del_raw(txn, st, STORE_DB_OUTBOX, k, sizeof k);
-    return rc == STORE_NOTFOUND ? 0 : rc;
+    if (rc == STORE_NOTFOUND) return 0; /* sent twice (at least once): counted once */
+    return rc ? rc : count_add(txn, st, STORE_MAIL_PENDING, -1);
 }
 
 int store_mail_failed(store_txn_t *txn, const store_t *st, uint64_t id, int32_t smtp_code)
@@ -143,20 +160,17 @@ int store_mail_failed(store_txn_t *txn, const store_t *st, uint64_t id, int32_t 
         outbox_key(k, STORE_MAIL_FAILED, id);
         rc = store_put_raw(txn, st, STORE_DB_OUTBOX, k, sizeof k, buf, n, 0);
     }
+    if (rc == 0) rc = count_add(txn, st, STORE_MAIL_PENDING, -1);
+    if (rc == 0) rc = count_add(txn, st, STORE_MAIL_FAILED, 1);
     return rc;
-}
-
-static int count_cb(const store_mail_t *m, const char *subject, const char *body, void *arg)
-{
-    (void)m, (void)subject, (void)body;
-    (*(size_t *)arg)++;
-    return 0;
 }
 
 int store_mail_count(store_txn_t *txn, const store_t *st, uint8_t state, size_t *n)
 {
-    *n = 0;
-    return store_mail_scan(txn, st, state, 0, count_cb, n);
+    uint64_t v = 0;
+    int rc = store_meta_get_u64(txn, st, count_key(state), &v);
+    *n = (size_t)v;
+    return rc == STORE_NOTFOUND ? 0 : rc;
 }
 
 /* ---- password-reset tokens ---- */
