@@ -288,19 +288,24 @@ static delivery_t deliver(net_mail_t *m, const mail_copy_t *c, long *smtp_code)
 }
 
 /* ---- marking through the writer, waiting for the commit ---- */
+/* The outcomes of one pass, recorded in one writer request (one commit). */
 typedef struct mark_req {
     store_req_t req; /* first: the writer sees a store_req_t */
-    uint64_t id;
-    int32_t code;
-    bool delivered;
+    int n;
+    uint64_t ids[CET_MAIL_BATCH_MAX];
+    int32_t codes[CET_MAIL_BATCH_MAX]; /* 0: delivered; else the SMTP code that refused it */
     bool done;
 } mark_req_t;
 
 static int mark_apply_cb(store_txn_t *txn, store_t *st, store_req_t *req)
 {
     mark_req_t *r = (mark_req_t *)req;
-    return r->delivered ? store_mail_sent(txn, st, r->id)
-                        : store_mail_failed(txn, st, r->id, r->code);
+    for (int i = 0; i < r->n; i++) {
+        int rc = r->codes[i] ? store_mail_failed(txn, st, r->ids[i], r->codes[i])
+                             : store_mail_sent(txn, st, r->ids[i]);
+        if (rc) return rc;
+    }
+    return 0;
 }
 
 static void mark_done_cb(store_req_t *req)
@@ -308,22 +313,22 @@ static void mark_done_cb(store_req_t *req)
     ((mark_req_t *)req)->done = true;
 }
 
-/* 0 when the mark is durable; otherwise the mail stays pending (and is sent again). */
-static int mark(net_mail_t *m, uint64_t id, bool delivered, long code)
+/*
+ * Records r's outcomes and waits for the commit: 0 when durable; otherwise
+ * the mails stay pending (and go again: at least once).
+ */
+static int mark(net_mail_t *m, mark_req_t *r)
 {
-    mark_req_t r;
-    memset(&r, 0, sizeof r);
-    r.req.apply_cb = mark_apply_cb;
-    r.req.done_cb = mark_done_cb;
-    r.req.mailbox = m->mailbox;
-    r.id = id;
-    r.delivered = delivered;
-    r.code = (int32_t)code;
-    int rc = store_writer_submit(m->writer, &r.req);
+    if (r->n == 0) return 0;
+    r->req.apply_cb = mark_apply_cb;
+    r->req.done_cb = mark_done_cb;
+    r->req.mailbox = m->mailbox;
+    r->done = false;
+    int rc = store_writer_submit(m->writer, &r->req);
     if (rc) return rc;
-    while (!r.done)
+    while (!r->done)
         event_base_loop(m->base, EVLOOP_ONCE);
-    return r.req.status;
+    return r->req.status;
 }
 
 /* Sleeps until kicked, stopped, or ms passed. */
@@ -353,29 +358,34 @@ static void *mail_main(void *arg)
 {
     net_mail_t *m = arg;
     int64_t backoff_ms = 0;
+    mark_req_t *marks = cet_calloc(1, sizeof *marks);
     while (!atomic_load(&m->stopping)) {
         int rc = load_batch(m);
         if (rc) CET_ERROR("mail: cannot read the outbox: %s", cet_strerror(rc));
         bool later = rc != 0;
+        memset(marks, 0, sizeof *marks);
+        /* deliver in id order until the server fails us; then one commit records them all */
         for (int i = 0; i < m->n_batch && !later && !atomic_load(&m->stopping); i++) {
+            const mail_copy_t *c = &m->batch[i];
             long code = 0;
-            delivery_t d = deliver(m, &m->batch[i], &code);
+            delivery_t d = deliver(m, c, &code);
             if (d == TRY_LATER) {
                 net_metrics_count("mail_retries", 1);
                 later = true;
                 break;
             }
-            int mrc = mark(m, m->batch[i].m.id, d == DELIVERED, code);
-            if (mrc) {
-                CET_ERROR("mail: %llu: cannot record its delivery: %s (it will go again)",
-                          (unsigned long long)m->batch[i].m.id, cet_strerror(mrc));
-                later = true;
-                break;
-            }
+            marks->ids[marks->n] = c->m.id;
+            marks->codes[marks->n++] = d == DELIVERED ? 0 : (int32_t)(code ? code : 554);
             net_metrics_count(d == DELIVERED ? "mail_sent" : "mail_failed", 1);
             if (d == DELIVERED)
-                CET_INFO("mail: %llu (kind %u) sent to ***%s", (unsigned long long)m->batch[i].m.id,
-                         m->batch[i].m.kind, domain_of(m->batch[i].m.to));
+                CET_INFO("mail: %llu (kind %u) sent to ***%s", (unsigned long long)c->m.id,
+                         c->m.kind, domain_of(c->m.to));
+        }
+        int mrc = mark(m, marks);
+        if (mrc) {
+            CET_ERROR("mail: cannot record %d deliveries: %s (they will go again)", marks->n,
+                      cet_strerror(mrc));
+            later = true;
         }
         if (later) {
             backoff_ms = backoff_ms ? backoff_ms * 2 : CET_MAIL_RETRY_MIN_MS;
@@ -386,6 +396,7 @@ static void *mail_main(void *arg)
         backoff_ms = 0;
         if (m->n_batch < CET_MAIL_BATCH_MAX) wait_ms(m, CET_MAIL_POLL_MS);
     }
+    cet_free(marks);
     return NULL;
 }
 

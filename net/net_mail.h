@@ -5,8 +5,10 @@
  *
  * Delivery is at least once. The sender reads pending mails on its own read
  * txn, sends each one (smtp:// with STARTTLS when the server offers it, or
- * smtps://), and only after the server's 250 asks the writer to delete it
- * (and waits for that commit). A crash between the 250 and that commit sends
+ * smtps://; one connection reused while it lives), and only after the
+ * server's 250 asks the writer to delete it: one request, one commit, for the
+ * up to CET_MAIL_BATCH_MAX mails of a pass. A crash between the 250 and that
+ * commit sends
  * the mail again after the restart, with the same Message-ID
  * (<cetreg.ID.NONCE@DOMAIN-OF-FROM>), which mail systems use to drop the
  * copy. An SMTP server that is down, or answers 4xx, is retried with a wait
