@@ -26,7 +26,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import ROOT, error_code, free_port, metrics  # noqa: E402
-from world import PASSWORD, RulesCase  # noqa: E402
+from world import PASSWORD, RulesCase, solve_captcha  # noqa: E402
 
 SINK = os.path.join(ROOT, "tools", "mailsink.py")
 PUBLIC_URL = "https://cet.test"
@@ -106,12 +106,14 @@ class LifecycleCase(RulesCase):
     """A RulesCase whose cetd sends mail to a MailSink (cls.sink)."""
 
     sink_kw = {}
+    more_engine_kw = {}
 
     @classmethod
     def setUpClass(cls):
         cls.sink = MailSink(**cls.sink_kw)
-        cls.engine_kw = {"extra": ("--smtp-url", f"smtp://127.0.0.1:{cls.sink.port}",
-                                   "--mail-from", MAIL_FROM, "--public-url", PUBLIC_URL + "/")}
+        cls.engine_kw = dict(cls.more_engine_kw,
+                             extra=("--smtp-url", f"smtp://127.0.0.1:{cls.sink.port}",
+                                    "--mail-from", MAIL_FROM, "--public-url", PUBLIC_URL + "/"))
         super().setUpClass()
 
     @classmethod
@@ -418,6 +420,46 @@ class AccountChanges(LifecycleCase):
             self.assertIn(k, s)
         self.assertRegex(s["written_date"], r"^\d{4}-\d\d-\d\dT00:00:00\+08:00$")
         self.assertEqual(r.body["phase"], "open")
+
+
+class CaptchaOn(LifecycleCase):
+    """R2 on the public lifecycle calls: a reset and a recovery need a right answer."""
+
+    more_engine_kw = {"captcha": "on"}
+
+    def challenge(self):
+        r = self.api("POST", "/api/v1/captcha")
+        self.assertStatus(r, 201)
+        return r.body
+
+    # docs/rules.md#R2 docs/rules.md#R30 docs/rules.md#R32
+    def test_reset_and_recovery_need_the_captcha(self):
+        email_addr, _ = self.create_account_captcha()
+        ip = self.own_ip()
+        for path, body in (("/api/v1/password-resets", {"email": email_addr}),
+                           ("/api/v1/account-recovery", self.world.take("u130").ident())):
+            self.assertEqual(error_code(self.api_from(ip, "POST", path, body).body),
+                             "missing_field")
+            c = self.challenge()
+            wrong = "Z" * 5 if solve_captcha(c) != "ZZZZZ" else "YYYYY"
+            r = self.api_from(ip, "POST", path, dict(body, captcha_id=c["captcha_id"],
+                                                     captcha_answer=wrong))
+            self.assertEqual((r.status, error_code(r.body)), (422, "captcha_invalid"), r)
+            c = self.challenge()
+            r = self.api_from(ip, "POST", path, dict(body, captcha_id=c["captcha_id"],
+                                                     captcha_answer=solve_captcha(c)))
+            self.assertIn((r.status, error_code(r.body)), ((202, None), (404, "recovery_not_found")),
+                          r)
+        self.assertEqual(len(self.sink.wait_for(email_addr, subject="重置")), 1)
+
+    def create_account_captcha(self):
+        c = self.challenge()
+        email_addr = f"cap{uuid.uuid4().hex[:8]}@rules.test"
+        r = self.api("POST", "/api/v1/accounts", {"email": email_addr, "password": PASSWORD,
+                                                  "captcha_id": c["captcha_id"],
+                                                  "captcha_answer": solve_captcha(c)})
+        self.assertStatus(r, 201)
+        return email_addr, r.body["account_id"]
 
 
 class DurableOutbox(LifecycleCase):
