@@ -42,6 +42,8 @@ static void usage(FILE *f)
             "  --log-file FILE            log there instead of stderr (SIGHUP reopens)\n"
             "  --smtp-url URL             smtp://HOST:PORT or smtps://HOST:PORT: where the outbox's\n"
             "                             mail goes (none: mail waits in the outbox)\n"
+            "  --smtp-ca-file FILE        PEM CA certificates for the SMTP server's TLS (default:\n"
+            "                             the system's)\n"
             "  --mail-from ADDR           sender of that mail (default noreply@localhost)\n"
             "  --public-url URL           base of the links in mail (default http://localhost)\n",
             CET_ORDER_TTL_S);
@@ -77,7 +79,7 @@ static size_t read_secret(const char *path, uint8_t *buf, size_t cap)
 }
 
 /* long options without a short letter (the mail settings) */
-enum { OPT_SMTP_URL = 1000, OPT_MAIL_FROM, OPT_PUBLIC_URL };
+enum { OPT_SMTP_URL = 1000, OPT_MAIL_FROM, OPT_PUBLIC_URL, OPT_SMTP_CA_FILE };
 
 int main(int argc, char **argv)
 {
@@ -95,6 +97,7 @@ int main(int argc, char **argv)
         {"log-file", required_argument, NULL, 'L'},
         {"smtp-url", required_argument, NULL, OPT_SMTP_URL},
         {"mail-from", required_argument, NULL, OPT_MAIL_FROM},
+        {"smtp-ca-file", required_argument, NULL, OPT_SMTP_CA_FILE},
         {"public-url", required_argument, NULL, OPT_PUBLIC_URL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -106,7 +109,7 @@ int main(int argc, char **argv)
     memset(&eopt, 0, sizeof eopt);
     eopt.hold_ttl_s = CET_HOLD_TTL_DEFAULT_S;
     bool sync = true, captcha = true;
-    net_mail_options_t mopt = {NULL, "noreply@localhost"};
+    net_mail_options_t mopt = {NULL, "noreply@localhost", NULL};
     const char *public_url = "http://localhost";
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -161,6 +164,9 @@ int main(int argc, char **argv)
             break;
         case OPT_MAIL_FROM:
             mopt.mail_from = optarg;
+            break;
+        case OPT_SMTP_CA_FILE:
+            mopt.ca_file = optarg;
             break;
         case OPT_PUBLIC_URL:
             public_url = optarg;

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/cet_base.h"
 #include "base/cet_err.h"
@@ -147,6 +148,10 @@ int net_mail_options_check(const net_mail_options_t *opt, char *why, size_t cap)
                  opt->smtp_url);
         return -1;
     }
+    if (opt->ca_file && (strlen(opt->ca_file) >= CET_URL_BYTES_MAX || access(opt->ca_file, R_OK))) {
+        snprintf(why, cap, "--smtp-ca-file: cannot read '%s'", opt->ca_file);
+        return -1;
+    }
     if (opt->smtp_url && strlen(opt->smtp_url) >= CET_URL_BYTES_MAX) {
         snprintf(why, cap, "--smtp-url is longer than %d bytes", CET_URL_BYTES_MAX - 1);
         return -1;
@@ -173,6 +178,7 @@ struct net_mail {
     store_writer_t *writer;
     char smtp_url[CET_URL_BYTES_MAX];
     char from[CET_EMAIL_BYTES];
+    char ca_file[CET_URL_BYTES_MAX]; /* "" = the system's CA certificates */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -266,6 +272,7 @@ static delivery_t deliver(net_mail_t *m, const mail_copy_t *c, long *smtp_code)
     curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
     /* smtp://: STARTTLS whenever the server offers it; smtps:// is TLS from the start */
     curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+    if (m->ca_file[0]) curl_easy_setopt(h, CURLOPT_CAINFO, m->ca_file);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)CET_MAIL_TIMEOUT_S);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -408,6 +415,7 @@ int net_mail_start(store_t *st, store_writer_t *w, const net_mail_options_t *opt
     m->writer = w;
     cet_strlcpy(m->smtp_url, opt->smtp_url, sizeof m->smtp_url);
     cet_strlcpy(m->from, opt->mail_from, sizeof m->from);
+    if (opt->ca_file) cet_strlcpy(m->ca_file, opt->ca_file, sizeof m->ca_file);
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->cond, NULL);
     evthread_use_pthreads(); /* the writer activates our mailbox from its thread */

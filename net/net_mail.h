@@ -33,6 +33,8 @@ typedef struct net_mail_options {
     const char *smtp_url;  /* "smtp://HOST:PORT" or "smtps://HOST:PORT" (libcurl's syntax,
                               user:password@ allowed); the caller keeps it alive */
     const char *mail_from; /* the envelope sender and From: address */
+    const char *ca_file;   /* PEM CA certificates to verify the server's TLS with (NULL: the
+                              system's); the caller keeps it alive */
 } net_mail_options_t;
 
 /**

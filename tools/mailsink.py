@@ -9,7 +9,8 @@ temporary name and renamed, so a reader never sees half a mail) and answered 250
 With --http, http://ADDR/ lists the mails newest first (to, subject, date, body with its
 links) so a person trying the site can open the password-reset link.
 Prints "mailsink: smtp on HOST:PORT" once it accepts connections. --delay-250 S (tests)
-keeps a mail and waits S seconds before its 250, so a client can be killed in between. SIGTERM or Ctrl-C stops it.
+keeps a mail and waits S seconds before its 250, so a client can be killed in between.
+--tls-cert/--tls-key offer STARTTLS and refuse mail without it. SIGTERM or Ctrl-C stops it.
 
 The SMTP server is Debian's python3-aiosmtpd (tools/setup-deps.sh); a Python without it
 on its path gets Debian's dist-packages added, and as a last resort the standard library's
@@ -56,7 +57,7 @@ def read_all(directory):
     return out
 
 
-def serve_aiosmtpd(host, port, directory, delay):
+def serve_aiosmtpd(host, port, directory, delay, tls=None):
     try:
         from aiosmtpd.controller import Controller
     except ImportError:
@@ -71,7 +72,13 @@ def serve_aiosmtpd(host, port, directory, delay):
                 await asyncio.sleep(delay)
             return "250 OK: kept"
 
-    ctl = Controller(Handler(), hostname=host, port=port)
+    kw = {}
+    if tls:  # STARTTLS offered and required before MAIL (tests: cetd's libcurl must use it)
+        import ssl
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(tls[0], tls[1])
+        kw = {"tls_context": ctx, "require_starttls": True}
+    ctl = Controller(Handler(), hostname=host, port=port, **kw)
     ctl.start()
     return ctl.stop
 
@@ -133,13 +140,18 @@ def main():
     ap.add_argument("--smtp", default="127.0.0.1:2525")
     ap.add_argument("--dir", required=True)
     ap.add_argument("--http")
+    ap.add_argument("--tls-cert", help="PEM certificate: offer STARTTLS and require it")
+    ap.add_argument("--tls-key", help="its PEM key")
     ap.add_argument("--delay-250", type=float, default=0.0,
                     help="tests: keep a mail, then wait this long before answering 250")
     a = ap.parse_args()
     host, port = a.smtp.rsplit(":", 1)
     try:
-        stop = serve_aiosmtpd(host, int(port), a.dir, a.delay_250)
+        stop = serve_aiosmtpd(host, int(port), a.dir, a.delay_250,
+                              (a.tls_cert, a.tls_key) if a.tls_cert else None)
     except ImportError:
+        if a.tls_cert:
+            sys.exit("mailsink: STARTTLS needs aiosmtpd (python3-aiosmtpd)")
         stop = serve_smtpd(host, int(port), a.dir, a.delay_250)
     print(f"mailsink: smtp on {host}:{port}", flush=True)
     if a.http:

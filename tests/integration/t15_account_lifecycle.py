@@ -1,6 +1,6 @@
 """t15_account_lifecycle: password reset by mail, account recovery, email and password
-change, the support desk's rebinding, and the durable mail outbox (docs/rules.md R4,
-R30..R34).
+change, the support desk's rebinding, and the durable mail outbox, also over STARTTLS
+(docs/rules.md R2, R4, R30..R34).
 
 Against the real cetd over real HTTP and real LMDB files, with a real SMTP server on
 loopback (tools/mailsink.py: Debian's aiosmtpd) that cetd's outbox delivers to through
@@ -36,10 +36,11 @@ MAIL_FROM = "noreply@cet.test"
 class MailSink:
     """tools/mailsink.py on a loopback port; the mails it kept, parsed."""
 
-    def __init__(self, port=None, delay_250=0.0, start=True):
+    def __init__(self, port=None, delay_250=0.0, start=True, tls=None):
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="cet-mail-")
         self.delay_250 = delay_250
+        self.tls = tls  # (cert, key): STARTTLS offered and required
         self.proc = None
         if start:
             self.start()
@@ -48,6 +49,8 @@ class MailSink:
         args = [sys.executable, SINK, "--smtp", f"127.0.0.1:{self.port}", "--dir", self.dir]
         if self.delay_250:
             args += ["--delay-250", str(self.delay_250)]
+        if self.tls:
+            args += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True)
         line = self.proc.stdout.readline()
@@ -57,6 +60,7 @@ class MailSink:
         if self.proc:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+            self.proc.stdout.close()
             self.proc = None
 
     def cleanup(self):
@@ -107,13 +111,15 @@ class LifecycleCase(RulesCase):
 
     sink_kw = {}
     more_engine_kw = {}
+    extra_flags = ()
 
     @classmethod
     def setUpClass(cls):
         cls.sink = MailSink(**cls.sink_kw)
         cls.engine_kw = dict(cls.more_engine_kw,
                              extra=("--smtp-url", f"smtp://127.0.0.1:{cls.sink.port}",
-                                    "--mail-from", MAIL_FROM, "--public-url", PUBLIC_URL + "/"))
+                                    "--mail-from", MAIL_FROM, "--public-url", PUBLIC_URL + "/",
+                                    *cls.extra_flags))
         super().setUpClass()
 
     @classmethod
@@ -460,6 +466,54 @@ class CaptchaOn(LifecycleCase):
                                                   "captcha_answer": solve_captcha(c)})
         self.assertStatus(r, 201)
         return email_addr, r.body["account_id"]
+
+
+class StartTls(LifecycleCase):
+    """R31: smtp:// upgrades to TLS with STARTTLS when the server offers it, and verifies
+    the server's certificate (here against --smtp-ca-file)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tls_dir = tempfile.mkdtemp(prefix="cet-tls-")
+        cert, key = os.path.join(cls.tls_dir, "cert.pem"), os.path.join(cls.tls_dir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], check=True,
+                       capture_output=True)
+        cls.sink_kw = {"tls": (cert, key)}
+        cls.extra_flags = ("--smtp-ca-file", cert)
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            shutil.rmtree(cls.tls_dir, ignore_errors=True)
+
+    # docs/rules.md#R31
+    def test_mail_goes_over_starttls_and_only_to_a_verified_server(self):
+        email_addr, _ = self.create_account()
+        ip = self.own_ip()
+        self.assertEqual(self.reset(email_addr, ip).status, 202)
+        # the sink refuses MAIL before STARTTLS: a mail that arrived came over TLS
+        self.assertEqual(len(self.sink.wait_for(email_addr, subject="重置")), 1)
+        # without the CA the certificate does not verify: nothing is sent, the mail waits
+        self.engine.kill9()
+        i = self.engine.args.index("--smtp-ca-file")
+        saved = self.engine.args[i:i + 2]
+        del self.engine.args[i:i + 2]
+        self.engine.start()
+        other, _ = self.create_account()
+        self.assertEqual(self.reset(other, ip).status, 202)
+        self.assertTrue(self.wait_until(lambda: self.gauge("cetd_mail_retries_total") >= 1))
+        self.assertEqual(self.sink.mails(other), [])
+        self.assertEqual(self.gauge('cetd_mail_outbox{state="pending"}'), 1)
+        # with it again, the waiting mail goes
+        self.engine.kill9()
+        self.engine.args[i:i] = saved
+        self.engine.start()
+        self.assertEqual(len(self.sink.wait_for(other, subject="重置")), 1)
 
 
 class DurableOutbox(LifecycleCase):

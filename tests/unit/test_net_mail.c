@@ -92,19 +92,21 @@ static void test_compose(void)
 static void test_options(void)
 {
     char why[256];
-    net_mail_options_t ok = {"smtp://127.0.0.1:2525", "noreply@cet.test"};
+    net_mail_options_t ok = {"smtp://127.0.0.1:2525", "noreply@cet.test", NULL};
     CHECK_EQ(net_mail_options_check(&ok, why, sizeof why), 0);
-    net_mail_options_t tls = {"smtps://mail.example:465", "a@b.c"};
+    net_mail_options_t tls = {"smtps://mail.example:465", "a@b.c", NULL};
     CHECK_EQ(net_mail_options_check(&tls, why, sizeof why), 0);
-    net_mail_options_t none = {NULL, "a@b.c"};
+    net_mail_options_t none = {NULL, "a@b.c", NULL};
+    net_mail_options_t no_ca = {"smtp://h:25", "a@b.c", "/nonexistent/ca.pem"};
+    CHECK_EQ(net_mail_options_check(&no_ca, why, sizeof why), -1);
     CHECK_EQ(net_mail_options_check(&none, why, sizeof why), 0);
-    net_mail_options_t http = {"http://x", "a@b.c"};
+    net_mail_options_t http = {"http://x", "a@b.c", NULL};
     CHECK_EQ(net_mail_options_check(&http, why, sizeof why), -1);
     CHECK(strstr(why, "--smtp-url") != NULL);
     const char *bad_from[] = {"nobody",  "@x.cn", "a@", "a b@x.cn", "a@x.cn\r\nBcc: v@x.cn",
                               "<a@x.cn>"};
     for (size_t i = 0; i < sizeof bad_from / sizeof bad_from[0]; i++) {
-        net_mail_options_t o = {NULL, bad_from[i]};
+        net_mail_options_t o = {NULL, bad_from[i], NULL};
         CHECK_EQ(net_mail_options_check(&o, why, sizeof why), -1);
     }
 }
