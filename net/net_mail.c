@@ -9,6 +9,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -426,7 +427,13 @@ int net_mail_start(store_t *st, store_writer_t *w, const net_mail_options_t *opt
     m->keepalive = event_new(m->base, -1, EV_PERSIST, keepalive_cb, NULL);
     struct timeval tick = {1, 0};
     event_add(m->keepalive, &tick);
+    /* the thread (and libcurl's resolver threads under it) takes no process signal: SIGTERM
+     * and friends are the main thread's (net_server_wait_signal), whenever they arrive */
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &saved);
     int rc = pthread_create(&m->thread, NULL, mail_main, m);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
     if (rc) goto fail;
     pthread_setname_np(m->thread, "cet-mail");
     *out = m;
