@@ -261,6 +261,22 @@ class PasswordReset(LifecycleCase):
         self.assertErr(self.api_from(ip, "POST", "/api/v1/password-resets/confirm",
                                      {"token": "0" * 64, "new_password": "abc12345", "x": 1}),
                        400, "unknown_field")
+        # hostile strings: controls, huge, NUL-free but not hex, wrong types
+        for email_addr in ("a\r\nBcc: x@y.cn@z.cn", "x" * 5000 + "@y.cn", "é@例子.cn"):
+            self.assertErr(self.reset(email_addr, ip), 422, "invalid_email")
+        self.assertErr(self.api_from(ip, "POST", "/api/v1/password-resets",
+                                     {"email": 5, "captcha_id": "x", "captcha_answer": "x"}),
+                       400, "wrong_type")
+        for token in ("g" * 64, "0" * 63, "0" * 65, "０" * 64, ""):
+            self.assertErr(self.confirm(token, "abc12345", ip), 422, "reset_token_invalid")
+        self.assertErr(self.confirm("0" * 64, "x" * 129 + "1", ip), 422, "weak_password")
+        ip2 = self.own_ip()
+        for bad in ({"id_type": "mainland", "id_number": "1", "name": "张三"},
+                    {"id_type": "mainland", "id_number": "110105194912310020", "name": "张" * 40},
+                    {"id_type": "spaceship", "id_number": "110105194912310020", "name": "张三"}):
+            r = self.api_from(ip2, "POST", "/api/v1/account-recovery",
+                              dict(bad, captcha_id="x", captcha_answer="x"))
+            self.assertEqual(r.status, 422, r)
 
     def assertErr(self, r, status, code):
         self.assertEqual((r.status, error_code(r.body)), (status, code), f"answer: {r!r}")
