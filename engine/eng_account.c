@@ -157,7 +157,9 @@ static int reset_usable(eng_op_t *op, store_txn_t *txn, store_reset_t *r)
     if (zero16(r->account)) return CET_E_RESET_TOKEN_INVALID;
     if (r->used_at) return CET_E_RESET_TOKEN_USED;
     if (op->now >= r->expires) return CET_E_RESET_TOKEN_EXPIRED;
-    return 0;
+    bool superseded = false; /* a later reset or password change ended every older link */
+    if ((rc = store_reset_superseded(txn, op->eng->st, r, &superseded))) return rc;
+    return superseded ? CET_E_RESET_TOKEN_EXPIRED : 0;
 }
 
 static int apply_reset_confirm(eng_op_t *op, store_txn_t *txn)
@@ -175,6 +177,7 @@ static int apply_reset_confirm(eng_op_t *op, store_txn_t *txn)
     if ((rc = store_account_put(txn, e->st, &a, true))) return rc;
     r.used_at = op->now;
     if ((rc = store_reset_put(txn, e->st, op->in.token_key, &r))) return rc;
+    if ((rc = store_reset_supersede(txn, e->st, a.id, op->now))) return rc;
     int ended = 0;
     if ((rc = store_account_sessions_end(txn, e->st, a.id, NULL, &ended))) return rc;
     if ((rc = mail_password_changed(e, txn, &a, true, op->now))) return rc;
@@ -197,6 +200,7 @@ static int apply_password_change(eng_op_t *op, store_txn_t *txn)
     if ((rc = store_account_put(txn, e->st, &a, true))) return rc;
     int ended = 0;
     if ((rc = store_account_sessions_end(txn, e->st, a.id, op->in.token_key, &ended))) return rc;
+    if ((rc = store_reset_supersede(txn, e->st, a.id, op->now))) return rc; /* old links end */
     if ((rc = mail_password_changed(e, txn, &a, false, op->now))) return rc;
     answer(op, 200, json_pack("{s:s,s:i}", "status", "password_changed", "sessions_ended", ended));
     return 0;

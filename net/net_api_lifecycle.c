@@ -230,6 +230,9 @@ void net_api_reset_confirm(net_req_t *req, net_api_t *api)
         e = CET_E_RESET_TOKEN_USED;
     else if (rc == 0 && cet_now_s() >= r.expires)
         e = CET_E_RESET_TOKEN_EXPIRED;
+    bool superseded = false;
+    if (rc == 0 && !e) rc = store_reset_superseded(txn, api->st, &r, &superseded);
+    if (superseded) e = CET_E_RESET_TOKEN_EXPIRED;
     if (rc && rc != STORE_NOTFOUND) {
         json_decref(j);
         net_api_reply_store_error(req, rc);

@@ -628,6 +628,17 @@ int store_reset_get(store_txn_t *txn, const store_t *st, const uint8_t token_has
 int store_reset_put(store_txn_t *txn, const store_t *st, const uint8_t token_hash[32],
                     const store_reset_t *r);
 /**
+ * Ends every reset link of account made before now: a marker record (key:
+ * the 16-byte account id; created = now, expires = now + CET_RESET_TTL_S,
+ * after which no older link can be alive anyway) that store_reset_superseded
+ * reads. Written when a password is reset or changed. Write txn only.
+ */
+int store_reset_supersede(store_txn_t *txn, const store_t *st, const uint8_t account[16],
+                          int64_t now);
+/** Whether r (a reset record of an account) was made before its account's marker: 0 / storage code. */
+int store_reset_superseded(store_txn_t *txn, const store_t *st, const store_reset_t *r,
+                           bool *out);
+/**
  * Looks at up to CET_RESET_SWEEP_MAX records from near (keys are random
  * hashes: a uniform sample) and deletes those expired before now. Called
  * once per reset request, it keeps the database at about the live records.

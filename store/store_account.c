@@ -191,6 +191,29 @@ int store_reset_put(store_txn_t *txn, const store_t *st, const uint8_t token_has
     return store_put_raw(txn, st, STORE_DB_RESET, token_hash, 32, r, sizeof *r, 0);
 }
 
+int store_reset_supersede(store_txn_t *txn, const store_t *st, const uint8_t account[16],
+                          int64_t now)
+{
+    store_reset_t m;
+    memset(&m, 0, sizeof m);
+    memcpy(m.account, account, STORE_ACCOUNT_ID_BYTES);
+    m.created = now;
+    m.expires = now + CET_RESET_TTL_S;
+    return store_put_raw(txn, st, STORE_DB_RESET, account, STORE_ACCOUNT_ID_BYTES, &m, sizeof m, 0);
+}
+
+int store_reset_superseded(store_txn_t *txn, const store_t *st, const store_reset_t *r, bool *out)
+{
+    store_reset_t m;
+    *out = false;
+    int rc = store_get_raw(txn, st, STORE_DB_RESET, r->account, STORE_ACCOUNT_ID_BYTES, &m,
+                           sizeof m, NULL);
+    if (rc == STORE_NOTFOUND) return 0;
+    if (rc) return rc;
+    *out = r->created < m.created;
+    return 0;
+}
+
 int store_reset_sweep(store_txn_t *txn, const store_t *st, const uint8_t near[32], int64_t now)
 {
     MDB_cursor *cur;

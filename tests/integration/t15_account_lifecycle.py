@@ -180,6 +180,11 @@ class PasswordReset(LifecycleCase):
         mails = self.sink.wait_for(email_addr, subject="重置")
         self.assertEqual(len(mails), 1, "one reset mail")
         m = mails[0]
+        # a second request: a second link, which the first one's use will end
+        self.assertEqual(self.reset(email_addr, ip).status, 202)
+        second = self.sink.wait_for(email_addr, count=2, subject="重置")
+        self.assertEqual(len(second), 2)
+        token2 = link_token(second[1])
         self.assertEqual(str(m["subject"]), "【CET报名】重置通行证密码")
         self.assertEqual(m.get_content_type(), "text/plain")
         self.assertEqual(m.get_content_charset(), "utf-8")
@@ -197,6 +202,8 @@ class PasswordReset(LifecycleCase):
         for t in tokens:
             self.assertErr(self.api("GET", "/api/v1/me", token=t), 401, "unauthorized")
         self.assertErr(self.confirm(token, "another-2026", ip), 409, "reset_token_used")
+        self.assertNotEqual(token2, token)
+        self.assertErr(self.confirm(token2, "another-2026", ip), 422, "reset_token_expired")
         self.assertErr(self.sess(email_addr, PASSWORD), 401, "invalid_credentials")
         tok = self.login(email_addr, "newpass-2026")
         self.assertEqual(self.account_id(tok), account_id)
@@ -356,9 +363,14 @@ class AccountChanges(LifecycleCase):
         self.assertErr(self.api("PUT", "/api/v1/account/password",
                                 {"password": PASSWORD, "new_password": "changed-2026"}), 401,
                        "unauthorized")
+        ip = self.own_ip()
+        self.assertEqual(self.reset(email_addr, ip).status, 202)
+        link = link_token(self.sink.wait_for(email_addr, subject="重置")[0])
         r = self.api("PUT", "/api/v1/account/password",
                      {"password": PASSWORD, "new_password": "changed-2026"}, token=mine)
         self.assertStatus(r, 200)
+        # a reset link asked for before the change no longer works
+        self.assertErr(self.confirm(link, "other-Pass-2026", ip), 422, "reset_token_expired")
         self.assertEqual(r.body["sessions_ended"], 2)
         self.assertStatus(self.api("GET", "/api/v1/me", token=mine), 200)
         for t in (other1, other2):

@@ -113,6 +113,21 @@ static void test_reset(store_t *st)
     memset(probe, 0xff, sizeof probe);
     CHECK_EQ(store_reset_sweep(txn, st, probe, now + CET_RESET_TTL_S + 1), 0);
     CHECK_EQ(store_reset_get(txn, st, live, &got), STORE_NOTFOUND);
+    /* a password reset or change ends every link of the account made before it */
+    bool sup = true;
+    CHECK_EQ(store_reset_superseded(txn, st, &r, &sup), 0);
+    CHECK(!sup);
+    CHECK_EQ(store_reset_supersede(txn, st, r.account, now + 5), 0);
+    CHECK_EQ(store_reset_superseded(txn, st, &r, &sup), 0);
+    CHECK(sup);
+    store_reset_t newer = r;
+    newer.created = now + 5;
+    CHECK_EQ(store_reset_superseded(txn, st, &newer, &sup), 0);
+    CHECK(!sup);
+    store_reset_t someone = r;
+    someone.account[0] = 2;
+    CHECK_EQ(store_reset_superseded(txn, st, &someone, &sup), 0);
+    CHECK(!sup);
     CHECK_EQ(store_commit(txn), 0);
 }
 
