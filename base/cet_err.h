@@ -69,6 +69,8 @@
     X(CANDIDATE_TAKEN, "candidate_taken", 409, "this candidate is bound to another account")    \
     X(NOT_QUALIFIED, "not_qualified", 409, "the candidate is not qualified for this subject")   \
     X(SEATS_FULL, "seats_full", 409, "no seats left for this subject at this campus")           \
+    X(CAPACITY_BELOW_LIVE, "capacity_below_live", 409,                                          \
+      "the capacity is below the registrations this offer holds")                               \
     X(ONE_PER_LEVEL, "one_per_level", 409, "only one written subject per level may be taken")   \
     X(ALREADY_REGISTERED, "already_registered", 409, "this subject is already registered")     \
     X(TOO_MANY_REGISTRATIONS, "too_many_registrations", 409,                                    \
@@ -109,6 +111,21 @@
     X(RESET_TOKEN_INVALID, "reset_token_invalid", 422, "this password reset link is not valid") \
     X(RESET_TOKEN_EXPIRED, "reset_token_expired", 422,                                          \
       "this password reset link has expired: ask for a new one")                               \
+    X(SHEET_UNREADABLE, "sheet_unreadable", 422,                                                \
+      "the file is not a CSV, tab-separated text or .xlsx workbook that can be read")          \
+    X(SHEET_TOO_LARGE, "sheet_too_large", 413, "the file is too large")                        \
+    X(SHEET_EMPTY, "sheet_empty", 422, "the file has no header row")                           \
+    X(SHEET_ENCODING, "invalid_encoding", 422,                                                  \
+      "the row has bytes that are not valid in the file's encoding")                           \
+    X(SHEET_QUOTING, "bad_quoting", 422, "the row's quotes do not follow RFC 4180")            \
+    X(SHEET_ROW_TOO_LONG, "row_too_long", 422,                                                  \
+      "the row has more than " CET_STR(CET_SHEET_FIELDS_MAX) " fields or " CET_STR(CET_SHEET_ROW_BYTES_MAX) " bytes") \
+    X(SHEET_FIELD_COUNT, "field_count", 422, "the row has another number of fields than the header") \
+    X(SHEET_UNKNOWN_COLUMN, "unknown_column", 422, "the header names a column this file does not have") \
+    X(SHEET_DUPLICATE_COLUMN, "duplicate_column", 422, "the header names a column twice")     \
+    X(SHEET_MISSING_COLUMN, "missing_column", 422, "the header lacks a required column")      \
+    X(SHEET_EXCEL_NUMBER, "excel_number", 422,                                                  \
+      "Excel turned an ID into a number and lost digits: format the column as text")           \
     X(BODY_TOO_LARGE, "body_too_large", 413, "the request body is too large")                   \
     X(UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", 415, "send application/json")           \
     X(RATE_LIMITED, "rate_limited", 429, "too many attempts, wait a minute")                    \

@@ -5,34 +5,15 @@
  * (docs/rules.md R30..R34, store.h "The account lifecycle").
  *
  * Every apply here checks all its rules before it writes, like those of
- * eng_ops.c, and answers in op->body.
+ * eng_ops.c: it returns 0 with op->res.u filled, a cet_err_t (nothing
+ * written), or a storage code.
  */
-#include <jansson.h>
 #include <string.h>
 #include <strings.h>
 
 #include "base/cet_base.h"
 #include "base/cet_id.h"
 #include "engine/eng_internal.h"
-
-/* ---- answers (the same shape as eng_ops.c's) ---- */
-static void answer(eng_op_t *op, int status, json_t *j)
-{
-    op->http_status = status;
-    size_t n = json_dumpb(j, op->body, sizeof op->body - 1, JSON_COMPACT);
-    if (n == 0 || n >= sizeof op->body) n = (size_t)snprintf(op->body, sizeof op->body, "{}");
-    op->body[n] = 0;
-    op->body_len = n;
-    json_decref(j);
-}
-
-static int refuse(eng_op_t *op, cet_err_t err)
-{
-    answer(op, cet_err_status(err),
-           json_pack("{s:{s:s,s:s}}", "error", "code", cet_err_code(err), "message",
-                     cet_err_message(err)));
-    return (int)err;
-}
 
 /* 0 stays 0, STORE_NOTFOUND becomes notfound, anything else is a storage failure. */
 static int found(int rc, cet_err_t notfound)
@@ -138,8 +119,7 @@ static int apply_reset_request(eng_op_t *op, store_txn_t *txn)
     r.expires = op->now + CET_RESET_TTL_S;
     if ((rc = store_reset_put(txn, e->st, op->in.token_key, &r))) return rc;
     if (known && (rc = mail_reset(e, txn, &a, op->in.token_out, op->now))) return rc;
-    answer(op, 202, json_pack("{s:s,s:i}", "status", "queued", "expires_in", CET_RESET_TTL_S));
-    return 0;
+    return 0; /* the same result either way */
 }
 
 static bool zero16(const uint8_t *p)
@@ -167,11 +147,9 @@ static int apply_reset_confirm(eng_op_t *op, store_txn_t *txn)
     eng_t *e = op->eng;
     store_reset_t r;
     int rc = reset_usable(op, txn, &r);
-    if (cet_err_is_code(rc)) return refuse(op, (cet_err_t)rc);
     if (rc) return rc;
     store_account_t a;
     rc = found(store_account_get(txn, e->st, r.account, &a), CET_E_RESET_TOKEN_INVALID);
-    if (cet_err_is_code(rc)) return refuse(op, (cet_err_t)rc);
     if (rc) return rc;
     cet_strlcpy(a.pwhash, op->in.pwhash, sizeof a.pwhash);
     if ((rc = store_account_put(txn, e->st, &a, true))) return rc;
@@ -181,7 +159,7 @@ static int apply_reset_confirm(eng_op_t *op, store_txn_t *txn)
     int ended = 0;
     if ((rc = store_account_sessions_end(txn, e->st, a.id, NULL, &ended))) return rc;
     if ((rc = mail_password_changed(e, txn, &a, true, op->now))) return rc;
-    answer(op, 200, json_pack("{s:s,s:i}", "status", "password_reset", "sessions_ended", ended));
+    op->res.u.password.sessions_ended = ended;
     return 0;
 }
 
@@ -191,18 +169,17 @@ static int apply_password_change(eng_op_t *op, store_txn_t *txn)
     eng_t *e = op->eng;
     store_account_t a;
     int rc = found(store_account_get(txn, e->st, op->account, &a), CET_E_UNAUTHORIZED);
-    if (cet_err_is_code(rc)) return refuse(op, (cet_err_t)rc);
     if (rc) return rc;
     /* the old password was verified against this very hash on the pool: a change
      * that committed in between (another device, a reset) wins */
-    if (strcmp(a.pwhash, op->in.pwhash_seen) != 0) return refuse(op, CET_E_INVALID_CREDENTIALS);
+    if (strcmp(a.pwhash, op->in.pwhash_seen) != 0) return CET_E_INVALID_CREDENTIALS;
     cet_strlcpy(a.pwhash, op->in.pwhash, sizeof a.pwhash);
     if ((rc = store_account_put(txn, e->st, &a, true))) return rc;
     int ended = 0;
     if ((rc = store_account_sessions_end(txn, e->st, a.id, op->in.token_key, &ended))) return rc;
     if ((rc = store_reset_supersede(txn, e->st, a.id, op->now))) return rc; /* old links end */
     if ((rc = mail_password_changed(e, txn, &a, false, op->now))) return rc;
-    answer(op, 200, json_pack("{s:s,s:i}", "status", "password_changed", "sessions_ended", ended));
+    op->res.u.password.sessions_ended = ended;
     return 0;
 }
 
@@ -285,7 +262,6 @@ static int apply_staff_rebind(eng_op_t *op, store_txn_t *txn)
     eng_t *e = op->eng;
     rebind_t rb, *b = &rb;
     int rc = rebind_check(op, txn, b);
-    if (cet_err_is_code(rc)) return refuse(op, (cet_err_t)rc);
     if (rc) return rc;
     /* the candidate (its snapshot, registrations keyed by roster number) now names `to` */
     memcpy(b->c.account, b->to.id, 16);
@@ -308,12 +284,10 @@ static int apply_staff_rebind(eng_op_t *op, store_txn_t *txn)
         to_hex);
     if ((rc = store_audit_append(txn, e->st, op->now, op->staff, "rebind", detail))) return rc;
     if ((rc = mail_rebound(e, txn, &b->to, &b->ro, op->now))) return rc;
-    json_t *subjects = json_array();
-    for (int i = 0; i < b->n_regs; i++)
-        json_array_append_new(subjects, json_stringn(&b->regs[i].subject, 1));
-    answer(op, 200,
-           json_pack("{s:s,s:s,s:i,s:o}", "from_account_id", from_hex, "to_account_id", to_hex,
-                     "roster_no", (json_int_t)b->ro.roster_no, "registrations", subjects));
+    memcpy(op->res.u.rebind.from, b->from.id, 16);
+    memcpy(op->res.u.rebind.to, b->to.id, 16);
+    op->res.u.rebind.roster_no = b->ro.roster_no;
+    for (int i = 0; i < b->n_regs; i++) op->res.u.rebind.subjects[i] = b->regs[i].subject;
     return 0;
 }
 
@@ -329,6 +303,6 @@ int eng_account_apply(eng_op_t *op, store_txn_t *txn)
     case ENG_OP_STAFF_REBIND:
         return apply_staff_rebind(op, txn);
     default:
-        return refuse(op, CET_E_INTERNAL);
+        return CET_E_INTERNAL;
     }
 }

@@ -61,50 +61,62 @@ static int path_decode(const char *uri, char *out, size_t cap)
     return 0;
 }
 
-/* Keeps the last comma-separated X-Forwarded-For entry if it looks like an IP
- * address (h2o appended it; anything before it came from the client). */
-static void client_from_xff(const char *xff, char *out, size_t cap)
+/* The client h2o saw: the last comma-separated entry of the last
+ * X-Forwarded-For field (h2o appends it; anything before it came from the
+ * client), as inet_ntop writes it, into out[cap]. No field: "unix" (a local
+ * process on the socket). False for a field over CET_XFF_BYTES_MAX bytes or
+ * an entry that is not an IP address: the request is refused (400), never
+ * attributed to a shared name that a limit would then be keyed on. */
+static bool client_from_xff(const struct evkeyvalq *h, char *out, size_t cap)
 {
+    const char *xff = NULL;
+    for (const struct evkeyval *kv = TAILQ_FIRST(h); kv; kv = TAILQ_NEXT(kv, next))
+        if (strcasecmp(kv->key, "X-Forwarded-For") == 0) xff = kv->value;
     cet_strlcpy(out, "unix", cap);
-    if (!xff || strlen(xff) > CET_XFF_BYTES_MAX) return;
+    if (!xff) return true;
+    if (strlen(xff) > CET_XFF_BYTES_MAX) return false;
     const char *last = strrchr(xff, ',');
     last = last ? last + 1 : xff;
     while (*last == ' ' || *last == '\t')
         last++;
     size_t n = strcspn(last, " \t");
-    if (n == 0 || n >= cap) return;
-    for (size_t i = 0; i < n; i++) {
-        char c = last[i];
-        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-                  c == '.' || c == ':';
-        if (!ok) return;
-    }
-    memcpy(out, last, n);
-    out[n] = 0;
+    if (last[n + strspn(last + n, " \t")] != 0) return false; /* "a b": not one address */
+    char addr[INET6_ADDRSTRLEN];
+    if (n == 0 || n >= sizeof addr) return false;
+    memcpy(addr, last, n);
+    addr[n] = 0;
+    uint8_t bin[16];
+    char text[INET6_ADDRSTRLEN];
+    if (inet_pton(AF_INET, addr, bin) == 1)
+        inet_ntop(AF_INET, bin, text, sizeof text);
+    else if (inet_pton(AF_INET6, addr, bin) == 1)
+        inet_ntop(AF_INET6, bin, text, sizeof text);
+    else
+        return false;
+    cet_strlcpy(out, text, cap);
+    return true;
 }
 
-static void client_of(struct evhttp_request *evreq, char *out, size_t cap)
+/* The client's address into out[cap]; false: an unusable X-Forwarded-For. */
+static bool client_of(struct evhttp_request *evreq, char *out, size_t cap)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(evreq);
     const struct sockaddr *sa = evcon ? evhttp_connection_get_addr(evcon) : NULL;
-    if (sa && sa->sa_family == AF_UNIX) {
-        client_from_xff(
-            evhttp_find_header(evhttp_request_get_input_headers(evreq), "X-Forwarded-For"), out,
-            cap);
-        return;
-    }
+    if (sa && sa->sa_family == AF_UNIX)
+        return client_from_xff(evhttp_request_get_input_headers(evreq), out, cap);
     if (sa && sa->sa_family == AF_INET) {
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
-        return;
+        return true;
     }
     if (sa && sa->sa_family == AF_INET6) {
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
-        return;
+        return true;
     }
     char *addr = NULL;
     ev_uint16_t port = 0;
     if (evcon) evhttp_connection_get_peer(evcon, &addr, &port);
     cet_strlcpy(out, addr ? addr : "unknown", cap);
+    return true;
 }
 
 static net_method_t method_of(struct evhttp_request *evreq)
@@ -187,7 +199,11 @@ net_req_t *net_req_new(net_core_t *core, struct evhttp_request *evreq)
     req->body_len = body_len;
     evbuffer_copyout(in, req->body, body_len);
     req->body[body_len] = 0;
-    client_of(evreq, req->client, sizeof req->client);
+    if (!client_of(evreq, req->client, sizeof req->client)) {
+        net_core_req_release(core, req);
+        early_error(evreq, CET_E_BAD_REQUEST, false);
+        return NULL;
+    }
     /* From here until the reply, a freed connection must reach us. */
     evhttp_connection_set_closecb(evhttp_request_get_connection(evreq), net_req_gone_cb, req);
     return req;

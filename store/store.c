@@ -378,10 +378,10 @@ void store_offer_key(uint8_t out[5], uint32_t campus, char subject)
 
 
 void store_expiry_key(uint8_t out[STORE_EXPIRY_KEY_BYTES], int64_t due, uint8_t kind,
-                      uint32_t roster_no, char subject)
+                      uint64_t id, char subject)
 {
     store_be64(out, (uint64_t)(due < 0 ? 0 : due));
     out[8] = kind;
-    store_be32(out + 9, roster_no);
-    out[13] = (uint8_t)subject;
+    store_be64(out + 9, id);
+    out[17] = (uint8_t)subject;
 }

@@ -31,7 +31,7 @@
 
 #include "base/cet_limits.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3 /* 3: orders name their registrations, idem keeps results, 64-bit expiry ids */
 
 /* Own return codes, in a range LMDB and errno never use. */
 #define STORE_NOTFOUND MDB_NOTFOUND /* -30798 */
@@ -60,11 +60,11 @@ typedef enum store_db {
     STORE_DB_CANDIDATE,     /* u32 roster_no -> store_candidate_t */
     STORE_DB_REVIEW,        /* 16-byte account id -> store_review_t */
     STORE_DB_REG,           /* u64 registration seq -> store_reg_t (by candidate: in-memory index) */
-    STORE_DB_EXPIRY,        /* u64 due ‖ u8 kind ‖ u32 roster_no ‖ u8 subject -> empty */
+    STORE_DB_EXPIRY,        /* u64 due ‖ u8 kind ‖ u64 id ‖ u8 subject -> empty */
     STORE_DB_ORDER,         /* u64 order id -> store_order_t */
     STORE_DB_SESSION,       /* 32-byte SHA-256 of the token -> store_session_t */
     STORE_DB_STAFF,         /* user name -> store_staff_t */
-    STORE_DB_IDEM,          /* 16-byte scope ‖ 32-byte SHA-256 of key -> store_idem_t + body */
+    STORE_DB_IDEM,          /* 16-byte scope ‖ 32-byte SHA-256 of key -> store_idem_t + result */
     STORE_DB_AUDIT,         /* u64 sequence -> store_audit_t + UTF-8 text */
     STORE_DB_NOTICE,        /* gateway_txn (bytes) -> store_notice_t */
     /* the account lifecycle (store_account.c, the section at the end of this header) */
@@ -255,6 +255,12 @@ typedef enum store_order_state {
     STORE_ORDER_EXPIRED = 3,
     STORE_ORDER_REFUND = 4    /* paid after it expired; marked for refund */
 } store_order_state_t;
+/*
+ * The registrations an order was made for: subjects[i] of the candidate as it
+ * was then, the one stored under reg_seq[i] at reg_campus[i] for reg_fee[i]
+ * fen (amount is their sum). A notice pays exactly those; a registration of
+ * the same subject made again (another sequence) is not one of them.
+ */
 typedef struct store_order {
     uint64_t id;
     uint32_t roster_no;
@@ -268,6 +274,9 @@ typedef struct store_order {
     int64_t expires;
     int64_t paid_at;
     char gateway_txn[64];
+    uint64_t reg_seq[CET_ORDER_SUBJECTS_MAX];
+    uint32_t reg_campus[CET_ORDER_SUBJECTS_MAX];
+    uint32_t reg_fee[CET_ORDER_SUBJECTS_MAX];
 } store_order_t;
 
 typedef struct store_notice {
@@ -302,12 +311,12 @@ typedef struct store_staff {
     uint32_t scope;           /* school code or province code */
 } store_staff_t;
 
+/* The first result of an Idempotency-Key: this header, then result_len bytes of the engine's result. */
 typedef struct store_idem {
-    uint8_t request_hash[16]; /* XXH3-128 of method, path and body */
+    uint8_t request_hash[16]; /* XXH3-128 of what makes the request this request */
     int64_t created;
-    uint16_t status;
-    uint16_t body_len;        /* body bytes follow the header in the value */
-    uint32_t pad_;
+    uint32_t kind;            /* the engine's op kind */
+    uint32_t result_len;      /* sizeof the engine's eng_result_t */
 } store_idem_t;
 
 typedef struct store_audit {
@@ -414,10 +423,21 @@ size_t store_roster_key(uint8_t out[1 + CET_ID_NUMBER_BYTES], uint8_t id_type,
                         const char *id_number);
 /** Offer key: campus ‖ subject (5 bytes). */
 void store_offer_key(uint8_t out[5], uint32_t campus, char subject);
-/** Expiry key: due (seconds, as u64) ‖ kind ‖ roster_no ‖ subject (14 bytes). */
-#define STORE_EXPIRY_KEY_BYTES 14
+/**
+ * Expiry key: due (seconds, as u64) ‖ kind ‖ id (u64: the roster_no of a hold
+ * or a candidate, the order id of an order, never narrowed) ‖ subject (18 bytes).
+ */
+#define STORE_EXPIRY_KEY_BYTES 18
 void store_expiry_key(uint8_t out[STORE_EXPIRY_KEY_BYTES], int64_t due, uint8_t kind,
-                      uint32_t roster_no, char subject);
+                      uint64_t id, char subject);
+static inline uint64_t store_expiry_key_id(const uint8_t k[STORE_EXPIRY_KEY_BYTES])
+{
+    return store_rd64(k + 9);
+}
+static inline char store_expiry_key_subject(const uint8_t k[STORE_EXPIRY_KEY_BYTES])
+{
+    return (char)k[17];
+}
 
 /* ---- typed records ---- */
 int store_sitting_get(store_txn_t *txn, const store_t *st, store_sitting_t *out);
@@ -628,7 +648,7 @@ int store_reset_get(store_txn_t *txn, const store_t *st, const uint8_t token_has
 int store_reset_put(store_txn_t *txn, const store_t *st, const uint8_t token_hash[32],
                     const store_reset_t *r);
 /**
- * Ends every reset link of account made before now: a marker record (key:
+ * Ends every reset link of account made before now (or in its second): a marker (key:
  * the 16-byte account id; created = now, expires = now + CET_RESET_TTL_S,
  * after which no older link can be alive anyway) that store_reset_superseded
  * reads. Written when a password is reset or changed. Write txn only.

@@ -210,7 +210,7 @@ int store_reset_superseded(store_txn_t *txn, const store_t *st, const store_rese
                            sizeof m, NULL);
     if (rc == STORE_NOTFOUND) return 0;
     if (rc) return rc;
-    *out = r->created < m.created;
+    *out = r->created <= m.created; /* the same second counts as before: never one too many */
     return 0;
 }
 

@@ -268,19 +268,19 @@ int store_account_put(store_txn_t *txn, const store_t *st, const store_account_t
 }
 
 /* ---- expiry index ---- */
-static int expiry_set(store_txn_t *txn, const store_t *st, uint8_t kind, uint32_t roster_no,
+static int expiry_set(store_txn_t *txn, const store_t *st, uint8_t kind, uint64_t id,
                       char subject, int64_t old_due, int64_t new_due)
 {
     uint8_t k[STORE_EXPIRY_KEY_BYTES];
     int rc;
     if (old_due == new_due) return 0;
     if (old_due) {
-        store_expiry_key(k, old_due, kind, roster_no, subject);
+        store_expiry_key(k, old_due, kind, id, subject);
         rc = store_del_raw(txn, st, STORE_DB_EXPIRY, k, sizeof k);
         if (rc && rc != STORE_NOTFOUND) return rc;
     }
     if (new_due) {
-        store_expiry_key(k, new_due, kind, roster_no, subject);
+        store_expiry_key(k, new_due, kind, id, subject);
         rc = store_put_raw(txn, st, STORE_DB_EXPIRY, k, sizeof k, "", 0, 0);
         if (rc) return rc;
     }
@@ -452,8 +452,8 @@ int store_order_put(store_txn_t *txn, const store_t *st, const store_order_t *o,
     uint8_t k[8];
     store_be64(k, o->id);
     int64_t due = o->state == STORE_ORDER_PENDING ? o->expires : 0;
-    /* the order timeout entry carries the order id in the roster_no slot */
-    int rc = expiry_set(txn, st, STORE_EXPIRE_ORDER, (uint32_t)o->id, 0, old_expires, due);
+    /* the order timeout entry carries the whole 64-bit order id */
+    int rc = expiry_set(txn, st, STORE_EXPIRE_ORDER, o->id, 0, old_expires, due);
     if (rc) return rc;
     return put_fixed(txn, st, STORE_DB_ORDER, k, 8, o, sizeof *o);
 }

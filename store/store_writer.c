@@ -222,7 +222,7 @@ static void run_batch(store_writer_t *w, store_req_t **reqs, int n, bool tick)
         rc = run_txn(w, reqs, n, tick);
         if (rc != MDB_MAP_FULL) break;
         atomic_fetch_add(&w->n_grows, 1);
-        if (tick && w->hooks.tick_abort_cb) w->hooks.tick_abort_cb(w->hooks.ctx);
+        if (w->hooks.abort_cb) w->hooks.abort_cb(w->hooks.ctx);
         int grc = store_grow(w->st);
         if (grc) {
             rc = grc;
@@ -233,12 +233,12 @@ static void run_batch(store_writer_t *w, store_req_t **reqs, int n, bool tick)
     if (rc == 0) {
         atomic_fetch_add_explicit(&w->n_batches, 1, memory_order_relaxed);
         if (n) count_batch(w, n);
-        if (tick && w->hooks.tick_commit_cb) w->hooks.tick_commit_cb(w->hooks.ctx);
+        if (w->hooks.commit_cb) w->hooks.commit_cb(w->hooks.ctx);
     } else {
         atomic_fetch_add_explicit(&w->n_failed, 1, memory_order_relaxed);
         CET_ERROR("writer: batch %llu of %d requests failed: %s",
                   (unsigned long long)w->batch_seq, n, store_strerror(rc));
-        if (tick && w->hooks.tick_abort_cb) w->hooks.tick_abort_cb(w->hooks.ctx);
+        if (w->hooks.abort_cb) w->hooks.abort_cb(w->hooks.ctx);
         for (int i = 0; i < n; i++) {
             reqs[i]->status = CET_E_STORAGE;
             reqs[i]->result_rc = rc;

@@ -20,8 +20,10 @@
  * request only (they are rewritten on the redo).
  *
  * Ticks. The writer also wakes every CET_EXPIRE_TICK_MS and, inside its
- * ordinary txns, calls tick_cb (holds expiry lives there); tick_commit_cb runs
- * after that txn is durable, tick_abort_cb if it was not.
+ * ordinary txns, calls tick_cb (holds expiry lives there). commit_cb runs
+ * after every txn that is durable, abort_cb after every one that was aborted
+ * (also before a redo after MDB_MAP_FULL): what a txn decided beyond LMDB
+ * (the engine's seat counters) is applied there, in commit order.
  */
 #ifndef STORE_WRITER_H
 #define STORE_WRITER_H
@@ -67,9 +69,9 @@ typedef struct store_writer_hooks {
     /* Called once per txn before the requests (may write: expiry). Returns
      * 0 or an LMDB code or errno. May be NULL. */
     int (*tick_cb)(store_txn_t *txn, store_t *st, int64_t now_ms, void *ctx);
-    /* After the txn that ran tick_cb committed / was aborted (writer thread). */
-    void (*tick_commit_cb)(void *ctx);
-    void (*tick_abort_cb)(void *ctx);
+    /* After every txn committed / was aborted (writer thread), tick or not. */
+    void (*commit_cb)(void *ctx);
+    void (*abort_cb)(void *ctx);
     void *ctx;
 } store_writer_hooks_t;
 

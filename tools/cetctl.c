@@ -19,8 +19,11 @@ static void usage(FILE *f)
 {
     fputs("usage: cetctl COMMAND [options]\n"
           "  demo --data DIR [--candidates N] [--seed S]\n"
-          "  import sitting|campuses|roster|scores --data DIR FILE.csv\n"
-          "  export roster|registrations|candidates|campuses|sitting|scores|orders|audit --data DIR\n"
+          "  import sitting|campuses|roster|scores --data DIR FILE   (CSV UTF-8/BOM/GBK/UTF-16, "
+          "comma or tab, or .xlsx)\n"
+          "  export roster|registrations|candidates|campuses|sitting|scores|orders|audit|reviews\n"
+          "         --data DIR [--format data|csv|xlsx] [--out FILE] [--school CODE]\n"
+          "  template roster|campuses|scores|sitting [--format csv|xlsx] [--out FILE]\n"
           "  check --data DIR\n"
           "  stats --data DIR\n"
           "  staff add --data DIR --user U --role school|province|support --scope CODE\n"
@@ -49,6 +52,7 @@ int main(int argc, char **argv)
         {"export", ctl_cmd_export},   {"check", ctl_cmd_check},
         {"stats", ctl_cmd_stats},     {"staff", ctl_cmd_staff},
         {"bench-prep", ctl_cmd_bench_prep}, {"debug-corrupt", ctl_cmd_debug_corrupt},
+        {"template", ctl_cmd_template},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(argv[1], cmds[i].name) == 0) return cmds[i].fn(argc - 2, argv + 2);

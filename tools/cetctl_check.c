@@ -293,7 +293,7 @@ static int email_cb(const void *key, size_t klen, const void *val, size_t vlen, 
     return 0;
 }
 
-static bool expiry_exists(check_t *c, int64_t due, uint8_t kind, uint32_t no, char subject)
+static bool expiry_exists(check_t *c, int64_t due, uint8_t kind, uint64_t no, char subject)
 {
     uint8_t k[STORE_EXPIRY_KEY_BYTES];
     store_expiry_key(k, due, kind, no, subject);
@@ -423,9 +423,13 @@ static int expiry_cb(const void *key, size_t klen, const void *val, size_t vlen,
     const uint8_t *k = key;
     int64_t due = (int64_t)store_rd64(k);
     uint8_t kind = k[8];
-    uint32_t no = store_rd32(k + 9);
-    char subject = (char)k[13];
-    if (kind == STORE_EXPIRE_HOLD) {
+    uint64_t id = store_expiry_key_id(k);
+    uint32_t no = (uint32_t)id; /* a hold's or a candidate's roster_no */
+    char subject = store_expiry_key_subject(k);
+    if (kind != STORE_EXPIRE_ORDER && id > UINT32_MAX) {
+        violation(c, CK_RECORD, "expiry entry of kind %u names id %llu", kind,
+                  (unsigned long long)id);
+    } else if (kind == STORE_EXPIRE_HOLD) {
         store_reg_t r;
         if (store_reg_get(c->txn, c->st, no, subject, &r) != 0)
             violation(c, CK_HOLD_ORPHAN, "hold %lld for %u/%c: no such registration",
@@ -446,12 +450,13 @@ static int expiry_cb(const void *key, size_t klen, const void *val, size_t vlen,
                       (long long)due, no, (long long)cd.empty_due);
     } else if (kind == STORE_EXPIRE_ORDER) {
         store_order_t o;
-        if (store_order_get(c->txn, c->st, no, &o) != 0)
-            violation(c, CK_EXPIRY_OTHER, "order expiry %lld for order %u: no such order",
-                      (long long)due, no);
+        if (store_order_get(c->txn, c->st, id, &o) != 0)
+            violation(c, CK_EXPIRY_OTHER, "order expiry %lld for order %llu: no such order",
+                      (long long)due, (unsigned long long)id);
         else if (o.state != STORE_ORDER_PENDING || o.expires != due)
-            violation(c, CK_EXPIRY_OTHER, "order expiry %lld for order %u: state %u expires %lld",
-                      (long long)due, no, o.state, (long long)o.expires);
+            violation(c, CK_EXPIRY_OTHER,
+                      "order expiry %lld for order %llu: state %u expires %lld", (long long)due,
+                      (unsigned long long)id, o.state, (long long)o.expires);
     } else {
         violation(c, CK_RECORD, "expiry entry of unknown kind %u", kind);
     }
@@ -469,7 +474,7 @@ static int order_cb(const void *key, size_t klen, const void *val, size_t vlen, 
     store_order_t o;
     memcpy(&o, val, sizeof o);
     if (o.state == STORE_ORDER_PENDING &&
-        !expiry_exists(c, o.expires, STORE_EXPIRE_ORDER, (uint32_t)o.id, 0))
+        !expiry_exists(c, o.expires, STORE_EXPIRE_ORDER, o.id, 0))
         violation(c, CK_EXPIRY_OTHER, "pending order %llu has no expiry entry",
                   (unsigned long long)o.id);
     (void)key;

@@ -14,6 +14,7 @@
 #include "base/cet_base.h"
 #include "base/cet_id.h"
 #include "base/cet_token.h"
+#include "engine/eng.h"
 #include "tools/cetctl.h"
 
 #define BENCH_PASSWORD_DEFAULT "bench-Pass-2026"
@@ -220,20 +221,15 @@ static int bench_put(store_txn_t *txn, bench_t *b, const bench_row_t *r)
         return store_account_put(txn, b->st, &a, r->reuse);
     }
     if (b->phase == 2) {
+        /* the very records a binding and a login make (engine/eng.h) */
+        store_roster_t ro;
         store_candidate_t cd;
-        memset(&cd, 0, sizeof cd);
-        if ((rc = store_roster_get_by_no(txn, b->st, r->roster_no, &cd.snapshot))) return rc;
-        memcpy(cd.account, r->id, sizeof cd.account);
-        cd.bound_at = b->now;
-        cd.empty_due = b->now + b->hold_ttl;
+        if ((rc = store_roster_get_by_no(txn, b->st, r->roster_no, &ro))) return rc;
+        eng_candidate_init(&cd, &ro, r->id, b->now, b->hold_ttl);
         return store_candidate_put(txn, b->st, r->roster_no, &cd);
     }
     store_session_t s;
-    memset(&s, 0, sizeof s);
-    memcpy(s.account, r->id, sizeof s.account);
-    s.kind = STORE_SESSION_CANDIDATE;
-    s.created = b->now;
-    s.expires = b->now + CET_SESSION_TTL_S;
+    eng_session_init(&s, STORE_SESSION_CANDIDATE, r->id, NULL, b->now);
     return store_session_put(txn, b->st, r->key, &s);
 }
 

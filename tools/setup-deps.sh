@@ -2,6 +2,8 @@
 # setup-deps.sh [run|test]: installs the Debian packages cetreg needs, as root.
 #   run   building cetd/cetctl/cetbench and running them behind h2o (cairo,
 #         pango, libqrencode and the CJK font draw the PDF admission tickets;
+#         cairo, libpng and the DejaVu fonts draw the captcha; libzip + expat
+#         read school .xlsx files, libxlsxwriter writes them;
 #         libcurl sends the outbox's mail over SMTP; python3-aiosmtpd is the
 #         local mail sink of tools/run.sh and of the integration tests)
 #   test  everything for the whole test suite (adds clang for libFuzzer,
@@ -15,12 +17,15 @@ what="${1:-run}"
 pkgs=(build-essential cmake pkg-config libevent-dev liblmdb-dev lmdb-utils libxxhash-dev
       libjemalloc-dev libsodium-dev libjansson-dev libssl-dev libnghttp2-dev python3 curl
       openssl h2o nghttp2-client
-      libcairo2-dev libpango1.0-dev libqrencode-dev fonts-wqy-microhei
+      libcairo2-dev libpng-dev libpango1.0-dev libqrencode-dev fonts-wqy-microhei fonts-dejavu-core
+      libzip-dev libexpat1-dev libxlsxwriter-dev
       libcurl4-openssl-dev python3-aiosmtpd)
 if [ "$what" = test ]; then
     pkgs+=(clang libclang-rt-14-dev chromium fonts-wqy-microhei)
     # admission-ticket tests read PDFs back (pdftotext, pdfinfo, pdftoppm) and decode the QR
     pkgs+=(poppler-utils zbar-tools)
+    # school-file tests open cetctl's .xlsx with an independent reader and write one with it
+    pkgs+=(python3-openpyxl)
     command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
     command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi

@@ -428,7 +428,26 @@ static void test_unix(void)
     CHECK(strcmp(r.body, "{\"client\":\"10.1.2.3\"}") == 0);
     CHECK_EQ(request_on(fd, "GET", "/client", "X-Forwarded-For: ::1\r\n", NULL, &r), 0);
     CHECK(strcmp(r.body, "{\"client\":\"::1\"}") == 0);
+    /* the last X-Forwarded-For field counts, written as inet_ntop writes it */
+    CHECK_EQ(request_on(fd, "GET", "/client",
+                        "X-Forwarded-For: 7.7.7.7\r\nX-Forwarded-For: 1.2.3.4, 2001:DB8::0:1\r\n",
+                        NULL, &r),
+             0);
+    CHECK(strcmp(r.body, "{\"client\":\"2001:db8::1\"}") == 0);
+    /* an address that is not one, or a field too long to read: 400, never "unix" */
     CHECK_EQ(request_on(fd, "GET", "/client", "X-Forwarded-For: 1.2.3.4, <evil>\r\n", NULL, &r), 0);
+    CHECK_EQ(r.status, 400);
+    CHECK(strstr(r.body, "\"bad_request\"") != NULL);
+    CHECK_EQ(request_on(fd, "GET", "/client", "X-Forwarded-For: 1.2.3.4 5.6.7.8\r\n", NULL, &r), 0);
+    CHECK_EQ(r.status, 400);
+    static char big[CET_XFF_BYTES_MAX + 64];
+    int n = snprintf(big, sizeof big, "X-Forwarded-For: ");
+    while (n < CET_XFF_BYTES_MAX + 20)
+        n += snprintf(big + n, sizeof big - (size_t)n, "9.9.9.9, ");
+    snprintf(big + n, sizeof big - (size_t)n, "10.1.2.3\r\n");
+    CHECK_EQ(request_on(fd, "GET", "/client", big, NULL, &r), 0);
+    CHECK_EQ(r.status, 400);
+    CHECK_EQ(request_on(fd, "GET", "/client", NULL, NULL, &r), 0); /* the connection goes on */
     CHECK(strcmp(r.body, "{\"client\":\"unix\"}") == 0);
     close(fd);
 }

@@ -121,7 +121,7 @@ static void test_reset(store_t *st)
     CHECK_EQ(store_reset_superseded(txn, st, &r, &sup), 0);
     CHECK(sup);
     store_reset_t newer = r;
-    newer.created = now + 5;
+    newer.created = now + 6;
     CHECK_EQ(store_reset_superseded(txn, st, &newer, &sup), 0);
     CHECK(!sup);
     store_reset_t someone = r;
