@@ -6,8 +6,6 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <event2/event.h>
-#include <event2/thread.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -186,9 +184,8 @@ struct net_mail {
     bool kicked; /* under lock */
     _Atomic bool stopping;
     /* sender thread only */
-    struct event_base *base; /* where the writer's completions of our marks arrive */
-    struct event *keepalive; /* a timer, so that a loop pass blocks until one arrives */
-    store_mailbox_t *mailbox;
+    store_mailbox_t *mailbox; /* the writer's completions of our marks */
+    bool notified;            /* under lock: completions wait in the mailbox */
     CURL *curl;
     mail_copy_t batch[CET_MAIL_BATCH_MAX];
     int n_batch;
@@ -198,7 +195,7 @@ struct net_mail {
 static int collect_cb(const store_mail_t *sm, const char *subject, const char *body, void *arg)
 {
     net_mail_t *m = arg;
-    if (m->n_batch >= CET_MAIL_BATCH_MAX) return 1;
+    if (m->n_batch >= CET_MAIL_BATCH_MAX) return CET_DONE;
     mail_copy_t *c = &m->batch[m->n_batch++];
     c->m = *sm;
     cet_strlcpy(c->subject, subject, sizeof c->subject);
@@ -334,9 +331,25 @@ static int mark(net_mail_t *m, mark_req_t *r)
     r->done = false;
     int rc = store_writer_submit(m->writer, &r->req);
     if (rc) return rc;
-    while (!r->done)
-        event_base_loop(m->base, EVLOOP_ONCE);
+    while (!r->done) {
+        pthread_mutex_lock(&m->lock);
+        while (!m->notified)
+            pthread_cond_wait(&m->cond, &m->lock);
+        m->notified = false;
+        pthread_mutex_unlock(&m->lock);
+        store_mailbox_drain(m->mailbox); /* runs mark_done_cb here, on the sender's thread */
+    }
     return r->req.status;
+}
+
+/* The writer's notify: completions arrived (writer thread; only a short lock). */
+static void mailbox_notify_cb(void *ctx)
+{
+    net_mail_t *m = ctx;
+    pthread_mutex_lock(&m->lock);
+    m->notified = true;
+    pthread_cond_broadcast(&m->cond);
+    pthread_mutex_unlock(&m->lock);
 }
 
 /* Sleeps until kicked, stopped, or ms passed. */
@@ -355,11 +368,6 @@ static void wait_ms(net_mail_t *m, int64_t ms)
         if (pthread_cond_timedwait(&m->cond, &m->lock, &ts) == ETIMEDOUT) break;
     m->kicked = false;
     pthread_mutex_unlock(&m->lock);
-}
-
-static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd, (void)what, (void)arg;
 }
 
 static void *mail_main(void *arg)
@@ -419,14 +427,9 @@ int net_mail_start(store_t *st, store_writer_t *w, const net_mail_options_t *opt
     if (opt->ca_file) cet_strlcpy(m->ca_file, opt->ca_file, sizeof m->ca_file);
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->cond, NULL);
-    evthread_use_pthreads(); /* the writer activates our mailbox from its thread */
-    m->base = event_base_new();
     m->curl = curl_easy_init();
-    if (!m->base || !m->curl) goto fail;
-    m->mailbox = store_mailbox_new(m->base);
-    m->keepalive = event_new(m->base, -1, EV_PERSIST, keepalive_cb, NULL);
-    struct timeval tick = {1, 0};
-    event_add(m->keepalive, &tick);
+    if (!m->curl) goto fail;
+    m->mailbox = store_mailbox_new(mailbox_notify_cb, m);
     /* the thread (and libcurl's resolver threads under it) takes no process signal: SIGTERM
      * and friends are the main thread's (net_server_wait_signal), whenever they arrive */
     sigset_t all, saved;
@@ -439,9 +442,7 @@ int net_mail_start(store_t *st, store_writer_t *w, const net_mail_options_t *opt
     *out = m;
     return 0;
 fail:
-    if (m->keepalive) event_free(m->keepalive);
     if (m->mailbox) store_mailbox_free(m->mailbox);
-    if (m->base) event_base_free(m->base);
     if (m->curl) curl_easy_cleanup(m->curl);
     cet_free(m);
     return EIO;
@@ -462,9 +463,7 @@ void net_mail_stop(net_mail_t *m)
     atomic_store(&m->stopping, true);
     net_mail_kick(m);
     pthread_join(m->thread, NULL);
-    event_free(m->keepalive);
     store_mailbox_free(m->mailbox);
-    event_base_free(m->base);
     curl_easy_cleanup(m->curl);
     pthread_mutex_destroy(&m->lock);
     pthread_cond_destroy(&m->cond);

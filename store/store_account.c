@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/cet_base.h"
+#include "base/cet_err.h"
 #include "store/store_internal.h"
 
 /* ---- the outbox ---- */
@@ -119,7 +120,7 @@ int store_mail_scan(store_txn_t *txn, const store_t *st, uint8_t state, uint64_t
         if (key.mv_size < 1 || ((const uint8_t *)key.mv_data)[0] != state) break;
         int r = mail_scan_cb(key.mv_data, key.mv_size, val.mv_data, val.mv_size, w);
         if (r) {
-            rc = r > 0 ? 0 : r;
+            rc = r == CET_DONE ? 0 : r;
             goto out;
         }
         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
@@ -143,14 +144,14 @@ int store_mail_failed(store_txn_t *txn, const store_t *st, uint64_t id, int32_t 
 {
     uint8_t k[OUTBOX_KEY_BYTES];
     outbox_key(k, STORE_MAIL_PENDING, id);
-    MDB_val v;
+    store_val_t v;
     int rc = store_get_ref(txn, st, STORE_DB_OUTBOX, k, sizeof k, &v);
     if (rc) return rc == STORE_NOTFOUND ? 0 : rc;
     store_mail_t m;
-    if ((rc = mail_decode(v.mv_data, v.mv_size, &m))) return rc;
-    size_t n = v.mv_size;
+    if ((rc = mail_decode(v.data, v.len, &m))) return rc;
+    size_t n = v.len;
     uint8_t buf[sizeof(store_mail_t) + CET_MAIL_SUBJECT_BYTES_MAX + CET_MAIL_BODY_BYTES_MAX];
-    memcpy(buf, v.mv_data, n); /* the map value dies with the delete below (mail_decode bounds n) */
+    memcpy(buf, v.data, n); /* the map value dies with the delete below (mail_decode bounds n) */
     m.state = STORE_MAIL_FAILED;
     m.attempts++;
     m.last_code = smtp_code;
@@ -177,11 +178,11 @@ int store_mail_count(store_txn_t *txn, const store_t *st, uint8_t state, size_t 
 int store_reset_get(store_txn_t *txn, const store_t *st, const uint8_t token_hash[32],
                     store_reset_t *out)
 {
-    MDB_val v;
+    store_val_t v;
     int rc = store_get_ref(txn, st, STORE_DB_RESET, token_hash, 32, &v);
     if (rc) return rc;
-    if (v.mv_size != sizeof *out) return STORE_CORRUPT;
-    memcpy(out, v.mv_data, sizeof *out);
+    if (v.len != sizeof *out) return STORE_CORRUPT;
+    memcpy(out, v.data, sizeof *out);
     return 0;
 }
 
@@ -256,7 +257,7 @@ static int session_collect_cb(const void *key, size_t klen, const void *val, siz
     session_walk_t *w = arg;
     (void)val, (void)vlen;
     if (klen != ACCOUNT_SESSION_KEY_BYTES) return STORE_CORRUPT;
-    if (w->n >= CET_ACCOUNT_SESSIONS_BATCH_MAX) return 1;
+    if (w->n >= CET_ACCOUNT_SESSIONS_BATCH_MAX) return CET_DONE;
     memcpy(w->keys[w->n++], (const uint8_t *)key + STORE_ACCOUNT_ID_BYTES, 32);
     return 0;
 }

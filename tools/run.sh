@@ -55,7 +55,7 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-"$bin/net/cetd" --data "$data" --listen "unix:$sock" --listen "127.0.0.1:$api_port" \
+"$bin/net/cetd" --dev --data "$data" --listen "unix:$sock" --listen "127.0.0.1:$api_port" \
     --payment-secret-file "$secret" --pay-url "http://127.0.0.1:$pay_port/pay" \
     --smtp-url "smtp://127.0.0.1:$smtp_port" --mail-from "noreply@localhost" \
     --public-url "https://localhost:$https_port" \
