@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <ini.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -569,6 +570,17 @@ static void announce_modes(const settings_t *s)
 
 int main(int argc, char **argv)
 {
+    /* The signals cetd serves (net_server_wait_signal) are blocked before any
+     * thread exists, so every thread (the writer, the captcha renderer, the
+     * mail sender) inherits the mask: a SIGTERM that comes early stays pending
+     * for the main thread to drain on, instead of killing the process through
+     * a thread that does not block it. */
+    sigset_t served;
+    sigemptyset(&served);
+    sigaddset(&served, SIGTERM);
+    sigaddset(&served, SIGINT);
+    sigaddset(&served, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &served, NULL);
     settings_t s;
     int rc = settings_parse(argc, argv, &s);
     if (rc >= 0) return rc;
