@@ -45,6 +45,9 @@ static const char *const store_db_names[STORE_DB__COUNT] = {
     [STORE_DB_IDEM] = "idem",
     [STORE_DB_AUDIT] = "audit",
     [STORE_DB_NOTICE] = "notice",
+    [STORE_DB_OUTBOX] = "outbox",
+    [STORE_DB_RESET] = "reset",
+    [STORE_DB_ACCOUNT_SESSION] = "account_session",
 };
 
 _Static_assert(STORE_NOTFOUND == MDB_NOTFOUND, "store.h mirrors LMDB's code");
