@@ -220,6 +220,8 @@ int main(int argc, char **argv)
     nopt.metrics = net_api_metrics_cb;
     nopt.app = api;
     nopt.store = st;
+    nopt.upload_path = "/api/v1/admin/roster"; /* a school's roster file (net_api_admin.c) */
+    nopt.upload_bytes_max = CET_SHEET_UPLOAD_BYTES_MAX;
     net_server_t *srv;
     if ((rc = net_server_start(&nopt, &srv))) {
         CET_ERROR("cetd: cannot start serving: %s", strerror(rc));

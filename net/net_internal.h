@@ -73,6 +73,7 @@ struct net_req {
     char path[CET_PATH_BYTES_MAX];
     char client[64];
     char body[CET_BODY_BYTES_MAX + 1];
+    char *big_body; /* a body above CET_BODY_BYTES_MAX on the upload route (heap), or NULL */
 };
 
 /**
@@ -99,6 +100,11 @@ void net_core_conn_closed(net_core_t *core);
 void net_core_conn_closed_cb(struct evhttp_connection *evcon, void *arg);
 /** The core's metrics block. */
 net_core_metrics_t *net_core_metrics(net_core_t *core);
+/**
+ * The largest body the request line of evreq may carry: CET_BODY_BYTES_MAX,
+ * or the upload route's limit for a POST to net_options_t.upload_path.
+ */
+size_t net_core_body_max(const net_core_t *core, struct evhttp_request *evreq);
 /** True once net_server_drain began. */
 bool net_core_draining(const net_core_t *core);
 

@@ -100,6 +100,18 @@ static void net_init_once(void)
 }
 
 /* ---- small accessors for the other files ---- */
+size_t net_core_body_max(const net_core_t *core, struct evhttp_request *evreq)
+{
+    const net_options_t *o = &core->srv->opt;
+    if (!o->upload_path || evhttp_request_get_command(evreq) != EVHTTP_REQ_POST)
+        return CET_BODY_BYTES_MAX;
+    const char *uri = evhttp_request_get_uri(evreq);
+    size_t n = strlen(o->upload_path);
+    if (!uri || strncmp(uri, o->upload_path, n) != 0 || (uri[n] && uri[n] != '?'))
+        return CET_BODY_BYTES_MAX;
+    return o->upload_bytes_max;
+}
+
 unsigned net_core_index(const net_core_t *core)
 {
     return core->index;
@@ -565,7 +577,9 @@ static int core_new(net_server_t *srv, unsigned index, net_core_t **out)
     core->ctl_ev = event_new(core->base, -1, 0, core_ctl_cb, core);
     core->done_ev = event_new(core->base, -1, 0, core_done_cb, core);
     if (!core->http || !core->claim_ev || !core->ctl_ev || !core->done_ev) return ENOMEM;
-    evhttp_set_max_body_size(core->http, CET_BODY_HARD_BYTES_MAX);
+    size_t hard = CET_BODY_HARD_BYTES_MAX;
+    if (srv->opt.upload_path && srv->opt.upload_bytes_max > hard) hard = srv->opt.upload_bytes_max;
+    evhttp_set_max_body_size(core->http, (ev_ssize_t)hard);
     evhttp_set_max_headers_size(core->http, CET_HEADERS_BYTES_MAX);
     evhttp_set_timeout(core->http, CET_HTTP_TIMEOUT_S);
     /* every method libevent parses reaches the router, which answers the ones no
