@@ -859,10 +859,15 @@ static void roster_reply(roster_job_t *job, uint64_t inserted, uint64_t updated)
                           roster_errors_json(&job->b));
     int status = 200;
     if (job->b.bad) {
-        status = 422;
-        json_object_set_new(j, "error", json_pack("{s:s,s:s}", "code", "roster_refused",
-                                                  "message",
-                                                  cet_err_message(CET_E_ROSTER_REFUSED)));
+        /* a row of a school outside the caller's scope: the file is forbidden, all of it */
+        cet_err_t e = CET_E_ROSTER_REFUSED;
+        for (size_t i = 0; i < job->b.nprobs; i++)
+            if (job->b.probs[i].code == CET_E_ROSTER_OTHER_SCHOOL) e = CET_E_FORBIDDEN;
+        status = cet_err_status(e);
+        json_object_set_new(j, "error", json_pack("{s:s,s:s}", "code", cet_err_code(e), "message",
+                                                  e == CET_E_FORBIDDEN
+                                                      ? cet_err_message(CET_E_ROSTER_OTHER_SCHOOL)
+                                                      : cet_err_message(e)));
     }
     roster_job_free(job);
     net_call_reply_json(call, status, j);
