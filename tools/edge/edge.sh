@@ -47,7 +47,7 @@ edge__opts() {
     EDGE_SOCKET="" EDGE_STATE="$EDGE_REPO/var/edge" EDGE_HTTPS_PORT=8443 EDGE_HTTP_PORT=8080
     EDGE_BIND=127.0.0.1 EDGE_HOST=localhost EDGE_CERT="" EDGE_KEY="" EDGE_WWW="$EDGE_REPO/tools/www"
     EDGE_THREADS="$(nproc 2>/dev/null || echo 1)" EDGE_MAX_CONNECTIONS=8192 EDGE_H2_STREAMS=16
-    EDGE_ASSET_MAX_AGE=600 EDGE_BODY_BYTES_MAX=16384 EDGE_USER=""
+    EDGE_ASSET_MAX_AGE=600 EDGE_BODY_BYTES_MAX=67108864 EDGE_USER=""
     if [ "$(id -u)" = 0 ]; then EDGE_USER=root; fi
     while [ $# -gt 0 ]; do
         case "$1" in
