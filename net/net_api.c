@@ -390,6 +390,7 @@ static const route_t routes[] = {
     {NET_GET, "/api/v1/admin/exports/", NULL, net_api_admin_export, 1, "admin_exports"},
     {NET_GET, "/api/v1/admin/audit", net_api_admin_audit, NULL, 0, "admin_audit"},
     {NET_GET, "/api/v1/admin/dashboard", net_api_admin_dashboard, NULL, 0, "admin_dashboard"},
+    {NET_GET, "/api/v1/admin/registrations", net_api_admin_registrations, NULL, 0, "admin_registrations"},
 };
 
 void net_api_handler_cb(net_req_t *req, void *app)

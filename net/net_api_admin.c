@@ -950,3 +950,83 @@ void net_api_admin_roster(net_call_t *call)
         net_call_reply_error(call, e, NULL);
     }
 }
+
+/* ---- GET /api/v1/admin/registrations?state=unpaid|locked|paid|all: for group payment ---- */
+typedef struct reg_list {
+    net_call_t *call;
+    store_txn_t *txn;
+    int want; /* 0 all, 1 unpaid, 2 locked, 3 paid */
+    json_t *arr;
+    size_t n;
+} reg_list_t;
+
+static int reg_list_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    reg_list_t *l = arg;
+    (void)val, (void)vlen;
+    if (klen != 8) return 0;
+    uint32_t no = store_rd32((const uint8_t *)key + 4);
+    store_reg_t regs[CET_CANDIDATE_REGS_MAX];
+    int n = store_reg_list(l->txn, l->call->api->st, no, regs, CET_CANDIDATE_REGS_MAX);
+    if (n < 0) return n;
+    if (n == 0) return 0;
+    store_candidate_t c;
+    int rc = store_candidate_get(l->txn, l->call->api->st, no, &c);
+    if (rc == STORE_NOTFOUND) return 0;
+    if (rc) return rc;
+    for (int i = 0; i < n; i++) {
+        const store_reg_t *r = &regs[i];
+        int st = (r->flags & STORE_REG_PAID) ? 3 : (r->flags & STORE_REG_LOCKED) ? 2 : 1;
+        if (l->want && st != l->want) continue;
+        if (l->n >= CET_ADMIN_LIST_MAX) return 1;
+        char s[2] = {r->subject, 0};
+        static const char *const names[] = {"", "unpaid", "locked", "paid"};
+        json_array_append_new(
+            l->arr, json_pack("{s:s,s:s,s:s,s:s,s:o,s:i,s:s,s:b,s:o}", "id_type",
+                              cet_id_type_name(c.snapshot.id_type), "id_number",
+                              c.snapshot.id_number, "name", c.snapshot.name, "subject", s,
+                              "campus", net_api_code6(r->campus), "fee", (json_int_t)r->fee,
+                              "state", names[st], "in_order", r->order_id != 0, "expires_at",
+                              net_api_time_json(r->expires)));
+        l->n++;
+    }
+    return 0;
+}
+
+static int reg_school_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    reg_list_t *l = arg;
+    (void)key;
+    store_school_t s;
+    if (klen != 4 || vlen != sizeof s) return 0;
+    memcpy(&s, val, sizeof s);
+    int rc = net_api_admin_school_ok(l->call, l->txn, s.code);
+    if (rc == CET_E_FORBIDDEN) return 0;
+    if (rc) return rc;
+    uint8_t p[4];
+    store_be32(p, s.code);
+    return store_scan(l->txn, l->call->api->st, STORE_DB_ROSTER_SCHOOL, p, 4, reg_list_cb, l);
+}
+
+void net_api_admin_registrations(net_call_t *call)
+{
+    if (!net_api_admin_begin(call)) return;
+    const char *q = net_req_query(call->req, "state");
+    reg_list_t l = {.call = call, .txn = call->rtxn};
+    if (!q || !strcmp(q, "all")) l.want = 0;
+    else if (!strcmp(q, "unpaid")) l.want = 1;
+    else if (!strcmp(q, "locked")) l.want = 2;
+    else if (!strcmp(q, "paid")) l.want = 3;
+    else {
+        net_call_reply_error(call, CET_E_BAD_QUERY, "state");
+        return;
+    }
+    l.arr = json_array();
+    int rc = store_scan(l.txn, call->api->st, STORE_DB_SCHOOL, NULL, 0, reg_school_cb, &l);
+    if (rc) {
+        json_decref(l.arr);
+        net_call_reply_store_error(call, rc);
+        return;
+    }
+    net_call_reply_json(call, 200, json_pack("{s:o}", "registrations", l.arr));
+}

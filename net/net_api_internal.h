@@ -200,6 +200,7 @@ void net_api_admin_audit(net_call_t *call);
 void net_api_admin_dashboard(net_call_t *call);
 void net_api_admin_export(net_call_t *call, const char *kind);
 void net_api_admin_offer(net_call_t *call, const char *rest);
+void net_api_admin_registrations(net_call_t *call);
 void net_api_admin_reviews(net_call_t *call);
 void net_api_admin_roster(net_call_t *call);
 void net_api_admin_settings(net_call_t *call, const char *rest);
