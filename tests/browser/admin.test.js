@@ -84,6 +84,8 @@ async function makePendingReview(request) {
   await post('/candidate', { id_type: rv.id_type, id_number: rv.id_number, name: rv.name, confirmed: true }, tok);
   const r = await post('/cet6-review', { ticket_number: rv.ticket, confirmed: true }, tok);
   assert(r.state === 'pending', 'review state ' + r.state);
+  /* a registration for the teacher's group payment (and a live seat under the capacity) */
+  await post('/registrations', { subject: '1', campus: '100130' }, tok);
   return tok;
 }
 
@@ -196,9 +198,26 @@ async function deskWalk(browser, candToken) {
     assert(String(j.announcements && j.announcements.school).includes('逾期报名作废'), 'candidate page: ' + JSON.stringify(j.announcements));
   }, { page });
 
-  await check('group payment page lists the school\'s registrations', async () => {
+  await check('group payment: choose the candidate, lock, record the payment', async () => {
     await navTo(page, 'group', '#group');
-    await shot(page, 'desk-group-payment');
+    let row = page.locator('#group tbody tr', { hasText: opt.review.id_number });
+    await row.waitFor();
+    assert((await row.textContent()).includes('未缴费'), 'unpaid first: ' + await row.textContent());
+    await row.locator('input[type=checkbox]').check();
+    await shot(page, 'desk-group-chosen');
+    await page.click('#group-lock');
+    await okMsg(page, '#group-result', '已锁定 1 项');
+    await page.locator('#group tbody tr', { hasText: '已锁定' }).first().waitFor({ timeout: 15000 });
+    row = page.locator('#group tbody tr', { hasText: opt.review.id_number });
+    await shot(page, 'desk-group-locked');
+    await row.locator('input[type=checkbox]').check();
+    await page.click('#group-pay');
+    await okMsg(page, '#group-result', '已记录缴费 1 项');
+    await page.waitForFunction(id => !Array.from(document.querySelectorAll('#group tbody tr'))
+      .some(tr => tr.textContent.includes(id)), opt.review.id_number, { timeout: 15000 });
+    const t = await page.textContent('#app');
+    assert(/已缴费 [1-9]/.test(t), 'paid count: ' + t.slice(0, 200));
+    await shot(page, 'desk-group-paid');
   }, { page });
 
   await check('exports download: CSV with its BOM, .xlsx a workbook', async () => {

@@ -200,7 +200,7 @@
         h('div.stat', '剩余座位', h('b', { text: left })),
         h('div.stat', '待审核六级资格', h('b', h('a', { href: '#/reviews', id: 'pending-count', text: d.pending_reviews })))));
       if (sitting.name) card.appendChild(h('p.muted', { text: sitting.name + '　报名时间：' +
-        shortTime(sitting.reg_opens) + ' 至 ' + shortTime(sitting.reg_closes) }));
+        shortTime(sitting.registration_opens) + ' 至 ' + shortTime(sitting.registration_closes) }));
       var t = h('table', h('thead', h('tr', ['学校', '校区', '科目', '容量', '已报名（全部）', '剩余座位',
         '本范围报名', '本范围已缴费', '报名费（元）', '报名时间'].map(function (x) { return h('th', { text: x }); }))),
         h('tbody', d.offers.map(function (o) {
@@ -327,8 +327,9 @@
           h('td.n', { text: o.live }), h('td', cap), h('td', fee), h('td', wo), h('td', wc), h('td', save));
         save.addEventListener('click', function () {
           var b = { capacity: parseInt(cap.value, 10), fee: Math.round(parseFloat(fee.value) * 100) };
-          if (wo.value) b.window_opens = rfc3339(wo.value);
-          if (wc.value) b.window_closes = rfc3339(wc.value);
+          /* a window is sent only when changed (the input has minutes, the offer seconds) */
+          if (wo.value && wo.value !== localInput(o.window_opens)) b.window_opens = rfc3339(wo.value);
+          if (wc.value && wc.value !== localInput(o.window_closes)) b.window_closes = rfc3339(wc.value);
           out.textContent = '';
           api('PUT', '/admin/offers/' + o.campus + '/' + o.subject, b).then(function (r) {
             out.appendChild(msg('ok', o.campus + ' ' + o.subject_name + '：已保存（容量 ' + r.capacity + '，剩余 ' + r.seats_left +
@@ -412,10 +413,11 @@
       card.appendChild(h('p.muted', { text: '勾选考生的报名科目：先“锁定”（锁定后考生不能自行支付，也不会过期），学校统一收费后“记录缴费”；' +
         '不再集体缴费的可“解锁”（解锁后重新保留 24 小时）。' }));
       var out = h('div', { id: 'group-result' });
+      if (state.flash) { out = state.flash; state.flash = null; }
       var rows = r.registrations.filter(function (x) { return x.state !== 'paid'; });
       var paid = r.registrations.length - rows.length;
       var boxes = [];
-      var body = h('tbody', rows.map(function (x) {
+      var body = h('tbody', rows.length ? null : h('tr', h('td', { colspan: '8', class: 'muted', text: '暂无未缴费的报名。' })), rows.map(function (x) {
         var cb = h('input', { type: 'checkbox', 'aria-label': '选择 ' + x.name + ' ' + x.subject });
         boxes.push({ cb: cb, reg: x });
         return h('tr', h('td', cb), h('td.nw', { text: x.name }), h('td.mono', { text: x.id_number }),
@@ -434,6 +436,7 @@
           out.textContent = '';
           out.appendChild(msg(bad.length ? 'warn' : 'ok', done + ' ' + ok + ' 项' + (bad.length ? '，失败 ' + bad.length + ' 项' : '') + '。'));
           bad.forEach(function (b) { out.appendChild(msg('error', b)); });
+          state.flash = out.cloneNode(true); /* shown again once the list is reloaded */
         });
       }
       function lock(flag) {
