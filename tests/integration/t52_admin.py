@@ -135,6 +135,7 @@ class AdminApi(RulesCase):
                  ("GET", "/api/v1/admin/announcements", None),
                  ("GET", "/api/v1/admin/audit", None),
                  ("GET", "/api/v1/admin/dashboard", None),
+                 ("GET", "/api/v1/admin/registrations", None),
                  ("GET", "/api/v1/admin/exports/candidates?format=csv", None),
                  ("PUT", "/api/v1/admin/offers/100130/1", {"capacity": 1000}),
                  ("PUT", "/api/v1/admin/schools/10013/settings", {"oral_elsewhere": True}),
@@ -399,6 +400,11 @@ class AdminApi(RulesCase):
         mine = [r_ for r_ in rows if r_[0] == p.id_number]
         self.assertEqual(len(mine), 1)
         self.assertIn("30.00", mine[0])  # yuan with two decimals
+        # the group payment list: A's candidate for A and the province, not for B
+        for user, seen in ((self.A, True), (self.PROV, True), (self.B, False)):
+            r = self.api("GET", "/api/v1/admin/registrations?state=unpaid", token=self.staff(user))
+            ids = [x["id_number"] for x in self.assertStatus(r, 200)["registrations"]]
+            self.assertEqual(p.id_number in ids, seen, user)
         # school B's export does not hold A's candidate
         self.assertNotIn(p.id_number, self.export_text("registrations", self.B))
         self.assertErr(self.api("GET", "/api/v1/admin/exports/secrets",
@@ -447,6 +453,8 @@ class AuditTamper(unittest.TestCase):
             try:
                 p = dd.check()
                 self.assertEqual(p.returncode, 0, p.stdout)
+                p = cetctl("audit", "verify", "--data", dd.data)
+                self.assertIn("the chain verifies", p.stdout)
                 cetctl("debug-corrupt", "--data", dd.data, "--what", what)
                 p = dd.check()
                 self.assertNotEqual(p.returncode, 0, p.stdout)
@@ -454,6 +462,9 @@ class AuditTamper(unittest.TestCase):
                 self.assertEqual(len(bad), 1, p.stdout)
                 self.assertIn("audit entry 1: its hash" if what == "audit-tamper" else "audit",
                               bad[0])
+                p = cetctl("audit", "verify", "--data", dd.data, check=False)
+                self.assertEqual(p.returncode, 1, p.stdout)
+                self.assertIn("FAILED", p.stdout)
             finally:
                 dd.cleanup()
 
