@@ -51,7 +51,8 @@ static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     size_t n = strlen(s);
     if (n == 0 || n > 19 || strspn(s, "0123456789") != n) return false;
     uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) v = v * 10 + (uint64_t)(s[i] - '0');
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (uint64_t)(s[i] - '0');
     if (v < min || v > max) return false;
     *out = v;
     return true;
@@ -81,8 +82,8 @@ static bool text_field(row_ctx_t *c, int i, char *dst, size_t cap, bool required
 static bool uint_field(row_ctx_t *c, int i, uint64_t min, uint64_t max, uint64_t *out)
 {
     if (parse_u64(c->vals[i], min, max, out)) return true;
-    problem(c, i, CET_E_INVALID_FIELD, "%s '%s' is not a whole number in %llu..%llu",
-            c->labels[i], c->vals[i], (unsigned long long)min, (unsigned long long)max);
+    problem(c, i, CET_E_INVALID_FIELD, "%s '%s' is not a whole number in %llu..%llu", c->labels[i],
+            c->vals[i], (unsigned long long)min, (unsigned long long)max);
     return false;
 }
 
@@ -90,7 +91,8 @@ static bool code_field(row_ctx_t *c, int i, int digits, uint64_t *out)
 {
     const char *s = c->vals[i];
     uint64_t lo = 1, hi = 9;
-    for (int k = 1; k < digits; k++) lo *= 10, hi = hi * 10 + 9;
+    for (int k = 1; k < digits; k++)
+        lo *= 10, hi = hi * 10 + 9;
     if (strlen(s) == (size_t)digits && parse_u64(s, lo, hi, out)) return true;
     problem(c, i, CET_E_INVALID_FIELD, "%s '%s' must be %d digits", c->labels[i], s, digits);
     return false;
@@ -140,8 +142,9 @@ int eng_roster_row(const char *const vals[], const char *const labels[],
     code_field(&c, ENG_ROSTER_CAMPUS, 6, &campus);
     r->education = education_parse(vals[ENG_ROSTER_EDUCATION]);
     if (!r->education)
-        problem(&c, ENG_ROSTER_EDUCATION, CET_E_INVALID_FIELD, "%s '%s' must be 本科, 专科 or 研究生",
-                labels[ENG_ROSTER_EDUCATION], vals[ENG_ROSTER_EDUCATION]);
+        problem(&c, ENG_ROSTER_EDUCATION, CET_E_INVALID_FIELD,
+                "%s '%s' must be 本科, 专科 or 研究生", labels[ENG_ROSTER_EDUCATION],
+                vals[ENG_ROSTER_EDUCATION]);
     uint_field(&c, ENG_ROSTER_YEARS, 1, 9, &years);
     uint_field(&c, ENG_ROSTER_ENTRY, 1980, 2100, &entry);
     uint_field(&c, ENG_ROSTER_GRADE, 0, 20, &grade);
@@ -204,8 +207,8 @@ int eng_roster_place(store_txn_t *txn, const store_t *st, const store_roster_t *
 {
     if (scope_school && r->school != scope_school) {
         place_problem(why, ENG_ROSTER_SCHOOL, CET_E_ROSTER_OTHER_SCHOOL,
-                      "%s %05u is not your school (%05u): the whole file is refused",
-                      school_label, r->school, scope_school);
+                      "%s %05u is not your school (%05u): the whole file is refused", school_label,
+                      r->school, scope_school);
         return CET_REFUSED;
     }
     if (scope_province) {
@@ -324,8 +327,10 @@ static int apply_settings(eng_op_t *op, store_txn_t *txn)
     if (r) return r;
     if ((r = scope_ok(op, txn, s.code))) return r;
     bool was = s.flags & STORE_SCHOOL_ORAL_ELSEWHERE;
-    if (op->in.flag) s.flags |= STORE_SCHOOL_ORAL_ELSEWHERE;
-    else s.flags &= (uint8_t)~STORE_SCHOOL_ORAL_ELSEWHERE;
+    if (op->in.flag)
+        s.flags |= STORE_SCHOOL_ORAL_ELSEWHERE;
+    else
+        s.flags &= (uint8_t)~STORE_SCHOOL_ORAL_ELSEWHERE;
     int rc = store_school_put(txn, e->st, &s);
     if (rc) return rc;
     char detail[96], target[24];
@@ -407,7 +412,8 @@ static int apply_announce_post(eng_op_t *op, store_txn_t *txn)
     snprintf(target, sizeof target, "%s:%0*u announcement:%u",
              scope == STORE_ANNOUNCE_SCHOOL ? "school" : "province",
              scope == STORE_ANNOUNCE_SCHOOL ? 5 : 2, code, a.id);
-    snprintf(detail, sizeof detail, "%s %0*u: %s", scope == STORE_ANNOUNCE_SCHOOL ? "school" : "province",
+    snprintf(detail, sizeof detail, "%s %0*u: %s",
+             scope == STORE_ANNOUNCE_SCHOOL ? "school" : "province",
              scope == STORE_ANNOUNCE_SCHOOL ? 5 : 2, code, tb[0]);
     if ((rc = store_audit_log(txn, e->st, op->now, op->staff, "announce_post", target, detail)))
         return rc;
@@ -423,8 +429,9 @@ static int apply_announce_delete(eng_op_t *op, store_txn_t *txn)
     eng_t *e = op->eng;
     store_announcement_t a;
     char title[STORE_ANNOUNCE_TITLE_BYTES_MAX + 1];
-    int r = lmdb(store_announcement_get(txn, e->st, op->in.item_id, &a, title, sizeof title, NULL, 0),
-                 CET_E_ANNOUNCEMENT_NOT_FOUND);
+    int r =
+        lmdb(store_announcement_get(txn, e->st, op->in.item_id, &a, title, sizeof title, NULL, 0),
+             CET_E_ANNOUNCEMENT_NOT_FOUND);
     if (r) return r;
     if ((r = announce_scope_ok(op, txn, a.scope, a.code))) return r;
     int rc = store_announcement_del(txn, e->st, &a);
@@ -468,10 +475,14 @@ static int apply_roster(eng_op_t *op, store_txn_t *txn)
         eng_row_problem_t why;
         int rc = eng_roster_place(txn, e->st, &b->rows[i], op->in.scope_school,
                                   op->in.scope_province, "school", &cc, &cs, &why);
-        if (rc == CET_REFUSED) batch_problem(b, b->lines[i], &why);
-        else if (rc) return rc;
-        if (i == 0) school = b->rows[i].school;
-        else if (b->rows[i].school != school) one_school = false;
+        if (rc == CET_REFUSED)
+            batch_problem(b, b->lines[i], &why);
+        else if (rc)
+            return rc;
+        if (i == 0)
+            school = b->rows[i].school;
+        else if (b->rows[i].school != school)
+            one_school = false;
     }
     if (b->bad) return CET_E_ROSTER_REFUSED;
     uint64_t inserted = 0, updated = 0;
@@ -479,14 +490,18 @@ static int apply_roster(eng_op_t *op, store_txn_t *txn)
         store_roster_t old;
         int rc = store_roster_get(txn, e->st, b->rows[i].id_type, b->rows[i].id_number, &old);
         if (rc && rc != STORE_NOTFOUND) return rc;
-        if (rc == 0) updated++;
-        else inserted++;
+        if (rc == 0)
+            updated++;
+        else
+            inserted++;
         b->rows[i].roster_no = 0;
         if ((rc = store_roster_put(txn, e->st, &b->rows[i]))) return rc;
     }
     char target[40], detail[256];
-    if (one_school && b->n) snprintf(target, sizeof target, "school:%05u", school);
-    else snprintf(target, sizeof target, "province:%02u", op->in.scope_province);
+    if (one_school && b->n)
+        snprintf(target, sizeof target, "school:%05u", school);
+    else
+        snprintf(target, sizeof target, "province:%02u", op->in.scope_province);
     snprintf(detail, sizeof detail, "roster file sha256 %s: %zu rows, %llu inserted, %llu updated",
              b->file_hash, b->n, (unsigned long long)inserted, (unsigned long long)updated);
     int rc = store_audit_log(txn, e->st, op->now, op->staff, "roster_import", target, detail);

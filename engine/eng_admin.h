@@ -31,10 +31,22 @@
 
 /* The columns of a roster file, in the order of cet_sheet_roster. */
 enum {
-    ENG_ROSTER_ID_TYPE, ENG_ROSTER_ID_NUMBER, ENG_ROSTER_NAME, ENG_ROSTER_GENDER,
-    ENG_ROSTER_SCHOOL, ENG_ROSTER_CAMPUS, ENG_ROSTER_EDUCATION, ENG_ROSTER_YEARS,
-    ENG_ROSTER_ENTRY, ENG_ROSTER_GRADE, ENG_ROSTER_DEPARTMENT, ENG_ROSTER_MAJOR,
-    ENG_ROSTER_CLASS, ENG_ROSTER_STUDENT_NO, ENG_ROSTER_REMARKS, ENG_ROSTER_SUBJECTS,
+    ENG_ROSTER_ID_TYPE,
+    ENG_ROSTER_ID_NUMBER,
+    ENG_ROSTER_NAME,
+    ENG_ROSTER_GENDER,
+    ENG_ROSTER_SCHOOL,
+    ENG_ROSTER_CAMPUS,
+    ENG_ROSTER_EDUCATION,
+    ENG_ROSTER_YEARS,
+    ENG_ROSTER_ENTRY,
+    ENG_ROSTER_GRADE,
+    ENG_ROSTER_DEPARTMENT,
+    ENG_ROSTER_MAJOR,
+    ENG_ROSTER_CLASS,
+    ENG_ROSTER_STUDENT_NO,
+    ENG_ROSTER_REMARKS,
+    ENG_ROSTER_SUBJECTS,
     ENG_ROSTER_BARRED
 };
 
@@ -78,12 +90,12 @@ int eng_subjects_load(store_txn_t *txn, const store_t *st, store_subject_t subje
  */
 typedef struct eng_roster_batch {
     store_roster_t *rows;
-    unsigned *lines;          /* the file line of each row */
+    unsigned *lines; /* the file line of each row */
     size_t n;
     eng_row_problem_t *probs; /* out: up to probs_max */
     size_t nprobs, probs_max;
-    uint64_t bad;             /* out: problems found (also beyond probs_max) */
-    char file_hash[65];       /* hex SHA-256 of the file, for the audit entry */
+    uint64_t bad;       /* out: problems found (also beyond probs_max) */
+    char file_hash[65]; /* hex SHA-256 of the file, for the audit entry */
 } eng_roster_batch_t;
 
 /** Is k one of the ops of this file? */

@@ -135,10 +135,14 @@ void net_api_admin_reviews(net_call_t *call)
     if (!net_api_admin_begin(call)) return;
     const char *st = net_req_query(call->req, "state");
     review_list_t l = {.call = call, .txn = call->rtxn};
-    if (!st || !strcmp(st, "pending")) l.state = STORE_REVIEW_PENDING;
-    else if (!strcmp(st, "approved")) l.state = STORE_REVIEW_APPROVED;
-    else if (!strcmp(st, "rejected")) l.state = STORE_REVIEW_REJECTED;
-    else if (!strcmp(st, "all")) l.state = 0;
+    if (!st || !strcmp(st, "pending"))
+        l.state = STORE_REVIEW_PENDING;
+    else if (!strcmp(st, "approved"))
+        l.state = STORE_REVIEW_APPROVED;
+    else if (!strcmp(st, "rejected"))
+        l.state = STORE_REVIEW_REJECTED;
+    else if (!strcmp(st, "all"))
+        l.state = 0;
     else {
         net_call_reply_error(call, CET_E_BAD_QUERY, "state");
         return;
@@ -151,7 +155,8 @@ void net_api_admin_reviews(net_call_t *call)
         return;
     }
     size_t *order = cet_malloc((l.n + 1) * sizeof *order);
-    for (size_t i = 0; i < l.n; i++) order[i] = i;
+    for (size_t i = 0; i < l.n; i++)
+        order[i] = i;
     sort_base = l.rv; /* core thread: qsort runs to completion before anyone else sorts here */
     qsort(order, l.n, sizeof *order, review_cmp);
     json_t *arr = json_array();
@@ -166,12 +171,12 @@ void net_api_admin_reviews(net_call_t *call)
                               (json_int_t)sc.year, "name", sc.name, "id_matches",
                               strcmp(sc.id_number, rv->id_number) == 0, "name_matches",
                               strcmp(sc.name, rv->name) == 0);
-        json_array_append_new(
-            arr, json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "account_id", hex, "state",
-                           eng_review_state_name(rv->state), "ticket", rv->ticket, "created_at",
-                           net_api_time_json(rv->created), "decided_at",
-                           net_api_time_json(rv->decided), "candidate", roster_json(&l.ro[order[k]]),
-                           "cet4_score", score));
+        json_array_append_new(arr,
+                              json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "account_id", hex, "state",
+                                        eng_review_state_name(rv->state), "ticket", rv->ticket,
+                                        "created_at", net_api_time_json(rv->created), "decided_at",
+                                        net_api_time_json(rv->decided), "candidate",
+                                        roster_json(&l.ro[order[k]]), "cet4_score", score));
     }
     cet_free(order);
     cet_free(l.rv);
@@ -254,9 +259,8 @@ json_t *net_api_render_admin_offer(net_call_t *call, const eng_op_t *op)
     return json_pack("{s:o,s:s,s:i,s:i,s:i,s:i,s:o,s:o}", "campus",
                      net_api_code6(op->res.u.offer.campus), "subject", subj, "capacity",
                      (json_int_t)op->res.u.offer.capacity, "live", (json_int_t)op->res.u.offer.live,
-                     "seats_left",
-                     (json_int_t)(op->res.u.offer.capacity - op->res.u.offer.live), "fee",
-                     (json_int_t)op->res.u.offer.fee, "window_opens",
+                     "seats_left", (json_int_t)(op->res.u.offer.capacity - op->res.u.offer.live),
+                     "fee", (json_int_t)op->res.u.offer.fee, "window_opens",
                      net_api_time_json(op->res.u.offer.window_opens), "window_closes",
                      net_api_time_json(op->res.u.offer.window_closes));
 }
@@ -318,9 +322,9 @@ static int ann_list_cb(const store_announcement_t *a, const char *title, const c
     snprintf(code, sizeof code, a->scope == STORE_ANNOUNCE_PROVINCE ? "%02u" : "%05u", a->code);
     json_array_append_new(
         l->arr, json_pack("{s:i,s:s,s:s,s:s,s:s,s:o,s:s}", "id", (json_int_t)a->id, "scope",
-                          a->scope == STORE_ANNOUNCE_PROVINCE ? "province" : "school", "code",
-                          code, "title", title, "body", body, "posted_at",
-                          net_api_time_json(a->at), "posted_by", a->actor));
+                          a->scope == STORE_ANNOUNCE_PROVINCE ? "province" : "school", "code", code,
+                          "title", title, "body", body, "posted_at", net_api_time_json(a->at),
+                          "posted_by", a->actor));
     return 0;
 }
 
@@ -348,7 +352,8 @@ void net_api_admin_announcements_post(net_call_t *call)
     if (!j) return;
     const char *scope = NULL, *school = NULL, *field = "scope";
     cet_err_t e = net_json_str(j, "scope", false, &scope);
-    if (!e && scope && strcmp(scope, "school") && strcmp(scope, "province")) e = CET_E_INVALID_FIELD;
+    if (!e && scope && strcmp(scope, "school") && strcmp(scope, "province"))
+        e = CET_E_INVALID_FIELD;
     bool province = scope && !strcmp(scope, "province");
     const store_staff_t *s = &call->auth.staff;
     if (!e) {
@@ -361,16 +366,19 @@ void net_api_admin_announcements_post(net_call_t *call)
         if (s->role != STORE_STAFF_PROVINCE) e = CET_E_FORBIDDEN;
         op->in.school = s->scope;
     } else if (!e) {
-        if (school) op->in.school = (uint32_t)atoi(school);
-        else if (s->role == STORE_STAFF_SCHOOL) op->in.school = s->scope;
-        else e = CET_E_MISSING_FIELD; /* province staff name the school */
+        if (school)
+            op->in.school = (uint32_t)atoi(school);
+        else if (s->role == STORE_STAFF_SCHOOL)
+            op->in.school = s->scope;
+        else
+            e = CET_E_MISSING_FIELD; /* province staff name the school */
     }
     const char *title = NULL, *body = NULL;
     if (!e) {
         field = "title";
         e = net_json_str(j, "title", true, &title);
-        if (!e && (!*title || strlen(title) > STORE_ANNOUNCE_TITLE_BYTES_MAX ||
-                   strchr(title, '\n')))
+        if (!e &&
+            (!*title || strlen(title) > STORE_ANNOUNCE_TITLE_BYTES_MAX || strchr(title, '\n')))
             e = CET_E_INVALID_FIELD;
     }
     if (!e) {
@@ -526,9 +534,9 @@ static int dash_school_cb(const void *key, size_t klen, const void *val, size_t 
     if (rc) return rc;
     if (d->nschools >= CET_ADMIN_SCHOOLS_MAX) return 1;
     d->school_codes[d->nschools++] = s.code;
-    json_array_append_new(d->schools,
-                          json_pack("{s:o,s:s,s:b}", "code", net_api_code5(s.code), "name", s.name,
-                                    "oral_elsewhere", (s.flags & STORE_SCHOOL_ORAL_ELSEWHERE) != 0));
+    json_array_append_new(d->schools, json_pack("{s:o,s:s,s:b}", "code", net_api_code5(s.code),
+                                                "name", s.name, "oral_elsewhere",
+                                                (s.flags & STORE_SCHOOL_ORAL_ELSEWHERE) != 0));
     return 0;
 }
 
@@ -566,7 +574,8 @@ static int dash_roster_cb(const void *key, size_t klen, const void *val, size_t 
     store_reg_t regs[CET_CANDIDATE_REGS_MAX];
     int n = store_reg_list(d->txn, d->call->api->st, no, regs, CET_CANDIDATE_REGS_MAX);
     if (n < 0) return n;
-    for (int i = 0; i < n; i++) dash_count(d, regs[i].campus, regs[i].subject, regs[i].flags & STORE_REG_PAID);
+    for (int i = 0; i < n; i++)
+        dash_count(d, regs[i].campus, regs[i].subject, regs[i].flags & STORE_REG_PAID);
     return 0;
 }
 
@@ -650,11 +659,11 @@ void net_api_admin_dashboard(net_call_t *call)
     const store_staff_t *s = &call->auth.staff;
     char scope[8];
     snprintf(scope, sizeof scope, s->role == STORE_STAFF_SCHOOL ? "%05u" : "%02u", s->scope);
-    json_t *j = json_pack("{s:{s:s,s:s,s:s},s:o,s:s,s:o,s:o,s:I}", "staff", "user", s->user,
-                          "role", s->role == STORE_STAFF_SCHOOL ? "school" : "province", "scope",
-                          scope, "sitting", sitting ? sitting : json_null(), "phase",
-                          eng_phase_name(phase), "schools", d->schools, "offers", d->offers,
-                          "pending_reviews", (json_int_t)d->pending);
+    json_t *j =
+        json_pack("{s:{s:s,s:s,s:s},s:o,s:s,s:o,s:o,s:I}", "staff", "user", s->user, "role",
+                  s->role == STORE_STAFF_SCHOOL ? "school" : "province", "scope", scope, "sitting",
+                  sitting ? sitting : json_null(), "phase", eng_phase_name(phase), "schools",
+                  d->schools, "offers", d->offers, "pending_reviews", (json_int_t)d->pending);
     cet_free(d);
     net_call_reply_json(call, 200, j);
 }
@@ -680,8 +689,7 @@ typedef struct roster_job {
     size_t seen_cap;
 } roster_job_t;
 
-static void job_problem(roster_job_t *job, unsigned line, cet_err_t code, int col,
-                        const char *msg)
+static void job_problem(roster_job_t *job, unsigned line, cet_err_t code, int col, const char *msg)
 {
     eng_row_problem_t p = {.code = code, .col = col, .line = line};
     cet_strlcpy(p.message, msg, sizeof p.message);
@@ -699,7 +707,8 @@ static unsigned seen_add(roster_job_t *job, const store_roster_t *r, unsigned li
         for (size_t i = 0; i < job->seen_cap; i++) {
             if (!job->seen[i]) continue;
             size_t k = job->seen[i] & (cap - 1);
-            while (s[k]) k = (k + 1) & (cap - 1);
+            while (s[k])
+                k = (k + 1) & (cap - 1);
             s[k] = job->seen[i];
             l[k] = job->seen_line[i];
         }
@@ -736,11 +745,13 @@ static void roster_rows(roster_job_t *job, store_txn_t *txn)
     cet_sheet_problem_t hp[8];
     int nh = 0;
     if (cet_sheet_header(sh, &cet_sheet_roster, &map, hp, 8, &nh) != 0) {
-        for (int i = 0; i < nh; i++) job_problem(job, hp[i].line, hp[i].code, -1, hp[i].message);
+        for (int i = 0; i < nh; i++)
+            job_problem(job, hp[i].line, hp[i].code, -1, hp[i].message);
         goto out;
     }
     const char *labels[CET_SHEET_FIELDS_MAX];
-    for (int i = 0; i < cet_sheet_roster.ncols; i++) labels[i] = cet_sheet_roster.cols[i].name;
+    for (int i = 0; i < cet_sheet_roster.ncols; i++)
+        labels[i] = cet_sheet_roster.cols[i].name;
     cet_sheet_row_t row;
     cet_sheet_problem_t why;
     uint32_t cc = 0, cs = 0;
@@ -765,8 +776,8 @@ static void roster_rows(roster_job_t *job, store_txn_t *txn)
             job_problem(job, row.line, probs[i].code, probs[i].col, probs[i].message);
         if (np) continue;
         eng_row_problem_t pw;
-        rc = eng_roster_place(txn, job->st, &rec, job->scope_school, job->scope_province,
-                              "school", &cc, &cs, &pw);
+        rc = eng_roster_place(txn, job->st, &rec, job->scope_school, job->scope_province, "school",
+                              &cc, &cs, &pw);
         if (rc == CET_REFUSED) {
             job_problem(job, row.line, pw.code, pw.col, pw.message);
             continue;
@@ -789,8 +800,10 @@ static void roster_rows(roster_job_t *job, store_txn_t *txn)
             job->storage_rc = rc;
             goto out;
         }
-        if (rc == 0) job->updated++;
-        else job->inserted++;
+        if (rc == 0)
+            job->updated++;
+        else
+            job->inserted++;
         if (job->b.bad) continue; /* nothing will be applied: keep validating only */
         if (job->b.n == job->cap) {
             job->cap = job->cap ? 2 * job->cap : 256;
@@ -853,10 +866,10 @@ static json_t *roster_errors_json(const eng_roster_batch_t *b)
 static void roster_reply(roster_job_t *job, uint64_t inserted, uint64_t updated)
 {
     net_call_t *call = job->call;
-    json_t *j = json_pack("{s:I,s:I,s:I,s:b,s:I,s:o}", "rows", (json_int_t)job->rows, "inserted",
-                          (json_int_t)inserted, "updated", (json_int_t)updated, "dry_run",
-                          job->dry_run, "error_count", (json_int_t)job->b.bad, "errors",
-                          roster_errors_json(&job->b));
+    json_t *j =
+        json_pack("{s:I,s:I,s:I,s:b,s:I,s:o}", "rows", (json_int_t)job->rows, "inserted",
+                  (json_int_t)inserted, "updated", (json_int_t)updated, "dry_run", job->dry_run,
+                  "error_count", (json_int_t)job->b.bad, "errors", roster_errors_json(&job->b));
     int status = 200;
     if (job->b.bad) {
         /* a row of a school outside the caller's scope: the file is forbidden, all of it */
@@ -864,10 +877,11 @@ static void roster_reply(roster_job_t *job, uint64_t inserted, uint64_t updated)
         for (size_t i = 0; i < job->b.nprobs; i++)
             if (job->b.probs[i].code == CET_E_ROSTER_OTHER_SCHOOL) e = CET_E_FORBIDDEN;
         status = cet_err_status(e);
-        json_object_set_new(j, "error", json_pack("{s:s,s:s}", "code", cet_err_code(e), "message",
-                                                  e == CET_E_FORBIDDEN
-                                                      ? cet_err_message(CET_E_ROSTER_OTHER_SCHOOL)
-                                                      : cet_err_message(e)));
+        json_object_set_new(j, "error",
+                            json_pack("{s:s,s:s}", "code", cet_err_code(e), "message",
+                                      e == CET_E_FORBIDDEN
+                                          ? cet_err_message(CET_E_ROSTER_OTHER_SCHOOL)
+                                          : cet_err_message(e)));
     }
     roster_job_free(job);
     net_call_reply_json(call, status, j);
@@ -902,11 +916,11 @@ static void roster_done_cb(net_work_t *w)
     }
     if (job->file_prob.code) {
         cet_err_t e = job->file_prob.code;
-        json_t *j = json_pack("{s:{s:s,s:s},s:i,s:i,s:i,s:[{s:i,s:s,s:s,s:s}]}", "error", "code",
-                              cet_err_code(e), "message", job->file_prob.message, "rows", 0,
-                              "inserted", 0, "updated", 0, "errors", "line",
-                              (json_int_t)job->file_prob.line, "field", "", "code",
-                              cet_err_code(e), "message", job->file_prob.message);
+        json_t *j =
+            json_pack("{s:{s:s,s:s},s:i,s:i,s:i,s:[{s:i,s:s,s:s,s:s}]}", "error", "code",
+                      cet_err_code(e), "message", job->file_prob.message, "rows", 0, "inserted", 0,
+                      "updated", 0, "errors", "line", (json_int_t)job->file_prob.line, "field", "",
+                      "code", cet_err_code(e), "message", job->file_prob.message);
         roster_job_free(job);
         net_call_reply_json(call, cet_err_status(e), j);
         return;
@@ -936,8 +950,10 @@ void net_api_admin_roster(net_call_t *call)
     job->data = net_req_body(call->req, &job->len);
     job->dry_run = d && (!strcmp(d, "1") || !strcmp(d, "true"));
     const store_staff_t *s = &call->auth.staff;
-    if (s->role == STORE_STAFF_SCHOOL) job->scope_school = s->scope;
-    else job->scope_province = (uint16_t)s->scope;
+    if (s->role == STORE_STAFF_SCHOOL)
+        job->scope_school = s->scope;
+    else
+        job->scope_province = (uint16_t)s->scope;
     job->b.probs_max = CET_ADMIN_ROSTER_ERRORS_MAX;
     job->b.probs = cet_calloc(job->b.probs_max, sizeof *job->b.probs);
     job->w.work_cb = roster_work_cb;
@@ -981,13 +997,13 @@ static int reg_list_cb(const void *key, size_t klen, const void *val, size_t vle
         if (l->n >= CET_ADMIN_LIST_MAX) return 1;
         char s[2] = {r->subject, 0};
         static const char *const names[] = {"", "unpaid", "locked", "paid"};
-        json_array_append_new(
-            l->arr, json_pack("{s:s,s:s,s:s,s:s,s:o,s:i,s:s,s:b,s:o}", "id_type",
-                              cet_id_type_name(c.snapshot.id_type), "id_number",
-                              c.snapshot.id_number, "name", c.snapshot.name, "subject", s,
-                              "campus", net_api_code6(r->campus), "fee", (json_int_t)r->fee,
-                              "state", names[st], "in_order", r->order_id != 0, "expires_at",
-                              net_api_time_json(r->expires)));
+        json_array_append_new(l->arr, json_pack("{s:s,s:s,s:s,s:s,s:o,s:i,s:s,s:b,s:o}", "id_type",
+                                                cet_id_type_name(c.snapshot.id_type), "id_number",
+                                                c.snapshot.id_number, "name", c.snapshot.name,
+                                                "subject", s, "campus", net_api_code6(r->campus),
+                                                "fee", (json_int_t)r->fee, "state", names[st],
+                                                "in_order", r->order_id != 0, "expires_at",
+                                                net_api_time_json(r->expires)));
         l->n++;
     }
     return 0;
@@ -1013,10 +1029,14 @@ void net_api_admin_registrations(net_call_t *call)
     if (!net_api_admin_begin(call)) return;
     const char *q = net_req_query(call->req, "state");
     reg_list_t l = {.call = call, .txn = call->rtxn};
-    if (!q || !strcmp(q, "all")) l.want = 0;
-    else if (!strcmp(q, "unpaid")) l.want = 1;
-    else if (!strcmp(q, "locked")) l.want = 2;
-    else if (!strcmp(q, "paid")) l.want = 3;
+    if (!q || !strcmp(q, "all"))
+        l.want = 0;
+    else if (!strcmp(q, "unpaid"))
+        l.want = 1;
+    else if (!strcmp(q, "locked"))
+        l.want = 2;
+    else if (!strcmp(q, "paid"))
+        l.want = 3;
     else {
         net_call_reply_error(call, CET_E_BAD_QUERY, "state");
         return;

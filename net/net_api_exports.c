@@ -33,7 +33,7 @@ typedef struct export_job {
     struct decider {
         char account[33];
         char actor[CET_SHORT_BYTES];
-    } *dec;
+    } * dec;
     size_t ndec, capdec;
 } export_job_t;
 
@@ -52,7 +52,8 @@ static int sink_cb(void *arg, const void *data, size_t n)
     if (x->len + n > CET_ADMIN_EXPORT_BYTES_MAX) return EFBIG;
     if (x->len + n > x->cap) {
         size_t cap = x->cap ? x->cap : 65536;
-        while (cap < x->len + n) cap *= 2;
+        while (cap < x->len + n)
+            cap *= 2;
         x->buf = cet_realloc(x->buf, cap);
         x->cap = cap;
     }
@@ -97,7 +98,8 @@ static int cand_cb(const void *key, size_t klen, const void *val, size_t vlen, v
     store_reg_t list[CET_SUBJECTS_MAX];
     int n = store_reg_list(x->txn, x->st, no, list, CET_SUBJECTS_MAX);
     char codes[CET_SUBJECTS_MAX];
-    for (int i = 0; i < n; i++) codes[i] = list[i].subject;
+    for (int i = 0; i < n; i++)
+        codes[i] = list[i].subject;
     subjects_text(codes, n < 0 ? 0 : n, regs, sizeof regs);
     cet_sheet_writer_t *o = x->wr;
     cet_sheet_put_uint(o, no);
@@ -144,8 +146,10 @@ static int reg_cb(const void *key, size_t klen, const void *val, size_t vlen, vo
         cet_sheet_put_str(o, "");
         cet_sheet_put_str(o, "");
     }
-    if (r.order_id) cet_sheet_put_uint(o, r.order_id);
-    else cet_sheet_put_str(o, "");
+    if (r.order_id)
+        cet_sheet_put_uint(o, r.order_id);
+    else
+        cet_sheet_put_str(o, "");
     cet_sheet_put_time(o, r.created);
     cet_sheet_put_time(o, r.expires);
     x->rows++;
@@ -184,7 +188,8 @@ static int decider_cb(const store_audit_entry_t *e, void *arg)
     export_job_t *x = arg;
     static const char prefix[] = "review of account ";
     if (strcmp(e->action, "review_decide") != 0 ||
-        strncmp(e->detail, prefix, sizeof prefix - 1) != 0 || strlen(e->detail) < sizeof prefix - 1 + 32)
+        strncmp(e->detail, prefix, sizeof prefix - 1) != 0 ||
+        strlen(e->detail) < sizeof prefix - 1 + 32)
         return 0;
     for (size_t i = 0; i < x->ndec; i++)
         if (!strncmp(x->dec[i].account, e->detail + sizeof prefix - 1, 32)) {
@@ -215,7 +220,8 @@ static int review_cb(const void *key, size_t klen, const void *val, size_t vlen,
     char hex[33];
     cet_hex(hex, rv.account, 16);
     const char *by = "";
-    if (rv.state == STORE_REVIEW_AUTO_APPROVED) by = "auto";
+    if (rv.state == STORE_REVIEW_AUTO_APPROVED)
+        by = "auto";
     else if (rv.state != STORE_REVIEW_PENDING)
         for (size_t i = 0; i < x->ndec; i++)
             if (!strcmp(x->dec[i].account, hex)) by = x->dec[i].actor;

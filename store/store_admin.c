@@ -68,7 +68,8 @@ static size_t utf8_cut(const char *s, size_t max)
     size_t n = strlen(s);
     if (n <= max) return n;
     n = max;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
     return n;
 }
 
@@ -82,9 +83,12 @@ int store_audit_log(store_txn_t *txn, const store_t *st, int64_t at, const char 
     memset(&e, 0, sizeof e);
     size_t hl = 0;
     rc = store_get_raw(txn, st, STORE_DB_META, "audit_head", 10, e.prev_hash, 32, &hl);
-    if (rc == STORE_NOTFOUND) memset(e.prev_hash, 0, 32);
-    else if (rc) return rc;
-    else if (hl != 32) return STORE_CORRUPT;
+    if (rc == STORE_NOTFOUND)
+        memset(e.prev_hash, 0, 32);
+    else if (rc)
+        return rc;
+    else if (hl != 32)
+        return STORE_CORRUPT;
     e.seq = ++seq;
     e.at = at;
     cet_strlcpy(e.actor, actor, sizeof e.actor);
@@ -159,9 +163,12 @@ static int verify_cb(const store_audit_entry_t *e, void *arg)
     uint8_t h[32];
     store_audit_hash(e, h);
     const char *why = NULL;
-    if (e->seq != v->next) why = "an entry is missing before it (sequence gap)";
-    else if (memcmp(e->prev_hash, v->prev, 32) != 0) why = "its prev_hash is not the hash of the entry before";
-    else if (memcmp(e->hash, h, 32) != 0) why = "its hash does not match its contents (changed)";
+    if (e->seq != v->next)
+        why = "an entry is missing before it (sequence gap)";
+    else if (memcmp(e->prev_hash, v->prev, 32) != 0)
+        why = "its prev_hash is not the hash of the entry before";
+    else if (memcmp(e->hash, h, 32) != 0)
+        why = "its hash does not match its contents (changed)";
     if (why) {
         v->bad = e->seq;
         snprintf(v->why, v->cap, "audit entry %llu: %s", (unsigned long long)e->seq, why);
@@ -172,8 +179,8 @@ static int verify_cb(const store_audit_entry_t *e, void *arg)
     return 0;
 }
 
-int store_audit_verify(store_txn_t *txn, const store_t *st, uint64_t *entries,
-                       uint64_t *bad_seq, char *why, size_t cap)
+int store_audit_verify(store_txn_t *txn, const store_t *st, uint64_t *entries, uint64_t *bad_seq,
+                       char *why, size_t cap)
 {
     verify_t v = {.next = 1, .why = why, .cap = cap};
     memset(v.prev, 0, 32);
@@ -199,7 +206,8 @@ int store_audit_verify(store_txn_t *txn, const store_t *st, uint64_t *entries,
     if (rc && rc != STORE_NOTFOUND) return rc;
     if (v.next - 1 != seq || (seq && (rc || hl != 32 || memcmp(head, v.prev, 32) != 0))) {
         *bad_seq = v.next;
-        snprintf(why, cap, "audit log: %llu entries found, the head says %llu (entries removed at the end)",
+        snprintf(why, cap,
+                 "audit log: %llu entries found, the head says %llu (entries removed at the end)",
                  (unsigned long long)(v.next - 1), (unsigned long long)seq);
         return CET_REFUSED;
     }
