@@ -89,14 +89,14 @@ async function makePendingReview(request) {
   return tok;
 }
 
-async function login(page) {
+async function login(page, user = TEACHER, ready = '#phase') {
   await page.goto(opt.base + '/admin/');
   await page.waitForSelector('#login-form');
-  await page.fill('#user', TEACHER);
+  await page.fill('#user', user);
   await page.fill('#password', PASSWORD);
   await page.fill('#captcha_answer', 'x');
   await page.click('#login');
-  await page.waitForSelector('#phase', { timeout: 15000 });
+  await page.waitForSelector(ready, { timeout: 15000 });
 }
 
 async function navTo(page, view, ready) {
@@ -273,6 +273,33 @@ async function phoneWalk(browser) {
   await context.close();
 }
 
+async function provinceWalk(browser) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'zh-CN', viewport: DESK,
+    timezoneId: 'Asia/Shanghai' });
+  const page = await context.newPage();
+  page.on('dialog', d => d.accept());
+  await check('province staff see the same pages across their schools', async () => {
+    await login(page, 'prov11');
+    const who = await page.textContent('#who-name');
+    assert(who.includes('考区管理员 11'), 'who: ' + who);
+    const text = await page.textContent('#app');
+    assert(text.includes('北京邮电大学'), 'the province\'s school on its dashboard');
+    await shot(page, 'province-dashboard');
+    await navTo(page, 'announcements', '#ann-scope');
+    const opts = await page.locator('#ann-scope option').allTextContents();
+    assert(opts[0].includes('本考区') && opts.some(o => o.includes('北京邮电大学')), 'scopes: ' + opts.join(', '));
+    await shot(page, 'province-announcements');
+  }, { page });
+  await check('the support desk lands on its (placeholder) page, no school matters', async () => {
+    await page.click('#logout');
+    await page.waitForSelector('#login-form');
+    await login(page, 'support', '#support-placeholder');
+    assert(await page.locator('#nav').isHidden(), 'no school pages in the navigation');
+    await shot(page, 'support-placeholder');
+  }, { page });
+  await context.close();
+}
+
 async function main() {
   const browser = await chromium.launch({ executablePath: opt.chromium, headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -286,6 +313,7 @@ async function main() {
   await deskWalk(browser, candToken);
   blockedBy = '';
   await phoneWalk(browser);
+  await provinceWalk(browser);
   await browser.close();
 }
 
