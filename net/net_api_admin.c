@@ -20,6 +20,10 @@
 #include "base/cet_sheet.h"
 #include "engine/eng_admin.h"
 
+/* Builds a call's answer from txn (pool thread: only reads, and the call is parked). */
+typedef int (*admin_build_cb)(net_call_t *call, store_txn_t *txn, int arg, json_t **out);
+static void admin_read_on_pool(net_call_t *call, admin_build_cb build, int arg);
+
 /* ---- scope ---- */
 bool net_api_admin_begin(net_call_t *call)
 {
@@ -85,14 +89,17 @@ static json_t *roster_json(const store_roster_t *r)
 }
 
 /* ---- GET /api/v1/admin/reviews?state=pending ---- */
+typedef struct review_item {
+    store_review_t rv;
+    store_roster_t ro;
+} review_item_t;
+
 typedef struct review_list {
     net_call_t *call;
     store_txn_t *txn;
     uint8_t state; /* 0: every state */
-    store_review_t *rv;
-    store_roster_t *ro;
+    review_item_t *items;
     size_t n, cap;
-    int rc;
 } review_list_t;
 
 static int review_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
@@ -113,55 +120,34 @@ static int review_cb(const void *key, size_t klen, const void *val, size_t vlen,
     if (l->n >= CET_ADMIN_LIST_MAX) return 1;
     if (l->n == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 64;
-        l->rv = cet_realloc(l->rv, l->cap * sizeof *l->rv);
-        l->ro = cet_realloc(l->ro, l->cap * sizeof *l->ro);
+        l->items = cet_realloc(l->items, l->cap * sizeof *l->items);
     }
-    l->rv[l->n] = rv;
-    l->ro[l->n] = ro;
+    l->items[l->n].rv = rv;
+    l->items[l->n].ro = ro;
     l->n++;
     return 0;
 }
 
-static const store_review_t *sort_base;
+/* Oldest first; the same second by account id. */
 static int review_cmp(const void *a, const void *b)
 {
-    const store_review_t *x = &sort_base[*(const size_t *)a], *y = &sort_base[*(const size_t *)b];
+    const store_review_t *x = &((const review_item_t *)a)->rv, *y = &((const review_item_t *)b)->rv;
     if (x->created != y->created) return x->created < y->created ? -1 : 1;
     return memcmp(x->account, y->account, 16);
 }
 
-void net_api_admin_reviews(net_call_t *call)
+static int reviews_build(net_call_t *call, store_txn_t *txn, int state, json_t **out)
 {
-    if (!net_api_admin_begin(call)) return;
-    const char *st = net_req_query(call->req, "state");
-    review_list_t l = {.call = call, .txn = call->rtxn};
-    if (!st || !strcmp(st, "pending"))
-        l.state = STORE_REVIEW_PENDING;
-    else if (!strcmp(st, "approved"))
-        l.state = STORE_REVIEW_APPROVED;
-    else if (!strcmp(st, "rejected"))
-        l.state = STORE_REVIEW_REJECTED;
-    else if (!strcmp(st, "all"))
-        l.state = 0;
-    else {
-        net_call_reply_error(call, CET_E_BAD_QUERY, "state");
-        return;
-    }
+    review_list_t l = {.call = call, .txn = txn, .state = (uint8_t)state};
     int rc = store_scan(l.txn, call->api->st, STORE_DB_REVIEW, NULL, 0, review_cb, &l);
     if (rc) {
-        cet_free(l.rv);
-        cet_free(l.ro);
-        net_call_reply_store_error(call, rc);
-        return;
+        cet_free(l.items);
+        return rc;
     }
-    size_t *order = cet_malloc((l.n + 1) * sizeof *order);
-    for (size_t i = 0; i < l.n; i++)
-        order[i] = i;
-    sort_base = l.rv; /* core thread: qsort runs to completion before anyone else sorts here */
-    qsort(order, l.n, sizeof *order, review_cmp);
+    if (l.n) qsort(l.items, l.n, sizeof *l.items, review_cmp);
     json_t *arr = json_array();
     for (size_t k = 0; k < l.n; k++) {
-        const store_review_t *rv = &l.rv[order[k]];
+        const store_review_t *rv = &l.items[k].rv;
         char hex[33];
         cet_hex(hex, rv->account, 16);
         json_t *score = json_null();
@@ -176,12 +162,31 @@ void net_api_admin_reviews(net_call_t *call)
                                         eng_review_state_name(rv->state), "ticket", rv->ticket,
                                         "created_at", net_api_time_json(rv->created), "decided_at",
                                         net_api_time_json(rv->decided), "candidate",
-                                        roster_json(&l.ro[order[k]]), "cet4_score", score));
+                                        roster_json(&l.items[k].ro), "cet4_score", score));
     }
-    cet_free(order);
-    cet_free(l.rv);
-    cet_free(l.ro);
-    net_call_reply_json(call, 200, json_pack("{s:o}", "reviews", arr));
+    cet_free(l.items);
+    *out = json_pack("{s:o}", "reviews", arr);
+    return 0;
+}
+
+void net_api_admin_reviews(net_call_t *call)
+{
+    if (!net_api_admin_begin(call)) return;
+    const char *st = net_req_query(call->req, "state");
+    int state;
+    if (!st || !strcmp(st, "pending"))
+        state = STORE_REVIEW_PENDING;
+    else if (!strcmp(st, "approved"))
+        state = STORE_REVIEW_APPROVED;
+    else if (!strcmp(st, "rejected"))
+        state = STORE_REVIEW_REJECTED;
+    else if (!strcmp(st, "all"))
+        state = 0;
+    else {
+        net_call_reply_error(call, CET_E_BAD_QUERY, "state");
+        return;
+    }
+    admin_read_on_pool(call, reviews_build, state);
 }
 
 /* ---- PUT /api/v1/admin/offers/{campus}/{subject} ---- */
@@ -505,6 +510,59 @@ void net_api_admin_audit(net_call_t *call)
                                   "detail, prev_hash (docs/storage.md)"));
 }
 
+/* ---- reads that walk a whole scope run on the pool, with its own read txn ---- */
+typedef struct admin_read {
+    net_work_t w;
+    net_call_t *call;
+    admin_build_cb build;
+    int arg;
+    json_t *out;
+    int rc;
+} admin_read_t;
+
+static void admin_read_work_cb(net_work_t *w)
+{
+    admin_read_t *r = w->arg;
+    store_txn_t *txn;
+    r->rc = store_read_begin(r->call->api->st, &txn);
+    if (r->rc) return;
+    r->rc = r->build(r->call, txn, r->arg, &r->out);
+    store_abort(txn);
+}
+
+static void admin_read_done_cb(net_work_t *w)
+{
+    admin_read_t *r = w->arg;
+    net_call_t *call = r->call;
+    int rc = r->rc;
+    json_t *out = r->out;
+    cet_free(r);
+    if (rc) {
+        json_decref(out);
+        net_call_reply_store_error(call, rc);
+        return;
+    }
+    net_call_reply_json(call, 200, out);
+}
+
+/* Ends the core's read txn and answers the call with build's JSON from the pool. */
+static void admin_read_on_pool(net_call_t *call, admin_build_cb build, int arg)
+{
+    admin_read_t *r = cet_calloc(1, sizeof *r);
+    r->call = call;
+    r->build = build;
+    r->arg = arg;
+    r->w.work_cb = admin_read_work_cb;
+    r->w.done_cb = admin_read_done_cb;
+    r->w.arg = r;
+    net_call_read_done(call);
+    cet_err_t e = net_pool_submit(net_req_core(call->req), &r->w);
+    if (e) {
+        cet_free(r);
+        net_call_reply_error(call, e, NULL);
+    }
+}
+
 /* ---- GET /api/v1/admin/dashboard ---- */
 typedef struct dash {
     net_call_t *call;
@@ -630,12 +688,12 @@ static int dash_review_cb(const void *key, size_t klen, const void *val, size_t 
     return 0;
 }
 
-void net_api_admin_dashboard(net_call_t *call)
+static int dash_build(net_call_t *call, store_txn_t *txn, int arg, json_t **out)
 {
-    if (!net_api_admin_begin(call)) return;
+    (void)arg;
     dash_t *d = cet_calloc(1, sizeof *d);
     d->call = call;
-    d->txn = call->rtxn;
+    d->txn = txn;
     d->schools = json_array();
     d->offers = json_array();
     store_t *st = call->api->st;
@@ -653,19 +711,24 @@ void net_api_admin_dashboard(net_call_t *call)
         json_decref(d->schools);
         json_decref(d->offers);
         cet_free(d);
-        net_call_reply_store_error(call, rc);
-        return;
+        return rc;
     }
     const store_staff_t *s = &call->auth.staff;
     char scope[8];
     snprintf(scope, sizeof scope, s->role == STORE_STAFF_SCHOOL ? "%05u" : "%02u", s->scope);
-    json_t *j =
+    *out =
         json_pack("{s:{s:s,s:s,s:s},s:o,s:s,s:o,s:o,s:I}", "staff", "user", s->user, "role",
                   s->role == STORE_STAFF_SCHOOL ? "school" : "province", "scope", scope, "sitting",
                   sitting ? sitting : json_null(), "phase", eng_phase_name(phase), "schools",
                   d->schools, "offers", d->offers, "pending_reviews", (json_int_t)d->pending);
     cet_free(d);
-    net_call_reply_json(call, 200, j);
+    return 0;
+}
+
+void net_api_admin_dashboard(net_call_t *call)
+{
+    if (!net_api_admin_begin(call)) return;
+    admin_read_on_pool(call, dash_build, 0);
 }
 
 /* ---- POST /api/v1/admin/roster?dry_run=0|1: the file, parsed on the pool ---- */
@@ -1024,29 +1087,34 @@ static int reg_school_cb(const void *key, size_t klen, const void *val, size_t v
     return store_scan(l->txn, l->call->api->st, STORE_DB_ROSTER_SCHOOL, p, 4, reg_list_cb, l);
 }
 
+static int reg_build(net_call_t *call, store_txn_t *txn, int want, json_t **out)
+{
+    reg_list_t l = {.call = call, .txn = txn, .want = want, .arr = json_array()};
+    int rc = store_scan(l.txn, call->api->st, STORE_DB_SCHOOL, NULL, 0, reg_school_cb, &l);
+    if (rc) {
+        json_decref(l.arr);
+        return rc;
+    }
+    *out = json_pack("{s:o}", "registrations", l.arr);
+    return 0;
+}
+
 void net_api_admin_registrations(net_call_t *call)
 {
     if (!net_api_admin_begin(call)) return;
     const char *q = net_req_query(call->req, "state");
-    reg_list_t l = {.call = call, .txn = call->rtxn};
+    int want;
     if (!q || !strcmp(q, "all"))
-        l.want = 0;
+        want = 0;
     else if (!strcmp(q, "unpaid"))
-        l.want = 1;
+        want = 1;
     else if (!strcmp(q, "locked"))
-        l.want = 2;
+        want = 2;
     else if (!strcmp(q, "paid"))
-        l.want = 3;
+        want = 3;
     else {
         net_call_reply_error(call, CET_E_BAD_QUERY, "state");
         return;
     }
-    l.arr = json_array();
-    int rc = store_scan(l.txn, call->api->st, STORE_DB_SCHOOL, NULL, 0, reg_school_cb, &l);
-    if (rc) {
-        json_decref(l.arr);
-        net_call_reply_store_error(call, rc);
-        return;
-    }
-    net_call_reply_json(call, 200, json_pack("{s:o}", "registrations", l.arr));
+    admin_read_on_pool(call, reg_build, want);
 }
