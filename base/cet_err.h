@@ -7,7 +7,8 @@
  *   0                   CET_OK: success
  *   > 0                 an errno value (ENOMEM, EIO, ENOSPC...): a system failure
  *   -1 .. -9            control codes, where a caller must branch (nginx's
- *                       NGX_AGAIN...): CET_REFUSED, CET_AGAIN, CET_FAILED
+ *                       NGX_AGAIN...): CET_REFUSED, CET_AGAIN, CET_FAILED,
+ *                       CET_DONE (a walk callback's "stop here, all is well")
  *   -19999 .. -19000    a cet_err_t: a domain refusal or a condition a client
  *                       sees, each mapped 1:1 to a stable snake_case code (the
  *                       API's error.code), an HTTP status and an English message
@@ -36,6 +37,7 @@
 #define CET_REFUSED (-1) /* a rule refused: the cet_err_t is in the out-parameter */
 #define CET_AGAIN (-2)   /* not now (a queue is full, a map grew): retry later */
 #define CET_FAILED (-3)  /* a failure that is not the caller's doing (logged) */
+#define CET_DONE (-4)    /* a walk stopped early on purpose (store_scan): not a failure */
 
 /* X(name, code string, http status, message) */
 #define CET_ERR_TABLE(X)                                                                        \
@@ -133,7 +135,9 @@
     X(INTERNAL, "internal", 500, "internal error")                                              \
     X(OVERLOADED, "overloaded", 503, "the server is busy, retry shortly")                       \
     X(DRAINING, "draining", 503, "the server is shutting down, retry shortly")                  \
-    X(STORAGE, "storage_unavailable", 503, "storage is temporarily unavailable, retry shortly")
+    X(STORAGE, "storage_unavailable", 503, "storage is temporarily unavailable, retry shortly") \
+    X(STORAGE_FULL, "storage_full", 503,                                                        \
+      "the server's disk is full: nothing was saved, retry later")
 
 typedef enum cet_err {
     CET_E_OK = CET_OK,
@@ -153,19 +157,24 @@ static inline bool cet_err_is_code(int rc)
     return rc > (int)CET_E__BASE && rc < (int)CET_E__END;
 }
 
-/** CET_OK for 0, CET_REFUSED for a cet_err_t, CET_AGAIN for CET_AGAIN, else CET_FAILED. */
+/**
+ * CET_OK for 0, CET_REFUSED for a cet_err_t, CET_AGAIN for CET_AGAIN,
+ * CET_DONE for CET_DONE, else CET_FAILED.
+ */
 static inline int cet_rc_class(int rc)
 {
     if (rc == CET_OK) return CET_OK;
     if (cet_err_is_code(rc)) return CET_REFUSED;
     if (rc == CET_AGAIN) return CET_AGAIN;
+    if (rc == CET_DONE) return CET_DONE;
     return CET_FAILED;
 }
 
 /**
  * The cet_err_t to answer a client with for any rc of the space: rc itself
- * when it is a code, CET_E_OVERLOADED for CET_AGAIN, CET_E_STORAGE for every
- * failure (errno, LMDB, CET_FAILED). 0 stays CET_E_OK.
+ * when it is a code, CET_E_OVERLOADED for CET_AGAIN, CET_E_STORAGE_FULL for
+ * ENOSPC, EDQUOT, EFBIG and the store's STORE_NOSPACE (-30503), CET_E_STORAGE
+ * for every other failure (errno, LMDB, CET_FAILED). 0 stays CET_E_OK.
  */
 cet_err_t cet_err_of(int rc);
 /** The stable API code string ("seats_full"); "ok" for 0, "internal" for a non-code. */

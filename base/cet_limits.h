@@ -10,7 +10,9 @@
 /* ---- HTTP edge of cetd ---- */
 #define CET_THREADS_MAX 64               /* core threads */
 #define CET_LISTENERS_MAX 8              /* --listen options */
-#define CET_CONNS_PER_CORE_MAX 4096      /* open connections per core thread */
+#define CET_CONNS_PER_CORE_MAX 4096      /* open connections per TCP listener and core thread */
+#define CET_UNIX_CONNS_PER_CORE_MAX 4096 /* ... per unix listener (h2o) and core: its own budget */
+#define CET_REQUEST_READ_MS 10000        /* first byte (or accept) to a whole request; then closed */
 #define CET_BODY_BYTES_MAX 16384         /* request body; larger: 413 */
 #define CET_HEADERS_BYTES_MAX 8192       /* request line + headers */
 #define CET_HTTP_TIMEOUT_S 30            /* idle keep-alive / slow client */
@@ -30,6 +32,15 @@
 #define CET_LISTEN_BACKLOG_MAX 4096      /* listen(2) backlog of each listener */
 #define CET_STATUS_LABELS_MAX 24         /* fixed status labels in /metrics, the last is "other" */
 #define CET_LATENCY_BUCKETS_MAX 14       /* finite latency histogram buckets; +Inf is implied */
+#define CET_CONN_CACHE_MAX 1024          /* connection objects kept for reuse per core */
+#define CET_FDS_MAX (1u << 20)           /* fd → connection table (RLIMIT_NOFILE, capped) */
+#define CET_SOCKET_MODE_DEFAULT 0660     /* unix socket file mode (--socket-mode) */
+#define CET_TRUSTED_PROXIES_MAX 16       /* --trusted-proxy blocks */
+#define CET_REQUEST_ID_BYTES_MAX 64      /* X-Request-Id taken from the edge */
+#define CET_READY_COMMIT_AGE_MS 5000     /* /readyz: the writer committed within this */
+#define CET_DISK_FREE_MIN_BYTES (256ULL << 20) /* /readyz: free space under --data (default) */
+#define CET_WATCHDOG_TICK_MS 1000        /* how often core 0 checks and pets the systemd watchdog */
+#define CET_CONFIG_BYTES_MAX 65536       /* all values of a --config file together */
 
 /* ---- writer and group commit ---- */
 #define CET_COMMIT_QUEUE_MAX 65536       /* requests waiting for the writer (power of 2) */
@@ -40,6 +51,8 @@
 #define CET_MAP_INITIAL_BYTES (8ULL << 30)  /* LMDB map size of a new environment */
 #define CET_MAP_GROW_FACTOR 2            /* on MDB_MAP_FULL */
 #define CET_MAP_BYTES_MAX (512ULL << 30)
+#define CET_MAP_GROW_WAIT_MS 5000        /* growth waits this long for live read txns */
+#define CET_DISK_FULL_MARGIN_BYTES (1u << 20) /* EIO with less free than this: the disk is full */
 #define CET_READERS_MAX 256              /* LMDB reader slots */
 #define CET_DBS_MAX 40                   /* LMDB named databases */
 #define CET_AUDIT_TEXT_BYTES_MAX 512
@@ -105,6 +118,7 @@
 #define CET_RATE_STRIPES_MAX 256         /* locks over the rate-limit slots */
 #define CET_RATE_WINDOW_MS 60000         /* a rate limit's window */
 #define CET_RATE_KEY_BYTES_MAX 256       /* "scope:key" looked up in the table */
+#define CET_RATE_EVICT_COUNT_MAX 1       /* a live bucket this light may be reused when none is idle */
 
 /* ---- holds ---- */
 #define CET_HOLD_TTL_DEFAULT_S 86400

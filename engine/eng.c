@@ -36,9 +36,9 @@ static int tick_collect_cb(const void *key, size_t klen, const void *val, size_t
     (void)val;
     (void)vlen;
     if (klen != STORE_EXPIRY_KEY_BYTES) return STORE_CORRUPT;
-    if ((int64_t)store_rd64(key) > w->now || w->n >= CET_EXPIRE_BATCH_MAX) return 1;
+    if ((int64_t)store_rd64(key) > w->now || w->n >= CET_EXPIRE_BATCH_MAX) return CET_DONE;
     memcpy(w->keys[w->n++], key, STORE_EXPIRY_KEY_BYTES);
-    return 0;
+    return CET_OK;
 }
 
 static int tick_cb(store_txn_t *txn, store_t *st, int64_t now_ms, void *ctx)
@@ -81,6 +81,29 @@ static int tick_cb(store_txn_t *txn, store_t *st, int64_t now_ms, void *ctx)
     return sweep(e, txn, w->now);
 }
 
+typedef struct sweep_at {
+    store_db_t db;
+    int64_t now;
+} sweep_at_t;
+
+/* Is a session or Idempotency-Key record past its life? */
+static bool sweep_dead_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    const sweep_at_t *at = arg;
+    (void)key, (void)klen;
+    if (at->db == STORE_DB_SESSION && vlen == sizeof(store_session_t)) {
+        store_session_t ss;
+        memcpy(&ss, val, sizeof ss);
+        return ss.expires < at->now;
+    }
+    if (at->db == STORE_DB_IDEM && vlen >= sizeof(store_idem_t)) {
+        store_idem_t h;
+        memcpy(&h, val, sizeof h);
+        return h.created + CET_IDEM_TTL_S < at->now;
+    }
+    return false;
+}
+
 /*
  * Sweeps expired sessions and Idempotency-Key records, CET_SWEEP_BATCH_MAX
  * entries per tick, resuming where the last tick stopped, so neither
@@ -88,37 +111,15 @@ static int tick_cb(store_txn_t *txn, store_t *st, int64_t now_ms, void *ctx)
  */
 static int sweep(eng_t *e, store_txn_t *txn, int64_t now)
 {
-    store_db_t db = e->sweep_idem ? STORE_DB_IDEM : STORE_DB_SESSION;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, store_dbi(e->st, db), &cur);
-    if (rc) return rc;
-    MDB_val k = {e->sweep_klen, e->sweep_key}, v;
-    rc = mdb_cursor_get(cur, &k, &v, e->sweep_klen ? MDB_SET_RANGE : MDB_FIRST);
-    int seen = 0;
-    while (rc == 0 && seen++ < CET_SWEEP_BATCH_MAX) {
-        bool dead = false;
-        if (db == STORE_DB_SESSION && v.mv_size == sizeof(store_session_t)) {
-            store_session_t ss;
-            memcpy(&ss, v.mv_data, sizeof ss);
-            dead = ss.expires < now;
-        } else if (db == STORE_DB_IDEM && v.mv_size >= sizeof(store_idem_t)) {
-            store_idem_t h;
-            memcpy(&h, v.mv_data, sizeof h);
-            dead = h.created + CET_IDEM_TTL_S < now;
-        }
-        if (dead && (rc = mdb_cursor_del(cur, 0))) break;
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT); /* after a delete: the next one */
+    sweep_at_t at = {e->sweep_idem ? STORE_DB_IDEM : STORE_DB_SESSION, now};
+    size_t next_len = 0;
+    int rc = store_sweep(txn, e->st, at.db, e->sweep_key, e->sweep_klen, CET_SWEEP_BATCH_MAX,
+                         sweep_dead_cb, &at, e->sweep_key, sizeof e->sweep_key, &next_len);
+    e->sweep_klen = next_len;
+    if (rc == CET_DONE) {
+        e->sweep_idem = !e->sweep_idem; /* wrapped: next tick sweeps the other database */
+        rc = CET_OK;
     }
-    if (rc == 0 && k.mv_size <= sizeof e->sweep_key) {
-        memcpy(e->sweep_key, k.mv_data, k.mv_size);
-        e->sweep_klen = k.mv_size;
-        rc = 0;
-    } else if (rc == MDB_NOTFOUND) {
-        e->sweep_klen = 0; /* wrapped: next tick sweeps the other database */
-        e->sweep_idem = !e->sweep_idem;
-        rc = 0;
-    }
-    mdb_cursor_close(cur);
     return rc;
 }
 

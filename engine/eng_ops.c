@@ -1095,7 +1095,7 @@ static void op_done_cb(store_req_t *req)
     eng_op_t *op = (eng_op_t *)req;
     if (req->status == CET_E_STORAGE) {
         op_seat_return(op);
-        op->res.err = CET_E_STORAGE;
+        op->res.err = store_req_err(req); /* storage_full when the disk is full */
         op->replayed = false;
     }
     op->done_cb(req);

@@ -117,7 +117,7 @@ static int review_cb(const void *key, size_t klen, const void *val, size_t vlen,
     rc = net_api_admin_school_ok(l->call, l->txn, ro.school);
     if (rc == CET_E_FORBIDDEN) return 0;
     if (rc) return rc;
-    if (l->n >= CET_ADMIN_LIST_MAX) return 1;
+    if (l->n >= CET_ADMIN_LIST_MAX) return CET_DONE;
     if (l->n == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 64;
         l->items = cet_realloc(l->items, l->cap * sizeof *l->items);
@@ -590,7 +590,7 @@ static int dash_school_cb(const void *key, size_t klen, const void *val, size_t 
     int rc = net_api_admin_school_ok(d->call, d->txn, s.code);
     if (rc == CET_E_FORBIDDEN) return 0;
     if (rc) return rc;
-    if (d->nschools >= CET_ADMIN_SCHOOLS_MAX) return 1;
+    if (d->nschools >= CET_ADMIN_SCHOOLS_MAX) return CET_DONE;
     d->school_codes[d->nschools++] = s.code;
     json_array_append_new(d->schools, json_pack("{s:o,s:s,s:b}", "code", net_api_code5(s.code),
                                                 "name", s.name, "oral_elsewhere",
@@ -1057,7 +1057,7 @@ static int reg_list_cb(const void *key, size_t klen, const void *val, size_t vle
         const store_reg_t *r = &regs[i];
         int st = (r->flags & STORE_REG_PAID) ? 3 : (r->flags & STORE_REG_LOCKED) ? 2 : 1;
         if (l->want && st != l->want) continue;
-        if (l->n >= CET_ADMIN_LIST_MAX) return 1;
+        if (l->n >= CET_ADMIN_LIST_MAX) return CET_DONE;
         char s[2] = {r->subject, 0};
         static const char *const names[] = {"", "unpaid", "locked", "paid"};
         json_array_append_new(l->arr, json_pack("{s:s,s:s,s:s,s:s,s:o,s:i,s:s,s:b,s:o}", "id_type",

@@ -8,6 +8,7 @@
  */
 #include "net/net_api_internal.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -138,8 +138,8 @@ int store_audit_scan(store_txn_t *txn, const store_t *st, uint64_t after, uint64
         if (rc) break;
         int r = fn(&e, arg);
         n++;
-        if (r > 0) break;
-        if (r < 0) {
+        if (r == CET_DONE) break;
+        if (r != CET_OK) {
             rc = r;
             break;
         }
@@ -288,7 +288,7 @@ static int ann_cb(const void *key, size_t klen, const void *val, size_t vlen, vo
     copy_text(s->title, s->tcap, t, a.title_len);
     copy_text(s->body, s->bcap, t + a.title_len, a.body_len);
     s->found = true;
-    return 1;
+    return CET_DONE;
 }
 
 int store_announcement_get(store_txn_t *txn, const store_t *st, uint32_t id,

@@ -43,7 +43,7 @@ int ctl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /**
  * Opens the store in dir (read-only or read-write), printing why not on
- * failure. sync false (MDB_NOSYNC) is for bulk jobs that call ctl_store_sync
+ * failure. sync false (no fsync per commit) is for bulk jobs that call ctl_store_sync
  * once at the end and whose data is disposable if the machine crashes midway.
  */
 int ctl_store_open(const char *dir, bool read_only, store_t **out);

@@ -188,11 +188,11 @@ static int roster_cb(const void *key, size_t klen, const void *val, size_t vlen,
     c->roster_seen[r.roster_no] = 1;
     uint8_t nk[4];
     store_be32(nk, r.roster_no);
-    MDB_val v;
+    store_val_t v;
     if (store_get_ref(c->txn, c->st, STORE_DB_ROSTER_NO, nk, 4, &v) != 0)
         violation(c, CK_ROSTER_INDEX, "roster_no %u (%s) is missing from the roster_no index",
                   r.roster_no, r.id_number);
-    else if (v.mv_size != klen || memcmp(v.mv_data, key, klen) != 0)
+    else if (v.len != klen || memcmp(v.data, key, klen) != 0)
         violation(c, CK_ROSTER_INDEX, "roster_no index entry %u points at another record",
                   r.roster_no);
     uint8_t sk[8];
@@ -255,10 +255,10 @@ static int account_cb(const void *key, size_t klen, const void *val, size_t vlen
     char ek[CET_EMAIL_BYTES];
     a.email[CET_EMAIL_BYTES - 1] = 0;
     cet_email_normalize(a.email, ek, sizeof ek);
-    MDB_val v;
+    store_val_t v;
     if (!ek[0] || store_get_ref(c->txn, c->st, STORE_DB_ACCOUNT_EMAIL, ek, strlen(ek), &v) != 0)
         violation(c, CK_EMAIL_INDEX, "account %s: email %s is not in the index", hex, a.email);
-    else if (v.mv_size != 16 || memcmp(v.mv_data, key, 16) != 0)
+    else if (v.len != 16 || memcmp(v.data, key, 16) != 0)
         violation(c, CK_EMAIL_INDEX, "account %s: email %s points at another account", hex,
                   a.email);
     if (a.roster_no) {
@@ -298,7 +298,7 @@ static bool expiry_exists(check_t *c, int64_t due, uint8_t kind, uint64_t no, ch
 {
     uint8_t k[STORE_EXPIRY_KEY_BYTES];
     store_expiry_key(k, due, kind, no, subject);
-    MDB_val v;
+    store_val_t v;
     return store_get_ref(c->txn, c->st, STORE_DB_EXPIRY, k, sizeof k, &v) == 0;
 }
 

@@ -66,15 +66,15 @@ static void roster_out(exp_t *x, const store_roster_t *r)
 static int roster_no_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
 {
     exp_t *x = arg;
-    MDB_val v;
+    store_val_t v;
     int rc = store_get_ref(x->txn, x->st, STORE_DB_ROSTER, val, vlen, &v);
-    if (rc || v.mv_size != sizeof(store_roster_t)) {
+    if (rc || v.len != sizeof(store_roster_t)) {
         fprintf(stderr, "cetctl export: roster_no %u has no roster record (run cetctl check)\n",
                 klen == 4 ? store_rd32(key) : 0);
         return 0;
     }
     store_roster_t r;
-    memcpy(&r, v.mv_data, sizeof r);
+    memcpy(&r, v.data, sizeof r);
     if (x->school && r.school != x->school) return 0;
     roster_out(x, &r);
     ctl_progress_tick(&x->prog, ++x->rows);

@@ -555,8 +555,9 @@ int ctl_cmd_import(int argc, char **argv)
         return CTL_EXIT_USAGE;
     }
     int ret = CTL_EXIT_USAGE;
-    if (ctl_in_open(&im->in, pos[1]) != 0) goto out;
-    if (ctl_store_open(data, false, &im->st) != 0) goto out_csv;
+    /* the directory first: one held by a running cetd is refused before the file is read */
+    if (ctl_store_open(data, false, &im->st) != 0) goto out;
+    if (ctl_in_open(&im->in, pos[1]) != 0) goto out_store;
     int rc = store_write_run(im->st, import_txn_cb, im);
     if (rc == 0) {
         ctl_progress_done(&im->prog, im->rows);
@@ -575,9 +576,9 @@ int ctl_cmd_import(int argc, char **argv)
         fprintf(stderr, "import %s: storage error: %s; nothing applied\n", im->kind,
                 store_strerror(rc));
     }
-    store_close(im->st);
-out_csv:
     ctl_in_close(&im->in);
+out_store:
+    store_close(im->st);
 out:
     keymap_free(&im->seen);
     keymap_free(&im->places);

@@ -14,7 +14,7 @@ set -euo pipefail
 what="${1:-run}"
 pkgs=(build-essential cmake pkg-config libevent-dev liblmdb-dev lmdb-utils libxxhash-dev
       libjemalloc-dev libsodium-dev libjansson-dev libssl-dev libnghttp2-dev python3 curl
-      openssl h2o nghttp2-client
+      openssl h2o nghttp2-client libinih-dev libsystemd-dev
       libcairo2-dev libpng-dev libpango1.0-dev libqrencode-dev fonts-wqy-microhei fonts-dejavu-core
       libzip-dev libexpat1-dev libxlsxwriter-dev)
 if [ "$what" = test ]; then
@@ -23,6 +23,10 @@ if [ "$what" = test ]; then
     pkgs+=(poppler-utils zbar-tools)
     # school-file tests open cetctl's .xlsx with an independent reader and write one with it
     pkgs+=(python3-openpyxl)
+    # prometheus: promtool checks /metrics; python3-h2: the rapid-reset flooder;
+    # systemd: systemd-analyze verifies the units; dpkg-dev: the .deb checks;
+    # nginx: the TCP edge test (run with its own config and ports, never as a service)
+    pkgs+=(prometheus python3-h2 systemd dpkg-dev nginx groff-base)
     command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
     command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi
@@ -40,8 +44,6 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# Debian's h2o package enables a system service on port 80/443; cetreg runs its
-# own h2o with its own config, so the packaged one must not hold those ports.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet h2o 2>/dev/null; then
-    systemctl stop h2o >/dev/null 2>&1 || true
-fi
+# Debian's h2o (and prometheus) packages may run a system service: cetreg
+# runs its own h2o with its own config and ports (tools/edge), so a system one
+# is left alone; this script never stops a service it did not start.

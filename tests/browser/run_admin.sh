@@ -100,8 +100,11 @@ else
 fi
 
 # ---- 2. cetd, 3. the edge ----
-API_PORT="$(free_port)"
+API_PORT="$(free_port)" SECRET="$WORK/payment.secret"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$SECRET"
+chmod 600 "$SECRET"
 "$CETD" --data "$DATA" --listen "unix:$SOCK" --listen "127.0.0.1:$API_PORT" --captcha off \
+    --payment-secret-file "$SECRET" --pay-url "http://127.0.0.1:1/pay" \
     >"$WORK/cetd.out" 2>"$WORK/cetd.log" &
 CETD_PID=$!
 for _ in $(seq 1 200); do

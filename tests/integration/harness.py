@@ -105,7 +105,9 @@ class Engine:
         self.data = data
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.args = [CETD, "--data", data.data, "--listen", f"127.0.0.1:{self.port}",
+        # --dev: the tests run without a real payment platform (pay-url is the
+        # simulator's default) and with secret files as the test wrote them.
+        self.args = [CETD, "--dev", "--data", data.data, "--listen", f"127.0.0.1:{self.port}",
                      "--threads", str(threads), "--captcha", captcha,
                      "--payment-secret-file", data.secret_file, "--sync", sync, *extra]
         # with the captcha on, cetd writes each challenge's answer to a file for the

@@ -320,6 +320,8 @@ class Reviews(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.data = DataDir(candidates=2000, seed=1)
+        # bench-prep writes the directory: before cetd holds it (one owner)
+        cls.people = cls.data.bench_prep(2000)
         cls.engine = Engine(cls.data)
 
     @classmethod
@@ -330,7 +332,7 @@ class Reviews(unittest.TestCase):
             cls.data.cleanup()
 
     def test_export_reviews(self):
-        people = self.data.bench_prep(2000)
+        people = self.people
         scores = self.data.export("scores")
         roster = {(r["id_type"], r["id_number"]): r for r in self.data.export("roster")}
         by_id = {s["id_number"]: s for s in scores if int(s["score"]) >= 425

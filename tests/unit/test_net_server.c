@@ -416,6 +416,33 @@ static void test_conn_cap(void)
     CHECK(strstr(r.body, "cetd_connections 1\n")); /* only the scraping one */
 }
 
+/* --trusted-proxy blocks: parse and membership, v4 and v6, odd prefixes. */
+static void test_cidr(void)
+{
+    net_cidr_t c;
+    CHECK_EQ(net_cidr_parse("10.0.0.0/8", &c), 0);
+    CHECK(net_cidr_contains(&c, "10.255.1.2"));
+    CHECK(!net_cidr_contains(&c, "11.0.0.1"));
+    CHECK(!net_cidr_contains(&c, "::ffff:10.0.0.1")); /* another family */
+    CHECK_EQ(net_cidr_parse("192.0.2.7", &c), 0); /* a host: /32 */
+    CHECK(net_cidr_contains(&c, "192.0.2.7"));
+    CHECK(!net_cidr_contains(&c, "192.0.2.8"));
+    CHECK_EQ(net_cidr_parse("172.16.0.0/12", &c), 0);
+    CHECK(net_cidr_contains(&c, "172.31.255.255"));
+    CHECK(!net_cidr_contains(&c, "172.32.0.0"));
+    CHECK_EQ(net_cidr_parse("2001:db8::/33", &c), 0);
+    CHECK(net_cidr_contains(&c, "2001:db8:7fff::1"));
+    CHECK(!net_cidr_contains(&c, "2001:db8:8000::1"));
+    CHECK_EQ(net_cidr_parse("0.0.0.0/0", &c), 0);
+    CHECK(net_cidr_contains(&c, "203.0.113.9"));
+    CHECK(!net_cidr_contains(&c, "not-an-ip"));
+    CHECK_EQ(net_cidr_parse("10.0.0.0/33", &c), EINVAL);
+    CHECK_EQ(net_cidr_parse("10.0.0.0/", &c), EINVAL);
+    CHECK_EQ(net_cidr_parse("/8", &c), EINVAL);
+    CHECK_EQ(net_cidr_parse("10.0.0/8", &c), EINVAL);
+    CHECK_EQ(net_cidr_parse("::1/129", &c), EINVAL);
+}
+
 static void test_unix(void)
 {
     resp_t r;
@@ -606,6 +633,7 @@ int main(void)
     test_gone_clients();
     test_conn_cap();
     test_unix();
+    test_cidr();
     test_metrics();
     test_drain(srv);
     net_server_free(srv);
