@@ -128,6 +128,15 @@
     X(SHEET_MISSING_COLUMN, "missing_column", 422, "the header lacks a required column")      \
     X(SHEET_EXCEL_NUMBER, "excel_number", 422,                                                  \
       "Excel turned an ID into a number and lost digits: format the column as text")           \
+    X(ROSTER_REFUSED, "roster_refused", 422,                                                    \
+      "the file has bad rows (listed in errors): nothing was applied")                         \
+    X(ROSTER_OTHER_SCHOOL, "roster_other_school", 403,                                          \
+      "the row is of a school outside your scope: the whole file is refused")                  \
+    X(CAMPUS_NOT_FOUND, "campus_not_found", 422, "no such campus at the row's school")          \
+    X(DUPLICATE_ROW, "duplicate_row", 422, "this ID type and number are given twice in the file") \
+    X(ANNOUNCEMENT_NOT_FOUND, "announcement_not_found", 404, "no such announcement")           \
+    X(EXPORT_UNKNOWN, "export_unknown", 404,                                                    \
+      "exports are candidates, registrations, orders and reviews")                            \
     X(BODY_TOO_LARGE, "body_too_large", 413, "the request body is too large")                   \
     X(UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", 415, "send application/json")           \
     X(RATE_LIMITED, "rate_limited", 429, "too many attempts, wait a minute")                    \

@@ -159,6 +159,12 @@
 #define CET_SHEET_ROW_BYTES_MAX 65536    /* one row, unquoted */
 #define CET_SHEET_FILE_BYTES_MAX (8ULL << 30) /* largest file read (cetctl) */
 #define CET_SHEET_UPLOAD_BYTES_MAX (64u << 20) /* a roster uploaded to the admin API (one school) */
+#define CET_ADMIN_ROSTER_ERRORS_MAX 1000 /* errors listed for one uploaded roster (all are counted) */
+#define CET_ADMIN_LIST_MAX 20000         /* reviews listed by one admin call */
+#define CET_ADMIN_AUDIT_PAGE_MAX 1000    /* audit entries of one page (?after=SEQ pages on) */
+#define CET_ADMIN_SCHOOLS_MAX 512        /* schools in one staff scope (a province) */
+#define CET_ADMIN_OFFERS_MAX 4096        /* campus-subject offers on one dashboard */
+#define CET_ADMIN_EXPORT_BYTES_MAX (512u << 20) /* one export file */
 #define CET_SHEET_NAME_BYTES_MAX 64      /* a column name quoted in a problem */
 #define CET_SHEET_MESSAGE_BYTES_MAX 384  /* a problem's message */
 #define CET_SHEET_DETECT_BAD_RATIO 8     /* UTF-8 if valid multi-byte sequences >= this x invalid ones */

@@ -93,6 +93,12 @@ typedef enum eng_op_kind {
     ENG_OP_RESET_CONFIRM,     /* in.token_key, in.pwhash: new password, every session ends */
     ENG_OP_PASSWORD_CHANGE,   /* in.pwhash, in.token_key (the caller's session stays) */
     ENG_OP_STAFF_REBIND,      /* support: in.id_type/id_number/name -> in.target */
+    /* the school's side (engine/eng_admin.h) */
+    ENG_OP_ADMIN_OFFER,       /* set an offer's capacity, fee, window */
+    ENG_OP_ADMIN_SETTINGS,    /* a school's settings (oral elsewhere) */
+    ENG_OP_ADMIN_ANNOUNCE_POST,
+    ENG_OP_ADMIN_ANNOUNCE_DELETE,
+    ENG_OP_ADMIN_ROSTER,      /* a school's roster file, all rows in one txn */
     ENG_OP__COUNT
 } eng_op_kind_t;
 
@@ -167,6 +173,23 @@ typedef struct eng_result {
             uint32_t roster_no;
             char subjects[CET_CANDIDATE_REGS_MAX + 1]; /* the registrations that moved */
         } rebind;                         /* (RESET_REQUEST has no data: one answer for all) */
+        struct {                          /* ADMIN_OFFER */
+            uint32_t campus, capacity, fee, live;
+            int64_t window_opens, window_closes;
+            char subject;
+        } offer;
+        struct {                          /* ADMIN_SETTINGS */
+            uint32_t school;
+            bool oral_elsewhere;
+        } settings;
+        struct {                          /* ADMIN_ANNOUNCE_POST, _DELETE */
+            uint32_t id, code;
+            uint8_t scope;
+            int64_t at;
+        } announce;
+        struct {                          /* ADMIN_ROSTER */
+            uint64_t rows, inserted, updated;
+        } roster;
     } u;
 } eng_result_t;
 _Static_assert(sizeof(eng_result_t) <= CET_IDEM_BODY_BYTES_MAX, "a result fits its idem record");
@@ -209,6 +232,12 @@ typedef struct eng_op {
         bool flag;            /* approve / lock */
         uint32_t capacity;
         uint8_t target[16];   /* the account a staff decision is about */
+        uint32_t fee;         /* ADMIN_OFFER: fen */
+        int64_t window_opens, window_closes;
+        uint8_t set;          /* ADMIN_OFFER: ENG_ADMIN_SET_* of the fields given */
+        uint32_t school;      /* ADMIN_SETTINGS, ADMIN_ANNOUNCE_POST: the school (or province) */
+        uint32_t item_id;     /* ADMIN_ANNOUNCE_DELETE */
+        void *ext;            /* inputs too large for this struct (eng_admin.h), the submitter's */
         uint32_t scope_school; /* staff scope: school code (0 = any in scope_province) */
         uint16_t scope_province;
         char token_out[65];   /* session token made on the core (never stored) */

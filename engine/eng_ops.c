@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "base/cet_base.h"
+#include "engine/eng_admin.h"
 #include "engine/eng_internal.h"
 
 /* Copies n subject codes (at most cap - 1) as a NUL-terminated string. */
@@ -717,7 +718,7 @@ static int apply_pay_notice(eng_op_t *op, store_txn_t *txn)
 static int staff_scope_ok(eng_op_t *op, store_txn_t *txn, uint32_t school_code)
 {
     if (op->in.scope_school) return school_code == op->in.scope_school ? 0 : CET_E_FORBIDDEN;
-    if (!op->in.scope_province) return 0; /* support desk: national */
+    if (!op->in.scope_province) return CET_E_FORBIDDEN; /* support desk: account matters only */
     store_school_t s;
     int r = lmdb(store_school_get(txn, op->eng->st, school_code, &s), CET_E_FORBIDDEN);
     if (r) return r;
@@ -750,7 +751,10 @@ static int apply_staff_review(eng_op_t *op, store_txn_t *txn)
     char detail[128], hex[33];
     cet_hex(hex, rv.account, 16);
     snprintf(detail, sizeof detail, "review of account %s: %s", hex, eng_review_state_name(rv.state));
-    if ((rc = store_audit_append(txn, e->st, op->now, op->staff, "review_decide", detail))) return rc;
+    char target[24];
+    snprintf(target, sizeof target, "school:%05u", ro.school);
+    if ((rc = store_audit_log(txn, e->st, op->now, op->staff, "review_decide", target, detail)))
+        return rc;
     op->res.u.review.state = rv.state;
     return 0;
 }
@@ -793,8 +797,10 @@ static int apply_staff_lock(eng_op_t *op, store_txn_t *txn)
     char detail[128];
     snprintf(detail, sizeof detail, "%s subject %c of %s", op->in.flag ? "lock" : "unlock",
              reg.subject, op->in.id_number);
-    if ((rc = store_audit_append(txn, e->st, op->now, op->staff, op->in.flag ? "lock" : "unlock",
-                                 detail)))
+    char target[24];
+    snprintf(target, sizeof target, "school:%05u", c.snapshot.school);
+    if ((rc = store_audit_log(txn, e->st, op->now, op->staff, op->in.flag ? "lock" : "unlock",
+                              target, detail)))
         return rc;
     op->res.u.lock.subject = reg.subject;
     op->res.u.lock.locked = op->in.flag;
@@ -831,7 +837,9 @@ static int apply_staff_group_pay(eng_op_t *op, store_txn_t *txn)
     char detail[128];
     snprintf(detail, sizeof detail, "group payment of %s for %s", op->in.subjects,
              op->in.id_number);
-    int rc = store_audit_append(txn, e->st, op->now, op->staff, "group_pay", detail);
+    char target[24];
+    snprintf(target, sizeof target, "school:%05u", c.snapshot.school);
+    int rc = store_audit_log(txn, e->st, op->now, op->staff, "group_pay", target, detail);
     if (rc) return rc;
     codes_copy(op->res.u.group_pay.subjects, sizeof op->res.u.group_pay.subjects,
                op->in.subjects, n);
@@ -860,7 +868,10 @@ static int apply_staff_capacity(eng_op_t *op, store_txn_t *txn)
     char detail[128];
     snprintf(detail, sizeof detail, "capacity of %06u/%c set to %u", o.campus, o.subject,
              o.capacity);
-    if ((rc = store_audit_append(txn, e->st, op->now, op->staff, "capacity", detail))) return rc;
+    char target[24];
+    snprintf(target, sizeof target, "school:%05u", cp.school);
+    if ((rc = store_audit_log(txn, e->st, op->now, op->staff, "capacity", target, detail)))
+        return rc;
     op->res.u.capacity.capacity = o.capacity;
     return 0;
 }
@@ -869,7 +880,8 @@ static int apply_staff_capacity(eng_op_t *op, store_txn_t *txn)
 static bool op_is_staff(eng_op_kind_t k)
 {
     return k == ENG_OP_STAFF_REVIEW_DECIDE || k == ENG_OP_STAFF_LOCK ||
-           k == ENG_OP_STAFF_GROUP_PAY || k == ENG_OP_STAFF_CAPACITY || k == ENG_OP_STAFF_REBIND;
+           k == ENG_OP_STAFF_GROUP_PAY || k == ENG_OP_STAFF_CAPACITY || k == ENG_OP_STAFF_REBIND ||
+           eng_admin_op_kind(k);
 }
 
 /*
@@ -978,6 +990,12 @@ static int apply_kind(eng_op_t *op, store_txn_t *txn)
     case ENG_OP_PASSWORD_CHANGE:
     case ENG_OP_STAFF_REBIND:
         return eng_account_apply(op, txn);
+    case ENG_OP_ADMIN_OFFER:
+    case ENG_OP_ADMIN_SETTINGS:
+    case ENG_OP_ADMIN_ANNOUNCE_POST:
+    case ENG_OP_ADMIN_ANNOUNCE_DELETE:
+    case ENG_OP_ADMIN_ROSTER:
+        return eng_admin_apply(op, txn);
     case ENG_OP__COUNT:
         break;
     }

@@ -683,6 +683,8 @@ int main(int argc, char **argv)
     nopt.metrics_arg = &mctx;
     nopt.app = api;
     nopt.store = st;
+    nopt.upload_path = "/api/v1/admin/roster"; /* a school's roster file (net_api_admin.c) */
+    nopt.upload_bytes_max = CET_SHEET_UPLOAD_BYTES_MAX;
     nopt.ready = health_ready_cb;
     nopt.ready_arg = &health;
     nopt.tick = health_tick_cb;

@@ -49,7 +49,7 @@ const char *net_req_path(const net_req_t *req);
 const char *net_req_query(net_req_t *req, const char *name);
 /** A request header, or NULL. */
 const char *net_req_header(const net_req_t *req, const char *name);
-/** The body bytes (bounded by CET_BODY_BYTES_MAX; NUL-terminated copy). */
+/** The body bytes (bounded by CET_BODY_BYTES_MAX, or the upload route's limit; NUL-terminated copy). */
 const char *net_req_body(const net_req_t *req, size_t *len);
 /**
  * The client's address as text. On TCP the peer; on the unix socket (the
@@ -196,6 +196,10 @@ typedef struct net_options {
     net_tick_cb tick;            /* run every tick_ms on core 0 (NULL: none) */
     unsigned tick_ms;
     void *tick_arg;
+    /* One route may take a larger body than CET_BODY_BYTES_MAX (the admin roster
+     * upload): a POST to exactly this path, up to upload_bytes_max. NULL: none. */
+    const char *upload_path;
+    size_t upload_bytes_max;
 } net_options_t;
 
 /** 0 when spec is a --listen address net_server_start can parse, else EINVAL. */

@@ -76,6 +76,14 @@ void net_call_reply_json(net_call_t *call, int status, json_t *j)
     call_release(call, pool);
 }
 
+void net_call_reply_raw(net_call_t *call, int status, const char *content_type, const char *body,
+                        size_t len)
+{
+    net_call_pool_t *pool = call_pool(call);
+    net_reply_raw(call->req, status, content_type, body, len);
+    call_release(call, pool);
+}
+
 void net_call_reply_error(net_call_t *call, cet_err_t e, const char *field)
 {
     net_call_pool_t *pool = call_pool(call);
@@ -257,6 +265,10 @@ static const struct {
     [ENG_OP_RESET_CONFIRM] = {200, net_api_render_reset_confirm},
     [ENG_OP_PASSWORD_CHANGE] = {200, net_api_render_password},
     [ENG_OP_STAFF_REBIND] = {200, net_api_render_rebind},
+    [ENG_OP_ADMIN_OFFER] = {200, net_api_render_admin_offer},
+    [ENG_OP_ADMIN_SETTINGS] = {200, net_api_render_admin_settings},
+    [ENG_OP_ADMIN_ANNOUNCE_POST] = {201, net_api_render_admin_announce},
+    [ENG_OP_ADMIN_ANNOUNCE_DELETE] = {200, net_api_render_admin_announce},
 };
 
 void net_call_reply_op(net_call_t *call)
@@ -378,7 +390,17 @@ static const route_t routes[] = {
     {NET_POST, "/api/v1/admin/reviews/", NULL, net_api_staff_review, 1, "admin_reviews"},
     {NET_POST, "/api/v1/admin/registrations/lock", net_api_staff_lock, NULL, 0, "admin_lock"},
     {NET_POST, "/api/v1/admin/group-payments", net_api_staff_group_pay, NULL, 0, "admin_group_pay"},
-    {NET_PUT, "/api/v1/admin/offers/", NULL, net_api_staff_capacity, 2, "admin_offers"},
+    {NET_PUT, "/api/v1/admin/offers/", NULL, net_api_admin_offer, 2, "admin_offers"},
+    {NET_POST, "/api/v1/admin/roster", net_api_admin_roster, NULL, 0, "admin_roster"},
+    {NET_GET, "/api/v1/admin/reviews", net_api_admin_reviews, NULL, 0, "admin_reviews_list"},
+    {NET_PUT, "/api/v1/admin/schools/", NULL, net_api_admin_settings, 2, "admin_school_settings"},
+    {NET_GET, "/api/v1/admin/announcements", net_api_admin_announcements_get, NULL, 0, "admin_announcements"},
+    {NET_POST, "/api/v1/admin/announcements", net_api_admin_announcements_post, NULL, 0, "admin_announcements"},
+    {NET_DELETE, "/api/v1/admin/announcements/", NULL, net_api_admin_announcement_delete, 1, "admin_announcements_item"},
+    {NET_GET, "/api/v1/admin/exports/", NULL, net_api_admin_export, 1, "admin_exports"},
+    {NET_GET, "/api/v1/admin/audit", net_api_admin_audit, NULL, 0, "admin_audit"},
+    {NET_GET, "/api/v1/admin/dashboard", net_api_admin_dashboard, NULL, 0, "admin_dashboard"},
+    {NET_GET, "/api/v1/admin/registrations", net_api_admin_registrations, NULL, 0, "admin_registrations"},
 };
 
 void net_api_handler_cb(net_req_t *req, void *app)

@@ -75,12 +75,16 @@ struct net_call {
     api_auth_t auth;      /* the caller (net_api_auth) */
     eng_op_t op;          /* the write op (net_call_op) */
     net_call_pw_t pw;
+    const char *admin_text[2]; /* an announcement's title and body (in body) for its op */
     net_call_t *next_free;
 };
 
 /* ---- the call (net_api.c) ---- */
 /** Replies status with j (stolen) and releases the call. */
 void net_call_reply_json(net_call_t *call, int status, json_t *j);
+/** Replies status with len bytes of body (copied) as content_type and releases the call. */
+void net_call_reply_raw(net_call_t *call, int status, const char *content_type, const char *body,
+                        size_t len);
 /** Replies the error of e (field may be NULL) and releases the call. */
 void net_call_reply_error(net_call_t *call, cet_err_t e, const char *field);
 /** Logs a storage code, replies 503 storage_unavailable and releases the call. */
@@ -139,6 +143,9 @@ json_t *net_api_render_staff_review(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_lock(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_group_pay(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_capacity(net_call_t *call, const eng_op_t *op);
+json_t *net_api_render_admin_offer(net_call_t *call, const eng_op_t *op);
+json_t *net_api_render_admin_settings(net_call_t *call, const eng_op_t *op);
+json_t *net_api_render_admin_announce(net_call_t *call, const eng_op_t *op);
 
 /* ---- handlers: accounts and sessions (net_api_accounts.c) ---- */
 void net_api_account_create(net_call_t *call);
@@ -189,5 +196,24 @@ json_t *net_api_render_reset_request(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_reset_confirm(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_password(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_rebind(net_call_t *call, const eng_op_t *op);
+/* ---- handlers: the school's side (net_api_admin.c, net_api_exports.c) ---- */
+/**
+ * Common start of admin calls: the read txn and a staff session of a school or
+ * province (support staff: 403 forbidden). False when replied.
+ */
+bool net_api_admin_begin(net_call_t *call);
+/** 0 when school is in the caller's scope, CET_E_FORBIDDEN, or a storage code. */
+int net_api_admin_school_ok(net_call_t *call, store_txn_t *txn, uint32_t school);
+void net_api_admin_announcement_delete(net_call_t *call, const char *id);
+void net_api_admin_announcements_get(net_call_t *call);
+void net_api_admin_announcements_post(net_call_t *call);
+void net_api_admin_audit(net_call_t *call);
+void net_api_admin_dashboard(net_call_t *call);
+void net_api_admin_export(net_call_t *call, const char *kind);
+void net_api_admin_offer(net_call_t *call, const char *rest);
+void net_api_admin_registrations(net_call_t *call);
+void net_api_admin_reviews(net_call_t *call);
+void net_api_admin_roster(net_call_t *call);
+void net_api_admin_settings(net_call_t *call, const char *rest);
 
 #endif

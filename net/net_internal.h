@@ -94,6 +94,7 @@ struct net_req {
     char client[64];
     char request_id[CET_REQUEST_ID_BYTES_MAX + 1]; /* X-Request-Id taken or made */
     char body[CET_BODY_BYTES_MAX + 1];
+    char *big_body; /* a body above CET_BODY_BYTES_MAX on the upload route (heap), or NULL */
 };
 
 /**
@@ -116,6 +117,11 @@ void net_core_req_release(net_core_t *core, net_req_t *req);
 void net_core_req_finished(net_core_t *core);
 /** The core's metrics block. */
 net_core_metrics_t *net_core_metrics(net_core_t *core);
+/**
+ * The largest body the request line of evreq may carry: CET_BODY_BYTES_MAX,
+ * or the upload route's limit for a POST to net_options_t.upload_path.
+ */
+size_t net_core_body_max(const net_core_t *core, struct evhttp_request *evreq);
 /** True once net_server_drain began. */
 bool net_core_draining(const net_core_t *core);
 

@@ -306,7 +306,7 @@ net_req_t *net_req_new(net_core_t *core, struct evhttp_request *evreq)
     const char *uri = evhttp_request_get_uri(evreq);
     struct evbuffer *in = evhttp_request_get_input_buffer(evreq);
     size_t body_len = evbuffer_get_length(in);
-    if (body_len > CET_BODY_BYTES_MAX) {
+    if (body_len > CET_BODY_BYTES_MAX && body_len > net_core_body_max(core, evreq)) {
         early_error_on(core, conn, evreq, CET_E_BODY_TOO_LARGE, true);
         return NULL;
     }
@@ -329,10 +329,15 @@ net_req_t *net_req_new(net_core_t *core, struct evhttp_request *evreq)
     req->gone = req->detached = req->query_parsed = req->replied = false;
     req->start_ns = cet_mono_ns();
     req->body_len = body_len;
-    evbuffer_copyout(in, req->body, body_len);
-    req->body[body_len] = 0;
+    char *body = req->body;
+    req->big_body = NULL;
+    if (body_len > CET_BODY_BYTES_MAX) body = req->big_body = cet_malloc(body_len + 1);
+    evbuffer_copyout(in, body, body_len);
+    body[body_len] = 0;
     if (!client_of(net_server_options(net_core_server(core)), evreq, req->client,
                    sizeof req->client)) {
+        cet_free(req->big_body);
+        req->big_body = NULL;
         net_core_req_release(core, req);
         early_error_on(core, conn, evreq, CET_E_BAD_REQUEST, false);
         return NULL;
@@ -390,7 +395,7 @@ const char *net_req_header(const net_req_t *req, const char *name)
 const char *net_req_body(const net_req_t *req, size_t *len)
 {
     if (len) *len = req->body_len;
-    return req->body;
+    return req->big_body ? req->big_body : req->body;
 }
 
 const char *net_req_id(const net_req_t *req)
@@ -449,7 +454,7 @@ cet_err_t net_req_json(net_req_t *req, const char *const *allowed, json_t **out,
     /* A missing Content-Type is taken as JSON: only a different one is refused. */
     const char *ct = net_req_header(req, "Content-Type");
     if (ct && !is_json_type(ct)) return CET_E_UNSUPPORTED_MEDIA_TYPE;
-    return net_json_decode(req->body, req->body_len, allowed, out, field);
+    return net_json_decode(net_req_body(req, NULL), req->body_len, allowed, out, field);
 }
 
 /* ---- replies ---- */
@@ -481,6 +486,8 @@ static void req_log(const net_req_t *req, int status, uint64_t ns)
 static void req_finish(net_req_t *req)
 {
     if (req->query_parsed) evhttp_clear_headers(&req->query);
+    cet_free(req->big_body);
+    req->big_body = NULL;
     net_core_t *core = req->core;
     net_core_req_release(core, req);
     net_core_req_finished(core);

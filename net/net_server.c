@@ -137,6 +137,18 @@ static void net_init_once(void)
 }
 
 /* ---- small accessors for the other files ---- */
+size_t net_core_body_max(const net_core_t *core, struct evhttp_request *evreq)
+{
+    const net_options_t *o = &core->srv->opt;
+    if (!o->upload_path || evhttp_request_get_command(evreq) != EVHTTP_REQ_POST)
+        return CET_BODY_BYTES_MAX;
+    const char *uri = evhttp_request_get_uri(evreq);
+    size_t n = strlen(o->upload_path);
+    if (!uri || strncmp(uri, o->upload_path, n) != 0 || (uri[n] && uri[n] != '?'))
+        return CET_BODY_BYTES_MAX;
+    return o->upload_bytes_max;
+}
+
 unsigned net_core_index(const net_core_t *core)
 {
     return core->index;
@@ -886,7 +898,12 @@ static int lsn_new(net_core_t *core, unsigned li)
     l->pending = cet_calloc(l->conns_max, sizeof *l->pending);
     l->http = evhttp_new(core->base);
     if (!l->http) return ENOMEM;
-    evhttp_set_max_body_size(l->http, CET_BODY_HARD_BYTES_MAX);
+    /* the roster upload's route may carry more; every other route is cut at
+     * CET_BODY_BYTES_MAX by net_req_new (net_core_body_max) */
+    size_t hard = CET_BODY_HARD_BYTES_MAX;
+    const net_options_t *o = &core->srv->opt;
+    if (o->upload_path && o->upload_bytes_max > hard) hard = o->upload_bytes_max;
+    evhttp_set_max_body_size(l->http, (ev_ssize_t)hard);
     evhttp_set_max_headers_size(l->http, CET_HEADERS_BYTES_MAX);
     evhttp_set_timeout(l->http, CET_HTTP_TIMEOUT_S);
     /* Every method, known or not (libevent 2.1 marks an unknown one with bit

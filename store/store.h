@@ -39,7 +39,7 @@
 
 #include "base/cet_limits.h"
 
-#define STORE_SCHEMA_VERSION 3 /* 3: orders name their registrations, idem keeps results, 64-bit expiry ids */
+#define STORE_SCHEMA_VERSION 4 /* 3: orders name their registrations, idem keeps results, 64-bit expiry ids; 4: the audit log is a hash chain */
 
 /* Return codes of the store, in the storage range of base/cet_err.h. The
  * first two are LMDB's own values (store.c asserts it). */
@@ -711,9 +711,95 @@ int store_session_del(store_txn_t *txn, const store_t *st, const uint8_t token_h
 int store_staff_get(store_txn_t *txn, const store_t *st, const char *user, store_staff_t *out);
 int store_staff_put(store_txn_t *txn, const store_t *st, const store_staff_t *s);
 
-/** Appends an audit record (sequence from the meta counter). */
+/** Appends an audit record with no target (store_audit_log: the chained entry). */
 int store_audit_append(store_txn_t *txn, const store_t *st, int64_t at, const char *actor,
                        const char *action, const char *text);
+
+/* ---- the school's side: audit chain, announcements (store_admin.c) ---- */
+/*
+ * The audit log is a hash chain. Each entry's value is a store_audit_t, its
+ * detail (text_len bytes), then a store_audit_chain_t: the target the action
+ * was about, the previous entry's hash and its own. An entry's hash is
+ * SHA-256 over seven netstrings ("LEN:BYTES,", LEN in decimal) of, in order:
+ * seq (decimal), at (RFC 3339 as cet_time_format writes it, +08:00), actor,
+ * action, target, detail, prev_hash (64 lower-case hex digits; 64 zeros for
+ * the first entry). The API returns exactly these fields, so anyone can
+ * recompute the chain (docs/storage.md, "audit").
+ */
+#define STORE_AUDIT_TARGET_BYTES 64
+typedef struct store_audit_chain {
+    char target[STORE_AUDIT_TARGET_BYTES]; /* "school:10013", "offer:100130/1", "" */
+    uint8_t prev_hash[32];
+    uint8_t hash[32];
+} store_audit_chain_t;
+
+/** One audit entry decoded (store_audit_decode). */
+typedef struct store_audit_entry {
+    uint64_t seq;
+    int64_t at;
+    char actor[CET_SHORT_BYTES];
+    char action[CET_SHORT_BYTES];
+    char target[STORE_AUDIT_TARGET_BYTES];
+    char detail[CET_AUDIT_TEXT_BYTES_MAX + 1];
+    uint8_t prev_hash[32];
+    uint8_t hash[32];
+} store_audit_entry_t;
+
+/**
+ * Appends an audit entry chained to the last one (write txn): sequence from
+ * the meta counter "audit_seq", the chain head kept in meta "audit_head".
+ * target and detail may be "" (detail is cut at CET_AUDIT_TEXT_BYTES_MAX).
+ */
+int store_audit_log(store_txn_t *txn, const store_t *st, int64_t at, const char *actor,
+                    const char *action, const char *target, const char *detail);
+/** The hash of e as the chain defines it (pure; e->hash is not read). */
+void store_audit_hash(const store_audit_entry_t *e, uint8_t out[32]);
+/** Decodes an audit record (key: u64 seq); STORE_CORRUPT when it is not one. */
+int store_audit_decode(const void *key, size_t klen, const void *val, size_t vlen,
+                       store_audit_entry_t *out);
+/**
+ * Calls fn for every entry with seq > after, in order, at most max of them
+ * (0: all); fn returns CET_OK to go on, CET_DONE to stop, anything else to fail
+ * with that code (store_scan's convention).
+ */
+int store_audit_scan(store_txn_t *txn, const store_t *st, uint64_t after, uint64_t max,
+                     int (*fn)(const store_audit_entry_t *e, void *arg), void *arg);
+/**
+ * Verifies the whole chain: sequences 1..audit_seq without a gap, each
+ * prev_hash the previous hash, each hash recomputed, the last one the head.
+ * Returns 0 with *entries, CET_REFUSED with *bad_seq (the first entry that is
+ * wrong; audit_seq + 1 when entries are missing at the end) and why[cap]
+ * filled, or a storage code.
+ */
+int store_audit_verify(store_txn_t *txn, const store_t *st, uint64_t *entries,
+                       uint64_t *bad_seq, char *why, size_t cap);
+
+/* Announcements posted by staff: key scope ‖ u32 code ‖ u32 id in STORE_DB_ANNOUNCE
+ * (beside the 5-byte key of the text candidates see); value this header, title, body. */
+typedef struct store_announcement {
+    uint32_t id;
+    uint8_t scope;            /* STORE_ANNOUNCE_PROVINCE or _SCHOOL */
+    uint8_t pad_[3];
+    uint32_t code;            /* province or school code */
+    uint16_t title_len, body_len;
+    int64_t at;
+    char actor[CET_SHORT_BYTES];
+} store_announcement_t;
+#define STORE_ANNOUNCE_TITLE_BYTES_MAX 200
+
+/** Adds an announcement (a->id is given from meta "announce_id"); title and body UTF-8. */
+int store_announcement_add(store_txn_t *txn, const store_t *st, store_announcement_t *a,
+                           const char *title, const char *body);
+/** Finds announcement id: its header (title and body copied when the buffers are given). */
+int store_announcement_get(store_txn_t *txn, const store_t *st, uint32_t id,
+                           store_announcement_t *out, char *title, size_t tcap, char *body,
+                           size_t bcap);
+int store_announcement_del(store_txn_t *txn, const store_t *st, const store_announcement_t *a);
+/** Calls fn for each announcement of (scope, code), oldest first; scope 0: all of them. */
+int store_announcement_scan(store_txn_t *txn, const store_t *st, uint8_t scope, uint32_t code,
+                            int (*fn)(const store_announcement_t *a, const char *title,
+                                      const char *body, void *arg),
+                            void *arg);
 
 /* ---- iteration ---- */
 /**

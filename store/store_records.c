@@ -511,23 +511,5 @@ int store_staff_put(store_txn_t *txn, const store_t *st, const store_staff_t *s)
 int store_audit_append(store_txn_t *txn, const store_t *st, int64_t at, const char *actor,
                        const char *action, const char *text)
 {
-    uint64_t seq = 0;
-    int rc = store_meta_get_u64(txn, st, "audit_seq", &seq);
-    if (rc && rc != STORE_NOTFOUND) return rc;
-    seq++;
-    if ((rc = store_meta_put_u64(txn, st, "audit_seq", seq))) return rc;
-    size_t tl = strlen(text);
-    if (tl > CET_AUDIT_TEXT_BYTES_MAX) tl = CET_AUDIT_TEXT_BYTES_MAX;
-    uint8_t buf[sizeof(store_audit_t) + CET_AUDIT_TEXT_BYTES_MAX];
-    store_audit_t h;
-    memset(&h, 0, sizeof h);
-    h.at = at;
-    cet_strlcpy(h.actor, actor, sizeof h.actor);
-    cet_strlcpy(h.action, action, sizeof h.action);
-    h.text_len = (uint32_t)tl;
-    memcpy(buf, &h, sizeof h);
-    memcpy(buf + sizeof h, text, tl);
-    uint8_t k[8];
-    store_be64(k, seq);
-    return store_put_raw(txn, st, STORE_DB_AUDIT, k, 8, buf, sizeof h + tl, MDB_NOOVERWRITE);
+    return store_audit_log(txn, st, at, actor, action, "", text); /* chained: store_admin.c */
 }

@@ -25,7 +25,8 @@ static void usage(FILE *f)
           "  export roster|registrations|candidates|campuses|sitting|scores|orders|audit|reviews\n"
           "         --data DIR [--format data|csv|xlsx] [--out FILE] [--school CODE]\n"
           "  template roster|campuses|scores|sitting [--format csv|xlsx] [--out FILE]\n"
-          "  check --data DIR\n"
+          "  check --data DIR   (every invariant, the audit hash chain included)\n"
+          "  audit verify --data DIR   (the audit hash chain only)\n"
           "  backup --data DIR OUT           (online, beside a running cetd; OUT new or empty)\n"
           "  restore --data DIR [--force] BACKUP   (DIR new or empty, or --force if no process "
           "holds it; then check)\n"
@@ -60,7 +61,7 @@ int main(int argc, char **argv)
         {"export", ctl_cmd_export},   {"check", ctl_cmd_check},
         {"stats", ctl_cmd_stats},     {"staff", ctl_cmd_staff},
         {"bench-prep", ctl_cmd_bench_prep}, {"debug-corrupt", ctl_cmd_debug_corrupt},
-        {"template", ctl_cmd_template},
+        {"template", ctl_cmd_template}, {"audit", ctl_cmd_audit},
         {"backup", ctl_cmd_backup},   {"restore", ctl_cmd_restore},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)

@@ -123,6 +123,8 @@ int ctl_cmd_demo(int argc, char **argv);
 int ctl_cmd_import(int argc, char **argv);
 int ctl_cmd_export(int argc, char **argv);
 int ctl_cmd_check(int argc, char **argv);
+/** `cetctl audit verify --data DIR`: the audit hash chain (store_audit_verify). */
+int ctl_cmd_audit(int argc, char **argv);
 int ctl_cmd_stats(int argc, char **argv);
 int ctl_cmd_staff(int argc, char **argv);
 int ctl_cmd_bench_prep(int argc, char **argv);

@@ -31,7 +31,8 @@
     X(ORDER_MISSING, "order_missing", "a registration names an order that does not exist")  \
     X(BINDING, "binding", "account and candidate do not point at each other")               \
     X(ROSTER_INDEX, "roster_index", "roster_no or roster_school index out of step")         \
-    X(EMAIL_INDEX, "email_index", "account_email index out of step with accounts")
+    X(EMAIL_INDEX, "email_index", "account_email index out of step with accounts")          \
+    X(AUDIT_CHAIN, "audit_chain", "the audit hash chain is broken: an entry changed, removed or reordered")
 
 enum {
 #define CHECK_ENUM(name, code, text) CK_##name,
@@ -519,7 +520,12 @@ int ctl_cmd_check(int argc, char **argv)
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         if ((rc = store_scan(c->txn, c->st, steps[i].db, NULL, 0, steps[i].fn, c))) goto fail;
     }
-    for (size_t i = 0; i < c->n_offers; i++) {
+    uint64_t audit_entries = 0, audit_bad = 0;
+    char audit_why[256];
+    rc = store_audit_verify(c->txn, c->st, &audit_entries, &audit_bad, audit_why, sizeof audit_why);
+    if (rc == CET_REFUSED) violation(c, CK_AUDIT_CHAIN, "%s", audit_why);
+    else if (rc) goto fail;
+        for (size_t i = 0; i < c->n_offers; i++) {
         const offer_count_t *o = &c->offers[i];
         if (o->live > o->offer.capacity)
             violation(c, CK_CAPACITY, "offer %u/%c: %u live registrations, capacity %u",
@@ -533,7 +539,8 @@ int ctl_cmd_check(int argc, char **argv)
             printf("%s: ... %llu more\n", check_kinds[k].code,
                    (unsigned long long)(c->count[k] - CTL_CHECK_SHOWN_MAX));
     }
-    printf("check: %llu entries read, %zu offers\n", (unsigned long long)c->rows, c->n_offers);
+    printf("check: %llu entries read, %zu offers, %llu audit entries chained\n",
+           (unsigned long long)c->rows, c->n_offers, (unsigned long long)audit_entries);
     for (int k = 0; k < CK__COUNT; k++)
         printf("  %-22s %8llu  %s\n", check_kinds[k].code, (unsigned long long)c->count[k],
                check_kinds[k].text);
@@ -548,6 +555,39 @@ out:
     cet_free(c->offers);
     cet_free(c->roster_seen);
     cet_free(c);
+    return ret;
+}
+
+/* ---- audit verify: the hash chain alone ---- */
+int ctl_cmd_audit(int argc, char **argv)
+{
+    const char *data = NULL;
+    const ctl_opt_t opts[] = {{"--data", &data, NULL}, {NULL, NULL, NULL}};
+    const char *pos[CTL_POSITIONAL_MAX];
+    int npos;
+    if (ctl_args_parse(argc, argv, opts, pos, CTL_POSITIONAL_MAX, &npos) != 0 || npos != 1 ||
+        strcmp(pos[0], "verify") != 0 || !data) {
+        fprintf(stderr, "usage: cetctl audit verify --data DIR\n");
+        return CTL_EXIT_USAGE;
+    }
+    store_t *st = NULL;
+    store_txn_t *txn = NULL;
+    if (ctl_store_open(data, true, &st) != 0) return CTL_EXIT_USAGE;
+    int ret = CTL_EXIT_USAGE, rc = store_read_begin(st, &txn);
+    uint64_t n = 0, bad = 0;
+    char why[256];
+    if (!rc) rc = store_audit_verify(txn, st, &n, &bad, why, sizeof why);
+    if (rc == 0) {
+        printf("audit: %llu entries, the chain verifies\n", (unsigned long long)n);
+        ret = CTL_EXIT_OK;
+    } else if (rc == CET_REFUSED) {
+        printf("audit: FAILED: %s\n", why);
+        ret = CTL_EXIT_BAD_DATA;
+    } else {
+        fprintf(stderr, "cetctl audit: %s\n", store_strerror(rc));
+    }
+    if (txn) store_abort(txn);
+    store_close(st);
     return ret;
 }
 
@@ -618,7 +658,25 @@ static int corrupt_txn_cb(store_txn_t *txn, void *arg)
         store_be32(nk, 1);
         rc = store_del_raw(txn, k->st, STORE_DB_ROSTER_NO, nk, 4);
         snprintf(k->done, sizeof k->done, "deleted the roster_no index entry of roster_no 1");
-    } else if (!b->n) {
+    } else if (!strcmp(k->what, "audit-tamper") || !strcmp(k->what, "audit-remove")) {
+        /* entry 1 changed in place (its hash no longer matches), or entry 1 removed */
+        uint8_t ak[8];
+        store_be64(ak, 1);
+        uint8_t buf[sizeof(store_audit_t) + CET_AUDIT_TEXT_BYTES_MAX + sizeof(store_audit_chain_t)];
+        size_t len = 0;
+        rc = store_get_raw(txn, k->st, STORE_DB_AUDIT, ak, 8, buf, sizeof buf, &len);
+        if (!rc && !strcmp(k->what, "audit-remove")) {
+            rc = store_del_raw(txn, k->st, STORE_DB_AUDIT, ak, 8);
+            snprintf(k->done, sizeof k->done, "removed audit entry 1");
+        } else if (!rc) {
+            store_audit_t h;
+            memcpy(&h, buf, sizeof h);
+            if (h.text_len) buf[sizeof h] ^= 0x01; /* one bit of the detail */
+            else buf[offsetof(store_audit_t, actor)] ^= 0x01;
+            rc = store_put_raw(txn, k->st, STORE_DB_AUDIT, ak, 8, buf, len, 0);
+            snprintf(k->done, sizeof k->done, "changed one bit of audit entry 1");
+        }
+        } else if (!b->n) {
         fprintf(stderr, "cetctl debug-corrupt: %s needs bound candidates (run bench-prep)\n",
                 k->what);
         rc = STORE_BADARG;
@@ -685,7 +743,8 @@ int ctl_cmd_debug_corrupt(int argc, char **argv)
     if (ctl_args_parse(argc, argv, opts, pos, CTL_POSITIONAL_MAX, &npos) != 0 || npos || !data ||
         !what) {
         fprintf(stderr, "usage: cetctl debug-corrupt --data DIR --what overbook|one-per-level|"
-                        "oral-alone|orphan-hold|missing-hold|unbind|roster-index|email-index\n");
+                        "oral-alone|orphan-hold|missing-hold|unbind|roster-index|email-index|"
+                        "audit-tamper|audit-remove\n");
         return CTL_EXIT_USAGE;
     }
     corrupt_t k = {.what = what, .now = cet_now_s()};

@@ -18,6 +18,7 @@
 
 #include "base/cet_base.h"
 #include "base/cet_id.h"
+#include "engine/eng_admin.h"
 #include "tools/cetctl.h"
 
 /* ---- a set of 128-bit keys with a 32-bit value (line numbers, indexes) ---- */
@@ -432,122 +433,39 @@ static int campus_row(imp_t *im, store_txn_t *txn)
     return 0;
 }
 
-/* ---- roster ---- */
-enum {
-    R_ID_TYPE, R_ID_NUMBER, R_NAME, R_GENDER, R_SCHOOL, R_CAMPUS, R_EDUCATION, R_YEARS, R_ENTRY,
-    R_GRADE, R_DEPARTMENT, R_MAJOR, R_CLASS, R_STUDENT_NO, R_REMARKS, R_SUBJECTS, R_BARRED
-};
-
-static bool campus_of_school(imp_t *im, store_txn_t *txn, uint32_t campus, uint32_t school)
-{
-    if (im->cache_campus != campus) {
-        store_campus_t c;
-        int rc = store_campus_get(txn, im->st, campus, &c);
-        if (rc) {
-            row_error(im, "campus %u does not exist (import campuses first)", campus);
-            return false;
-        }
-        im->cache_campus = campus;
-        im->cache_school = c.school;
-    }
-    if (im->cache_school != school) {
-        row_error(im, "campus %u belongs to school %u, not %u", campus, im->cache_school, school);
-        return false;
-    }
-    return true;
-}
-
+/* ---- roster: the row rules are the engine's (eng_roster_row), shared with the admin API ---- */
 static int roster_row(imp_t *im, store_txn_t *txn)
 {
+    const char *labels[CET_SHEET_FIELDS_MAX];
+    for (int i = 0; i < im->schema->ncols; i++) labels[i] = col_name(im, i);
     store_roster_t r;
-    memset(&r, 0, sizeof r);
-    bool ok = true;
-    int id_type = 0;
-    cet_err_t e = cet_id_type_parse(col(im, R_ID_TYPE), &id_type);
-    if (e == CET_E_ID_TYPE_REFUSED) {
-        row_error(im, "%s '%s' is refused (military officer cards are not accepted)", col_name(im, R_ID_TYPE),
-                  col(im, R_ID_TYPE));
-        ok = false;
-    } else if (e) {
-        row_error(im, "%s '%s' is not one of mainland, taiwan, hkmo_permit, passport, "
-                      "hongkong, macao", col_name(im, R_ID_TYPE), col(im, R_ID_TYPE));
-        ok = false;
-    } else {
-        e = cet_id_number_check(id_type, col(im, R_ID_NUMBER), r.id_number, sizeof r.id_number);
-        if (e) {
-            row_error(im, "%s '%s': %s", col_name(im, R_ID_NUMBER), col(im, R_ID_NUMBER), cet_err_message(e));
+    eng_row_problem_t probs[CET_SHEET_FIELDS_MAX];
+    int np = eng_roster_row(im->vals, labels, im->subjects, &r, probs, CET_SHEET_FIELDS_MAX);
+    for (int i = 0; i < np && i < CET_SHEET_FIELDS_MAX; i++) row_error(im, "%s", probs[i].message);
+    bool ok = np == 0;
+    if (ok) {
+        eng_row_problem_t why;
+        int rc = eng_roster_place(txn, im->st, &r, 0, 0, col_name(im, ENG_ROSTER_SCHOOL),
+                                  &im->cache_campus, &im->cache_school, &why);
+        if (rc == CET_REFUSED) {
+            row_error(im, "%s", why.message);
             ok = false;
+        } else if (rc) {
+            return rc;
         }
     }
-    ok &= text_field(im, R_NAME, r.name, sizeof r.name, true);
-    const char *g = col(im, R_GENDER);
-    if (!strcmp(g, "M") || !strcmp(g, "男")) {
-        r.flags |= STORE_ROSTER_MALE;
-    } else if (strcmp(g, "F") && strcmp(g, "女")) {
-        row_error(im, "%s '%s' must be M or F (男/女)", col_name(im, R_GENDER), g);
-        ok = false;
-    }
-    uint64_t school = 0, campus = 0, years = 0, entry = 0, grade = 0, barred = 0;
-    ok &= code_field(im, R_SCHOOL, 5, &school);
-    ok &= code_field(im, R_CAMPUS, 6, &campus);
-    r.education = (uint8_t)ctl_education_parse(col(im, R_EDUCATION));
-    if (!r.education) {
-        row_error(im, "%s '%s' must be 本科, 专科 or 研究生", col_name(im, R_EDUCATION), col(im, R_EDUCATION));
-        ok = false;
-    }
-    ok &= uint_field(im, R_YEARS, 1, 9, &years);
-    ok &= uint_field(im, R_ENTRY, 1980, 2100, &entry);
-    ok &= uint_field(im, R_GRADE, 0, 20, &grade);
-    ok &= text_field(im, R_DEPARTMENT, r.department, sizeof r.department, false);
-    ok &= text_field(im, R_MAJOR, r.major, sizeof r.major, false);
-    ok &= text_field(im, R_CLASS, r.class_name, sizeof r.class_name, false);
-    ok &= text_field(im, R_STUDENT_NO, r.student_no, sizeof r.student_no, false);
-    ok &= text_field(im, R_REMARKS, r.remarks, sizeof r.remarks, false);
-    if (*col(im, R_BARRED)) ok &= uint_field(im, R_BARRED, 0, 1, &barred);
-    /* subjects: codes separated by ';' ("1;2;F"), each in the subject table, once */
-    const char *s = col(im, R_SUBJECTS);
-    for (const char *p = s; *p;) {
-        const char *q = strchr(p, ';');
-        size_t n = q ? (size_t)(q - p) : strlen(p);
-        if (n != 1 || !im->subjects[(uint8_t)*p].kind) {
-            row_error(im, "%s '%s': '%.*s' is not a subject code", col_name(im, R_SUBJECTS), s, (int)n, p);
-            ok = false;
-            break;
-        }
-        if (memchr(r.subjects, *p, r.n_subjects)) {
-            row_error(im, "%s '%s': '%c' is listed twice", col_name(im, R_SUBJECTS), s, *p);
-            ok = false;
-            break;
-        }
-        if (r.n_subjects >= CET_SUBJECTS_MAX) {
-            row_error(im, "%s '%s': more than %d", col_name(im, R_SUBJECTS), s, CET_SUBJECTS_MAX);
-            ok = false;
-            break;
-        }
-        r.subjects[r.n_subjects++] = *p;
-        p += n;
-        if (*p == ';') p++;
-    }
-    if (ok && !campus_of_school(im, txn, (uint32_t)campus, (uint32_t)school)) ok = false;
     if (ok) {
         uint8_t key[1 + CET_ID_NUMBER_BYTES];
-        size_t kl = store_roster_key(key, (uint8_t)id_type, r.id_number);
+        size_t kl = store_roster_key(key, r.id_type, r.id_number);
         keymap_slot_t *dup;
         keymap_add_bytes(&im->seen, key, kl, im->line, &dup);
         if (dup) {
-            row_error(im, "%s %s already given on line %u", col(im, R_ID_TYPE), r.id_number,
-                      dup->val);
+            row_error(im, "%s %s already given on line %u", col(im, ENG_ROSTER_ID_TYPE),
+                      r.id_number, dup->val);
             ok = false;
         }
     }
     if (!ok || im->bad) return 0;
-    r.id_type = (uint8_t)id_type;
-    r.school = (uint32_t)school;
-    r.campus = (uint32_t)campus;
-    r.program_years = (uint8_t)years;
-    r.entry_year = (uint16_t)entry;
-    r.grade = (uint8_t)grade;
-    if (barred) r.flags |= STORE_ROSTER_CET6_BARRED;
     int rc = store_roster_put(txn, im->st, &r);
     if (rc) return rc;
     im->applied++;

@@ -54,7 +54,7 @@ class CapacityRace(EngineCase):
         cls.data = DataDir(candidates=2000, seed=7)
         cls.rows = cls.data.bench_prep(2000)
         cls.engine = Engine(cls.data, threads=2)
-        cls.staff = staff_token(cls.engine)
+        cls.staff = staff_token(cls.engine, "teacher10013")  # campus 100130 is school 10013's
         cls.mine = [r for r in cls.rows if r["campus"] == CAMPUS]
 
     def put_capacity(self, capacity, subject=SUBJECT, barrier=None):
@@ -154,7 +154,7 @@ class CapacityRace(EngineCase):
         self.assertEqual((st, error_code(body)), (409, "capacity_below_live"), body)
         self.assertEqual(self.stored_capacity(PAID_SUBJECT), before)
         st, body = self.put_capacity(1, subject=PAID_SUBJECT)  # equal to live: allowed
-        self.assertEqual((st, body), (200, {"capacity": 1}))
+        self.assertEqual((st, body.get("capacity")), (200, 1))
         self.assertEqual(self.counter(PAID_SUBJECT), 0)
 
         # five live on SUBJECT, then 3 races 60: 3 is refused in either order, 60 stands

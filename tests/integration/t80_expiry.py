@@ -29,7 +29,7 @@ from harness import DataDir, Engine, EngineCase, error_code, pay_notice, metrics
 HOLD_TTL = 3
 ORDER_TTL = 8
 CAMPUS = "100131"   # offers English-4 written and oral (tools/cetctl_demo.c)
-STAFF_USER, STAFF_PASSWORD = "support", "demo-Staff-2026"
+STAFF_USER, STAFF_PASSWORD = "teacher10013", "demo-Staff-2026"  # campus 100131: school 10013
 
 
 def counter(engine, name):

@@ -121,17 +121,20 @@ def yaml_error_enum(lines):
 
 
 TEMPLATE = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*\}$")
+LITERAL = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 
 def route_matches(route_path, segments, doc_path):
     """An exact route matches its path; a prefix route a path of the prefix
-    followed by exactly `segments` templated segments ("{name}")."""
+    followed by exactly `segments` segments, the first templated ("{name}"), the
+    others templated or a fixed name the handler checks ("{school}/settings")."""
     if not segments:
         return doc_path == route_path
     if not doc_path.startswith(route_path):
         return False
     tail = doc_path[len(route_path):].split("/")
-    return len(tail) == segments and all(TEMPLATE.match(t) for t in tail)
+    return (len(tail) == segments and bool(TEMPLATE.match(tail[0])) and
+            all(TEMPLATE.match(t) or LITERAL.match(t) for t in tail[1:]))
 
 
 def main():

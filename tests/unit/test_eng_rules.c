@@ -173,7 +173,8 @@ static cet_err_t capacity(char subject, uint32_t campus, uint32_t cap)
 {
     eng_op_t op;
     op_new(&op, ENG_OP_STAFF_CAPACITY, NULL);
-    cet_strlcpy(op.staff, "support", sizeof op.staff);
+    cet_strlcpy(op.staff, "prov11", sizeof op.staff);
+    op.in.scope_province = 11; /* the support desk (no scope) may not: account matters only */
     op.in.subject = subject;
     op.in.campus = campus;
     op.in.capacity = cap;
@@ -301,6 +302,21 @@ static void test_capacity_is_the_txn(void)
     CHECK_EQ(capacity('1', CAMPUS_A, 2), CET_E_OK);
     CHECK_EQ(capacity('7', CAMPUS_A, 2), CET_E_OFFER_NOT_FOUND);
     CHECK_EQ(left(CAMPUS_A, '1'), 0);
+    /* the support desk (no school, no province) does account matters only */
+    eng_op_t op;
+    op_new(&op, ENG_OP_STAFF_CAPACITY, NULL);
+    cet_strlcpy(op.staff, "support", sizeof op.staff);
+    op.in.subject = '1';
+    op.in.campus = CAMPUS_A;
+    op.in.capacity = 5;
+    CHECK_EQ(run(&op), CET_E_FORBIDDEN);
+    op_new(&op, ENG_OP_STAFF_CAPACITY, NULL);
+    cet_strlcpy(op.staff, "prov99", sizeof op.staff);
+    op.in.scope_province = 99; /* another province */
+    op.in.subject = '1';
+    op.in.campus = CAMPUS_A;
+    op.in.capacity = 5;
+    CHECK_EQ(run(&op), CET_E_FORBIDDEN);
     /* a counter that is wrong (one seat too many) cannot oversell: the txn refuses */
     eng_seats_t *s = eng_seats(eng);
     eng_seats_give(s, eng_seats_slot(s, CAMPUS_A, '1'));

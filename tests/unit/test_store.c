@@ -533,6 +533,74 @@ static void test_backup_restore(void)
     cet_test_rmdir(root);
 }
 
+/* The audit log is a hash chain (store_admin.c): entries link, a change or a removal
+ * is found, and the hash is the documented netstring SHA-256 (recomputed here). */
+static int count_cb(const store_audit_entry_t *e, void *arg)
+{
+    (void)e;
+    (*(int *)arg)++;
+    return CET_OK;
+}
+
+static void test_audit_chain(store_t *st)
+{
+    store_txn_t *txn;
+    uint64_t n = 0, bad = 0, base = 0;
+    char why[256];
+    CHECK_EQ(store_read_begin(st, &txn), 0);
+    CHECK_EQ(store_audit_verify(txn, st, &base, &bad, why, sizeof why), 0);
+    store_abort(txn);
+    CHECK_EQ(store_write_begin(st, &txn), 0);
+    CHECK_EQ(store_audit_log(txn, st, 1764547200, "teacher10013", "offer_set",
+                             "school:10013 offer:100130/1", "capacity 10->20"),
+             0);
+    CHECK_EQ(store_audit_log(txn, st, 1764547201, "prov11", "announce_post",
+                             "province:11 announcement:1", "考区通知"),
+             0);
+    CHECK_EQ(store_commit(txn), 0);
+    CHECK_EQ(store_read_begin(st, &txn), 0);
+    CHECK_EQ(store_audit_verify(txn, st, &n, &bad, why, sizeof why), 0);
+    CHECK_EQ(n, base + 2);
+    int seen = 0;
+    CHECK_EQ(store_audit_scan(txn, st, base, 0, count_cb, &seen), 0);
+    CHECK_EQ(seen, 2);
+    seen = 0;
+    CHECK_EQ(store_audit_scan(txn, st, 0, 1, count_cb, &seen), 0);
+    CHECK_EQ(seen, 1);
+    /* the last entry decodes to what was logged, and links to the one before */
+    uint8_t k[8], buf[1024];
+    size_t len = 0;
+    store_be64(k, n);
+    CHECK_EQ(store_get_raw(txn, st, STORE_DB_AUDIT, k, 8, buf, sizeof buf, &len), 0);
+    store_audit_entry_t e, prev;
+    CHECK_EQ(store_audit_decode(k, 8, buf, len, &e), 0);
+    CHECK(!strcmp(e.target, "province:11 announcement:1") && !strcmp(e.detail, "考区通知"));
+    uint8_t h[32];
+    store_audit_hash(&e, h);
+    CHECK(!memcmp(h, e.hash, 32));
+    store_be64(k, n - 1);
+    CHECK_EQ(store_get_raw(txn, st, STORE_DB_AUDIT, k, 8, buf, sizeof buf, &len), 0);
+    CHECK_EQ(store_audit_decode(k, 8, buf, len, &prev), 0);
+    CHECK(!memcmp(e.prev_hash, prev.hash, 32));
+    store_abort(txn);
+    /* one byte of the detail changed: found at that entry */
+    CHECK_EQ(store_write_begin(st, &txn), 0);
+    store_be64(k, n - 1);
+    CHECK_EQ(store_get_raw(txn, st, STORE_DB_AUDIT, k, 8, buf, sizeof buf, &len), 0);
+    buf[sizeof(store_audit_t)] ^= 1;
+    CHECK_EQ(store_put_raw(txn, st, STORE_DB_AUDIT, k, 8, buf, len, 0), 0);
+    CHECK_EQ(store_audit_verify(txn, st, &n, &bad, why, sizeof why), CET_REFUSED);
+    CHECK_EQ(bad, base + 1);
+    buf[sizeof(store_audit_t)] ^= 1; /* back */
+    CHECK_EQ(store_put_raw(txn, st, STORE_DB_AUDIT, k, 8, buf, len, 0), 0);
+    CHECK_EQ(store_audit_verify(txn, st, &n, &bad, why, sizeof why), 0);
+    /* the last entry removed: the head no longer matches */
+    store_be64(k, n);
+    CHECK_EQ(store_del_raw(txn, st, STORE_DB_AUDIT, k, 8), 0);
+    CHECK_EQ(store_audit_verify(txn, st, &n, &bad, why, sizeof why), CET_REFUSED);
+    store_abort(txn);
+}
+
 int main(void)
 {
     char *dir = cet_test_tmpdir();
@@ -546,6 +614,7 @@ int main(void)
     test_reg_index_race(st);
     test_candidate_expiry(st);
     test_orders_audit(st);
+    test_audit_chain(st);
     test_walks(st);
     store_close(st);
     st = open_store(keep, 0); /* the index is rebuilt from the `reg` database */
