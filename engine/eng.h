@@ -74,7 +74,8 @@ typedef enum eng_op_kind {
     ENG_OP_STAFF_REVIEW_DECIDE,
     ENG_OP_STAFF_LOCK,        /* lock (in.flag true) or unlock a registration */
     ENG_OP_STAFF_GROUP_PAY,   /* record a group payment of locked registrations */
-    ENG_OP_STAFF_CAPACITY     /* set an offer's capacity */
+    ENG_OP_STAFF_CAPACITY,    /* set an offer's capacity */
+    ENG_OP_TICKETS            /* arrange a campus-subject or set a campus's rooms (eng_tickets.c) */
 } eng_op_kind_t;
 
 #define ENG_BODY_BYTES_MAX CET_IDEM_BODY_BYTES_MAX
@@ -118,6 +119,7 @@ typedef struct eng_op {
         uint32_t scope_school; /* staff scope: school code (0 = any in scope_province) */
         uint16_t scope_province;
         char token_out[65];   /* session token made on the core (never stored) */
+        const struct eng_tickets_in *tickets; /* ENG_OP_TICKETS: the submitter's, lives with op */
     } in;
     /* seat bookkeeping for the core */
     int seat_slot;            /* slot taken before submit (-1 none) */
@@ -176,6 +178,38 @@ void eng_mask_email(const char *in, char *out, size_t cap);
 int eng_check_registration(eng_t *e, store_txn_t *txn, const uint8_t account[16], char subject,
                            uint32_t campus, int64_t now, store_candidate_t *c_out,
                            store_offer_t *o_out);
+/* ---- admission tickets (eng_tickets.c) ---- */
+/*
+ * ENG_OP_TICKETS does one of two staff writes, named by in.tickets->what:
+ * ENG_TICKETS_ARRANGE arranges in.campus/in.subject (every paid registration
+ * seated in one txn, api.md "POST /api/v1/admin/arrangements"), and
+ * ENG_TICKETS_ROOMS replaces the rooms of in.campus with in.tickets->rooms.
+ * Both check the staff scope (in.scope_school / in.scope_province) and are
+ * audited. Refusals: CET_E_OFFER_NOT_FOUND, CET_E_FORBIDDEN, CET_E_WINDOW_OPEN,
+ * CET_E_NOT_ENOUGH_SEATS, CET_E_INVALID_FIELD (a room out of range).
+ */
+typedef enum eng_tickets_what { ENG_TICKETS_ARRANGE = 1, ENG_TICKETS_ROOMS = 2 } eng_tickets_what_t;
+typedef struct eng_tickets_room {
+    uint16_t number;          /* 1..CET_ROOMS_PER_CAMPUS_MAX */
+    uint8_t seats;            /* 1..CET_ROOM_SEATS_MAX; 0 = CET_ROOM_SEATS_DEFAULT */
+} eng_tickets_room_t;
+typedef struct eng_tickets_in {
+    eng_tickets_what_t what;
+    uint16_t n_rooms;
+    eng_tickets_room_t rooms[CET_ROOMS_BODY_MAX];
+} eng_tickets_in_t;
+/** The apply of ENG_OP_TICKETS (writer thread, inside its txn; dispatched by eng_ops.c). */
+int eng_tickets_apply(eng_op_t *op, store_txn_t *txn);
+/**
+ * Arranges one campus-subject in txn (a write txn) as ENG_OP_TICKETS does,
+ * without the scope check or the audit, for cetctl and benchmarks: 0 with
+ * *out filled, a cet_err_t refusal, or a storage code.
+ */
+int eng_tickets_arrange(store_txn_t *txn, const store_t *st, uint32_t campus, char subject,
+                        int64_t now, store_arrangement_t *out);
+/** The ticket's exam time text for a stored registration ("09:00-11:20", an oral slot's). */
+void eng_tickets_exam_time(const store_subject_t *subj, uint8_t slot, char *out, size_t cap);
+
 /** Verifies a payment notice signature: hex HMAC-SHA256(secret, body), constant time. */
 bool eng_notice_signature_ok(const eng_t *e, const char *body, size_t len, const char *sig_hex);
 

@@ -837,6 +837,8 @@ static int apply_kind(eng_op_t *op, store_txn_t *txn)
         return apply_staff_group_pay(op, txn);
     case ENG_OP_STAFF_CAPACITY:
         return apply_staff_capacity(op, txn);
+    case ENG_OP_TICKETS:
+        return eng_tickets_apply(op, txn);
     }
     return op_error(op, CET_E_INTERNAL);
 }

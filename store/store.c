@@ -39,6 +39,8 @@ static const char *const store_db_names[STORE_DB__COUNT] = {
     [STORE_DB_IDEM] = "idem",
     [STORE_DB_AUDIT] = "audit",
     [STORE_DB_NOTICE] = "notice",
+    [STORE_DB_ROOM] = "room",
+    [STORE_DB_ARRANGEMENT] = "arrangement",
 };
 
 const char *store_strerror(int rc)
@@ -73,7 +75,10 @@ static int open_dbis(store_t *st)
     for (int i = 0; i < STORE_DB__COUNT; i++) {
         rc = mdb_dbi_open(txn, store_db_names[i], st->read_only ? 0 : MDB_CREATE, &st->dbi[i]);
         if (rc) {
-            CET_ERROR("store: cannot open database %s: %s", store_db_names[i], mdb_strerror(rc));
+            CET_ERROR("store: cannot open database %s: %s%s", store_db_names[i], mdb_strerror(rc),
+                      rc == MDB_NOTFOUND && st->read_only
+                          ? " (an older schema: open the directory writable once to upgrade it)"
+                          : "");
             mdb_txn_abort(txn);
             return rc;
         }
@@ -84,9 +89,13 @@ static int open_dbis(store_t *st)
         rc = store_meta_put_u64(txn, st, "schema_version", STORE_SCHEMA_VERSION);
         version = STORE_SCHEMA_VERSION;
     }
+    if (rc == 0 && !st->read_only) rc = store_tickets_migrate(txn, st, &version);
     if (rc == 0 && version != STORE_SCHEMA_VERSION) {
-        CET_ERROR("store: schema version %llu on disk, this build reads %d",
-                  (unsigned long long)version, STORE_SCHEMA_VERSION);
+        CET_ERROR("store: schema version %llu on disk, this build reads %d%s",
+                  (unsigned long long)version, STORE_SCHEMA_VERSION,
+                  version == 2 ? " (a schema-2 directory is upgraded by opening it writable once: "
+                                 "start cetd or run any cetctl import on it)"
+                               : " (docs/storage.md, \"Schema versions\")");
         rc = STORE_CORRUPT;
     }
     if (rc) {

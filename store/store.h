@@ -31,7 +31,7 @@
 
 #include "base/cet_limits.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3 /* 3: rooms, arrangements, reg slot (store_tickets.c) */
 
 /* Own return codes, in a range LMDB and errno never use. */
 #define STORE_NOTFOUND MDB_NOTFOUND /* -30798 */
@@ -67,6 +67,8 @@ typedef enum store_db {
     STORE_DB_IDEM,          /* 16-byte scope ‖ 32-byte SHA-256 of key -> store_idem_t + body */
     STORE_DB_AUDIT,         /* u64 sequence -> store_audit_t + UTF-8 text */
     STORE_DB_NOTICE,        /* gateway_txn (bytes) -> store_notice_t */
+    STORE_DB_ROOM,          /* u32 campus ‖ u16 room -> store_room_t (store_tickets.c) */
+    STORE_DB_ARRANGEMENT,   /* u32 campus ‖ u8 subject -> store_arrangement_t (store_tickets.c) */
     STORE_DB__COUNT
 } store_db_t;
 
@@ -236,7 +238,8 @@ typedef struct store_reg {
     int64_t hold_due;         /* the hold's deadline while unpaid (kept while paused) */
     uint16_t room;            /* arrangement, when STORE_REG_ARRANGED */
     uint8_t seat;
-    uint8_t pad2_[5];
+    uint8_t slot;             /* oral time slot 1..ENG_ARRANGE_SLOTS_MAX when arranged; written 0 */
+    uint8_t pad2_[4];
     uint64_t seq;             /* its key in STORE_DB_REG; 0 in a record not yet stored */
 } store_reg_t;
 
@@ -537,5 +540,72 @@ int store_scan(store_txn_t *txn, const store_t *st, store_db_t db, const void *p
 /* ---- meta ---- */
 int store_meta_get_u64(store_txn_t *txn, const store_t *st, const char *key, uint64_t *out);
 int store_meta_put_u64(store_txn_t *txn, const store_t *st, const char *key, uint64_t v);
+
+/* ==== admission tickets: rooms and arrangements (store_tickets.c) ==== */
+/*
+ * Schema 3 added the two databases below and store_reg_t.slot (a byte that
+ * was padding, zero in every schema-2 record), so a schema-2 environment is
+ * upgraded in place by its first writable open (store_tickets_migrate).
+ */
+typedef struct store_room {
+    uint32_t campus;
+    uint16_t number;          /* 1..CET_ROOMS_PER_CAMPUS_MAX */
+    uint8_t seats;            /* 1..CET_ROOM_SEATS_MAX */
+    uint8_t pad_;
+} store_room_t;
+
+/** What the last arrangement of one campus-subject gave (the op's answer, the rooms it used). */
+typedef struct store_arrangement {
+    uint32_t campus;
+    char subject;
+    uint8_t level_digit;      /* the ticket number's level digit (eng_arrange_level_digit) */
+    uint8_t slots;            /* oral time slots used (0 for a written subject) */
+    uint8_t pad_;
+    uint32_t rooms;           /* rooms holding at least one candidate */
+    uint32_t seats;           /* registrations seated */
+    int64_t at;               /* unix seconds of the run that last changed a seat */
+    uint64_t digest;          /* XXH3 of the seats given (registration seq, room, seat, slot) */
+    uint8_t rooms_used[(CET_ROOMS_PER_CAMPUS_MAX + 1 + 7) / 8]; /* bitmap, bit r = room r */
+    uint8_t pad2_[3];
+} store_arrangement_t;
+
+/**
+ * Upgrades a schema-2 environment to 3 inside the txn that opened the
+ * databases (the new ones were just created empty): writes the version.
+ * *version is updated. Other versions are left alone. Called by store_open.
+ */
+int store_tickets_migrate(store_txn_t *txn, const store_t *st, uint64_t *version);
+
+/** Puts one room of a campus (seats 0 = CET_ROOM_SEATS_DEFAULT). STORE_BADARG when out of range. */
+int store_room_put(store_txn_t *txn, const store_t *st, uint32_t campus, uint16_t number,
+                   uint8_t seats);
+/** Deletes every room of campus; *n (may be NULL) gets how many went. */
+int store_rooms_clear(store_txn_t *txn, const store_t *st, uint32_t campus, size_t *n);
+/** The rooms of campus in number order into out[cap]; returns how many (<= cap) or < 0. */
+int store_rooms_list(store_txn_t *txn, const store_t *st, uint32_t campus, store_room_t *out,
+                     int cap);
+int store_arrangement_get(store_txn_t *txn, const store_t *st, uint32_t campus, char subject,
+                          store_arrangement_t *out);
+int store_arrangement_put(store_txn_t *txn, const store_t *st, const store_arrangement_t *a);
+/** Every arrangement of campus in subject order, into out[cap]; returns how many or < 0. */
+int store_arrangements_of(store_txn_t *txn, const store_t *st, uint32_t campus,
+                          store_arrangement_t *out, int cap);
+/**
+ * Calls fn(reg, arg) for every registration at campus for subject, in
+ * sequence order (a scan of the whole `reg` database: O(all registrations);
+ * docs/storage.md). fn returns 0 to go on, > 0 to stop, < 0 to fail with it.
+ * The reg pointer is a copy that dies when fn returns. Any txn.
+ */
+typedef int (*store_reg_visit_cb)(const store_reg_t *reg, void *arg);
+int store_regs_of_offer(store_txn_t *txn, const store_t *st, uint32_t campus, char subject,
+                        store_reg_visit_cb fn, void *arg);
+/**
+ * Writes back the room, seat and slot of a stored registration and sets
+ * STORE_REG_ARRANGED (write txn; r is the record as read in this txn, with
+ * r->seq). Only the arrangement fields change: no index moves, no hold
+ * entry (a paid registration has none). STORE_BADARG when r is not paid.
+ */
+int store_reg_arranged_put(store_txn_t *txn, const store_t *st, const store_reg_t *r);
+/* ==== end of admission tickets ==== */
 
 #endif
