@@ -21,6 +21,7 @@
 #include "engine/eng.h"
 #include "net/net.h"
 #include "net/net_api.h"
+#include "net/net_ticket_pdf.h"
 #include "net/net_captcha.h"
 
 static void usage(FILE *f)
@@ -172,6 +173,14 @@ int main(int argc, char **argv)
     net_captcha_set_enabled(captcha);
     if (!captcha) CET_WARN("cetd: captcha is OFF (load tests and automated tests only)");
     if (!sync) CET_WARN("cetd: --sync none: acknowledged writes may be lost on a power cut");
+
+    char font[512];
+    if (!net_ticket_pdf_font_check(font, sizeof font)) {
+        CET_ERROR("cetd: the admission-ticket font " NET_TICKET_FONT_FAMILY
+                  " is missing (Debian: apt-get install fonts-wqy-microhei); not starting");
+        return 1;
+    }
+    CET_INFO("cetd: admission tickets in %s", font);
 
     store_options_t sopt = {.dir = data, .sync = sync};
     store_t *st;

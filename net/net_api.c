@@ -287,6 +287,11 @@ static const route_t routes[] = {
     {NET_POST, "/api/v1/admin/registrations/lock", net_api_staff_lock, NULL, 0, "admin_lock"},
     {NET_POST, "/api/v1/admin/group-payments", net_api_staff_group_pay, NULL, 0, "admin_group_pay"},
     {NET_PUT, "/api/v1/admin/offers/", NULL, net_api_staff_capacity, 2, "admin_offers"},
+    {NET_GET, "/api/v1/admission-tickets/", NULL, net_api_ticket_get, 1, "admission_tickets_item"},
+    {NET_POST, "/api/v1/admin/arrangements", net_api_arrangement_create, NULL, 0, "admin_arrangements"},
+    {NET_GET, "/api/v1/admin/campuses/", NULL, net_api_campus_rooms, 2, "admin_campus_rooms"},
+    {NET_PUT, "/api/v1/admin/campuses/", NULL, net_api_campus_rooms, 2, "admin_campus_rooms"},
+    {NET_GET, "/api/v1/admin/admission-tickets", net_api_tickets_print_all, NULL, 0, "admin_admission_tickets"},
 };
 
 void net_api_handler_cb(net_req_t *req, void *app)

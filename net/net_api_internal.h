@@ -89,4 +89,10 @@ void net_api_staff_group_pay(net_req_t *req, net_api_t *api);
 void net_api_staff_lock(net_req_t *req, net_api_t *api);
 void net_api_staff_review(net_req_t *req, net_api_t *api, const char *account_hex);
 
+/* ---- handlers: admission tickets (net_api_tickets.c) ---- */
+void net_api_arrangement_create(net_req_t *req, net_api_t *api);
+void net_api_campus_rooms(net_req_t *req, net_api_t *api, const char *rest);
+void net_api_ticket_get(net_req_t *req, net_api_t *api, const char *subject);
+void net_api_tickets_print_all(net_req_t *req, net_api_t *api);
+
 #endif

@@ -19,7 +19,7 @@ static void usage(FILE *f)
 {
     fputs("usage: cetctl COMMAND [options]\n"
           "  demo --data DIR [--candidates N] [--seed S]\n"
-          "  import sitting|campuses|roster|scores --data DIR FILE.csv\n"
+          "  import sitting|campuses|roster|scores|rooms --data DIR FILE.csv\n"
           "  export roster|registrations|candidates|campuses|sitting|scores|orders|audit --data DIR\n"
           "  check --data DIR\n"
           "  stats --data DIR\n"

@@ -1,5 +1,5 @@
 /*
- * cetctl_import.c: `cetctl import sitting|campuses|roster|scores --data DIR FILE.csv`.
+ * cetctl_import.c: `cetctl import sitting|campuses|roster|scores|rooms --data DIR FILE.csv`.
  *
  * All or nothing: the whole file is validated and applied inside ONE write
  * txn (LMDB takes multi-GB txns; store_write_run grows the map and redoes the
@@ -593,6 +593,42 @@ static int score_row(imp_t *im, store_txn_t *txn)
     return 0;
 }
 
+/* ---- rooms: campus_code,room,seats (an empty seats = CET_ROOM_SEATS_DEFAULT) ---- */
+enum { ROOM_CAMPUS, ROOM_NUMBER, ROOM_SEATS };
+static const char *const room_cols[] = {"campus_code", "room", "seats"};
+static const bool room_required[] = {true, true, false};
+
+static int room_row(imp_t *im, store_txn_t *txn)
+{
+    uint64_t campus = 0, room = 0, seats = 0;
+    bool ok = code_field(im, ROOM_CAMPUS, 6, &campus);
+    ok &= uint_field(im, ROOM_NUMBER, 1, CET_ROOMS_PER_CAMPUS_MAX, &room);
+    if (*col(im, ROOM_SEATS)) ok &= uint_field(im, ROOM_SEATS, 1, CET_ROOM_SEATS_MAX, &seats);
+    if (ok) {
+        store_campus_t cp;
+        int rc = store_campus_get(txn, im->st, (uint32_t)campus, &cp);
+        if (rc && rc != STORE_NOTFOUND) return rc;
+        if (rc) {
+            row_error(im, "campus_code %06llu is not a known campus (import campuses first)",
+                      (unsigned long long)campus);
+            ok = false;
+        }
+    }
+    if (ok) {
+        keymap_slot_t *dup = keymap_add(&im->seen, campus, room, im->csv.rec_line);
+        if (dup) {
+            row_error(im, "room %llu of campus %06llu already given on line %u",
+                      (unsigned long long)room, (unsigned long long)campus, dup->val);
+            ok = false;
+        }
+    }
+    if (!ok || im->bad) return 0;
+    int rc = store_room_put(txn, im->st, (uint32_t)campus, (uint16_t)room, (uint8_t)seats);
+    if (rc) return rc;
+    im->applied++;
+    return 0;
+}
+
 int ctl_cmd_import(int argc, char **argv)
 {
     const char *data = NULL;
@@ -601,7 +637,7 @@ int ctl_cmd_import(int argc, char **argv)
     int npos;
     if (ctl_args_parse(argc, argv, opts, pos, CTL_POSITIONAL_MAX, &npos) != 0 || npos != 2 ||
         !data) {
-        fprintf(stderr, "usage: cetctl import sitting|campuses|roster|scores --data DIR FILE.csv\n");
+        fprintf(stderr, "usage: cetctl import sitting|campuses|roster|scores|rooms --data DIR FILE.csv\n");
         return CTL_EXIT_USAGE;
     }
     imp_t *im = cet_calloc(1, sizeof *im);
@@ -615,11 +651,14 @@ int ctl_cmd_import(int argc, char **argv)
     } else if (!strcmp(pos[0], "roster")) {
         im->cols = roster_cols, im->ncols = 17, im->required = roster_required;
         im->row_fn = roster_row;
+    } else if (!strcmp(pos[0], "rooms")) {
+        im->cols = room_cols, im->ncols = 3, im->required = room_required;
+        im->row_fn = room_row;
     } else if (!strcmp(pos[0], "scores")) {
         im->cols = score_cols, im->ncols = 5, im->required = NULL;
         im->row_fn = score_row;
     } else {
-        fprintf(stderr, "cetctl import: unknown kind '%s' (sitting, campuses, roster, scores)\n",
+        fprintf(stderr, "cetctl import: unknown kind '%s' (sitting, campuses, roster, scores, rooms)\n",
                 pos[0]);
         cet_free(im);
         return CTL_EXIT_USAGE;
