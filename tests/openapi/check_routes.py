@@ -121,6 +121,7 @@ def yaml_error_enum(lines):
 
 
 TEMPLATE = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*\}$")
+LITERAL = re.compile(r"^[a-z][a-z0-9-]*$")
 
 
 def route_matches(route_path, segments, doc_path):
@@ -131,7 +132,10 @@ def route_matches(route_path, segments, doc_path):
     if not doc_path.startswith(route_path):
         return False
     tail = doc_path[len(route_path):].split("/")
-    return len(tail) == segments and all(TEMPLATE.match(t) for t in tail)
+    # the first segment is the argument; a later one may be a literal the
+    # callback checks itself ("/api/v1/admin/campuses/{campus}/rooms")
+    return (len(tail) == segments and TEMPLATE.match(tail[0]) is not None and
+            all(TEMPLATE.match(t) or LITERAL.match(t) for t in tail[1:]))
 
 
 def main():
