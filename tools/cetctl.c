@@ -26,6 +26,7 @@ static void usage(FILE *f)
           "  staff add --data DIR --user U --role school|province|support --scope CODE\n"
           "            --password-file F\n"
           "  bench-prep --data DIR --candidates N --out FILE [--password P] [--hold-ttl S]\n"
+          "  bench-paid --data DIR --campuses N --per-campus M --out FILE [--password P]\n"
           "  debug-corrupt --data DIR --what KIND   (tests only: writes an invalid state)\n"
           "Exit: 0 ok, 1 bad data or invariant violated, 2 usage or I/O error.\n",
           f);
@@ -49,6 +50,7 @@ int main(int argc, char **argv)
         {"export", ctl_cmd_export},   {"check", ctl_cmd_check},
         {"stats", ctl_cmd_stats},     {"staff", ctl_cmd_staff},
         {"bench-prep", ctl_cmd_bench_prep}, {"debug-corrupt", ctl_cmd_debug_corrupt},
+        {"bench-paid", ctl_cmd_bench_paid},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(argv[1], cmds[i].name) == 0) return cmds[i].fn(argc - 2, argv + 2);

@@ -138,6 +138,7 @@ int ctl_cmd_check(int argc, char **argv);
 int ctl_cmd_stats(int argc, char **argv);
 int ctl_cmd_staff(int argc, char **argv);
 int ctl_cmd_bench_prep(int argc, char **argv);
+int ctl_cmd_bench_paid(int argc, char **argv);
 int ctl_cmd_debug_corrupt(int argc, char **argv);
 
 #endif
