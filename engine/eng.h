@@ -205,7 +205,7 @@ int eng_tickets_apply(eng_op_t *op, store_txn_t *txn);
  * without the scope check or the audit, for cetctl and benchmarks: 0 with
  * *out filled, a cet_err_t refusal, or a storage code.
  */
-int eng_tickets_arrange(store_txn_t *txn, const store_t *st, uint32_t campus, char subject,
+int eng_tickets_arrange(store_txn_t *txn, store_t *st, uint32_t campus, char subject,
                         int64_t now, store_arrangement_t *out);
 /** The ticket's exam time text for a stored registration ("09:00-11:20", an oral slot's). */
 void eng_tickets_exam_time(const store_subject_t *subj, uint8_t slot, char *out, size_t cap);

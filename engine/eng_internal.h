@@ -27,6 +27,7 @@ struct eng {
     struct {
         uint64_t holds_expired, candidates_deleted, orders_expired;
     } tick_counts;
+    struct eng_tickets_index *tickets_index; /* registrations by offer (eng_tickets.c), writer's */
     /* where the sweep of expired sessions and idempotency records resumes */
     bool sweep_idem;
     uint8_t sweep_key[64];
@@ -38,6 +39,9 @@ int eng_expire_hold(eng_t *e, store_txn_t *txn, uint32_t roster_no, char subject
                     int64_t now);
 int eng_expire_candidate(eng_t *e, store_txn_t *txn, uint32_t roster_no, int64_t due);
 int eng_expire_order(eng_t *e, store_txn_t *txn, uint32_t order_id, int64_t due, int64_t now);
+typedef struct eng_tickets_index eng_tickets_index_t;
+/** Frees the arrangement's index (eng_close). */
+void eng_tickets_index_free(eng_tickets_index_t *x);
 /** Queues a seat to give back when the tick's txn commits. */
 void eng_tick_release(eng_t *e, uint32_t campus, char subject);
 

@@ -13,6 +13,129 @@
 #include "engine/eng_arrange.h"
 #include "engine/eng_internal.h"
 
+/*
+ * The writer's index of registrations by offer. `reg` is keyed by sequence
+ * and has no index by campus-subject (it is kept append-only for the
+ * opening's sake, docs/storage.md), so without this every arrangement scans
+ * every registration. The index remembers, per campus-subject, the sequence
+ * numbers it saw in COMMITTED data (read through a read txn of the writer
+ * thread, so nothing of a txn that may still abort gets in) up to
+ * `scanned_to`; each arrangement first extends it with what was committed
+ * since, then, in the write txn, adds the tail beyond `scanned_to` (this
+ * batch's own registrations) and reads each candidate record by key,
+ * keeping only those still there with that campus and subject. Sequence
+ * numbers only grow while a process runs, so a committed one never names
+ * another registration later; a deleted one is just not found.
+ * Writer thread only (it lives in eng_t, freed by eng_close).
+ */
+typedef struct tk_offer_seqs {
+    uint64_t key; /* campus << 8 | subject; 0 = empty slot */
+    uint64_t *seqs;
+    uint32_t n, cap;
+} tk_offer_seqs_t;
+
+struct eng_tickets_index {
+    tk_offer_seqs_t *slots;
+    size_t cap, used; /* cap a power of two, at most half used */
+    uint64_t scanned_to;
+};
+
+static uint64_t offer_key(uint32_t campus, char subject)
+{
+    return (uint64_t)campus << 8 | (uint8_t)subject;
+}
+
+static tk_offer_seqs_t *index_slot(eng_tickets_index_t *x, uint64_t key, bool add)
+{
+    if (add && (x->used + 1) * 2 > x->cap) {
+        eng_tickets_index_t bigger = {.cap = x->cap ? x->cap * 2 : 1024};
+        bigger.slots = cet_calloc(bigger.cap, sizeof *bigger.slots);
+        for (size_t i = 0; i < x->cap; i++) {
+            if (!x->slots[i].key) continue;
+            size_t j = (size_t)(x->slots[i].key * 0x9e3779b97f4a7c15ull) & (bigger.cap - 1);
+            while (bigger.slots[j].key) j = (j + 1) & (bigger.cap - 1);
+            bigger.slots[j] = x->slots[i];
+        }
+        cet_free(x->slots);
+        x->slots = bigger.slots;
+        x->cap = bigger.cap;
+    }
+    if (!x->cap) return NULL;
+    for (size_t i = (size_t)(key * 0x9e3779b97f4a7c15ull) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
+        tk_offer_seqs_t *s = &x->slots[i];
+        if (s->key == key) return s;
+        if (!s->key) {
+            if (!add) return NULL;
+            s->key = key;
+            x->used++;
+            return s;
+        }
+    }
+}
+
+static void seqs_push(tk_offer_seqs_t *s, uint64_t seq)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 64;
+        uint64_t *m = cet_malloc(s->cap * sizeof *m);
+        if (s->n) memcpy(m, s->seqs, s->n * sizeof *m);
+        cet_free(s->seqs);
+        s->seqs = m;
+    }
+    s->seqs[s->n++] = seq;
+}
+
+void eng_tickets_index_free(eng_tickets_index_t *x)
+{
+    if (!x) return;
+    for (size_t i = 0; i < x->cap; i++) cet_free(x->slots[i].seqs);
+    cet_free(x->slots);
+    cet_free(x);
+}
+
+/* Calls fn for each record of db from key seq `from` on (in txn); fn(seq, rec, arg). */
+static int reg_tail(store_txn_t *txn, const store_t *st, uint64_t from,
+                    int (*fn)(uint64_t seq, const store_reg_t *r, void *arg), void *arg)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, store_dbi(st, STORE_DB_REG), &cur);
+    if (rc) return rc;
+    uint8_t kb[8];
+    store_be64(kb, from);
+    MDB_val k = {sizeof kb, kb}, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 8 || v.mv_size != sizeof(store_reg_t)) {
+            rc = STORE_CORRUPT;
+            break;
+        }
+        store_reg_t r;
+        memcpy(&r, v.mv_data, sizeof r);
+        if ((rc = fn(store_rd64(k.mv_data), &r, arg))) break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int index_add_cb(uint64_t seq, const store_reg_t *r, void *arg)
+{
+    eng_tickets_index_t *x = arg;
+    seqs_push(index_slot(x, offer_key(r->campus, r->subject), true), seq);
+    if (seq > x->scanned_to) x->scanned_to = seq;
+    return 0;
+}
+
+/* Brings the index up to what is committed (a read txn of the calling thread). */
+static int index_catch_up(eng_tickets_index_t *x, store_t *st)
+{
+    store_txn_t *rtxn;
+    int rc = store_read_begin(st, &rtxn);
+    if (rc) return rc;
+    rc = reg_tail(rtxn, st, x->scanned_to + 1, index_add_cb, x);
+    store_abort(rtxn);
+    return rc;
+}
+
 /* What one paid registration brings to the arrangement. */
 typedef struct tk_reg {
     store_reg_t rec;
@@ -43,6 +166,48 @@ static int collect_cb(const store_reg_t *r, void *arg)
     memset(t, 0, sizeof *t);
     t->rec = *r;
     return 0;
+}
+
+typedef struct tk_tail {
+    uint32_t campus;
+    char subject;
+    tk_collect_t *c;
+} tk_tail_t;
+
+static int tail_cb(uint64_t seq, const store_reg_t *r, void *arg)
+{
+    tk_tail_t *t = arg;
+    (void)seq;
+    return r->campus == t->campus && r->subject == t->subject ? collect_cb(r, t->c) : 0;
+}
+
+/*
+ * The registrations of one offer, in sequence order: through the index
+ * (committed ones, each re-read in txn) and the tail of txn beyond it, or
+ * by a scan of everything when there is no index.
+ */
+static int offer_collect(store_txn_t *txn, store_t *st, eng_tickets_index_t *x, uint32_t campus,
+                         char subject, tk_collect_t *c)
+{
+    if (!x) return store_regs_of_offer(txn, st, campus, subject, collect_cb, c);
+    int rc = index_catch_up(x, st);
+    if (rc) return rc;
+    tk_offer_seqs_t *s = index_slot(x, offer_key(campus, subject), false);
+    for (uint32_t i = 0; s && i < s->n; i++) {
+        uint8_t k[8];
+        store_be64(k, s->seqs[i]);
+        MDB_val v;
+        rc = store_get_ref(txn, st, STORE_DB_REG, k, sizeof k, &v);
+        if (rc == STORE_NOTFOUND) continue; /* expired or cancelled since */
+        if (rc) return rc;
+        if (v.mv_size != sizeof(store_reg_t)) return STORE_CORRUPT;
+        store_reg_t r;
+        memcpy(&r, v.mv_data, sizeof r);
+        if (r.campus != campus || r.subject != subject || r.seq != s->seqs[i]) continue;
+        if ((rc = collect_cb(&r, c))) return rc;
+    }
+    tk_tail_t t = {campus, subject, c};
+    return reg_tail(txn, st, x->scanned_to + 1, tail_cb, &t);
 }
 
 /* The class key and the candidate key of each registration, from the bound snapshot. */
@@ -170,8 +335,8 @@ static int arrange_write(store_txn_t *txn, const store_t *st, const eng_arrange_
     return store_arrangement_put(txn, st, out);
 }
 
-int eng_tickets_arrange(store_txn_t *txn, const store_t *st, uint32_t campus, char subject,
-                        int64_t now, store_arrangement_t *out)
+static int arrange_run(store_txn_t *txn, store_t *st, eng_tickets_index_t *x, uint32_t campus,
+                       char subject, int64_t now, store_arrangement_t *out)
 {
     store_offer_t o;
     store_sitting_t sit;
@@ -184,7 +349,7 @@ int eng_tickets_arrange(store_txn_t *txn, const store_t *st, uint32_t campus, ch
     tk_collect_t c = {0};
     eng_arrange_reg_t *in_regs = NULL;
     eng_arrange_seat_t *seats = NULL;
-    if ((rc = store_regs_of_offer(txn, st, campus, subject, collect_cb, &c))) goto out;
+    if ((rc = offer_collect(txn, st, x, campus, subject, &c))) goto out;
     if ((rc = classes_read(txn, st, &c))) goto out;
 
     bool oral = subj.kind == STORE_ORAL;
@@ -236,6 +401,12 @@ out:
     return rc;
 }
 
+int eng_tickets_arrange(store_txn_t *txn, store_t *st, uint32_t campus, char subject,
+                        int64_t now, store_arrangement_t *out)
+{
+    return arrange_run(txn, st, NULL, campus, subject, now, out);
+}
+
 void eng_tickets_exam_time(const store_subject_t *subj, uint8_t slot, char *out, size_t cap)
 {
     if (subj->kind == STORE_ORAL) {
@@ -278,7 +449,9 @@ static int campus_scope(eng_op_t *op, store_txn_t *txn)
 static int apply_arrange(eng_op_t *op, store_txn_t *txn)
 {
     store_arrangement_t a;
-    int rc = eng_tickets_arrange(txn, op->eng->st, op->in.campus, op->in.subject, op->now, &a);
+    eng_t *e = op->eng;
+    if (!e->tickets_index) e->tickets_index = cet_calloc(1, sizeof *e->tickets_index);
+    int rc = arrange_run(txn, e->st, e->tickets_index, op->in.campus, op->in.subject, op->now, &a);
     if (rc) return rc;
     char detail[160], campus[12], subject[2] = {op->in.subject, 0}, at[26];
     snprintf(campus, sizeof campus, "%06u", a.campus);

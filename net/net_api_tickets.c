@@ -29,6 +29,21 @@
 #define TK_RENDER_VERSION 1u /* bump when the page layout changes: kept PDFs become stale */
 #define TK_BUCKETS 4096      /* hash buckets per cache shard */
 
+#ifdef CET_SANITIZE
+/*
+ * LeakSanitizer (the sanitizer build only): fontconfig's global configuration,
+ * loaded by the font check at start, and the patterns behind pango's
+ * per-thread font map of each worker stay for the life of the process: a
+ * cache of constant size (see tests/unit/test_net_ticket_pdf.c), not a leak
+ * of ours. cetd is the one program that defines this hook.
+ */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libfontconfig.so\nleak:libpango-1.0.so\nleak:libpangoft2-1.0.so\n";
+}
+#endif
+
 /* ---- the cache of rendered tickets ---- */
 typedef struct tk_entry {
     struct tk_entry *next, *lru_prev, *lru_next;
