@@ -295,7 +295,6 @@ int eng_open(store_t *st, const eng_options_t *opt, eng_t **out)
     return 0;
 fail:
     eng_seats_free(e->seats);
-    eng_tickets_index_free(e->tickets_index);
     cet_free(e->tick_walk);
     cet_free(e->tick_released);
     cet_free(e);
@@ -307,6 +306,7 @@ void eng_close(eng_t *e)
     if (!e) return;
     store_writer_stop(e->writer);
     eng_seats_free(e->seats);
+    eng_tickets_index_free(e->tickets_index);
     cet_free(e->tick_walk);
     cet_free(e->tick_released);
     cet_free(e);
