@@ -832,7 +832,8 @@
           h('div.actions',
             payBoxes.length ? payBtn : null,
             h('a.btn.btn-secondary#add-written', { href: '#/written', text: '报考笔试科目' }),
-            hasWritten ? h('a.btn.btn-secondary#add-oral', { href: '#/oral', text: '报考口试科目' }) : null),
+            hasWritten ? h('a.btn.btn-secondary#add-oral', { href: '#/oral', text: '报考口试科目' }) : null,
+            h('a.btn.btn-secondary#tickets-link', { href: 'tickets.html', text: '准考证打印' })), /* tickets.js */
           h('p.muted', { text: '未缴费的科目自报考起保留24小时，逾期未缴费将自动删除并释放考位；只有缴费成功的科目才算报名成功。' })),
         announcements.length ? h('section.card', h('h2', { text: '通告' }), announcements.map(function (a) {
           var title = typeof a === 'object' ? pick(a, 'title', 'scope') : '';
