@@ -177,6 +177,22 @@ class Tickets(EngineCase):
         return {room for room, _ in seats}
 
     # ---- the tests, in order ----
+    def test_0_no_font_no_start(self):
+        conf = os.path.join(self.data.path, "nofonts.conf")
+        with open(conf, "w") as f:
+            f.write('<?xml version="1.0"?><fontconfig><cachedir>%s</cachedir></fontconfig>'
+                    % os.path.join(self.data.path, "fc-cache"))
+        env = dict(os.environ, FONTCONFIG_FILE=conf)
+        p = subprocess.run([harness.CETD, "--data", self.data.data, "--listen",
+                            f"127.0.0.1:{harness.free_port()}", "--threads", "1"],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        lines = [l for l in p.stderr.splitlines() if "font" in l]
+        self.assertEqual(len(lines), 1, p.stderr)
+        self.assertIn("WenQuanYi Micro Hei is missing", lines[0])
+        self.assertNotIn("listening", p.stdout)
+
     def test_1_arrange_refused_while_the_window_is_open(self):
         staff = staff_token(self.engine, SCHOOL_STAFF, DEMO_STAFF_PASSWORD)
         st, body = self.arrange(staff, "1")
