@@ -53,7 +53,8 @@ static tk_offer_seqs_t *index_slot(eng_tickets_index_t *x, uint64_t key, bool ad
         for (size_t i = 0; i < x->cap; i++) {
             if (!x->slots[i].key) continue;
             size_t j = (size_t)(x->slots[i].key * 0x9e3779b97f4a7c15ull) & (bigger.cap - 1);
-            while (bigger.slots[j].key) j = (j + 1) & (bigger.cap - 1);
+            while (bigger.slots[j].key)
+                j = (j + 1) & (bigger.cap - 1);
             bigger.slots[j] = x->slots[i];
         }
         cet_free(x->slots);
@@ -61,7 +62,8 @@ static tk_offer_seqs_t *index_slot(eng_tickets_index_t *x, uint64_t key, bool ad
         x->cap = bigger.cap;
     }
     if (!x->cap) return NULL;
-    for (size_t i = (size_t)(key * 0x9e3779b97f4a7c15ull) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
+    for (size_t i = (size_t)(key * 0x9e3779b97f4a7c15ull) & (x->cap - 1);;
+         i = (i + 1) & (x->cap - 1)) {
         tk_offer_seqs_t *s = &x->slots[i];
         if (s->key == key) return s;
         if (!s->key) {
@@ -88,7 +90,8 @@ static void seqs_push(tk_offer_seqs_t *s, uint64_t seq)
 void eng_tickets_index_free(eng_tickets_index_t *x)
 {
     if (!x) return;
-    for (size_t i = 0; i < x->cap; i++) cet_free(x->slots[i].seqs);
+    for (size_t i = 0; i < x->cap; i++)
+        cet_free(x->slots[i].seqs);
     cet_free(x->slots);
     cet_free(x);
 }
@@ -277,7 +280,8 @@ static int rooms_taken_read(store_txn_t *txn, const store_t *st, uint32_t campus
     memset(taken, 0, ENG_ARRANGE_ROOMS_TAKEN_BYTES);
     for (int i = 0; i < n; i++) {
         if (arr[i].subject == subject || arr[i].level_digit != digit) continue;
-        for (size_t b = 0; b < ENG_ARRANGE_ROOMS_TAKEN_BYTES; b++) taken[b] |= arr[i].rooms_used[b];
+        for (size_t b = 0; b < ENG_ARRANGE_ROOMS_TAKEN_BYTES; b++)
+            taken[b] |= arr[i].rooms_used[b];
     }
     return 0;
 }
@@ -373,7 +377,8 @@ static int arrange_run(store_txn_t *txn, store_t *st, eng_tickets_index_t *x, ui
         rc = nr;
         goto out;
     }
-    for (int i = 0; i < nr; i++) arooms[i] = (eng_arrange_room_t){rooms[i].number, rooms[i].seats};
+    for (int i = 0; i < nr; i++)
+        arooms[i] = (eng_arrange_room_t){rooms[i].number, rooms[i].seats};
     int digit = eng_arrange_level_digit(subj.level, oral);
     uint8_t taken[ENG_ARRANGE_ROOMS_TAKEN_BYTES];
     if ((rc = rooms_taken_read(txn, st, campus, subject, digit, taken))) goto out;
@@ -401,8 +406,8 @@ out:
     return rc;
 }
 
-int eng_tickets_arrange(store_txn_t *txn, store_t *st, uint32_t campus, char subject,
-                        int64_t now, store_arrangement_t *out)
+int eng_tickets_arrange(store_txn_t *txn, store_t *st, uint32_t campus, char subject, int64_t now,
+                        store_arrangement_t *out)
 {
     return arrange_run(txn, st, NULL, campus, subject, now, out);
 }
@@ -489,8 +494,9 @@ static int apply_rooms(eng_op_t *op, store_txn_t *txn)
     snprintf(campus, sizeof campus, "%06u", op->in.campus);
     snprintf(detail, sizeof detail, "rooms of %s: %u rooms, %u seats", campus, in->n_rooms, total);
     if ((rc = store_audit_append(txn, st, op->now, op->staff, "rooms", detail))) return rc;
-    op_answer(op, 200, json_pack("{s:s,s:i,s:i}", "campus", campus, "rooms", (json_int_t)in->n_rooms,
-                                 "seats", (json_int_t)total));
+    op_answer(op, 200,
+              json_pack("{s:s,s:i,s:i}", "campus", campus, "rooms", (json_int_t)in->n_rooms,
+                        "seats", (json_int_t)total));
     return 0;
 }
 

@@ -66,7 +66,8 @@ static pthread_once_t tk_once = PTHREAD_ONCE_INIT;
 static void tk_init(void)
 {
     tk_shards = cet_calloc(CET_TICKET_CACHE_SHARDS, sizeof *tk_shards);
-    for (int i = 0; i < CET_TICKET_CACHE_SHARDS; i++) pthread_mutex_init(&tk_shards[i].mu, NULL);
+    for (int i = 0; i < CET_TICKET_CACHE_SHARDS; i++)
+        pthread_mutex_init(&tk_shards[i].mu, NULL);
 }
 
 static tk_shard_t *tk_shard_of(const uint8_t key[16], unsigned *bucket)
@@ -88,10 +89,14 @@ static void tk_unref(tk_entry_t *e)
 
 static void lru_unlink(tk_shard_t *s, tk_entry_t *e)
 {
-    if (e->lru_prev) e->lru_prev->lru_next = e->lru_next;
-    else s->lru_head = e->lru_next;
-    if (e->lru_next) e->lru_next->lru_prev = e->lru_prev;
-    else s->lru_tail = e->lru_prev;
+    if (e->lru_prev)
+        e->lru_prev->lru_next = e->lru_next;
+    else
+        s->lru_head = e->lru_next;
+    if (e->lru_next)
+        e->lru_next->lru_prev = e->lru_prev;
+    else
+        s->lru_tail = e->lru_prev;
     e->lru_prev = e->lru_next = NULL;
 }
 
@@ -107,7 +112,8 @@ static void lru_front(tk_shard_t *s, tk_entry_t *e)
 static tk_entry_t **bucket_find(tk_shard_t *s, unsigned b, const uint8_t key[16])
 {
     tk_entry_t **p = &s->buckets[b];
-    while (*p && memcmp((*p)->key, key, 16) != 0) p = &(*p)->next;
+    while (*p && memcmp((*p)->key, key, 16) != 0)
+        p = &(*p)->next;
     return p;
 }
 
@@ -180,8 +186,8 @@ static tk_entry_t *tk_put(const uint8_t key[16], uint8_t *pdf, size_t len)
 
 /* ---- the ticket's data ---- */
 static const char *const id_type_zh[] = {
-    "证件", "居民身份证", "台湾居民往来大陆通行证", "港澳居民来往内地通行证", "护照", "香港身份证",
-    "澳门身份证",
+    "证件",       "居民身份证", "台湾居民往来大陆通行证", "港澳居民来往内地通行证", "护照",
+    "香港身份证", "澳门身份证",
 };
 
 static void date_zh(int64_t t, char *out, size_t cap)
@@ -200,7 +206,8 @@ static void place_text(char *out, size_t cap, const char *code, const char *name
     size_t room = cap - 1 - n, len = strlen(name);
     if (len > room) {
         len = room;
-        while (len > 0 && ((unsigned char)name[len] & 0xC0) == 0x80) len--;
+        while (len > 0 && ((unsigned char)name[len] & 0xC0) == 0x80)
+            len--;
     }
     memcpy(out + n, name, len);
     out[n + len] = 0;
@@ -221,11 +228,15 @@ static int ticket_build(store_txn_t *txn, const store_t *st, const store_sitting
     if (!rc) rc = store_campus_get(txn, st, r->campus, &cp);
     if (rc) return rc == STORE_NOTFOUND ? CET_E_OFFER_NOT_FOUND : rc;
     rc = store_school_get(txn, st, c->snapshot.school, &sc);
-    if (rc == STORE_NOTFOUND) memset(&sc, 0, sizeof sc);
-    else if (rc) return rc;
+    if (rc == STORE_NOTFOUND)
+        memset(&sc, 0, sizeof sc);
+    else if (rc)
+        return rc;
     rc = store_offer_get(txn, st, r->campus, r->subject, &o);
-    if (rc == STORE_NOTFOUND) memset(&o, 0, sizeof o);
-    else if (rc) return rc;
+    if (rc == STORE_NOTFOUND)
+        memset(&o, 0, sizeof o);
+    else if (rc)
+        return rc;
     bool oral = subj.kind == STORE_ORAL;
     int digit = eng_arrange_level_digit(subj.level, oral);
     memset(t, 0, sizeof *t); /* the cache key hashes the whole struct */
@@ -242,8 +253,8 @@ static int ticket_build(store_txn_t *txn, const store_t *st, const store_sitting
     place_text(t->school, sizeof t->school, code, sc.name);
     cet_strlcpy(t->subject, subj.name, sizeof t->subject);
     int64_t day = o.exam_date ? o.exam_date
-                  : oral     ? (subj.level == 6 ? sit->oral_date_6 : sit->oral_date_4)
-                             : sit->written_date;
+                  : oral      ? (subj.level == 6 ? sit->oral_date_6 : sit->oral_date_4)
+                              : sit->written_date;
     date_zh(day, t->exam_date, sizeof t->exam_date);
     eng_tickets_exam_time(&subj, r->slot, t->exam_time, sizeof t->exam_time);
     snprintf(code, sizeof code, "%06u", cp.code);
@@ -351,8 +362,10 @@ void net_api_ticket_get(net_req_t *req, net_api_t *api, const char *subject)
     net_core_read_done(net_req_core(req));
     if (rc) {
         cet_free(j);
-        if (cet_err_is_code(rc)) net_reply_error(req, (cet_err_t)rc, NULL);
-        else net_api_reply_store_error(req, rc);
+        if (cet_err_is_code(rc))
+            net_reply_error(req, (cet_err_t)rc, NULL);
+        else
+            net_api_reply_store_error(req, rc);
         return;
     }
     ticket_key(&j->t, j->key, j->etag);
@@ -400,8 +413,10 @@ static int staff_campus_scope(store_txn_t *txn, net_api_t *api, const store_staf
 
 static void reply_rc(net_req_t *req, int rc, const char *field)
 {
-    if (cet_err_is_code(rc)) net_reply_error(req, (cet_err_t)rc, field);
-    else net_api_reply_store_error(req, rc);
+    if (cet_err_is_code(rc))
+        net_reply_error(req, (cet_err_t)rc, field);
+    else
+        net_api_reply_store_error(req, rc);
 }
 
 /* ---- staff writes: arrange, rooms (ENG_OP_TICKETS) ---- */
@@ -437,8 +452,10 @@ static eng_op_t *tk_staff_op(net_req_t *req, net_api_t *api, uint32_t campus, tk
     }
     eng_op_t *op = net_api_op_new(req, api, ENG_OP_TICKETS);
     cet_strlcpy(op->staff, a.staff.user, sizeof op->staff);
-    if (a.staff.role == STORE_STAFF_SCHOOL) op->in.scope_school = a.staff.scope;
-    else op->in.scope_province = (uint16_t)a.staff.scope;
+    if (a.staff.role == STORE_STAFF_SCHOOL)
+        op->in.scope_school = a.staff.scope;
+    else
+        op->in.scope_province = (uint16_t)a.staff.scope;
     op->in.campus = campus;
     uint8_t scope[16];
     net_api_email_scope(a.staff.user, scope);
@@ -520,15 +537,21 @@ static void rooms_put(net_req_t *req, net_api_t *api, uint32_t campus)
     b->in.what = ENG_TICKETS_ROOMS;
     json_t *rooms = json_object_get(j, "rooms");
     cet_err_t e = CET_E_OK;
-    if (!rooms) e = CET_E_MISSING_FIELD;
-    else if (!json_is_array(rooms)) e = CET_E_WRONG_TYPE;
-    else if (json_array_size(rooms) > CET_ROOMS_BODY_MAX) e = CET_E_INVALID_FIELD;
+    if (!rooms)
+        e = CET_E_MISSING_FIELD;
+    else if (!json_is_array(rooms))
+        e = CET_E_WRONG_TYPE;
+    else if (json_array_size(rooms) > CET_ROOMS_BODY_MAX)
+        e = CET_E_INVALID_FIELD;
     size_t i;
     json_t *it;
-    json_array_foreach(e ? NULL : rooms, i, it) {
+    json_array_foreach(e ? NULL : rooms, i, it)
+    {
         json_t *rn = json_object_get(it, "room"), *sn = json_object_get(it, "seats");
-        if (!json_is_object(it) || json_object_size(it) > (size_t)(sn ? 2 : 1)) e = CET_E_INVALID_FIELD;
-        else if (!json_is_integer(rn) || (sn && !json_is_null(sn) && !json_is_integer(sn))) e = CET_E_WRONG_TYPE;
+        if (!json_is_object(it) || json_object_size(it) > (size_t)(sn ? 2 : 1))
+            e = CET_E_INVALID_FIELD;
+        else if (!json_is_integer(rn) || (sn && !json_is_null(sn) && !json_is_integer(sn)))
+            e = CET_E_WRONG_TYPE;
         if (e) break;
         json_int_t r = json_integer_value(rn), s = json_is_integer(sn) ? json_integer_value(sn) : 0;
         if (r < 1 || r > CET_ROOMS_PER_CAMPUS_MAX || s < 0 || s > CET_ROOM_SEATS_MAX ||
@@ -581,13 +604,12 @@ static void rooms_get(net_req_t *req, net_api_t *api, uint32_t campus)
                                               (json_int_t)arrs[i].slots, "arranged_at",
                                               net_api_time_json(arrs[i].at)));
     }
-    net_reply_json(req, 200,
-                   json_pack("{s:o,s:o,s:b,s:i,s:i,s:o}", "campus", net_api_code6(campus), "rooms",
-                             arr, "default", n == 0, "default_seats",
-                             (json_int_t)CET_ROOM_SEATS_DEFAULT, "seats",
-                             (json_int_t)(n ? seats
-                                            : CET_ROOMS_PER_CAMPUS_MAX * CET_ROOM_SEATS_DEFAULT),
-                             "arrangements", done));
+    net_reply_json(
+        req, 200,
+        json_pack("{s:o,s:o,s:b,s:i,s:i,s:o}", "campus", net_api_code6(campus), "rooms", arr,
+                  "default", n == 0, "default_seats", (json_int_t)CET_ROOM_SEATS_DEFAULT, "seats",
+                  (json_int_t)(n ? seats : CET_ROOMS_PER_CAMPUS_MAX * CET_ROOM_SEATS_DEFAULT),
+                  "arrangements", done));
 }
 
 void net_api_campus_rooms(net_req_t *req, net_api_t *api, const char *rest)
@@ -597,8 +619,10 @@ void net_api_campus_rooms(net_req_t *req, net_api_t *api, const char *rest)
         net_reply_error(req, CET_E_NOT_FOUND, NULL);
         return;
     }
-    if (net_req_method(req) == NET_PUT) rooms_put(req, api, campus);
-    else rooms_get(req, api, campus);
+    if (net_req_method(req) == NET_PUT)
+        rooms_put(req, api, campus);
+    else
+        rooms_get(req, api, campus);
 }
 
 /* ---- GET /api/v1/admin/admission-tickets?campus=C&subject=S[&room=R] ---- */
@@ -610,7 +634,7 @@ typedef struct tk_bulk {
     char subject;
     uint16_t room; /* 0 = every room */
     /* out */
-    int rc;        /* 0, a cet_err_t or a storage code */
+    int rc; /* 0, a cet_err_t or a storage code */
     uint8_t *pdf;
     size_t len;
     /* scratch of the pool thread */
@@ -658,7 +682,8 @@ static void tk_bulk_cb(net_work_t *w)
     int rc = store_read_begin(b->st, &b->txn); /* the pool thread's own read txn */
     if (rc == 0) {
         rc = store_sitting_get(b->txn, b->st, &b->sit);
-        if (rc == 0) rc = store_regs_of_offer(b->txn, b->st, b->campus, b->subject, bulk_visit_cb, b);
+        if (rc == 0)
+            rc = store_regs_of_offer(b->txn, b->st, b->campus, b->subject, bulk_visit_cb, b);
         store_abort(b->txn);
     }
     if (rc == 0 && b->n == 0) rc = CET_E_NOT_ARRANGED;

@@ -136,7 +136,8 @@ int store_regs_of_offer(store_txn_t *txn, const store_t *st, uint32_t campus, ch
     if (rc) return rc;
     MDB_val k, v;
     /* the fields compared are read in place: offsetof keeps the layout the one in store.h */
-    const size_t at_campus = offsetof(store_reg_t, campus), at_subject = offsetof(store_reg_t, subject);
+    const size_t at_campus = offsetof(store_reg_t, campus),
+                 at_subject = offsetof(store_reg_t, subject);
     rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     while (rc == 0) {
         if (v.mv_size != sizeof(store_reg_t)) {

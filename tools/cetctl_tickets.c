@@ -20,7 +20,7 @@
 #include "base/cet_token.h"
 #include "tools/cetctl.h"
 
-#define PAID_SCHOOL_FIRST 19001u  /* school codes of the benchmark campuses */
+#define PAID_SCHOOL_FIRST 19001u /* school codes of the benchmark campuses */
 #define PAID_CAMPUSES_MAX 900u
 #define PAID_PER_CAMPUS_MAX 98901u /* one arrangement seats at most 999 rooms x 99 */
 #define PAID_PROVINCE 11
@@ -48,7 +48,7 @@ typedef struct paid {
     ctl_progress_t prog;
 } paid_t;
 
-static const char *const given[] = {"伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋",
+static const char *const given[] = {"伟", "芳", "娜", "敏", "静", "丽", "强", "磊",   "军", "洋",
                                     "勇", "艳", "杰", "娟", "涛", "明", "超", "秀英", "霞", "平"};
 static const char *const surname[] = {"王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周"};
 
@@ -182,11 +182,13 @@ static int paid_txn_cb(store_txn_t *txn, void *arg)
 static const paid_t *sort_ctx;
 static int by_id(const void *x, const void *y)
 {
-    return memcmp(sort_ctx->rows[*(const uint32_t *)x].id, sort_ctx->rows[*(const uint32_t *)y].id, 16);
+    return memcmp(sort_ctx->rows[*(const uint32_t *)x].id, sort_ctx->rows[*(const uint32_t *)y].id,
+                  16);
 }
 static int by_key(const void *x, const void *y)
 {
-    return memcmp(sort_ctx->rows[*(const uint32_t *)x].key, sort_ctx->rows[*(const uint32_t *)y].key, 32);
+    return memcmp(sort_ctx->rows[*(const uint32_t *)x].key,
+                  sort_ctx->rows[*(const uint32_t *)y].key, 32);
 }
 static int by_index(const void *x, const void *y)
 {
@@ -198,7 +200,7 @@ static int by_index(const void *x, const void *y)
 static int paid_write(paid_t *p)
 {
     static int (*const sorts[5])(const void *, const void *) = {NULL, by_index, by_id, by_index,
-                                                                 by_key};
+                                                                by_key};
     sort_ctx = p;
     for (p->phase = 1; p->phase <= 4; p->phase++) {
         qsort(p->order, p->n, sizeof *p->order, sorts[p->phase]);
@@ -227,17 +229,18 @@ static int paid_tsv(paid_t *p, FILE *f)
 int ctl_cmd_bench_paid(int argc, char **argv)
 {
     const char *data = NULL, *cs = NULL, *ps = NULL, *out = NULL, *pw = PAID_PASSWORD_DEFAULT;
-    const ctl_opt_t opts[] = {{"--data", &data, NULL},       {"--campuses", &cs, NULL},
-                              {"--per-campus", &ps, NULL},   {"--out", &out, NULL},
-                              {"--password", &pw, NULL},     {NULL, NULL, NULL}};
+    const ctl_opt_t opts[] = {{"--data", &data, NULL},     {"--campuses", &cs, NULL},
+                              {"--per-campus", &ps, NULL}, {"--out", &out, NULL},
+                              {"--password", &pw, NULL},   {NULL, NULL, NULL}};
     const char *pos[CTL_POSITIONAL_MAX];
     int npos;
     uint64_t nc = 0, per = 0;
     if (ctl_args_parse(argc, argv, opts, pos, CTL_POSITIONAL_MAX, &npos) != 0 || npos || !data ||
         !out || ctl_parse_u64(cs, 1, PAID_CAMPUSES_MAX, &nc) != 0 ||
         ctl_parse_u64(ps, 1, PAID_PER_CAMPUS_MAX, &per) != 0 || !cet_password_ok(pw)) {
-        fprintf(stderr, "usage: cetctl bench-paid --data DIR --campuses N (1..%u) --per-campus M "
-                        "(1..%u) --out FILE [--password P]\n",
+        fprintf(stderr,
+                "usage: cetctl bench-paid --data DIR --campuses N (1..%u) --per-campus M "
+                "(1..%u) --out FILE [--password P]\n",
                 PAID_CAMPUSES_MAX, PAID_PER_CAMPUS_MAX);
         return CTL_EXIT_USAGE;
     }
@@ -282,8 +285,9 @@ int ctl_cmd_bench_paid(int argc, char **argv)
         goto done;
     }
     ctl_progress_done(&p->prog, p->n);
-    fprintf(stderr, "bench-paid: %zu paid English-4 registrations at %u campuses (%06u..%06u), "
-                    "tokens in %s; arrange as prov11\n",
+    fprintf(stderr,
+            "bench-paid: %zu paid English-4 registrations at %u campuses (%06u..%06u), "
+            "tokens in %s; arrange as prov11\n",
             p->n, p->campuses, PAID_SCHOOL_FIRST * 10, (PAID_SCHOOL_FIRST + p->campuses - 1) * 10,
             out);
     ret = CTL_EXIT_OK;

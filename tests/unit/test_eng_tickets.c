@@ -148,7 +148,8 @@ static void test_arrange(store_t *st)
     put_regs(txn, st, 101, 20, '3');
     put_regs(txn, st, 1, 70, 'F');
     /* rooms 1..4 of 10 seats: not enough for the 86 paid English-4 */
-    for (uint16_t r = 1; r <= 4; r++) CHECK_EQ(store_room_put(txn, st, CAMPUS, r, 10), 0);
+    for (uint16_t r = 1; r <= 4; r++)
+        CHECK_EQ(store_room_put(txn, st, CAMPUS, r, 10), 0);
     CHECK_EQ(store_commit(txn), 0);
 
     store_arrangement_t a, b;
@@ -156,7 +157,8 @@ static void test_arrange(store_t *st)
     CHECK_EQ(eng_tickets_arrange(txn, st, CAMPUS, '1', NOW - 1, &a), CET_E_WINDOW_OPEN);
     CHECK_EQ(eng_tickets_arrange(txn, st, CAMPUS, '2', NOW, &a), CET_E_OFFER_NOT_FOUND);
     CHECK_EQ(eng_tickets_arrange(txn, st, CAMPUS, '1', NOW, &a), CET_E_NOT_ENOUGH_SEATS);
-    for (uint16_t r = 5; r <= 12; r++) CHECK_EQ(store_room_put(txn, st, CAMPUS, r, 12), 0);
+    for (uint16_t r = 5; r <= 12; r++)
+        CHECK_EQ(store_room_put(txn, st, CAMPUS, r, 12), 0);
     CHECK_EQ(eng_tickets_arrange(txn, st, CAMPUS, '1', NOW, &a), 0);
     CHECK_EQ(store_commit(txn), 0);
     uint32_t paid1 = 100 - 14; /* 3, 10, 17, ... 94 are unpaid */
@@ -169,9 +171,12 @@ static void test_arrange(store_t *st)
     store_abort(txn);
     CHECK_EQ(s1->n, paid1);
     CHECK_EQ(s1->unpaid_arranged, 0);
-    for (int r = 1; r <= 4; r++) CHECK(s1->per_room[r] <= 10);
-    for (int r = 5; r <= 12; r++) CHECK(s1->per_room[r] <= 12);
-    for (int r = 13; r < 1000; r++) CHECK_EQ(s1->per_room[r], 0);
+    for (int r = 1; r <= 4; r++)
+        CHECK(s1->per_room[r] <= 10);
+    for (int r = 5; r <= 12; r++)
+        CHECK(s1->per_room[r] <= 12);
+    for (int r = 13; r < 1000; r++)
+        CHECK_EQ(s1->per_room[r], 0);
 
     /* again: the same seats, the same record (arranged_at kept) */
     CHECK_EQ(store_write_begin(st, &txn), 0);
