@@ -94,7 +94,8 @@
 #define NET_TICKET_SEAT_MAX ENG_ARRANGE_SEATS_MAX /* seats 01..99 */
 #define CET_TICKET_CACHE_BYTES_MAX (256u << 20) /* rendered ticket PDFs kept in memory by cetd */
 #define CET_TICKET_CACHE_SHARDS 16       /* locks over the ticket cache */
-#define CET_TICKET_BULK_MAX 20000        /* pages of one staff print-all PDF (filter by room beyond) */
+#define CET_TICKET_BULK_PAGES_MAX 20000  /* pages of one staff print-all PDF (filter by room beyond) */
+#define CET_TICKET_CACHE_BUCKETS 4096    /* hash buckets per ticket-cache shard */
 #define CET_ROOMS_BODY_MAX ENG_ARRANGE_ROOMS_MAX /* rooms in one PUT .../rooms body */
 
 /* ---- sessions, captcha, rate limits ---- */
@@ -138,6 +139,8 @@
 #define CTL_CHECK_SHOWN_MAX 20           /* violations printed per kind by cetctl check */
 #define CTL_CHECK_ROSTER_NO_MAX (1u << 28) /* larger roster numbers are themselves a violation */
 #define CTL_DEMO_CANDIDATES_MAX 5000000  /* cetctl demo --candidates */
+#define CTL_BENCH_PAID_CAMPUSES_MAX 900u /* cetctl bench-paid --campuses */
+#define CTL_BENCH_PAID_PER_CAMPUS_MAX (ENG_ARRANGE_ROOMS_MAX * ENG_ARRANGE_SEATS_MAX) /* one arrangement */
 #define CTL_STAFF_PASSWORD_FILE_BYTES_MAX 256
 
 /* ---- cetbench (bench/): the load generator ---- */
@@ -179,6 +182,6 @@ _Static_assert(CET_ORDER_TTL_S < CET_HOLD_TTL_DEFAULT_S, "an order times out bef
 _Static_assert(ENG_ARRANGE_SLOTS_MAX * CET_ORAL_SLOT_MINUTES + CET_ORAL_FIRST_SLOT_MINUTE < 24 * 60,
                "every oral slot starts on its exam day");
 _Static_assert(CET_TICKET_CACHE_BYTES_MAX % CET_TICKET_CACHE_SHARDS == 0, "ticket cache: whole shards");
-_Static_assert(CET_TICKET_BULK_MAX <= NET_TICKET_PDF_TICKETS_MAX, "a print-all PDF is one PDF");
+_Static_assert(CET_TICKET_BULK_PAGES_MAX <= NET_TICKET_PDF_TICKETS_MAX, "a print-all PDF is one PDF");
 
 #endif

@@ -27,7 +27,6 @@
 #include "net/net_ticket_pdf.h"
 
 #define TK_RENDER_VERSION 1u /* bump when the page layout changes: kept PDFs become stale */
-#define TK_BUCKETS 4096      /* hash buckets per cache shard */
 
 #ifdef CET_SANITIZE
 /*
@@ -55,7 +54,7 @@ typedef struct tk_entry {
 
 typedef struct tk_shard {
     pthread_mutex_t mu;
-    tk_entry_t *buckets[TK_BUCKETS];
+    tk_entry_t *buckets[CET_TICKET_CACHE_BUCKETS];
     tk_entry_t *lru_head, *lru_tail; /* head: most recently used */
     size_t bytes;
 } tk_shard_t;
@@ -75,7 +74,7 @@ static tk_shard_t *tk_shard_of(const uint8_t key[16], unsigned *bucket)
     pthread_once(&tk_once, tk_init);
     uint32_t h;
     memcpy(&h, key, sizeof h);
-    *bucket = (h >> 8) % TK_BUCKETS;
+    *bucket = (h >> 8) % CET_TICKET_CACHE_BUCKETS;
     return &tk_shards[h % CET_TICKET_CACHE_SHARDS];
 }
 
@@ -649,7 +648,7 @@ static int bulk_visit_cb(const store_reg_t *r, void *arg)
     tk_bulk_t *b = arg;
     if (!(r->flags & STORE_REG_PAID) || !(r->flags & STORE_REG_ARRANGED)) return 0;
     if (b->room && r->room != b->room) return 0;
-    if (b->n >= CET_TICKET_BULK_MAX) return CET_E_BAD_QUERY; /* ask for one room at a time */
+    if (b->n >= CET_TICKET_BULK_PAGES_MAX) return CET_E_BAD_QUERY; /* ask for one room at a time */
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 256;
         net_ticket_t *m = cet_malloc(cap * sizeof *m);

@@ -21,8 +21,6 @@
 #include "tools/cetctl.h"
 
 #define PAID_SCHOOL_FIRST 19001u /* school codes of the benchmark campuses */
-#define PAID_CAMPUSES_MAX 900u
-#define PAID_PER_CAMPUS_MAX 98901u /* one arrangement seats at most 999 rooms x 99 */
 #define PAID_PROVINCE 11
 #define PAID_PASSWORD_DEFAULT "bench-Pass-2026"
 
@@ -236,12 +234,12 @@ int ctl_cmd_bench_paid(int argc, char **argv)
     int npos;
     uint64_t nc = 0, per = 0;
     if (ctl_args_parse(argc, argv, opts, pos, CTL_POSITIONAL_MAX, &npos) != 0 || npos || !data ||
-        !out || ctl_parse_u64(cs, 1, PAID_CAMPUSES_MAX, &nc) != 0 ||
-        ctl_parse_u64(ps, 1, PAID_PER_CAMPUS_MAX, &per) != 0 || !cet_password_ok(pw)) {
+        !out || ctl_parse_u64(cs, 1, CTL_BENCH_PAID_CAMPUSES_MAX, &nc) != 0 ||
+        ctl_parse_u64(ps, 1, CTL_BENCH_PAID_PER_CAMPUS_MAX, &per) != 0 || !cet_password_ok(pw)) {
         fprintf(stderr,
                 "usage: cetctl bench-paid --data DIR --campuses N (1..%u) --per-campus M "
                 "(1..%u) --out FILE [--password P]\n",
-                PAID_CAMPUSES_MAX, PAID_PER_CAMPUS_MAX);
+                CTL_BENCH_PAID_CAMPUSES_MAX, CTL_BENCH_PAID_PER_CAMPUS_MAX);
         return CTL_EXIT_USAGE;
     }
     paid_t *p = cet_calloc(1, sizeof *p);
