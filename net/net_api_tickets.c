@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <xxhash.h>
 
@@ -522,10 +523,44 @@ static bool rooms_path(const char *rest, uint32_t *campus)
     return *campus >= 100000;
 }
 
-static void rooms_put(net_req_t *req, net_api_t *api, uint32_t campus)
+/*
+ * The body: {"rooms": [...]} or the bare list [...]. The bare list is decoded
+ * as {"rooms": <body>} by the same strict decoder (UTF-8, depth, duplicate
+ * keys), which takes objects only. Replies and returns NULL on error.
+ */
+static json_t *rooms_body(net_req_t *req)
 {
     static const char *const allowed[] = {"rooms", NULL};
-    json_t *j = net_api_body_json(req, allowed);
+    size_t len;
+    const char *body = net_req_body(req, &len);
+    size_t at = 0;
+    while (at < len && (body[at] == ' ' || body[at] == '\t' || body[at] == '\r' || body[at] == '\n'))
+        at++;
+    if (at == len || body[at] != '[') return net_api_body_json(req, allowed);
+    const char *ct = net_req_header(req, "Content-Type");
+    if (ct && strncasecmp(ct, "application/json", 16) != 0) {
+        net_reply_error(req, CET_E_UNSUPPORTED_MEDIA_TYPE, NULL);
+        return NULL;
+    }
+    static const char head[] = "{\"rooms\":", tail[] = "}";
+    char *w = cet_malloc(len + sizeof head + sizeof tail);
+    memcpy(w, head, sizeof head - 1);
+    memcpy(w + sizeof head - 1, body, len);
+    memcpy(w + sizeof head - 1 + len, tail, sizeof tail);
+    json_t *j = NULL;
+    const char *field = NULL;
+    cet_err_t e = net_json_decode(w, sizeof head - 1 + len + sizeof tail - 1, allowed, &j, &field);
+    cet_free(w);
+    if (e) {
+        net_reply_error(req, e, field ? field : "rooms");
+        return NULL;
+    }
+    return j;
+}
+
+static void rooms_put(net_req_t *req, net_api_t *api, uint32_t campus)
+{
+    json_t *j = rooms_body(req);
     if (!j) return;
     tk_op_box_t *b;
     eng_op_t *op = tk_staff_op(req, api, campus, &b);

@@ -264,6 +264,14 @@ class Tickets(EngineCase):
         st, body = self.call(staff, "PUT", f"/api/v1/admin/campuses/{CAMPUS}/rooms",
                              {"rooms": rooms})
         self.assertEqual((st, body["rooms"], body["seats"]), (200, 11, 70), body)
+        # the bare list is the same call
+        st, body = self.call(staff, "PUT", f"/api/v1/admin/campuses/{CAMPUS}/rooms", rooms)
+        self.assertEqual((st, body["rooms"], body["seats"]), (200, 11, 70), body)
+        c = self.engine.client(staff)
+        st, body, _ = c.request("PUT", f"/api/v1/admin/campuses/{CAMPUS}/rooms",
+                                raw=b'[{"room": 1}, {"room": 1, "room": 2}]')
+        c.close()
+        self.assertEqual((st, error_code(body)), (400, "malformed_json"), body)
         sizes = {100 + i: 4 for i in range(1, 11)}
         sizes[111] = 30
         st, first = self.arrange(staff, "1")
