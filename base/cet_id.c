@@ -18,7 +18,6 @@
 /* Other ID types: bounds of the canonical form (documents vary widely). */
 #define ID_OTHER_CHARS_MIN 5
 #define ID_OTHER_CHARS_MAX 20
-/* CET admission tickets before this year go through the school (registration.md). */
 /* Email parts, from RFC 5321's limits. */
 #define EMAIL_LOCAL_CHARS_MAX 64
 #define EMAIL_LABEL_CHARS_MAX 63

@@ -1,7 +1,7 @@
 /*
  * eng_ops.c: every write of the registration, applied by the writer thread
  * inside its group-commit txn. Each apply re-checks all the rules of
- * ../docs/rules.md against the txn (the txn is the truth; what the core
+ * docs/rules.md against the txn (the txn is the truth; what the core
  * checked before is only a fast path), writes nothing when it refuses, and
  * builds the JSON answer that the core sends and the Idempotency-Key keeps.
  */
@@ -99,6 +99,35 @@ static void add_subject(store_roster_t *r, char code)
 {
     if (!eng_qualified(r, code) && r->n_subjects < CET_SUBJECTS_MAX)
         r->subjects[r->n_subjects++] = code;
+}
+
+typedef struct grant_walk {
+    store_roster_t *r;
+    char written;
+} grant_walk_t;
+
+static int grant_oral_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    grant_walk_t *g = arg;
+    (void)key, (void)klen;
+    if (vlen != sizeof(store_subject_t)) return 0;
+    store_subject_t s;
+    memcpy(&s, val, sizeof s);
+    if (s.kind == STORE_ORAL && s.written == g->written) add_subject(g->r, s.code);
+    return 0;
+}
+
+/*
+ * An approved CET6 review (automatic, by staff, or carried over to a
+ * re-binding) qualifies for English-6 as the roster would: the written subject
+ * and every oral subject the subject table pairs with it ('S' for '2'), so the
+ * oral can be taken once the written one is registered.
+ */
+static int grant_english6(eng_t *e, store_txn_t *txn, store_roster_t *r)
+{
+    add_subject(r, ENG_SUBJECT_ENGLISH6);
+    grant_walk_t g = {r, ENG_SUBJECT_ENGLISH6};
+    return store_scan(txn, e->st, STORE_DB_SUBJECT, NULL, 0, grant_oral_cb, &g);
 }
 
 static int64_t max64(int64_t a, int64_t b)
@@ -235,10 +264,11 @@ static int apply_bind(eng_op_t *op, store_txn_t *txn)
     store_review_t rv;
     rc = store_review_get(txn, e->st, a.id, &rv);
     if (rc == 0 && rv.roster_no == ro.roster_no &&
-        (rv.state == STORE_REVIEW_AUTO_APPROVED || rv.state == STORE_REVIEW_APPROVED))
-        add_subject(&c.snapshot, ENG_SUBJECT_ENGLISH6);
-    else if (rc && rc != STORE_NOTFOUND)
+        (rv.state == STORE_REVIEW_AUTO_APPROVED || rv.state == STORE_REVIEW_APPROVED)) {
+        if ((rc = grant_english6(e, txn, &c.snapshot))) return rc;
+    } else if (rc && rc != STORE_NOTFOUND) {
         return rc;
+    }
     if ((rc = store_candidate_put(txn, e->st, ro.roster_no, &c))) return rc;
     a.roster_no = ro.roster_no;
     if ((rc = store_account_put(txn, e->st, &a, true))) return rc;
@@ -305,7 +335,7 @@ static int apply_review_submit(eng_op_t *op, store_txn_t *txn)
     rv.created = op->now;
     if (state == STORE_REVIEW_AUTO_APPROVED) {
         rv.decided = op->now;
-        add_subject(&c.snapshot, ENG_SUBJECT_ENGLISH6);
+        if ((rc = grant_english6(e, txn, &c.snapshot))) return rc;
         if ((rc = store_candidate_put(txn, e->st, a.roster_no, &c))) return rc;
     }
     if ((rc = store_review_put(txn, e->st, &rv))) return rc;
@@ -685,7 +715,7 @@ static int apply_staff_review(eng_op_t *op, store_txn_t *txn)
     store_candidate_t c;
     rc = store_candidate_get(txn, e->st, rv.roster_no, &c);
     if (rc == 0 && op->in.flag && memcmp(c.account, rv.account, 16) == 0) {
-        add_subject(&c.snapshot, ENG_SUBJECT_ENGLISH6);
+        if ((rc = grant_english6(e, txn, &c.snapshot))) return rc;
         if ((rc = store_candidate_put(txn, e->st, rv.roster_no, &c))) return rc;
     } else if (rc && rc != STORE_NOTFOUND) {
         return rc;

@@ -24,11 +24,13 @@ json_t *net_api_sitting_json(store_txn_t *txn, net_api_t *api, eng_phase_t *phas
     store_sitting_get(txn, api->st, &s);
     *phase = eng_phase(&s, cet_now_s());
     if (!s.id) return json_null();
-    return json_pack("{s:i,s:s,s:o,s:o,s:o,s:o,s:o}", "id", (json_int_t)s.id, "name", s.name,
-                     "lookup_opens", net_api_time_json(s.lookup_opens), "registration_opens",
-                     net_api_time_json(s.reg_opens), "registration_closes", net_api_time_json(s.reg_closes),
-                     "print_opens", net_api_time_json(s.print_opens), "written_date",
-                     net_api_time_json(s.written_date));
+    return json_pack(
+        "{s:i,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", (json_int_t)s.id, "name", s.name,
+        "lookup_opens", net_api_time_json(s.lookup_opens), "registration_opens",
+        net_api_time_json(s.reg_opens), "registration_closes", net_api_time_json(s.reg_closes),
+        "print_opens", net_api_time_json(s.print_opens), "written_date",
+        net_api_time_json(s.written_date), "oral_date_4", net_api_time_json(s.oral_date_4),
+        "oral_date_6", net_api_time_json(s.oral_date_6));
 }
 
 void net_api_me(net_req_t *req, net_api_t *api)

@@ -43,6 +43,15 @@ static void offer_row(offers_walk_t *w, const store_offer_t *o, const store_subj
     json_object_set_new(row, "exam_date", net_api_time_json(o->exam_date));
     json_object_set_new(row, "seats", json_string(eng_seat_colour(left, o->capacity)));
     json_object_set_new(row, "registered", json_boolean(registered));
+    /* the pages show the offering school's announcement next to its campus */
+    static _Thread_local char announce[CET_ANNOUNCE_BYTES_MAX + 1];
+    if (store_announce_get(w->txn, w->api->st, STORE_ANNOUNCE_SCHOOL, cp.school, announce,
+                           sizeof announce))
+        announce[0] = 0;
+    json_object_set_new(row, "school_announcement", json_string(announce));
+    json_object_set_new(row, "written",
+                        s->kind == STORE_ORAL && s->written ? json_stringn(&s->written, 1)
+                                                            : json_null());
     json_array_append_new(w->out, row);
 }
 

@@ -1,5 +1,5 @@
 /*
- * cetctl.c: the operations and data tool of cetreg (docs: /work/shared/spec/cli.md,
+ * cetctl.c: the operations and data tool of cetreg (usage: `cetctl --help`,
  * formats: docs/data-formats.md). main() dispatches to one subcommand in
  * tools/cetctl_*.c; this file holds what they share: option parsing, opening
  * the store, the progress line and small domain helpers.

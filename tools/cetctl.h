@@ -112,7 +112,7 @@ void ctl_out_end(ctl_out_t *o);
 void ctl_out_header(ctl_out_t *o, const char *const *cols, int n);
 
 /* ---- domain helpers ---- */
-/** The standard subject table (registration.md): n entries into out. */
+/** The standard subject table (docs/rules.md#R15, #R16): n entries into out. */
 int ctl_subjects_standard(const store_subject_t **out);
 /** Writes the standard subjects that are missing from the store (in txn). */
 int ctl_subjects_ensure(store_txn_t *txn, const store_t *st);

@@ -106,6 +106,17 @@ background:#1677ff;color:#fff;border:0;border-radius:4px}}.muted{{color:#666;fon
 <p class="muted">这是 cetreg 的支付模拟器，只用于开发与测试，不会产生真实扣款。</p></body></html>"""
 
 
+# The channel codes of POST /api/v1/payments, as a candidate reads them.
+CHANNEL_NAMES = {"alipay": "支付宝", "wechat": "微信支付", "unionpay": "银联在线支付",
+                 "bank": "首信易支付（网上银行）"}
+BANKS = ["中国银行", "中国工商银行", "中国建设银行", "中国农业银行", "交通银行", "招商银行"]
+
+
+def channel_name(code):
+    """The Chinese name of a channel code; an unknown code is shown as 其他支付方式."""
+    return CHANNEL_NAMES.get(code, "其他支付方式")
+
+
 class Checkout(BaseHTTPRequestHandler):
     engine = ""
     secret = b""
@@ -127,12 +138,18 @@ class Checkout(BaseHTTPRequestHandler):
         q = urllib.parse.parse_qs(u.query)
         order = html.escape(q.get("order_id", [""])[0])
         amount = q.get("amount", ["0"])[0]
-        channel = html.escape(q.get("channel", [""])[0])
+        code = q.get("channel", [""])[0]
+        channel = html.escape(channel_name(code))
         if not order or not amount.isdigit():
             return self._send(400, "<p>订单参数不完整。</p>")
         yuan = "%.2f" % (int(amount) / 100)
+        bank = ""
+        if code == "bank":
+            opts = "".join(f"<option>{b}</option>" for b in BANKS)
+            bank = f'<p><label>支付银行：<select id="bank">{opts}</select></label></p>'
+
         self._send(200, f"""<p>订单号：<b id="order">{order}</b></p><p>金额：<b id="amount">¥{yuan}</b></p>
-<p>支付方式：{channel}</p><form method="post" action="/pay/confirm">
+<p>支付方式：<b id="channel" data-channel="{html.escape(code)}">{channel}</b></p>{bank}<form method="post" action="/pay/confirm">
 <input type="hidden" name="order_id" value="{order}"><input type="hidden" name="amount" value="{amount}">
 <button id="confirm" type="submit">确认支付</button></form>""")
 

@@ -6,7 +6,8 @@
 # Chromium). Exit status 0 only when every test passed.
 #
 #   tools/test.sh [-R REGEX] [--asan]
-#     -R REGEX   only the tests whose name matches (ctest -R)
+#     -R REGEX   only the tests whose name matches (ctest -R); names are
+#                KIND.NAME (tests/README.md): -R '^unit\.', -R '^int\.t35'
 #     --asan     build with ASan+UBSan (build-asan/) and run the suite there
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,7 +16,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
     -R) regex="$2"; shift 2 ;;
     --asan) dir="$repo/build-asan"; extra+=(-DCET_SANITIZE=ON); shift ;;
-    -h|--help) sed -n 2,10p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,11p "$0"; exit 0 ;;
     *) echo "test.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done

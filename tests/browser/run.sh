@@ -58,11 +58,12 @@ rm -rf "$WORK" "$ARTIFACTS"
 mkdir -p "$WORK" "$ARTIFACTS" || exit 2
 DATA="$WORK/data" SOCK="$WORK/cetd.sock" SECRET="$WORK/payment.secret"
 
-CETD_PID="" PAYSIM_PID=""
+CETD_PID="" PAYSIM_PID="" LOOKUP_PID=""
 # shellcheck source=../../tools/edge/edge.sh
 . "$REPO/tools/edge/edge.sh"
 cleanup() {
     edge_stop
+    if [ -n "$LOOKUP_PID" ]; then kill -TERM "$LOOKUP_PID" 2>/dev/null; wait "$LOOKUP_PID" 2>/dev/null; LOOKUP_PID=""; fi
     if [ -n "$PAYSIM_PID" ]; then kill -TERM "$PAYSIM_PID" 2>/dev/null; wait "$PAYSIM_PID" 2>/dev/null; fi
     if [ -n "$CETD_PID" ]; then
         kill -TERM "$CETD_PID" 2>/dev/null
@@ -81,15 +82,19 @@ else
     fail "cetctl demo: $(tail -n 3 "$WORK/demo.err")"; summary; exit 1
 fi
 "$CETCTL" export roster --data "$DATA" >"$WORK/roster.csv" 2>>"$WORK/demo.err" &&
-    "$CETCTL" export campuses --data "$DATA" >"$WORK/campuses.csv" 2>>"$WORK/demo.err" ||
-    { fail "cetctl export roster/campuses: $(tail -n 3 "$WORK/demo.err")"; summary; exit 1; }
+    "$CETCTL" export campuses --data "$DATA" >"$WORK/campuses.csv" 2>>"$WORK/demo.err" &&
+    "$CETCTL" export scores --data "$DATA" >"$WORK/scores.csv" 2>>"$WORK/demo.err" ||
+    { fail "cetctl export roster/campuses/scores: $(tail -n 3 "$WORK/demo.err")"; summary; exit 1; }
 
-# Pick the tested candidate and the fillers, and lower one oral offer to 1 seat.
-# The tested candidate: mainland ID, qualified for English-4 written + oral and
+# Pick the tested candidates and the fillers, and lower one oral offer to 1 seat.
+# The desk candidate: mainland ID, qualified for English-4 written + oral and
 # Japanese-4 (to meet one_per_level in the page), at a campus whose school lets
 # candidates take the oral elsewhere and which offers English-4 oral, with
 # another campus of the school offering it too (where the candidate goes after
 # the seat is gone). Fillers: other candidates of the same campus with 1 and F.
+# The phone candidate: mainland ID, English-4 written + oral, no English-6, not
+# barred, a passed CET4 score (2005 or later) under the same ID number (the
+# CET6 review approves automatically), at a campus offering 2 and S.
 if ! python3 - "$WORK" <<'EOF'
 import csv, json, sys
 work = sys.argv[1]
@@ -114,6 +119,26 @@ for want in (set("13F"), set("1F")):
         break
 if not best:
     sys.exit("no suitable candidate in the demo roster")
+scores = list(csv.DictReader(open(work + "/scores.csv", encoding="utf-8")))
+passed = {}
+for sc in scores:
+    if int(sc["score"]) >= 425 and int(sc["year"]) >= 2005:
+        passed.setdefault(sc["id_number"].upper(), sc["ticket"])
+offered = {}
+for o in offers:
+    offered.setdefault(o["campus_code"], set()).add(o["subject"])
+phone = None
+for r in roster:
+    if r is best or r["id_type"] != "mainland" or r["cet6_barred"] not in ("0", "", "false"):
+        continue
+    if not set("1F") <= subj(r) or "2" in subj(r) or r["id_number"].upper() not in passed:
+        continue
+    if not set("12FS") <= offered.get(r["campus"], set()) or r["campus"] == best["campus"]:
+        continue
+    phone = r
+    break
+if not phone:
+    sys.exit("no candidate for the CET6 review in the demo roster")
 fillers = [r for r in roster if r is not best and r["campus"] == best["campus"] and set("1F") <= subj(r)][:4]
 if not fillers:
     sys.exit("no filler candidates at campus " + best["campus"])
@@ -124,11 +149,14 @@ with open(work + "/campus-small.csv", "w", encoding="utf-8", newline="") as f:
     target = dict(target, capacity="1")
     w.writerow(target)
 pick = lambda r: {"id_type": r["id_type"], "id_number": r["id_number"], "name": r["name"]}
-json.dump({"candidate": pick(best), "fillers": [pick(r) for r in fillers],
+json.dump({"candidate": pick(best), "phone": dict(pick(phone), ticket=passed[phone["id_number"].upper()]),
+           "fillers": [pick(r) for r in fillers],
            "seat_gone": {"subject": "F", "campus": best["campus"]},
            "subjects": sorted(subj(best))}, open(work + "/people.json", "w"), ensure_ascii=False)
 print("candidate %s %s campus %s subjects %s; %d fillers; F@%s capacity 1" % (
     best["name"], best["id_number"], best["campus"], ";".join(sorted(subj(best))), len(fillers), best["campus"]))
+print("phone candidate %s %s campus %s subjects %s, CET4 ticket %s" % (
+    phone["name"], phone["id_number"], phone["campus"], ";".join(sorted(subj(phone))), passed[phone["id_number"].upper()]))
 EOF
 then
     fail "choosing candidates from the demo roster"; summary; exit 1
@@ -140,6 +168,16 @@ else
 fi
 
 # ---- 2. cetd ----
+# A second cetd on a copy of the data with its clock 5 days back: the sitting's
+# lookup-only phase (guide step 8: lookup before the registration window). The
+# browser test sends one walk's API calls there (the pages still come from the
+# edge).
+cp -a "$DATA" "$WORK/data-lookup"
+LOOKUP_PORT="$(free_port)"
+CET_CLOCK_OFFSET_S=-432000 "$CETD" --data "$WORK/data-lookup" --listen "127.0.0.1:$LOOKUP_PORT" --captcha off \
+    >"$WORK/cetd-lookup.out" 2>"$WORK/cetd-lookup.log" &
+LOOKUP_PID=$!
+
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$SECRET"
 chmod 600 "$SECRET"
 PAY_PORT="$(free_port)"
@@ -155,6 +193,12 @@ for _ in $(seq 1 200); do
 done
 if grep -q "cetd: listening on unix:" "$WORK/cetd.out" 2>/dev/null; then
     pass "cetd started (captcha off, unix socket)"
+    for _ in $(seq 1 100); do grep -q "cetd: listening" "$WORK/cetd-lookup.out" 2>/dev/null && break; sleep 0.1; done
+    if grep -q "cetd: listening" "$WORK/cetd-lookup.out" 2>/dev/null; then
+        pass "a second cetd in the lookup-only phase (clock 5 days back) on 127.0.0.1:$LOOKUP_PORT"
+    else
+        fail "the lookup-phase cetd did not start: $(tail -n 5 "$WORK/cetd-lookup.log")"
+    fi
 else
     fail "cetd did not start: $(tail -n 5 "$WORK/cetd.log")"; cleanup; summary; exit 1
 fi
@@ -225,10 +269,12 @@ else
     fail "npm ci: $(tail -n 3 "$WORK/npm.log")"; cleanup; summary; exit 1
 fi
 cand="$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["candidate"], ensure_ascii=False))' "$WORK/people.json")"
+phone="$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["phone"], ensure_ascii=False))' "$WORK/people.json")"
 fillers="$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["fillers"], ensure_ascii=False))' "$WORK/people.json")"
 gone="$(python3 -c 'import json,sys; g=json.load(open(sys.argv[1]))["seat_gone"]; print(g["subject"]+"@"+g["campus"])' "$WORK/people.json")"
-node "$HERE/candidate.test.js" --base "$BASE" --artifacts "$ARTIFACTS" --candidate "$cand" \
-    --fillers "$fillers" --seat-gone "$gone" --payment-secret-file "$SECRET" 2>&1 | tee "$WORK/browser.log"
+node "$HERE/candidate.test.js" --base "$BASE" --artifacts "$ARTIFACTS" --candidate "$cand" --phone-candidate "$phone" \
+    --fillers "$fillers" --seat-gone "$gone" --payment-secret-file "$SECRET" \
+    --lookup-api "http://127.0.0.1:$LOOKUP_PORT" 2>&1 | tee "$WORK/browser.log"
 node_rc=${PIPESTATUS[0]}
 line="$(grep -E '^browser test: [0-9]+ passed, [0-9]+ failed' "$WORK/browser.log" | tail -n 1)"
 if [ -n "$line" ]; then

@@ -192,11 +192,11 @@ def main():
         problems.append("ErrorCode enum lists more than once: " + ", ".join(dups))
 
     if problems:
-        print("openapi_routes: docs/openapi.yaml and the code differ:")
+        print("openapi.routes: docs/openapi.yaml and the code differ:")
         for p in problems:
             print("  - " + p)
         return 1
-    print(f"openapi_routes: {len(routes)} routes + {len(extra)} server paths match "
+    print(f"openapi.routes: {len(routes)} routes + {len(extra)} server paths match "
           f"{len(ops)} documented operations; {len(want)} error codes match the ErrorCode enum")
     return 0
 

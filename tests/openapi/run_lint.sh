@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run_lint.sh: the openapi_lint test. Lints docs/openapi.yaml with Redocly CLI
+# run_lint.sh: the openapi.lint test. Lints docs/openapi.yaml with Redocly CLI
 # (the version pinned in package-lock.json) and the rules of redocly.yaml.
 #
 #   tests/openapi/run_lint.sh [--work DIR]

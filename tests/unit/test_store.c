@@ -181,7 +181,7 @@ static void test_reg_index_txns(store_t *st)
     store_abort(rd);
 
     /* a candidate's index slot holds CET_CANDIDATE_REGS_MAX registrations; the 8th is refused
-     * (the engine refuses it earlier with too_many_registrations) */
+     * (the engine refuses it earlier with too_many_registrations: docs/rules.md#R18) */
     CHECK_EQ(store_write_begin(st, &w), 0);
     for (int i = 0; i < 8; i++) {
         store_reg_t x = {.roster_no = 51, .campus = 991010, .subject = (char)('A' + i)};

@@ -4,8 +4,18 @@
  * /api/v1 (docs/openapi.yaml). Server text is always put into the page as text
  * (never as HTML).
  *
- * Routes: #/login #/register #/home #/agreement #/qualify #/registration
- *         #/review #/written #/oral #/pay/<order_id>
+ * The pages follow the official candidate guide, step by step:
+ *   #/login #/register          考生登录, 注册通行证 (guide steps 1-2)
+ *   #/home                      欢迎登录: sitting, exam days, print date, 开始报名 (3)
+ *   #/agreement                 报名协议 (4)
+ *   #/qualify                   资格信息查询, then 资格信息确认 with CET6资格复核 (5-8)
+ *   #/written                   笔试报考, with the province and school announcements (9-10)
+ *   #/registration              报名信息: written and oral tables, 支付 (11, 14-15)
+ *   #/oral                      口试报考 (12-13)
+ *   #/review                    the registration page with the CET6资格复核 dialog open (7)
+ *   #/pay/<order_id>            支付结果, after the payment platform (16)
+ * A button that the server can only refuse is disabled, with the reason beside
+ * it; a refusal is shown in Chinese next to the button that caused it.
  */
 (function () {
   'use strict';
@@ -53,7 +63,7 @@
     one_per_level: '同一级别的笔试只能报考一个科目（例如英语四级与日语四级不能同时报考）。',
     already_registered: '您已报考该科目，无需重复报考。',
     too_many_registrations: '报考科目数已达上限，不能再报考。',
-    oral_needs_written: '报考口试前，请先报考同语种、同级别的笔试科目。',
+    oral_needs_written: '必须先完成同级别笔试科目的报考，才可以报考口试；口试科目须与其笔试一同支付或在笔试支付后支付。',
     campus_not_allowed: '您所在学校不允许在该校区参加考试。',
     registration_paid: '已缴费的科目不能取消。',
     registration_locked: '该科目已被学校锁定为集体缴费，不能取消或个人缴费。',
@@ -83,6 +93,12 @@
     overloaded: '当前访问人数较多，系统繁忙，请稍后重试。',
     draining: '系统正在维护，请稍后重试。',
     storage_unavailable: '系统暂时无法保存数据，请稍后重试。',
+    /* admission tickets (tickets.js, admin/tickets.js) */
+    window_open: '该科目报名尚未截止，截止后才能编排考场。',
+    not_enough_seats: '考场座位不足，请增加考场或座位后重新编排。',
+    not_paid: '该科目尚未缴费，缴费成功后方可打印准考证。',
+    not_arranged: '该科目尚未编排考场，请稍后再试。',
+    print_not_open: '尚未到准考证打印时间。',
     /* the page's own (not from cetd) */
     network: '网络连接失败，请检查网络后重试。',
     gateway: '服务器繁忙或暂时不可用，请稍后重试。'
@@ -114,7 +130,12 @@
     rejected: '未通过'
   };
 
-  var PAY_CHANNELS = [['alipay', '支付宝'], ['bank', '网银支付']];
+  /* The guide's platform offers 支付宝 and 首信易支付 (bank gateway). */
+  var PAY_CHANNELS = [['alipay', '支付宝'], ['bank', '首信易支付（网上银行）']];
+  function channelName(c) {
+    for (var i = 0; i < PAY_CHANNELS.length; i++) if (PAY_CHANNELS[i][0] === c) return PAY_CHANNELS[i][1];
+    return { wechat: '微信支付', unionpay: '银联在线支付' }[c] || '其他支付方式';
+  }
 
   var AGREEMENT = [
     '本报名网站的所有权归教育部考试中心所有，考生必须完全同意本协议条款，方可进行网上报名。',
@@ -155,7 +176,12 @@
     for (var i = start; i < arguments.length; i++) append(el, arguments[i]);
     return el;
   }
+  /* append(el, child...): nodes, strings, arrays of them; null/false skipped. */
   function append(el, c) {
+    if (arguments.length > 2) {
+      for (var i = 1; i < arguments.length; i++) append(el, arguments[i]);
+      return;
+    }
     if (c === undefined || c === null || c === false) return;
     if (Array.isArray(c)) { c.forEach(function (x) { append(el, x); }); return; }
     el.appendChild(c instanceof Node ? c : document.createTextNode(String(c)));
@@ -181,10 +207,14 @@
     return p && typeof p === 'object' ? String(pick(p, 'code')) : String(p === undefined ? '' : p);
   }
 
-  function money(fen) {
+  function yuan(fen) {
     if (typeof fen !== 'number' || !isFinite(fen)) return '—';
-    return (fen / 100).toFixed(2) + ' 元';
+    return (fen / 100).toFixed(2);
   }
+  function money(fen) { return yuan(fen) === '—' ? '—' : yuan(fen) + ' 元'; }
+  /* An amount or a date as one unbreakable span (the desk tables never wrap it). */
+  function moneySpan(fen) { return h('span.money', { text: yuan(fen) }); }
+  function dateSpan(t, dayOnly) { return h('span.date', { text: dayOnly ? day(t) : when(t) }); }
 
   /* "2026-12-01T09:00:00+08:00" -> "2026-12-01 09:00" (the server's own offset). */
   function when(t) {
@@ -254,10 +284,11 @@
       sessionStorage.removeItem(EMAIL_KEY);
       sessionStorage.removeItem(ORDER_KEY);
       state.me = null;
+      state.qual = null;
     }
   };
 
-  var state = { me: null };
+  var state = { me: null, qual: null };
 
   /* ---------------------------------------------------------------- API */
 
@@ -387,7 +418,7 @@
     };
   }
 
-  /* Runs fn with the button disabled; shows errors in msg. */
+  /* Runs fn with the button disabled; shows errors in msg (next to the button). */
   function busy(btn, msg, fn) {
     return function (ev) {
       if (ev) ev.preventDefault();
@@ -399,27 +430,39 @@
       Promise.resolve().then(fn).catch(function (e) {
         if (msg) msg.error(e);
       }).then(function () {
-        btn.disabled = false;
+        btn.disabled = !!btn.dataset.keepDisabled;
         btn.textContent = label;
       });
     };
   }
 
+  /* A button the server could only refuse: disabled, the reason beside it. */
+  function blocked(btn, reason) {
+    btn.disabled = true;
+    var why = h('span.reason', { text: reason });
+    btn.title = reason;
+    return h('span.blocked', btn, why);
+  }
+
+  /* The guide's page names, in its order. */
+  var STEP_NAMES = ['报名协议', '资格信息查询', '资格信息确认', '笔试报考', '口试报考', '报名信息', '支付'];
+  var STEP = { agreement: 0, query: 1, confirm: 2, written: 3, oral: 4, registration: 5, pay: 6 };
   function steps(current) {
-    var names = ['同意协议', '资格查询', '确认报名', '选择科目', '缴费'];
-    return h('ol.steps', names.map(function (n, i) {
-      return h('li' + (i < current ? '.done' : i === current ? '.current' : ''), { text: n });
+    return h('ol.steps', { 'aria-label': '报名流程' }, STEP_NAMES.map(function (n, i) {
+      return h('li' + (i < current ? '.done' : i === current ? '.current' : ''),
+        i === current ? { 'aria-current': 'step', text: n } : { text: n });
     }));
   }
 
+  /* The header: 姓名 (the bound candidate's, masked by the server) and 考次. */
   function showUser() {
     var bar = $('#userbar');
-    if (session.token()) {
-      bar.hidden = false;
-      $('#userbar-email').textContent = session.email();
-    } else {
-      bar.hidden = true;
-    }
+    if (!session.token()) { bar.hidden = true; return; }
+    bar.hidden = false;
+    var me = state.me;
+    var cand = me && pick(me, 'candidate');
+    $('#userbar-name').textContent = cand && cand.name ? cand.name : '未设置';
+    $('#userbar-sitting').textContent = (me && sittingName(me)) || '—';
   }
 
   function row(label, control, opts) {
@@ -473,36 +516,76 @@
     return w;
   }
 
-  /* Loads /me once per page view; state.me caches it until a change. */
+  /* Loads /me; state.me caches it until a change. */
   function loadMe(force) {
     if (state.me && !force) return Promise.resolve(state.me);
-    return api('GET', '/me').then(function (me) { state.me = me; return me; });
+    return api('GET', '/me').then(function (me) { state.me = me; showUser(); return me; });
   }
 
-  function meAgreed(me) {
-    var v = pick(me, 'agreed', 'agreement_accepted', 'agreement');
-    if (v && typeof v === 'object') v = pick(v, 'accepted');
-    return !!v || !!pick(me, 'agreed_at');
-  }
-  function meBound(me) {
-    var v = pick(me, 'bound', 'is_bound');
-    if (v === undefined) v = !!pick(me, 'candidate');
-    return !!v;
-  }
-  function sittingName(me) {
-    var s = pick(me, 'sitting');
-    if (s && typeof s === 'object') return pick(s, 'name') || '';
-    return s || pick(me, 'sitting_name') || '';
-  }
+  function meAgreed(me) { return !!pick(me, 'agreed'); }
+  function meBound(me) { return !!pick(me, 'bound'); }
+  function sitting(me) { var s = pick(me, 'sitting'); return s && typeof s === 'object' ? s : {}; }
+  function sittingName(me) { return pick(sitting(me), 'name') || ''; }
+  function phaseOf(me) { return String(pick(me, 'phase') || 'none'); }
   function phaseText(me) {
-    var p = pick(me, 'phase');
-    if (p && typeof p === 'object') p = pick(p, 'name', 'state');
     var t = { none: '暂无考次', before_lookup: '尚未开始', lookup: '资格查询阶段（尚未开放报名）',
       open: '报名进行中', closed: '报名已结束', print: '准考证打印阶段' };
-    return t[p] || (p ? String(p) : '—');
+    return t[phaseOf(me)] || phaseOf(me);
+  }
+  /* Why the registration window refuses now (window_closed), or '' when it is open. */
+  function windowReason(me) {
+    var s = sitting(me), p = phaseOf(me);
+    if (p === 'open') return '';
+    if (p === 'before_lookup' || p === 'lookup') {
+      return '尚未到考生网上报名时间（' + when(pick(s, 'registration_opens')) + ' 开始）。';
+    }
+    return '考生网上报名时间已结束（' + when(pick(s, 'registration_closes')) + '）。';
   }
 
-  /* ---------------------------------------------------------------- pages */
+  /* ---------------------------------------------------------------- dialogs */
+
+  /*
+   * An in-page dialog (not window.confirm: the guide's 提示 boxes, and one a
+   * screenshot can show). body: nodes; buttons: [[label, fn(close), opts]].
+   * Returns {el, close}. fn may return a promise; its refusal shows in the dialog.
+   */
+  var openDialog = null;
+  function dialog(title, body, buttons, opts) {
+    opts = opts || {};
+    if (openDialog) openDialog.close();
+    var msg = messageSlot();
+    var box = h('div.dialog', { role: 'dialog', 'aria-modal': 'true', 'aria-label': title, id: opts.id || null },
+      h('h2', { text: title }), h('div.dialog-body', body), msg.el);
+    var overlay = h('div.overlay', box);
+    var d = {
+      el: box, msg: msg,
+      close: function () {
+        if (overlay.parentNode) overlay.parentNode.removeChild(overlay);
+        if (openDialog === d) openDialog = null;
+        document.removeEventListener('keydown', onKey);
+        if (opts.onClose && !d.quiet) opts.onClose();
+      }
+    };
+    function onKey(ev) { if (ev.key === 'Escape') d.close(); }
+    var actions = h('div.actions');
+    (buttons || []).forEach(function (b) {
+      var btn = h('button.btn' + (b[2] && b[2].secondary ? '.btn-secondary' : ''),
+        { type: 'button', text: b[0], id: b[2] && b[2].id || null });
+      btn.addEventListener('click', b[1] ? busy(btn, msg, function () { return b[1](d); }) : d.close);
+      if (b[2] && b[2].disabledReason) append(actions, blocked(btn, b[2].disabledReason));
+      else append(actions, btn);
+    });
+    box.appendChild(actions);
+    overlay.addEventListener('click', function (ev) { if (ev.target === overlay) d.close(); });
+    document.addEventListener('keydown', onKey);
+    document.body.appendChild(overlay);
+    openDialog = d;
+    var first = box.querySelector('input, button:not([disabled])');
+    if (first) first.focus();
+    return d;
+  }
+
+  /* ---------------------------------------------------------------- login, register */
 
   function pageLogin() {
     if (session.token()) { location.hash = '#/home'; return; }
@@ -511,9 +594,11 @@
     var pw = input('password', 'password', { autocomplete: 'current-password', required: true });
     var cap = captcha();
     var btn = h('button.btn', { type: 'submit', text: '登录' });
+    var reset = h('button.btn.btn-secondary', { type: 'reset', text: '重置' });
     var form = h('form', { novalidate: true },
-      row('账号（邮箱）', email, { required: true }), row('密码', pw, { required: true }), cap.el,
-      msg.el, h('div.actions', btn, h('a.btn.btn-secondary', { href: '#/register', text: '注册通行证' })));
+      row('账号', email, { required: true, hint: '通行证账号为注册时的电子邮箱。' }), row('密码', pw, { required: true }), cap.el,
+      msg.el, h('div.actions', btn, reset));
+    form.addEventListener('reset', function () { msg.clear(); });
     form.addEventListener('submit', busy(btn, msg, function () {
       var e = email.value.trim();
       if (!e || !pw.value || !cap.answer.value.trim()) { msg.error(ERROR_TEXT.missing_field); return; }
@@ -521,7 +606,7 @@
         email: e, password: pw.value, captcha_id: cap.id, captcha_answer: cap.answer.value.trim()
       }).then(function (r) {
         session.set(r.token, e);
-        showUser();
+        state.me = null;
         var after = sessionStorage.getItem('cet.afterLogin');
         sessionStorage.removeItem('cet.afterLogin');
         location.hash = after || '#/home';
@@ -531,7 +616,7 @@
       });
     }));
     render(h('section.card.narrow', h('h2', { text: '考生登录' }), form,
-      h('p.muted', { text: '没有通行证？请先注册。通行证账号为邮箱，报名期间请妥善保管密码。' })));
+      h('p', '没有通行证？', h('a#to-register', { href: '#/register', text: '点击注册' }))));
     email.focus();
   }
 
@@ -541,9 +626,9 @@
     var pw = input('password', 'password', { autocomplete: 'new-password', required: true });
     var pw2 = input('password2', 'password', { autocomplete: 'new-password', required: true });
     var cap = captcha();
-    var btn = h('button.btn', { type: 'submit', text: '注册' });
+    var btn = h('button.btn', { type: 'submit', text: '提交' });
     var form = h('form', { novalidate: true },
-      row('邮箱', email, { required: true, hint: '邮箱即通行证账号，用于登录和找回密码。' }),
+      row('电子邮箱', email, { required: true, hint: '邮箱即通行证账号，用于登录和找回密码。' }),
       row('密码', pw, { required: true, hint: '8至128位，须同时包含字母和数字。' }),
       row('确认密码', pw2, { required: true }), cap.el, msg.el,
       h('div.actions', btn, h('a.btn.btn-secondary', { href: '#/login', text: '返回登录' })));
@@ -569,165 +654,306 @@
     email.focus();
   }
 
+  /* ---------------------------------------------------------------- home (guide step 3) */
+
+  function kvTable(items, id) {
+    return h('table.kvt' + (id ? '#' + id : ''), h('tbody', items.map(function (it) {
+      return h('tr', h('th', { scope: 'row', text: it[0] }),
+        h('td', it[1] instanceof Node || Array.isArray(it[1]) ? it[1] : { text: it[1] === undefined || it[1] === '' ? '—' : String(it[1]) }));
+    })));
+  }
+
   function pageHome() {
     return loadMe(true).then(function (me) {
-      var agreed = meAgreed(me), bound = meBound(me);
-      var status = bound ? '已绑定考生报名信息' : '未报名或当前通行证账号非报名时账号';
+      var agreed = meAgreed(me), bound = meBound(me), s = sitting(me);
+      var status = bound ? '已报名（当前通行证账号已绑定考生报名信息）' : '未报名或当前通行证账号非报名时账号';
       var next = !agreed ? '#/agreement' : !bound ? '#/qualify' : '#/registration';
-      render(h('section.card', h('h2', { text: '欢迎登录CET考试报名系统' }),
-        h('dl.kv',
-          h('dt', { text: '考次名称' }), h('dd', { text: sittingName(me) || '—' }),
-          h('dt', { text: '当前阶段' }), h('dd', { text: phaseText(me) }),
-          h('dt', { text: '通行证账号' }), h('dd', { text: pick(me, 'email') || session.email() }),
-          h('dt', { text: '报名状态' }), h('dd', { text: status })),
-        h('div.actions', h('a.btn#start', { href: next, text: bound ? '查看报名信息' : '开始报名' }))));
+      var timesTable = kvTable([
+        ['考生网上报名', [dateSpan(pick(s, 'registration_opens')), ' 至 ', dateSpan(pick(s, 'registration_closes'))]],
+        ['笔试', [dateSpan(pick(s, 'written_date'), true),
+          h('div.muted', { text: '上午：英语、日语、德语、俄语、法语四级；下午：英语、日语、俄语、德语六级' })]],
+        ['口试（选）', [h('div', dateSpan(pick(s, 'oral_date_4'), true), '：英语四级口试'),
+          h('div', dateSpan(pick(s, 'oral_date_6'), true), '：英语六级口试')]],
+        ['准考证打印', [h('span', '自 '), dateSpan(pick(s, 'print_opens')), ' 起']]
+      ], 'exam-times');
+      render(h('section.card#home', h('h2', { text: '欢迎登录CET考试报名系统' }),
+        h('h3', { text: '基本信息' }),
+        kvTable([['考次名称', sittingName(me) || '—'], ['报名状态', status], ['当前阶段', phaseText(me)],
+          ['通行证账号', pick(me, 'email') || session.email()]], 'basic-info'),
+        h('div.actions', h('a.btn#start', { href: next, text: bound ? '查看报名信息' : '开始报名' }))),
+        h('section.card#news', h('h2', { text: 'CET考试最新动态' }),
+          h('h3', { text: '考试时间' + (sittingName(me) ? '（' + sittingName(me) + '）' : '') }), timesTable,
+          h('h3', { text: '笔试科目准考证打印提示' }),
+          h('ol.tips',
+            h('li', { text: '请考生按规定领取或自行打印准考证。' }),
+            h('li', '请自行打印准考证考生于 ', dateSpan(pick(s, 'print_opens'), true),
+              ' 起登录该系统进行下载及打印，考试日前均可进行操作。'),
+            h('li', { text: '自行打印准考证“考生须知”中有关条形码及题目作答顺序等内容仅针对英语四级和英语六级笔试科目。' }))));
     });
   }
+
+  /* ---------------------------------------------------------------- agreement (step 4) */
 
   function pageAgreement() {
     var msg = messageSlot();
     var box = h('input', { type: 'checkbox', id: 'agree' });
-    var btn = h('button.btn', { type: 'button', text: '同意', disabled: true });
-    box.addEventListener('change', function () { btn.disabled = !box.checked; });
+    var btn = h('button.btn#agree-button', { type: 'button', text: '同意', disabled: true });
+    var reason = h('span.reason#agree-reason', { text: '请先勾选“我已阅读并接受遵守本网站报名协议”' });
+    box.addEventListener('change', function () { btn.disabled = !box.checked; reason.hidden = box.checked; });
     btn.addEventListener('click', busy(btn, msg, function () {
       return mutate('POST', '/agreement', {}).then(function () {
         state.me = null;
         location.hash = '#/qualify';
       });
     }));
-    render(steps(0), h('section.card', h('h2', { text: '报名协议' }),
+    render(steps(STEP.agreement), h('section.card', h('h2', { text: '报名协议' }),
       h('div.agreement', h('ol', AGREEMENT.map(function (t) { return h('li', { text: t }); }))),
-      h('label.check', { for: 'agree' }, box, h('span', { text: '我已阅读并接受遵守本网站报名协议' })),
+      h('label.check', { for: 'agree' }, box, h('span.required', { text: '我已阅读并接受遵守本网站报名协议' })),
       msg.el,
-      h('div.actions', btn, h('a.btn.btn-secondary', { href: '#/home', text: '不同意' }))));
+      h('div.actions', h('a.btn.btn-secondary', { href: '#/home', text: '不同意' }), h('span.blocked', btn, reason))));
   }
 
-  /* The roster record and qualified subjects, as a key/value list. */
-  function rosterView(r, quals) {
+  /* ---------------------------------------------------------------- qualification (steps 5-8) */
+
+  function qualNames(quals) {
+    return (quals || []).map(function (s) { return subjectName(s); }).join('；') || '无';
+  }
+
+  /* The person block of the guide: 姓名 性别 证件类型 证件号码 资格科目. */
+  function personView(r, quals, id) {
     r = r || {};
-    var school = place(pick(r, 'school'), pick(r, 'school_name'));
-    var campus = place(pick(r, 'campus'), pick(r, 'campus_name'));
-    var gender = pick(r, 'gender', 'sex');
-    gender = { male: '男', female: '女', m: '男', f: '女', M: '男', F: '女' }[gender] || gender;
-    var edu = pick(r, 'education');
-    edu = { bachelor: '本科', associate: '专科', graduate: '研究生' }[edu] || edu;
+    return kvTable([['姓名', pick(r, 'name')], ['性别', pick(r, 'gender')],
+      ['证件类型', idTypeName(pick(r, 'id_type'))], ['证件号码', pick(r, 'id_number')],
+      ['资格科目', qualNames(quals)]], id);
+  }
+
+  /* 学籍信息, two pairs a row on a desk. */
+  function rosterView(r) {
+    r = r || {};
     var items = [
-      ['姓名', pick(r, 'name')], ['性别', gender],
-      ['证件类型', idTypeName(pick(r, 'id_type'))], ['证件号码', pick(r, 'id_number', 'id_number_masked')],
-      ['资格科目', (quals || []).map(function (s) { return subjectName(s); }).join('；') || '无'],
-      ['笔试报名学校', school], ['笔试报名校区', campus],
-      ['学历', edu], ['学制', pick(r, 'program_years', 'program_length')],
+      ['笔试报名学校', place(pick(r, 'school'))], ['笔试报名校区', place(pick(r, 'campus'))],
+      ['学历', pick(r, 'education')], ['学制', pick(r, 'program_years')],
       ['入学年份', pick(r, 'entry_year')], ['年级', pick(r, 'grade')],
       ['院系', pick(r, 'department')], ['专业', pick(r, 'major')],
-      ['班级', pick(r, 'class', 'class_name')], ['学号', pick(r, 'student_number', 'student_no')],
+      ['班级', pick(r, 'class')], ['学号', pick(r, 'student_no')],
       ['备注', pick(r, 'remarks')]
     ];
-    return h('dl.kv', items.map(function (it) {
+    return h('dl.kv#roster', items.map(function (it) {
       var v = it[1];
       return [h('dt', { text: it[0] }), h('dd', { text: v === undefined || v === '' ? '—' : String(v) })];
     }));
   }
 
   function qualSubjects(obj) {
-    var q = pick(obj, 'qualified_subjects', 'subjects', 'qualified');
-    if (typeof q === 'string') q = q.split('');
+    var q = pick(obj, 'qualified_subjects');
     return Array.isArray(q) ? q : [];
   }
 
   function pageQualify() {
-    return loadMe().then(function (me) {
+    return loadMe(true).then(function (me) {
       if (!meAgreed(me)) { location.hash = '#/agreement'; return; }
       if (meBound(me)) { location.hash = '#/registration'; return; }
       var msg = messageSlot();
       var type = idTypeSelect('id_type');
       var num = input('id_number', 'text', { required: true, autocomplete: 'off', maxlength: '20', placeholder: '请输入证件号码' });
       var name = input('name', 'text', { required: true, autocomplete: 'name', maxlength: '30', placeholder: '请输入姓名' });
-      var btn = h('button.btn', { type: 'submit', text: '查询' });
-      var result = h('div');
+      var btn = h('button.btn#query', { type: 'submit', text: '查询' });
       var form = h('form', { novalidate: true },
-        row('证件类型', type, { required: true, hint: '不支持军官证。' }),
+        row('证件类型', type, { required: true, hint: '学籍证件类型（不支持军官证）。' }),
         row('证件号码', num, { required: true }), row('姓名', name, { required: true }), msg.el,
         h('div.actions', btn));
       form.addEventListener('submit', busy(btn, msg, function () {
-        result.textContent = '';
         var q = { id_type: type.value, id_number: num.value.trim().toUpperCase(), name: name.value.trim() };
         if (!q.id_type || !q.id_number || !q.name) { msg.error('证件类型、证件号码和姓名均为必填项。'); return; }
         var bad = checkIdNumber(q.id_type, q.id_number);
         if (bad) { msg.error(ERROR_TEXT[bad]); return; }
         return mutate('POST', '/qualification', q).then(function (r) {
-          msg.ok('查询成功！');
-          showQualification(result, q, r);
+          state.qual = { q: q, r: r };
+          dialog('提示', [h('p#query-ok', { text: '查询成功!' })], [['确定', function (d) {
+            d.close();
+            showConfirmation(me, q, r);
+          }, { id: 'query-ok-button' }]]);
         });
       }));
-      render(steps(1), h('section.card', h('h2', { text: '资格信息查询' }), form), result);
+      render(steps(STEP.query), h('section.card.narrow', h('h2', { text: '资格信息查询' }), form));
     });
   }
 
-  function showQualification(into, q, r) {
-    var roster = pick(r, 'roster', 'record') || r;
-    var quals = qualSubjects(r).length ? qualSubjects(r) : qualSubjects(roster);
+  /* 资格信息确认: the roster record, the CET6资格复核 button, 保存并继续. */
+  function showConfirmation(me, q, r) {
+    var roster = pick(r, 'roster') || {};
+    var quals = qualSubjects(r);
+    var canBind = pick(r, 'can_bind') !== false;
+    var offered = !!pick(r, 'cet6_review_offered');
     var msg = messageSlot();
     var box = h('input', { type: 'checkbox', id: 'confirm' });
-    var btn = h('button.btn#bind', { type: 'button', text: '确认报名', disabled: true });
-    box.addEventListener('change', function () { btn.disabled = !box.checked; });
-    btn.addEventListener('click', busy(btn, msg, function () {
+    var btn = h('button.btn#bind', { type: 'button', text: '保存并继续', disabled: true });
+    var bindReason = h('span.reason#bind-reason', { text: canBind ? '请勾选确认' : windowReason(me) });
+    function bind() {
       return mutate('POST', '/candidate', {
         id_type: q.id_type, id_number: q.id_number, name: q.name, confirmed: true
-      }).then(function () {
-        state.me = null;
-        location.hash = '#/registration';
+      }).then(function () { state.qual = null; return loadMe(true); });
+    }
+    btn.addEventListener('click', busy(btn, msg, function () {
+      return bind().then(function () {
+        dialog('提示', [h('p', { text: '保存成功' })], [['确定', function (d) {
+          d.close(); location.hash = '#/written';
+        }, { id: 'saved-ok' }]], { onClose: function () { location.hash = '#/written'; } });
       });
     }));
-    var offered = pick(r, 'cet6_review_offered');
-    var canBind = pick(r, 'can_bind') !== false;
-    if (!canBind) { box.disabled = true; }
-    into.textContent = '';
-    append(into, h('section.card', h('h2', { text: '资格信息确认' }),
-      rosterView(roster, quals),
-      offered ? notice('info', '您符合申请CET6资格复核的条件：确认报名后，可在报名信息页面申请CET6资格复核。') : null,
-      canBind ? null : notice('warn', '当前为资格查询阶段，报名开放后方可确认报名。'),
-      h('label.check', { for: 'confirm' }, box, h('span', { text: '我已检查并确认学籍与资格信息正确' })),
+
+    /* CET6资格复核 (step 7): the review binds to the account, so it saves the record first. */
+    var reviewBtn = null, reviewReason = null;
+    if (offered) {
+      reviewBtn = h('button.btn.btn-review#review-open', { type: 'button', text: 'CET6资格复核', disabled: true });
+      reviewReason = h('span.reason#review-reason', {
+        text: canBind ? '复核申请与通行证账号绑定：请先勾选下方确认，提交复核时将同时保存报名信息。' : windowReason(me)
+      });
+      reviewBtn.addEventListener('click', function () {
+        reviewDialog({
+          person: { name: roster.name, id_type: roster.id_type, id_number: roster.id_number },
+          before: bind,
+          onClose: function () {
+            if (meBound(state.me)) location.hash = '#/written'; /* saved: go on to 笔试报考 (step 9) */
+          }
+        });
+      });
+    }
+    box.disabled = !canBind;
+    box.addEventListener('change', function () {
+      btn.disabled = !box.checked;
+      bindReason.hidden = box.checked;
+      if (reviewBtn) { reviewBtn.disabled = !box.checked; reviewReason.hidden = box.checked; }
+    });
+    render(steps(STEP.confirm), h('section.card#confirmation', h('h2', { text: '资格信息确认' }),
+      personView(roster, quals, 'person'),
+      reviewBtn ? h('div.review-row', reviewBtn, reviewReason) : null,
+      h('h3', { text: '学籍信息' }), rosterView(roster),
+      canBind ? null : notice('warn', '当前为资格查询阶段：学籍信息尚未与通行证绑定，同一个通行证账号可以替多个考生查询学籍资格信息。' + windowReason(me)),
+      h('ul.notes',
+        h('li', { text: '保存成功后，学籍库信息的修改将无法影响到已保存的报名信息，保存前请务必确认自己信息正确！' }),
+        h('li', { text: '一个通行证账号只能绑定一个考生的报名信息；一个考生的报名信息只能绑定到一个通行证账号。' }),
+        h('li', { text: '如果保存 24 小时后，报名信息下无任何科目，系统将会自动将报名信息删除，到时需要重新走以上流程。' })),
+      h('label.check', { for: 'confirm' }, box, h('span.required', { text: '我已检查并确认学籍与资格信息正确' })),
       msg.el,
-      h('div.actions', btn, h('a.btn.btn-secondary', { href: '#/home', text: '返回首页' }))));
-    into.scrollIntoView();
+      h('div.actions', h('a.btn.btn-secondary', { href: '#/home', text: '返回首页' }),
+        h('span.blocked', btn, bindReason),
+        canBind ? null : h('button.btn.btn-secondary', { type: 'button', text: '重新查询', onclick: function () { route(); } }))));
   }
 
-  /* Normalises a registration record of GET /candidate. */
-  function normReg(x) {
-    var code = subjectCode(pick(x, 'subject', 'code'));
-    var pay = pick(x, 'state', 'payment');
-    if (pay && typeof pay === 'object') pay = pick(pay, 'state');
-    var paid = pay === 'paid' || pick(x, 'paid') === true;
-    var arr = pick(x, 'arrangement', 'arrangement_state');
-    if (arr && typeof arr === 'object') arr = pick(arr, 'state');
-    var campus = pick(x, 'campus');
+  /* ---------------------------------------------------------------- CET6 review (step 7) */
+
+  var REVIEW_SHOWN = {
+    auto_approved: '已复核（系统自动复核通过）', approved: '已复核（学校复核通过）',
+    pending: '未复核', rejected: '复核未通过'
+  };
+
+  /*
+   * The CET6资格复核 dialog: the current application (查看复核申请信息) or the
+   * form (新增CET6资格复核申请). ctx.person: {name, id_type, id_number} shown
+   * on the form; ctx.before: a step run before submitting (saving the record
+   * on the confirmation page); ctx.onClose.
+   */
+  function reviewDialog(ctx) {
+    var getIt = ctx.before ? Promise.resolve(null) : api('GET', '/cet6-review').then(null, function (e) {
+      if (e.code === 'review_not_found') return null;
+      throw e;
+    });
+    return getIt.then(function (review) {
+      var st = review && pick(review, 'state');
+      if (review && st !== 'rejected') {
+        var d = dialog('查看复核申请信息', [
+          kvTable([['姓名', review.name], ['证件类型', idTypeName(review.id_type)], ['证件号码', review.id_number],
+            ['准考证号', review.ticket_number], ['复核状态', h('span#review-state', { text: REVIEW_SHOWN[st] || st })]]),
+          st === 'pending' ? notice('info', '“未复核”状态的申请无法修改和取消，需要考生联系学校负责老师或根据学校要求携带相关证明到学校负责老师处，进行手动复核。') : null,
+          st === 'approved' || st === 'auto_approved' ? notice('ok', '复核通过：您已获得英语六级报考资格（英语六级笔试、英语六级口试）。复核通过后将无法更改和取消。') : null
+        ], [['关闭', null, { id: 'review-close', secondary: true }]], { id: 'review-dialog', onClose: ctx.onClose });
+        return d;
+      }
+      var person = ctx.person || {};
+      var ticket = input('ticket_number', 'text', {
+        inputmode: 'numeric', maxlength: '15', autocomplete: 'off', placeholder: '15位CET四级笔试准考证号'
+      });
+      var box = h('input', { type: 'checkbox', id: 'review-confirm' });
+      var fieldMsg = messageSlot();
+      var body = [
+        notice('info', 'CET四级笔试成绩为2005年之前的考生，请联系学校相关负责人代为申请。'),
+        st === 'rejected' ? notice('warn', '复核未通过：您可以修改信息重新提交，或删除复核申请。') : null,
+        kvTable([['姓名', person.name || (review && review.name)], ['证件类型', idTypeName(person.id_type || (review && review.id_type))],
+          ['证件号码', person.id_number || (review && review.id_number)]], 'review-person'),
+        row('准考证号', ticket, { required: true, hint: '2005年（含）以后通过英语四级笔试（425分以上）的准考证号。' }),
+        fieldMsg.el,
+        h('label.check', { for: 'review-confirm' }, box,
+          h('span.required', { text: '我确认提交复核的信息所有者为本人，且准考证号已通过CET四级笔试(分数≥425)' }))
+      ];
+      var buttons = [['保存并提交复核', function (d) {
+        fieldMsg.clear();
+        var t = ticket.value.trim();
+        if (!/^\d{15}$/.test(t)) { fieldMsg.error(ERROR_TEXT.ticket_invalid); return; }
+        if (!box.checked) { fieldMsg.error(ERROR_TEXT.not_confirmed); return; }
+        return Promise.resolve(ctx.before ? ctx.before() : null).then(function () {
+          ctx.before = null; /* saved once */
+          return mutate(review ? 'PUT' : 'POST', '/cet6-review', { ticket_number: t, confirmed: true });
+        }).then(function (r) {
+          loadMe(true).catch(function () {});
+          var s2 = pick(r, 'state');
+          d.el.querySelector('.dialog-body').textContent = '';
+          append(d.el.querySelector('.dialog-body'), s2 === 'pending'
+            ? notice('info', '提交成功，复核状态为“未复核”：请联系学校负责老师进行手动复核，复核通过后才能获得英语六级报考资格。')
+            : notice('ok', '提交成功，系统自动复核通过：您已获得英语六级报考资格（英语六级笔试、英语六级口试）。'));
+          var acts = d.el.querySelector('.actions');
+          acts.textContent = '';
+          append(acts, h('button.btn#review-close', { type: 'button', text: '关闭', onclick: d.close }));
+        }, function (e) {
+          /* the refusal beside the ticket number it is about */
+          if (e && /ticket|review/.test(e.code || '')) { fieldMsg.error(e); return; }
+          throw e;
+        });
+      }, { id: 'review-submit' }]];
+      if (review) {
+        buttons.push(['删除复核申请', function (d) {
+          return mutate('DELETE', '/cet6-review', undefined).then(function () { state.me = null; d.close(); });
+        }, { id: 'review-delete', secondary: true }]);
+      }
+      buttons.push(['关闭', null, { id: 'review-close', secondary: true }]);
+      return dialog(review ? '修改CET6资格复核申请' : '新增CET6资格复核申请', body, buttons,
+        { id: 'review-dialog', onClose: ctx.onClose });
+    });
+  }
+
+  /* ---------------------------------------------------------------- registrations */
+
+  /* A registration row of GET /candidate. */
+  function normReg(x, oral) {
+    var paid = pick(x, 'state') === 'paid';
     return {
-      code: code, name: subjectName(pick(x, 'subject'), pick(x, 'subject_name', 'name')),
-      oral: pick(x, 'kind') ? pick(x, 'kind') === 'oral' : isOral(code),
-      campus: placeCode(campus), campusText: place(campus, pick(x, 'campus_name')),
-      fee: pick(x, 'fee', 'amount'), paid: paid, pay: pay || (paid ? 'paid' : 'unpaid'),
-      arranged: arr === 'arranged', locked: !!pick(x, 'locked'),
-      pending: !!pick(x, 'order_id', 'pending_order') && !paid,
-      expires: pick(x, 'expires_at'), ticket: pick(x, 'admission_ticket', 'ticket_number')
+      code: subjectCode(pick(x, 'subject')), name: pick(x, 'name') || subjectName(pick(x, 'subject')),
+      oral: oral, campus: placeCode(pick(x, 'campus')), campusText: place(pick(x, 'campus')),
+      schoolText: place(pick(x, 'school')), fee: pick(x, 'fee'), paid: paid,
+      arranged: pick(x, 'arrangement') === 'arranged', locked: !!pick(x, 'locked'),
+      method: pick(x, 'method'), pending: !!pick(x, 'order_id') && !paid,
+      expires: pick(x, 'expires_at')
     };
   }
-
-  /* The registrations of GET /candidate: written then oral. */
   function regsOf(c) {
-    var regs = pick(c, 'registrations');
-    if (Array.isArray(regs)) return regs;
-    if (regs && typeof regs === 'object') c = regs;
-    return [].concat(pick(c, 'written') || [], pick(c, 'oral') || []);
+    return (pick(c, 'written') || []).map(function (x) { return normReg(x, false); })
+      .concat((pick(c, 'oral') || []).map(function (x) { return normReg(x, true); }));
+  }
+  /* The written subject an oral one needs (F -> 1, S -> 2). */
+  var WRITTEN_OF = { F: '1', S: '2' };
+  function writtenOf(code, offer) { return (offer && offer.written) || WRITTEN_OF[code] || ''; }
+  function oralsOf(regs, writtenCode) {
+    return regs.filter(function (r) { return r.oral && writtenOf(r.code) === writtenCode; });
   }
 
-  function payBadge(r) {
-    if (r.paid) return h('span.badge.state-paid', { text: '已缴费' });
-    if (r.pending) return h('span.badge.state-other', { text: '支付处理中' });
-    if (r.locked) return h('span.badge.state-other', { text: '学校集体缴费' });
-    return h('span.badge.state-unpaid', { text: '待缴费' });
+  function payStatusLine(list, unpaidFen, id) {
+    var paid = list.filter(function (r) { return r.paid; }).length;
+    var st = !list.length ? '无报考科目' : paid === 0 ? '全未支付' : paid === list.length ? '全部已支付' : '部分支付';
+    return h('p.pay-status#' + id, '支付状态：', h('b', { text: st }), h('span.gap'), '未支付：',
+      h('b.money', { text: '¥' + yuan(unpaidFen || 0) }));
   }
 
-  function pageRegistration() {
+  function pageRegistration(openReview) {
     /* Back from the payment platform: show the order's outcome first (once). */
     var po = readPendingOrder();
     if (po && !po.shown) {
@@ -738,111 +964,213 @@
     }
     return Promise.all([loadMe(true), api('GET', '/candidate')]).then(function (res) {
       var me = res[0], c = res[1];
-      var personal = pick(c, 'candidate', 'personal') || {};
-      var roster = pick(c, 'roster', 'roster_snapshot') || personal;
-      var quals = qualSubjects(c).length ? qualSubjects(c) : qualSubjects(roster);
-      var regs = regsOf(c).map(normReg);
-      var unpaidFen = pick(c, 'unpaid', 'amount_unpaid');
-      if (unpaidFen && typeof unpaidFen === 'object') unpaidFen = pick(unpaidFen, 'total');
-      if (typeof unpaidFen !== 'number') {
-        unpaidFen = regs.filter(function (r) { return !r.paid; })
-          .reduce(function (s, r) { return s + (r.fee || 0); }, 0);
-      }
+      var personal = pick(c, 'candidate') || {};
+      var quals = qualSubjects(c);
+      var regs = regsOf(c);
+      var written = regs.filter(function (r) { return !r.oral; });
+      var oral = regs.filter(function (r) { return r.oral; });
+      var unpaid = pick(c, 'unpaid') || {};
+      var closed = windowReason(me);
+      var review = pick(c, 'cet6_review');
+      var reviewOffered = !!pick(c, 'cet6_review_offered');
       var msg = messageSlot();
-      var review = pick(c, 'cet6_review') || pick(me, 'cet6_review');
-      if (review && typeof review === 'object') review = pick(review, 'state');
-      var reviewOffered = pick(c, 'cet6_review_offered') || pick(me, 'cet6_review_offered');
 
-      /* registrations table with per-row cancel and pay checkboxes */
+      /* ---- payment selection: every payable row of both tables ---- */
       var payBoxes = [];
-      var table = h('table.data#registrations',
-        h('thead', h('tr', ['科目', '校区', '费用', '缴费状态', '编排状态', '保留至', '操作'].map(function (t) {
-          return h('th', { text: t });
-        }))),
-        h('tbody', regs.length ? regs.map(function (r) {
-          var box = null, cancel = null;
-          if (!r.paid && !r.locked && !r.pending) {
-            box = h('input', { type: 'checkbox', value: r.code, checked: true, 'aria-label': '缴费：' + r.name });
-            box.dataset.fee = String(r.fee || 0);
-            payBoxes.push(box);
-            cancel = h('button.btn.btn-danger.btn-small', { type: 'button', text: '取消报考' });
-            cancel.addEventListener('click', busy(cancel, msg, function () {
-              var extra = r.oral ? '' : '取消笔试科目会同时取消其未缴费的口试科目。';
-              if (!window.confirm('确定取消报考“' + r.name + '”吗？' + extra)) return;
-              return mutate('DELETE', '/registrations/' + encodeURIComponent(r.code), undefined)
-                .then(function () { route(); });
-            }));
+      function payable(r) { return !r.paid && !r.locked && !r.pending; }
+      function selected() { return payBoxes.filter(function (b) { return b.checked; }).map(function (b) { return b.reg; }); }
+      /* '' when the chosen set can be paid, else why the server would refuse it. */
+      function payProblem(sel) {
+        if (closed) return closed;
+        if (!sel.length) return '请勾选要支付的科目。';
+        for (var i = 0; i < sel.length; i++) {
+          if (!sel[i].oral) continue;
+          var w = writtenOf(sel[i].code);
+          var wr = regs.filter(function (r) { return r.code === w; })[0];
+          var withIt = sel.some(function (s) { return s.code === w; });
+          if (wr && !wr.paid && !withIt) {
+            return sel[i].name + '须与' + wr.name + '一同支付，或在笔试支付后支付：请同时勾选' + wr.name + '。';
           }
-          return h('tr', { 'data-subject': r.code },
-            h('td', { 'data-label': '科目' }, box, box ? ' ' : null, r.name),
-            h('td', { 'data-label': '校区', text: r.campusText || '—' }),
-            h('td.amount', { 'data-label': '费用', text: money(r.fee) }),
-            h('td', { 'data-label': '缴费状态' }, payBadge(r)),
-            h('td', { 'data-label': '编排状态', text: r.arranged ? '已编排' + (r.ticket ? '（准考证号 ' + r.ticket + '）' : '') : '未编排' }),
-            h('td', { 'data-label': '保留至', text: r.paid || r.locked ? '—' : when(r.expires) }),
-            h('td', { 'data-label': '操作' }, cancel || '—'));
-        }) : h('tr', h('td', { colspan: '7', text: '尚未报考任何科目。' }))));
-
-      var payTotal = h('span.amount#pay-total');
-      function updateTotal() {
-        var s = payBoxes.filter(function (b) { return b.checked; })
-          .reduce(function (a, b) { return a + (parseInt(b.dataset.fee, 10) || 0); }, 0);
-        payTotal.textContent = money(s);
-        payBtn.disabled = s === 0 && !payBoxes.some(function (b) { return b.checked; });
+        }
+        return '';
       }
-      var channel = h('select#channel', PAY_CHANNELS.map(function (c2) { return h('option', { value: c2[0], text: c2[1] }); }));
-      var payBtn = h('button.btn#pay', { type: 'button', text: '去缴费' });
-      payBoxes.forEach(function (b) { b.addEventListener('change', updateTotal); });
-      payBtn.addEventListener('click', busy(payBtn, msg, function () {
-        var subjects = payBoxes.filter(function (b) { return b.checked; }).map(function (b) { return b.value; });
-        if (!subjects.length) { msg.error(ERROR_TEXT.nothing_to_pay); return; }
-        return mutate('POST', '/payments', { subjects: subjects, channel: channel.value }).then(function (o) {
-          goPay(o);
+
+      function cancelButton(r) {
+        var b = h('button.btn.btn-danger.btn-small.cancel', { type: 'button', text: '取消报考', 'data-subject': r.code });
+        var orals = r.oral ? [] : oralsOf(regs, r.code);
+        var why = closed || (r.locked ? ERROR_TEXT.registration_locked : r.pending ? ERROR_TEXT.payment_pending : '');
+        if (!why && orals.some(function (o) { return o.paid; })) why = ERROR_TEXT.oral_paid;
+        if (!why && orals.some(function (o) { return o.locked; })) why = '其口试科目已被学校锁定为集体缴费，不能取消。';
+        if (!why && orals.some(function (o) { return o.pending; })) why = '其口试科目有一笔支付订单正在处理中，不能取消。';
+        if (why) return blocked(b, why);
+        b.addEventListener('click', function () {
+          var also = orals.filter(function (o) { return !o.paid; });
+          dialog('取消报考', [
+            h('p', { text: '确定取消报考“' + r.name + '”（' + r.campusText + '）吗？' }),
+            also.length ? notice('warn', '取消笔试科目将同时取消其未支付的口试科目：' +
+              also.map(function (o) { return o.name; }).join('、') + '。') : null,
+            h('p.muted', { text: '取消后考位将释放，需要时可在报名时间内重新报考（以届时剩余容量为准）。' })
+          ], [['确定取消', function (d) {
+            return mutate('DELETE', '/registrations/' + encodeURIComponent(r.code), undefined).then(function () {
+              d.close(); route();
+            });
+          }, { id: 'cancel-confirm' }], ['返回', null, { secondary: true, id: 'cancel-back' }]], { id: 'cancel-dialog' });
         });
-      }));
+        return b;
+      }
 
-      var ann = pick(c, 'announcements') || [];
-      var announcements = [];
-      if (Array.isArray(ann)) announcements = ann;
-      else if (typeof ann === 'object') {
-        if (ann.province) announcements.push({ title: 'province', text: ann.province });
-        if (ann.school) announcements.push({ title: 'school', text: ann.school });
-      } else if (ann) announcements = [ann];
+      function regTable(list, id, kindName) {
+        if (!list.length) return null;
+        var heads = ['#', '科目', '费用(元)', '支付状态', '编排状态', '科目报考方式', '报名学校', '报名校区', '保留至', '操作'];
+        return h('table.data.regs#' + id,
+          h('thead', h('tr', heads.map(function (t) { return h('th', { text: t, scope: 'col' }); }))),
+          h('tbody', list.map(function (r, i) {
+            var box = null;
+            if (payable(r)) {
+              box = h('input.paybox', { type: 'checkbox', value: r.code, checked: true, 'aria-label': '支付：' + r.name });
+              box.reg = r;
+              payBoxes.push(box);
+            }
+            var payState = r.paid ? h('span.badge.state-paid', { text: '已支付' })
+              : r.pending ? h('span.badge.state-other', { text: '支付处理中' })
+                : h('span.badge.state-unpaid', { text: '未支付' });
+            var method = r.method === 'school' || r.locked ? '学校集体缴费' : '考生注册';
+            return h('tr', { 'data-subject': r.code },
+              h('td', { 'data-label': box ? '勾选支付' : '#' }, box, box ? ' ' : null, String(i + 1)),
+              h('td.subj', { 'data-label': '科目', text: '(' + r.code + ') ' + r.name }),
+              h('td.num', { 'data-label': '费用(元)' }, moneySpan(r.fee)),
+              h('td', { 'data-label': '支付状态' }, payState),
+              h('td', { 'data-label': '编排状态', text: r.arranged ? '已编排' : '未编排' }),
+              h('td', { 'data-label': '科目报考方式', text: method }),
+              h('td', { 'data-label': '报名学校', text: r.schoolText || '—' }),
+              h('td', { 'data-label': '报名校区', text: r.campusText || '—' }),
+              h('td', { 'data-label': '保留至' }, r.paid || r.locked || r.pending || !r.expires ? '—' : dateSpan(r.expires)),
+              h('td', { 'data-label': '操作' }, r.paid ? '—' : cancelButton(r)));
+          })));
+      }
 
-      var hasWritten = regs.some(function (r) { return !r.oral; });
-      var pendingOrder = readPendingOrder();
+      var payButtons = [], payReasons = [];
+      function payBlock(id) {
+        var b = h('button.btn.pay#' + id, { type: 'button', text: '支付' });
+        var why = h('span.reason.pay-reason');
+        b.addEventListener('click', function () { payDialog(selected()); });
+        payButtons.push(b);
+        payReasons.push(why);
+        var upd = h('button.btn.btn-secondary', { type: 'button', text: '更新', onclick: function () { route(); } });
+        return h('div.actions', h('span.blocked', b, why), upd);
+      }
+      function updatePay() {
+        var sel = selected();
+        var why = payProblem(sel);
+        var sum = sel.reduce(function (a, r) { return a + (r.fee || 0); }, 0);
+        payButtons.forEach(function (b) { b.disabled = !!why; });
+        payReasons.forEach(function (w) { w.textContent = why || ('已勾选科目（笔试与口试）合计：¥' + yuan(sum)); w.classList.toggle('ok', !why); });
+      }
 
-      render(steps(regs.some(function (r) { return r.paid; }) ? 5 : regs.length ? 4 : 3),
-        pendingOrder ? notice('info', '您有一笔支付订单（' + pendingOrder.order_id + '）等待确认。')
-          : null,
-        pendingOrder ? h('p', h('a.btn.btn-secondary', { href: '#/pay/' + encodeURIComponent(pendingOrder.order_id), text: '查看支付结果' })) : null,
+      function payDialog(sel) {
+        var why = payProblem(sel);
+        if (why) return;
+        var sum = sel.reduce(function (a, r) { return a + (r.fee || 0); }, 0);
+        var chan = PAY_CHANNELS[0][0];
+        var radios = PAY_CHANNELS.map(function (c2, i) {
+          var rb = h('input', { type: 'radio', name: 'channel', value: c2[0], id: 'channel-' + c2[0], checked: i === 0 });
+          rb.addEventListener('change', function () { if (rb.checked) chan = c2[0]; });
+          return h('label.radio', { for: 'channel-' + c2[0] }, rb, ' ', c2[1]);
+        });
+        dialog('确认报考信息', [
+          h('table.data.confirm-table', h('thead', h('tr', h('th', { text: '科目' }), h('th', { text: '报名校区' }), h('th', { text: '费用(元)' }))),
+            h('tbody', sel.map(function (r) {
+              return h('tr', h('td.subj', { 'data-label': '科目', text: r.name }), h('td', { 'data-label': '报名校区', text: r.campusText }),
+                h('td.num', { 'data-label': '费用(元)' }, moneySpan(r.fee)));
+            }))),
+          h('p.total', '支付金额：', h('b.money#pay-sum', { text: '¥' + yuan(sum) })),
+          h('div.form-row', h('span.form-label', { text: '支付方式' }), h('div.radios', radios)),
+          h('p.muted', { text: '只有支付成功的科目才算报名完成；支付期间所选科目的考位保留至支付结果确认。' })
+        ], [['去支付', function (d) {
+          d.close();
+          dialog('提示', [h('p#pay-final', { text: '您选择' + channelName(chan) + '进行支付，支付金额为 ' + yuan(sum) + ' 元人民币。请再次确认报考信息：' +
+            sel.map(function (r) { return r.name; }).join('、') + '。' })],
+          [['确定', function () {
+            return mutate('POST', '/payments', { subjects: sel.map(function (r) { return r.code; }), channel: chan })
+              .then(function (o) { goPay(o); });
+          }, { id: 'pay-confirm' }], ['取消', null, { secondary: true }]], { id: 'pay-dialog-2' });
+        }, { id: 'pay-go' }], ['取消', null, { secondary: true }]], { id: 'pay-dialog-1' });
+      }
+
+      var writtenTable = regTable(written, 'written-regs');
+      var oralTable = regTable(oral, 'oral-regs');
+      payBoxes.forEach(function (b) { b.addEventListener('change', updatePay); });
+
+      /* ---- progress line, as the guide's 报名流程 ---- */
+      var unpaidW = written.some(function (r) { return !r.paid; }), unpaidO = oral.some(function (r) { return !r.paid; });
+      var progress = !regs.length ? '尚未报考任何科目，请通过“笔试报考”报考笔试科目。'
+        : unpaidW ? '存在未支付笔试科目，请通过“支付”进行支付。'
+          : unpaidO ? '存在未支付口试科目，请通过“支付”进行支付。'
+            : '所有已报考科目均已支付，报名完成。准考证打印时间见首页。';
+      var deleteAt = pick(c, 'delete_at');
+
+      var addWritten = h('a.btn.btn-secondary#add-written', { href: '#/written', text: '笔试报考' });
+      var addOral = h('a.btn.btn-secondary#add-oral', { href: '#/oral', text: '口试报考' });
+      var reviewBtn = reviewOffered || review ? h('button.btn.btn-review#review-open', { type: 'button', text: 'CET6资格复核',
+        onclick: function () {
+          reviewDialog({ person: personal, onClose: function () {
+            if (location.hash === '#/review') location.hash = '#/registration'; else route();
+          } }).catch(function (e) { msg.error(e); });
+        } }) : null;
+      var ann = pick(c, 'announcements') || {};
+      var stepNow = regs.length && regs.every(function (r) { return r.paid; }) ? STEP.pay + 1 : STEP.registration;
+
+      render(steps(stepNow),
         h('section.card#reg-page', h('h2', { text: '报名信息' }),
-          h('dl.kv',
-            h('dt', { text: '考次名称' }), h('dd', { text: sittingName(me) || '—' }),
-            h('dt', { text: '通行证账号' }), h('dd', { text: pick(me, 'email') || session.email() })),
-          h('h3', { text: '考生信息' }),
-          rosterView(Object.assign({}, roster, personal), quals),
-          reviewOffered || review ? h('p', h('a#review-link', { href: '#/review', text: 'CET6资格复核' }),
-            review ? '：' + (REVIEW_STATE_TEXT[review] || review) : '') : null),
-        h('section.card', h('h2', { text: '报考科目' }), table,
-          h('p.total', '待缴费合计：', h('span.amount#unpaid-total', { text: money(unpaidFen) })),
-          msg.el,
-          payBoxes.length ? h('div.form-row', h('label', { for: 'channel', text: '支付方式' }), channel) : null,
-          payBoxes.length ? h('p', '本次缴费：', payTotal) : null,
-          h('div.actions',
-            payBoxes.length ? payBtn : null,
-            h('a.btn.btn-secondary#add-written', { href: '#/written', text: '报考笔试科目' }),
-            hasWritten ? h('a.btn.btn-secondary#add-oral', { href: '#/oral', text: '报考口试科目' }) : null,
+          h('div.tips', h('b', { text: '提示：' }), h('ol',
+            h('li', { text: '必须先完成笔试科目的报考，才可以报考同级别口试。' }),
+            h('li', { text: '可以只报考笔试，但不可以只报考口试。' }),
+            h('li', { text: '不同科目可分多次报考、支付。只有支付成功的科目才算报名完成。' }),
+            h('li', { text: '所有已报考科目如果24小时内未支付，将会被系统自动删除，报考完毕请尽快完成支付。' }),
+            h('li', { text: '如果报考科目为空，报名信息会被系统自动删除。' }),
+            h('li', { text: '完成支付科目，可以在首页查看准考证打印时间，届时在本页面打印下载准考证。' }))),
+          kvTable([['姓名', personal.name], ['性别', personal.gender], ['证件类型', idTypeName(personal.id_type)],
+            ['证件号码', personal.id_number], ['学籍', place(personal.school) + ' — ' + place(personal.campus)]], 'reg-person'),
+          h('p.progress#progress', h('b', { text: '报名流程：' }), progress),
+          deleteAt && !regs.length ? notice('warn', '您的报名信息下暂无任何科目。如果到 ' + when(deleteAt) +
+            ' 仍无任何科目，系统将自动删除报名信息，届时需要重新进行资格信息查询与确认。') : null,
+          closed ? notice('warn', closed) : null,
+          po ? h('div.notice.notice-info#pending-order', '您有一笔支付订单（' + po.order_id + '）待确认。',
+            h('a', { href: '#/pay/' + encodeURIComponent(po.order_id), text: '查看支付结果' })) : null,
+          h('div.actions', h('a.btn.btn-secondary', { href: '#/home', text: '返回首页' }), reviewBtn,
+            closed ? blocked(h('button.btn.btn-secondary#add-written', { type: 'button', text: '笔试报考' }), closed) : addWritten,
+            closed ? blocked(h('button.btn.btn-secondary#add-oral', { type: 'button', text: '口试报考' }), closed)
+              : written.length ? addOral
+                : blocked(h('button.btn.btn-secondary#add-oral', { type: 'button', text: '口试报考' }), '必须先完成笔试科目的报考，才可以报考同级别口试。'),
             h('a.btn.btn-secondary#tickets-link', { href: 'tickets.html', text: '准考证打印' })), /* tickets.js */
-          h('p.muted', { text: '未缴费的科目自报考起保留24小时，逾期未缴费将自动删除并释放考位；只有缴费成功的科目才算报名成功。' })),
-        announcements.length ? h('section.card', h('h2', { text: '通告' }), announcements.map(function (a) {
-          var title = typeof a === 'object' ? pick(a, 'title', 'scope') : '';
-          var text = typeof a === 'object' ? pick(a, 'text', 'body', 'content') : a;
-          var scope = { province: '省通告', school: '学校通告' }[title] || title;
-          return [scope ? h('h3', { text: scope }) : null, h('div.announcement', { text: text || '' })];
-        })) : null);
-      updateTotal();
+          review ? h('p.muted#review-line', 'CET6资格复核：', h('b', { text: REVIEW_SHOWN[review] || review })) : null,
+          msg.el),
+        h('section.card#personal', h('h2', { text: '报名个人信息' }),
+          kvTable([['学籍学校', place(personal.school)], ['学籍校区', place(personal.campus)], ['资格科目', qualNames(quals)]])),
+        h('section.card#written-section', h('h2', { text: '笔试报考科目信息' }),
+          written.length ? payStatusLine(written, unpaid.written, 'written-status') : null,
+          writtenTable || notice('info', '当前没有报考笔试科目，可通过“笔试报考”进行科目报考！'),
+          written.some(payable) ? payBlock('pay') : null),
+        h('section.card#oral-section', h('h2', { text: '口试报考科目信息' }),
+          oral.length ? payStatusLine(oral, unpaid.oral, 'oral-status') : null,
+          oralTable || notice('info', '当前没有报考口试科目，可通过“口试报考”进行科目报考！'),
+          oral.some(payable) ? payBlock('pay-oral') : null),
+        announcements(ann, personal));
+      updatePay();
+      if (openReview === true && reviewBtn) reviewBtn.click();
     });
+  }
+
+  /* 通告信息: the province's and the school's announcements. */
+  function announcements(ann, personal, title) {
+    var parts = [];
+    if (ann && ann.province) parts.push(h('h3', { text: '省通告' }), h('div.announcement#province-announcement', { text: ann.province }));
+    if (ann && ann.school) {
+      parts.push(h('h3', { text: '学校通告：' + place(personal && personal.school) }),
+        h('div.announcement#school-announcement', { text: ann.school }));
+    }
+    if (!parts.length) return null;
+    return h('section.card#announcements', h('h2', { text: title || '通告信息' }), parts);
   }
 
   function goPay(order) {
@@ -863,41 +1191,35 @@
     try { return JSON.parse(sessionStorage.getItem(ORDER_KEY) || 'null'); } catch (e) { return null; }
   }
 
-  function orderState(o) {
-    var s = pick(o, 'state', 'status');
-    return typeof s === 'string' ? s : '';
-  }
-
   var pollToken = 0;
   function pagePay(orderId) {
     var my = ++pollToken;
     var msg = messageSlot();
     var status = h('div#pay-status');
     var saved = readPendingOrder();
-    var retry = h('a.btn.btn-secondary', { href: saved && saved.pay_url ? saved.pay_url : '#/registration', text: '返回支付页面' });
-    render(steps(4), h('section.card', h('h2', { text: '缴费结果' }),
-      h('dl.kv', h('dt', { text: '订单号' }), h('dd#order-id', { text: orderId }),
-        h('dt', { text: '金额' }), h('dd', { text: saved && String(saved.order_id) === orderId ? money(saved.amount) : '—' })),
+    render(steps(STEP.pay), h('section.card', h('h2', { text: '支付结果' }),
+      kvTable([['订单号', h('span#order-id', { text: orderId })],
+        ['支付金额', saved && String(saved.order_id) === orderId ? h('span.money', { text: '¥' + yuan(saved.amount) }) : '—']]),
       status, msg.el,
-      h('div.actions', h('a.btn#back-to-registration', { href: '#/registration', text: '查看报名信息' }),
-        saved && saved.pay_url ? retry : null)));
+      h('div.actions', h('a.btn#back-to-registration', { href: '#/registration', text: '查看报名信息' }))));
     var rounds = 0;
     function tick() {
       if (my !== pollToken) return;
       return api('GET', '/payments/' + encodeURIComponent(orderId)).then(function (o) {
         if (my !== pollToken) return;
-        var s = orderState(o);
+        var s = pick(o, 'state');
         status.textContent = '';
         if (s === 'paid') {
           sessionStorage.removeItem(ORDER_KEY);
-          append(status, notice('ok', '缴费成功，金额 ' + money(pick(o, 'amount')) + '。所缴科目报名成功。'));
+          append(status, notice('ok', '支付成功，金额 ' + money(pick(o, 'amount')) + '（' + channelName(pick(o, 'channel')) +
+            '）。所缴科目报名完成。'));
           return;
         }
-        if (s === 'expired' || s === 'closed' || s === 'refund' || s === 'failed') {
+        if (s === 'expired' || s === 'refund') {
           sessionStorage.removeItem(ORDER_KEY);
           append(status, notice('error', s === 'refund'
-            ? '支付在订单超时后才到账，该笔款项将按规定退款，请重新缴费。'
-            : '该支付订单已关闭（未在规定时间内完成支付），请返回报名信息页面重新缴费。'));
+            ? '支付在订单超时后才到账，该笔款项将按规定退款，请重新支付。'
+            : '该支付订单已关闭（未在规定时间内完成支付），请返回报名信息页面重新支付。'));
           return;
         }
         append(status, notice('info', '正在等待支付平台确认支付结果……如已完成支付，请稍候；本页面会自动刷新。'));
@@ -912,132 +1234,203 @@
     tick();
   }
 
-  /* Offers of one kind, as a list the candidate picks from. */
+  /* ---------------------------------------------------------------- offers (steps 10, 12) */
+
   function offersOf(r) {
-    var list = Array.isArray(r) ? r : pick(r, 'offers', 'items') || [];
-    return list.map(function (o) {
-      var campus = pick(o, 'campus'), school = pick(o, 'school');
-      var schoolName = school && typeof school === 'object' ? pick(school, 'name') : pick(o, 'school_name');
-      var win = pick(o, 'window');
-      var code = subjectCode(pick(o, 'code', 'subject'));
+    return (pick(r, 'offers') || []).map(function (o) {
       return {
-        code: code, name: subjectName(pick(o, 'subject'), pick(o, 'name', 'subject_name')),
-        fee: pick(o, 'fee'), campus: placeCode(campus), campusText: place(campus, pick(o, 'campus_name')),
-        schoolName: schoolName, registered: !!pick(o, 'registered'),
-        opens: pick(o, 'window_opens') || pick(win || {}, 'opens', 'start'),
-        closes: pick(o, 'window_closes') || pick(win || {}, 'closes', 'end'),
-        exam: pick(o, 'exam_date'), seats: pick(o, 'seats') || 'green'
+        code: subjectCode(pick(o, 'subject')), name: pick(o, 'name') || subjectName(pick(o, 'subject')),
+        level: pick(o, 'level'), kind: pick(o, 'kind'), fee: pick(o, 'fee'),
+        campus: placeCode(pick(o, 'campus')), campusText: place(pick(o, 'campus')),
+        school: placeCode(pick(o, 'school')), schoolText: place(pick(o, 'school')),
+        registered: !!pick(o, 'registered'), opens: pick(o, 'window_opens'), closes: pick(o, 'window_closes'),
+        exam: pick(o, 'exam_date'), seats: pick(o, 'seats') || 'none',
+        announcement: pick(o, 'school_announcement') || '', written: pick(o, 'written') || ''
       };
     });
   }
 
+  /* 剩余容量: green 有 (half or more left), yellow 较少, red 无 (full). */
   function seatBadge(s) {
-    if (s === 'none' || s === 'red') return h('span.badge.seat-none', { text: '无' });
-    if (s === 'yellow') return h('span.badge.seat-yellow', { text: '紧张' });
-    return h('span.badge.seat-green', { text: '充足' });
+    if (s === 'none') return h('span.badge.seat-none', { text: '无', title: '已报满' });
+    if (s === 'yellow') return h('span.badge.seat-yellow', { text: '较少', title: '剩余不足设定容量的一半' });
+    return h('span.badge.seat-green', { text: '有', title: '剩余设定容量的一半以上' });
+  }
+  function seatLegend() {
+    return h('p.muted.legend', '剩余容量：', seatBadge('green'), ' 设定容量一半以上　', seatBadge('yellow'),
+      ' 不足一半　', seatBadge('none'), ' 已报满，无法报考，可选择其他校区。');
   }
 
-  function pageOffers(kind) {
-    var oral = kind === 'oral';
-    return Promise.all([api('GET', '/offers?kind=' + kind), api('GET', '/candidate')]).then(function (res) {
-      var offers = offersOf(res[0]);
-      var taken = {};
-      regsOf(res[1]).map(normReg).forEach(function (r) { taken[r.code] = true; });
-      var msg = messageSlot();
-      var rows = offers.map(function (o) {
-        var full = o.seats === 'none' || o.seats === 'red';
-        var btn = null;
-        if (taken[o.code] || o.registered) {
-          btn = h('span.badge.state-other', { text: '已报考' });
-        } else {
-          btn = h('button.btn.btn-small', {
-            type: 'button', text: full ? '无考位' : '报考', disabled: full,
-            'data-subject': o.code, 'data-campus': String(o.campus)
-          });
-          btn.addEventListener('click', busy(btn, msg, function () {
-            return mutate('POST', '/registrations', { subject: o.code, campus: o.campus }).then(function (r) {
-              render(steps(3), h('section.card', h('h2', { text: '报考成功' }),
-                notice('ok', '已报考“' + o.name + '”，费用 ' + money(pick(r, 'fee') !== undefined ? r.fee : o.fee) +
-                  '。请在 ' + when(pick(r, 'expires_at')) + ' 前完成缴费，逾期未缴费将自动取消。'),
-                h('div.actions', h('a.btn#to-registration', { href: '#/registration', text: '查看报名信息并缴费' }),
-                  !oral ? h('a.btn.btn-secondary', { href: '#/oral', text: '继续报考口试' }) : null)));
-            });
-          }));
+  /* One offer as a table row; action: the cell's content. */
+  function offerRowEl(o, action, withExam) {
+    return h('tr' + (o.seats === 'none' ? '.disabled' : ''), { 'data-subject': o.code, 'data-campus': o.campus },
+      h('td.subj', { 'data-label': '科目', text: '(' + o.code + ') ' + o.name }),
+      h('td.num', { 'data-label': '费用(元)' }, moneySpan(o.fee)),
+      h('td', { 'data-label': '报名学校', text: o.schoolText }),
+      h('td', { 'data-label': '报名校区', text: o.campusText }),
+      h('td', { 'data-label': '剩余容量' }, seatBadge(o.seats)),
+      h('td', { 'data-label': '报名时间' }, h('span.window', dateSpan(o.opens), ' 至 ', dateSpan(o.closes))),
+      withExam ? h('td', { 'data-label': '考试日期' }, dateSpan(o.exam, true)) : null,
+      h('td.action', { 'data-label': '操作' }, action));
+  }
+  function offerTable(rows, withExam, cls) {
+    var heads = ['科目', '费用(元)', '报名学校', '报名校区', '剩余容量', '报名时间'].concat(withExam ? ['考试日期'] : [], ['操作']);
+    return h('table.data.offers' + (cls ? '.' + cls : ''),
+      h('thead', h('tr', heads.map(function (t) { return h('th', { text: t, scope: 'col' }); }))), h('tbody', rows));
+  }
+
+  /* After a registration: the guide's 提示 保存成功, then the registration page. */
+  function registered(o, r) {
+    dialog('提示', [notice('ok', '保存成功！已报考“' + o.name + '”（' + o.campusText + '），费用 ' + money(pick(r, 'fee')) +
+      '。请在 ' + when(pick(r, 'expires_at')) + ' 前完成支付，逾期未支付将被系统自动删除。')],
+    [['确定', function (d) { d.close(); location.hash = '#/registration'; }, { id: 'registered-ok' }]],
+    { id: 'registered-dialog', onClose: function () { if (location.hash !== '#/registration') location.hash = '#/registration'; } });
+  }
+
+  function registerButton(o, closedWhy, reason) {
+    var b = h('button.btn.btn-small.register', { type: 'button', text: '报考', 'data-subject': o.code, 'data-campus': o.campus });
+    var why = closedWhy || reason || (o.seats === 'none' ? '该校区考位已报满，请选择其他校区。' : '');
+    if (why) return blocked(b, why);
+    var msg = messageSlot();
+    b.addEventListener('click', busy(b, msg, function () {
+      return mutate('POST', '/registrations', { subject: o.code, campus: o.campus }).then(function (r) { registered(o, r); }, function (e) {
+        if (e && e.code === 'seats_full') {
+          /* gone meanwhile: show it as the server now knows it, and keep the button off */
+          o.seats = 'none';
+          b.dataset.keepDisabled = '1';
+          var tr = b.closest('tr'), cell = tr && tr.querySelector('.badge');
+          if (cell) cell.parentNode.replaceChild(seatBadge('none'), cell);
+          if (tr) tr.classList.add('disabled');
         }
-        return h('tr' + (full ? '.disabled' : ''), { 'data-subject': o.code, 'data-campus': String(o.campus) },
-          h('td', { 'data-label': '科目', text: o.name }),
-          oral ? h('td', { 'data-label': '校区', text: o.campusText + (o.schoolName ? ' · ' + o.schoolName : '') }) : null,
-          h('td.amount', { 'data-label': '费用', text: money(o.fee) }),
-          h('td', { 'data-label': '考试日期', text: day(o.exam) }),
-          h('td', { 'data-label': '报名时间', text: when(o.opens) + ' 至 ' + when(o.closes) }),
-          oral ? h('td', { 'data-label': '剩余考位' }, seatBadge(o.seats)) : null,
-          h('td', { 'data-label': '操作' }, btn));
+        throw e;
       });
-      var heads = oral ? ['科目', '校区', '费用', '考试日期', '报名时间', '剩余考位', '操作']
-        : ['科目', '费用', '考试日期', '报名时间', '操作'];
-      render(steps(3), h('section.card', h('h2', { text: oral ? '报考口试科目' : '报考笔试科目' }),
-        oral ? h('p.muted', '剩余考位：', seatBadge('green'), ' 充足（剩余一半以上） ', seatBadge('yellow'),
-          ' 紧张（剩余不足一半） ', seatBadge('none'), ' 已满，不可选择。报考口试须先报考同语种、同级别的笔试。')
-          : h('p.muted', { text: '只能报考您有资格的科目；同一级别的笔试只能报考一个科目。' }),
-        offers.length ? h('table.data#offers', h('thead', h('tr', heads.map(function (t) { return h('th', { text: t }); }))),
-          h('tbody', rows)) : notice('info', oral ? '当前没有可报考的口试科目。' : '当前没有可报考的笔试科目。'),
-        msg.el,
-        h('div.actions', h('a.btn.btn-secondary', { href: '#/registration', text: '返回报名信息' }))));
+    }));
+    return h('span.blocked', b, msg.el);
+  }
+
+  function pageWritten() {
+    return Promise.all([loadMe(true), api('GET', '/offers?kind=written'), api('GET', '/candidate')]).then(function (res) {
+      var me = res[0], offers = offersOf(res[1]), c = res[2];
+      var regs = regsOf(c);
+      var closed = windowReason(me);
+      var byLevel = {};
+      regs.forEach(function (r) { if (!r.oral) byLevel[r.code] = r; });
+      var levelOf = {};
+      offers.forEach(function (o) { levelOf[o.code] = o.level; });
+      (c.qualified_subjects || []).forEach(function (s) { levelOf[s.code] = s.level; });
+      function takenAtLevel(o) {
+        var codes = Object.keys(byLevel);
+        for (var i = 0; i < codes.length; i++) if (codes[i] !== o.code && levelOf[codes[i]] === o.level) return byLevel[codes[i]];
+        return null;
+      }
+      function rowOf(o) {
+        var mine = regs.filter(function (r) { return r.code === o.code; })[0];
+        var action;
+        if (mine) action = h('span.badge.state-other', { text: '已报考' });
+        else {
+          var other = takenAtLevel(o);
+          action = registerButton(o, closed, other ? '已报考' + other.name + '：同级别笔试科目仅能报考一科（如英语四级与日语四级无法同时报考）。' : '');
+        }
+        return offerRowEl(o, action, true);
+      }
+      var english = offers.filter(function (o) { return o.code === '1' || o.code === '2'; });
+      var others = offers.filter(function (o) { return o.code !== '1' && o.code !== '2'; });
+      function group(title, list) {
+        return list.length ? [h('tr.group', h('th', { colspan: '8', scope: 'rowgroup', text: title }))].concat(list.map(rowOf)) : [];
+      }
+      render(steps(STEP.written),
+        announcements(pick(c, 'announcements'), pick(c, 'candidate'), '报考须知及省通告'),
+        h('section.card#written-page', h('h2', { text: '笔试报考' }),
+          h('p.notice.notice-info', { text: '注：同级别科目仅能报考一科。如英语四级与日语四级无法同时报考。只能报考资格科目中的笔试科目，报名校区为学籍校区。' }),
+          closed ? notice('warn', closed) : null,
+          seatLegend(),
+          h('div#offers', offers.length ? offerTable(group('英语笔试', english).concat(group('小语种笔试', others)), true)
+            : notice('info', '当前没有可报考的笔试科目。')),
+          h('div.actions', h('a.btn.btn-secondary', { href: '#/registration', text: '返回报名信息' }),
+            regs.some(function (r) { return !r.oral; }) ? h('a.btn.btn-secondary', { href: '#/oral', text: '口试报考' }) : null)));
     });
   }
 
-  function pageReview() {
-    return api('GET', '/cet6-review').then(function (r) { return r; }, function (e) {
-      if (e.code === 'review_not_found' || e.status === 404) return null;
-      throw e;
-    }).then(function (review) {
-      var msg = messageSlot();
-      var st = review && pick(review, 'state');
-      var parts = [h('h2', { text: 'CET6资格复核' })];
-      if (review) {
-        parts.push(h('dl.kv',
-          h('dt', { text: '复核状态' }), h('dd#review-state', { text: REVIEW_STATE_TEXT[st] || st || '—' }),
-          h('dt', { text: '准考证号' }), h('dd', { text: pick(review, 'ticket_number', 'ticket') || '—' }),
-          h('dt', { text: '姓名' }), h('dd', { text: pick(review, 'name') || '—' }),
-          h('dt', { text: '提交时间' }), h('dd', { text: when(pick(review, 'created_at')) })));
-        if (st === 'pending') parts.push(notice('info', '复核申请已提交，等待学校审核。待审核的申请不能修改或撤回。'));
-        if (st === 'approved' || st === 'auto_approved') {
-          parts.push(notice('ok', '复核已通过，英语六级笔试已加入您的资格科目。'));
+  var ORAL_SUBJECTS = [['F', '英语四级口试', 4, '四'], ['S', '英语六级口试', 6, '六']];
+
+  function pageOral() {
+    return Promise.all([loadMe(true), api('GET', '/offers?kind=oral'), api('GET', '/candidate')]).then(function (res) {
+      var me = res[0], offers = offersOf(res[1]), c = res[2];
+      var regs = regsOf(c);
+      var closed = windowReason(me);
+      var quals = qualSubjects(c).map(function (s) { return s.code; });
+      var personal = pick(c, 'candidate') || {};
+      var codes = ORAL_SUBJECTS.map(function (x) { return x[0]; });
+      qualSubjects(c).forEach(function (s) { if (s.kind === 'oral' && codes.indexOf(s.code) < 0) codes.push(s.code); });
+
+      var sections = codes.map(function (code) {
+        var info = ORAL_SUBJECTS.filter(function (x) { return x[0] === code; })[0] || [code, subjectName(code), 0, ''];
+        var mine = offers.filter(function (o) { return o.code === code; });
+        var name = (mine[0] && mine[0].name) || info[1];
+        var sec = h('section.oral-subject', { 'data-subject': code }, h('h3', { text: name }));
+        if (quals.indexOf(code) < 0) {
+          append(sec, notice('error', '不具有CET' + (info[3] || '') + '级口试报考资格！'));
+          return sec;
         }
-      }
-      if (!review || st === 'rejected') {
-        if (st === 'rejected') parts.push(notice('warn', '复核未通过。您可以修改后重新提交，或删除该申请。'));
-        var ticket = input('ticket_number', 'text', {
-          inputmode: 'numeric', maxlength: '15', autocomplete: 'off', placeholder: '15位CET4准考证号',
-          value: review && /^\d{15}$/.test(pick(review, 'ticket_number') || '') ? review.ticket_number : ''
-        });
-        var box = h('input', { type: 'checkbox', id: 'review-confirm' });
-        var btn = h('button.btn#review-submit', { type: 'submit', text: review ? '重新提交' : '提交申请', disabled: true });
-        box.addEventListener('change', function () { btn.disabled = !box.checked; });
-        var form = h('form', { novalidate: true },
-          row('CET4准考证号', ticket, { required: true, hint: 'CET4笔试成绩为2005年之前的考生，请联系学校相关负责人代为申请。' }),
-          h('label.check', { for: 'review-confirm' }, box, h('span', { text: '我确认提交复核的信息所有者为本人，且准确无误' })),
-          msg.el, h('div.actions', btn,
-            review ? (function () {
-              var del = h('button.btn.btn-danger#review-delete', { type: 'button', text: '删除申请' });
-              del.addEventListener('click', busy(del, msg, function () {
-                if (!window.confirm('确定删除该复核申请吗？')) return;
-                return mutate('DELETE', '/cet6-review', undefined).then(function () { route(); });
-              }));
-              return del;
-            })() : null,
-            h('a.btn.btn-secondary', { href: '#/registration', text: '返回报名信息' })));
-        form.addEventListener('submit', busy(btn, msg, function () {
-          var t = ticket.value.trim();
-          if (!/^\d{15}$/.test(t)) { msg.error(ERROR_TEXT.ticket_invalid); return; }
-          return mutate(review ? 'PUT' : 'POST', '/cet6-review', { ticket_number: t, confirmed: true })
-            .then(function () { state.me = null; route(); });
-        }));
-        parts.push(form);
-      } else {
-        parts.push(h('div.actions', h('a.btn.btn-secondary', { href: '#/registration', text: '返回报名信息' })));
-      }
-      render(h('section.card', parts));
+        var reg = regs.filter(function (r) { return r.code === code; })[0];
+        if (reg) {
+          var o = mine.filter(function (x) { return x.campus === reg.campus; })[0];
+          append(sec, o ? offerTable([offerRowEl(o, h('span.badge.state-other', { text: '已报考' }), true)], true)
+            : notice('ok', '已报考：' + reg.campusText));
+          return sec;
+        }
+        var wcode = writtenOf(code, mine[0]);
+        var wreg = regs.filter(function (r) { return r.code === wcode; })[0];
+        if (!wreg) {
+          var need = subjectName(wcode);
+          append(sec, h('div.actions', blocked(h('button.btn.btn-small.register', { type: 'button', text: '报考', 'data-subject': code }),
+            '必须先完成' + need + '的报考，才可以报考' + name + '。')),
+          h('p', h('a#to-written', { href: '#/written', text: '去笔试报考' })));
+          return sec;
+        }
+        if (!mine.length) {
+          append(sec, notice('info', '当前没有可报考' + name + '的校区（校区不在报名时间内、未设考试日期或费用）。'));
+          return sec;
+        }
+        /* 报名学校校区: choose one; the chosen campus's row and school announcement load. */
+        var own = mine.filter(function (o) { return o.campus === placeCode(personal.campus); })[0];
+        var start = (own && own.seats !== 'none' ? own : null) || mine.filter(function (o) { return o.seats !== 'none'; })[0] || mine[0];
+        var holder = h('div.chosen');
+        function show(o) {
+          holder.textContent = '';
+          append(holder, offerTable([offerRowEl(o, registerButton(o, closed, ''), true)], true, 'chosen-offer'),
+            o.announcement ? [h('h4', { text: '学校通告：' + o.schoolText }), h('div.announcement.school-announcement', { text: o.announcement })] : null);
+        }
+        if (mine.length > 1) {
+          var sel = h('select.campus-select', { id: 'campus-' + code, 'aria-label': name + '报名学校校区' }, mine.map(function (o) {
+            return h('option', { value: o.campus, text: o.campusText + ' — ' + o.schoolText + '（剩余容量：' +
+              ({ green: '有', yellow: '较少', none: '无' }[o.seats] || o.seats) + '）' });
+          }));
+          sel.value = start.campus;
+          sel.addEventListener('change', function () { show(mine.filter(function (o) { return o.campus === sel.value; })[0]); });
+          append(sec, h('div.form-row', h('label', { for: sel.id, text: '报名学校校区：' }), sel));
+        } else {
+          append(sec, h('p.muted', { text: '可报考校区只有 ' + start.campusText + '，已自动选定。' }));
+        }
+        show(start);
+        append(sec, holder);
+        return sec;
+      });
+
+      render(steps(STEP.oral),
+        h('section.card#oral-page', h('h2', { text: '口试科目报考' }),
+          h('div.tips', h('b', { text: '口试科目报考须知：' }), h('ul',
+            h('li', { text: '口试科目可报考要求考生具有科目报考资格、同级别笔试科目已经报考、科目考试日期非空、校区在报名时间内、有剩余容量、费用已设且大于0。' }),
+            h('li', { text: '口试报考科目的可报考校区受考生学籍校区、学籍学校口试报考设置限制，如有疑问请咨询学校相关老师。' }),
+            h('li', { text: '口试报考科目为选报科目，可以不报任何口试科目。' }),
+            h('li', { text: '已报未支付科目在24小时后会被系统删除。已报未支付科目在报名时间内可以取消。如已报未支付科目无法取消，请联系学校老师确认是否被集体缴费锁定。' }),
+            h('li', { text: '已支付科目不可取消报考。口试准考证打印时间在首页。口试报考科目的具体考试时间、考试地点以准考证为准。' }))),
+          closed ? notice('warn', closed) : null,
+          (pick(c, 'announcements') || {}).province ? [h('h3', { text: '省通告' }),
+            h('div.announcement#province-announcement', { text: c.announcements.province })] : null,
+          seatLegend(),
+          h('div#offers', sections),
+          h('div.actions', h('a.btn.btn-secondary', { href: '#/registration', text: '返回' }))));
     });
   }
 
@@ -1047,6 +1440,7 @@
 
   function route() {
     pollToken++;
+    if (openDialog) { openDialog.quiet = true; openDialog.close(); } /* leaving the page: no onClose */
     var parts = (location.hash.replace(/^#\/?/, '') || 'home').split('/');
     var name = parts[0];
     showUser();
@@ -1057,9 +1451,9 @@
     }
     var pages = {
       login: pageLogin, register: pageRegister, home: pageHome, agreement: pageAgreement,
-      qualify: pageQualify, registration: pageRegistration, review: pageReview,
-      written: function () { return pageOffers('written'); },
-      oral: function () { return pageOffers('oral'); },
+      qualify: pageQualify, registration: function () { return pageRegistration(false); },
+      review: function () { return pageRegistration(true); },
+      written: pageWritten, oral: pageOral,
       pay: function () { return pagePay(decodeURIComponent(parts[1] || '')); }
     };
     var page = pages[name] || pageHome;
@@ -1074,7 +1468,7 @@
   }
 
   $('#logout').addEventListener('click', function () {
-    var done = function () { session.clear(); location.hash = '#/login'; route(); };
+    var done = function () { session.clear(); showUser(); location.hash = '#/login'; route(); };
     api('DELETE', '/sessions').then(done, done);
   });
 

@@ -33,6 +33,7 @@ class Housekeeping(unittest.TestCase):
         finally:
             self.data.cleanup()
 
+    # docs/rules.md#R3, docs/rules.md#R27
     def test_expired_sessions_and_idempotency_records_are_swept(self):
         self.engine = Engine(self.data)
         for i, r in enumerate(self.rows[:10]):
@@ -60,6 +61,7 @@ class Housekeeping(unittest.TestCase):
         self.assertEqual(entries(self.data, "idem"), 0)
         self.assertEqual(self.data.check().returncode, 0)
 
+    # docs/rules.md#R3
     def test_live_sessions_survive_the_sweep(self):
         self.engine = Engine(self.data)
         time.sleep(1)  # several ticks
@@ -70,6 +72,7 @@ class Housekeeping(unittest.TestCase):
         self.assertEqual(self.engine.stop(), 0)
         self.assertEqual(entries(self.data, "session"), 20)
 
+    # docs/rules.md#R22, docs/rules.md#R24
     def test_exports_of_orders_and_audit(self):
         self.engine = Engine(self.data)
         r = self.rows[0]

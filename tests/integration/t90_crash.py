@@ -178,6 +178,7 @@ class Crash(unittest.TestCase):
         self.assertEqual(wrong, {}, f"{label}: counter != capacity - live (left, cap, live)")
         return regs
 
+    # docs/rules.md#R17
     def test_kill9_under_load(self):
         rnd = random.Random(int(os.environ.get("CET_CRASH_SEED", "0")) or None)
         acked, paid = set(), set()

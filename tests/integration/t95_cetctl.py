@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Integration tests of cetctl (python3 stdlib only).
 
-usage: test_cetctl.py [PART ...]   (CTest runs it as int_cetctl)
+usage: t95_cetctl.py [PART ...]   (CTest runs it as int.t95_cetctl)
 The binary comes from $CETCTL, else $CET_BUILD_DIR/tools/cetctl.
 PART: demo_check, determinism, roundtrip, bad_import, bench_prep, corrupt, staff
 (all when none is given). Each part works in its own temporary directory and
@@ -113,6 +113,7 @@ def part_roundtrip(tmp):
     expect(back[1][14] == 'say "hi", ok', "RFC 4180 quoting round-trips")
 
 
+# docs/rules.md#R7
 def part_bad_import(tmp):
     d1 = demo(tmp, "d1")
     good = export(d1, "roster")
@@ -179,6 +180,7 @@ def part_bench_prep(tmp):
     expect(run("check", "--data", d, ok=False)[0] == 0, "check passes after a second run")
 
 
+# docs/rules.md#R8, docs/rules.md#R15, docs/rules.md#R16, docs/rules.md#R17, docs/rules.md#R19
 def part_corrupt(tmp):
     d = demo(tmp, "d")
     out = os.path.join(tmp, "tokens.tsv")
@@ -204,6 +206,7 @@ def part_corrupt(tmp):
             expect(rc == 1 and "below the" in err, f"capacity below live is refused:\n{err}")
 
 
+# docs/rules.md#R1, docs/rules.md#R24
 def part_staff(tmp):
     d = demo(tmp, "d", n=100)
     pw = os.path.join(tmp, "pw")
@@ -237,12 +240,12 @@ def main():
     CETCTL = os.environ.get("CETCTL") or os.path.join(os.environ.get("CET_BUILD_DIR", "build"),
                                                       "tools", "cetctl")
     if not os.access(CETCTL, os.X_OK):
-        print(f"test_cetctl: no cetctl binary at {CETCTL}\n{__doc__}", file=sys.stderr)
+        print(f"t95_cetctl: no cetctl binary at {CETCTL}\n{__doc__}", file=sys.stderr)
         return 2
     names = sys.argv[1:] or list(PARTS)
     unknown = [n for n in names if n not in PARTS]
     if unknown:
-        print(f"test_cetctl: unknown parts {unknown}\n{__doc__}", file=sys.stderr)
+        print(f"t95_cetctl: unknown parts {unknown}\n{__doc__}", file=sys.stderr)
         return 2
     for name in names:
         tmp = tempfile.mkdtemp(prefix=f"cetctl-{name}-")
@@ -255,9 +258,9 @@ def main():
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     if FAILURES:
-        print(f"test_cetctl: {len(FAILURES)} failures", file=sys.stderr)
+        print(f"t95_cetctl: {len(FAILURES)} failures", file=sys.stderr)
         return 1
-    print("test_cetctl: all passed")
+    print("t95_cetctl: all passed")
     return 0
 
 

@@ -109,6 +109,7 @@ class Expiry(EngineCase):
         self.assertEqual(bad, {}, "counter != capacity - live (left, capacity, live)")
 
     # ---- tests ----
+    # docs/rules.md#R19, docs/rules.md#R9, docs/rules.md#R17
     def test_1_unpaid_holds_expire_paid_stay(self):
         a, b, c = self.take(), self.take(), self.take()
         left0, _ = metrics(self.engine)
@@ -140,6 +141,7 @@ class Expiry(EngineCase):
         self.assertEqual((st, error_code(body)), (409, "not_bound"))
         self.assert_counters_exact()
 
+    # docs/rules.md#R9
     def test_2_empty_candidate_deleted(self):
         rec = self.roster_free[0]
         email = f"expiry-{os.getpid()}@example.test"
@@ -175,6 +177,7 @@ class Expiry(EngineCase):
         self.assertEqual(st, 201, body)
         self.assertTrue(self.bound(tok))
 
+    # docs/rules.md#R19, docs/rules.md#R25
     def test_3_locked_stays_unlock_fresh_ttl(self):
         d = self.take()
         self.register(d, "1")
@@ -202,6 +205,7 @@ class Expiry(EngineCase):
         self.assertGreaterEqual(time.time() - t_unlock, HOLD_TTL - 1.2)
         self.assert_counters_exact()
 
+    # docs/rules.md#R19, docs/rules.md#R23, docs/rules.md#R22
     def test_4_pending_order_holds_until_timeout(self):
         e = self.take()
         self.register(e, "1")
@@ -224,6 +228,7 @@ class Expiry(EngineCase):
         self.assertEqual((nst, (nbody or {}).get("status")), (200, "refund"), nbody)
         self.assert_counters_exact()
 
+    # docs/rules.md#R19, docs/rules.md#R17
     def test_5_restart_drains_overdue_holds(self):
         f, g, h = self.take(), self.take(), self.take()
         self.register(f, "1")

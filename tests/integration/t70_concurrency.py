@@ -78,6 +78,7 @@ class Concurrency(EngineCase):
             t.join(timeout=120)
         return results
 
+    # docs/rules.md#R17
     def test_a_last_seats(self):
         t0 = time.time()
         mine = [r for r in self.rows if r["campus"] == RACE_CAMPUS][:RACERS]
@@ -126,6 +127,7 @@ class Concurrency(EngineCase):
         counters_exact(self, self.data, self.engine)
         print(f"  last seats: {RACERS} racers, {time.time() - t0:.1f}s", file=sys.stderr)
 
+    # docs/rules.md#R15
     def test_b_one_per_level(self):
         both = [r for r in self.rows if "1" in r["subjects"] and "3" in r["subjects"]
                 and r["campus"] in JAPANESE_CAMPUSES and r["campus"] != RACE_CAMPUS]

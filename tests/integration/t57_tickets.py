@@ -1,4 +1,5 @@
-"""Admission tickets over real HTTP with the real cetd (issue 12; api.md "Admission tickets").
+"""t57_tickets: admission tickets over real HTTP with the real cetd (docs/rules.md#R29,
+docs/admission-tickets.md).
 
 The demo's sitting is relative to now: registration closes in 14 days, tickets print
 from day 30. The class registers and pays at the real time, then restarts cetd with
@@ -177,6 +178,7 @@ class Tickets(EngineCase):
         return {room for room, _ in seats}
 
     # ---- the tests, in order ----
+    # docs/rules.md#R29
     def test_0_no_font_no_start(self):
         conf = os.path.join(self.data.path, "nofonts.conf")
         with open(conf, "w") as f:
@@ -193,6 +195,7 @@ class Tickets(EngineCase):
         self.assertIn("WenQuanYi Micro Hei is missing", lines[0])
         self.assertNotIn("listening", p.stdout)
 
+    # docs/rules.md#R29
     def test_1_arrange_refused_while_the_window_is_open(self):
         staff = staff_token(self.engine, SCHOOL_STAFF, DEMO_STAFF_PASSWORD)
         st, body = self.arrange(staff, "1")
@@ -211,6 +214,7 @@ class Tickets(EngineCase):
                              {"campus": CAMPUS, "subject": "1"})
         self.assertEqual(st, 401, body)   # a candidate's token is no staff token
 
+    # docs/rules.md#R29
     def test_2_rooms_import_and_api(self):
         rc = type(self).engine.stop()  # the import needs the environment to itself
         self.assertEqual(rc, 0)
@@ -247,6 +251,7 @@ class Tickets(EngineCase):
                              {"rooms": [{"room": 1}]})
         self.assertEqual((st, error_code(body)), (403, "forbidden"), body)
 
+    # docs/rules.md#R29
     def test_3_arrange_after_the_window(self):
         staff = staff_token(self.engine, SCHOOL_STAFF, DEMO_STAFF_PASSWORD)
         other = staff_token(self.engine, OTHER_STAFF, DEMO_STAFF_PASSWORD)
@@ -308,6 +313,7 @@ class Tickets(EngineCase):
                              f"/api/v1/admin/admission-tickets?campus={CAMPUS}&subject=2")
         self.assertEqual((st, error_code(body)), (409, "not_arranged"), body)
 
+    # docs/rules.md#R29
     def test_4_candidates_download_their_tickets(self):
         self.restart(PRINT)
         regs = self.arranged()
@@ -357,6 +363,7 @@ class Tickets(EngineCase):
         v = regs[(r["id_number"], "F")]
         self.assertIn(f"{CAMPUS}{SITTING}3{int(v['room']):03d}{int(v['seat']):02d}", pdf_text(pdf))
 
+    # docs/rules.md#R29
     def test_5_refusals(self):
         def get(row, subject):
             st, body = self.call(row["token"], "GET", f"/api/v1/admission-tickets/{subject}")
@@ -377,6 +384,7 @@ class Tickets(EngineCase):
         st, body = self.call(staff, "GET", "/api/v1/admission-tickets/1")
         self.assertEqual(st, 401, body)   # a staff token is no candidate's
 
+    # docs/rules.md#R29
     def test_6_print_all(self):
         staff = staff_token(self.engine, SCHOOL_STAFF, DEMO_STAFF_PASSWORD)
         other = staff_token(self.engine, OTHER_STAFF, DEMO_STAFF_PASSWORD)
@@ -408,6 +416,7 @@ class Tickets(EngineCase):
         with open(os.path.join(ARTIFACTS, "print-all.pdf"), "wb") as f:
             f.write(pdf)
 
+    # docs/rules.md#R29
     def test_7_check_passes(self):
         rc = type(self).engine.stop()
         self.assertEqual(rc, 0)

@@ -152,6 +152,7 @@ class BadInput(unittest.TestCase):
         return {"subject": "1", "campus": self.rows[row]["campus"]}
 
     # ---- JSON bodies ----
+    # docs/rules.md#R28
     def test_json_malformed(self):
         for raw in (b'{"subject": "1",', b"{subject: 1}", b"[]", b'"x"', b"null", b"",
                     b"{'subject': '1'}", b'{"subject":"1","campus":"100130"} xyz',
@@ -163,10 +164,12 @@ class BadInput(unittest.TestCase):
             with self.subTest(raw=raw[:40]):
                 self.expect(400, "malformed_json", "POST", REG, raw=raw)
 
+    # docs/rules.md#R28
     def test_json_duplicate_keys(self):
         self.expect(400, "malformed_json", "POST", REG,
                     raw=b'{"subject":"1","subject":"3","campus":"100130"}')
 
+    # docs/rules.md#R28
     def test_json_deep_nesting(self):
         for depth in (9, 64, 3000):
             raw = b'{"subject":' + b"[" * depth + b"]" * depth + b"}"
@@ -175,6 +178,7 @@ class BadInput(unittest.TestCase):
         raw = b'{"a":' * 2500 + b"1" + b"}" * 2500   # 15 KiB, under the body cap
         self.expect(400, "malformed_json", "POST", REG, raw=raw)
 
+    # docs/rules.md#R28
     def test_json_wrong_types_missing_unknown(self):
         camp = self.rows[0]["campus"]
         cases = [
@@ -214,6 +218,7 @@ class BadInput(unittest.TestCase):
                     body={"id_type": r["id_type"], "id_number": r["id_number"],
                           "name": r["name"], "confirmed": False}, row=1)
 
+    # docs/rules.md#R28
     def test_body_too_large(self):
         body, hdrs = self.expect(413, "body_too_large", "POST", REG,
                                  raw=b'{"subject":"' + b"a" * 20000 + b'"}')
@@ -227,12 +232,14 @@ class BadInput(unittest.TestCase):
                               b"Content-Length: 99999999999\r\n\r\n")
         self.assertEqual([r[0] for r in rs], [413])
 
+    # docs/rules.md#R28
     def test_invalid_utf8(self):
         for raw in (b'{"subject":"\xff","campus":"100130"}', b'{"subject":"\xc0\xaf"}',
                     b'{"subject":"\xed\xa0\x80"}', b'{"subject":"\xe4\xb8"}'):
             with self.subTest(raw=raw):
                 self.expect(400, "invalid_utf8", "POST", REG, raw=raw)
 
+    # docs/rules.md#R28
     def test_content_type(self):
         good = json.dumps(self.valid_reg(0)).encode()
         for ct in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
@@ -241,6 +248,7 @@ class BadInput(unittest.TestCase):
                 self.expect(415, "unsupported_media_type", "POST", REG, raw=good,
                             headers={"Content-Type": ct})
 
+    # docs/rules.md#R28, docs/rules.md#R27
     def test_idempotency_key(self):
         for key in ("a b", "x" * 65, "ключ", "\t"):
             with self.subTest(key=key):
@@ -256,6 +264,7 @@ class BadInput(unittest.TestCase):
         self.expect(422, "idempotency_conflict", "POST", "/api/v1/agreement", body={},
                     headers={"Idempotency-Key": "k-1"}, row=2)
 
+    # docs/rules.md#R3
     def test_bearer_tokens(self):
         for tok in ("", "x", "0" * 64, "g" * 64, self.rows[0]["token"] + "0",
                     self.rows[0]["token"][:-1], "../../etc/passwd", "a" * 4000):
@@ -270,6 +279,7 @@ class BadInput(unittest.TestCase):
         self.expect(401, "unauthorized", "PUT", "/api/v1/admin/offers/100130/1",
                     body={"capacity": 1})
 
+    # docs/rules.md#R7
     def test_identity_fields(self):
         r = self.rows[3]
         good = r["id_number"]
@@ -295,6 +305,7 @@ class BadInput(unittest.TestCase):
         self.expect(422, "invalid_field", "POST", "/api/v1/qualification",
                     body=dict(base, name="王" * 40), row=3)
 
+    # docs/rules.md#R28, docs/rules.md#R7
     def test_sql_and_script_strings(self):
         free = self.free[0]
         for name in (SQL, SCRIPT, '"><img src=x onerror=alert(1)>', "王明' OR '1'='1"):
@@ -320,6 +331,7 @@ class BadInput(unittest.TestCase):
         self.assertEqual(st, 200, body)
 
     # ---- HTTP level ----
+    # docs/rules.md#R28
     def test_paths_and_methods(self):
         self.expect(404, "not_found", "GET", "/api/v1/../../etc/passwd")
         self.expect(404, "not_found", "GET", "/api/v1/%2e%2e/%2e%2e/etc/passwd")
@@ -355,6 +367,7 @@ class BadInput(unittest.TestCase):
         self.assertEqual([r[0] for r in rs], [400])
         self.assertTrue(closed)
 
+    # docs/rules.md#R28
     def test_huge_headers(self):
         rs, closed = self.raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 10000
                               + b"\r\n\r\n")
@@ -368,6 +381,7 @@ class BadInput(unittest.TestCase):
         st, _, _ = self.req("GET", "/healthz", headers={"X-Big": "a" * 7000})
         self.assertEqual(st, 200)
 
+    # docs/rules.md#R28
     def test_http10_and_pipelining(self):
         rs, closed = self.raw(b"GET /healthz HTTP/1.0\r\n\r\n")
         self.assertEqual([r[0] for r in rs], [200])
@@ -406,6 +420,7 @@ class BadInput(unittest.TestCase):
                               for r in rs], [(400, "bad_request")])
             self.assertTrue(closed, "conflicting Content-Length left the connection open")
 
+    # docs/rules.md#R28
     def test_slowloris_does_not_block_others(self):
         t0 = time.time()
         for _ in range(20):
@@ -415,6 +430,7 @@ class BadInput(unittest.TestCase):
         st, body, _ = self.req("GET", "/api/v1/me", row=6)
         self.assertEqual((st, body["bound"]), (200, True))
 
+    # docs/rules.md#R28, docs/rules.md#R17
     def test_y_dropped_connections(self):
         """200 connections at once, each dropped mid-request (some after a full request)."""
         port = self.engine.port
@@ -484,6 +500,7 @@ class BadInput(unittest.TestCase):
                 and not ln.endswith(" 0")]
         self.assertEqual(five, [], "the engine answered 5xx")
 
+    # docs/rules.md#R28
     def test_z_idle_clients_closed_and_engine_fine(self):
         # idle partial requests are closed by the server's timeout
         wait = self.idle_since + HTTP_TIMEOUT_S + 5 - time.time()
