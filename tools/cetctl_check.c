@@ -15,6 +15,7 @@
 #include "base/cet_base.h"
 #include "base/cet_id.h"
 #include "base/cet_token.h"
+#include "engine/eng_arrange.h"
 #include "tools/cetctl.h"
 
 
@@ -31,7 +32,8 @@
     X(ORDER_MISSING, "order_missing", "a registration names an order that does not exist")  \
     X(BINDING, "binding", "account and candidate do not point at each other")               \
     X(ROSTER_INDEX, "roster_index", "roster_no or roster_school index out of step")         \
-    X(EMAIL_INDEX, "email_index", "account_email index out of step with accounts")
+    X(EMAIL_INDEX, "email_index", "account_email index out of step with accounts")          \
+    X(SEATS, "seats", "an arranged registration unpaid, off its campus's rooms, over a room's size, or on a seat given twice")
 
 enum {
 #define CHECK_ENUM(name, code, text) CK_##name,
@@ -68,6 +70,9 @@ typedef struct check {
     int cur_n;
     uint64_t rows;
     ctl_progress_t prog;
+    /* arranged seats: campus << 32 | level digit << 24 | room << 8 | seat, sorted at the end */
+    uint64_t *seats;
+    size_t n_seats, cap_seats;
 } check_t;
 
 __attribute__((format(printf, 3, 4))) static void violation(check_t *c, int kind,
@@ -365,6 +370,8 @@ static int candidate_cb(const void *key, size_t klen, const void *val, size_t vl
 }
 
 /* ---- registrations ---- */
+static void seat_check(check_t *c, const store_reg_t *r);
+
 static int reg_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
 {
     check_t *c = arg;
@@ -403,6 +410,7 @@ static int reg_cb(const void *key, size_t klen, const void *val, size_t vlen, vo
     if (!held && r.expires)
         violation(c, CK_HOLD_ORPHAN, "roster_no %u/%c is %s but still has expires %lld", no,
                   r.subject, ctl_reg_state(r.flags), (long long)r.expires);
+    seat_check(c, &r);
     if (r.order_id) {
         store_order_t ord;
         if (store_order_get(c->txn, c->st, r.order_id, &ord) != 0)
@@ -410,6 +418,48 @@ static int reg_cb(const void *key, size_t klen, const void *val, size_t vlen, vo
                       (unsigned long long)r.order_id);
     }
     return 0;
+}
+
+/* An arranged registration: paid, in one of its campus's rooms, within the room's size. */
+static void seat_check(check_t *c, const store_reg_t *r)
+{
+    if (!(r->flags & STORE_REG_ARRANGED)) return;
+    const store_subject_t *sj = &c->subjects[(uint8_t)r->subject];
+    int digit = eng_arrange_level_digit(sj->level, sj->kind == STORE_ORAL);
+    if (!(r->flags & STORE_REG_PAID))
+        violation(c, CK_SEATS, "roster_no %u/%c is arranged but not paid", r->roster_no, r->subject);
+    store_room_t rooms[CET_ROOMS_PER_CAMPUS_MAX];
+    int n = store_rooms_list(c->txn, c->st, r->campus, rooms, CET_ROOMS_PER_CAMPUS_MAX);
+    unsigned size = n > 0 ? 0 : CET_ROOM_SEATS_DEFAULT;
+    for (int i = 0; i < n; i++)
+        if (rooms[i].number == r->room) size = rooms[i].seats;
+    if (r->room < 1 || r->room > CET_ROOMS_PER_CAMPUS_MAX || r->seat < 1 || r->seat > size)
+        violation(c, CK_SEATS, "roster_no %u/%c: room %u seat %u is not a seat of campus %06u "
+                  "(rooms changed since the arrangement? arrange it again)", r->roster_no,
+                  r->subject, r->room, r->seat, r->campus);
+    if (c->n_seats == c->cap_seats) {
+        c->cap_seats = c->cap_seats ? c->cap_seats * 2 : 4096;
+        c->seats = cet_realloc(c->seats, c->cap_seats * sizeof *c->seats);
+    }
+    c->seats[c->n_seats++] = (uint64_t)r->campus << 32 | (uint64_t)digit << 24 |
+                             (uint64_t)r->room << 8 | r->seat;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Two registrations with one ticket number: same campus, level digit, room and seat. */
+static void seats_twice(check_t *c)
+{
+    qsort(c->seats, c->n_seats, sizeof *c->seats, u64_cmp);
+    for (size_t i = 1; i < c->n_seats; i++)
+        if (c->seats[i] == c->seats[i - 1])
+            violation(c, CK_SEATS, "campus %06u level digit %u room %03u seat %02u is given twice",
+                      (unsigned)(c->seats[i] >> 32), (unsigned)(c->seats[i] >> 24 & 0xff),
+                      (unsigned)(c->seats[i] >> 8 & 0xffff), (unsigned)(c->seats[i] & 0xff));
 }
 
 static int expiry_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
@@ -514,6 +564,7 @@ int ctl_cmd_check(int argc, char **argv)
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         if ((rc = store_scan(c->txn, c->st, steps[i].db, NULL, 0, steps[i].fn, c))) goto fail;
     }
+    seats_twice(c);
     for (size_t i = 0; i < c->n_offers; i++) {
         const offer_count_t *o = &c->offers[i];
         if (o->live > o->offer.capacity)
@@ -542,6 +593,7 @@ out:
     if (c->st) store_close(c->st);
     cet_free(c->offers);
     cet_free(c->roster_seen);
+    cet_free(c->seats);
     cet_free(c);
     return ret;
 }
@@ -596,6 +648,25 @@ static int put_reg(store_txn_t *txn, corrupt_t *k, uint32_t no, uint32_t campus,
     return store_candidate_put(txn, k->st, no, &cd);
 }
 
+/* The first two arranged registrations of one campus-subject. */
+typedef struct seat_twice {
+    store_reg_t r[2];
+    int n;
+} seat_twice_t;
+
+static int arranged_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    seat_twice_t *s = arg;
+    (void)key, (void)klen;
+    if (vlen != sizeof(store_reg_t)) return 0;
+    store_reg_t r;
+    memcpy(&r, val, sizeof r);
+    if (!(r.flags & STORE_REG_ARRANGED)) return 0;
+    if (s->n == 1 && (r.campus != s->r[0].campus || r.subject != s->r[0].subject)) return 0;
+    s->r[s->n++] = r;
+    return s->n == 2 ? 1 : 0;
+}
+
 static int corrupt_txn_cb(store_txn_t *txn, void *arg)
 {
     corrupt_t *k = arg;
@@ -613,6 +684,20 @@ static int corrupt_txn_cb(store_txn_t *txn, void *arg)
         store_be32(nk, 1);
         rc = store_del_raw(txn, k->st, STORE_DB_ROSTER_NO, nk, 4);
         snprintf(k->done, sizeof k->done, "deleted the roster_no index entry of roster_no 1");
+    } else if (!strcmp(k->what, "seat-twice")) {
+        seat_twice_t s = {0};
+        if ((rc = store_scan(txn, k->st, STORE_DB_REG, NULL, 0, arranged_cb, &s))) goto out;
+        if (s.n < 2) {
+            fprintf(stderr, "cetctl debug-corrupt: seat-twice needs two arranged registrations "
+                            "of one campus-subject\n");
+            rc = STORE_BADARG;
+            goto out;
+        }
+        s.r[1].room = s.r[0].room;
+        s.r[1].seat = s.r[0].seat;
+        rc = store_reg_arranged_put(txn, k->st, &s.r[1]);
+        snprintf(k->done, sizeof k->done, "roster_no %u/%c now sits on room %u seat %u too",
+                 s.r[1].roster_no, s.r[1].subject, s.r[0].room, s.r[0].seat);
     } else if (!b->n) {
         fprintf(stderr, "cetctl debug-corrupt: %s needs bound candidates (run bench-prep)\n",
                 k->what);
@@ -680,7 +765,7 @@ int ctl_cmd_debug_corrupt(int argc, char **argv)
     if (ctl_args_parse(argc, argv, opts, pos, CTL_POSITIONAL_MAX, &npos) != 0 || npos || !data ||
         !what) {
         fprintf(stderr, "usage: cetctl debug-corrupt --data DIR --what overbook|one-per-level|"
-                        "oral-alone|orphan-hold|missing-hold|unbind|roster-index|email-index\n");
+                        "oral-alone|orphan-hold|missing-hold|unbind|roster-index|email-index|seat-twice\n");
         return CTL_EXIT_USAGE;
     }
     corrupt_t k = {.what = what, .now = cet_now_s()};

@@ -425,6 +425,12 @@ class Tickets(EngineCase):
         audit = [(a["actor"], a["action"]) for a in self.data.export("audit")]
         self.assertIn((SCHOOL_STAFF, "arrange"), audit)
         self.assertIn((SCHOOL_STAFF, "rooms"), audit)
+        # the check sees a seat given twice
+        cetctl("debug-corrupt", "--data", self.data.data, "--what", "seat-twice")
+        p = self.data.check()
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertRegex(p.stdout, r"seats: campus \d{6} level digit \d room \d{3} seat \d{2} "
+                                   r"is given twice")
         type(self).engine = start(self.data, PRINT)
 
 
