@@ -361,7 +361,14 @@ class Tickets(EngineCase):
         st, pdf, _ = self.call(r["token"], "GET", "/api/v1/admission-tickets/F", raw=True)
         self.assertEqual(st, 200, pdf[:300])
         v = regs[(r["id_number"], "F")]
-        self.assertIn(f"{CAMPUS}{SITTING}3{int(v['room']):03d}{int(v['seat']):02d}", pdf_text(pdf))
+        text = pdf_text(pdf)
+        self.assertIn(f"{CAMPUS}{SITTING}3{int(v['room']):03d}{int(v['seat']):02d}", text)
+        self.assertIn("08:30-08:45", text)  # slot 1 of the oral day
+        oral_path = os.path.join(ARTIFACTS, "ticket-oral.pdf")
+        with open(oral_path, "wb") as f:
+            f.write(pdf)
+        subprocess.run(["pdftoppm", "-png", "-r", "80", "-singlefile", oral_path,
+                        os.path.join(ARTIFACTS, "ticket-oral")], check=True, timeout=60)
 
     # docs/rules.md#R29
     def test_5_refusals(self):
