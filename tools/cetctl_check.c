@@ -73,7 +73,16 @@ typedef struct check {
     /* arranged seats: campus << 32 | level digit << 24 | room << 8 | seat, sorted at the end */
     uint64_t *seats;
     size_t n_seats, cap_seats;
+    /* the rooms of each campus met, read once: open addressing on the campus code */
+    struct campus_rooms *rooms;
+    size_t cap_rooms, n_rooms;
 } check_t;
+
+typedef struct campus_rooms {
+    uint32_t campus; /* 0 = empty slot */
+    bool any;        /* the campus has rooms (else 001..999 of CET_ROOM_SEATS_DEFAULT) */
+    uint8_t seats[CET_ROOMS_PER_CAMPUS_MAX + 1];
+} campus_rooms_t;
 
 __attribute__((format(printf, 3, 4))) static void violation(check_t *c, int kind,
                                                             const char *fmt, ...)
@@ -372,6 +381,39 @@ static int candidate_cb(const void *key, size_t klen, const void *val, size_t vl
 /* ---- registrations ---- */
 static void seat_check(check_t *c, const store_reg_t *r);
 
+static campus_rooms_t *rooms_slot(campus_rooms_t *t, size_t cap, uint32_t campus)
+{
+    size_t i = (campus * 2654435761u) & (cap - 1);
+    while (t[i].campus && t[i].campus != campus) i = (i + 1) & (cap - 1);
+    return &t[i];
+}
+
+/* The seats of each room of campus (0 = no such room), read from `room` once. */
+static const campus_rooms_t *campus_rooms(check_t *c, uint32_t campus)
+{
+    if ((c->n_rooms + 1) * 2 > c->cap_rooms) {
+        size_t cap = c->cap_rooms ? c->cap_rooms * 2 : 64;
+        campus_rooms_t *t = cet_calloc(cap, sizeof *t);
+        for (size_t i = 0; i < c->cap_rooms; i++)
+            if (c->rooms[i].campus) *rooms_slot(t, cap, c->rooms[i].campus) = c->rooms[i];
+        cet_free(c->rooms);
+        c->rooms = t;
+        c->cap_rooms = cap;
+    }
+    campus_rooms_t *s = rooms_slot(c->rooms, c->cap_rooms, campus);
+    if (s->campus) return s;
+    s->campus = campus;
+    c->n_rooms++;
+    store_room_t rooms[CET_ROOMS_PER_CAMPUS_MAX];
+    int n = store_rooms_list(c->txn, c->st, campus, rooms, CET_ROOMS_PER_CAMPUS_MAX);
+    s->any = n > 0;
+    for (int i = 0; i < n; i++)
+        if (rooms[i].number <= CET_ROOMS_PER_CAMPUS_MAX) s->seats[rooms[i].number] = rooms[i].seats;
+    if (!s->any)
+        for (int r = 1; r <= CET_ROOMS_PER_CAMPUS_MAX; r++) s->seats[r] = CET_ROOM_SEATS_DEFAULT;
+    return s;
+}
+
 static int reg_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
 {
     check_t *c = arg;
@@ -428,11 +470,8 @@ static void seat_check(check_t *c, const store_reg_t *r)
     int digit = eng_arrange_level_digit(sj->level, sj->kind == STORE_ORAL);
     if (!(r->flags & STORE_REG_PAID))
         violation(c, CK_SEATS, "roster_no %u/%c is arranged but not paid", r->roster_no, r->subject);
-    store_room_t rooms[CET_ROOMS_PER_CAMPUS_MAX];
-    int n = store_rooms_list(c->txn, c->st, r->campus, rooms, CET_ROOMS_PER_CAMPUS_MAX);
-    unsigned size = n > 0 ? 0 : CET_ROOM_SEATS_DEFAULT;
-    for (int i = 0; i < n; i++)
-        if (rooms[i].number == r->room) size = rooms[i].seats;
+    const campus_rooms_t *cr = campus_rooms(c, r->campus);
+    unsigned size = r->room <= CET_ROOMS_PER_CAMPUS_MAX ? cr->seats[r->room] : 0;
     if (r->room < 1 || r->room > CET_ROOMS_PER_CAMPUS_MAX || r->seat < 1 || r->seat > size)
         violation(c, CK_SEATS, "roster_no %u/%c: room %u seat %u is not a seat of campus %06u "
                   "(rooms changed since the arrangement? arrange it again)", r->roster_no,
@@ -594,6 +633,7 @@ out:
     cet_free(c->offers);
     cet_free(c->roster_seen);
     cet_free(c->seats);
+    cet_free(c->rooms);
     cet_free(c);
     return ret;
 }
