@@ -9,15 +9,21 @@
  *
  * Rendering runs on the worker pool (net_pool), never on a core loop. A
  * ticket's PDF is a pure function of its net_ticket_t, so what was rendered
- * is kept in a bounded in-memory cache keyed by a hash of that input (plus
- * TK_RENDER_VERSION): a candidate's second download, and everyone's after a
- * restart's first, is a memcpy. The same hash is the ETag, so a revalidation
- * (If-None-Match) is answered 304 without the bytes.
+ * is kept, keyed by a hash of that input (plus TK_RENDER_VERSION), in two
+ * tiers: a bounded in-memory cache (a hit is a memcpy on the core) and one
+ * file per ticket under DATA_DIR/tickets/ (a memory miss reads it on the pool
+ * instead of rendering; it survives restarts and holds every ticket, about
+ * 46 KB each). The same hash is the ETag, so a revalidation (If-None-Match)
+ * is answered 304 without the bytes.
  */
 #include "net/net_api_internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -296,6 +302,8 @@ static void reply_pdf(net_req_t *req, const char *etag, const char *filename, co
 typedef struct tk_job {
     net_work_t w;
     net_req_t *req;
+    store_t *st;
+    bool from_file; /* out: read from DATA_DIR/tickets, not rendered */
     net_ticket_t t;
     uint8_t key[16];
     char etag[64];
@@ -304,10 +312,79 @@ typedef struct tk_job {
     net_ticket_err_t err;
 } tk_job_t;
 
+/* DATA_DIR/tickets/<key in hex>.pdf into out[cap]; with dir_only, DATA_DIR/tickets. */
+static bool tk_file_path(store_t *st, const uint8_t key[16], bool dir_only, char *out, size_t cap)
+{
+    const char *data = NULL;
+    if (mdb_env_get_path(store_env(st), &data) != 0 || !data) return false;
+    char hex[33];
+    cet_hex(hex, key, 16);
+    int n = dir_only ? snprintf(out, cap, "%s/tickets", data)
+                     : snprintf(out, cap, "%s/tickets/%s.pdf", data, hex);
+    return n > 0 && (size_t)n < cap;
+}
+
+/* A kept file: *pdf (cet_malloc) and *len, or false. Pool thread. */
+static bool tk_file_read(store_t *st, const uint8_t key[16], uint8_t **pdf, size_t *len)
+{
+    char path[4200];
+    if (!tk_file_path(st, key, false, path, sizeof path)) return false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    struct stat sb;
+    bool ok = fstat(fd, &sb) == 0 && sb.st_size > 5 && (uint64_t)sb.st_size <= NET_TICKET_PDF_BYTES_MAX;
+    uint8_t *buf = ok ? cet_malloc((size_t)sb.st_size) : NULL;
+    size_t got = 0;
+    while (ok && got < (size_t)sb.st_size) {
+        ssize_t r = read(fd, buf + got, (size_t)sb.st_size - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) ok = false;
+        else got += (size_t)r;
+    }
+    close(fd);
+    if (ok && memcmp(buf, "%PDF-", 5) == 0) {
+        *pdf = buf;
+        *len = got;
+        return true;
+    }
+    cet_free(buf);
+    return false;
+}
+
+/* Keeps a rendered ticket as a file (a temporary name, then rename: never half a file). */
+static void tk_file_write(store_t *st, const uint8_t key[16], const uint8_t *pdf, size_t len)
+{
+    char dir[4200], path[4200], tmp[4300];
+    if (!tk_file_path(st, key, true, dir, sizeof dir) || !tk_file_path(st, key, false, path, sizeof path))
+        return;
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        CET_WARN("tickets: cannot keep rendered tickets in %s: %s", dir, strerror(errno));
+        return;
+    }
+    snprintf(tmp, sizeof tmp, "%s.%lx.tmp", path, (unsigned long)pthread_self());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0) return;
+    size_t put = 0;
+    while (put < len) {
+        ssize_t r = write(fd, pdf + put, len - put);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        put += (size_t)r;
+    }
+    bool ok = close(fd) == 0 && put == len;
+    if (!ok || rename(tmp, path) != 0) unlink(tmp);
+}
+
 static void tk_render_cb(net_work_t *w)
 {
     tk_job_t *j = w->arg;
+    if (tk_file_read(j->st, j->key, &j->pdf, &j->len)) {
+        j->from_file = true;
+        j->err = NET_TICKET_OK;
+        return;
+    }
     j->err = net_ticket_pdf_render(&j->t, 1, &j->pdf, &j->len);
+    if (j->err == NET_TICKET_OK) tk_file_write(j->st, j->key, j->pdf, j->len);
 }
 
 static void tk_render_done_cb(net_work_t *w)
@@ -317,7 +394,7 @@ static void tk_render_done_cb(net_work_t *w)
         CET_ERROR("tickets: rendering %s failed: %s", j->t.ticket, net_ticket_err_name(j->err));
         net_reply_error(j->req, CET_E_INTERNAL, NULL);
     } else {
-        net_metrics_count("ticket_renders", 1);
+        net_metrics_count(j->from_file ? "ticket_file_reads" : "ticket_renders", 1);
         tk_entry_t *e = tk_put(j->key, j->pdf, j->len);
         char fn[64];
         snprintf(fn, sizeof fn, "cet-ticket-%s.pdf", j->t.ticket);
@@ -386,6 +463,8 @@ void net_api_ticket_get(net_req_t *req, net_api_t *api, const char *subject)
         return;
     }
     j->req = req;
+    j->st = api->st;
+    j->from_file = false;
     j->pdf = NULL;
     j->w = (net_work_t){.work_cb = tk_render_cb, .done_cb = tk_render_done_cb, .arg = j};
     cet_err_t e2 = net_pool_submit(net_req_core(req), &j->w);

@@ -433,6 +433,20 @@ class Tickets(EngineCase):
         audit = [(a["actor"], a["action"]) for a in self.data.export("audit")]
         self.assertIn((SCHOOL_STAFF, "arrange"), audit)
         self.assertIn((SCHOOL_STAFF, "rooms"), audit)
+        # what was rendered before the restart is kept as files: read, not rendered again
+        type(self).engine = start(self.data, PRINT)
+        kept = os.listdir(os.path.join(self.data.data, "tickets"))
+        self.assertGreaterEqual(len([f for f in kept if f.endswith(".pdf")]), len(self.w1))
+        self.assertFalse([f for f in kept if f.endswith(".tmp")])
+        for r in self.w1[:3]:
+            st, pdf, _ = self.call(r["token"], "GET", "/api/v1/admission-tickets/1", raw=True)
+            self.assertEqual(st, 200)
+            self.assertTrue(pdf.startswith(b"%PDF-"))
+        _, values = harness.metrics(self.engine)
+        self.assertEqual(values.get("cetd_ticket_file_reads_total"), "3", values)
+        self.assertIsNone(values.get("cetd_ticket_renders_total"))
+        rc = type(self).engine.stop()
+        self.assertEqual(rc, 0)
         # the check sees a seat given twice
         cetctl("debug-corrupt", "--data", self.data.data, "--what", "seat-twice")
         p = self.data.check()
@@ -446,7 +460,6 @@ class Tickets(EngineCase):
         st, _ = self.call(None, "GET", "/healthz")
         self.assertEqual(st, 200)
         time.sleep(0.5)
-
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
