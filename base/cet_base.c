@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -105,32 +106,165 @@ int cet_time_parse(const char *s, int64_t *out)
     return 0;
 }
 
-/* ---- logging ---- */
+/* ---- logging: logfmt, UTC ---- */
+/*
+ * One line per event, one write(2) per line (lines stay whole across
+ * threads), logfmt:
+ *   ts=2026-12-01T12:00:00.123+00:00 level=info comp=net msg="listening" request_id=...
+ * A message "comp: text" gets its prefix as comp=. Values with a space, a
+ * quote, '=' or a control byte are quoted, and control bytes are escaped, so
+ * nothing a client sent (a path with %0A) can forge a line. Why logfmt and
+ * not JSON: docs/operations.md ("Logs").
+ */
 static _Atomic int log_level = CET_LOG_INFO;
 static char log_path[512];
+static _Thread_local const char *log_request_id;
+#define LOG_LINE_BYTES 2048
 
 void cet_log_set_level(cet_log_level_t lv)
 {
     atomic_store(&log_level, (int)lv);
 }
 
-void cet_log(cet_log_level_t lv, const char *fmt, ...)
+int cet_log_level_parse(const char *s, cet_log_level_t *out)
 {
-    if ((int)lv < atomic_load_explicit(&log_level, memory_order_relaxed)) return;
     static const char *names[] = {"debug", "info", "warn", "error"};
-    char line[1024];
-    char ts[26];
-    int n = snprintf(line, sizeof line, "%s %s ", cet_time_format(cet_now_s(), ts), names[lv]);
-    va_list ap;
-    va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-    va_end(ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof line - 2) len = sizeof line - 2;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = (cet_log_level_t)i;
+            return 0;
+        }
+    return -1;
+}
+
+bool cet_log_enabled(cet_log_level_t lv)
+{
+    return (int)lv >= atomic_load_explicit(&log_level, memory_order_relaxed);
+}
+
+void cet_log_set_request_id(const char *id)
+{
+    log_request_id = id;
+}
+
+size_t cet_log_quote(char *out, size_t cap, const char *s)
+{
+    bool plain = *s != 0;
+    for (const char *p = s; *p && plain; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7f) plain = false;
+    }
+    size_t n = 0;
+    if (cap == 0) return 0;
+    if (plain) {
+        cet_strlcpy(out, s, cap);
+        return strlen(out);
+    }
+    static const char hex[] = "0123456789abcdef";
+    if (n + 1 < cap) out[n++] = '"';
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        char esc[5];
+        size_t k = 0;
+        if (c == '"' || c == '\\') {
+            esc[k++] = '\\';
+            esc[k++] = (char)c;
+        } else if (c == '\n') {
+            esc[k++] = '\\';
+            esc[k++] = 'n';
+        } else if (c < ' ' || c == 0x7f) {
+            esc[k++] = '\\';
+            esc[k++] = 'x';
+            esc[k++] = hex[c >> 4];
+            esc[k++] = hex[c & 15];
+        } else {
+            esc[k++] = (char)c;
+        }
+        if (n + k + 2 > cap) break; /* room for the closing quote and NUL */
+        memcpy(out + n, esc, k);
+        n += k;
+    }
+    out[n++] = '"';
+    out[n] = 0;
+    return n;
+}
+
+/* "2026-12-01T12:00:00.123+00:00" (30 bytes with NUL) */
+static void log_time(char out[40])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    time_t t = ts.tv_sec + clock_offset_s();
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, 40, "%04u-%02u-%02uT%02u:%02u:%02u.%03u+00:00",
+             (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
+             (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+             (unsigned)tm.tm_sec % 100u, (unsigned)(ts.tv_nsec / 1000000) % 1000u);
+}
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+static size_t log_head(char *line, size_t cap, cet_log_level_t lv)
+{
+    char ts[40];
+    log_time(ts);
+    int n = snprintf(line, cap, "ts=%s level=%s", ts, level_names[lv]);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+static void log_tail_write(char *line, size_t len)
+{
+    if (log_request_id && !strstr(line, " request_id=")) {
+        int m = snprintf(line + len, LOG_LINE_BYTES - len - 1, " request_id=%s", log_request_id);
+        if (m > 0) len += (size_t)m;
+    }
+    if (len > LOG_LINE_BYTES - 2) len = LOG_LINE_BYTES - 2;
     line[len++] = '\n';
-    /* one write per line keeps lines whole across threads */
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
+}
+
+void cet_log(cet_log_level_t lv, const char *fmt, ...)
+{
+    if (!cet_log_enabled(lv)) return;
+    char text[LOG_LINE_BYTES / 2];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    char line[LOG_LINE_BYTES];
+    size_t len = log_head(line, sizeof line, lv);
+    const char *msg = text;
+    /* "net: cannot listen" → comp=net msg="cannot listen" */
+    size_t w = strspn(text, "abcdefghijklmnopqrstuvwxyz0123456789_-");
+    if (w > 0 && w < 24 && text[w] == ':' && text[w + 1] == ' ') {
+        int m = snprintf(line + len, sizeof line - len, " comp=%.*s", (int)w, text);
+        if (m > 0) len += (size_t)m;
+        msg = text + w + 2;
+    }
+    if (len + 5 < sizeof line) {
+        memcpy(line + len, " msg=", 5);
+        len += 5;
+        len += cet_log_quote(line + len, sizeof line - len - 40, msg);
+    }
+    log_tail_write(line, len);
+}
+
+void cet_log_event(cet_log_level_t lv, const char *event, const char *fields_fmt, ...)
+{
+    if (!cet_log_enabled(lv)) return;
+    char line[LOG_LINE_BYTES];
+    size_t len = log_head(line, sizeof line, lv);
+    int m = snprintf(line + len, sizeof line - len, " event=%s ", event);
+    if (m > 0) len += (size_t)m;
+    va_list ap;
+    va_start(ap, fields_fmt);
+    m = vsnprintf(line + len, sizeof line - len - 40, fields_fmt, ap);
+    va_end(ap);
+    if (m > 0) len += (size_t)m;
+    if (len > sizeof line - 40) len = sizeof line - 40;
+    log_tail_write(line, len);
 }
 
 void cet_log_set_file(const char *path)

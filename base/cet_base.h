@@ -5,6 +5,7 @@
 #ifndef CET_BASE_H
 #define CET_BASE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,10 +25,35 @@ char *cet_time_format(int64_t t, char out[26]);
 /** Parses RFC 3339 with an offset or Z ("2026-12-01T09:00:00+08:00"). 0 ok, -1 bad. */
 int cet_time_parse(const char *s, int64_t *out);
 
-/* ---- logging: one line per event on stderr ---- */
+/* ---- logging: one logfmt line per event on stderr, UTC ---- */
 typedef enum cet_log_level { CET_LOG_DEBUG, CET_LOG_INFO, CET_LOG_WARN, CET_LOG_ERROR } cet_log_level_t;
 void cet_log_set_level(cet_log_level_t lv);
+/** "debug", "info", "warn", "error" → *out; 0 ok, -1 unknown. */
+int cet_log_level_parse(const char *s, cet_log_level_t *out);
+/** True when a line at lv would be written. */
+bool cet_log_enabled(cet_log_level_t lv);
+/**
+ * Writes "ts=... level=... [comp=X] msg=..." where a formatted text "X: rest"
+ * gives comp=X and msg=rest; msg is quoted and escaped (cet_log_quote).
+ */
 void cet_log(cet_log_level_t lv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/**
+ * Writes "ts=... level=... event=EVENT <fields>"; the caller formats fields as
+ * logfmt pairs and quotes any value that is not its own (cet_log_quote).
+ */
+void cet_log_event(cet_log_level_t lv, const char *event, const char *fields_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/**
+ * The request the calling thread is working on: every line it logs until the
+ * next call gets request_id=ID. id must outlive that; NULL clears it.
+ */
+void cet_log_set_request_id(const char *id);
+/**
+ * s as a logfmt value into out[cap]: as is when it has no space, quote, '=',
+ * backslash or control byte, else in double quotes with \" \\ \n \xNN escapes
+ * (cut to fit). Returns the length written.
+ */
+size_t cet_log_quote(char *out, size_t cap, const char *s);
 #define CET_INFO(...) cet_log(CET_LOG_INFO, __VA_ARGS__)
 #define CET_WARN(...) cet_log(CET_LOG_WARN, __VA_ARGS__)
 #define CET_ERROR(...) cet_log(CET_LOG_ERROR, __VA_ARGS__)

@@ -3,7 +3,11 @@
  */
 #include "base/cet_err.h"
 
+#include <errno.h>
 #include <string.h>
+
+/* store/store.h's STORE_NOSPACE: the base names it without including the store. */
+#define CET_STORE_NOSPACE (-30503)
 
 static const struct {
     const char *code;
@@ -25,6 +29,10 @@ cet_err_t cet_err_of(int rc)
     case CET_OK: return CET_E_OK;
     case CET_REFUSED: return (cet_err_t)rc;
     case CET_AGAIN: return CET_E_OVERLOADED;
+    default: break;
+    }
+    switch (rc) {
+    case ENOSPC: case EDQUOT: case EFBIG: case CET_STORE_NOSPACE: return CET_E_STORAGE_FULL;
     default: return CET_E_STORAGE;
     }
 }
@@ -72,6 +80,7 @@ const char *cet_strerror(int rc)
     case CET_REFUSED: return "refused";
     case CET_AGAIN: return "try again";
     case CET_FAILED: return "failed";
+    case CET_DONE: return "done";
     default: break;
     }
     if (rc >= -30999 && rc <= -30000 && store_namer) return store_namer(rc);

@@ -7,7 +7,8 @@
  *   0                   CET_OK: success
  *   > 0                 an errno value (ENOMEM, EIO, ENOSPC...): a system failure
  *   -1 .. -9            control codes, where a caller must branch (nginx's
- *                       NGX_AGAIN...): CET_REFUSED, CET_AGAIN, CET_FAILED
+ *                       NGX_AGAIN...): CET_REFUSED, CET_AGAIN, CET_FAILED,
+ *                       CET_DONE (a walk callback's "stop here, all is well")
  *   -19999 .. -19000    a cet_err_t: a domain refusal or a condition a client
  *                       sees, each mapped 1:1 to a stable snake_case code (the
  *                       API's error.code), an HTTP status and an English message
@@ -36,6 +37,7 @@
 #define CET_REFUSED (-1) /* a rule refused: the cet_err_t is in the out-parameter */
 #define CET_AGAIN (-2)   /* not now (a queue is full, a map grew): retry later */
 #define CET_FAILED (-3)  /* a failure that is not the caller's doing (logged) */
+#define CET_DONE (-4)    /* a walk stopped early on purpose (store_scan): not a failure */
 
 /* X(name, code string, http status, message) */
 #define CET_ERR_TABLE(X)                                                                        \
@@ -66,6 +68,8 @@
     X(CANDIDATE_TAKEN, "candidate_taken", 409, "this candidate is bound to another account")    \
     X(NOT_QUALIFIED, "not_qualified", 409, "the candidate is not qualified for this subject")   \
     X(SEATS_FULL, "seats_full", 409, "no seats left for this subject at this campus")           \
+    X(CAPACITY_BELOW_LIVE, "capacity_below_live", 409,                                          \
+      "the capacity is below the registrations this offer holds")                               \
     X(ONE_PER_LEVEL, "one_per_level", 409, "only one written subject per level may be taken")   \
     X(ALREADY_REGISTERED, "already_registered", 409, "this subject is already registered")     \
     X(TOO_MANY_REGISTRATIONS, "too_many_registrations", 409,                                    \
@@ -101,6 +105,21 @@
     X(REVIEW_REFUSED, "review_refused", 422,                                                    \
       "no passed CET4 score matches this ticket number with your ID number or name")            \
     X(AMOUNT_MISMATCH, "amount_mismatch", 422, "the notice amount does not match the order")    \
+    X(SHEET_UNREADABLE, "sheet_unreadable", 422,                                                \
+      "the file is not a CSV, tab-separated text or .xlsx workbook that can be read")          \
+    X(SHEET_TOO_LARGE, "sheet_too_large", 413, "the file is too large")                        \
+    X(SHEET_EMPTY, "sheet_empty", 422, "the file has no header row")                           \
+    X(SHEET_ENCODING, "invalid_encoding", 422,                                                  \
+      "the row has bytes that are not valid in the file's encoding")                           \
+    X(SHEET_QUOTING, "bad_quoting", 422, "the row's quotes do not follow RFC 4180")            \
+    X(SHEET_ROW_TOO_LONG, "row_too_long", 422,                                                  \
+      "the row has more than " CET_STR(CET_SHEET_FIELDS_MAX) " fields or " CET_STR(CET_SHEET_ROW_BYTES_MAX) " bytes") \
+    X(SHEET_FIELD_COUNT, "field_count", 422, "the row has another number of fields than the header") \
+    X(SHEET_UNKNOWN_COLUMN, "unknown_column", 422, "the header names a column this file does not have") \
+    X(SHEET_DUPLICATE_COLUMN, "duplicate_column", 422, "the header names a column twice")     \
+    X(SHEET_MISSING_COLUMN, "missing_column", 422, "the header lacks a required column")      \
+    X(SHEET_EXCEL_NUMBER, "excel_number", 422,                                                  \
+      "Excel turned an ID into a number and lost digits: format the column as text")           \
     X(BODY_TOO_LARGE, "body_too_large", 413, "the request body is too large")                   \
     X(UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", 415, "send application/json")           \
     X(RATE_LIMITED, "rate_limited", 429, "too many attempts, wait a minute")                    \
@@ -108,13 +127,16 @@
     X(OVERLOADED, "overloaded", 503, "the server is busy, retry shortly")                       \
     X(DRAINING, "draining", 503, "the server is shutting down, retry shortly")                  \
     X(STORAGE, "storage_unavailable", 503, "storage is temporarily unavailable, retry shortly") \
+    X(STORAGE_FULL, "storage_full", 503,                                                        \
+      "the server's disk is full: nothing was saved, retry later")                              \
     X(WINDOW_OPEN, "window_open", 409,                                                          \
       "the registration window of this campus-subject has not closed yet")                      \
     X(NOT_ENOUGH_SEATS, "not_enough_seats", 409,                                                \
       "the campus's exam rooms do not hold every paid registration: add rooms")                 \
     X(NOT_PAID, "not_paid", 409, "this registration is not paid")                               \
     X(NOT_ARRANGED, "not_arranged", 409, "this registration has no exam room and seat yet")     \
-    X(PRINT_NOT_OPEN, "print_not_open", 403, "admission tickets cannot be printed before the print date")
+    X(PRINT_NOT_OPEN, "print_not_open", 403,                                                    \
+      "admission tickets cannot be printed before the print date")
 
 typedef enum cet_err {
     CET_E_OK = CET_OK,
@@ -134,19 +156,24 @@ static inline bool cet_err_is_code(int rc)
     return rc > (int)CET_E__BASE && rc < (int)CET_E__END;
 }
 
-/** CET_OK for 0, CET_REFUSED for a cet_err_t, CET_AGAIN for CET_AGAIN, else CET_FAILED. */
+/**
+ * CET_OK for 0, CET_REFUSED for a cet_err_t, CET_AGAIN for CET_AGAIN,
+ * CET_DONE for CET_DONE, else CET_FAILED.
+ */
 static inline int cet_rc_class(int rc)
 {
     if (rc == CET_OK) return CET_OK;
     if (cet_err_is_code(rc)) return CET_REFUSED;
     if (rc == CET_AGAIN) return CET_AGAIN;
+    if (rc == CET_DONE) return CET_DONE;
     return CET_FAILED;
 }
 
 /**
  * The cet_err_t to answer a client with for any rc of the space: rc itself
- * when it is a code, CET_E_OVERLOADED for CET_AGAIN, CET_E_STORAGE for every
- * failure (errno, LMDB, CET_FAILED). 0 stays CET_E_OK.
+ * when it is a code, CET_E_OVERLOADED for CET_AGAIN, CET_E_STORAGE_FULL for
+ * ENOSPC, EDQUOT, EFBIG and the store's STORE_NOSPACE (-30503), CET_E_STORAGE
+ * for every other failure (errno, LMDB, CET_FAILED). 0 stays CET_E_OK.
  */
 cet_err_t cet_err_of(int rc);
 /** The stable API code string ("seats_full"); "ok" for 0, "internal" for a non-code. */

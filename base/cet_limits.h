@@ -10,7 +10,9 @@
 /* ---- HTTP edge of cetd ---- */
 #define CET_THREADS_MAX 64               /* core threads */
 #define CET_LISTENERS_MAX 8              /* --listen options */
-#define CET_CONNS_PER_CORE_MAX 4096      /* open connections per core thread */
+#define CET_CONNS_PER_CORE_MAX 4096      /* open connections per TCP listener and core thread */
+#define CET_UNIX_CONNS_PER_CORE_MAX 4096 /* ... per unix listener (h2o) and core: its own budget */
+#define CET_REQUEST_READ_MS 10000        /* first byte (or accept) to a whole request; then closed */
 #define CET_BODY_BYTES_MAX 16384         /* request body; larger: 413 */
 #define CET_HEADERS_BYTES_MAX 8192       /* request line + headers */
 #define CET_HTTP_TIMEOUT_S 30            /* idle keep-alive / slow client */
@@ -30,6 +32,15 @@
 #define CET_LISTEN_BACKLOG_MAX 4096      /* listen(2) backlog of each listener */
 #define CET_STATUS_LABELS_MAX 24         /* fixed status labels in /metrics, the last is "other" */
 #define CET_LATENCY_BUCKETS_MAX 14       /* finite latency histogram buckets; +Inf is implied */
+#define CET_CONN_CACHE_MAX 1024          /* connection objects kept for reuse per core */
+#define CET_FDS_MAX (1u << 20)           /* fd → connection table (RLIMIT_NOFILE, capped) */
+#define CET_SOCKET_MODE_DEFAULT 0660     /* unix socket file mode (--socket-mode) */
+#define CET_TRUSTED_PROXIES_MAX 16       /* --trusted-proxy blocks */
+#define CET_REQUEST_ID_BYTES_MAX 64      /* X-Request-Id taken from the edge */
+#define CET_READY_COMMIT_AGE_MS 5000     /* /readyz: the writer committed within this */
+#define CET_DISK_FREE_MIN_BYTES (256ULL << 20) /* /readyz: free space under --data (default) */
+#define CET_WATCHDOG_TICK_MS 1000        /* how often core 0 checks and pets the systemd watchdog */
+#define CET_CONFIG_BYTES_MAX 65536       /* all values of a --config file together */
 
 /* ---- writer and group commit ---- */
 #define CET_COMMIT_QUEUE_MAX 65536       /* requests waiting for the writer (power of 2) */
@@ -40,6 +51,8 @@
 #define CET_MAP_INITIAL_BYTES (8ULL << 30)  /* LMDB map size of a new environment */
 #define CET_MAP_GROW_FACTOR 2            /* on MDB_MAP_FULL */
 #define CET_MAP_BYTES_MAX (512ULL << 30)
+#define CET_MAP_GROW_WAIT_MS 5000        /* growth waits this long for live read txns */
+#define CET_DISK_FULL_MARGIN_BYTES (1u << 20) /* EIO with less free than this: the disk is full */
 #define CET_READERS_MAX 256              /* LMDB reader slots */
 #define CET_DBS_MAX 40                   /* LMDB named databases */
 #define CET_AUDIT_TEXT_BYTES_MAX 512
@@ -102,36 +115,71 @@
 #define CET_TOKEN_BYTES 32               /* random bytes in a bearer token */
 #define CET_SESSION_TTL_S (12 * 3600)
 #define CET_CAPTCHA_TTL_S 300
-#define CET_CAPTCHA_SLOTS 65536          /* live challenges kept in memory */
+#define CET_CAPTCHA_SLOTS 262144         /* live challenges kept in memory (power of 2) */
 #define CET_CAPTCHA_CHARS 5
-#define CET_CAPTCHA_GROUP_SLOTS 4        /* slots probed together (one cache line of keys) */
+#define CET_CAPTCHA_GROUP_SLOTS 8        /* slots probed together */
+#define CET_CAPTCHA_PROBES_MAX 4         /* groups tried (a fresh id each) before 503 */
 #define CET_CAPTCHA_STRIPES_MAX 256      /* locks over the captcha slots */
 #define CET_CAPTCHA_ID_HEX_CHARS 32      /* captcha_id: 16 random bytes in hex */
-#define CET_CAPTCHA_IMAGE_BYTES_MAX 4096 /* the challenge image as sent */
+#define CET_CAPTCHA_PNG_BYTES_MAX 16384  /* one rendered challenge image (PNG) */
+#define CET_CAPTCHA_READY_MAX 512        /* rendered challenges waiting to be issued */
+#define CET_CAPTCHA_PREFILL_MAX 32       /* rendered at start, before the first request */
 #define CET_CAPTCHA_WIDTH_PX 160
 #define CET_CAPTCHA_HEIGHT_PX 60
-#define CET_RATE_SLOTS 65536             /* rate-limit buckets (IP and email) */
-#define CET_LOGIN_PER_MIN_MAX 10         /* per email and per IP */
+#define CET_CAPTCHA_PER_MIN_MAX 60       /* challenges one client may ask for per minute */
+#define CET_CAPTCHA_LIVE_PER_CLIENT_MAX 150 /* ... and per CET_CAPTCHA_TTL_S (its live ones) */
+#define CET_RATE_SLOTS 262144            /* rate-limit buckets, all kinds (power of 2) */
+#define CET_LOGIN_PER_MIN_MAX 10         /* login attempts per client and account */
+#define CET_LOGIN_FAILS_PER_MIN_MAX 10   /* failures per account before clients that failed wait */
+#define CET_LOGIN_CLIENT_PER_MIN_MAX 100 /* login attempts per client address */
+#define CET_ACCOUNT_CLIENT_PER_MIN_MAX 60 /* accounts created per client address */
+#define CET_LOOKUP_PER_MIN_MAX 30        /* roster lookups per account */
+#define CET_LOOKUP_CLIENT_PER_MIN_MAX 60 /* roster lookups per client address */
 #define CET_RECOVERY_PER_MIN_MAX 5
-#define CET_RATE_GROUP_SLOTS 4           /* rate-limit slots probed together */
+#define CET_RATE_GROUP_SLOTS 8           /* rate-limit slots probed together (two groups a key) */
 #define CET_RATE_STRIPES_MAX 256         /* locks over the rate-limit slots */
 #define CET_RATE_WINDOW_MS 60000         /* a rate limit's window */
 #define CET_RATE_KEY_BYTES_MAX 256       /* "scope:key" looked up in the table */
 
 /* ---- holds ---- */
 #define CET_HOLD_TTL_DEFAULT_S 86400
-#define CET_TICK_RELEASE_MAX (2 * CET_EXPIRE_BATCH_MAX) /* seats given back by one tick */
+/* seat changes one write txn decides (a refused or cancelled registration, an expired
+ * hold and its orals, a capacity): applied to the counters after its commit */
+#define CET_SEAT_CHANGES_MAX ((CET_COMMIT_BATCH_MAX + CET_EXPIRE_BATCH_MAX) * CET_CANDIDATE_REGS_MAX)
 #define CET_ORDER_TTL_S 1800             /* a pending payment order times out */
+
+/* ---- API calls (net/net_api.c) ---- */
+#define CET_CALL_POOL_CHUNK 64           /* per-call contexts a core's pool allocates at once */
 
 /* ---- the registration index (store/store_regidx.c) ---- */
 #define CET_REGIDX_CHUNK_SLOTS 16384     /* candidate slots allocated together */
 #define CET_REGIDX_CHUNKS_MAX 65536      /* chunks: up to 2^30 roster numbers */
 
+/* ---- school files (base/cet_sheet.c): CSV, GB18030, .xlsx ---- */
+#define CET_SHEET_FIELDS_MAX 32          /* columns of a school file (bits of a uint64_t mask) */
+#define CET_SHEET_ROW_BYTES_MAX 65536    /* one row, unquoted */
+#define CET_SHEET_FILE_BYTES_MAX (8ULL << 30) /* largest file read (cetctl) */
+#define CET_SHEET_UPLOAD_BYTES_MAX (64u << 20) /* a roster uploaded to the admin API (one school) */
+#define CET_SHEET_NAME_BYTES_MAX 64      /* a column name quoted in a problem */
+#define CET_SHEET_MESSAGE_BYTES_MAX 384  /* a problem's message */
+#define CET_SHEET_DETECT_BAD_RATIO 8     /* UTF-8 if valid multi-byte sequences >= this x invalid ones */
+#define CET_SHEET_EXCEL_DIGITS_MAX 15    /* significant digits Excel keeps in a number */
+#define CET_SHEET_XLSX_ENTRIES_MAX 10000 /* files in an .xlsx archive */
+#define CET_SHEET_XLSX_PART_BYTES_MAX (1ULL << 30) /* one uncompressed XML part (zip bombs) */
+#define CET_SHEET_XLSX_META_BYTES_MAX (1u << 20)   /* workbook.xml and its relationships */
+#define CET_SHEET_XLSX_STRINGS_MAX 16777216 /* shared strings of one workbook */
+#define CET_SHEET_XLSX_ROWS_MAX 1048576  /* rows of a worksheet (Excel's own limit) */
+#define CET_SHEET_XLSX_COL_MAX 16384     /* column letters up to XFD (Excel's own limit) */
+#define CET_SHEET_XLSX_CELL_BYTES_MAX 32767 /* one cell's text (Excel's own limit) */
+#define CET_SHEET_XML_DEPTH_MAX 64       /* element nesting in a worksheet */
+#define CET_SHEET_READ_CHUNK_BYTES 65536 /* decompressed bytes handed to expat at a time */
+#define CET_SHEET_WRITE_BUF_BYTES (1u << 20) /* CSV output buffered before the sink */
+#define CET_SHEET_TITLE_ROWS_MAX 3       /* one-cell title rows skipped above a header */
+
 /* ---- cetctl (tools/) ---- */
-#define CTL_CSV_FIELDS_MAX 32            /* columns of any CSV cetctl reads */
-#define CTL_CSV_RECORD_BYTES_MAX 65536   /* one CSV record, unquoted */
-#define CTL_CSV_FILE_BYTES_MAX (8ULL << 30) /* largest import file read into memory */
+/* (the files cetctl reads and writes: CET_SHEET_* above) */
 #define CTL_ERRORS_SHOWN_MAX 200         /* bad rows printed before "... and N more" */
+#define CTL_HEADER_PROBLEMS_MAX 40       /* header problems printed (unknown, missing columns) */
 #define CTL_PROGRESS_MS 250              /* progress line refresh on a terminal */
 #define CTL_TXN_ROWS_MAX 100000          /* rows per write txn where atomicity is not needed */
 #define CTL_OPTS_MAX 16                  /* options one subcommand takes */
@@ -172,12 +220,18 @@ _Static_assert((CET_CAPTCHA_SLOTS & (CET_CAPTCHA_SLOTS - 1)) == 0, "captcha slot
 _Static_assert(CET_CAPTCHA_SLOTS % CET_CAPTCHA_GROUP_SLOTS == 0, "captcha slots: whole groups");
 _Static_assert((CET_RATE_SLOTS & (CET_RATE_SLOTS - 1)) == 0, "rate slots: power of 2");
 _Static_assert(CET_RATE_SLOTS % CET_RATE_GROUP_SLOTS == 0, "rate slots: whole groups");
+_Static_assert(CET_CAPTCHA_PREFILL_MAX <= CET_CAPTCHA_READY_MAX, "the prefill fits the ready ring");
+_Static_assert(4 * ((CET_CAPTCHA_PNG_BYTES_MAX + 2) / 3) + 64 <= CET_RESPONSE_BYTES_MAX / 2,
+               "a challenge answer is well within a response");
 _Static_assert(CET_PASSWORD_BYTES_MIN < CET_PASSWORD_BYTES_MAX, "password bounds");
 _Static_assert(CET_ORDER_SUBJECTS_MAX >= CET_CANDIDATE_REGS_MAX, "one order can pay them all");
 _Static_assert(CET_CANDIDATE_REGS_MAX >= 4, "two written levels, each with its oral");
 _Static_assert(CET_ROOM_SEATS_DEFAULT <= CET_ROOM_SEATS_MAX, "a default room fits two digits");
-_Static_assert(CET_TICK_RELEASE_MAX >= CET_EXPIRE_BATCH_MAX, "a tick can give back its batch");
 _Static_assert(CET_ORDER_TTL_S < CET_HOLD_TTL_DEFAULT_S, "an order times out before its holds");
+_Static_assert(CET_SHEET_FIELDS_MAX <= 64, "a row's number-cell mask is a uint64_t");
+_Static_assert(CET_SHEET_XLSX_CELL_BYTES_MAX < CET_SHEET_ROW_BYTES_MAX, "a cell fits in a row");
+_Static_assert(CET_SHEET_XLSX_PART_BYTES_MAX < (1ULL << 31) - CET_SHEET_XLSX_STRINGS_MAX - 4096,
+               "xlsx text offsets are 31 bits, the top one names the shared strings");
 
 _Static_assert(ENG_ARRANGE_SLOTS_MAX * CET_ORAL_SLOT_MINUTES + CET_ORAL_FIRST_SLOT_MINUTE < 24 * 60,
                "every oral slot starts on its exam day");

@@ -8,6 +8,7 @@
  * which counts it (bench_stats_record), lets the scenario decide the next
  * step (bench_scen_done) and pumps again.
  */
+#include "base/cet_version.h"
 #include "bench/bench.h"
 
 #include <errno.h>
@@ -460,7 +461,8 @@ enum {
     OPT_LABEL,
     OPT_SEED,
     OPT_QUIET,
-    OPT_HELP
+    OPT_HELP,
+    OPT_VERSION
 };
 
 static int parse_args(bench_cfg_t *cfg, int argc, char **argv)
@@ -497,6 +499,7 @@ static int parse_args(bench_cfg_t *cfg, int argc, char **argv)
         {"seed", 1, 0, OPT_SEED},
         {"quiet", 0, 0, OPT_QUIET},
         {"help", 0, 0, OPT_HELP},
+        {"version", 0, 0, OPT_VERSION},
         {0, 0, 0, 0},
     };
     int o;
@@ -598,6 +601,9 @@ static int parse_args(bench_cfg_t *cfg, int argc, char **argv)
         case OPT_QUIET:
             cfg->quiet = true;
             break;
+        case OPT_VERSION:
+            printf("cetbench %s\n", CET_VERSION);
+            exit(0);
         case OPT_HELP:
             usage(stdout);
             exit(0);

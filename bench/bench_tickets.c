@@ -6,10 +6,11 @@
  *            subjects of --per-offer registrations each, arranged with
  *            eng_arrange_run into the default rooms, plus one campus-subject
  *            at the largest size a run takes (999 rooms x 99 seats);
- *   store    what one LMDB write txn adds around it: read every registration
- *            and its roster snapshot (the class key), write room and seat
- *            back, commit with fsync; records of the real store_reg_t and
- *            store_roster_t sizes, in a scratch environment (--lmdb-dir);
+ *   store    what one LMDB write txn adds around it, through store/: read
+ *            every registration and its candidate's roster snapshot (the class
+ *            key), write room and seat back, commit with fsync; the real
+ *            `reg` and `candidate` databases and record sizes, in a scratch
+ *            environment (--lmdb-dir);
  *   render   one ticket --renders times (p50, p99, max in ms), then a bulk
  *            PDF of --bulk tickets; with --threads N also N threads rendering
  *            --renders tickets together (tickets a second, p99), as the worker
@@ -19,7 +20,6 @@
  *                      [--threads N] [--lmdb-dir DIR] [--no-store] [--keep FILE.pdf]
  */
 #include <errno.h>
-#include <lmdb.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "base/cet_base.h"
+#include "base/cet_err.h"
 #include "engine/eng_arrange.h"
 #include "net/net_ticket_pdf.h"
 #include "store/store.h"
@@ -136,20 +137,51 @@ static int bench_arrange(const bench_opts_t *o)
     return rc == ENG_ARRANGE_OK ? 0 : 1;
 }
 
-/* ---- what the store txn adds (LMDB, real record sizes) ---- */
-#define LMDB_CHECK(call)                                                                           \
+/* ---- what the store txn adds (LMDB through store/, real record sizes) ---- */
+#define STORE_CHECK(call)                                                                          \
     do {                                                                                           \
         int rc_ = (call);                                                                          \
         if (rc_) {                                                                                 \
-            fprintf(stderr, "lmdb: %s: %s\n", #call, mdb_strerror(rc_));                           \
+            fprintf(stderr, "store: %s: %s\n", #call, store_strerror(rc_));                        \
             return 1;                                                                              \
         }                                                                                          \
     } while (0)
 
-static void key_be(uint8_t out[8], uint64_t v)
+/* The arrangement txn's walk: each registration and its candidate's roster snapshot. */
+typedef struct bench_walk {
+    store_t *st;
+    store_txn_t *txn;
+    size_t n;
+} bench_walk_t;
+
+static int bench_read_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
 {
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        out[i] = (uint8_t)v;
+    bench_walk_t *w = arg;
+    if (klen != 8 || vlen != sizeof(store_reg_t)) return STORE_CORRUPT;
+    store_reg_t r;
+    memcpy(&r, val, sizeof r);
+    uint8_t ck[4];
+    store_be32(ck, r.roster_no);
+    store_val_t cv;
+    int rc = store_get_ref(w->txn, w->st, STORE_DB_CANDIDATE, ck, 4, &cv);
+    if (rc) return rc;
+    w->n++;
+    return CET_OK;
+}
+
+static int bench_seat_cb(const void *key, size_t klen, void *val, size_t vlen, bool *changed,
+                         void *arg)
+{
+    (void)key, (void)klen, (void)arg;
+    if (vlen != sizeof(store_reg_t)) return STORE_CORRUPT;
+    store_reg_t r;
+    memcpy(&r, val, sizeof r);
+    r.room = (uint16_t)(1 + r.seq / 30 % 999);
+    r.seat = (uint8_t)(1 + r.seq % 30);
+    r.flags |= 0x80u;
+    memcpy(val, &r, sizeof r);
+    *changed = true;
+    return CET_OK;
 }
 
 static int bench_store(const bench_opts_t *o)
@@ -161,82 +193,51 @@ static int bench_store(const bench_opts_t *o)
         return 1;
     }
     size_t n = o->regs;
-    MDB_env *env;
-    LMDB_CHECK(mdb_env_create(&env));
-    LMDB_CHECK(mdb_env_set_mapsize(env, BENCH_LMDB_MAP_BYTES));
-    LMDB_CHECK(mdb_env_set_maxdbs(env, 4));
-    LMDB_CHECK(mdb_env_open(env, dir, 0, 0644));
-    MDB_txn *txn;
-    MDB_dbi reg_db, roster_db;
-    /* fill: registrations by seq, roster snapshots by a scattered roster number */
+    store_options_t sopt = {
+        .dir = dir, .sync = true, .map_bytes = BENCH_LMDB_MAP_BYTES, .owner = "bench_tickets"};
+    store_t *st;
+    STORE_CHECK(store_open(&sopt, &st));
+    store_txn_t *txn;
+    /* fill: registrations by seq, candidates (their roster snapshot) by a scattered number */
     uint64_t t0 = cet_mono_ns();
-    LMDB_CHECK(mdb_txn_begin(env, NULL, 0, &txn));
-    LMDB_CHECK(mdb_dbi_open(txn, "reg", MDB_CREATE, &reg_db));
-    LMDB_CHECK(mdb_dbi_open(txn, "roster", MDB_CREATE, &roster_db));
+    STORE_CHECK(store_write_begin(st, &txn));
     store_reg_t reg;
-    store_roster_t ros;
+    store_candidate_t cand;
     memset(&reg, 0, sizeof reg);
-    memset(&ros, 0, sizeof ros);
+    memset(&cand, 0, sizeof cand);
     for (size_t i = 0; i < n; i++) {
         uint8_t k[8];
-        key_be(k, i + 1);
+        store_be64(k, i + 1);
         reg.seq = i + 1;
         reg.roster_no = (uint32_t)((i * 2654435761u) % 4294967291u);
         reg.campus = 991010;
         reg.subject = '1';
-        MDB_val kv = {8, k}, vv = {sizeof reg, &reg};
-        LMDB_CHECK(mdb_put(txn, reg_db, &kv, &vv, MDB_APPEND));
-        uint8_t rk[4] = {(uint8_t)(reg.roster_no >> 24), (uint8_t)(reg.roster_no >> 16),
-                         (uint8_t)(reg.roster_no >> 8), (uint8_t)reg.roster_no};
-        MDB_val rkv = {4, rk}, rvv = {sizeof ros, &ros};
-        LMDB_CHECK(mdb_put(txn, roster_db, &rkv, &rvv, 0));
+        STORE_CHECK(store_put_raw(txn, st, STORE_DB_REG, k, 8, &reg, sizeof reg, 0));
+        uint8_t ck[4];
+        store_be32(ck, reg.roster_no);
+        STORE_CHECK(store_put_raw(txn, st, STORE_DB_CANDIDATE, ck, 4, &cand, sizeof cand, 0));
     }
-    LMDB_CHECK(mdb_txn_commit(txn));
-    printf("store: filled %zu registrations (%zu B) and roster snapshots (%zu B) in %.1f s "
-           "(setup, not counted)\n",
-           n, sizeof reg, sizeof ros, secs_since(t0));
+    STORE_CHECK(store_commit(txn));
+    printf("store: filled %zu registrations (%zu B) and candidates with their roster snapshot "
+           "(%zu B) in %.1f s (setup, not counted)\n",
+           n, sizeof reg, sizeof cand, secs_since(t0));
 
-    /* the arrangement's txn: read each registration and its roster snapshot, write back */
+    /* the arrangement's txn: read each registration and its candidate, write back */
     t0 = cet_mono_ns();
-    LMDB_CHECK(mdb_txn_begin(env, NULL, 0, &txn));
-    MDB_cursor *cur;
-    LMDB_CHECK(mdb_cursor_open(txn, reg_db, &cur));
-    MDB_val kv, vv;
-    size_t seen = 0;
-    int rc = mdb_cursor_get(cur, &kv, &vv, MDB_FIRST);
-    uint64_t read_ns = 0;
-    while (rc == 0) {
-        store_reg_t r;
-        memcpy(&r, vv.mv_data, sizeof r);
-        uint8_t rk[4] = {(uint8_t)(r.roster_no >> 24), (uint8_t)(r.roster_no >> 16),
-                         (uint8_t)(r.roster_no >> 8), (uint8_t)r.roster_no};
-        MDB_val rkv = {4, rk}, rvv;
-        LMDB_CHECK(mdb_get(txn, roster_db, &rkv, &rvv));
-        seen++;
-        rc = mdb_cursor_get(cur, &kv, &vv, MDB_NEXT);
-    }
-    read_ns = cet_mono_ns() - t0;
-    /* write back: room and seat, in key order */
-    rc = mdb_cursor_get(cur, &kv, &vv, MDB_FIRST);
-    while (rc == 0) {
-        store_reg_t r;
-        memcpy(&r, vv.mv_data, sizeof r);
-        r.room = (uint16_t)(1 + r.seq / 30 % 999);
-        r.seat = (uint8_t)(1 + r.seq % 30);
-        r.flags |= 0x80u;
-        MDB_val nv = {sizeof r, &r};
-        LMDB_CHECK(mdb_cursor_put(cur, &kv, &nv, MDB_CURRENT));
-        rc = mdb_cursor_get(cur, &kv, &vv, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
+    STORE_CHECK(store_write_begin(st, &txn));
+    bench_walk_t w = {st, txn, 0};
+    STORE_CHECK(store_scan(txn, st, STORE_DB_REG, NULL, 0, bench_read_cb, &w));
+    uint64_t read_ns = cet_mono_ns() - t0;
+    /* write back: room and seat, in key order, through the walk's cursor */
+    STORE_CHECK(store_update(txn, st, STORE_DB_REG, NULL, 0, bench_seat_cb, NULL));
     uint64_t t1 = cet_mono_ns();
-    LMDB_CHECK(mdb_txn_commit(txn));
+    STORE_CHECK(store_commit(txn));
     double commit = secs_since(t1);
     double total = secs_since(t0);
-    printf("store: one write txn over %zu registrations: read + roster lookups %.3f s, "
+    printf("store: one write txn over %zu registrations: read + candidate lookups %.3f s, "
            "write back %.3f s, commit (fsync) %.3f s, total %.3f s\n",
-           seen, (double)read_ns / 1e9, (double)(t1 - t0 - read_ns) / 1e9, commit, total);
-    mdb_env_close(env);
+           w.n, (double)read_ns / 1e9, (double)(t1 - t0 - read_ns) / 1e9, commit, total);
+    store_close(st);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

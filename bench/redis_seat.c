@@ -101,7 +101,7 @@ int main(int argc, char **argv)
     double duration = 10;
     long long capacity = 100000000;
     const char *label = "redis";
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) goto usage;
         if (strcmp(a, "--host") == 0)
@@ -120,7 +120,6 @@ int main(int argc, char **argv)
             label = v;
         else
             goto usage;
-        i++;
     }
     if (conns < 1 || conns > SEAT_CONNS_MAX || offers < 1 || duration <= 0 ||
         duration > BENCH_DURATION_S_MAX)

@@ -82,7 +82,7 @@ opening)
     "$cetctl" bench-prep --data "$data" --candidates 500 --out "$work/cands.tsv" >"$work/prep.log" 2>&1
     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/secret"
     port=$(free_port)
-    "$cetd" --data "$data" --listen 127.0.0.1:"$port" --captcha off --threads 2 \
+    "$cetd" --dev --data "$data" --listen 127.0.0.1:"$port" --captcha off --threads 2 \
         --payment-secret-file "$work/secret" >"$work/cetd.log" 2>&1 &
     pids+=($!)
     wait_for "$work/cetd.log" "cetd: listening on"
@@ -114,7 +114,7 @@ tickets)
     CET_CLOCK_OFFSET_S=$offset "$cetctl" bench-paid --data "$data" --campuses 2 --per-campus 150 \
         --out "$work/paid.tsv" >"$work/paid.log" 2>&1
     port=$(free_port)
-    CET_CLOCK_OFFSET_S=$offset "$cetd" --data "$data" --listen 127.0.0.1:"$port" --captcha off \
+    CET_CLOCK_OFFSET_S=$offset "$cetd" --dev --data "$data" --listen 127.0.0.1:"$port" --captcha off \
         --threads 2 >"$work/cetd.log" 2>&1 &
     pids+=($!)
     wait_for "$work/cetd.log" "cetd: listening on"

@@ -4,16 +4,25 @@
  * holds, candidates and payment orders that runs inside the writer's txns.
  *
  * The request path (see README "Reading the code"):
- *   net_api.c  parses and validates, answers reads from a read txn, takes a
- *              seat from eng_seats for a new registration, fills an eng_op_t
- *   eng_submit() queues it to the writer (store_writer.c)
- *   eng_ops.c  apply: re-checks every rule inside the write txn, writes,
- *              builds the answer (kept with the Idempotency-Key)
- *   store_writer.c commits the batch (fsync) and posts each op to its core
- *   net_api.c  done: gives back a refused seat, replies
+ *   net_api_*.c   parses and validates, answers reads from a read txn, fills
+ *                 an eng_op_t
+ *   eng_submit()  replays a known Idempotency-Key, runs the rules on the read
+ *                 txn, takes a seat for a new registration, queues the op to
+ *                 the writer (store_writer.c)
+ *   eng_ops.c     apply: re-checks every rule inside the write txn (the txn is
+ *                 the truth, seats included), writes, fills op->res (kept
+ *                 with the Idempotency-Key)
+ *   store_writer.c commits the batch (fsync); the seat changes it decided
+ *                 reach the counters (eng_seats_commit); each op goes back
+ *                 to its core
+ *   net_api.c     done: maps op->res to a status and JSON, replies
  *
  * Threads: eng_* functions other than the apply side are called from core
- * threads; apply and the tick run on the writer thread only.
+ * threads; apply, the tick and the seat ledger's after-commit changes run on
+ * the writer thread only.
+ *
+ * Errors (base/cet_err.h): a refusal is a cet_err_t in op->res.err; storage
+ * codes never reach the submitter (they become CET_E_STORAGE, logged).
  */
 #ifndef ENG_H
 #define ENG_H
@@ -37,9 +46,12 @@ typedef struct eng_options {
 } eng_options_t;
 
 /**
- * Loads the seat counters from st (capacity minus live registrations), drains
- * nothing yet, and starts the writer thread whose ticks expire due holds (the
- * first tick runs at once, so holds overdue after a crash go first).
+ * Loads the seat counters from st (capacity minus live registrations),
+ * rewrites every offer's live count from the registrations (one write txn:
+ * st must be this process's alone; aborts with context if an offer holds more
+ * live registrations than its capacity), and starts the writer thread whose
+ * ticks expire due holds (the first tick runs at once, so holds overdue after
+ * a crash go first). Returns 0 or a storage code (logged).
  */
 int eng_open(store_t *st, const eng_options_t *opt, eng_t **out);
 /** Stops the writer (after committing what is queued). */
@@ -75,15 +87,92 @@ typedef enum eng_op_kind {
     ENG_OP_STAFF_LOCK,        /* lock (in.flag true) or unlock a registration */
     ENG_OP_STAFF_GROUP_PAY,   /* record a group payment of locked registrations */
     ENG_OP_STAFF_CAPACITY,    /* set an offer's capacity */
-    ENG_OP_TICKETS            /* arrange a campus-subject or set a campus's rooms (eng_tickets.c) */
+    ENG_OP_TICKETS,           /* arrange a campus-subject or set a campus's rooms (eng_tickets.c) */
+    ENG_OP__COUNT
 } eng_op_kind_t;
 
-#define ENG_BODY_BYTES_MAX CET_IDEM_BODY_BYTES_MAX
+/*
+ * What a write op came to: err is CET_E_OK or the rule that refused it (a
+ * cet_err_t; CET_E_STORAGE / CET_E_OVERLOADED / CET_E_DRAINING when it never
+ * committed), and on success the member of u named after its kind holds the
+ * data of the answer. Domain values only: the HTTP layer picks the status
+ * and renders the JSON, the first time and on every replay alike. The
+ * Idempotency-Key record keeps this struct as bytes, so its layout is part of
+ * the storage schema (docs/storage.md, `idem`): change it with the version.
+ */
+typedef struct eng_result {
+    cet_err_t err;
+    uint32_t pad_;
+    union {
+        struct {                          /* ACCOUNT_CREATE, EMAIL_CHANGE */
+            uint8_t id[16];
+            char email[CET_EMAIL_BYTES];
+        } account;
+        struct {                          /* SESSION_CREATE (the token is in.token_out) */
+            int64_t expires;
+        } session;
+        struct {                          /* AGREE */
+            int64_t agreed_at;
+        } agree;
+        struct {                          /* BIND */
+            uint32_t school, campus;
+            int64_t bound_at;
+            char subjects[CET_SUBJECTS_MAX + 1]; /* qualified subject codes */
+        } bind;
+        struct {                          /* REVIEW_SUBMIT, REVIEW_EDIT, STAFF_REVIEW_DECIDE */
+            uint8_t state;                /* store_review_state_t; 0 = deleted (REVIEW_DELETE) */
+            char subjects[CET_SUBJECTS_MAX + 1]; /* qualified subject codes (candidate calls) */
+        } review;
+        struct {                          /* REG_CREATE */
+            uint64_t seq;
+            uint32_t campus, fee;
+            int64_t expires;
+            char subject;
+        } reg;
+        struct {                          /* REG_CANCEL: subject codes, the named one first */
+            char subjects[CET_CANDIDATE_REGS_MAX + 1];
+        } cancel;
+        struct {                          /* PAY_CREATE */
+            uint64_t id;
+            uint32_t amount;
+            int64_t expires;
+            char channel[14];
+            char subjects[CET_ORDER_SUBJECTS_MAX + 1];
+        } order;
+        struct {                          /* PAY_NOTICE */
+            uint8_t outcome;              /* STORE_ORDER_PAID or STORE_ORDER_REFUND */
+            bool duplicate;               /* the same notice was received before */
+        } notice;
+        struct {                          /* STAFF_LOCK */
+            char subject;
+            bool locked;
+            int64_t expires;
+        } lock;
+        struct {                          /* STAFF_GROUP_PAY */
+            char subjects[CET_ORDER_SUBJECTS_MAX + 1];
+        } group_pay;
+        struct {                          /* STAFF_CAPACITY */
+            uint32_t capacity;
+        } capacity;
+        struct {                          /* TICKETS (what: eng_tickets_what_t) */
+            uint8_t what;                 /* ENG_TICKETS_ARRANGE or ENG_TICKETS_ROOMS */
+            char subject;                 /* ARRANGE: the campus-subject arranged */
+            uint8_t slots;                /* ARRANGE: oral time slots used (0 written) */
+            uint8_t pad_;
+            uint32_t campus;
+            uint32_t rooms;               /* ARRANGE: rooms used; ROOMS: rooms set */
+            uint32_t seats;               /* ARRANGE: seats given; ROOMS: seats of the rooms */
+            int64_t arranged_at;          /* ARRANGE: the run that last changed a seat */
+        } tickets;
+    } u;
+} eng_result_t;
+_Static_assert(sizeof(eng_result_t) <= CET_IDEM_BODY_BYTES_MAX, "a result fits its idem record");
 
 /*
- * One write operation. The core fills kind, account and in; the writer fills
- * status, http_status and body (the JSON answer, also stored under the
- * Idempotency-Key when one was given). The op is owned by its submitter.
+ * One write operation. The submitter fills kind, account or staff, in and
+ * (with an Idempotency-Key) idem; the engine fills res. The op is owned by its
+ * submitter from eng_op_init until done_cb returned (or eng_submit answered
+ * it at once).
  */
 typedef struct eng_op {
     store_req_t req;          /* first: the writer sees a store_req_t */
@@ -92,10 +181,10 @@ typedef struct eng_op {
     int64_t now;              /* unix seconds when the core received it */
     uint8_t account[16];      /* the caller's account (candidate calls) */
     char staff[CET_SHORT_BYTES]; /* the caller (staff calls) */
-    /* idempotency */
+    /* idempotency: set by the submitter; the engine looks the record up and keeps res in it */
     bool idem;
     uint8_t idem_key[48];     /* scope (16) ‖ SHA-256 of the header value (32) */
-    uint8_t idem_hash[16];    /* XXH3-128 of method, path, body */
+    uint8_t idem_hash[16];    /* XXH3-128 of what makes the request this request */
     /* inputs (which are used depends on kind) */
     struct {
         char email[CET_EMAIL_BYTES];
@@ -119,30 +208,46 @@ typedef struct eng_op {
         uint32_t scope_school; /* staff scope: school code (0 = any in scope_province) */
         uint16_t scope_province;
         char token_out[65];   /* session token made on the core (never stored) */
-        const struct eng_tickets_in *tickets; /* ENG_OP_TICKETS: the submitter's, lives with op */
+        const struct eng_tickets_in *tickets; /* ENG_OP_TICKETS: the submitter's (the call's) */
     } in;
-    /* seat bookkeeping for the core */
-    int seat_slot;            /* slot taken before submit (-1 none) */
+    /* the seat ledger */
+    int seat_slot;            /* slot taken by eng_submit (-1 none) */
     bool seat_keep;           /* out: the registration used the seat */
-    int released[4];          /* out: slots to give back after commit */
-    int n_released;
     /* outputs */
-    bool replayed;            /* answered from the idempotency record */
-    int http_status;
-    size_t body_len;
-    char body[ENG_BODY_BYTES_MAX];
-    void *user;               /* the submitter's (the HTTP request) */
+    bool replayed;            /* res came from the idempotency record */
+    eng_result_t res;
+    void (*done_cb)(store_req_t *req); /* the submitter's completion */
+    void *user;               /* the submitter's (the HTTP call) */
 } eng_op_t;
 
 /**
  * Prepares op for kind (zeroes it, sets the writer callbacks). Then fill in
  * and submit with eng_submit from a core thread; done_cb runs on that core
- * after the commit with op->http_status / op->body set.
+ * after the commit with op->res set.
  */
 void eng_op_init(eng_op_t *op, eng_t *e, eng_op_kind_t kind, store_mailbox_t *mb,
                  void (*done_cb)(store_req_t *req));
-/** Queues op; CET_E_OVERLOADED / CET_E_DRAINING when the writer cannot take it. */
-cet_err_t eng_submit(eng_op_t *op);
+/**
+ * The fast paths that need only a read txn (core thread, rtxn that core's):
+ * an Idempotency-Key already answered (op->res from the record, replayed
+ * set) or used for another request (CET_E_IDEMPOTENCY_CONFLICT); for a new
+ * account, an email already taken. Returns true when op is answered already
+ * (op->res set; do not submit it), false to go on. Callers with slow work
+ * before the submit (a password hash) run it first; eng_submit runs it too.
+ */
+bool eng_op_early(eng_op_t *op, store_txn_t *rtxn);
+/**
+ * Submits op from a core thread. With rtxn (the core's read txn) it first
+ * runs eng_op_early and, for a new registration, every rule on rtxn and takes
+ * a seat from the ledger (a full offer is CET_E_SEATS_FULL here, in
+ * microseconds); rtxn NULL skips the fast paths. Returns true when op was
+ * queued: done_cb runs on this core after the commit, with op->res set
+ * (CET_E_STORAGE when the batch failed). Returns false when op is answered
+ * already (op->res set: a replay, a refusal, CET_E_OVERLOADED or
+ * CET_E_DRAINING when the writer cannot take it, CET_E_STORAGE when rtxn
+ * failed); done_cb will not run.
+ */
+bool eng_submit(eng_op_t *op, store_txn_t *rtxn);
 
 /* ---- read-side helpers used by the HTTP layer (core threads) ---- */
 typedef enum eng_phase {
@@ -169,6 +274,17 @@ void eng_mask_name(const char *in, char *out, size_t cap);
 void eng_mask_id(const char *in, char *out, size_t cap);
 void eng_mask_email(const char *in, char *out, size_t cap);
 /**
+ * What the offer itself decides about a candidate registering it at now:
+ * qualified for the subject, inside the
+ * offer's window, an oral offer with a fee and an exam date, a campus the
+ * school allows (a written subject at the candidate's own; an oral there or,
+ * when the school says so, at another campus of its province). CET_E_OK, a
+ * refusal, or a storage code. The offers listing shows exactly the offers
+ * this accepts; eng_check_registration adds the candidate's registrations.
+ */
+int eng_offer_eligible(eng_t *e, store_txn_t *txn, const store_candidate_t *c,
+                       const store_subject_t *subj, const store_offer_t *o, int64_t now);
+/**
  * Every rule of a new registration (subject at campus for the account's
  * candidate), without writing: CET_E_OK, a refusal (cet_err_t), or a storage code
  * (LMDB or errno; base/cet_err.h).
@@ -178,6 +294,18 @@ void eng_mask_email(const char *in, char *out, size_t cap);
 int eng_check_registration(eng_t *e, store_txn_t *txn, const uint8_t account[16], char subject,
                            uint32_t campus, int64_t now, store_candidate_t *c_out,
                            store_offer_t *o_out);
+/* ---- the records a binding and a login make (apply_bind, apply_session_create; cetctl
+ * bench-prep prepares candidates offline with the same) ---- */
+/**
+ * The candidate record of a binding of roster record ro to account at now: the
+ * frozen snapshot, and due for deletion hold_ttl_s later while it has no
+ * registrations. (A CET6 review approved for the record is the binding's to add.)
+ */
+void eng_candidate_init(store_candidate_t *c, const store_roster_t *ro, const uint8_t account[16],
+                        int64_t now, int64_t hold_ttl_s);
+/** A session of kind (STORE_SESSION_*) for account or staff user, from now for CET_SESSION_TTL_S. */
+void eng_session_init(store_session_t *s, uint8_t kind, const uint8_t account[16],
+                      const char *staff, int64_t now);
 /* ---- admission tickets (eng_tickets.c) ---- */
 /*
  * ENG_OP_TICKETS does one of two staff writes, named by in.tickets->what:

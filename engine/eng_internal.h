@@ -1,4 +1,15 @@
-/* eng_internal.h: the engine's private state, shared by eng.c and eng_ops.c. */
+/*
+ * eng_internal.h: the engine's private state and the calls between its files,
+ * which go one way only:
+ *
+ *   eng.c (start, stop, the expiry tick)
+ *     -> eng_ops.c (every write; the expiry handlers below)
+ *          -> eng_tickets.c (ENG_OP_TICKETS: rooms, arrangement)  -> eng_arrange.c (pure seating)
+ *          -> eng_rules.c (phase, qualification, names: pure)  -> eng_seats.c (the ledger)
+ *
+ * eng_ops.c never calls into eng.c, eng_tickets.c into neither (eng.c only frees its
+ * index), and eng_rules.c, eng_seats.c and eng_arrange.c into none of them.
+ */
 #ifndef ENG_INTERNAL_H
 #define ENG_INTERNAL_H
 
@@ -22,8 +33,6 @@ struct eng {
     eng_atomic_stats_t stats;
     /* writer-thread state of the current tick */
     void *tick_walk;
-    int *tick_released;
-    int tick_n_released;
     struct {
         uint64_t holds_expired, candidates_deleted, orders_expired;
     } tick_counts;
@@ -34,15 +43,20 @@ struct eng {
     size_t sweep_klen;
 };
 
-/* Expiry handlers (eng_ops.c), run by the tick inside the writer's txn. */
+/* Expiry handlers (eng_ops.c), called by eng.c's tick inside the writer's txn. */
 int eng_expire_hold(eng_t *e, store_txn_t *txn, uint32_t roster_no, char subject, int64_t due,
                     int64_t now);
 int eng_expire_candidate(eng_t *e, store_txn_t *txn, uint32_t roster_no, int64_t due);
-int eng_expire_order(eng_t *e, store_txn_t *txn, uint32_t order_id, int64_t due, int64_t now);
+int eng_expire_order(eng_t *e, store_txn_t *txn, uint64_t order_id, int64_t due, int64_t now);
+/**
+ * Removes a registration inside the writer's txn: the record, its hold, one
+ * off the offer's live count, and its seat given back after the commit.
+ */
+int eng_reg_remove(eng_t *e, store_txn_t *txn, const store_reg_t *reg);
+
+/* The admission tickets' writer side (eng_tickets.c; ENG_OP_TICKETS is dispatched by eng_ops.c). */
 typedef struct eng_tickets_index eng_tickets_index_t;
-/** Frees the arrangement's index (eng_close). */
+/** Frees the arrangement's index of registrations by offer (eng_close). */
 void eng_tickets_index_free(eng_tickets_index_t *x);
-/** Queues a seat to give back when the tick's txn commits. */
-void eng_tick_release(eng_t *e, uint32_t campus, char subject);
 
 #endif

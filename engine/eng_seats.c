@@ -1,6 +1,7 @@
 #include "engine/eng_seats.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -16,10 +17,19 @@ typedef struct seat_counter {
     _Atomic int64_t left; /* signed so a give racing a capacity cut cannot wrap */
 } seat_counter_t;
 
+/* A change a txn decided, applied after its commit: a give (capacity 0 unused) or a capacity. */
+typedef struct seat_change {
+    int32_t slot;
+    bool is_capacity;
+    uint32_t capacity;
+} seat_change_t;
+
 struct eng_seats {
     seat_counter_t *counters;
     _Atomic int n;
     _Atomic int32_t *index; /* slot + 1, 0 = empty */
+    seat_change_t *pending; /* writer thread: CET_SEAT_CHANGES_MAX */
+    int n_pending;
 };
 
 static uint64_t offer_hash(uint32_t campus, char subject)
@@ -34,6 +44,7 @@ eng_seats_t *eng_seats_new(void)
     eng_seats_t *s = cet_calloc(1, sizeof *s);
     s->counters = cet_calloc(CET_OFFERS_MAX, sizeof *s->counters);
     s->index = cet_calloc(CET_SEAT_INDEX_SLOTS, sizeof *s->index);
+    s->pending = cet_calloc(CET_SEAT_CHANGES_MAX, sizeof *s->pending);
     return s;
 }
 
@@ -42,6 +53,7 @@ void eng_seats_free(eng_seats_t *s)
     if (!s) return;
     cet_free(s->counters);
     cet_free((void *)s->index);
+    cet_free(s->pending);
     cet_free(s);
 }
 
@@ -138,6 +150,103 @@ uint32_t eng_seats_left(const eng_seats_t *s, int slot)
 uint32_t eng_seats_capacity(const eng_seats_t *s, int slot)
 {
     return atomic_load_explicit(&s->counters[slot].capacity, memory_order_relaxed);
+}
+
+int64_t eng_seats_taken(const eng_seats_t *s, int slot)
+{
+    const seat_counter_t *c = &s->counters[slot];
+    return (int64_t)atomic_load(&c->capacity) - atomic_load(&c->left);
+}
+
+/* ---- after-commit changes ---- */
+static void defer(eng_seats_t *s, int slot, bool is_capacity, uint32_t capacity)
+{
+    check_slot(s, slot, "seat change");
+    CET_ASSERT_INFO(s->n_pending < CET_SEAT_CHANGES_MAX, "%d seat changes pending in one txn",
+                    s->n_pending);
+    s->pending[s->n_pending++] = (seat_change_t){slot, is_capacity, capacity};
+}
+
+void eng_seats_defer_give(eng_seats_t *s, int slot)
+{
+    defer(s, slot, false, 0);
+}
+
+void eng_seats_defer_capacity(eng_seats_t *s, int slot, uint32_t capacity)
+{
+    defer(s, slot, true, capacity);
+}
+
+void eng_seats_commit(eng_seats_t *s)
+{
+    for (int i = 0; i < s->n_pending; i++) {
+        const seat_change_t *ch = &s->pending[i];
+        if (ch->is_capacity) {
+            eng_seats_set_capacity(s, ch->slot, ch->capacity);
+            continue;
+        }
+        /* a seat given back was taken: never more back than the offer has */
+        CET_ASSERT_INFO(eng_seats_taken(s, ch->slot) > 0,
+                        "seat give back: offer %06u/%c has capacity %u, %lld left",
+                        s->counters[ch->slot].campus, s->counters[ch->slot].subject,
+                        eng_seats_capacity(s, ch->slot),
+                        (long long)atomic_load(&s->counters[ch->slot].left));
+        eng_seats_give(s, ch->slot);
+    }
+    s->n_pending = 0;
+}
+
+void eng_seats_discard(eng_seats_t *s)
+{
+    s->n_pending = 0;
+}
+
+/* ---- the live count in LMDB ---- */
+static void live_key(uint8_t k[ENG_SEATS_LIVE_KEY_BYTES], uint32_t campus, char subject)
+{
+    memcpy(k, "live", 4);
+    store_offer_key(k + 4, campus, subject);
+}
+
+int eng_seats_live_get(store_txn_t *txn, const store_t *st, uint32_t campus, char subject,
+                       uint32_t *live)
+{
+    uint8_t k[ENG_SEATS_LIVE_KEY_BYTES], v[4];
+    live_key(k, campus, subject);
+    size_t len = 0;
+    int rc = store_get_raw(txn, st, STORE_DB_META, k, sizeof k, v, sizeof v, &len);
+    if (rc == STORE_NOTFOUND) {
+        *live = 0;
+        return 0;
+    }
+    if (rc) return rc;
+    if (len != sizeof v) return STORE_CORRUPT;
+    *live = store_rd32(v);
+    return 0;
+}
+
+int eng_seats_live_put(store_txn_t *txn, const store_t *st, uint32_t campus, char subject,
+                       uint32_t live)
+{
+    uint8_t k[ENG_SEATS_LIVE_KEY_BYTES], v[4];
+    live_key(k, campus, subject);
+    store_be32(v, live);
+    return store_put_raw(txn, st, STORE_DB_META, k, sizeof k, v, sizeof v, 0);
+}
+
+int eng_seats_live_rebuild(const eng_seats_t *s, store_txn_t *txn, const store_t *st)
+{
+    int n = eng_seats_count(s);
+    for (int i = 0; i < n; i++) {
+        const seat_counter_t *c = &s->counters[i];
+        int64_t live = eng_seats_taken(s, i);
+        CET_ASSERT_INFO(live >= 0 && live <= (int64_t)eng_seats_capacity(s, i),
+                        "load: offer %06u/%c has %lld live registrations, capacity %u",
+                        c->campus, c->subject, (long long)live, eng_seats_capacity(s, i));
+        int rc = eng_seats_live_put(txn, st, c->campus, c->subject, (uint32_t)live);
+        if (rc) return rc;
+    }
+    return 0;
 }
 
 int eng_seats_count(const eng_seats_t *s)

@@ -5,7 +5,6 @@
  * in that same txn) and the rooms of a campus. Contract in eng.h, "admission
  * tickets"; the design in docs/admission-tickets.md.
  */
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -96,36 +95,12 @@ void eng_tickets_index_free(eng_tickets_index_t *x)
     cet_free(x);
 }
 
-/* Calls fn for each record of db from key seq `from` on (in txn); fn(seq, rec, arg). */
-static int reg_tail(store_txn_t *txn, const store_t *st, uint64_t from,
-                    int (*fn)(uint64_t seq, const store_reg_t *r, void *arg), void *arg)
-{
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, store_dbi(st, STORE_DB_REG), &cur);
-    if (rc) return rc;
-    uint8_t kb[8];
-    store_be64(kb, from);
-    MDB_val k = {sizeof kb, kb}, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != 8 || v.mv_size != sizeof(store_reg_t)) {
-            rc = STORE_CORRUPT;
-            break;
-        }
-        store_reg_t r;
-        memcpy(&r, v.mv_data, sizeof r);
-        if ((rc = fn(store_rd64(k.mv_data), &r, arg))) break;
-    }
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-static int index_add_cb(uint64_t seq, const store_reg_t *r, void *arg)
+static int index_add_cb(const store_reg_t *r, void *arg)
 {
     eng_tickets_index_t *x = arg;
-    seqs_push(index_slot(x, offer_key(r->campus, r->subject), true), seq);
-    if (seq > x->scanned_to) x->scanned_to = seq;
-    return 0;
+    seqs_push(index_slot(x, offer_key(r->campus, r->subject), true), r->seq);
+    if (r->seq > x->scanned_to) x->scanned_to = r->seq;
+    return CET_OK;
 }
 
 /* Brings the index up to what is committed (a read txn of the calling thread). */
@@ -134,7 +109,7 @@ static int index_catch_up(eng_tickets_index_t *x, store_t *st)
     store_txn_t *rtxn;
     int rc = store_read_begin(st, &rtxn);
     if (rc) return rc;
-    rc = reg_tail(rtxn, st, x->scanned_to + 1, index_add_cb, x);
+    rc = store_regs_from(rtxn, st, x->scanned_to + 1, index_add_cb, x);
     store_abort(rtxn);
     return rc;
 }
@@ -177,11 +152,10 @@ typedef struct tk_tail {
     tk_collect_t *c;
 } tk_tail_t;
 
-static int tail_cb(uint64_t seq, const store_reg_t *r, void *arg)
+static int tail_cb(const store_reg_t *r, void *arg)
 {
     tk_tail_t *t = arg;
-    (void)seq;
-    return r->campus == t->campus && r->subject == t->subject ? collect_cb(r, t->c) : 0;
+    return r->campus == t->campus && r->subject == t->subject ? collect_cb(r, t->c) : CET_OK;
 }
 
 /*
@@ -197,20 +171,15 @@ static int offer_collect(store_txn_t *txn, store_t *st, eng_tickets_index_t *x, 
     if (rc) return rc;
     tk_offer_seqs_t *s = index_slot(x, offer_key(campus, subject), false);
     for (uint32_t i = 0; s && i < s->n; i++) {
-        uint8_t k[8];
-        store_be64(k, s->seqs[i]);
-        MDB_val v;
-        rc = store_get_ref(txn, st, STORE_DB_REG, k, sizeof k, &v);
+        store_reg_t r;
+        rc = store_reg_get_by_seq(txn, st, s->seqs[i], &r);
         if (rc == STORE_NOTFOUND) continue; /* expired or cancelled since */
         if (rc) return rc;
-        if (v.mv_size != sizeof(store_reg_t)) return STORE_CORRUPT;
-        store_reg_t r;
-        memcpy(&r, v.mv_data, sizeof r);
         if (r.campus != campus || r.subject != subject || r.seq != s->seqs[i]) continue;
         if ((rc = collect_cb(&r, c))) return rc;
     }
     tk_tail_t t = {campus, subject, c};
-    return reg_tail(txn, st, x->scanned_to + 1, tail_cb, &t);
+    return store_regs_from(txn, st, x->scanned_to + 1, tail_cb, &t);
 }
 
 /* The class key and the candidate key of each registration, from the bound snapshot. */
@@ -426,16 +395,6 @@ void eng_tickets_exam_time(const store_subject_t *subj, uint8_t slot, char *out,
 }
 
 /* ---- the op ---- */
-static void op_answer(eng_op_t *op, int status, json_t *j)
-{
-    op->http_status = status;
-    size_t n = json_dumpb(j, op->body, sizeof op->body - 1, JSON_COMPACT);
-    if (n == 0 || n >= sizeof op->body) n = (size_t)snprintf(op->body, sizeof op->body, "{}");
-    op->body[n] = 0;
-    op->body_len = n;
-    json_decref(j);
-}
-
 /* The staff's scope covers the campus's school (a school, a province, or national). */
 static int campus_scope(eng_op_t *op, store_txn_t *txn)
 {
@@ -458,16 +417,17 @@ static int apply_arrange(eng_op_t *op, store_txn_t *txn)
     if (!e->tickets_index) e->tickets_index = cet_calloc(1, sizeof *e->tickets_index);
     int rc = arrange_run(txn, e->st, e->tickets_index, op->in.campus, op->in.subject, op->now, &a);
     if (rc) return rc;
-    char detail[160], campus[12], subject[2] = {op->in.subject, 0}, at[26];
-    snprintf(campus, sizeof campus, "%06u", a.campus);
-    snprintf(detail, sizeof detail, "arrangement of %s/%c: %u seats in %u rooms", campus,
+    char detail[160];
+    snprintf(detail, sizeof detail, "arrangement of %06u/%c: %u seats in %u rooms", a.campus,
              op->in.subject, a.seats, a.rooms);
-    if ((rc = store_audit_append(txn, op->eng->st, op->now, op->staff, "arrange", detail)))
-        return rc;
-    op_answer(op, 200,
-              json_pack("{s:s,s:s,s:i,s:i,s:i,s:s}", "campus", campus, "subject", subject, "rooms",
-                        (json_int_t)a.rooms, "seats", (json_int_t)a.seats, "slots",
-                        (json_int_t)a.slots, "arranged_at", cet_time_format(a.at, at)));
+    if ((rc = store_audit_append(txn, e->st, op->now, op->staff, "arrange", detail))) return rc;
+    op->res.u.tickets.what = ENG_TICKETS_ARRANGE;
+    op->res.u.tickets.campus = a.campus;
+    op->res.u.tickets.subject = a.subject;
+    op->res.u.tickets.rooms = a.rooms;
+    op->res.u.tickets.seats = a.seats;
+    op->res.u.tickets.slots = a.slots;
+    op->res.u.tickets.arranged_at = a.at;
     return 0;
 }
 
@@ -490,19 +450,19 @@ static int apply_rooms(eng_op_t *op, store_txn_t *txn)
         total += in->rooms[i].seats ? in->rooms[i].seats : CET_ROOM_SEATS_DEFAULT;
     }
     if (rc) return rc;
-    char detail[128], campus[12];
-    snprintf(campus, sizeof campus, "%06u", op->in.campus);
-    snprintf(detail, sizeof detail, "rooms of %s: %u rooms, %u seats", campus, in->n_rooms, total);
+    char detail[128];
+    snprintf(detail, sizeof detail, "rooms of %06u: %u rooms, %u seats", op->in.campus, in->n_rooms,
+             total);
     if ((rc = store_audit_append(txn, st, op->now, op->staff, "rooms", detail))) return rc;
-    op_answer(op, 200,
-              json_pack("{s:s,s:i,s:i}", "campus", campus, "rooms", (json_int_t)in->n_rooms,
-                        "seats", (json_int_t)total));
+    op->res.u.tickets.what = ENG_TICKETS_ROOMS;
+    op->res.u.tickets.campus = op->in.campus;
+    op->res.u.tickets.rooms = in->n_rooms;
+    op->res.u.tickets.seats = total;
     return 0;
 }
 
 int eng_tickets_apply(eng_op_t *op, store_txn_t *txn)
 {
-    CET_ASSERT_INFO(op->in.tickets != NULL, "ENG_OP_TICKETS without its input (op %p)", (void *)op);
     int rc = campus_scope(op, txn);
     if (rc) return rc;
     switch (op->in.tickets->what) {

@@ -56,6 +56,13 @@ const char *net_req_body(const net_req_t *req, size_t *len);
  * h2o edge) the last X-Forwarded-For entry, which h2o appended itself.
  */
 const char *net_req_client(const net_req_t *req);
+/**
+ * The request id: the edge's X-Request-Id when it is 1..CET_REQUEST_ID_BYTES_MAX
+ * characters of [A-Za-z0-9._-], else one made at arrival. Sent back as
+ * X-Request-Id, put into error answers and into every log line written on the
+ * core thread while the request is handled.
+ */
+const char *net_req_id(const net_req_t *req);
 /** The core this request runs on. */
 net_core_t *net_req_core(net_req_t *req);
 /** Route label for metrics (set by the router). */
@@ -102,8 +109,9 @@ void net_reply_json(net_req_t *req, int status, json_t *body);
 void net_reply_raw(net_req_t *req, int status, const char *content_type, const char *body,
                    size_t len);
 /**
- * Replies {"error":{"code","message"[,"field"]}} with the code's status; field
- * may be NULL. 503 answers carry Retry-After: 1. Frees req.
+ * Replies {"error":{"code","message"[,"field"],"request_id"}} with the code's
+ * status; field may be NULL. 503 answers carry Retry-After: 1, 401 answers
+ * WWW-Authenticate: Bearer. Frees req.
  */
 void net_reply_error(net_req_t *req, cet_err_t e, const char *field);
 /** Adds a response header before the reply. */
@@ -150,6 +158,23 @@ typedef void (*net_handler_cb)(net_req_t *req, void *app);
 /** Adds the application's own Prometheus lines to /metrics (core thread). */
 typedef void (*net_metrics_cb)(struct evbuffer *out, void *app);
 
+/** An address block, for --trusted-proxy ("10.0.0.0/8", "::1/128", "192.0.2.7"). */
+typedef struct net_cidr {
+    int family; /* AF_INET or AF_INET6 */
+    uint8_t addr[16];
+    unsigned prefix_bits;
+} net_cidr_t;
+/** Parses s into *out. 0, or EINVAL (bad address or prefix). */
+int net_cidr_parse(const char *s, net_cidr_t *out);
+/** True when the text address ip lies in c. */
+bool net_cidr_contains(const net_cidr_t *c, const char *ip);
+
+/** Readiness of the app: writes a JSON object (the checks) into out[cap] and
+ *  returns true when ready. Called on any core thread for /readyz. */
+typedef bool (*net_ready_cb)(char *out, size_t cap, void *arg);
+/** A periodic tick on core 0's loop (the systemd watchdog). */
+typedef void (*net_tick_cb)(void *arg);
+
 typedef struct net_options {
     const char *listen[CET_LISTENERS_MAX]; /* "127.0.0.1:8080", "[::1]:8080", "unix:/path" */
     unsigned n_listen;
@@ -158,9 +183,23 @@ typedef struct net_options {
     net_handler_cb handler;
     net_metrics_cb metrics;
     void *app;
+    void *metrics_arg;           /* passed to metrics; NULL = app */
     store_t *store;
-    unsigned conns_per_core_max; /* open connections per core; 0 = CET_CONNS_PER_CORE_MAX */
+    unsigned conns_per_core_max; /* per TCP listener and core; 0 = CET_CONNS_PER_CORE_MAX */
+    unsigned unix_conns_per_core_max; /* per unix listener and core; 0 = CET_UNIX_CONNS_PER_CORE_MAX */
+    unsigned socket_mode;        /* unix socket file mode; 0 = CET_SOCKET_MODE_DEFAULT (0660) */
+    int socket_gid;              /* unix socket group; -1 = leave it (set 0 for root explicitly) */
+    net_cidr_t trusted[CET_TRUSTED_PROXIES_MAX]; /* TCP peers whose X-Forwarded-For is believed */
+    unsigned n_trusted;
+    net_ready_cb ready;          /* /readyz; NULL: ready unless draining */
+    void *ready_arg;
+    net_tick_cb tick;            /* run every tick_ms on core 0 (NULL: none) */
+    unsigned tick_ms;
+    void *tick_arg;
 } net_options_t;
+
+/** 0 when spec is a --listen address net_server_start can parse, else EINVAL. */
+int net_listen_check(const char *spec);
 
 /**
  * Starts the cores and the pool and binds every listener; prints
@@ -186,5 +225,10 @@ void net_server_wait_signal(net_server_t *srv);
 /* ---- metrics helpers for handlers ---- */
 /** Counts an event of the app (e.g. "expiries"); exported as cetd_<name>_total. */
 void net_metrics_count(const char *name, uint64_t n);
+/**
+ * Declares counter name with its HELP text (a string literal) so that it is
+ * exported from the start, at 0, before its first net_metrics_count.
+ */
+void net_metrics_declare(const char *name, const char *help);
 
 #endif

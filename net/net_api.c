@@ -1,6 +1,8 @@
 /*
  * net_api.c: the router of API version 1 (docs/openapi.yaml) and what every
- * resource shares: the read txn, authentication, idempotency, queueing an op.
+ * resource shares: the per-call context and its pool, the read txn,
+ * authentication, Idempotency-Key hashing, submitting an op and rendering
+ * its result.
  */
 #include "net/net_api_internal.h"
 
@@ -12,22 +14,102 @@
 #include "base/cet_id.h"
 #include "base/cet_token.h"
 
-/* ---- small helpers ---- */
-store_txn_t *net_api_read_txn(net_req_t *req)
+/* ---- the per-core pool of calls ---- */
+typedef struct call_chunk {
+    struct call_chunk *next;
+    net_call_t calls[CET_CALL_POOL_CHUNK];
+} call_chunk_t;
+
+struct net_call_pool {
+    net_call_t *free;
+    call_chunk_t *chunks;
+};
+
+/* A call from the core's pool (core thread only: the pool is the core's). */
+static net_call_t *call_new(net_req_t *req, net_api_t *api)
 {
-    int rc = 0;
-    store_txn_t *txn = net_core_read_txn(net_req_core(req), &rc);
-    if (!txn) {
-        CET_ERROR("api: read txn: %s", store_strerror(rc));
-        net_reply_error(req, CET_E_STORAGE, NULL);
+    unsigned core = net_core_index(net_req_core(req));
+    CET_ASSERT_INFO(core < CET_THREADS_MAX, "call on core %u of at most %d", core,
+                    CET_THREADS_MAX);
+    net_call_pool_t *pool = api->pools[core];
+    if (!pool) pool = api->pools[core] = cet_calloc(1, sizeof *pool);
+    if (!pool->free) {
+        call_chunk_t *ch = cet_calloc(1, sizeof *ch);
+        ch->next = pool->chunks;
+        pool->chunks = ch;
+        for (int i = 0; i < CET_CALL_POOL_CHUNK; i++) {
+            ch->calls[i].next_free = pool->free;
+            pool->free = &ch->calls[i];
+        }
     }
-    return txn;
+    net_call_t *call = pool->free;
+    pool->free = call->next_free;
+    memset(call, 0, offsetof(net_call_t, op));
+    call->req = req;
+    call->api = api;
+    return call;
 }
 
-void net_api_reply_store_error(net_req_t *req, int rc)
+/*
+ * Replies (reply_cb frees the request) and then releases everything the call
+ * owns, at once, putting it back in its core's pool: the one place a call ends.
+ */
+static net_call_pool_t *call_pool(const net_call_t *call)
 {
-    CET_ERROR("api: %s: storage: %s", net_req_path(req), store_strerror(rc));
-    net_reply_error(req, CET_E_STORAGE, NULL);
+    return call->api->pools[net_core_index(net_req_core(call->req))];
+}
+
+static void call_release(net_call_t *call, net_call_pool_t *pool)
+{
+    json_decref(call->body);
+    cet_free(call->tickets);
+    call->tickets = NULL;
+    sodium_memzero(&call->pw, sizeof call->pw);
+    call->req = NULL;
+    call->body = NULL;
+    call->next_free = pool->free;
+    pool->free = call;
+}
+
+void net_call_reply_json(net_call_t *call, int status, json_t *j)
+{
+    net_call_pool_t *pool = call_pool(call);
+    net_reply_json(call->req, status, j);
+    call_release(call, pool);
+}
+
+void net_call_reply_raw(net_call_t *call, int status, const char *content_type, const void *body,
+                        size_t len)
+{
+    net_call_pool_t *pool = call_pool(call);
+    net_reply_raw(call->req, status, content_type, (const char *)body, len);
+    call_release(call, pool);
+}
+
+void net_call_reply_error(net_call_t *call, cet_err_t e, const char *field)
+{
+    net_call_pool_t *pool = call_pool(call);
+    net_reply_error(call->req, e, field); /* field may live in call->body */
+    call_release(call, pool);
+}
+
+void net_call_reply_store_error(net_call_t *call, int rc)
+{
+    CET_ERROR("api: %s: storage: %s", net_req_path(call->req), cet_strerror(rc));
+    net_call_reply_error(call, CET_E_STORAGE, NULL);
+}
+
+/* ---- small helpers ---- */
+store_txn_t *net_api_read_txn(net_call_t *call)
+{
+    int rc = 0;
+    store_txn_t *txn = net_core_read_txn(net_req_core(call->req), &rc);
+    if (!txn) {
+        CET_ERROR("api: read txn: %s", cet_strerror(rc));
+        net_call_reply_error(call, CET_E_STORAGE, NULL);
+    }
+    call->rtxn = txn;
+    return txn;
 }
 
 json_t *net_api_time_json(int64_t t)
@@ -48,6 +130,28 @@ json_t *net_api_code5(uint32_t code)
     char buf[12];
     snprintf(buf, sizeof buf, "%05u", code);
     return json_string(buf);
+}
+
+/* ["1","F"] from "1F". */
+json_t *net_api_subjects_json(const char *codes)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; codes[i]; i++) json_array_append_new(a, json_stringn(&codes[i], 1));
+    return a;
+}
+
+bool net_api_id_parse(const char *s, uint64_t *out)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 20 || strspn(s, "0123456789") != n || s[0] == '0') return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
 }
 
 /* Parses a campus given as "100130" or 100130. */
@@ -77,20 +181,17 @@ bool net_api_subject_code_ok(const char *s)
            ((s[0] >= '0' && s[0] <= '9') || (s[0] >= 'A' && s[0] <= 'Z'));
 }
 
-/* Decodes the body; replies and returns NULL on error. */
-json_t *net_api_body_json(net_req_t *req, const char *const *allowed)
+json_t *net_call_body(net_call_t *call, const char *const *allowed)
 {
-    json_t *j = NULL;
     const char *field = NULL;
-    cet_err_t e = net_req_json(req, allowed, &j, &field);
+    cet_err_t e = net_req_json(call->req, allowed, &call->body, &field);
     if (e) {
-        net_reply_error(req, e, field);
+        net_call_reply_error(call, e, field);
         return NULL;
     }
-    return j;
+    return call->body;
 }
 
-/* Field getters that reply on error. */
 cet_err_t net_api_need_confirmed(json_t *j)
 {
     bool confirmed = false;
@@ -99,108 +200,128 @@ cet_err_t net_api_need_confirmed(json_t *j)
     return confirmed ? CET_E_OK : CET_E_NOT_CONFIRMED;
 }
 
-/* ---- authentication ---- */
-/* Resolves the bearer token to a live session of kind; replies 401 if not. */
-bool net_api_auth(net_req_t *req, store_txn_t *txn, net_api_t *api, uint8_t kind, api_auth_t *out)
+void net_api_email_scope(const char *email, uint8_t scope[16])
 {
-    const char *h = net_req_header(req, "Authorization");
+    char low[CET_EMAIL_BYTES];
+    size_t n = cet_email_normalize(email, low, sizeof low);
+    XXH128_hash_t h = XXH3_128bits(low, n);
+    XXH128_canonicalFromHash((XXH128_canonical_t *)scope, h);
+}
+
+/* ---- authentication ---- */
+bool net_api_auth(net_call_t *call, store_txn_t *txn, uint8_t kind)
+{
+    api_auth_t *out = &call->auth;
+    const char *h = net_req_header(call->req, "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !cet_token_key(h + 7, out->token_key)) {
-        net_reply_error(req, CET_E_UNAUTHORIZED, NULL);
+        net_call_reply_error(call, CET_E_UNAUTHORIZED, NULL);
         return false;
     }
     store_session_t s;
-    int rc = store_session_get(txn, api->st, out->token_key, &s);
+    int rc = store_session_get(txn, call->api->st, out->token_key, &s);
     if (rc && rc != STORE_NOTFOUND) {
-        net_api_reply_store_error(req, rc);
+        net_call_reply_store_error(call, rc);
         return false;
     }
     if (rc || s.kind != kind || s.expires <= cet_now_s()) {
-        net_reply_error(req, CET_E_UNAUTHORIZED, NULL);
+        net_call_reply_error(call, CET_E_UNAUTHORIZED, NULL);
         return false;
     }
     if (kind == STORE_SESSION_STAFF) {
-        rc = store_staff_get(txn, api->st, s.staff, &out->staff);
+        rc = store_staff_get(txn, call->api->st, s.staff, &out->staff);
     } else {
         memcpy(out->account, s.account, 16);
-        rc = store_account_get(txn, api->st, s.account, &out->acct);
+        rc = store_account_get(txn, call->api->st, s.account, &out->acct);
     }
     if (rc) {
-        net_reply_error(req, CET_E_UNAUTHORIZED, NULL);
+        net_call_reply_error(call, CET_E_UNAUTHORIZED, NULL);
         return false;
     }
     return true;
 }
 
-/* ---- write operations: queue, then reply after commit ---- */
-static void api_op_done_cb(store_req_t *r)
+/* ---- write operations: submit, then reply the result once it is known ---- */
+/* The success status of each op kind (the API's choice, not the engine's) and its JSON. */
+static const struct {
+    int status;
+    net_api_render_cb render;
+} results[ENG_OP__COUNT] = {
+    [ENG_OP_ACCOUNT_CREATE] = {201, net_api_render_account},
+    [ENG_OP_SESSION_CREATE] = {201, net_api_render_session},
+    [ENG_OP_SESSION_DELETE] = {200, net_api_render_logout},
+    [ENG_OP_AGREE] = {200, net_api_render_agree},
+    [ENG_OP_BIND] = {201, net_api_render_bind},
+    [ENG_OP_REVIEW_SUBMIT] = {201, net_api_render_review},
+    [ENG_OP_REVIEW_EDIT] = {200, net_api_render_review},
+    [ENG_OP_REVIEW_DELETE] = {200, net_api_render_review},
+    [ENG_OP_REG_CREATE] = {201, net_api_render_reg},
+    [ENG_OP_REG_CANCEL] = {200, net_api_render_cancel},
+    [ENG_OP_PAY_CREATE] = {201, net_api_render_order},
+    [ENG_OP_PAY_NOTICE] = {200, net_api_render_notice},
+    [ENG_OP_EMAIL_CHANGE] = {200, net_api_render_email},
+    [ENG_OP_STAFF_REVIEW_DECIDE] = {200, net_api_render_staff_review},
+    [ENG_OP_STAFF_LOCK] = {200, net_api_render_lock},
+    [ENG_OP_STAFF_GROUP_PAY] = {200, net_api_render_group_pay},
+    [ENG_OP_STAFF_CAPACITY] = {200, net_api_render_capacity},
+    [ENG_OP_TICKETS] = {200, net_api_render_tickets},
+};
+
+void net_call_reply_op(net_call_t *call)
+{
+    const eng_op_t *op = &call->op;
+    cet_err_t err = op->res.err;
+    if (op->replayed) net_req_add_header(call->req, "Idempotent-Replayed", "true");
+    if (op->kind == ENG_OP_REG_CREATE && !op->replayed) {
+        if (err == CET_E_OK) net_metrics_count("registrations", 1);
+        if (err == CET_E_SEATS_FULL) net_metrics_count("seats_full", 1);
+    }
+    if (err) {
+        net_call_reply_error(call, err,
+                             err == CET_E_IDEMPOTENCY_CONFLICT ? "Idempotency-Key" : NULL);
+        return;
+    }
+    CET_ASSERT_INFO(op->kind > 0 && op->kind < ENG_OP__COUNT && results[op->kind].render,
+                    "no renderer for op kind %d", (int)op->kind);
+    net_call_reply_json(call, results[op->kind].status, results[op->kind].render(call, op));
+}
+
+static void call_op_done_cb(store_req_t *r)
 {
     eng_op_t *op = (eng_op_t *)r;
-    net_req_t *req = op->user;
-    eng_seats_t *seats = eng_seats(op->eng);
-    if (op->seat_slot >= 0 && (r->status == CET_E_STORAGE || !op->seat_keep))
-        eng_seats_give(seats, op->seat_slot);
-    if (r->status == CET_E_STORAGE) {
-        net_reply_error(req, CET_E_STORAGE, NULL);
-    } else {
-        for (int i = 0; i < op->n_released; i++) eng_seats_give(seats, op->released[i]);
-        if (op->replayed) net_req_add_header(req, "Idempotent-Replayed", "true");
-        if (op->kind == ENG_OP_REG_CREATE && r->status == 0 && !op->replayed)
-            net_metrics_count("registrations", 1);
-        if (op->kind == ENG_OP_STAFF_CAPACITY && r->status == 0 && !op->replayed) {
-            /* the new capacity is on disk: the counter follows (left moves by the difference) */
-            int slot = eng_seats_slot(seats, op->in.campus, op->in.subject);
-            if (slot >= 0) eng_seats_set_capacity(seats, slot, op->in.capacity);
-        }
-        net_reply_raw(req, op->http_status, "application/json; charset=utf-8", op->body,
-                      op->body_len);
-    }
-    cet_free(op);
+    net_call_reply_op(op->user);
 }
 
-eng_op_t *net_api_op_new(net_req_t *req, net_api_t *api, eng_op_kind_t kind)
+eng_op_t *net_call_op(net_call_t *call, eng_op_kind_t kind)
 {
-    eng_op_t *op = cet_malloc(sizeof *op);
-    eng_op_init(op, api->eng, kind, net_core_mailbox(net_req_core(req)), api_op_done_cb);
-    op->user = req;
-    return op;
+    eng_op_init(&call->op, call->api->eng, kind, net_core_mailbox(net_req_core(call->req)),
+                call_op_done_cb);
+    call->op.user = call;
+    return &call->op;
 }
 
-/* Refuses a request whose op (and body) were prepared: frees both and replies. */
-void net_api_op_refuse(net_req_t *req, eng_op_t *op, json_t *j, cet_err_t e, const char *field)
+void net_call_submit(net_call_t *call)
 {
-    json_decref(j);
-    cet_free(op);
-    net_reply_error(req, e, field);
+    if (!eng_submit(&call->op, call->rtxn)) net_call_reply_op(call);
 }
 
-void net_api_op_submit(net_req_t *req, eng_op_t *op)
+void net_call_read_done(net_call_t *call)
 {
-    cet_err_t e = eng_submit(op);
-    if (e) {
-        if (op->seat_slot >= 0) eng_seats_give(eng_seats(op->eng), op->seat_slot);
-        cet_free(op);
-        net_reply_error(req, e, NULL);
-    }
+    net_core_read_done(net_req_core(call->req));
+    call->rtxn = NULL;
 }
 
-/*
- * Idempotency-Key: scope (the account, or a hash of the email for calls made
- * before there is one) ‖ SHA-256 of the key; the request hash covers method,
- * path and body so a key reused for another request is refused. If the key
- * was seen, replies with the first answer here and returns true.
- */
-bool net_api_idem_prepare(net_req_t *req, store_txn_t *txn, net_api_t *api, eng_op_t *op,
-                         const uint8_t scope[16])
+bool net_call_idem(net_call_t *call, const uint8_t scope[16])
 {
+    net_req_t *req = call->req;
+    eng_op_t *op = &call->op;
     const char *key = net_req_header(req, "Idempotency-Key");
-    if (!key) return false;
+    if (!key) return true;
     size_t kl = strlen(key);
     bool ok = kl >= 1 && kl <= CET_IDEM_KEY_BYTES_MAX;
     for (size_t i = 0; ok && i < kl; i++) ok = key[i] > 32 && key[i] < 127;
     if (!ok) {
-        cet_free(op);
-        net_reply_error(req, CET_E_BAD_REQUEST, "Idempotency-Key");
-        return true;
+        net_call_reply_error(call, CET_E_BAD_REQUEST, "Idempotency-Key");
+        return false;
     }
     op->idem = true;
     memcpy(op->idem_key, scope, 16);
@@ -216,39 +337,12 @@ bool net_api_idem_prepare(net_req_t *req, store_txn_t *txn, net_api_t *api, eng_
     XXH128_hash_t h = XXH3_128bits_digest(hs);
     XXH3_freeState(hs);
     XXH128_canonicalFromHash((XXH128_canonical_t *)op->idem_hash, h);
-    /* fast path: already answered, no need to queue (or take a seat) */
-    MDB_val v;
-    int rc = store_get_ref(txn, api->st, STORE_DB_IDEM, op->idem_key, sizeof op->idem_key, &v);
-    if (rc == 0 && v.mv_size >= sizeof(store_idem_t)) {
-        store_idem_t hd;
-        memcpy(&hd, v.mv_data, sizeof hd);
-        if (memcmp(hd.request_hash, op->idem_hash, 16) != 0) {
-            cet_free(op);
-            net_reply_error(req, CET_E_IDEMPOTENCY_CONFLICT, "Idempotency-Key");
-            return true;
-        }
-        size_t n = hd.body_len;
-        if (sizeof hd + n > v.mv_size) n = v.mv_size - sizeof hd;
-        net_req_add_header(req, "Idempotent-Replayed", "true");
-        net_reply_raw(req, hd.status, "application/json; charset=utf-8",
-                      (const char *)v.mv_data + sizeof hd, n);
-        cet_free(op);
-        return true;
-    }
-    return false;
-}
-
-void net_api_email_scope(const char *email, uint8_t scope[16])
-{
-    char low[CET_EMAIL_BYTES];
-    size_t n = cet_email_normalize(email, low, sizeof low);
-    XXH128_hash_t h = XXH3_128bits(low, n);
-    XXH128_canonicalFromHash((XXH128_canonical_t *)scope, h);
+    return true;
 }
 
 /* ---- routing ---- */
-typedef void (*route_cb)(net_req_t *req, net_api_t *api);
-typedef void (*route_arg_cb)(net_req_t *req, net_api_t *api, const char *arg);
+typedef void (*route_cb)(net_call_t *call);
+typedef void (*route_arg_cb)(net_call_t *call, const char *arg);
 
 typedef struct route {
     net_method_t method;
@@ -258,7 +352,6 @@ typedef struct route {
     int segments;       /* path segments after a prefix (arg_cb's argument): 1 or 2 */
     const char *label;  /* for metrics */
 } route_t;
-
 
 static const route_t routes[] = {
     {NET_POST, "/api/v1/captcha", net_api_captcha, NULL, 0, "captcha"},
@@ -315,10 +408,11 @@ void net_api_handler_cb(net_req_t *req, void *app)
         path_known = true;
         if (r->method != m) continue;
         net_req_set_route(req, r->label);
+        net_call_t *call = call_new(req, api);
         if (r->arg_cb)
-            r->arg_cb(req, api, arg);
+            r->arg_cb(call, arg);
         else
-            r->cb(req, api);
+            r->cb(call);
         return;
     }
     net_req_set_route(req, path_known ? "method_not_allowed" : "not_found");
@@ -342,5 +436,16 @@ net_api_t *net_api_new(eng_t *eng, store_t *st)
 
 void net_api_free(net_api_t *api)
 {
+    if (!api) return;
+    for (int i = 0; i < CET_THREADS_MAX; i++) {
+        net_call_pool_t *pool = api->pools[i];
+        if (!pool) continue;
+        while (pool->chunks) {
+            call_chunk_t *next = pool->chunks->next;
+            cet_free(pool->chunks);
+            pool->chunks = next;
+        }
+        cet_free(pool);
+    }
     cet_free(api);
 }

@@ -33,52 +33,56 @@ json_t *net_api_sitting_json(store_txn_t *txn, net_api_t *api, eng_phase_t *phas
         "oral_date_6", net_api_time_json(s.oral_date_6));
 }
 
-void net_api_me(net_req_t *req, net_api_t *api)
+void net_api_me(net_call_t *call)
 {
-    store_txn_t *txn = net_api_read_txn(req);
+    net_api_t *api = call->api;
+    store_txn_t *txn = net_api_read_txn(call);
     if (!txn) return;
-    api_auth_t a;
-    if (!net_api_auth(req, txn, api, STORE_SESSION_CANDIDATE, &a)) return;
+    if (!net_api_auth(call, txn, STORE_SESSION_CANDIDATE)) return;
+    const api_auth_t *a = &call->auth;
     char hex[33];
-    cet_hex(hex, a.account, 16);
+    cet_hex(hex, a->account, 16);
     eng_phase_t phase;
     json_t *sitting = net_api_sitting_json(txn, api, &phase);
     store_review_t rv;
-    const char *rs = review_state(txn, api, a.account, &rv);
+    const char *rs = review_state(txn, api, a->account, &rv);
     json_t *cand = json_null();
     store_candidate_t c;
-    if (a.acct.roster_no && store_candidate_get(txn, api->st, a.acct.roster_no, &c) == 0) {
+    if (a->acct.roster_no && store_candidate_get(txn, api->st, a->acct.roster_no, &c) == 0) {
         char name[CET_NAME_BYTES];
         eng_mask_name(c.snapshot.name, name, sizeof name);
         cand = json_pack("{s:s,s:o,s:o,s:o}", "name", name, "school", net_api_code5(c.snapshot.school),
                          "campus", net_api_code6(c.snapshot.campus), "bound_at", net_api_time_json(c.bound_at));
     }
     json_t *j = json_pack("{s:s,s:s,s:b,s:o,s:o,s:s,s:b,s:o,s:o}", "account_id", hex, "email",
-                          a.acct.email, "agreed", a.acct.agreed_at != 0, "agreed_at",
-                          net_api_time_json(a.acct.agreed_at), "sitting", sitting, "phase",
-                          eng_phase_name(phase), "bound", a.acct.roster_no != 0, "candidate", cand,
-                          "cet6_review", rs ? json_string(rs) : json_null());
-    net_reply_json(req, 200, j);
+                          a->acct.email, "agreed", a->acct.agreed_at != 0, "agreed_at",
+                          net_api_time_json(a->acct.agreed_at), "sitting", sitting, "phase",
+                          eng_phase_name(phase), "bound", a->acct.roster_no != 0, "candidate",
+                          cand, "cet6_review", rs ? json_string(rs) : json_null());
+    net_call_reply_json(call, 200, j);
 }
 
-/* Common start of candidate write calls: net_api_auth, op, idempotency. NULL when replied. */
-eng_op_t *net_api_candidate_op(net_req_t *req, net_api_t *api, eng_op_kind_t kind,
-                              api_auth_t *a)
+eng_op_t *net_api_candidate_op(net_call_t *call, eng_op_kind_t kind)
 {
-    store_txn_t *txn = net_api_read_txn(req);
+    store_txn_t *txn = net_api_read_txn(call);
     if (!txn) return NULL;
-    if (!net_api_auth(req, txn, api, STORE_SESSION_CANDIDATE, a)) return NULL;
-    eng_op_t *op = net_api_op_new(req, api, kind);
-    memcpy(op->account, a->account, 16);
-    if (net_api_idem_prepare(req, txn, api, op, a->account)) return NULL;
+    if (!net_api_auth(call, txn, STORE_SESSION_CANDIDATE)) return NULL;
+    eng_op_t *op = net_call_op(call, kind);
+    memcpy(op->account, call->auth.account, 16);
+    if (!net_call_idem(call, call->auth.account)) return NULL;
     return op;
 }
 
-void net_api_agreement(net_req_t *req, net_api_t *api)
+void net_api_agreement(net_call_t *call)
 {
-    api_auth_t a;
-    eng_op_t *op = net_api_candidate_op(req, api, ENG_OP_AGREE, &a);
-    if (op) net_api_op_submit(req, op);
+    if (net_api_candidate_op(call, ENG_OP_AGREE)) net_call_submit(call);
+}
+
+json_t *net_api_render_agree(net_call_t *call, const eng_op_t *op)
+{
+    (void)call;
+    return json_pack("{s:b,s:o}", "agreed", 1, "agreed_at",
+                     net_api_time_json(op->res.u.agree.agreed_at));
 }
 
 /* ---- roster lookup and binding ---- */
@@ -143,8 +147,8 @@ static json_t *roster_json(store_txn_t *txn, net_api_t *api, const store_roster_
     return j;
 }
 
-/* Parses id_type, id_number, name; replies on error. */
-static bool identity_fields(net_req_t *req, json_t *j, int *id_type, char *id, size_t idcap,
+/* Parses id_type, id_number, name; false when replied. */
+static bool identity_fields(net_call_t *call, json_t *j, int *id_type, char *id, size_t idcap,
                             const char **name)
 {
     const char *type_s, *num;
@@ -165,111 +169,112 @@ static bool identity_fields(net_req_t *req, json_t *j, int *id_type, char *id, s
         if (nl == 0 || nl >= CET_NAME_BYTES || !cet_utf8_text_ok(*name, nl)) e = CET_E_INVALID_FIELD;
     }
     if (e) {
-        net_reply_error(req, e, field);
+        net_call_reply_error(call, e, field);
         return false;
     }
     return true;
 }
 
-void net_api_qualification(net_req_t *req, net_api_t *api)
+void net_api_qualification(net_call_t *call)
 {
     static const char *const allowed[] = {"id_type", "id_number", "name", NULL};
-    store_txn_t *txn = net_api_read_txn(req);
+    net_api_t *api = call->api;
+    store_txn_t *txn = net_api_read_txn(call);
     if (!txn) return;
-    api_auth_t a;
-    if (!net_api_auth(req, txn, api, STORE_SESSION_CANDIDATE, &a)) return;
-    if (!a.acct.agreed_at) {
-        net_reply_error(req, CET_E_AGREEMENT_REQUIRED, NULL);
+    if (!net_api_auth(call, txn, STORE_SESSION_CANDIDATE)) return;
+    if (!call->auth.acct.agreed_at) {
+        net_call_reply_error(call, CET_E_AGREEMENT_REQUIRED, NULL);
         return;
     }
-    json_t *j = net_api_body_json(req, allowed);
+    json_t *j = net_call_body(call, allowed);
     if (!j) return;
     int id_type;
     char id[CET_ID_NUMBER_BYTES];
     const char *name;
-    if (!identity_fields(req, j, &id_type, id, sizeof id, &name)) {
-        json_decref(j);
-        return;
-    }
-    char hex[33];
-    cet_hex(hex, a.account, 16);
-    if (!net_rate_allow("lookup", hex, 30)) {
-        json_decref(j);
-        net_reply_error(req, CET_E_RATE_LIMITED, NULL);
+    if (!identity_fields(call, j, &id_type, id, sizeof id, &name)) return;
+    char hex[33], client[64];
+    cet_hex(hex, call->auth.account, 16);
+    net_rate_client(net_req_client(call->req), client, sizeof client);
+    /* accounts are cheap: per account and per client address */
+    if (!net_rate_allow("lookup-ip", client, CET_LOOKUP_CLIENT_PER_MIN_MAX) ||
+        !net_rate_allow("lookup", hex, CET_LOOKUP_PER_MIN_MAX)) {
+        net_call_reply_error(call, CET_E_RATE_LIMITED, NULL);
         return;
     }
     eng_phase_t phase;
     json_t *sitting = net_api_sitting_json(txn, api, &phase);
     json_decref(sitting);
     if (phase < ENG_PHASE_LOOKUP || phase > ENG_PHASE_OPEN) {
-        json_decref(j);
-        net_reply_error(req, CET_E_WINDOW_CLOSED, NULL);
+        net_call_reply_error(call, CET_E_WINDOW_CLOSED, NULL);
         return;
     }
     store_roster_t r;
     int rc = store_roster_get(txn, api->st, (uint8_t)id_type, id, &r);
     bool match = rc == 0 && strcmp(r.name, name) == 0;
-    json_decref(j);
     if (rc && rc != STORE_NOTFOUND) {
-        net_api_reply_store_error(req, rc);
+        net_call_reply_store_error(call, rc);
         return;
     }
     if (!match) {
-        net_reply_error(req, CET_E_ROSTER_NOT_FOUND, NULL);
+        net_call_reply_error(call, CET_E_ROSTER_NOT_FOUND, NULL);
         return;
     }
     json_t *out = json_pack("{s:o,s:o,s:b,s:b}", "roster", roster_json(txn, api, &r, false),
                             "qualified_subjects", subject_list_json(txn, api, &r),
                             "cet6_review_offered", eng_review_offered(txn, api->st, &r),
                             "can_bind", phase == ENG_PHASE_OPEN);
-    net_reply_json(req, 200, out);
+    net_call_reply_json(call, 200, out);
 }
 
-void net_api_bind(net_req_t *req, net_api_t *api)
+void net_api_bind(net_call_t *call)
 {
     static const char *const allowed[] = {"id_type", "id_number", "name", "confirmed", NULL};
-    api_auth_t a;
-    eng_op_t *op = net_api_candidate_op(req, api, ENG_OP_BIND, &a);
+    eng_op_t *op = net_api_candidate_op(call, ENG_OP_BIND);
     if (!op) return;
-    json_t *j = net_api_body_json(req, allowed);
-    if (!j) {
-        cet_free(op);
-        return;
-    }
+    json_t *j = net_call_body(call, allowed);
+    if (!j) return;
     int id_type;
     const char *name;
-    if (!identity_fields(req, j, &id_type, op->in.id_number, sizeof op->in.id_number, &name)) {
-        json_decref(j);
-        cet_free(op);
+    if (!identity_fields(call, j, &id_type, op->in.id_number, sizeof op->in.id_number, &name))
         return;
-    }
     cet_err_t e = net_api_need_confirmed(j);
     if (e) {
-        net_api_op_refuse(req, op, j, e, "confirmed");
+        net_call_reply_error(call, e, "confirmed");
         return;
     }
     op->in.id_type = (uint8_t)id_type;
     cet_strlcpy(op->in.name, name, sizeof op->in.name);
-    json_decref(j);
-    net_api_op_submit(req, op);
+    net_call_submit(call);
+}
+
+json_t *net_api_render_bind(net_call_t *call, const eng_op_t *op)
+{
+    (void)call;
+    char school[12], campus[12];
+    snprintf(school, sizeof school, "%05u", op->res.u.bind.school);
+    snprintf(campus, sizeof campus, "%06u", op->res.u.bind.campus);
+    return json_pack("{s:b,s:s,s:s,s:o,s:o}", "bound", 1, "school", school, "campus", campus,
+                     "qualified_subjects", net_api_subjects_json(op->res.u.bind.subjects),
+                     "bound_at", net_api_time_json(op->res.u.bind.bound_at));
 }
 
 /* The registration page. */
-void net_api_candidate_get(net_req_t *req, net_api_t *api)
+void net_api_candidate_get(net_call_t *call)
 {
-    store_txn_t *txn = net_api_read_txn(req);
+    net_api_t *api = call->api;
+    store_txn_t *txn = net_api_read_txn(call);
     if (!txn) return;
-    api_auth_t a;
-    if (!net_api_auth(req, txn, api, STORE_SESSION_CANDIDATE, &a)) return;
+    if (!net_api_auth(call, txn, STORE_SESSION_CANDIDATE)) return;
+    const api_auth_t *a = &call->auth;
     store_candidate_t c;
-    if (!a.acct.roster_no || store_candidate_get(txn, api->st, a.acct.roster_no, &c) != 0) {
-        net_reply_error(req, CET_E_NOT_BOUND, NULL);
+    if (!a->acct.roster_no || store_candidate_get(txn, api->st, a->acct.roster_no, &c) != 0) {
+        net_call_reply_error(call, CET_E_NOT_BOUND, NULL);
         return;
     }
     store_reg_t regs[CET_CANDIDATE_REGS_MAX];
-    int n = store_reg_list(txn, api->st, a.acct.roster_no, regs, 16);
+    int n = store_reg_list(txn, api->st, a->acct.roster_no, regs, CET_CANDIDATE_REGS_MAX);
     if (n < 0) {
-        net_api_reply_store_error(req, n);
+        net_call_reply_store_error(call, n);
         return;
     }
     json_t *written = json_array(), *oral = json_array();
@@ -316,7 +321,7 @@ void net_api_candidate_get(net_req_t *req, net_api_t *api)
     if (store_announce_get(txn, api->st, STORE_ANNOUNCE_SCHOOL, sc.code, school, sizeof school))
         school[0] = 0;
     store_review_t rv;
-    const char *rs = review_state(txn, api, a.account, &rv);
+    const char *rs = review_state(txn, api, a->account, &rv);
     json_t *out = json_pack(
         "{s:o,s:o,s:o,s:o,s:{s:i,s:i,s:i},s:{s:s,s:s},s:o,s:b,s:o,s:o}", "candidate",
         roster_json(txn, api, &c.snapshot, true), "qualified_subjects",
@@ -326,48 +331,43 @@ void net_api_candidate_get(net_req_t *req, net_api_t *api)
         "cet6_review", rs ? json_string(rs) : json_null(), "cet6_review_offered",
         eng_review_offered(txn, api->st, &c.snapshot), "bound_at", net_api_time_json(c.bound_at),
         "delete_at", net_api_time_json(n == 0 ? c.empty_due : 0));
-    net_reply_json(req, 200, out);
+    net_call_reply_json(call, 200, out);
 }
 
 /* ---- CET6 review ---- */
-void net_api_review_get(net_req_t *req, net_api_t *api)
+void net_api_review_get(net_call_t *call)
 {
-    store_txn_t *txn = net_api_read_txn(req);
+    store_txn_t *txn = net_api_read_txn(call);
     if (!txn) return;
-    api_auth_t a;
-    if (!net_api_auth(req, txn, api, STORE_SESSION_CANDIDATE, &a)) return;
+    if (!net_api_auth(call, txn, STORE_SESSION_CANDIDATE)) return;
     store_review_t rv;
-    const char *rs = review_state(txn, api, a.account, &rv);
+    const char *rs = review_state(txn, call->api, call->auth.account, &rv);
     if (!rs) {
-        net_reply_error(req, CET_E_REVIEW_NOT_FOUND, NULL);
+        net_call_reply_error(call, CET_E_REVIEW_NOT_FOUND, NULL);
         return;
     }
     char name[CET_NAME_BYTES], id[CET_ID_NUMBER_BYTES], ticket[CET_TICKET_DIGITS + 1];
     eng_mask_name(rv.name, name, sizeof name);
     eng_mask_id(rv.id_number, id, sizeof id);
     eng_mask_id(rv.ticket, ticket, sizeof ticket);
-    net_reply_json(req, 200,
+    net_call_reply_json(call, 200,
                    json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "state", rs, "name", name,
                              "id_type", cet_id_type_name(rv.id_type), "id_number", id,
                              "ticket_number", ticket, "created_at", net_api_time_json(rv.created),
                              "decided_at", net_api_time_json(rv.decided)));
 }
 
-static void h_review_write(net_req_t *req, net_api_t *api, eng_op_kind_t kind)
+static void h_review_write(net_call_t *call, eng_op_kind_t kind)
 {
     static const char *const allowed[] = {"ticket_number", "confirmed", NULL};
-    api_auth_t a;
-    eng_op_t *op = net_api_candidate_op(req, api, kind, &a);
+    eng_op_t *op = net_api_candidate_op(call, kind);
     if (!op) return;
     if (kind == ENG_OP_REVIEW_DELETE) {
-        net_api_op_submit(req, op);
+        net_call_submit(call);
         return;
     }
-    json_t *j = net_api_body_json(req, allowed);
-    if (!j) {
-        cet_free(op);
-        return;
-    }
+    json_t *j = net_call_body(call, allowed);
+    if (!j) return;
     const char *ticket;
     cet_err_t e = net_json_str(j, "ticket_number", true, &ticket);
     const char *field = "ticket_number";
@@ -377,25 +377,32 @@ static void h_review_write(net_req_t *req, net_api_t *api, eng_op_kind_t kind)
         e = net_api_need_confirmed(j);
     }
     if (e) {
-        net_api_op_refuse(req, op, j, e, field);
+        net_call_reply_error(call, e, field);
         return;
     }
     cet_strlcpy(op->in.ticket, ticket, sizeof op->in.ticket);
-    json_decref(j);
-    net_api_op_submit(req, op);
+    net_call_submit(call);
 }
 
-void net_api_review_post(net_req_t *req, net_api_t *api)
+json_t *net_api_render_review(net_call_t *call, const eng_op_t *op)
 {
-    h_review_write(req, api, ENG_OP_REVIEW_SUBMIT);
+    (void)call;
+    if (op->kind == ENG_OP_REVIEW_DELETE) return json_pack("{s:s}", "state", "deleted");
+    return json_pack("{s:s,s:o}", "state", eng_review_state_name(op->res.u.review.state),
+                     "qualified_subjects", net_api_subjects_json(op->res.u.review.subjects));
 }
 
-void net_api_review_put(net_req_t *req, net_api_t *api)
+void net_api_review_post(net_call_t *call)
 {
-    h_review_write(req, api, ENG_OP_REVIEW_EDIT);
+    h_review_write(call, ENG_OP_REVIEW_SUBMIT);
 }
 
-void net_api_review_delete(net_req_t *req, net_api_t *api)
+void net_api_review_put(net_call_t *call)
 {
-    h_review_write(req, api, ENG_OP_REVIEW_DELETE);
+    h_review_write(call, ENG_OP_REVIEW_EDIT);
+}
+
+void net_api_review_delete(net_call_t *call)
+{
+    h_review_write(call, ENG_OP_REVIEW_DELETE);
 }

@@ -6,18 +6,14 @@
 #include <string.h>
 
 /* ---- payments ---- */
-void net_api_pay_create(net_req_t *req, net_api_t *api)
+void net_api_pay_create(net_call_t *call)
 {
     static const char *const allowed[] = {"subjects", "channel", NULL};
     static const char *const channels[] = {"alipay", "wechat", "unionpay", "bank", NULL};
-    api_auth_t a;
-    eng_op_t *op = net_api_candidate_op(req, api, ENG_OP_PAY_CREATE, &a);
+    eng_op_t *op = net_api_candidate_op(call, ENG_OP_PAY_CREATE);
     if (!op) return;
-    json_t *j = net_api_body_json(req, allowed);
-    if (!j) {
-        cet_free(op);
-        return;
-    }
+    json_t *j = net_call_body(call, allowed);
+    if (!j) return;
     cet_err_t e = CET_E_OK;
     const char *field = "subjects";
     json_t *subs = json_object_get(j, "subjects");
@@ -43,52 +39,67 @@ void net_api_pay_create(net_req_t *req, net_api_t *api)
         for (int i = 0; channels[i]; i++)
             if (strcmp(channels[i], channel) == 0) e = CET_E_OK;
     }
-    if (!e) cet_strlcpy(op->in.channel, channel, sizeof op->in.channel);
-    json_decref(j);
     if (e) {
-        net_api_op_refuse(req, op, NULL, e, field);
+        net_call_reply_error(call, e, field);
         return;
     }
-    net_api_op_submit(req, op);
+    cet_strlcpy(op->in.channel, channel, sizeof op->in.channel);
+    net_call_submit(call);
 }
 
-void net_api_pay_get(net_req_t *req, net_api_t *api, const char *id_s)
+json_t *net_api_render_order(net_call_t *call, const eng_op_t *op)
 {
-    store_txn_t *txn = net_api_read_txn(req);
+    char id[24], url[512];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)op->res.u.order.id);
+    snprintf(url, sizeof url, "%s?order_id=%s&amount=%u&channel=%s",
+             eng_options(call->api->eng)->pay_url_base, id, op->res.u.order.amount,
+             op->res.u.order.channel);
+    return json_pack("{s:s,s:i,s:s,s:o,s:o,s:s}", "order_id", id, "amount",
+                     (json_int_t)op->res.u.order.amount, "pay_url", url, "expires_at",
+                     net_api_time_json(op->res.u.order.expires), "subjects",
+                     net_api_subjects_json(op->res.u.order.subjects), "state", "pending");
+}
+
+void net_api_pay_get(net_call_t *call, const char *id_s)
+{
+    net_api_t *api = call->api;
+    store_txn_t *txn = net_api_read_txn(call);
     if (!txn) return;
-    api_auth_t a;
-    if (!net_api_auth(req, txn, api, STORE_SESSION_CANDIDATE, &a)) return;
-    char *end;
-    unsigned long long id = strtoull(id_s, &end, 10);
+    if (!net_api_auth(call, txn, STORE_SESSION_CANDIDATE)) return;
+    uint64_t id = 0;
     store_order_t o;
-    if (*id_s == 0 || *end || store_order_get(txn, api->st, id, &o) != 0 ||
-        memcmp(o.account, a.account, 16) != 0) {
-        net_reply_error(req, CET_E_ORDER_NOT_FOUND, NULL);
+    if (!net_api_id_parse(id_s, &id) || store_order_get(txn, api->st, id, &o) != 0 ||
+        memcmp(o.account, call->auth.account, 16) != 0) {
+        net_call_reply_error(call, CET_E_ORDER_NOT_FOUND, NULL);
         return;
     }
+    char canon[24];
+    snprintf(canon, sizeof canon, "%llu", (unsigned long long)o.id);
     json_t *subs = json_array();
     for (int i = 0; i < o.n_subjects; i++) json_array_append_new(subs, json_stringn(&o.subjects[i], 1));
-    net_reply_json(req, 200,
-                   json_pack("{s:s,s:i,s:s,s:s,s:o,s:o,s:o,s:o}", "order_id", id_s, "amount",
-                             (json_int_t)o.amount, "state", eng_order_state_name(o.state), "channel",
-                             o.channel, "subjects", subs, "created_at", net_api_time_json(o.created),
-                             "expires_at", net_api_time_json(o.expires), "paid_at", net_api_time_json(o.paid_at)));
+    net_call_reply_json(call, 200,
+                        json_pack("{s:s,s:i,s:s,s:s,s:o,s:o,s:o,s:o}", "order_id", canon,
+                                  "amount", (json_int_t)o.amount, "state",
+                                  eng_order_state_name(o.state), "channel", o.channel, "subjects",
+                                  subs, "created_at", net_api_time_json(o.created), "expires_at",
+                                  net_api_time_json(o.expires), "paid_at",
+                                  net_api_time_json(o.paid_at)));
 }
 
-void net_api_pay_notice(net_req_t *req, net_api_t *api)
+void net_api_pay_notice(net_call_t *call)
 {
     static const char *const allowed[] = {"order_id", "amount", "paid_at", "gateway_txn", NULL};
     size_t blen;
-    const char *body = net_req_body(req, &blen);
-    if (!eng_notice_signature_ok(api->eng, body ? body : "", blen,
-                                 net_req_header(req, "X-Signature"))) {
-        CET_WARN("payment: notice with a bad signature from %s", net_req_client(req));
-        net_reply_error(req, CET_E_INVALID_SIGNATURE, NULL);
+    const char *body = net_req_body(call->req, &blen);
+    if (!eng_notice_signature_ok(call->api->eng, body ? body : "", blen,
+                                 net_req_header(call->req, "X-Signature"))) {
+        CET_WARN("payment: notice with a bad signature from %s", net_req_client(call->req));
+        net_call_reply_error(call, CET_E_INVALID_SIGNATURE, NULL);
         return;
     }
-    json_t *j = net_api_body_json(req, allowed);
+    json_t *j = net_call_body(call, allowed);
     if (!j) return;
-    eng_op_t *op = net_api_op_new(req, api, ENG_OP_PAY_NOTICE);
+    eng_op_t *op = net_call_op(call, ENG_OP_PAY_NOTICE);
     cet_err_t e = CET_E_OK;
     const char *field = "order_id";
     json_t *oid = json_object_get(j, "order_id");
@@ -96,10 +107,7 @@ void net_api_pay_notice(net_req_t *req, net_api_t *api)
     else if (json_is_integer(oid) && json_integer_value(oid) > 0)
         op->in.order_id = (uint64_t)json_integer_value(oid);
     else if (json_is_string(oid)) {
-        char *end;
-        const char *s = json_string_value(oid);
-        op->in.order_id = strtoull(s, &end, 10);
-        if (!*s || *end || !op->in.order_id) e = CET_E_INVALID_FIELD;
+        if (!net_api_id_parse(json_string_value(oid), &op->in.order_id)) e = CET_E_INVALID_FIELD;
     } else
         e = CET_E_WRONG_TYPE;
     int64_t amount = 0;
@@ -121,11 +129,18 @@ void net_api_pay_notice(net_req_t *req, net_api_t *api)
         if (!e && cet_time_parse(paid_at, &op->in.paid_at) != 0) e = CET_E_INVALID_FIELD;
     }
     if (e) {
-        net_api_op_refuse(req, op, j, e, field);
+        net_call_reply_error(call, e, field);
         return;
     }
     op->in.amount = (uint32_t)amount;
     cet_strlcpy(op->in.gateway_txn, txn_s, sizeof op->in.gateway_txn);
-    json_decref(j);
-    net_api_op_submit(req, op);
+    net_call_submit(call);
+}
+
+json_t *net_api_render_notice(net_call_t *call, const eng_op_t *op)
+{
+    (void)call;
+    return json_pack("{s:s,s:b}", "status",
+                     op->res.u.notice.outcome == STORE_ORDER_PAID ? "paid" : "refund",
+                     "duplicate", op->res.u.notice.duplicate);
 }

@@ -1,6 +1,6 @@
 /*
  * net_api_registrations.c: offers and registrations: the subjects a candidate may take
- * now, registering one (a seat taken before the op is queued), cancelling one.
+ * now (the engine's eng_offer_eligible decides), registering one, cancelling one.
  */
 #include "net/net_api_internal.h"
 
@@ -11,7 +11,6 @@ typedef struct offers_walk {
     net_api_t *api;
     store_txn_t *txn;
     const store_candidate_t *c;
-    const store_school_t *own;
     json_t *out;
     bool oral;
     int64_t now;
@@ -55,14 +54,14 @@ static void offer_row(offers_walk_t *w, const store_offer_t *o, const store_subj
     json_array_append_new(w->out, row);
 }
 
-static bool offer_visible(offers_walk_t *w, const store_offer_t *o, store_subject_t *s)
+/* Lists o when it is of the kind asked for and the engine would let the candidate register it. */
+static void offer_maybe(offers_walk_t *w, const store_offer_t *o)
 {
-    if (store_subject_get(w->txn, w->api->st, o->subject, s) != 0) return false;
-    if ((s->kind == STORE_ORAL) != w->oral) return false;
-    if (!eng_qualified(&w->c->snapshot, o->subject)) return false;
-    if (w->now < o->window_opens || w->now >= o->window_closes) return false;
-    if (w->oral && (!o->exam_date || o->fee == 0)) return false;
-    return true;
+    store_subject_t s;
+    if (store_subject_get(w->txn, w->api->st, o->subject, &s) != 0) return;
+    if ((s.kind == STORE_ORAL) != w->oral) return;
+    if (eng_offer_eligible(w->api->eng, w->txn, w->c, &s, o, w->now) != 0) return;
+    offer_row(w, o, &s);
 }
 
 static int oral_offer_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
@@ -72,82 +71,61 @@ static int oral_offer_cb(const void *key, size_t klen, const void *val, size_t v
     if (vlen != sizeof(store_offer_t)) return 0;
     store_offer_t o;
     memcpy(&o, val, sizeof o);
-    if (o.campus != w->c->snapshot.campus) {
-        if (!(w->own->flags & STORE_SCHOOL_ORAL_ELSEWHERE)) return 0;
-        store_campus_t cp;
-        store_school_t sc;
-        if (store_campus_get(w->txn, w->api->st, o.campus, &cp) ||
-            store_school_get(w->txn, w->api->st, cp.school, &sc) || sc.province != w->own->province)
-            return 0;
-    }
-    store_subject_t s;
-    if (offer_visible(w, &o, &s)) offer_row(w, &o, &s);
+    offer_maybe(w, &o);
     return 0;
 }
 
-void net_api_offers(net_req_t *req, net_api_t *api)
+void net_api_offers(net_call_t *call)
 {
-    store_txn_t *txn = net_api_read_txn(req);
+    net_api_t *api = call->api;
+    store_txn_t *txn = net_api_read_txn(call);
     if (!txn) return;
-    api_auth_t a;
-    if (!net_api_auth(req, txn, api, STORE_SESSION_CANDIDATE, &a)) return;
-    const char *kind = net_req_query(req, "kind");
+    if (!net_api_auth(call, txn, STORE_SESSION_CANDIDATE)) return;
+    const char *kind = net_req_query(call->req, "kind");
     if (!kind) kind = "written";
     if (strcmp(kind, "written") != 0 && strcmp(kind, "oral") != 0) {
-        net_reply_error(req, CET_E_BAD_QUERY, "kind");
+        net_call_reply_error(call, CET_E_BAD_QUERY, "kind");
         return;
     }
     store_candidate_t c;
-    if (!a.acct.roster_no || store_candidate_get(txn, api->st, a.acct.roster_no, &c) != 0) {
-        net_reply_error(req, CET_E_NOT_BOUND, NULL);
+    uint32_t no = call->auth.acct.roster_no;
+    if (!no || store_candidate_get(txn, api->st, no, &c) != 0) {
+        net_call_reply_error(call, CET_E_NOT_BOUND, NULL);
         return;
     }
-    store_school_t own;
-    memset(&own, 0, sizeof own);
-    store_school_get(txn, api->st, c.snapshot.school, &own);
     store_reg_t regs[CET_CANDIDATE_REGS_MAX];
-    int n = store_reg_list(txn, api->st, a.acct.roster_no, regs, 16);
-    offers_walk_t w = {api, txn, &c, &own, json_array(), strcmp(kind, "oral") == 0, cet_now_s(),
+    int n = store_reg_list(txn, api->st, no, regs, CET_CANDIDATE_REGS_MAX);
+    offers_walk_t w = {api, txn, &c, json_array(), strcmp(kind, "oral") == 0, cet_now_s(),
                        regs, n < 0 ? 0 : n};
     if (w.oral) {
         int rc = store_scan(txn, api->st, STORE_DB_OFFER, NULL, 0, oral_offer_cb, &w);
         if (rc) {
             json_decref(w.out);
-            net_api_reply_store_error(req, rc);
+            net_call_reply_store_error(call, rc);
             return;
         }
     } else {
         for (int i = 0; i < c.snapshot.n_subjects && i < CET_SUBJECTS_MAX; i++) {
             store_offer_t o;
-            store_subject_t s;
-            if (store_offer_get(txn, api->st, c.snapshot.campus, c.snapshot.subjects[i], &o) == 0 &&
-                offer_visible(&w, &o, &s))
-                offer_row(&w, &o, &s);
+            if (store_offer_get(txn, api->st, c.snapshot.campus, c.snapshot.subjects[i], &o) == 0)
+                offer_maybe(&w, &o);
         }
     }
     eng_phase_t phase;
     json_t *sitting = net_api_sitting_json(txn, api, &phase);
     json_decref(sitting);
-    net_reply_json(req, 200, json_pack("{s:s,s:s,s:o}", "kind", kind, "phase",
-                                       eng_phase_name(phase), "offers", w.out));
+    net_call_reply_json(call, 200, json_pack("{s:s,s:s,s:o}", "kind", kind, "phase",
+                                             eng_phase_name(phase), "offers", w.out));
 }
 
 /* ---- registrations ---- */
-void net_api_reg_create(net_req_t *req, net_api_t *api)
+void net_api_reg_create(net_call_t *call)
 {
     static const char *const allowed[] = {"subject", "campus", NULL};
-    store_txn_t *txn = net_api_read_txn(req);
-    if (!txn) return;
-    api_auth_t a;
-    if (!net_api_auth(req, txn, api, STORE_SESSION_CANDIDATE, &a)) return;
-    eng_op_t *op = net_api_op_new(req, api, ENG_OP_REG_CREATE);
-    memcpy(op->account, a.account, 16);
-    if (net_api_idem_prepare(req, txn, api, op, a.account)) return;
-    json_t *j = net_api_body_json(req, allowed);
-    if (!j) {
-        cet_free(op);
-        return;
-    }
+    eng_op_t *op = net_api_candidate_op(call, ENG_OP_REG_CREATE);
+    if (!op) return;
+    json_t *j = net_call_body(call, allowed);
+    if (!j) return;
     const char *subject;
     const char *field = "subject";
     cet_err_t e = net_json_str(j, "subject", true, &subject);
@@ -157,45 +135,38 @@ void net_api_reg_create(net_req_t *req, net_api_t *api)
         field = "campus";
         e = net_api_json_campus(j, "campus", &op->in.campus);
     }
-    json_decref(j);
     if (e) {
-        net_api_op_refuse(req, op, NULL, e, field);
+        net_call_reply_error(call, e, field);
         return;
     }
-    /* every rule on the read txn first: refusals never touch the writer */
-    store_candidate_t c;
-    store_offer_t o;
-    int r = eng_check_registration(api->eng, txn, a.account, op->in.subject, op->in.campus,
-                                   op->now, &c, &o);
-    if (r) {
-        cet_free(op);
-        if (cet_err_is_code(r))
-            net_reply_error(req, (cet_err_t)r, NULL);
-        else
-            net_api_reply_store_error(req, r);
-        return;
-    }
-    eng_seats_t *seats = eng_seats(api->eng);
-    int slot = eng_seats_slot(seats, op->in.campus, op->in.subject);
-    if (slot < 0 || !eng_seats_take(seats, slot)) {
-        cet_free(op);
-        net_metrics_count("seats_full", 1);
-        net_reply_error(req, CET_E_SEATS_FULL, NULL);
-        return;
-    }
-    op->seat_slot = slot;
-    net_api_op_submit(req, op);
+    /* the engine runs every rule on the read txn and takes the seat before it queues */
+    net_call_submit(call);
 }
 
-void net_api_reg_cancel(net_req_t *req, net_api_t *api, const char *subject)
+json_t *net_api_render_reg(net_call_t *call, const eng_op_t *op)
+{
+    (void)call;
+    char campus[12];
+    snprintf(campus, sizeof campus, "%06u", op->res.u.reg.campus);
+    return json_pack("{s:s#,s:s,s:i,s:s,s:o}", "subject", &op->res.u.reg.subject, (size_t)1,
+                     "campus", campus, "fee", (json_int_t)op->res.u.reg.fee, "state", "unpaid",
+                     "expires_at", net_api_time_json(op->res.u.reg.expires));
+}
+
+void net_api_reg_cancel(net_call_t *call, const char *subject)
 {
     if (!net_api_subject_code_ok(subject)) {
-        net_reply_error(req, CET_E_REGISTRATION_NOT_FOUND, "subject");
+        net_call_reply_error(call, CET_E_REGISTRATION_NOT_FOUND, "subject");
         return;
     }
-    api_auth_t a;
-    eng_op_t *op = net_api_candidate_op(req, api, ENG_OP_REG_CANCEL, &a);
+    eng_op_t *op = net_api_candidate_op(call, ENG_OP_REG_CANCEL);
     if (!op) return;
     op->in.subject = subject[0];
-    net_api_op_submit(req, op);
+    net_call_submit(call);
+}
+
+json_t *net_api_render_cancel(net_call_t *call, const eng_op_t *op)
+{
+    (void)call;
+    return json_pack("{s:o}", "cancelled", net_api_subjects_json(op->res.u.cancel.subjects));
 }

@@ -9,12 +9,14 @@
 #include "base/cet_id.h"
 
 /* ---- staff ---- */
-static eng_op_t *staff_op(net_req_t *req, net_api_t *api, eng_op_kind_t kind, api_auth_t *a)
+/* Common start of staff write calls: auth, op with the staff's scope, Idempotency-Key. */
+static eng_op_t *staff_op(net_call_t *call, eng_op_kind_t kind)
 {
-    store_txn_t *txn = net_api_read_txn(req);
+    store_txn_t *txn = net_api_read_txn(call);
     if (!txn) return NULL;
-    if (!net_api_auth(req, txn, api, STORE_SESSION_STAFF, a)) return NULL;
-    eng_op_t *op = net_api_op_new(req, api, kind);
+    if (!net_api_auth(call, txn, STORE_SESSION_STAFF)) return NULL;
+    api_auth_t *a = &call->auth;
+    eng_op_t *op = net_call_op(call, kind);
     cet_strlcpy(op->staff, a->staff.user, sizeof op->staff);
     switch (a->staff.role) {
     case STORE_STAFF_SCHOOL:
@@ -29,21 +31,17 @@ static eng_op_t *staff_op(net_req_t *req, net_api_t *api, eng_op_kind_t kind, ap
     uint8_t scope[16];
     net_api_email_scope(a->staff.user, scope);
     scope[0] ^= 0x80; /* staff keys never meet candidates' */
-    if (net_api_idem_prepare(req, txn, api, op, scope)) return NULL;
+    if (!net_call_idem(call, scope)) return NULL;
     return op;
 }
 
-void net_api_staff_review(net_req_t *req, net_api_t *api, const char *account_hex)
+void net_api_staff_review(net_call_t *call, const char *account_hex)
 {
     static const char *const allowed[] = {"decision", NULL};
-    api_auth_t a;
-    eng_op_t *op = staff_op(req, api, ENG_OP_STAFF_REVIEW_DECIDE, &a);
+    eng_op_t *op = staff_op(call, ENG_OP_STAFF_REVIEW_DECIDE);
     if (!op) return;
-    json_t *j = net_api_body_json(req, allowed);
-    if (!j) {
-        cet_free(op);
-        return;
-    }
+    json_t *j = net_call_body(call, allowed);
+    if (!j) return;
     const char *d = NULL;
     cet_err_t e = net_json_str(j, "decision", true, &d);
     if (!e && strcmp(d, "approve") != 0 && strcmp(d, "reject") != 0) e = CET_E_INVALID_FIELD;
@@ -52,27 +50,28 @@ void net_api_staff_review(net_req_t *req, net_api_t *api, const char *account_he
         e = CET_E_REVIEW_NOT_FOUND;
         field = "account_id";
     }
-    if (!e) op->in.flag = strcmp(d, "approve") == 0;
-    json_decref(j);
     if (e) {
-        net_api_op_refuse(req, op, NULL, e, field);
+        net_call_reply_error(call, e, field);
         return;
     }
-    net_api_op_submit(req, op);
+    op->in.flag = strcmp(d, "approve") == 0;
+    net_call_submit(call);
 }
 
-static void h_staff_reg(net_req_t *req, net_api_t *api, eng_op_kind_t kind)
+json_t *net_api_render_staff_review(net_call_t *call, const eng_op_t *op)
+{
+    (void)call;
+    return json_pack("{s:s}", "state", eng_review_state_name(op->res.u.review.state));
+}
+
+static void h_staff_reg(net_call_t *call, eng_op_kind_t kind)
 {
     static const char *const allowed_lock[] = {"id_type", "id_number", "subject", "locked", NULL};
     static const char *const allowed_pay[] = {"id_type", "id_number", "subjects", NULL};
-    api_auth_t a;
-    eng_op_t *op = staff_op(req, api, kind, &a);
+    eng_op_t *op = staff_op(call, kind);
     if (!op) return;
-    json_t *j = net_api_body_json(req, kind == ENG_OP_STAFF_LOCK ? allowed_lock : allowed_pay);
-    if (!j) {
-        cet_free(op);
-        return;
-    }
+    json_t *j = net_call_body(call, kind == ENG_OP_STAFF_LOCK ? allowed_lock : allowed_pay);
+    if (!j) return;
     const char *type_s = NULL, *num = NULL, *field = "id_type";
     int id_type = 0;
     cet_err_t e = net_json_str(j, "id_type", true, &type_s);
@@ -104,58 +103,72 @@ static void h_staff_reg(net_req_t *req, net_api_t *api, eng_op_kind_t kind)
             else op->in.subjects[n++] = s[0];
         }
     }
-    json_decref(j);
     if (e) {
-        net_api_op_refuse(req, op, NULL, e, field);
+        net_call_reply_error(call, e, field);
         return;
     }
     op->in.id_type = (uint8_t)id_type;
-    net_api_op_submit(req, op);
+    net_call_submit(call);
 }
 
-void net_api_staff_capacity(net_req_t *req, net_api_t *api, const char *rest)
+json_t *net_api_render_lock(net_call_t *call, const eng_op_t *op)
+{
+    (void)call;
+    return json_pack("{s:s#,s:b,s:o}", "subject", &op->res.u.lock.subject, (size_t)1, "locked",
+                     op->res.u.lock.locked, "expires_at",
+                     net_api_time_json(op->res.u.lock.expires));
+}
+
+json_t *net_api_render_group_pay(net_call_t *call, const eng_op_t *op)
+{
+    (void)call;
+    return json_pack("{s:o}", "paid", net_api_subjects_json(op->res.u.group_pay.subjects));
+}
+
+void net_api_staff_capacity(net_call_t *call, const char *rest)
 {
     static const char *const allowed[] = {"capacity", NULL};
     /* rest: "{campus}/{subject}" */
     char campus_s[8] = "";
     const char *slash = strchr(rest, '/');
     if (!slash || slash - rest != 6 || !net_api_subject_code_ok(slash + 1)) {
-        net_reply_error(req, CET_E_OFFER_NOT_FOUND, NULL);
+        net_call_reply_error(call, CET_E_OFFER_NOT_FOUND, NULL);
         return;
     }
     memcpy(campus_s, rest, 6);
     if (strspn(campus_s, "0123456789") != 6) {
-        net_reply_error(req, CET_E_OFFER_NOT_FOUND, NULL);
+        net_call_reply_error(call, CET_E_OFFER_NOT_FOUND, NULL);
         return;
     }
-    api_auth_t a;
-    eng_op_t *op = staff_op(req, api, ENG_OP_STAFF_CAPACITY, &a);
+    eng_op_t *op = staff_op(call, ENG_OP_STAFF_CAPACITY);
     if (!op) return;
-    json_t *j = net_api_body_json(req, allowed);
-    if (!j) {
-        cet_free(op);
-        return;
-    }
+    json_t *j = net_call_body(call, allowed);
+    if (!j) return;
     int64_t cap = 0;
     cet_err_t e = net_json_int(j, "capacity", true, &cap);
     if (!e && (cap < 0 || cap > (json_int_t)CET_OFFER_CAPACITY_MAX)) e = CET_E_INVALID_FIELD;
-    json_decref(j);
     if (e) {
-        net_api_op_refuse(req, op, NULL, e, "capacity");
+        net_call_reply_error(call, e, "capacity");
         return;
     }
     op->in.campus = (uint32_t)atoi(campus_s);
     op->in.subject = slash[1];
     op->in.capacity = (uint32_t)cap;
-    net_api_op_submit(req, op);
+    net_call_submit(call);
 }
 
-void net_api_staff_lock(net_req_t *req, net_api_t *api)
+json_t *net_api_render_capacity(net_call_t *call, const eng_op_t *op)
 {
-    h_staff_reg(req, api, ENG_OP_STAFF_LOCK);
+    (void)call;
+    return json_pack("{s:i}", "capacity", (json_int_t)op->res.u.capacity.capacity);
 }
 
-void net_api_staff_group_pay(net_req_t *req, net_api_t *api)
+void net_api_staff_lock(net_call_t *call)
 {
-    h_staff_reg(req, api, ENG_OP_STAFF_GROUP_PAY);
+    h_staff_reg(call, ENG_OP_STAFF_LOCK);
+}
+
+void net_api_staff_group_pay(net_call_t *call)
+{
+    h_staff_reg(call, ENG_OP_STAFF_GROUP_PAY);
 }

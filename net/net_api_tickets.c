@@ -35,21 +35,6 @@
 
 #define TK_RENDER_VERSION 1u /* bump when the page layout changes: kept PDFs become stale */
 
-#ifdef CET_SANITIZE
-/*
- * LeakSanitizer (the sanitizer build only): fontconfig's global configuration,
- * loaded by the font check at start, and the patterns behind pango's
- * per-thread font map of each worker stay for the life of the process: a
- * cache of constant size (see tests/unit/test_net_ticket_pdf.c), not a leak
- * of ours. cetd is the one program that defines this hook.
- */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:libfontconfig.so\nleak:libpango-1.0.so\nleak:libpangoft2-1.0.so\n";
-}
-#endif
-
 /* ---- the cache of rendered tickets ---- */
 typedef struct tk_entry {
     struct tk_entry *next, *lru_prev, *lru_next;
@@ -287,21 +272,31 @@ static void ticket_key(const net_ticket_t *t, uint8_t key[16], char etag[64])
     snprintf(etag, 64, "\"%s-%s\"", t->ticket, hex);
 }
 
-static void reply_pdf(net_req_t *req, const char *etag, const char *filename, const uint8_t *pdf,
+/* Replies a PDF (the call is released). */
+static void reply_pdf(net_call_t *call, const char *etag, const char *filename, const uint8_t *pdf,
                       size_t len)
 {
     char disp[128];
     snprintf(disp, sizeof disp, "inline; filename=\"%s\"", filename);
-    net_req_add_header(req, "Content-Disposition", disp);
-    net_req_add_header(req, "Cache-Control", "private, no-cache");
-    if (etag) net_req_add_header(req, "ETag", etag);
-    net_reply_raw(req, 200, "application/pdf", (const char *)pdf, len);
+    net_req_add_header(call->req, "Content-Disposition", disp);
+    net_req_add_header(call->req, "Cache-Control", "private, no-cache");
+    if (etag) net_req_add_header(call->req, "ETag", etag);
+    net_call_reply_raw(call, 200, "application/pdf", pdf, len);
+}
+
+/* A refusal (cet_err_t) or a storage code, replied; the call is released. */
+static void reply_rc(net_call_t *call, int rc, const char *field)
+{
+    if (cet_err_is_code(rc))
+        net_call_reply_error(call, (cet_err_t)rc, field);
+    else
+        net_call_reply_store_error(call, rc);
 }
 
 /* ---- GET /api/v1/admission-tickets/{subject} ---- */
 typedef struct tk_job {
     net_work_t w;
-    net_req_t *req;
+    net_call_t *call;
     store_t *st;
     bool from_file; /* out: read from DATA_DIR/tickets, not rendered */
     net_ticket_t t;
@@ -315,8 +310,8 @@ typedef struct tk_job {
 /* DATA_DIR/tickets/<key in hex>.pdf into out[cap]; with dir_only, DATA_DIR/tickets. */
 static bool tk_file_path(store_t *st, const uint8_t key[16], bool dir_only, char *out, size_t cap)
 {
-    const char *data = NULL;
-    if (mdb_env_get_path(store_env(st), &data) != 0 || !data) return false;
+    const char *data = store_dir(st);
+    if (!data || !data[0]) return false;
     char hex[33];
     cet_hex(hex, key, 16);
     int n = dir_only ? snprintf(out, cap, "%s/tickets", data)
@@ -332,14 +327,17 @@ static bool tk_file_read(store_t *st, const uint8_t key[16], uint8_t **pdf, size
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;
     struct stat sb;
-    bool ok = fstat(fd, &sb) == 0 && sb.st_size > 5 && (uint64_t)sb.st_size <= NET_TICKET_PDF_BYTES_MAX;
+    bool ok =
+        fstat(fd, &sb) == 0 && sb.st_size > 5 && (uint64_t)sb.st_size <= NET_TICKET_PDF_BYTES_MAX;
     uint8_t *buf = ok ? cet_malloc((size_t)sb.st_size) : NULL;
     size_t got = 0;
     while (ok && got < (size_t)sb.st_size) {
         ssize_t r = read(fd, buf + got, (size_t)sb.st_size - got);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) ok = false;
-        else got += (size_t)r;
+        if (r <= 0)
+            ok = false;
+        else
+            got += (size_t)r;
     }
     close(fd);
     if (ok && memcmp(buf, "%PDF-", 5) == 0) {
@@ -355,7 +353,8 @@ static bool tk_file_read(store_t *st, const uint8_t key[16], uint8_t **pdf, size
 static void tk_file_write(store_t *st, const uint8_t key[16], const uint8_t *pdf, size_t len)
 {
     char dir[4200], path[4200], tmp[4300];
-    if (!tk_file_path(st, key, true, dir, sizeof dir) || !tk_file_path(st, key, false, path, sizeof path))
+    if (!tk_file_path(st, key, true, dir, sizeof dir) ||
+        !tk_file_path(st, key, false, path, sizeof path))
         return;
     if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
         CET_WARN("tickets: cannot keep rendered tickets in %s: %s", dir, strerror(errno));
@@ -392,13 +391,13 @@ static void tk_render_done_cb(net_work_t *w)
     tk_job_t *j = w->arg;
     if (j->err != NET_TICKET_OK) {
         CET_ERROR("tickets: rendering %s failed: %s", j->t.ticket, net_ticket_err_name(j->err));
-        net_reply_error(j->req, CET_E_INTERNAL, NULL);
+        net_call_reply_error(j->call, CET_E_INTERNAL, NULL);
     } else {
         net_metrics_count(j->from_file ? "ticket_file_reads" : "ticket_renders", 1);
         tk_entry_t *e = tk_put(j->key, j->pdf, j->len);
         char fn[64];
         snprintf(fn, sizeof fn, "cet-ticket-%s.pdf", j->t.ticket);
-        reply_pdf(j->req, j->etag, fn, e->pdf, e->len);
+        reply_pdf(j->call, j->etag, fn, e->pdf, e->len);
         tk_unref(e);
     }
     cet_free(j);
@@ -428,28 +427,24 @@ static int own_ticket(store_txn_t *txn, net_api_t *api, const api_auth_t *a, con
     return ticket_build(txn, api->st, &sit, &c, &r, t);
 }
 
-void net_api_ticket_get(net_req_t *req, net_api_t *api, const char *subject)
+void net_api_ticket_get(net_call_t *call, const char *subject)
 {
-    store_txn_t *txn = net_api_read_txn(req);
+    store_txn_t *txn = net_api_read_txn(call);
     if (!txn) return;
-    api_auth_t a;
-    if (!net_api_auth(req, txn, api, STORE_SESSION_CANDIDATE, &a)) return;
+    if (!net_api_auth(call, txn, STORE_SESSION_CANDIDATE)) return;
     tk_job_t *j = cet_malloc(sizeof *j);
-    int rc = own_ticket(txn, api, &a, subject, &j->t);
-    net_core_read_done(net_req_core(req));
+    int rc = own_ticket(txn, call->api, &call->auth, subject, &j->t);
+    net_call_read_done(call);
     if (rc) {
         cet_free(j);
-        if (cet_err_is_code(rc))
-            net_reply_error(req, (cet_err_t)rc, NULL);
-        else
-            net_api_reply_store_error(req, rc);
+        reply_rc(call, rc, NULL);
         return;
     }
     ticket_key(&j->t, j->key, j->etag);
-    const char *inm = net_req_header(req, "If-None-Match");
+    const char *inm = net_req_header(call->req, "If-None-Match");
     if (inm && strstr(inm, j->etag)) {
-        net_req_add_header(req, "ETag", j->etag);
-        net_reply_raw(req, 304, "application/pdf", NULL, 0);
+        net_req_add_header(call->req, "ETag", j->etag);
+        net_call_reply_raw(call, 304, "application/pdf", NULL, 0);
         cet_free(j);
         return;
     }
@@ -457,20 +452,20 @@ void net_api_ticket_get(net_req_t *req, net_api_t *api, const char *subject)
     if (e) {
         char fn[64];
         snprintf(fn, sizeof fn, "cet-ticket-%s.pdf", j->t.ticket);
-        reply_pdf(req, j->etag, fn, e->pdf, e->len);
+        reply_pdf(call, j->etag, fn, e->pdf, e->len);
         tk_unref(e);
         cet_free(j);
         return;
     }
-    j->req = req;
-    j->st = api->st;
+    j->call = call;
+    j->st = call->api->st;
     j->from_file = false;
     j->pdf = NULL;
     j->w = (net_work_t){.work_cb = tk_render_cb, .done_cb = tk_render_done_cb, .arg = j};
-    cet_err_t e2 = net_pool_submit(net_req_core(req), &j->w);
+    cet_err_t e2 = net_pool_submit(net_req_core(call->req), &j->w);
     if (e2) { /* the queue is full: 503 with Retry-After */
         cet_free(j);
-        net_reply_error(req, e2, NULL);
+        net_call_reply_error(call, e2, NULL);
     }
 }
 
@@ -490,86 +485,49 @@ static int staff_campus_scope(store_txn_t *txn, net_api_t *api, const store_staf
     return sc.province == s->scope ? 0 : CET_E_FORBIDDEN;
 }
 
-static void reply_rc(net_req_t *req, int rc, const char *field)
+/* Authenticates a staff session on the core's read txn (the call's rtxn). False when replied. */
+static bool tk_staff_auth(net_call_t *call)
 {
-    if (cet_err_is_code(rc))
-        net_reply_error(req, (cet_err_t)rc, field);
-    else
-        net_api_reply_store_error(req, rc);
+    store_txn_t *txn = net_api_read_txn(call);
+    return txn && net_api_auth(call, txn, STORE_SESSION_STAFF);
 }
 
 /* ---- staff writes: arrange, rooms (ENG_OP_TICKETS) ---- */
-typedef struct tk_op_box {
-    eng_tickets_in_t in;
-    void (*done_cb)(store_req_t *r); /* net_api.c's, run after the box is freed */
-} tk_op_box_t;
-
-static void tk_op_done_cb(store_req_t *r)
-{
-    eng_op_t *op = (eng_op_t *)r;
-    tk_op_box_t *b = (tk_op_box_t *)op->in.tickets;
-    void (*done)(store_req_t *) = b->done_cb;
-    op->in.tickets = NULL;
-    cet_free(b);
-    done(r);
-}
-
 /*
- * Authenticates the staff, checks the scope, prepares an ENG_OP_TICKETS op
- * with its box (idempotency handled). Returns NULL when it replied.
+ * After tk_staff_auth: checks the staff's scope over campus and prepares the
+ * call's ENG_OP_TICKETS op for what (its input in call->tickets, released
+ * with the call; Idempotency-Key set). NULL when it replied.
  */
-static eng_op_t *tk_staff_op(net_req_t *req, net_api_t *api, uint32_t campus, tk_op_box_t **box)
+static eng_op_t *tk_staff_op(net_call_t *call, uint32_t campus, eng_tickets_what_t what)
 {
-    store_txn_t *txn = net_api_read_txn(req);
-    if (!txn) return NULL;
-    api_auth_t a;
-    if (!net_api_auth(req, txn, api, STORE_SESSION_STAFF, &a)) return NULL;
-    int rc = staff_campus_scope(txn, api, &a.staff, campus);
+    const api_auth_t *a = &call->auth;
+    int rc = staff_campus_scope(call->rtxn, call->api, &a->staff, campus);
     if (rc) {
-        reply_rc(req, rc, "campus");
+        reply_rc(call, rc, "campus");
         return NULL;
     }
-    eng_op_t *op = net_api_op_new(req, api, ENG_OP_TICKETS);
-    cet_strlcpy(op->staff, a.staff.user, sizeof op->staff);
-    if (a.staff.role == STORE_STAFF_SCHOOL)
-        op->in.scope_school = a.staff.scope;
+    eng_op_t *op = net_call_op(call, ENG_OP_TICKETS);
+    cet_strlcpy(op->staff, a->staff.user, sizeof op->staff);
+    if (a->staff.role == STORE_STAFF_SCHOOL)
+        op->in.scope_school = a->staff.scope;
     else
-        op->in.scope_province = (uint16_t)a.staff.scope;
+        op->in.scope_province = (uint16_t)a->staff.scope;
     op->in.campus = campus;
     uint8_t scope[16];
-    net_api_email_scope(a.staff.user, scope);
+    net_api_email_scope(a->staff.user, scope);
     scope[0] ^= 0x80; /* staff keys never meet candidates' (as net_api_staff.c) */
-    if (net_api_idem_prepare(req, txn, api, op, scope)) return NULL;
-    tk_op_box_t *b = cet_calloc(1, sizeof *b);
-    b->done_cb = op->req.done_cb;
-    op->req.done_cb = tk_op_done_cb;
-    op->in.tickets = &b->in;
-    *box = b;
+    if (!net_call_idem(call, scope)) return NULL;
+    call->tickets = cet_calloc(1, sizeof *call->tickets);
+    call->tickets->what = what;
+    op->in.tickets = call->tickets;
     return op;
 }
 
-static void tk_op_submit(net_req_t *req, eng_op_t *op, tk_op_box_t *b)
-{
-    cet_err_t e = eng_submit(op);
-    if (e) {
-        cet_free(b);
-        cet_free(op);
-        net_reply_error(req, e, NULL);
-    }
-}
-
-static void tk_op_refuse(net_req_t *req, eng_op_t *op, tk_op_box_t *b, cet_err_t e,
-                         const char *field)
-{
-    cet_free(b);
-    cet_free(op);
-    net_reply_error(req, e, field);
-}
-
-void net_api_arrangement_create(net_req_t *req, net_api_t *api)
+void net_api_arrangement_create(net_call_t *call)
 {
     static const char *const allowed[] = {"campus", "subject", NULL};
-    json_t *j = net_api_body_json(req, allowed);
+    if (!tk_staff_auth(call)) return;
+    json_t *j = net_call_body(call, allowed);
     if (!j) return;
     uint32_t campus = 0;
     const char *subject = NULL, *field = "campus";
@@ -579,18 +537,28 @@ void net_api_arrangement_create(net_req_t *req, net_api_t *api)
         e = net_json_str(j, "subject", true, &subject);
         if (!e && !net_api_subject_code_ok(subject)) e = CET_E_INVALID_FIELD;
     }
-    char code = e ? 0 : subject[0];
-    json_decref(j);
     if (e) {
-        net_reply_error(req, e, field);
+        net_call_reply_error(call, e, field);
         return;
     }
-    tk_op_box_t *b;
-    eng_op_t *op = tk_staff_op(req, api, campus, &b);
+    eng_op_t *op = tk_staff_op(call, campus, ENG_TICKETS_ARRANGE);
     if (!op) return;
-    b->in.what = ENG_TICKETS_ARRANGE;
-    op->in.subject = code;
-    tk_op_submit(req, op, b);
+    op->in.subject = subject[0];
+    net_call_submit(call);
+}
+
+json_t *net_api_render_tickets(net_call_t *call, const eng_op_t *op)
+{
+    (void)call;
+    uint32_t campus = op->res.u.tickets.campus, rooms = op->res.u.tickets.rooms,
+             seats = op->res.u.tickets.seats;
+    if (op->res.u.tickets.what == ENG_TICKETS_ROOMS)
+        return json_pack("{s:o,s:i,s:i}", "campus", net_api_code6(campus), "rooms",
+                         (json_int_t)rooms, "seats", (json_int_t)seats);
+    return json_pack("{s:o,s:s#,s:i,s:i,s:i,s:o}", "campus", net_api_code6(campus), "subject",
+                     &op->res.u.tickets.subject, (size_t)1, "rooms", (json_int_t)rooms, "seats",
+                     (json_int_t)seats, "slots", (json_int_t)op->res.u.tickets.slots, "arranged_at",
+                     net_api_time_json(op->res.u.tickets.arranged_at));
 }
 
 /* "991010/rooms" -> campus; false when the path is anything else. */
@@ -605,20 +573,21 @@ static bool rooms_path(const char *rest, uint32_t *campus)
 /*
  * The body: {"rooms": [...]} or the bare list [...]. The bare list is decoded
  * as {"rooms": <body>} by the same strict decoder (UTF-8, depth, duplicate
- * keys), which takes objects only. Replies and returns NULL on error.
+ * keys), which takes objects only. The result is call->body; NULL when replied.
  */
-static json_t *rooms_body(net_req_t *req)
+static json_t *rooms_body(net_call_t *call)
 {
     static const char *const allowed[] = {"rooms", NULL};
     size_t len;
-    const char *body = net_req_body(req, &len);
+    const char *body = net_req_body(call->req, &len);
     size_t at = 0;
-    while (at < len && (body[at] == ' ' || body[at] == '\t' || body[at] == '\r' || body[at] == '\n'))
+    while (at < len &&
+           (body[at] == ' ' || body[at] == '\t' || body[at] == '\r' || body[at] == '\n'))
         at++;
-    if (at == len || body[at] != '[') return net_api_body_json(req, allowed);
-    const char *ct = net_req_header(req, "Content-Type");
+    if (at == len || body[at] != '[') return net_call_body(call, allowed);
+    const char *ct = net_req_header(call->req, "Content-Type");
     if (ct && strncasecmp(ct, "application/json", 16) != 0) {
-        net_reply_error(req, CET_E_UNSUPPORTED_MEDIA_TYPE, NULL);
+        net_call_reply_error(call, CET_E_UNSUPPORTED_MEDIA_TYPE, NULL);
         return NULL;
     }
     static const char head[] = "{\"rooms\":", tail[] = "}";
@@ -626,28 +595,24 @@ static json_t *rooms_body(net_req_t *req)
     memcpy(w, head, sizeof head - 1);
     memcpy(w + sizeof head - 1, body, len);
     memcpy(w + sizeof head - 1 + len, tail, sizeof tail);
-    json_t *j = NULL;
     const char *field = NULL;
-    cet_err_t e = net_json_decode(w, sizeof head - 1 + len + sizeof tail - 1, allowed, &j, &field);
+    cet_err_t e =
+        net_json_decode(w, sizeof head - 1 + len + sizeof tail - 1, allowed, &call->body, &field);
     cet_free(w);
     if (e) {
-        net_reply_error(req, e, field ? field : "rooms");
+        net_call_reply_error(call, e, field ? field : "rooms");
         return NULL;
     }
-    return j;
+    return call->body;
 }
 
-static void rooms_put(net_req_t *req, net_api_t *api, uint32_t campus)
+static void rooms_put(net_call_t *call, uint32_t campus)
 {
-    json_t *j = rooms_body(req);
+    json_t *j = rooms_body(call);
     if (!j) return;
-    tk_op_box_t *b;
-    eng_op_t *op = tk_staff_op(req, api, campus, &b);
-    if (!op) {
-        json_decref(j);
-        return;
-    }
-    b->in.what = ENG_TICKETS_ROOMS;
+    eng_op_t *op = tk_staff_op(call, campus, ENG_TICKETS_ROOMS);
+    if (!op) return;
+    eng_tickets_in_t *in = call->tickets;
     json_t *rooms = json_object_get(j, "rooms");
     cet_err_t e = CET_E_OK;
     if (!rooms)
@@ -672,31 +637,34 @@ static void rooms_put(net_req_t *req, net_api_t *api, uint32_t campus)
             e = CET_E_INVALID_FIELD;
             break;
         }
-        b->in.rooms[b->in.n_rooms++] = (eng_tickets_room_t){(uint16_t)r, (uint8_t)s};
+        in->rooms[in->n_rooms++] = (eng_tickets_room_t){(uint16_t)r, (uint8_t)s};
     }
-    json_decref(j);
     if (e) {
-        tk_op_refuse(req, op, b, e, "rooms");
+        net_call_reply_error(call, e, "rooms");
         return;
     }
-    tk_op_submit(req, op, b);
+    net_call_submit(call);
 }
 
-static void rooms_get(net_req_t *req, net_api_t *api, uint32_t campus)
+static void rooms_get(net_call_t *call, uint32_t campus)
 {
-    store_txn_t *txn = net_api_read_txn(req);
-    if (!txn) return;
-    api_auth_t a;
-    if (!net_api_auth(req, txn, api, STORE_SESSION_STAFF, &a)) return;
-    int rc = staff_campus_scope(txn, api, &a.staff, campus);
+    store_txn_t *txn = call->rtxn;
+    net_api_t *api = call->api;
+    int rc = staff_campus_scope(txn, api, &call->auth.staff, campus);
     if (rc) {
-        reply_rc(req, rc, "campus");
+        reply_rc(call, rc, "campus");
         return;
     }
     store_room_t rooms[CET_ROOMS_PER_CAMPUS_MAX];
     int n = store_rooms_list(txn, api->st, campus, rooms, CET_ROOMS_PER_CAMPUS_MAX);
     if (n < 0) {
-        net_api_reply_store_error(req, n);
+        net_call_reply_store_error(call, n);
+        return;
+    }
+    store_arrangement_t arrs[64];
+    int na = store_arrangements_of(txn, api->st, campus, arrs, 64);
+    if (na < 0) {
+        net_call_reply_store_error(call, na);
         return;
     }
     json_t *arr = json_array();
@@ -706,8 +674,6 @@ static void rooms_get(net_req_t *req, net_api_t *api, uint32_t campus)
                                              "seats", (json_int_t)rooms[i].seats));
         seats += rooms[i].seats;
     }
-    store_arrangement_t arrs[64];
-    int na = store_arrangements_of(txn, api->st, campus, arrs, 64);
     json_t *done = json_array();
     for (int i = 0; i < na; i++) {
         char s[2] = {arrs[i].subject, 0};
@@ -717,31 +683,32 @@ static void rooms_get(net_req_t *req, net_api_t *api, uint32_t campus)
                                               (json_int_t)arrs[i].slots, "arranged_at",
                                               net_api_time_json(arrs[i].at)));
     }
-    net_reply_json(
-        req, 200,
+    net_call_reply_json(
+        call, 200,
         json_pack("{s:o,s:o,s:b,s:i,s:i,s:o}", "campus", net_api_code6(campus), "rooms", arr,
                   "default", n == 0, "default_seats", (json_int_t)CET_ROOM_SEATS_DEFAULT, "seats",
                   (json_int_t)(n ? seats : CET_ROOMS_PER_CAMPUS_MAX * CET_ROOM_SEATS_DEFAULT),
                   "arrangements", done));
 }
 
-void net_api_campus_rooms(net_req_t *req, net_api_t *api, const char *rest)
+void net_api_campus_rooms(net_call_t *call, const char *rest)
 {
     uint32_t campus;
     if (!rooms_path(rest, &campus)) {
-        net_reply_error(req, CET_E_NOT_FOUND, NULL);
+        net_call_reply_error(call, CET_E_NOT_FOUND, NULL);
         return;
     }
-    if (net_req_method(req) == NET_PUT)
-        rooms_put(req, api, campus);
+    if (!tk_staff_auth(call)) return;
+    if (net_req_method(call->req) == NET_PUT)
+        rooms_put(call, campus);
     else
-        rooms_get(req, api, campus);
+        rooms_get(call, campus);
 }
 
 /* ---- GET /api/v1/admin/admission-tickets?campus=C&subject=S[&room=R] ---- */
 typedef struct tk_bulk {
     net_work_t w;
-    net_req_t *req;
+    net_call_t *call;
     store_t *st;
     uint32_t campus;
     char subject;
@@ -760,8 +727,8 @@ typedef struct tk_bulk {
 static int bulk_visit_cb(const store_reg_t *r, void *arg)
 {
     tk_bulk_t *b = arg;
-    if (!(r->flags & STORE_REG_PAID) || !(r->flags & STORE_REG_ARRANGED)) return 0;
-    if (b->room && r->room != b->room) return 0;
+    if (!(r->flags & STORE_REG_PAID) || !(r->flags & STORE_REG_ARRANGED)) return CET_OK;
+    if (b->room && r->room != b->room) return CET_OK;
     if (b->n >= CET_TICKET_BULK_PAGES_MAX) return CET_E_BAD_QUERY; /* ask for one room at a time */
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 256;
@@ -773,13 +740,13 @@ static int bulk_visit_cb(const store_reg_t *r, void *arg)
     }
     store_candidate_t c;
     int rc = store_candidate_get(b->txn, b->st, r->roster_no, &c);
-    if (rc == STORE_NOTFOUND) return 0;
+    if (rc == STORE_NOTFOUND) return CET_OK;
     if (rc) return rc;
     rc = ticket_build(b->txn, b->st, &b->sit, &c, r, &b->t[b->n]);
-    if (rc == CET_E_NOT_ARRANGED) return 0;
+    if (rc == CET_E_NOT_ARRANGED) return CET_OK;
     if (rc) return rc;
     b->n++;
-    return 0;
+    return CET_OK;
 }
 
 static int by_room_seat(const void *x, const void *y)
@@ -818,21 +785,22 @@ static void tk_bulk_done_cb(net_work_t *w)
 {
     tk_bulk_t *b = w->arg;
     if (b->rc) {
-        reply_rc(b->req, b->rc, b->rc == CET_E_BAD_QUERY ? "room" : NULL);
+        reply_rc(b->call, b->rc, b->rc == CET_E_BAD_QUERY ? "room" : NULL);
     } else {
         char fn[64];
         if (b->room)
             snprintf(fn, sizeof fn, "cet-tickets-%06u-%c-%03u.pdf", b->campus, b->subject, b->room);
         else
             snprintf(fn, sizeof fn, "cet-tickets-%06u-%c.pdf", b->campus, b->subject);
-        reply_pdf(b->req, NULL, fn, b->pdf, b->len);
+        reply_pdf(b->call, NULL, fn, b->pdf, b->len);
     }
     cet_free(b->pdf);
     cet_free(b);
 }
 
-void net_api_tickets_print_all(net_req_t *req, net_api_t *api)
+void net_api_tickets_print_all(net_call_t *call)
 {
+    net_req_t *req = call->req;
     const char *cs = net_req_query(req, "campus"), *ss = net_req_query(req, "subject"),
                *rs = net_req_query(req, "room");
     const char *field = NULL;
@@ -843,28 +811,25 @@ void net_api_tickets_print_all(net_req_t *req, net_api_t *api)
     else if (rs && (strspn(rs, "0123456789") != strlen(rs) || strlen(rs) > 3 || atoi(rs) < 1))
         field = "room";
     if (field) {
-        net_reply_error(req, CET_E_BAD_QUERY, field);
+        net_call_reply_error(call, CET_E_BAD_QUERY, field);
         return;
     }
-    store_txn_t *txn = net_api_read_txn(req);
-    if (!txn) return;
-    api_auth_t a;
-    if (!net_api_auth(req, txn, api, STORE_SESSION_STAFF, &a)) return;
+    if (!tk_staff_auth(call)) return;
     uint32_t campus = (uint32_t)atoi(cs);
-    int rc = staff_campus_scope(txn, api, &a.staff, campus);
+    int rc = staff_campus_scope(call->rtxn, call->api, &call->auth.staff, campus);
     if (rc == 0) {
         store_offer_t o;
-        rc = store_offer_get(txn, api->st, campus, ss[0], &o);
+        rc = store_offer_get(call->rtxn, call->api->st, campus, ss[0], &o);
         if (rc == STORE_NOTFOUND) rc = CET_E_OFFER_NOT_FOUND;
     }
-    net_core_read_done(net_req_core(req));
+    net_call_read_done(call);
     if (rc) {
-        reply_rc(req, rc, "campus");
+        reply_rc(call, rc, "campus");
         return;
     }
     tk_bulk_t *b = cet_calloc(1, sizeof *b);
-    b->req = req;
-    b->st = api->st;
+    b->call = call;
+    b->st = call->api->st;
     b->campus = campus;
     b->subject = ss[0];
     b->room = rs ? (uint16_t)atoi(rs) : 0;
@@ -872,6 +837,6 @@ void net_api_tickets_print_all(net_req_t *req, net_api_t *api)
     cet_err_t e = net_pool_submit(net_req_core(req), &b->w);
     if (e) {
         cet_free(b);
-        net_reply_error(req, e, NULL);
+        net_call_reply_error(call, e, NULL);
     }
 }

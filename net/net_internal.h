@@ -54,10 +54,30 @@ cet_err_t net_pool_push(net_pool_t *pool, net_work_t *w);
 /** Hands a finished job back to its core (pool thread; implemented in net_server.c). */
 void net_core_work_done(net_core_t *core, net_work_t *w);
 
+/* ---- connections (net_server.c) ---- */
+typedef struct net_conn net_conn_t;
+/** The tracked connection evreq arrived on, or NULL (not claimed / untracked). */
+net_conn_t *net_conn_of(net_core_t *core, struct evhttp_request *evreq);
+/** A whole request arrived on conn and is being handled: its read deadline stops. */
+void net_conn_request_taken(net_conn_t *conn);
+/** The request taken on conn was answered: the next one's first byte starts a deadline. */
+void net_conn_request_done(net_conn_t *conn);
+/** True when conn came through a unix listener (h2o). NULL: false. */
+bool net_conn_is_unix(const net_conn_t *conn);
+/** conn is gone (called by net_req_gone_cb); NULL is ignored. */
+void net_conn_closed(net_conn_t *conn);
+/** The connection close callback used while no request is pending (arg: the conn). */
+void net_conn_closed_cb(struct evhttp_connection *evcon, void *arg);
+/** Open and ever-accepted connections of the unix (or TCP) listeners, all cores. */
+void net_server_listener_conns(net_server_t *srv, bool is_unix, uint64_t *open, uint64_t *accepted);
+/** Connections closed by the read deadline, all cores. */
+uint64_t net_server_deadline_closes(net_server_t *srv);
+
 /* ---- requests (net_req.c) ---- */
 struct net_req {
     struct evhttp_request *evreq; /* libevent's; untouchable once gone */
     net_core_t *core;
+    net_conn_t *conn; /* NULL once the connection is gone (or never tracked) */
     net_req_t *next_free;
     net_req_t *live_prev, *live_next; /* the core's list of unanswered requests */
     void *user;
@@ -72,6 +92,7 @@ struct net_req {
     size_t body_len;
     char path[CET_PATH_BYTES_MAX];
     char client[64];
+    char request_id[CET_REQUEST_ID_BYTES_MAX + 1]; /* X-Request-Id taken or made */
     char body[CET_BODY_BYTES_MAX + 1];
 };
 
@@ -93,10 +114,6 @@ net_req_t *net_core_req_alloc(net_core_t *core);
 void net_core_req_release(net_core_t *core, net_req_t *req);
 /** Book-keeping when a pending request is answered: in-flight count, txn reset. */
 void net_core_req_finished(net_core_t *core);
-/** Called by closecbs: one connection of core is gone. */
-void net_core_conn_closed(net_core_t *core);
-/** The connection close callback used while no request is pending. */
-void net_core_conn_closed_cb(struct evhttp_connection *evcon, void *arg);
 /** The core's metrics block. */
 net_core_metrics_t *net_core_metrics(net_core_t *core);
 /** True once net_server_drain began. */
@@ -109,5 +126,8 @@ uint64_t net_core_conns(const net_core_t *core);
 uint64_t net_core_inflight(const net_core_t *core);
 unsigned net_server_pool_queue(net_server_t *srv);
 void net_server_app_metrics(net_server_t *srv, struct evbuffer *out);
+/** The server's options (trusted proxies for net_req.c). */
+const net_options_t *net_server_options(const net_server_t *srv);
+net_server_t *net_core_server(net_core_t *core);
 
 #endif

@@ -8,7 +8,11 @@
  * lookups read a published count with acquire order).
  */
 #include <event2/buffer.h>
+#include <dirent.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -27,6 +31,7 @@ typedef struct name_table {
 static name_table_t routes = {PTHREAD_MUTEX_INITIALIZER, 1, {"other"}, CET_ROUTES_MAX};
 static name_table_t counters = {PTHREAD_MUTEX_INITIALIZER, 0, {0}, CET_METRIC_COUNTERS_MAX};
 static _Atomic uint64_t counter_values[CET_METRIC_COUNTERS_MAX];
+static const char *counter_help[CET_METRIC_COUNTERS_MAX]; /* set by net_metrics_declare */
 
 /* Index of name in t, adding it when new; -1 when t is full. */
 static int name_index(name_table_t *t, const char *name)
@@ -63,6 +68,12 @@ void net_metrics_count(const char *name, uint64_t n)
         return;
     }
     atomic_fetch_add_explicit(&counter_values[i], n, memory_order_relaxed);
+}
+
+void net_metrics_declare(const char *name, const char *help)
+{
+    int i = name_index(&counters, name);
+    if (i >= 0) counter_help[i] = help;
 }
 
 /* ---- recording ---- */
@@ -176,6 +187,93 @@ static void render_requests(net_server_t *srv, struct evbuffer *out, unsigned nr
     }
 }
 
+/* process_* as the Prometheus client libraries name them, from /proc/self. */
+static void render_process(struct evbuffer *out)
+{
+    long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    unsigned long long utime = 0, stime = 0, start = 0, vsize = 0;
+    long long rss = 0;
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (f) {
+        char buf[1024];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = 0;
+        fclose(f);
+        const char *p = strrchr(buf, ')'); /* after the command name */
+        /* fields 14 utime 15 stime 22 starttime 23 vsize 24 rss, counted from 1 */
+        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d "
+                               "%*d %*d %*d %llu %llu %lld",
+                        &utime, &stime, &start, &vsize, &rss) != 5)
+            utime = stime = start = vsize = 0, rss = 0;
+    }
+    double boot = 0;
+    f = fopen("/proc/stat", "r");
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "btime %lf", &boot) == 1) break;
+        fclose(f);
+    }
+    unsigned fds = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        while (readdir(d))
+            fds++;
+        closedir(d);
+        fds = fds >= 3 ? fds - 3 : 0; /* ".", ".." and the DIR's own fd */
+    }
+    struct rlimit rl = {0, 0};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    evbuffer_add_printf(out,
+                        "# HELP process_cpu_seconds_total User and system CPU time spent.\n"
+                        "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.2f\n"
+                        "# HELP process_resident_memory_bytes Resident memory size.\n"
+                        "# TYPE process_resident_memory_bytes gauge\n"
+                        "process_resident_memory_bytes %lld\n"
+                        "# HELP process_virtual_memory_bytes Virtual memory size.\n"
+                        "# TYPE process_virtual_memory_bytes gauge\n"
+                        "process_virtual_memory_bytes %llu\n"
+                        "# HELP process_start_time_seconds Start time since the unix epoch.\n"
+                        "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.2f\n"
+                        "# HELP process_open_fds Open file descriptors.\n"
+                        "# TYPE process_open_fds gauge\nprocess_open_fds %u\n"
+                        "# HELP process_max_fds The open file descriptor limit.\n"
+                        "# TYPE process_max_fds gauge\nprocess_max_fds %llu\n",
+                        tick > 0 ? (double)(utime + stime) / (double)tick : 0.0,
+                        rss * (long long)page, vsize,
+                        tick > 0 ? boot + (double)start / (double)tick : 0.0, fds,
+                        (unsigned long long)rl.rlim_cur);
+}
+
+/*
+ * The app's families, copied with a HELP line added where one is missing:
+ * every family must have one (promtool check metrics). The help text is
+ * generic; the family's owner should write its own.
+ */
+static void add_missing_help(struct evbuffer *out, struct evbuffer *app)
+{
+    size_t len = evbuffer_get_length(app);
+    const char *text = (const char *)evbuffer_pullup(app, -1);
+    char last_help[160] = "";
+    for (size_t at = 0; at < len;) {
+        const char *nl = memchr(text + at, '\n', len - at);
+        size_t n = nl ? (size_t)(nl - (text + at)) + 1 : len - at;
+        const char *line = text + at;
+        if (n > 7 && memcmp(line, "# HELP ", 7) == 0) {
+            size_t w = strcspn(line + 7, " \n");
+            snprintf(last_help, sizeof last_help, "%.*s", (int)w, line + 7);
+        } else if (n > 7 && memcmp(line, "# TYPE ", 7) == 0) {
+            size_t w = strcspn(line + 7, " \n");
+            if (strlen(last_help) != w || memcmp(last_help, line + 7, w) != 0)
+                evbuffer_add_printf(out, "# HELP %.*s cetd metric %.*s.\n", (int)w, line + 7,
+                                    (int)w, line + 7);
+            last_help[0] = 0;
+        }
+        evbuffer_add(out, line, n);
+        at += n;
+    }
+}
+
 void net_metrics_render(net_server_t *srv, struct evbuffer *out)
 {
     unsigned nroutes = atomic_load_explicit(&routes.n, memory_order_acquire);
@@ -214,9 +312,37 @@ void net_metrics_render(net_server_t *srv, struct evbuffer *out)
 
     unsigned ncounters = atomic_load_explicit(&counters.n, memory_order_acquire);
     for (unsigned i = 0; i < ncounters; i++) {
-        evbuffer_add_printf(out, "# TYPE cetd_%s_total counter\ncetd_%s_total %llu\n",
+        evbuffer_add_printf(out,
+                            "# HELP cetd_%s_total %s\n# TYPE cetd_%s_total counter\n"
+                            "cetd_%s_total %llu\n",
+                            counters.names[i], counter_help[i] ? counter_help[i] : "An app event.",
                             counters.names[i], counters.names[i],
                             (unsigned long long)load(&counter_values[i]));
     }
-    net_server_app_metrics(srv, out);
+    evbuffer_add_printf(out,
+                        "# HELP cetd_connections_deadline_closed_total Connections closed because a "
+                        "request had not fully arrived within CET_REQUEST_READ_MS.\n"
+                        "# TYPE cetd_connections_deadline_closed_total counter\n"
+                        "cetd_connections_deadline_closed_total %llu\n",
+                        (unsigned long long)net_server_deadline_closes(srv));
+    uint64_t open[2], accepted[2];
+    net_server_listener_conns(srv, false, &open[0], &accepted[0]);
+    net_server_listener_conns(srv, true, &open[1], &accepted[1]);
+    evbuffer_add_printf(out,
+                        "# HELP cetd_listener_connections Open connections by listener kind "
+                        "(each kind has its own budget).\n"
+                        "# TYPE cetd_listener_connections gauge\n"
+                        "cetd_listener_connections{listener=\"tcp\"} %llu\n"
+                        "cetd_listener_connections{listener=\"unix\"} %llu\n"
+                        "# HELP cetd_connections_accepted_total Connections accepted by listener "
+                        "kind.\n# TYPE cetd_connections_accepted_total counter\n"
+                        "cetd_connections_accepted_total{listener=\"tcp\"} %llu\n"
+                        "cetd_connections_accepted_total{listener=\"unix\"} %llu\n",
+                        (unsigned long long)open[0], (unsigned long long)open[1],
+                        (unsigned long long)accepted[0], (unsigned long long)accepted[1]);
+    render_process(out);
+    struct evbuffer *app = evbuffer_new();
+    net_server_app_metrics(srv, app);
+    add_missing_help(out, app);
+    evbuffer_free(app);
 }

@@ -22,9 +22,13 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "base/cet_base.h"
 #include "net/net_internal.h"
@@ -61,50 +65,176 @@ static int path_decode(const char *uri, char *out, size_t cap)
     return 0;
 }
 
-/* Keeps the last comma-separated X-Forwarded-For entry if it looks like an IP
- * address (h2o appended it; anything before it came from the client). */
-static void client_from_xff(const char *xff, char *out, size_t cap)
+/* ---- trusted proxies ---- */
+
+static int ip_parse(const char *ip, int *family, uint8_t addr[16])
 {
-    cet_strlcpy(out, "unix", cap);
-    if (!xff || strlen(xff) > CET_XFF_BYTES_MAX) return;
-    const char *last = strrchr(xff, ',');
-    last = last ? last + 1 : xff;
-    while (*last == ' ' || *last == '\t')
-        last++;
-    size_t n = strcspn(last, " \t");
-    if (n == 0 || n >= cap) return;
-    for (size_t i = 0; i < n; i++) {
-        char c = last[i];
-        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-                  c == '.' || c == ':';
-        if (!ok) return;
+    if (inet_pton(AF_INET, ip, addr) == 1) {
+        *family = AF_INET;
+        return 0;
     }
-    memcpy(out, last, n);
-    out[n] = 0;
+    if (inet_pton(AF_INET6, ip, addr) == 1) {
+        *family = AF_INET6;
+        return 0;
+    }
+    return -1;
 }
 
-static void client_of(struct evhttp_request *evreq, char *out, size_t cap)
+int net_cidr_parse(const char *s, net_cidr_t *out)
+{
+    char ip[INET6_ADDRSTRLEN + 1];
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    if (n == 0 || n >= sizeof ip) return EINVAL;
+    memcpy(ip, s, n);
+    ip[n] = 0;
+    memset(out, 0, sizeof *out);
+    if (ip_parse(ip, &out->family, out->addr) != 0) return EINVAL;
+    unsigned max = out->family == AF_INET ? 32 : 128;
+    out->prefix_bits = max;
+    if (slash) {
+        char *end;
+        long bits = strtol(slash + 1, &end, 10);
+        if (slash[1] == 0 || *end || bits < 0 || bits > (long)max) return EINVAL;
+        out->prefix_bits = (unsigned)bits;
+    }
+    return 0;
+}
+
+bool net_cidr_contains(const net_cidr_t *c, const char *ip)
+{
+    int family;
+    uint8_t addr[16];
+    if (ip_parse(ip, &family, addr) != 0 || family != c->family) return false;
+    unsigned full = c->prefix_bits / 8, rest = c->prefix_bits % 8;
+    if (memcmp(addr, c->addr, full) != 0) return false;
+    if (rest == 0) return true;
+    uint8_t mask = (uint8_t)(0xffu << (8 - rest));
+    return (addr[full] & mask) == (c->addr[full] & mask);
+}
+
+static bool trusted(const net_options_t *opt, const char *ip)
+{
+    for (unsigned i = 0; i < opt->n_trusted; i++)
+        if (net_cidr_contains(&opt->trusted[i], ip)) return true;
+    return false;
+}
+
+/* The last X-Forwarded-For field (a client may send its own first ones). */
+static const char *xff_of(struct evhttp_request *evreq)
+{
+    const char *xff = NULL;
+    const struct evkeyvalq *h = evhttp_request_get_input_headers(evreq);
+    for (const struct evkeyval *kv = TAILQ_FIRST(h); kv; kv = TAILQ_NEXT(kv, next))
+        if (strcasecmp(kv->key, "X-Forwarded-For") == 0) xff = kv->value;
+    return xff;
+}
+
+/*
+ * The client behind a proxy, into out[cap] as inet_ntop writes it:
+ * X-Forwarded-For read from its right end (the entry the nearest proxy
+ * appended), skipping addresses of --trusted-proxy blocks; the first other
+ * entry (or the leftmost) is the client. Anything left of it came from the
+ * client and is ignored. False for a field over CET_XFF_BYTES_MAX bytes or an
+ * entry on the walk that is not one IP address: the request is refused (400),
+ * never attributed to a shared name that a limit would then be keyed on.
+ */
+static bool client_from_xff(const net_options_t *opt, const char *xff, char *out, size_t cap)
+{
+    if (strlen(xff) > CET_XFF_BYTES_MAX) return false;
+    size_t end = strlen(xff);
+    for (;;) {
+        size_t start = end;
+        while (start > 0 && xff[start - 1] != ',')
+            start--;
+        size_t b = start, e = end;
+        while (b < e && (xff[b] == ' ' || xff[b] == '\t'))
+            b++;
+        while (e > b && (xff[e - 1] == ' ' || xff[e - 1] == '\t'))
+            e--;
+        char ip[INET6_ADDRSTRLEN + 1];
+        int family;
+        uint8_t addr[16];
+        if (e == b || e - b >= sizeof ip) return false;
+        memcpy(ip, xff + b, e - b);
+        ip[e - b] = 0;
+        if (ip_parse(ip, &family, addr) != 0) return false; /* also "a b": not one address */
+        char text[INET6_ADDRSTRLEN];
+        inet_ntop(family, addr, text, sizeof text);
+        if (start == 0 || !trusted(opt, text)) {
+            cet_strlcpy(out, text, cap);
+            return true;
+        }
+        end = start - 1; /* before the comma */
+    }
+}
+
+/*
+ * The client's address into out[cap]. On the unix socket (h2o): from
+ * X-Forwarded-For, "unix" without one (a local process). On TCP: the peer,
+ * or from X-Forwarded-For when the peer is a --trusted-proxy (nginx). False:
+ * an unusable X-Forwarded-For (the caller answers 400).
+ */
+static bool client_of(const net_options_t *opt, struct evhttp_request *evreq, char *out,
+                      size_t cap)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(evreq);
     const struct sockaddr *sa = evcon ? evhttp_connection_get_addr(evcon) : NULL;
+    const char *xff = xff_of(evreq);
     if (sa && sa->sa_family == AF_UNIX) {
-        client_from_xff(
-            evhttp_find_header(evhttp_request_get_input_headers(evreq), "X-Forwarded-For"), out,
-            cap);
-        return;
+        cet_strlcpy(out, "unix", cap);
+        return !xff || client_from_xff(opt, xff, out, cap);
     }
+    char peer[INET6_ADDRSTRLEN];
     if (sa && sa->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, peer, sizeof peer);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer, sizeof peer);
+    } else {
+        char *addr = NULL;
+        ev_uint16_t port = 0;
+        if (evcon) evhttp_connection_get_peer(evcon, &addr, &port);
+        cet_strlcpy(out, addr ? addr : "unknown", cap);
+        return true;
+    }
+    cet_strlcpy(out, peer, cap);
+    /* --trusted-proxy: a TCP proxy vouches for the client it forwards */
+    if (xff && trusted(opt, peer)) return client_from_xff(opt, xff, out, cap);
+    return true;
+}
+
+/* ---- request ids ---- */
+
+static bool request_id_ok(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  c == '-' || c == '_' || c == '.';
+        if (!ok || n >= CET_REQUEST_ID_BYTES_MAX) return false;
+    }
+    return n > 0;
+}
+
+/* The edge's X-Request-Id, else a new one: a random per-process prefix, the
+ * core and a per-core sequence number (unique within the process's life). */
+static void request_id_of(net_core_t *core, struct evhttp_request *evreq, char *out, size_t cap)
+{
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(evreq), "X-Request-Id");
+    if (h && request_id_ok(h)) {
+        cet_strlcpy(out, h, cap);
         return;
     }
-    if (sa && sa->sa_family == AF_INET6) {
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
-        return;
+    static _Atomic uint32_t nonce;
+    static _Thread_local uint64_t seq;
+    uint32_t n = atomic_load_explicit(&nonce, memory_order_relaxed);
+    if (n == 0) {
+        if (getrandom(&n, sizeof n, 0) != (ssize_t)sizeof n) n = (uint32_t)getpid();
+        n |= 1;
+        atomic_store(&nonce, n);
     }
-    char *addr = NULL;
-    ev_uint16_t port = 0;
-    if (evcon) evhttp_connection_get_peer(evcon, &addr, &port);
-    cet_strlcpy(out, addr ? addr : "unknown", cap);
+    snprintf(out, cap, "%08x-%u-%llu", n, net_core_index(core), (unsigned long long)++seq);
 }
 
 static net_method_t method_of(struct evhttp_request *evreq)
@@ -122,19 +252,22 @@ static net_method_t method_of(struct evhttp_request *evreq)
         return NET_HEAD;
     case EVHTTP_REQ_OPTIONS:
         return NET_OPTIONS;
-    default:
+    default: /* TRACE, CONNECT, PATCH, unknown: answered 405 by net_server.c */
         return 0;
     }
 }
 
 /* An answer given before a net_req_t exists (JSON error, then evhttp frees);
  * close: the connection cannot carry another request. */
-static void early_error(struct evhttp_request *evreq, cet_err_t e, bool close)
+static void early_error(net_core_t *core, struct evhttp_request *evreq, cet_err_t e, bool close)
 {
-    char text[256];
-    int n = snprintf(text, sizeof text, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
-                     cet_err_code(e), cet_err_message(e));
+    char text[384], id[CET_REQUEST_ID_BYTES_MAX + 1];
+    request_id_of(core, evreq, id, sizeof id);
+    int n = snprintf(text, sizeof text,
+                     "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"request_id\":\"%s\"}}",
+                     cet_err_code(e), cet_err_message(e), id);
     struct evkeyvalq *h = evhttp_request_get_output_headers(evreq);
+    evhttp_add_header(h, "X-Request-Id", id);
     evhttp_add_header(h, "Content-Type", "application/json; charset=utf-8");
     evhttp_add_header(h, "Cache-Control", "no-store");
     if (close) evhttp_add_header(h, "Connection", "close");
@@ -158,27 +291,38 @@ static bool content_length_conflict(const struct evkeyvalq *h)
     return false;
 }
 
+/* An early answer: the connection's next request starts its own deadline. */
+static void early_error_on(net_core_t *core, net_conn_t *conn, struct evhttp_request *evreq,
+                           cet_err_t e, bool close)
+{
+    early_error(core, evreq, e, close);
+    net_conn_request_done(conn);
+}
+
 net_req_t *net_req_new(net_core_t *core, struct evhttp_request *evreq)
 {
+    net_conn_t *conn = net_conn_of(core, evreq);
+    net_conn_request_taken(conn);
     const char *uri = evhttp_request_get_uri(evreq);
     struct evbuffer *in = evhttp_request_get_input_buffer(evreq);
     size_t body_len = evbuffer_get_length(in);
     if (body_len > CET_BODY_BYTES_MAX) {
-        early_error(evreq, CET_E_BODY_TOO_LARGE, true);
+        early_error_on(core, conn, evreq, CET_E_BODY_TOO_LARGE, true);
         return NULL;
     }
     if (content_length_conflict(evhttp_request_get_input_headers(evreq))) {
-        early_error(evreq, CET_E_BAD_REQUEST, true);
+        early_error_on(core, conn, evreq, CET_E_BAD_REQUEST, true);
         return NULL;
     }
     net_req_t *req = net_core_req_alloc(core);
     if (!uri || path_decode(uri, req->path, sizeof req->path) != 0 || req->path[0] != '/') {
         net_core_req_release(core, req);
-        early_error(evreq, CET_E_BAD_REQUEST, false);
+        early_error_on(core, conn, evreq, CET_E_BAD_REQUEST, false);
         return NULL;
     }
     req->evreq = evreq;
     req->core = core;
+    req->conn = conn;
     req->user = NULL;
     req->route = 0;
     req->method = method_of(evreq);
@@ -187,7 +331,13 @@ net_req_t *net_req_new(net_core_t *core, struct evhttp_request *evreq)
     req->body_len = body_len;
     evbuffer_copyout(in, req->body, body_len);
     req->body[body_len] = 0;
-    client_of(evreq, req->client, sizeof req->client);
+    if (!client_of(net_server_options(net_core_server(core)), evreq, req->client,
+                   sizeof req->client)) {
+        net_core_req_release(core, req);
+        early_error_on(core, conn, evreq, CET_E_BAD_REQUEST, false);
+        return NULL;
+    }
+    request_id_of(core, evreq, req->request_id, sizeof req->request_id);
     /* From here until the reply, a freed connection must reach us. */
     evhttp_connection_set_closecb(evhttp_request_get_connection(evreq), net_req_gone_cb, req);
     return req;
@@ -203,7 +353,8 @@ void net_req_gone_cb(struct evhttp_connection *evcon, void *arg)
      * us; every other path frees it with the connection. */
     req->detached = evhttp_request_get_connection(req->evreq) == NULL;
     if (!req->detached) req->evreq = NULL;
-    net_core_conn_closed(req->core);
+    net_conn_closed(req->conn);
+    req->conn = NULL;
 }
 
 /* ---- accessors ---- */
@@ -240,6 +391,11 @@ const char *net_req_body(const net_req_t *req, size_t *len)
 {
     if (len) *len = req->body_len;
     return req->body;
+}
+
+const char *net_req_id(const net_req_t *req)
+{
+    return req->request_id;
 }
 
 const char *net_req_client(const net_req_t *req)
@@ -298,6 +454,30 @@ cet_err_t net_req_json(net_req_t *req, const char *const *allowed, json_t **out,
 
 /* ---- replies ---- */
 
+static const char *method_name(const net_req_t *req)
+{
+    switch (req->method) {
+    case NET_GET: return "GET";
+    case NET_POST: return "POST";
+    case NET_PUT: return "PUT";
+    case NET_DELETE: return "DELETE";
+    case NET_HEAD: return "HEAD";
+    case NET_OPTIONS: return "OPTIONS";
+    default: return "other";
+    }
+}
+
+/* One logfmt line per answered request: debug below 500, warn for a 5xx. */
+static void req_log(const net_req_t *req, int status, uint64_t ns)
+{
+    cet_log_level_t lv = status >= 500 ? CET_LOG_WARN : CET_LOG_DEBUG;
+    if (!cet_log_enabled(lv)) return;
+    char path[CET_PATH_BYTES_MAX * 4 + 3];
+    cet_log_quote(path, sizeof path, req->path);
+    cet_log_event(lv, "request", "request_id=%s method=%s path=%s status=%d duration_ms=%.3f client=%s",
+                  req->request_id, method_name(req), path, status, (double)ns / 1e6, req->client);
+}
+
 static void req_finish(net_req_t *req)
 {
     if (req->query_parsed) evhttp_clear_headers(&req->query);
@@ -311,17 +491,23 @@ void net_reply_raw(net_req_t *req, int status, const char *content_type, const c
 {
     CET_ASSERT(!req->replied);
     req->replied = true;
-    net_metrics_record(net_core_metrics(req->core), req->route, status,
-                       cet_mono_ns() - req->start_ns);
+    uint64_t ns = cet_mono_ns() - req->start_ns;
+    net_metrics_record(net_core_metrics(req->core), req->route, status, ns);
+    req_log(req, status, ns);
     if (req->gone) {
         if (req->detached) evhttp_request_free(req->evreq);
         req_finish(req);
         return;
     }
     struct evhttp_request *evreq = req->evreq;
-    evhttp_connection_set_closecb(evhttp_request_get_connection(evreq), net_core_conn_closed_cb,
-                                  req->core);
+    if (req->conn)
+        evhttp_connection_set_closecb(evhttp_request_get_connection(evreq), net_conn_closed_cb,
+                                      req->conn);
+    else
+        evhttp_connection_set_closecb(evhttp_request_get_connection(evreq), NULL, NULL);
+    net_conn_request_done(req->conn);
     struct evkeyvalq *h = evhttp_request_get_output_headers(evreq);
+    evhttp_add_header(h, "X-Request-Id", req->request_id);
     evhttp_add_header(h, "Content-Type",
                       content_type ? content_type : "application/json; charset=utf-8");
     evhttp_add_header(h, "Cache-Control", "no-store");
@@ -350,7 +536,9 @@ void net_reply_error(net_req_t *req, cet_err_t e, const char *field)
 {
     json_t *err = json_pack("{s:s, s:s}", "code", cet_err_code(e), "message", cet_err_message(e));
     if (field && err) json_object_set_new(err, "field", json_string(field));
+    if (err) json_object_set_new(err, "request_id", json_string(req->request_id));
     int status = cet_err_status(e);
+    if (status == 401) net_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"cetreg\"");
     if (status == 503) net_req_add_header(req, "Retry-After", "1");
     if (status == 429) net_req_add_header(req, "Retry-After", "60");
     net_reply_json(req, status, json_pack("{s:o}", "error", err));

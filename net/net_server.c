@@ -2,14 +2,19 @@
  * net_server.c: the cores of cetd, from accept() to the handler.
  *
  * The accept path, as a chain of named handlers:
- *   listen_open        one SO_REUSEPORT socket per core (TCP), or one unix
- *                      socket shared by dup() (each core its own listener)
+ *   listen_open        one SO_REUSEPORT socket per core (TCP, after port_lock
+ *                      and port_probe: nobody else holds the port), or one
+ *                      unix socket shared by dup(); each core has one evhttp
+ *                      per listener (net_lsn_t), so each listener has its own
+ *                      connection budget
  *   core_bev_cb        evhttp asks for a bufferevent for a new connection:
- *                      count it, pause the listeners at the cap, and park the
- *                      bufferevent (with a reference) for core_claim_cb
- *   core_claim_cb      runs right after evhttp built the connection: the
- *                      bufferevent's cbarg is the evhttp_connection, where we
- *                      hook net_core_conn_closed_cb to count the close
+ *                      count it against its listener, pause that listener at
+ *                      its cap, and park the bufferevent (with a reference)
+ *                      for core_claim
+ *   core_claim         runs right after evhttp built the connection: the
+ *                      bufferevent's cbarg is the evhttp_connection; conn_track
+ *                      hooks net_conn_closed_cb to count the close and starts
+ *                      the read deadline (conn_input_cb, conn_deadline_cb)
  *   core_request_cb    a full request: net_req_new, then /healthz, /metrics
  *                      or the application's handler
  *   net_reply_*        (net_req.c) sends and recycles the request
@@ -25,6 +30,7 @@
  * (pool threads), which only pushes to a lock-free list and event_active()s.
  */
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -40,6 +46,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
@@ -49,33 +56,59 @@
 #include "net/net_internal.h"
 
 
+/* One listener on one core: its own evhttp, so that a connection is counted
+ * against the budget of the listener that accepted it (a flood on the TCP
+ * port cannot take the slots of h2o's unix socket). */
+typedef struct net_lsn {
+    net_core_t *core;
+    unsigned index; /* in --listen order */
+    bool is_unix;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound; /* NULL once drain closed it */
+    bool paused;                       /* disabled at the cap */
+    unsigned conns_max;
+    _Atomic uint64_t conns;         /* written by the core only */
+    _Atomic uint64_t accepted;      /* ever, written by the core only */
+    struct bufferevent **pending;   /* [conns_max]: waiting for core_claim */
+    unsigned n_pending;
+} net_lsn_t;
+
+/* One accepted connection, from the claim to its close callback. */
+struct net_conn {
+    net_lsn_t *lsn;
+    struct bufferevent *bev; /* we hold a reference: see conn_deadline_cb */
+    struct evhttp_connection *evcon;
+    struct event *deadline;  /* CET_REQUEST_READ_MS from a request's first byte */
+    int fd;
+    bool reading;            /* bytes of a request arrived, no callback yet */
+    bool busy;               /* a request taken and not yet answered */
+    net_conn_t *next_free;
+};
+
 struct net_core {
     net_server_t *srv;
     unsigned index;
     pthread_t thread;
     bool thread_started;
     struct event_base *base;
-    struct evhttp *http;
-    struct evhttp_bound_socket *bound[CET_LISTENERS_MAX];
-    unsigned n_bound;
-    bool paused;             /* listeners disabled at the cap */
+    net_lsn_t lsn[CET_LISTENERS_MAX];
+    unsigned n_lsn;
     bool listeners_closed;   /* drain deleted them */
     _Atomic bool drain_seen; /* the core ran its drain step */
-    unsigned conns_max;
-    _Atomic uint64_t conns;    /* written by the core only */
     _Atomic uint64_t inflight; /* written by the core only */
     struct event *claim_ev;
-    struct bufferevent **pending; /* [conns_max]: waiting for core_claim_cb */
-    unsigned n_pending;
     struct event *ctl_ev;  /* drain step */
     struct event *done_ev; /* pool completions */
+    struct event *tick_ev; /* the watchdog tick (core 0 only) */
     _Atomic(net_work_t *) done_stack;
-    store_mailbox_t *mailbox;
-    store_txn_t *rtxn;
-    bool rtxn_live;
+    store_mailbox_t *mailbox; /* writer completions; the writer wakes us on store_ev */
+    struct event *store_ev;
+    store_read_txn_t *rtxn;
     net_req_t *free_reqs;
     unsigned n_free;
     net_req_t *live; /* taken, not yet answered */
+    net_conn_t *free_conns;
+    unsigned n_free_conns;
     net_core_metrics_t metrics;
 };
 
@@ -88,6 +121,10 @@ struct net_server {
     bool stopped;
     char addrs[CET_LISTENERS_MAX][128];
     char unix_paths[CET_LISTENERS_MAX][108];
+    int port_locks[CET_LISTENERS_MAX]; /* abstract unix sockets held for a TCP port; -1 none */
+    net_conn_t **conn_by_fd;           /* [n_fds]: each entry written by the fd's core only */
+    unsigned n_fds;
+    _Atomic uint64_t deadline_closes;  /* connections cut by CET_REQUEST_READ_MS */
 };
 
 /* ---- once per process ---- */
@@ -135,11 +172,6 @@ net_core_t *net_server_core(net_server_t *srv, unsigned i)
     return srv->cores[i];
 }
 
-uint64_t net_core_conns(const net_core_t *core)
-{
-    return atomic_load_explicit(&core->conns, memory_order_relaxed);
-}
-
 uint64_t net_core_inflight(const net_core_t *core)
 {
     return atomic_load_explicit(&core->inflight, memory_order_relaxed);
@@ -152,7 +184,18 @@ unsigned net_server_pool_queue(net_server_t *srv)
 
 void net_server_app_metrics(net_server_t *srv, struct evbuffer *out)
 {
-    if (srv->opt.metrics) srv->opt.metrics(out, srv->opt.app);
+    if (srv->opt.metrics)
+        srv->opt.metrics(out, srv->opt.metrics_arg ? srv->opt.metrics_arg : srv->opt.app);
+}
+
+const net_options_t *net_server_options(const net_server_t *srv)
+{
+    return &srv->opt;
+}
+
+net_server_t *net_core_server(net_core_t *core)
+{
+    return core->srv;
 }
 
 const char *net_server_address(const net_server_t *srv, unsigned i)
@@ -170,26 +213,20 @@ static void counter_add(_Atomic uint64_t *c, int64_t d)
 store_txn_t *net_core_read_txn(net_core_t *core, int *rc)
 {
     int r = 0;
+    store_txn_t *txn = NULL;
     if (!core->srv->opt.store) {
         r = EINVAL;
     } else if (!core->rtxn) {
-        r = store_read_begin(core->srv->opt.store, &core->rtxn);
-        if (r) core->rtxn = NULL;
-        core->rtxn_live = r == 0;
-    } else if (!core->rtxn_live) {
-        r = mdb_txn_renew(core->rtxn);
-        core->rtxn_live = r == 0;
+        r = store_read_txn_new(core->srv->opt.store, &core->rtxn);
     }
+    if (r == 0) r = store_read_txn_renew(core->rtxn, &txn);
     if (rc) *rc = r;
-    return r ? NULL : core->rtxn;
+    return r ? NULL : txn;
 }
 
 void net_core_read_done(net_core_t *core)
 {
-    if (core->rtxn_live) {
-        mdb_txn_reset(core->rtxn);
-        core->rtxn_live = false;
-    }
+    store_read_txn_reset(core->rtxn);
 }
 
 /* ---- request objects ---- */
@@ -231,60 +268,178 @@ void net_core_req_finished(net_core_t *core)
     net_core_read_done(core);
 }
 
-/* ---- connection counting ---- */
-static void core_listeners_enable(net_core_t *core, bool on)
+/* ---- connection counting, per listener ---- */
+static void lsn_enable(net_lsn_t *l, bool on)
 {
-    for (unsigned i = 0; i < core->n_bound; i++) {
-        struct evconnlistener *l = evhttp_bound_socket_get_listener(core->bound[i]);
-        if (on)
-            evconnlistener_enable(l);
-        else
-            evconnlistener_disable(l);
+    if (!l->bound) return;
+    struct evconnlistener *el = evhttp_bound_socket_get_listener(l->bound);
+    if (on)
+        evconnlistener_enable(el);
+    else
+        evconnlistener_disable(el);
+    l->paused = !on;
+}
+
+static void lsn_conn_closed(net_lsn_t *l)
+{
+    CET_ASSERT(atomic_load_explicit(&l->conns, memory_order_relaxed) > 0);
+    counter_add(&l->conns, -1);
+    if (l->paused && !l->core->listeners_closed &&
+        atomic_load_explicit(&l->conns, memory_order_relaxed) < l->conns_max)
+        lsn_enable(l, true);
+}
+
+static void conn_release(net_conn_t *conn)
+{
+    net_core_t *core = conn->lsn->core;
+    net_server_t *srv = core->srv;
+    event_del(conn->deadline);
+    if (conn->fd >= 0 && (unsigned)conn->fd < srv->n_fds && srv->conn_by_fd[conn->fd] == conn)
+        srv->conn_by_fd[conn->fd] = NULL;
+    bufferevent_decref(conn->bev);
+    lsn_conn_closed(conn->lsn);
+    if (core->n_free_conns >= CET_CONN_CACHE_MAX) {
+        event_free(conn->deadline);
+        cet_free(conn);
+        return;
     }
-    core->paused = !on;
+    conn->next_free = core->free_conns;
+    core->free_conns = conn;
+    core->n_free_conns++;
 }
 
-void net_core_conn_closed(net_core_t *core)
+void net_conn_closed(net_conn_t *conn)
 {
-    CET_ASSERT(net_core_conns(core) > 0);
-    counter_add(&core->conns, -1);
-    if (core->paused && !core->listeners_closed && net_core_conns(core) < core->conns_max)
-        core_listeners_enable(core, true);
+    if (conn) conn_release(conn);
 }
 
-void net_core_conn_closed_cb(struct evhttp_connection *evcon, void *arg)
+void net_conn_closed_cb(struct evhttp_connection *evcon, void *arg)
 {
-    net_core_conn_closed(arg);
+    conn_release(arg);
+}
+
+/* The read deadline: a request that has not fully arrived CET_REQUEST_READ_MS
+ * after its first byte (or after the accept) closes its connection. libevent
+ * 2.1's own timeout restarts on every byte, so a client sending one byte every
+ * few seconds would otherwise hold its slot for ever. */
+static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    net_conn_t *conn = arg;
+    void *cbarg = NULL;
+    bufferevent_getcb(conn->bev, NULL, NULL, NULL, &cbarg);
+    if (!cbarg) { /* evhttp freed it without telling us: only our reference is left */
+        conn_release(conn);
+        return;
+    }
+    if (conn->busy || !conn->reading) return;
+    atomic_fetch_add_explicit(&conn->lsn->core->srv->deadline_closes, 1, memory_order_relaxed);
+    evhttp_connection_free(conn->evcon); /* its close callback releases conn */
+}
+
+static void conn_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    net_conn_t *conn = arg;
+    if (info->n_added == 0 || conn->busy || conn->reading) return;
+    conn->reading = true;
+    struct timeval tv = {CET_REQUEST_READ_MS / 1000, (CET_REQUEST_READ_MS % 1000) * 1000};
+    event_add(conn->deadline, &tv);
+}
+
+static net_conn_t *conn_alloc(net_core_t *core)
+{
+    net_conn_t *conn = core->free_conns;
+    if (conn) {
+        core->free_conns = conn->next_free;
+        core->n_free_conns--;
+        return conn;
+    }
+    conn = cet_calloc(1, sizeof *conn);
+    conn->deadline = evtimer_new(core->base, conn_deadline_cb, conn);
+    CET_ASSERT(conn->deadline);
+    return conn;
+}
+
+/* Tracks a connection evhttp has just built: close callback, read deadline. */
+static void conn_track(net_lsn_t *l, struct bufferevent *bev, struct evhttp_connection *evcon)
+{
+    net_core_t *core = l->core;
+    net_server_t *srv = core->srv;
+    net_conn_t *conn = conn_alloc(core);
+    conn->lsn = l;
+    conn->bev = bev; /* the reference core_bev_cb took passes to conn */
+    conn->evcon = evcon;
+    conn->fd = (int)bufferevent_getfd(bev);
+    conn->busy = false;
+    conn->reading = true; /* from the accept: a client that says nothing is cut too */
+    if (conn->fd >= 0 && (unsigned)conn->fd < srv->n_fds) srv->conn_by_fd[conn->fd] = conn;
+    evhttp_connection_set_closecb(evcon, net_conn_closed_cb, conn);
+    evbuffer_add_cb(bufferevent_get_input(bev), conn_input_cb, conn);
+    struct timeval tv = {CET_REQUEST_READ_MS / 1000, (CET_REQUEST_READ_MS % 1000) * 1000};
+    event_add(conn->deadline, &tv);
+}
+
+net_conn_t *net_conn_of(net_core_t *core, struct evhttp_request *evreq)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(evreq);
+    if (!evcon) return NULL;
+    evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
+    net_server_t *srv = core->srv;
+    if (fd < 0 || (unsigned)fd >= srv->n_fds) return NULL;
+    net_conn_t *conn = srv->conn_by_fd[fd];
+    return conn && conn->evcon == evcon ? conn : NULL;
+}
+
+void net_conn_request_taken(net_conn_t *conn)
+{
+    if (!conn) return;
+    conn->busy = true;
+    conn->reading = false;
+    event_del(conn->deadline);
+}
+
+void net_conn_request_done(net_conn_t *conn)
+{
+    if (conn) conn->busy = false;
+}
+
+bool net_conn_is_unix(const net_conn_t *conn)
+{
+    return conn && conn->lsn->is_unix;
 }
 
 static struct bufferevent *core_bev_cb(struct event_base *base, void *arg)
 {
-    net_core_t *core = arg;
+    net_lsn_t *l = arg;
     struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (!bev || core->n_pending >= core->conns_max) return bev; /* uncounted: cannot claim */
+    if (!bev || l->n_pending >= l->conns_max) return bev; /* uncounted: cannot claim */
     bufferevent_incref(bev);
-    core->pending[core->n_pending++] = bev;
-    counter_add(&core->conns, 1);
-    if (net_core_conns(core) >= core->conns_max && !core->paused)
-        core_listeners_enable(core, false);
-    if (core->n_pending == 1) event_active(core->claim_ev, EV_READ, 0);
+    l->pending[l->n_pending++] = bev;
+    counter_add(&l->conns, 1);
+    counter_add(&l->accepted, 1);
+    if (atomic_load_explicit(&l->conns, memory_order_relaxed) >= l->conns_max && !l->paused)
+        lsn_enable(l, false);
+    event_active(l->core->claim_ev, EV_READ, 0);
     return bev;
 }
 
-/* Hooks the close callback of every connection built since the last claim. */
+/* Hooks every connection built since the last claim. */
 static void core_claim(net_core_t *core)
 {
-    for (unsigned i = 0; i < core->n_pending; i++) {
-        struct bufferevent *bev = core->pending[i];
-        void *cbarg = NULL;
-        bufferevent_getcb(bev, NULL, NULL, NULL, &cbarg);
-        if (cbarg)
-            evhttp_connection_set_closecb(cbarg, net_core_conn_closed_cb, core);
-        else /* evhttp gave up on it already (bufferevent_free cleared cbarg) */
-            net_core_conn_closed(core);
-        bufferevent_decref(bev);
+    for (unsigned li = 0; li < core->n_lsn; li++) {
+        net_lsn_t *l = &core->lsn[li];
+        for (unsigned i = 0; i < l->n_pending; i++) {
+            struct bufferevent *bev = l->pending[i];
+            void *cbarg = NULL;
+            bufferevent_getcb(bev, NULL, NULL, NULL, &cbarg);
+            if (cbarg) {
+                conn_track(l, bev, cbarg);
+            } else { /* evhttp gave up on it already (bufferevent_free cleared cbarg) */
+                lsn_conn_closed(l);
+                bufferevent_decref(bev);
+            }
+        }
+        l->n_pending = 0;
     }
-    core->n_pending = 0;
 }
 
 static void core_claim_cb(evutil_socket_t fd, short what, void *arg)
@@ -292,11 +447,56 @@ static void core_claim_cb(evutil_socket_t fd, short what, void *arg)
     core_claim(arg);
 }
 
+uint64_t net_core_conns(const net_core_t *core)
+{
+    uint64_t n = 0;
+    for (unsigned li = 0; li < core->n_lsn; li++)
+        n += atomic_load_explicit(&core->lsn[li].conns, memory_order_relaxed);
+    return n;
+}
+
+void net_server_listener_conns(net_server_t *srv, bool is_unix, uint64_t *open, uint64_t *accepted)
+{
+    *open = *accepted = 0;
+    for (unsigned c = 0; c < srv->ncores; c++) {
+        net_core_t *core = srv->cores[c];
+        for (unsigned li = 0; li < core->n_lsn; li++) {
+            if (core->lsn[li].is_unix != is_unix) continue;
+            *open += atomic_load_explicit(&core->lsn[li].conns, memory_order_relaxed);
+            *accepted += atomic_load_explicit(&core->lsn[li].accepted, memory_order_relaxed);
+        }
+    }
+}
+
+uint64_t net_server_deadline_closes(net_server_t *srv)
+{
+    return atomic_load_explicit(&srv->deadline_closes, memory_order_relaxed);
+}
+
 /* ---- requests ---- */
 static void reply_status(net_req_t *req, int status, const char *text)
 {
     if (status == 503) net_req_add_header(req, "Retry-After", "1");
     net_reply_raw(req, status, NULL, text, strlen(text));
+}
+
+static void reply_ready(net_req_t *req, bool draining)
+{
+    net_server_t *srv = req->core->srv;
+    char text[512];
+    if (draining) {
+        reply_status(req, 503, "{\"status\":\"draining\"}");
+        return;
+    }
+    if (!srv->opt.ready) {
+        reply_status(req, 200, "{\"status\":\"ok\"}");
+        return;
+    }
+    char checks[400];
+    bool ok = srv->opt.ready(checks, sizeof checks, srv->opt.ready_arg);
+    snprintf(text, sizeof text, "{\"status\":\"%s\",\"checks\":%s}", ok ? "ok" : "unready",
+             checks);
+    reply_status(req, ok ? 200 : 503, text);
 }
 
 static void core_request_cb(struct evhttp_request *evreq, void *arg)
@@ -307,14 +507,30 @@ static void core_request_cb(struct evhttp_request *evreq, void *arg)
     net_req_t *req = net_req_new(core, evreq);
     if (!req) return;
     counter_add(&core->inflight, 1);
+    cet_log_set_request_id(req->request_id);
     const char *path = net_req_path(req);
     bool draining = atomic_load_explicit(&srv->draining, memory_order_relaxed);
-    if (strcmp(path, "/healthz") == 0) {
+    const int known = EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                      EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+                      EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH;
+    if (!((int)evhttp_request_get_command(evreq) & known)) {
+        /* a method libevent does not know ("FOO"): no route can take it */
+        net_req_set_route(req, "other");
+        net_req_add_header(req, "Allow", "GET, POST, PUT, DELETE, HEAD, OPTIONS");
+        net_reply_error(req, CET_E_METHOD_NOT_ALLOWED, NULL);
+    } else if (strcmp(path, "/healthz") == 0) {
         net_req_set_route(req, "/healthz");
         if (draining)
             reply_status(req, 503, "{\"status\":\"draining\"}");
         else
             reply_status(req, 200, "{\"status\":\"ok\"}");
+    } else if (strcmp(path, "/livez") == 0) {
+        /* this loop answered: the process lives (draining included) */
+        net_req_set_route(req, "/livez");
+        reply_status(req, 200, "{\"status\":\"ok\"}");
+    } else if (strcmp(path, "/readyz") == 0) {
+        net_req_set_route(req, "/readyz");
+        reply_ready(req, draining);
     } else if (strcmp(path, "/metrics") == 0) {
         net_req_set_route(req, "/metrics");
         struct evbuffer *out = evbuffer_new();
@@ -328,7 +544,16 @@ static void core_request_cb(struct evhttp_request *evreq, void *arg)
     } else {
         srv->opt.handler(req, srv->opt.app);
     }
+    cet_log_set_request_id(NULL);
     net_core_read_done(core);
+}
+
+/* ---- the watchdog tick (core 0) ---- */
+static void core_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    net_core_t *core = arg;
+    net_server_t *srv = core->srv;
+    if (srv->opt.tick) srv->opt.tick(srv->opt.tick_arg);
 }
 
 /* ---- pool completions ---- */
@@ -346,6 +571,20 @@ void net_core_work_done(net_core_t *core, net_work_t *w)
     } while (!atomic_compare_exchange_weak_explicit(&core->done_stack, &head, w,
                                                     memory_order_release, memory_order_relaxed));
     event_active(core->done_ev, EV_READ, 0);
+}
+
+/* ---- writer completions: the store's mailbox, woken through our loop ---- */
+static void core_store_notify_cb(void *ctx) /* writer thread */
+{
+    net_core_t *core = ctx;
+    event_active(core->store_ev, EV_READ, 0);
+}
+
+static void core_store_cb(evutil_socket_t fd, short what, void *arg) /* core thread */
+{
+    net_core_t *core = arg;
+    (void)fd, (void)what;
+    store_mailbox_drain(core->mailbox);
 }
 
 static void core_done_cb(evutil_socket_t fd, short what, void *arg)
@@ -372,9 +611,11 @@ static void core_done_cb(evutil_socket_t fd, short what, void *arg)
 static void core_ctl_cb(evutil_socket_t fd, short what, void *arg)
 {
     net_core_t *core = arg;
-    for (unsigned i = 0; i < core->n_bound; i++)
-        evhttp_del_accept_socket(core->http, core->bound[i]);
-    core->n_bound = 0;
+    for (unsigned li = 0; li < core->n_lsn; li++) {
+        net_lsn_t *l = &core->lsn[li];
+        if (l->bound) evhttp_del_accept_socket(l->http, l->bound);
+        l->bound = NULL;
+    }
     core->listeners_closed = true;
     atomic_store(&core->drain_seen, true);
 }
@@ -439,6 +680,72 @@ static int listen_parse(const char *s, listen_addr_t *a)
     return 0;
 }
 
+static void addr_text(const listen_addr_t *a, char *out, size_t cap)
+{
+    char host[INET6_ADDRSTRLEN];
+    if (a->ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        snprintf(out, cap, "[%s]:%u", host, ntohs(in6->sin6_port));
+    } else {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)&a->ss;
+        inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host);
+        snprintf(out, cap, "%s:%u", host, ntohs(in4->sin_port));
+    }
+}
+
+/*
+ * SO_REUSEPORT lets any process of the same user bind a port we listen on and
+ * silently take half its connections. Two guards before we bind (and nothing
+ * needed for port 0, which the kernel hands out fresh):
+ *   port_lock   an abstract unix socket named after the address, held for the
+ *               process's life (the kernel drops it at exit, even on kill -9):
+ *               a second cetd on the same address fails to bind it;
+ *   port_probe  a plain bind without SO_REUSEPORT: fails if any other process
+ *               (a cetd of another build, nginx, ...) holds the port.
+ */
+static int port_lock(const listen_addr_t *a, int *out)
+{
+    char text[128];
+    addr_text(a, text, sizeof text);
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    int n = snprintf(un.sun_path + 1, sizeof un.sun_path - 1, "cetd-port:%s", text);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno;
+    if (bind(fd, (struct sockaddr *)&un, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+                                                     (size_t)n)) != 0) {
+        int e = errno;
+        close(fd);
+        return e;
+    }
+    *out = fd;
+    return 0;
+}
+
+static int port_probe(const listen_addr_t *a)
+{
+    int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno;
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on); /* TIME_WAIT is no owner */
+    if (a->ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+    int rc = bind(fd, (const struct sockaddr *)&a->ss, a->len) == 0 ? 0 : errno;
+    close(fd);
+    return rc;
+}
+
+static uint16_t addr_port(const listen_addr_t *a)
+{
+    if (a->ss.ss_family == AF_INET6) return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
+    return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
+}
+
+int net_listen_check(const char *spec)
+{
+    listen_addr_t a;
+    return listen_parse(spec, &a);
+}
+
 static int tcp_listen_socket(listen_addr_t *a, int *out)
 {
     int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -477,7 +784,11 @@ static int unix_listen_socket(const listen_addr_t *a, int *out)
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return errno;
-    if (bind(fd, (const struct sockaddr *)un, a->len) != 0 || listen(fd, CET_LISTEN_BACKLOG_MAX) != 0) {
+    /* bind under a umask that gives nobody more than the mode we set next */
+    mode_t old = umask(0177);
+    int rc = bind(fd, (const struct sockaddr *)un, a->len);
+    umask(old);
+    if (rc != 0 || listen(fd, CET_LISTEN_BACKLOG_MAX) != 0) {
         int e = errno;
         close(fd);
         return e;
@@ -486,18 +797,13 @@ static int unix_listen_socket(const listen_addr_t *a, int *out)
     return 0;
 }
 
-static void addr_text(const listen_addr_t *a, char *out, size_t cap)
+/* --socket-mode / --socket-group on a bound unix socket. */
+static int unix_socket_access(const net_options_t *opt, const char *path)
 {
-    char host[INET6_ADDRSTRLEN];
-    if (a->ss.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->ss;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        snprintf(out, cap, "[%s]:%u", host, ntohs(in6->sin6_port));
-    } else {
-        const struct sockaddr_in *in4 = (const struct sockaddr_in *)&a->ss;
-        inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host);
-        snprintf(out, cap, "%s:%u", host, ntohs(in4->sin_port));
-    }
+    mode_t mode = opt->socket_mode ? (mode_t)opt->socket_mode : CET_SOCKET_MODE_DEFAULT;
+    if (opt->socket_gid >= 0 && chown(path, (uid_t)-1, (gid_t)opt->socket_gid) != 0) return errno;
+    if (chmod(path, mode) != 0) return errno;
+    return 0;
 }
 
 /* Binds listener li on every core. */
@@ -512,8 +818,25 @@ static int listen_open(net_server_t *srv, unsigned li)
         return rc;
     }
     int shared = -1;
+    if (!a.is_unix && addr_port(&a) != 0) {
+        rc = port_lock(&a, &srv->port_locks[li]);
+        if (rc == EADDRINUSE) {
+            CET_ERROR("net: cannot listen on %s: another cetd holds this port", spec);
+            return rc;
+        }
+        if (!rc) rc = port_probe(&a);
+        if (rc) {
+            CET_ERROR("net: cannot listen on %s: %s%s", spec, strerror(rc),
+                      rc == EADDRINUSE ? " (another process holds the port)" : "");
+            return rc;
+        }
+    }
     if (a.is_unix) {
         rc = unix_listen_socket(&a, &shared);
+        if (!rc) {
+            rc = unix_socket_access(&srv->opt, a.ss.ss_family == AF_UNIX ? spec + 5 : spec);
+            if (rc) close(shared);
+        }
         if (rc) {
             CET_ERROR("net: cannot listen on %s: %s", spec, strerror(rc));
             return rc;
@@ -535,57 +858,78 @@ static int listen_open(net_server_t *srv, unsigned li)
             if (a.is_unix && c + 1 < srv->ncores) close(shared);
             return rc;
         }
-        struct evhttp_bound_socket *b = evhttp_accept_socket_with_handle(core->http, fd);
+        net_lsn_t *l = &core->lsn[li];
+        struct evhttp_bound_socket *b = evhttp_accept_socket_with_handle(l->http, fd);
         if (!b) {
             close(fd);
             if (a.is_unix && c + 1 < srv->ncores) close(shared);
             CET_ERROR("net: evhttp refused the socket of %s", spec);
             return EIO;
         }
-        core->bound[core->n_bound++] = b;
+        l->bound = b;
+        l->is_unix = a.is_unix;
     }
     if (!a.is_unix) addr_text(&a, srv->addrs[li], sizeof srv->addrs[li]);
     return 0;
 }
 
 /* ---- cores ---- */
+static int lsn_new(net_core_t *core, unsigned li)
+{
+    net_server_t *srv = core->srv;
+    net_lsn_t *l = &core->lsn[li];
+    l->core = core;
+    l->index = li;
+    l->is_unix = strncmp(srv->opt.listen[li], "unix:", 5) == 0;
+    unsigned max = l->is_unix ? srv->opt.unix_conns_per_core_max : srv->opt.conns_per_core_max;
+    l->conns_max = max ? max : (l->is_unix ? CET_UNIX_CONNS_PER_CORE_MAX : CET_CONNS_PER_CORE_MAX);
+    l->pending = cet_calloc(l->conns_max, sizeof *l->pending);
+    l->http = evhttp_new(core->base);
+    if (!l->http) return ENOMEM;
+    evhttp_set_max_body_size(l->http, CET_BODY_HARD_BYTES_MAX);
+    evhttp_set_max_headers_size(l->http, CET_HEADERS_BYTES_MAX);
+    evhttp_set_timeout(l->http, CET_HTTP_TIMEOUT_S);
+    /* Every method, known or not (libevent 2.1 marks an unknown one with bit
+     * 15), reaches core_request_cb, which answers the ones no route takes with
+     * a JSON 405: libevent itself would send an HTML 501. */
+    evhttp_set_allowed_methods(l->http, 0xffff);
+    evhttp_set_default_content_type(l->http, "application/json; charset=utf-8");
+    evhttp_set_bevcb(l->http, core_bev_cb, l);
+    evhttp_set_gencb(l->http, core_request_cb, core);
+    return 0;
+}
+
 static int core_new(net_server_t *srv, unsigned index, net_core_t **out)
 {
     net_core_t *core = cet_calloc(1, sizeof *core);
     *out = core;
     core->srv = srv;
     core->index = index;
-    core->conns_max =
-        srv->opt.conns_per_core_max ? srv->opt.conns_per_core_max : CET_CONNS_PER_CORE_MAX;
-    core->pending = cet_calloc(core->conns_max, sizeof *core->pending);
     core->base = event_base_new();
     if (!core->base) return ENOMEM;
-    core->http = evhttp_new(core->base);
     core->claim_ev = event_new(core->base, -1, 0, core_claim_cb, core);
     core->ctl_ev = event_new(core->base, -1, 0, core_ctl_cb, core);
     core->done_ev = event_new(core->base, -1, 0, core_done_cb, core);
-    if (!core->http || !core->claim_ev || !core->ctl_ev || !core->done_ev) return ENOMEM;
-    evhttp_set_max_body_size(core->http, CET_BODY_HARD_BYTES_MAX);
-    evhttp_set_max_headers_size(core->http, CET_HEADERS_BYTES_MAX);
-    evhttp_set_timeout(core->http, CET_HTTP_TIMEOUT_S);
-    /* every method libevent parses reaches the router, which answers the ones no
-     * route takes with a JSON 405 (libevent itself would send an HTML 501) */
-    evhttp_set_allowed_methods(core->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                               EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
-                                               EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-                                               EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
-    evhttp_set_default_content_type(core->http, "application/json; charset=utf-8");
-    evhttp_set_bevcb(core->http, core_bev_cb, core);
-    evhttp_set_gencb(core->http, core_request_cb, core);
-    core->mailbox = store_mailbox_new(core->base);
-    if (!core->mailbox) return ENOMEM;
+    if (!core->claim_ev || !core->ctl_ev || !core->done_ev) return ENOMEM;
+    core->n_lsn = srv->opt.n_listen;
+    for (unsigned li = 0; li < core->n_lsn; li++) {
+        int rc = lsn_new(core, li);
+        if (rc) return rc;
+    }
+    if (index == 0 && srv->opt.tick && srv->opt.tick_ms) {
+        core->tick_ev = event_new(core->base, -1, EV_PERSIST, core_tick_cb, core);
+        if (!core->tick_ev) return ENOMEM;
+        struct timeval tv = {srv->opt.tick_ms / 1000, (srv->opt.tick_ms % 1000) * 1000};
+        event_add(core->tick_ev, &tv);
+    }
+    core->store_ev = event_new(core->base, -1, 0, core_store_cb, core);
+    core->mailbox = store_mailbox_new(core_store_notify_cb, core);
+    if (!core->store_ev || !core->mailbox) return ENOMEM;
     if (srv->opt.store) {
-        int rc = store_read_begin(srv->opt.store, &core->rtxn);
+        int rc = store_read_txn_new(srv->opt.store, &core->rtxn);
         if (rc) {
             CET_WARN("net: core %u: no read txn yet: %s", index, store_strerror(rc));
             core->rtxn = NULL;
-        } else {
-            mdb_txn_reset(core->rtxn);
         }
     }
     return 0;
@@ -594,7 +938,13 @@ static int core_new(net_server_t *srv, unsigned index, net_core_t **out)
 static void core_free(net_core_t *core)
 {
     if (!core) return;
-    if (core->http) evhttp_free(core->http); /* close callbacks still see core */
+    /* evhttp_free frees the listeners before the connections: the close
+     * callbacks that follow must not re-enable a freed listener */
+    core->listeners_closed = true;
+    for (unsigned li = 0; li < core->n_lsn; li++)
+        core->lsn[li].bound = NULL;
+    for (unsigned li = 0; li < core->n_lsn; li++) /* close callbacks still see core */
+        if (core->lsn[li].http) evhttp_free(core->lsn[li].http);
     /* Requests never answered (drain timed out): evhttp_free marked them gone;
      * no loop will ever run their completions, so they end here. */
     unsigned unanswered = 0;
@@ -609,21 +959,32 @@ static void core_free(net_core_t *core)
     }
     if (unanswered)
         CET_WARN("net: core %u: %u requests unanswered at shutdown", core->index, unanswered);
-    for (unsigned i = 0; i < core->n_pending; i++)
-        bufferevent_decref(core->pending[i]);
-    core->n_pending = 0;
+    for (unsigned li = 0; li < core->n_lsn; li++) {
+        net_lsn_t *l = &core->lsn[li];
+        for (unsigned i = 0; i < l->n_pending; i++)
+            bufferevent_decref(l->pending[i]);
+        l->n_pending = 0;
+        cet_free(l->pending);
+    }
     if (core->claim_ev) event_free(core->claim_ev);
     if (core->ctl_ev) event_free(core->ctl_ev);
     if (core->done_ev) event_free(core->done_ev);
+    if (core->store_ev) event_free(core->store_ev);
+    if (core->tick_ev) event_free(core->tick_ev);
     if (core->mailbox) store_mailbox_free(core->mailbox);
-    if (core->rtxn) mdb_txn_abort(core->rtxn);
+    store_read_txn_free(core->rtxn);
     while (core->free_reqs) {
         net_req_t *r = core->free_reqs;
         core->free_reqs = r->next_free;
         cet_free(r);
     }
+    while (core->free_conns) {
+        net_conn_t *c = core->free_conns;
+        core->free_conns = c->next_free;
+        event_free(c->deadline);
+        cet_free(c);
+    }
     if (core->base) event_base_free(core->base);
-    cet_free(core->pending);
     cet_free(core);
 }
 
@@ -658,6 +1019,16 @@ int net_server_start(const net_options_t *opt, net_server_t **out)
 
     net_server_t *srv = cet_calloc(1, sizeof *srv);
     srv->opt = *opt;
+    for (unsigned li = 0; li < CET_LISTENERS_MAX; li++)
+        srv->port_locks[li] = -1;
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0)
+        srv->n_fds = nofile.rlim_cur == RLIM_INFINITY || nofile.rlim_cur > CET_FDS_MAX
+                         ? CET_FDS_MAX
+                         : (unsigned)nofile.rlim_cur;
+    else
+        srv->n_fds = 1024;
+    srv->conn_by_fd = cet_calloc(srv->n_fds, sizeof *srv->conn_by_fd);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     srv->ncores = opt->threads ? opt->threads : (ncpu > 0 ? (unsigned)ncpu : 1);
     if (srv->ncores > CET_THREADS_MAX) srv->ncores = CET_THREADS_MAX;
@@ -735,8 +1106,11 @@ void net_server_free(net_server_t *srv)
     net_server_drain(srv, 0);
     for (unsigned i = 0; i < srv->ncores; i++)
         core_free(srv->cores[i]);
-    for (unsigned li = 0; li < CET_LISTENERS_MAX; li++)
+    for (unsigned li = 0; li < CET_LISTENERS_MAX; li++) {
         if (srv->unix_paths[li][0]) unlink(srv->unix_paths[li]);
+        if (srv->port_locks[li] >= 0) close(srv->port_locks[li]);
+    }
+    cet_free(srv->conn_by_fd);
     cet_free(srv);
 }
 

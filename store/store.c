@@ -5,10 +5,16 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "base/cet_base.h"
 #include "base/cet_err.h"
@@ -43,6 +49,12 @@ static const char *const store_db_names[STORE_DB__COUNT] = {
     [STORE_DB_ARRANGEMENT] = "arrangement",
 };
 
+_Static_assert(STORE_NOTFOUND == MDB_NOTFOUND, "store.h mirrors LMDB's code");
+_Static_assert(STORE_EXISTS == MDB_KEYEXIST, "store.h mirrors LMDB's code");
+_Static_assert(STORE_MAP_FULL == MDB_MAP_FULL, "store.h mirrors LMDB's code");
+_Static_assert(STORE_NOOVERWRITE == MDB_NOOVERWRITE, "store.h mirrors LMDB's flag");
+_Static_assert(STORE_NOSPACE == -30503, "base/cet_err.c maps this value to storage_full");
+
 const char *store_strerror(int rc)
 {
     switch (rc) {
@@ -50,14 +62,13 @@ const char *store_strerror(int rc)
         return "store: a record has the wrong size or schema version";
     case STORE_BADARG:
         return "store: invalid argument";
+    case STORE_LOCKED:
+        return "store: another process holds the data directory";
+    case STORE_NOSPACE:
+        return "store: no space left for the data";
     default:
         return mdb_strerror(rc); /* covers LMDB codes and errno */
     }
-}
-
-MDB_env *store_env(store_t *st)
-{
-    return st->env;
 }
 
 MDB_dbi store_dbi(const store_t *st, store_db_t db)
@@ -66,22 +77,26 @@ MDB_dbi store_dbi(const store_t *st, store_db_t db)
     return st->dbi[db];
 }
 
+size_t store_map_bytes(store_t *st)
+{
+    return atomic_load(&st->map_bytes);
+}
+
 static int open_dbis(store_t *st)
 {
     MDB_txn *txn;
     unsigned tflags = st->read_only ? MDB_RDONLY : 0;
+    unsigned dflags = st->read_only ? 0 : MDB_CREATE;
     int rc = mdb_txn_begin(st->env, NULL, tflags, &txn);
     if (rc) return rc;
-    for (int i = 0; i < STORE_DB__COUNT; i++) {
-        rc = mdb_dbi_open(txn, store_db_names[i], st->read_only ? 0 : MDB_CREATE, &st->dbi[i]);
-        if (rc) {
-            CET_ERROR("store: cannot open database %s: %s%s", store_db_names[i], mdb_strerror(rc),
-                      rc == MDB_NOTFOUND && st->read_only
-                          ? " (an older schema: open the directory writable once to upgrade it)"
-                          : "");
-            mdb_txn_abort(txn);
-            return rc;
-        }
+    /* meta first: the version says whether the other databases are ours to open
+     * (an older directory lacks some, and a writable open must not create them) */
+    rc = mdb_dbi_open(txn, store_db_names[STORE_DB_META], dflags, &st->dbi[STORE_DB_META]);
+    if (rc) {
+        CET_ERROR("store: cannot open database %s: %s", store_db_names[STORE_DB_META],
+                  mdb_strerror(rc));
+        mdb_txn_abort(txn);
+        return rc;
     }
     uint64_t version = 0;
     rc = store_meta_get_u64(txn, st, "schema_version", &version);
@@ -89,14 +104,21 @@ static int open_dbis(store_t *st)
         rc = store_meta_put_u64(txn, st, "schema_version", STORE_SCHEMA_VERSION);
         version = STORE_SCHEMA_VERSION;
     }
-    if (rc == 0 && !st->read_only) rc = store_tickets_migrate(txn, st, &version);
     if (rc == 0 && version != STORE_SCHEMA_VERSION) {
-        CET_ERROR("store: schema version %llu on disk, this build reads %d%s",
+        CET_ERROR("store: schema version %llu on disk, this build reads %d: %s (docs/storage.md, "
+                  "\"Schema versions\")",
                   (unsigned long long)version, STORE_SCHEMA_VERSION,
-                  version == 2 ? " (a schema-2 directory is upgraded by opening it writable once: "
-                                 "start cetd or run any cetctl import on it)"
-                               : " (docs/storage.md, \"Schema versions\")");
+                  version < STORE_SCHEMA_VERSION
+                      ? "an older data directory is not upgraded in place; make a new one "
+                        "from the source files (cetctl import)"
+                      : "the directory was written by a newer build");
         rc = STORE_CORRUPT;
+    }
+    for (int i = 0; rc == 0 && i < STORE_DB__COUNT; i++) {
+        if (i == STORE_DB_META) continue;
+        rc = mdb_dbi_open(txn, store_db_names[i], dflags, &st->dbi[i]);
+        if (rc)
+            CET_ERROR("store: cannot open database %s: %s", store_db_names[i], mdb_strerror(rc));
     }
     if (rc) {
         mdb_txn_abort(txn);
@@ -105,42 +127,178 @@ static int open_dbis(store_t *st)
     return mdb_txn_commit(txn);
 }
 
+/* ---- the data directory's lock ---- */
+static void lock_path(const char *dir, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", dir, STORE_LOCK_FILE);
+}
+
+/*
+ * Takes dir's lock: an exclusive flock on the lock file, held as long as the
+ * fd is open (the process's life for cetd), released by the kernel when the
+ * process dies. Then records who we are in it.
+ */
+static int lock_take(store_t *st, const char *dir, const char *owner)
+{
+    char path[4200];
+    lock_path(dir, path, sizeof path);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) return errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        return e == EWOULDBLOCK ? STORE_LOCKED : e;
+    }
+    char text[160];
+    int n = snprintf(text, sizeof text, "%ld\n%s\n", (long)getpid(), owner ? owner : "cetreg");
+    /* over the old text first (its page exists even on a full disk), then cut */
+    if (pwrite(fd, text, (size_t)n, 0) != n || ftruncate(fd, n) != 0) {
+        /* a full disk may refuse the pid text; the flock alone is the lock */
+        CET_WARN("store: cannot write the pid into %s: %s", path, strerror(errno));
+    }
+    st->lock_fd = fd;
+    return 0;
+}
+
+int store_dir_holder(const char *dir, pid_t *pid, char *what, size_t cap)
+{
+    char path[4200];
+    lock_path(dir, path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    char text[160];
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0) return n < 0 ? errno : ENODATA;
+    text[n] = 0;
+    char *end;
+    long p = strtol(text, &end, 10);
+    if (end == text || *end != '\n' || p <= 0) return ENODATA;
+    *pid = (pid_t)p;
+    if (what && cap) {
+        const char *name = end + 1;
+        size_t l = strcspn(name, "\n");
+        if (l >= cap) l = cap - 1;
+        memcpy(what, name, l);
+        what[l] = 0;
+    }
+    return 0;
+}
+
+/*
+ * lock.mdb is created with ftruncate (a sparse file): a reader slot on a page
+ * never touched would be allocated by a store into the map, which on a full
+ * file system is a SIGBUS. Allocating it once makes every later store safe.
+ * The fd stays open until store_close: closing any fd of a file drops every
+ * fcntl lock the process holds on it, and LMDB's reader-liveness lock on
+ * lock.mdb is one (mdb_reader_check in another process would then clear
+ * our live reader slots: MDB_BAD_RSLOT).
+ */
+static int lockfile_prealloc(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/lock.mdb", dir);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat sb;
+    int rc = fstat(fd, &sb) == 0 ? posix_fallocate(fd, 0, sb.st_size) : errno;
+    if (rc) CET_WARN("store: cannot preallocate %s: %s", path, strerror(rc));
+    return fd;
+}
+
+/* ---- open and close ---- */
+/*
+ * The map of an existing environment is what its meta page records (LMDB
+ * persists every growth there) and at least what is in use: a restart keeps
+ * the size, it never multiplies it. Sizes above CET_MAP_BYTES_MAX (written by
+ * an older build that doubled the map at each open) come back to the cap.
+ */
+static int map_settle(store_t *st)
+{
+    MDB_envinfo info;
+    MDB_stat stat;
+    int rc = mdb_env_info(st->env, &info);
+    if (rc == 0) rc = mdb_env_stat(st->env, &stat);
+    if (rc) return rc;
+    size_t used = (info.me_last_pgno + 1) * (size_t)stat.ms_psize;
+    size_t map = info.me_mapsize;
+    if (map > CET_MAP_BYTES_MAX && used <= CET_MAP_BYTES_MAX && !st->read_only) {
+        CET_WARN("store: map of %zu GiB recorded, using the cap of %llu GiB", map >> 30,
+                 (unsigned long long)(CET_MAP_BYTES_MAX >> 30));
+        rc = mdb_env_set_mapsize(st->env, CET_MAP_BYTES_MAX);
+        if (rc) return rc;
+        map = CET_MAP_BYTES_MAX;
+    }
+    atomic_store(&st->map_bytes, map);
+    return 0;
+}
+
+static void gate_init(store_gate_t *g)
+{
+    atomic_init(&g->growing, false);
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_cond_init(&g->cond, NULL);
+    for (size_t i = 0; i <= CET_READERS_MAX; i++) {
+        atomic_init(&g->slot[i].active, 0);
+        atomic_init(&g->slot[i].used, i == 0);
+    }
+}
+
+static void gate_destroy(store_gate_t *g)
+{
+    pthread_mutex_destroy(&g->lock);
+    pthread_cond_destroy(&g->cond);
+}
+
 int store_open(const store_options_t *opt, store_t **out)
 {
     *out = NULL;
     cet_strerror_set_store(store_strerror);
-    if (!opt || !opt->dir) return STORE_BADARG;
+    if (!opt || !opt->dir || strlen(opt->dir) >= sizeof((store_t *)0)->dir) return STORE_BADARG;
     if (!opt->read_only && mkdir(opt->dir, 0750) != 0 && errno != EEXIST) return errno;
 
     store_t *st = cet_calloc(1, sizeof *st);
     st->read_only = opt->read_only;
+    st->lock_fd = -1;
+    st->lockmdb_fd = -1;
+    cet_strlcpy(st->dir, opt->dir, sizeof st->dir);
     pthread_mutex_init(&st->grow_lock, NULL);
-    int rc = mdb_env_create(&st->env);
+    gate_init(&st->gate);
+    int rc = 0;
+    if (!opt->read_only && (rc = lock_take(st, opt->dir, opt->owner))) {
+        if (rc == STORE_LOCKED) goto fail_quiet;
+        goto fail;
+    }
+    rc = mdb_env_create(&st->env);
     if (rc) goto fail;
     mdb_env_set_maxdbs(st->env, CET_DBS_MAX);
     mdb_env_set_maxreaders(st->env, opt->readers ? opt->readers : CET_READERS_MAX);
 
-    /* The map is at least as large as the file already is. */
-    char path[4096];
+    /* Only a new environment takes the configured map; an existing one keeps
+     * the size in its meta page (LMDB uses it when none is set before open). */
+    char path[4200];
     snprintf(path, sizeof path, "%s/data.mdb", opt->dir);
     struct stat sb;
-    size_t map = opt->map_bytes ? opt->map_bytes : CET_MAP_INITIAL_BYTES;
-    if (stat(path, &sb) == 0 && (size_t)sb.st_size > map) map = (size_t)sb.st_size * 2;
-    rc = mdb_env_set_mapsize(st->env, map);
-    if (rc) goto fail;
-    st->map_bytes = map;
+    bool fresh = stat(path, &sb) != 0 || sb.st_size == 0;
+    if (fresh) {
+        size_t map = opt->map_bytes ? opt->map_bytes : CET_MAP_INITIAL_BYTES;
+        if ((rc = mdb_env_set_mapsize(st->env, map))) goto fail;
+    }
 
     unsigned flags = MDB_NOTLS;
     if (opt->read_only) flags |= MDB_RDONLY;
     /* sync off: MDB_NOSYNC, the OS writes back when it likes (--sync none) */
     if (!opt->sync) flags |= MDB_NOSYNC;
-    /* MDB_WRITEMAP: LMDB writes dirty pages in place and msyncs them at commit
-     * instead of malloc+pwrite; measured 2x the durable registrations per
-     * second on these machines (docs/benchmarks.md). Our code still never
-     * writes through a pointer into the map: values are copied out. */
-    if (!opt->read_only) flags |= MDB_WRITEMAP;
+    /* No MDB_WRITEMAP (it was on before): with it LMDB ftruncates data.mdb to
+     * the map size (a sparse file) and dirties pages by storing into the map,
+     * so a full disk is a SIGBUS in the writer. Without it, pages go out with
+     * pwrite at commit and a full disk is ENOSPC/EIO from mdb_txn_commit: the
+     * batch fails cleanly, nothing is half-written, reads go on. Measured cost
+     * in docs/benchmarks.md ("Storage faults"). */
     rc = mdb_env_open(st->env, opt->dir, flags, 0640);
     if (rc) goto fail;
+    if (!opt->read_only) st->lockmdb_fd = lockfile_prealloc(opt->dir);
+    if ((rc = map_settle(st))) goto fail;
 
     int dead = 0;
     rc = mdb_reader_check(st->env, &dead);
@@ -157,9 +315,13 @@ int store_open(const store_options_t *opt, store_t **out)
     return 0;
 fail:
     CET_ERROR("store: cannot open %s: %s", opt->dir, store_strerror(rc));
+fail_quiet:
     store_regidx_free(st->regidx);
     if (st->env) mdb_env_close(st->env);
+    if (st->lockmdb_fd >= 0) close(st->lockmdb_fd);
+    if (st->lock_fd >= 0) close(st->lock_fd);
     pthread_mutex_destroy(&st->grow_lock);
+    gate_destroy(&st->gate);
     cet_free(st);
     return rc;
 }
@@ -169,13 +331,167 @@ void store_close(store_t *st)
     if (!st) return;
     store_regidx_free(st->regidx);
     mdb_env_close(st->env);
+    if (st->lockmdb_fd >= 0) close(st->lockmdb_fd); /* after LMDB's own fd: see lockfile_prealloc */
+    if (st->lock_fd >= 0) close(st->lock_fd);       /* releases the directory */
     pthread_mutex_destroy(&st->grow_lock);
+    gate_destroy(&st->gate);
     cet_free(st);
+}
+
+int store_sync(store_t *st)
+{
+    return mdb_env_sync(st->env, 1);
+}
+
+/* ---- the map-growth gate (store_internal.h) ---- */
+/* Read txns the calling thread holds: store_grow from inside one would wait
+ * forever. Only a guard against that deadlock; the slots are the truth. */
+static _Thread_local unsigned reads_held;
+
+static void gate_enter(store_gate_t *g, store_gate_slot_t *s)
+{
+    for (;;) {
+        atomic_fetch_add(&s->active, 1); /* seq_cst: then look at growing */
+        if (!atomic_load(&g->growing)) break;
+        atomic_fetch_sub(&s->active, 1);
+        pthread_mutex_lock(&g->lock);
+        while (atomic_load(&g->growing)) pthread_cond_wait(&g->cond, &g->lock);
+        pthread_mutex_unlock(&g->lock);
+    }
+    reads_held++;
+}
+
+static void gate_leave(store_gate_slot_t *s)
+{
+    CET_ASSERT(atomic_load_explicit(&s->active, memory_order_relaxed) > 0);
+    /* a txn may end on another thread than it began (a core's at shutdown) */
+    if (reads_held) reads_held--;
+    atomic_fetch_sub_explicit(&s->active, 1, memory_order_release);
+}
+
+/*
+ * Closes the gate and waits until no read txn is live. Returns 0 (the
+ * caller remaps, then gate_open), or CET_AGAIN (gate left open).
+ */
+static int gate_close(store_gate_t *g)
+{
+    if (reads_held) return CET_AGAIN; /* our own read txn: waiting would deadlock */
+    pthread_mutex_lock(&g->lock);
+    atomic_store(&g->growing, true); /* seq_cst: then look at the slots */
+    uint64_t deadline = cet_mono_ns() + (uint64_t)CET_MAP_GROW_WAIT_MS * 1000000u;
+    for (size_t i = 0; i <= CET_READERS_MAX; i++) {
+        while (atomic_load(&g->slot[i].active) != 0) {
+            if (cet_mono_ns() > deadline) {
+                atomic_store(&g->growing, false);
+                pthread_cond_broadcast(&g->cond);
+                pthread_mutex_unlock(&g->lock);
+                return CET_AGAIN;
+            }
+            struct timespec ts = {0, 50000}; /* readers are in one request: microseconds */
+            nanosleep(&ts, NULL);
+        }
+    }
+    return 0; /* still holding g->lock */
+}
+
+static void gate_open(store_gate_t *g)
+{
+    atomic_store(&g->growing, false);
+    pthread_cond_broadcast(&g->cond);
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* ---- txns ---- */
+struct store_read_txn {
+    store_t *st;
+    MDB_txn *txn;
+    store_gate_slot_t *slot;
+    bool live;
+};
+
+/* Remaps after another process grew the file beyond our map (cetctl beside cetd). */
+static int map_adopt(store_t *st)
+{
+    int rc = gate_close(&st->gate);
+    if (rc) return rc;
+    rc = mdb_env_set_mapsize(st->env, 0); /* 0: the size the meta page records */
+    if (rc == 0) map_settle(st);
+    gate_open(&st->gate);
+    return rc;
 }
 
 int store_read_begin(store_t *st, store_txn_t **txn)
 {
-    return mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn);
+    store_gate_slot_t *s = &st->gate.slot[0];
+    for (int attempt = 0;; attempt++) {
+        gate_enter(&st->gate, s);
+        int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn);
+        if (rc == 0) return 0;
+        gate_leave(s);
+        *txn = NULL;
+        if (rc != MDB_MAP_RESIZED || attempt > 0 || (rc = map_adopt(st)) != 0) return rc;
+    }
+}
+
+int store_read_txn_new(store_t *st, store_read_txn_t **out)
+{
+    *out = NULL;
+    store_read_txn_t *rt = cet_calloc(1, sizeof *rt);
+    rt->st = st;
+    for (size_t i = 1; i <= CET_READERS_MAX && !rt->slot; i++) {
+        bool no = false;
+        if (atomic_compare_exchange_strong(&st->gate.slot[i].used, &no, true))
+            rt->slot = &st->gate.slot[i];
+    }
+    if (!rt->slot) rt->slot = &st->gate.slot[0]; /* shared: correct, only slower */
+    gate_enter(&st->gate, rt->slot);
+    int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &rt->txn);
+    if (rc == 0) mdb_txn_reset(rt->txn);
+    gate_leave(rt->slot);
+    if (rc) {
+        if (rt->slot != &st->gate.slot[0]) atomic_store(&rt->slot->used, false);
+        cet_free(rt);
+        return rc;
+    }
+    *out = rt;
+    return 0;
+}
+
+int store_read_txn_renew(store_read_txn_t *rt, store_txn_t **txn)
+{
+    if (rt->live) {
+        *txn = rt->txn;
+        return 0;
+    }
+    for (int attempt = 0;; attempt++) {
+        gate_enter(&rt->st->gate, rt->slot);
+        int rc = mdb_txn_renew(rt->txn);
+        if (rc == 0) {
+            rt->live = true;
+            *txn = rt->txn;
+            return 0;
+        }
+        gate_leave(rt->slot);
+        *txn = NULL;
+        if (rc != MDB_MAP_RESIZED || attempt > 0 || (rc = map_adopt(rt->st)) != 0) return rc;
+    }
+}
+
+void store_read_txn_reset(store_read_txn_t *rt)
+{
+    if (!rt || !rt->live) return;
+    mdb_txn_reset(rt->txn);
+    rt->live = false;
+    gate_leave(rt->slot);
+}
+
+void store_read_txn_free(store_read_txn_t *rt)
+{
+    if (!rt) return;
+    store_read_txn_reset(rt);
+    mdb_txn_abort(rt->txn);
+    if (rt->slot != &rt->st->gate.slot[0]) atomic_store(&rt->slot->used, false);
+    cet_free(rt);
 }
 
 int store_write_begin(store_t *st, store_txn_t **txn)
@@ -206,6 +522,8 @@ int store_commit(store_txn_t *txn)
         else
             store_regidx_discard(st->regidx);
         st->wtxn = NULL;
+    } else if (st) {
+        gate_leave(&st->gate.slot[0]); /* a store_read_begin txn */
     }
     return rc;
 }
@@ -218,6 +536,8 @@ void store_abort(store_txn_t *txn)
     if (w) {
         store_regidx_discard(st->regidx);
         st->wtxn = NULL;
+    } else if (st) {
+        gate_leave(&st->gate.slot[0]); /* a store_read_begin txn */
     }
 }
 
@@ -232,7 +552,7 @@ static int regidx_load_cb(const void *key, size_t klen, const void *val, size_t 
     if (r.seq != seq || store_regidx_load(st->regidx, r.roster_no, r.subject, seq) != 0)
         return STORE_CORRUPT;
     if (seq > st->reg_seq_last) st->reg_seq_last = seq;
-    return 0;
+    return CET_OK;
 }
 
 int regidx_rebuild(store_t *st)
@@ -249,17 +569,45 @@ int regidx_rebuild(store_t *st)
 int store_grow(store_t *st)
 {
     pthread_mutex_lock(&st->grow_lock);
-    size_t next = st->map_bytes * CET_MAP_GROW_FACTOR;
-    int rc = ENOSPC;
-    if (next <= CET_MAP_BYTES_MAX) {
+    size_t cur = atomic_load(&st->map_bytes);
+    size_t next = cur * CET_MAP_GROW_FACTOR;
+    int rc = STORE_NOSPACE;
+    if (next <= CET_MAP_BYTES_MAX && (rc = gate_close(&st->gate)) == 0) {
         rc = mdb_env_set_mapsize(st->env, next);
-        if (rc == 0) {
-            CET_INFO("store: map grown from %zu to %zu MiB", st->map_bytes >> 20, next >> 20);
-            st->map_bytes = next;
-        }
+        if (rc == 0) atomic_store(&st->map_bytes, next);
+        gate_open(&st->gate);
+        if (rc == 0) CET_INFO("store: map grown from %zu to %zu MiB", cur >> 20, next >> 20);
     }
+    if (rc == CET_AGAIN) CET_WARN("store: map growth postponed: read txns stayed live");
     pthread_mutex_unlock(&st->grow_lock);
     return rc;
+}
+
+/* Free bytes of the file system under st (root may use the reserved blocks). */
+static int space_free(store_t *st, unsigned long long *free_bytes, unsigned long long *size)
+{
+    struct statvfs vs;
+    if (statvfs(st->dir, &vs) != 0) return errno;
+    unsigned long long blocks = geteuid() == 0 ? vs.f_bfree : vs.f_bavail;
+    *free_bytes = blocks * vs.f_frsize;
+    *size = (unsigned long long)vs.f_blocks * vs.f_frsize;
+    return 0;
+}
+
+bool store_space_low(store_t *st)
+{
+    unsigned long long free_bytes = 0, size = 0;
+    if (space_free(st, &free_bytes, &size) != 0) return false;
+    unsigned long long margin = CET_DISK_FULL_MARGIN_BYTES;
+    if (margin > size / 16) margin = size / 16; /* a small file system: 1/16 of it */
+    return free_bytes < margin;
+}
+
+bool store_rc_is_nospace(store_t *st, int rc)
+{
+    if (rc == STORE_NOSPACE || rc == ENOSPC || rc == EDQUOT || rc == EFBIG) return true;
+    /* LMDB reports a short pwrite (the disk filled up mid-commit) as EIO */
+    return rc == EIO && store_space_low(st);
 }
 
 int store_write_run(store_t *st, int (*fn)(store_txn_t *txn, void *arg), void *arg)
@@ -274,7 +622,7 @@ int store_write_run(store_t *st, int (*fn)(store_txn_t *txn, void *arg), void *a
         } else {
             store_abort(txn);
         }
-        if (rc != MDB_MAP_FULL) return rc;
+        if (rc != MDB_MAP_FULL) return rc && store_rc_is_nospace(st, rc) ? STORE_NOSPACE : rc;
         rc = store_grow(st);
         if (rc) return rc;
     }
@@ -282,20 +630,23 @@ int store_write_run(store_t *st, int (*fn)(store_txn_t *txn, void *arg), void *a
 
 /* ---- raw access ---- */
 int store_get_ref(store_txn_t *txn, const store_t *st, store_db_t db, const void *key,
-                  size_t klen, MDB_val *val)
+                  size_t klen, store_val_t *val)
 {
-    MDB_val k = {klen, (void *)key};
-    return mdb_get(txn, store_dbi(st, db), &k, val);
+    MDB_val k = {klen, (void *)key}, v;
+    int rc = mdb_get(txn, store_dbi(st, db), &k, &v);
+    val->data = rc ? NULL : v.mv_data;
+    val->len = rc ? 0 : v.mv_size;
+    return rc;
 }
 
 int store_get_raw(store_txn_t *txn, const store_t *st, store_db_t db, const void *key,
                   size_t klen, void *buf, size_t cap, size_t *len)
 {
-    MDB_val v;
+    store_val_t v;
     int rc = store_get_ref(txn, st, db, key, klen, &v);
     if (rc) return rc;
-    if (len) *len = v.mv_size;
-    memcpy(buf, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
+    if (len) *len = v.len;
+    memcpy(buf, v.data, v.len < cap ? v.len : cap);
     return 0;
 }
 
@@ -332,15 +683,71 @@ int store_scan(store_txn_t *txn, const store_t *st, store_db_t db, const void *p
     while (rc == 0) {
         if (plen && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)) break;
         int r = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg);
-        if (r > 0) break;
-        if (r < 0) {
+        if (r != CET_OK) {
             mdb_cursor_close(cur);
-            return r;
+            return r == CET_DONE ? CET_OK : r;
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    return rc == MDB_NOTFOUND ? CET_OK : rc;
+}
+
+int store_update(store_txn_t *txn, const store_t *st, store_db_t db, const void *from,
+                 size_t flen, store_update_cb fn, void *arg)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, store_dbi(st, db), &cur);
+    if (rc) return rc;
+    uint8_t buf[STORE_UPDATE_VALUE_BYTES_MAX];
+    MDB_val k = {flen, (void *)from}, v;
+    rc = mdb_cursor_get(cur, &k, &v, flen ? MDB_SET_RANGE : MDB_FIRST);
+    while (rc == 0) {
+        if (v.mv_size > sizeof buf) {
+            rc = STORE_BADARG;
+            break;
+        }
+        memcpy(buf, v.mv_data, v.mv_size);
+        bool changed = false;
+        int r = fn(k.mv_data, k.mv_size, buf, v.mv_size, &changed, arg);
+        if (changed) {
+            MDB_val nv = {v.mv_size, buf};
+            if ((rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT))) break;
+        }
+        if (r != CET_OK) {
+            rc = r == CET_DONE ? CET_OK : r;
+            break;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? CET_OK : rc;
+}
+
+int store_sweep(store_txn_t *txn, const store_t *st, store_db_t db, const void *from,
+                size_t flen, unsigned max, store_dead_cb dead_cb, void *arg, void *next,
+                size_t next_cap, size_t *next_len)
+{
+    *next_len = 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, store_dbi(st, db), &cur);
+    if (rc) return rc;
+    MDB_val k = {flen, (void *)from}, v;
+    rc = mdb_cursor_get(cur, &k, &v, flen ? MDB_SET_RANGE : MDB_FIRST);
+    for (unsigned seen = 0; rc == 0 && seen < max; seen++) {
+        if (dead_cb(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg) &&
+            (rc = mdb_cursor_del(cur, 0)))
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT); /* after a delete: the next one */
+    }
+    if (rc == 0 && k.mv_size <= next_cap) {
+        memcpy(next, k.mv_data, k.mv_size); /* the first entry not looked at */
+        *next_len = k.mv_size;
+    } else if (rc == 0 || rc == MDB_NOTFOUND) {
+        rc = CET_DONE;
+    }
+    mdb_cursor_close(cur);
+    return rc;
 }
 
 /* ---- meta ---- */
@@ -384,10 +791,10 @@ void store_offer_key(uint8_t out[5], uint32_t campus, char subject)
 
 
 void store_expiry_key(uint8_t out[STORE_EXPIRY_KEY_BYTES], int64_t due, uint8_t kind,
-                      uint32_t roster_no, char subject)
+                      uint64_t id, char subject)
 {
     store_be64(out, (uint64_t)(due < 0 ? 0 : due));
     out[8] = kind;
-    store_be32(out + 9, roster_no);
-    out[13] = (uint8_t)subject;
+    store_be64(out + 9, id);
+    out[17] = (uint8_t)subject;
 }

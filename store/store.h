@@ -3,6 +3,9 @@
  *
  * One LMDB environment holds one exam sitting and everything that belongs to
  * it. docs/storage.md documents every database, its key layout and its value.
+ * This header is the whole face of store/: no caller includes <lmdb.h> or
+ * calls mdb_* (the store's own files do); LMDB codes reach callers only as
+ * ints of the one error space (base/cet_err.h).
  *
  * Conventions (the contract of every function below):
  * - Keys are composite and big-endian so that LMDB's byte order is the
@@ -12,35 +15,59 @@
  *   schema version in the meta database. Strings inside records are UTF-8 and
  *   NUL-terminated within their fixed arrays.
  * - Getters copy the record out of the map into caller memory, so nothing a
- *   caller holds dies with the txn. Nothing ever writes into the map directly.
+ *   caller holds dies with the txn. Nothing ever writes into the map directly
+ *   (the map is mapped read-only: LMDB writes pages with pwrite, see store_open).
  * - Return values: 0 on success, STORE_NOTFOUND when a key is absent,
- *   STORE_EXISTS when a unique key is taken, otherwise an LMDB or errno code
- *   (store_strerror() names both). A *_put that maintains a secondary index
+ *   STORE_EXISTS when a unique key is taken, otherwise an LMDB code
+ *   (-30999..-30000), a STORE_* code or an errno value; store_strerror() and
+ *   cet_strerror() name all of them. A *_put that maintains a secondary index
  *   does so in the same txn, so both change together or not at all.
- * - A read txn may be used from the thread that began it only (the cores use
- *   MDB_NOTLS and reset/renew one read txn per request). Only the writer
- *   thread, or cetctl with the environment to itself, opens write txns.
+ * - A read txn may be used from the thread that began it only (the cores keep
+ *   one store_read_txn_t each, renewed and reset per request). Only the writer
+ *   thread, or cetctl holding the data directory, opens write txns.
+ * - Ownership: the process that opens a directory for writing holds its lock
+ *   file (STORE_LOCK_FILE) until store_close; a second writer gets STORE_LOCKED.
+ *   Read-only opens take no lock and may run beside the owner (LMDB readers).
  */
 #ifndef STORE_H
 #define STORE_H
 
-#include <lmdb.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/cet_limits.h"
 
-#define STORE_SCHEMA_VERSION 3 /* 3: rooms, arrangements, reg slot (store_tickets.c) */
+/* 4: orders name their registrations, idem keeps results, 64-bit expiry ids, live counts (the
+ * engine's 3) with rooms, arrangements and the reg slot (the tickets' 3); docs/storage.md */
+#define STORE_SCHEMA_VERSION 4
 
-/* Own return codes, in a range LMDB and errno never use. */
-#define STORE_NOTFOUND MDB_NOTFOUND /* -30798 */
-#define STORE_EXISTS MDB_KEYEXIST   /* -30799 */
+/* Return codes of the store, in the storage range of base/cet_err.h. The
+ * first two are LMDB's own values (store.c asserts it). */
+#define STORE_NOTFOUND (-30798)     /* MDB_NOTFOUND: the key is absent */
+#define STORE_EXISTS (-30799)       /* MDB_KEYEXIST: a unique key is taken */
+#define STORE_MAP_FULL (-30792)     /* MDB_MAP_FULL: the txn outgrew the map (writer grows it) */
 #define STORE_CORRUPT (-30500)      /* a record has the wrong size or version */
 #define STORE_BADARG (-30501)       /* a caller broke a documented precondition */
+#define STORE_LOCKED (-30502)       /* another process holds the data directory */
+#define STORE_NOSPACE (-30503)      /* the disk (or the largest map) is full: nothing was written */
+
+/* Flags of store_put_raw (LMDB's MDB_NOOVERWRITE value; store.c asserts it). */
+#define STORE_NOOVERWRITE 0x10u
+
+/* The owner's lock file in a data directory (holds "pid\nprogram\n"). */
+#define STORE_LOCK_FILE "cetreg.pid"
 
 typedef struct store store_t;
-typedef MDB_txn store_txn_t;
+/* An LMDB txn behind an opaque name (the same struct lmdb.h declares). */
+typedef struct MDB_txn store_txn_t;
+
+/* A value inside the map: valid only until its txn ends or writes. */
+typedef struct store_val {
+    const void *data;
+    size_t len;
+} store_val_t;
 
 /* The named databases. The names are the LMDB names (docs/storage.md). */
 typedef enum store_db {
@@ -60,11 +87,11 @@ typedef enum store_db {
     STORE_DB_CANDIDATE,     /* u32 roster_no -> store_candidate_t */
     STORE_DB_REVIEW,        /* 16-byte account id -> store_review_t */
     STORE_DB_REG,           /* u64 registration seq -> store_reg_t (by candidate: in-memory index) */
-    STORE_DB_EXPIRY,        /* u64 due ‖ u8 kind ‖ u32 roster_no ‖ u8 subject -> empty */
+    STORE_DB_EXPIRY,        /* u64 due ‖ u8 kind ‖ u64 id ‖ u8 subject -> empty */
     STORE_DB_ORDER,         /* u64 order id -> store_order_t */
     STORE_DB_SESSION,       /* 32-byte SHA-256 of the token -> store_session_t */
     STORE_DB_STAFF,         /* user name -> store_staff_t */
-    STORE_DB_IDEM,          /* 16-byte scope ‖ 32-byte SHA-256 of key -> store_idem_t + body */
+    STORE_DB_IDEM,          /* 16-byte scope ‖ 32-byte SHA-256 of key -> store_idem_t + result */
     STORE_DB_AUDIT,         /* u64 sequence -> store_audit_t + UTF-8 text */
     STORE_DB_NOTICE,        /* gateway_txn (bytes) -> store_notice_t */
     STORE_DB_ROOM,          /* u32 campus ‖ u16 room -> store_room_t (store_tickets.c) */
@@ -254,6 +281,12 @@ typedef enum store_order_state {
     STORE_ORDER_EXPIRED = 3,
     STORE_ORDER_REFUND = 4    /* paid after it expired; marked for refund */
 } store_order_state_t;
+/*
+ * The registrations an order was made for: subjects[i] of the candidate as it
+ * was then, the one stored under reg_seq[i] at reg_campus[i] for reg_fee[i]
+ * fen (amount is their sum). A notice pays exactly those; a registration of
+ * the same subject made again (another sequence) is not one of them.
+ */
 typedef struct store_order {
     uint64_t id;
     uint32_t roster_no;
@@ -267,6 +300,9 @@ typedef struct store_order {
     int64_t expires;
     int64_t paid_at;
     char gateway_txn[64];
+    uint64_t reg_seq[CET_ORDER_SUBJECTS_MAX];
+    uint32_t reg_campus[CET_ORDER_SUBJECTS_MAX];
+    uint32_t reg_fee[CET_ORDER_SUBJECTS_MAX];
 } store_order_t;
 
 typedef struct store_notice {
@@ -301,12 +337,12 @@ typedef struct store_staff {
     uint32_t scope;           /* school code or province code */
 } store_staff_t;
 
+/* The first result of an Idempotency-Key: this header, then result_len bytes of the engine's result. */
 typedef struct store_idem {
-    uint8_t request_hash[16]; /* XXH3-128 of method, path and body */
+    uint8_t request_hash[16]; /* XXH3-128 of what makes the request this request */
     int64_t created;
-    uint16_t status;
-    uint16_t body_len;        /* body bytes follow the header in the value */
-    uint32_t pad_;
+    uint32_t kind;            /* the engine's op kind */
+    uint32_t result_len;      /* sizeof the engine's eng_result_t */
 } store_idem_t;
 
 typedef struct store_audit {
@@ -319,50 +355,122 @@ typedef struct store_audit {
 
 /* ---- environment ---- */
 typedef struct store_options {
-    const char *dir;          /* created if missing */
+    const char *dir;          /* created if missing (not when read_only) */
     bool sync;                /* fsync at commit (--sync full); false only on request */
-    bool read_only;
+    bool read_only;           /* no lock, no writes: beside a live owner (cetctl export...) */
     unsigned readers;         /* reader slots; 0 = CET_READERS_MAX */
-    size_t map_bytes;         /* initial map size; 0 = CET_MAP_INITIAL_BYTES (tests use small) */
+    size_t map_bytes;         /* map of a NEW environment; 0 = CET_MAP_INITIAL_BYTES (tests use
+                                 small). An existing one keeps the map its meta page records. */
+    const char *owner;        /* program named in the lock file ("cetd"); NULL = "cetreg" */
 } store_options_t;
 
 /**
- * Opens (creating if needed) the environment in opt->dir, sets the map size
- * (CET_MAP_INITIAL_BYTES or the file's current size, whichever is larger),
- * runs mdb_reader_check to clear stale readers, opens every database and
- * writes the schema version on first use.
- * Returns 0 and *out, or an error (STORE_CORRUPT when the schema version on
- * disk is not STORE_SCHEMA_VERSION). The caller owns *out (store_close).
+ * Opens (creating if needed) the environment in opt->dir.
+ * - Writing opens first take the directory's lock: an exclusive flock on
+ *   opt->dir/STORE_LOCK_FILE, which then holds this process's pid and
+ *   opt->owner, kept until store_close (PostgreSQL's postmaster.pid). Held by
+ *   another process: STORE_LOCKED, nothing else touched (store_dir_holder
+ *   names the holder). The lock dies with the process, so a crash leaves no
+ *   stale lock, only a stale pid in the file.
+ * - The map: a new environment gets opt->map_bytes; an existing one the size
+ *   its meta page records (what the last owner grew it to, never more: a
+ *   restart never grows the map), at least what is in use.
+ * - No MDB_WRITEMAP: LMDB writes dirty pages with pwrite at commit, so a full
+ *   disk is an error code of that commit (the writer answers storage_full),
+ *   never a SIGBUS on a store into a sparse map. lock.mdb is preallocated.
+ * - mdb_reader_check clears stale reader slots; every database is opened and
+ *   the schema version written on first use; the registration index is built.
+ * Returns 0 and *out (the caller owns it: store_close), STORE_LOCKED,
+ * STORE_CORRUPT (a schema version on disk other than STORE_SCHEMA_VERSION),
+ * STORE_BADARG, an LMDB code or errno. Failures other than STORE_LOCKED are
+ * logged.
  */
 int store_open(const store_options_t *opt, store_t **out);
-/** Closes the environment. All txns must be finished. */
+/** Closes the environment and releases the directory lock. All txns must be finished. */
 void store_close(store_t *st);
-/** The LMDB environment (for stats and tests). */
-MDB_env *store_env(store_t *st);
-/** The dbi of a named database. */
-MDB_dbi store_dbi(const store_t *st, store_db_t db);
-/** A readable name for rc (LMDB, errno or STORE_* code). */
+/**
+ * Who holds dir (reads dir/STORE_LOCK_FILE): 0 with *pid and the program
+ * name (NUL-terminated in what[0..cap)), or an errno when the file is missing
+ * or unreadable. The file is informative only; the flock is the lock.
+ */
+int store_dir_holder(const char *dir, pid_t *pid, char *what, size_t cap);
+/** A readable name for rc (LMDB, errno or STORE_* code). Static string. */
 const char *store_strerror(int rc);
+/** The current map size in bytes (any thread; tests and /metrics). */
+size_t store_map_bytes(store_t *st);
+/**
+ * Makes everything committed so far durable (fsync), for jobs that opened
+ * with sync false and flush once at the end. 0 or errno.
+ */
+int store_sync(store_t *st);
 
-/** Begins a read txn (MDB_RDONLY). With MDB_NOTLS, one per thread at a time. */
+/**
+ * Begins a read txn (MDB_RDONLY) for a short job; end it with store_abort
+ * (or store_commit) on the same thread. Map growth waits for it to end, so
+ * never hold one across a wait for the writer. With MDB_NOTLS a thread may
+ * hold several. Returns 0, or an LMDB code or errno.
+ */
 int store_read_begin(store_t *st, store_txn_t **txn);
+
+/*
+ * A reusable read txn, one per core thread (MDB_NOTLS: parked between uses
+ * with mdb_txn_reset, so it keeps its reader slot and costs no allocation).
+ * Between store_read_txn_renew and store_read_txn_reset the map cannot be
+ * grown (store_grow waits); outside, it can. Map growth therefore never
+ * pulls the map from under a reader: mdb_env_set_mapsize requires that no txn
+ * of the process be active, and this is how the store guarantees it. The
+ * cost on the read path is one atomic add and one load on the reader's own
+ * cache line per renew, one atomic sub per reset (docs/storage.md). Its txn
+ * is ended only by store_read_txn_reset/free, never by store_abort/commit.
+ */
+typedef struct store_read_txn store_read_txn_t;
+/** A parked read txn for the calling thread. 0 or an LMDB code/errno. */
+int store_read_txn_new(store_t *st, store_read_txn_t **out);
+/**
+ * Renews rt (a fresh snapshot) and gives its txn in *txn, valid until
+ * store_read_txn_reset. Waits while the writer grows the map. Renewing a
+ * live one gives the same txn. 0 or an LMDB code/errno (*txn NULL).
+ */
+int store_read_txn_renew(store_read_txn_t *rt, store_txn_t **txn);
+/** Parks rt: the snapshot and every store_val_t from it die. Idempotent. */
+void store_read_txn_reset(store_read_txn_t *rt);
+/** Frees rt (parked or live), on the thread that used it. NULL is fine. */
+void store_read_txn_free(store_read_txn_t *rt);
+
 /**
  * Begins a write txn. Only one may exist at a time in the process (LMDB);
  * outside cetctl it is the writer thread's alone.
  */
 int store_write_begin(store_t *st, store_txn_t **txn);
 /**
- * Commits txn. On MDB_MAP_FULL the caller must abort, call store_grow and
- * redo its work: store_write_run does this for callers.
+ * Commits txn (a write txn, or ends a store_read_begin txn). On STORE_MAP_FULL the txn is
+ * gone: call store_grow and redo the work (store_write_run and the writer do).
+ * A full disk gives ENOSPC, EDQUOT, EFBIG or EIO (store_rc_is_nospace).
  */
 int store_commit(store_txn_t *txn);
 void store_abort(store_txn_t *txn);
-/** Doubles the map size (up to CET_MAP_BYTES_MAX). No txn may be open. */
+/**
+ * Grows the map by CET_MAP_GROW_FACTOR (up to CET_MAP_BYTES_MAX, then
+ * STORE_NOSPACE). No write txn may be open; read txns of other threads are
+ * waited for (at most CET_MAP_GROW_WAIT_MS, then CET_AGAIN), and one held by
+ * the calling thread gives CET_AGAIN at once instead of a deadlock.
+ */
 int store_grow(store_t *st);
 /**
+ * Is the file system under st nearly full: less than CET_DISK_FULL_MARGIN_BYTES
+ * free (or 1/16 of its size, if that is less)? Any thread; one statvfs.
+ */
+bool store_space_low(store_t *st);
+/**
+ * Did a write fail for lack of space? True for STORE_NOSPACE, ENOSPC, EDQUOT
+ * and EFBIG, and for EIO when store_space_low (LMDB turns a short pwrite into EIO).
+ */
+bool store_rc_is_nospace(store_t *st, int rc);
+/**
  * Runs fn(txn, arg) in a write txn and commits, growing the map and retrying
- * once per doubling on MDB_MAP_FULL. fn returns 0 to commit or any other
- * value to abort (that value is returned).
+ * once per doubling on STORE_MAP_FULL. fn returns 0 to commit or any other
+ * value to abort (that value is returned). A full disk gives STORE_NOSPACE;
+ * a growth that had to wait too long for readers gives CET_AGAIN.
  */
 int store_write_run(store_t *st, int (*fn)(store_txn_t *txn, void *arg), void *arg);
 
@@ -372,8 +480,8 @@ int store_get_raw(store_txn_t *txn, const store_t *st, store_db_t db, const void
                   size_t klen, void *buf, size_t cap, size_t *len);
 /** Points *val at the value inside the map; valid only until txn ends or writes. */
 int store_get_ref(store_txn_t *txn, const store_t *st, store_db_t db, const void *key,
-                  size_t klen, MDB_val *val);
-/** Puts (flags: 0 or MDB_NOOVERWRITE, giving STORE_EXISTS). */
+                  size_t klen, store_val_t *val);
+/** Puts (flags: 0 or STORE_NOOVERWRITE, which gives STORE_EXISTS for a taken key). */
 int store_put_raw(store_txn_t *txn, const store_t *st, store_db_t db, const void *key,
                   size_t klen, const void *val, size_t vlen, unsigned flags);
 int store_del_raw(store_txn_t *txn, const store_t *st, store_db_t db, const void *key,
@@ -413,10 +521,21 @@ size_t store_roster_key(uint8_t out[1 + CET_ID_NUMBER_BYTES], uint8_t id_type,
                         const char *id_number);
 /** Offer key: campus ‖ subject (5 bytes). */
 void store_offer_key(uint8_t out[5], uint32_t campus, char subject);
-/** Expiry key: due (seconds, as u64) ‖ kind ‖ roster_no ‖ subject (14 bytes). */
-#define STORE_EXPIRY_KEY_BYTES 14
+/**
+ * Expiry key: due (seconds, as u64) ‖ kind ‖ id (u64: the roster_no of a hold
+ * or a candidate, the order id of an order, never narrowed) ‖ subject (18 bytes).
+ */
+#define STORE_EXPIRY_KEY_BYTES 18
 void store_expiry_key(uint8_t out[STORE_EXPIRY_KEY_BYTES], int64_t due, uint8_t kind,
-                      uint32_t roster_no, char subject);
+                      uint64_t id, char subject);
+static inline uint64_t store_expiry_key_id(const uint8_t k[STORE_EXPIRY_KEY_BYTES])
+{
+    return store_rd64(k + 9);
+}
+static inline char store_expiry_key_subject(const uint8_t k[STORE_EXPIRY_KEY_BYTES])
+{
+    return (char)k[17];
+}
 
 /* ---- typed records ---- */
 int store_sitting_get(store_txn_t *txn, const store_t *st, store_sitting_t *out);
@@ -528,14 +647,56 @@ int store_audit_append(store_txn_t *txn, const store_t *st, int64_t at, const ch
 /* ---- iteration ---- */
 /**
  * Calls fn(key, klen, val, vlen, arg) for every entry of db whose key starts
- * with prefix (all entries when plen is 0), in key order. fn returns 0 to go
- * on, > 0 to stop early (store_scan then returns 0), < 0 to fail with it.
- * fn must not write to the txn.
+ * with prefix (all entries when plen is 0), in key order. The pointers die
+ * when fn returns. The walk callback convention (base/cet_err.h space):
+ *   fn returns CET_OK        to go on;
+ *              CET_DONE      to stop early on purpose: store_scan returns CET_OK;
+ *              anything else to stop: store_scan returns that value as is
+ *                            (STORE_CORRUPT, an errno, a cet_err_t refusal...).
+ * store_scan returns CET_OK after the last entry, or an LMDB code when the
+ * walk itself fails. fn must not write to the txn.
  */
 typedef int (*store_scan_cb)(const void *key, size_t klen, const void *val, size_t vlen,
                              void *arg);
 int store_scan(store_txn_t *txn, const store_t *st, store_db_t db, const void *prefix,
                size_t plen, store_scan_cb fn, void *arg);
+
+/**
+ * Sees one entry of store_update: val is a writable copy of its value (vlen
+ * bytes). Set *changed to have the copy written back in place (same length).
+ * Returns like store_scan_cb: CET_OK, CET_DONE, or a code to stop with.
+ */
+typedef int (*store_update_cb)(const void *key, size_t klen, void *val, size_t vlen,
+                               bool *changed, void *arg);
+/**
+ * Walks db (write txn) from the first key >= from[0..flen) (the start when
+ * flen is 0) in key order and writes back each value fn changed, through the
+ * walk's own cursor (no second lookup per entry). Values longer than
+ * STORE_UPDATE_VALUE_BYTES_MAX give STORE_BADARG. Returns CET_OK (the end,
+ * or fn said CET_DONE), fn's other code, or an LMDB code.
+ */
+#define STORE_UPDATE_VALUE_BYTES_MAX 4096
+int store_update(store_txn_t *txn, const store_t *st, store_db_t db, const void *from,
+                 size_t flen, store_update_cb fn, void *arg);
+
+/**
+ * Says whether an entry met by store_sweep is dead (to delete). Same pointer
+ * lifetime as store_scan_cb. It must not touch the txn.
+ */
+typedef bool (*store_dead_cb)(const void *key, size_t klen, const void *val, size_t vlen,
+                              void *arg);
+/**
+ * A bounded, resumable sweep (write txn): looks at up to max entries of db
+ * from the first key >= from[0..flen) (from the start when flen is 0) and
+ * deletes each one dead_cb calls dead. Where the next sweep resumes goes to
+ * next[0..next_cap): *next_len is its length. Returns CET_OK (stopped after
+ * max entries; resume at next), CET_DONE (reached the end of db: *next_len 0,
+ * start over), or an LMDB code. A resume key longer than next_cap ends the
+ * sweep as the end of db would (CET_DONE).
+ */
+int store_sweep(store_txn_t *txn, const store_t *st, store_db_t db, const void *from,
+                size_t flen, unsigned max, store_dead_cb dead_cb, void *arg, void *next,
+                size_t next_cap, size_t *next_len);
 
 /* ---- meta ---- */
 int store_meta_get_u64(store_txn_t *txn, const store_t *st, const char *key, uint64_t *out);
@@ -543,9 +704,8 @@ int store_meta_put_u64(store_txn_t *txn, const store_t *st, const char *key, uin
 
 /* ==== admission tickets: rooms and arrangements (store_tickets.c) ==== */
 /*
- * Schema 3 added the two databases below and store_reg_t.slot (a byte that
- * was padding, zero in every schema-2 record), so a schema-2 environment is
- * upgraded in place by its first writable open (store_tickets_migrate).
+ * The two databases below and store_reg_t.slot (a byte that was padding)
+ * came with the admission tickets; they are part of schema 4.
  */
 typedef struct store_room {
     uint32_t campus;
@@ -564,17 +724,10 @@ typedef struct store_arrangement {
     uint32_t rooms;           /* rooms holding at least one candidate */
     uint32_t seats;           /* registrations seated */
     int64_t at;               /* unix seconds of the run that last changed a seat */
-    uint64_t digest;          /* XXH3 of the seats given (registration seq, room, seat, slot) */
+    uint64_t digest;          /* FNV-1a of the seats given (registration seq, room, seat, slot) */
     uint8_t rooms_used[(CET_ROOMS_PER_CAMPUS_MAX + 1 + 7) / 8]; /* bitmap, bit r = room r */
     uint8_t pad2_[3];
 } store_arrangement_t;
-
-/**
- * Upgrades a schema-2 environment to 3 inside the txn that opened the
- * databases (the new ones were just created empty): writes the version.
- * *version is updated. Other versions are left alone. Called by store_open.
- */
-int store_tickets_migrate(store_txn_t *txn, const store_t *st, uint64_t *version);
 
 /** Puts one room of a campus (seats 0 = CET_ROOM_SEATS_DEFAULT). STORE_BADARG when out of range. */
 int store_room_put(store_txn_t *txn, const store_t *st, uint32_t campus, uint16_t number,
@@ -591,14 +744,27 @@ int store_arrangement_put(store_txn_t *txn, const store_t *st, const store_arran
 int store_arrangements_of(store_txn_t *txn, const store_t *st, uint32_t campus,
                           store_arrangement_t *out, int cap);
 /**
- * Calls fn(reg, arg) for every registration at campus for subject, in
- * sequence order (a scan of the whole `reg` database: O(all registrations);
- * docs/storage.md). fn returns 0 to go on, > 0 to stop, < 0 to fail with it.
- * The reg pointer is a copy that dies when fn returns. Any txn.
+ * Sees one registration of a walk below: reg is a copy that dies when fn
+ * returns. Returns like store_scan_cb: CET_OK to go on, CET_DONE to stop (the
+ * walk returns CET_OK), anything else to stop with that value. fn must not
+ * write to the txn.
  */
 typedef int (*store_reg_visit_cb)(const store_reg_t *reg, void *arg);
+/**
+ * Calls fn for every registration at campus for subject, in sequence order
+ * (a scan of the whole `reg` database: O(all registrations); docs/storage.md).
+ * Any txn.
+ */
 int store_regs_of_offer(store_txn_t *txn, const store_t *st, uint32_t campus, char subject,
                         store_reg_visit_cb fn, void *arg);
+/**
+ * Calls fn for every registration whose sequence is >= from_seq, in sequence
+ * order (the tail of `reg`: registrations are appended). Any txn.
+ */
+int store_regs_from(store_txn_t *txn, const store_t *st, uint64_t from_seq,
+                    store_reg_visit_cb fn, void *arg);
+/** The registration stored under sequence seq (STORE_NOTFOUND when none). Any txn. */
+int store_reg_get_by_seq(store_txn_t *txn, const store_t *st, uint64_t seq, store_reg_t *out);
 /**
  * Writes back the room, seat and slot of a stored registration and sets
  * STORE_REG_ARRANGED (write txn; r is the record as read in this txn, with
@@ -606,6 +772,8 @@ int store_regs_of_offer(store_txn_t *txn, const store_t *st, uint32_t campus, ch
  * entry (a paid registration has none). STORE_BADARG when r is not paid.
  */
 int store_reg_arranged_put(store_txn_t *txn, const store_t *st, const store_reg_t *r);
+/** The data directory st was opened on (rendered tickets are kept in DIR/tickets). */
+const char *store_dir(const store_t *st);
 /* ==== end of admission tickets ==== */
 
 #endif

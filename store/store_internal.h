@@ -1,24 +1,55 @@
-/* store_internal.h: the store's private state, shared by the store/ files. */
+/* store_internal.h: the store's private state, shared by the store/ files only. */
 #ifndef STORE_INTERNAL_H
 #define STORE_INTERNAL_H
 
+#include <lmdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
 #include "store/store.h"
 #include "store/store_regidx.h"
 
+/*
+ * The map-growth gate: mdb_env_set_mapsize may only run while no txn of the
+ * process is active. Each store_read_txn_t owns one slot (a counter on its
+ * own cache line); short read txns (store_read_begin) share slot 0. A reader
+ * raises its slot, then looks at `growing`; the grower sets `growing`, then
+ * waits for every slot to fall to zero (both sides seq_cst: Dekker). Readers
+ * that meet `growing` step back and sleep on `cond` until the map is remapped.
+ */
+typedef struct store_gate_slot {
+    _Atomic unsigned active; /* read txns live on this slot */
+    _Atomic bool used;       /* slot handed out (slot 0 always) */
+    /* padding, not _Alignas: store_t comes from the allocator, which does not
+     * promise 64-byte alignment (large blocks are page-aligned in practice) */
+    char pad_[64 - sizeof(_Atomic unsigned) - sizeof(_Atomic bool)];
+} store_gate_slot_t;
+_Static_assert(sizeof(store_gate_slot_t) == 64, "one gate slot per cache line");
+
+typedef struct store_gate {
+    _Atomic bool growing;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    store_gate_slot_t slot[CET_READERS_MAX + 1];
+} store_gate_t;
+
 struct store {
     MDB_env *env;
     MDB_dbi dbi[STORE_DB__COUNT];
-    size_t map_bytes;
+    _Atomic size_t map_bytes;
     bool read_only;
     pthread_mutex_t grow_lock;
+    store_gate_t gate;
+    int lock_fd;            /* the flocked STORE_LOCK_FILE, -1 when read only */
+    int lockmdb_fd;         /* lock.mdb, kept open: see lockfile_prealloc in store.c */
+    char dir[4096];
     store_regidx_t *regidx; /* candidate -> registration keys (store_regidx.h) */
     uint64_t reg_seq_last;  /* the last registration sequence number given */
     _Atomic(MDB_txn *) wtxn; /* the write txn in progress, if any (read by any thread) */
 };
 
+/** The dbi of a named database. */
+MDB_dbi store_dbi(const store_t *st, store_db_t db);
 /** Rebuilds regidx from the `reg` database (store_open). */
 int regidx_rebuild(store_t *st);
 

@@ -13,11 +13,11 @@
 static int get_fixed(store_txn_t *txn, const store_t *st, store_db_t db, const void *key,
                      size_t klen, void *out, size_t size)
 {
-    MDB_val v;
+    store_val_t v;
     int rc = store_get_ref(txn, st, db, key, klen, &v);
     if (rc) return rc;
-    if (v.mv_size != size) return STORE_CORRUPT;
-    memcpy(out, v.mv_data, size);
+    if (v.len != size) return STORE_CORRUPT;
+    memcpy(out, v.data, size);
     return 0;
 }
 
@@ -113,12 +113,12 @@ int store_announce_get(store_txn_t *txn, const store_t *st, uint8_t scope, uint3
     uint8_t k[5];
     k[0] = scope;
     store_be32(k + 1, code);
-    MDB_val v;
+    store_val_t v;
     int rc = store_get_ref(txn, st, STORE_DB_ANNOUNCE, k, 5, &v);
     if (rc) return rc;
     if (!cap) return STORE_BADARG;
-    size_t n = v.mv_size < cap - 1 ? v.mv_size : cap - 1;
-    memcpy(out, v.mv_data, n);
+    size_t n = v.len < cap - 1 ? v.len : cap - 1;
+    memcpy(out, v.data, n);
     out[n] = 0;
     return 0;
 }
@@ -149,10 +149,10 @@ int store_roster_get_by_no(store_txn_t *txn, const store_t *st, uint32_t roster_
 {
     uint8_t nk[4];
     store_be32(nk, roster_no);
-    MDB_val rk;
+    store_val_t rk;
     int rc = store_get_ref(txn, st, STORE_DB_ROSTER_NO, nk, 4, &rk);
     if (rc) return rc;
-    return get_fixed(txn, st, STORE_DB_ROSTER, rk.mv_data, rk.mv_size, out, sizeof *out);
+    return get_fixed(txn, st, STORE_DB_ROSTER, rk.data, rk.len, out, sizeof *out);
 }
 
 static void roster_school_key(uint8_t k[8], uint32_t school, uint32_t roster_no)
@@ -232,12 +232,12 @@ int store_account_by_email(store_txn_t *txn, const store_t *st, const char *emai
     char ek[CET_EMAIL_BYTES];
     size_t n = email_key(ek, email);
     if (!n) return STORE_NOTFOUND;
-    MDB_val id;
+    store_val_t id;
     int rc = store_get_ref(txn, st, STORE_DB_ACCOUNT_EMAIL, ek, n, &id);
     if (rc) return rc;
-    if (id.mv_size != 16) return STORE_CORRUPT;
+    if (id.len != 16) return STORE_CORRUPT;
     uint8_t idc[16];
-    memcpy(idc, id.mv_data, 16);
+    memcpy(idc, id.data, 16);
     return store_account_get(txn, st, idc, out);
 }
 
@@ -268,19 +268,19 @@ int store_account_put(store_txn_t *txn, const store_t *st, const store_account_t
 }
 
 /* ---- expiry index ---- */
-static int expiry_set(store_txn_t *txn, const store_t *st, uint8_t kind, uint32_t roster_no,
+static int expiry_set(store_txn_t *txn, const store_t *st, uint8_t kind, uint64_t id,
                       char subject, int64_t old_due, int64_t new_due)
 {
     uint8_t k[STORE_EXPIRY_KEY_BYTES];
     int rc;
     if (old_due == new_due) return 0;
     if (old_due) {
-        store_expiry_key(k, old_due, kind, roster_no, subject);
+        store_expiry_key(k, old_due, kind, id, subject);
         rc = store_del_raw(txn, st, STORE_DB_EXPIRY, k, sizeof k);
         if (rc && rc != STORE_NOTFOUND) return rc;
     }
     if (new_due) {
-        store_expiry_key(k, new_due, kind, roster_no, subject);
+        store_expiry_key(k, new_due, kind, id, subject);
         rc = store_put_raw(txn, st, STORE_DB_EXPIRY, k, sizeof k, "", 0, 0);
         if (rc) return rc;
     }
@@ -452,8 +452,8 @@ int store_order_put(store_txn_t *txn, const store_t *st, const store_order_t *o,
     uint8_t k[8];
     store_be64(k, o->id);
     int64_t due = o->state == STORE_ORDER_PENDING ? o->expires : 0;
-    /* the order timeout entry carries the order id in the roster_no slot */
-    int rc = expiry_set(txn, st, STORE_EXPIRE_ORDER, (uint32_t)o->id, 0, old_expires, due);
+    /* the order timeout entry carries the whole 64-bit order id */
+    int rc = expiry_set(txn, st, STORE_EXPIRE_ORDER, o->id, 0, old_expires, due);
     if (rc) return rc;
     return put_fixed(txn, st, STORE_DB_ORDER, k, 8, o, sizeof *o);
 }

@@ -3,26 +3,16 @@
  * last arrangement of each campus-subject, and the arrangement fields of a
  * registration (store.h, "admission tickets"; docs/storage.md).
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "base/cet_base.h"
+#include "base/cet_err.h"
 #include "store/store_internal.h"
 
 _Static_assert(sizeof(store_room_t) == 8, "a room is 8 bytes");
 _Static_assert(sizeof(store_arrangement_t) % 8 == 0, "arrangement: packed, 8-aligned");
-_Static_assert(sizeof(store_reg_t) == 64, "schema 3 kept the registration's size");
-
-int store_tickets_migrate(store_txn_t *txn, const store_t *st, uint64_t *version)
-{
-    if (*version != 2) return 0;
-    /* 2 -> 3: `room` and `arrangement` were created empty by the open; the
-     * slot byte of store_reg_t was padding, zero in every schema-2 record */
-    int rc = store_meta_put_u64(txn, st, "schema_version", 3);
-    if (rc) return rc;
-    CET_INFO("store: schema 2 upgraded to 3 (rooms, arrangements)");
-    *version = 3;
-    return 0;
-}
+_Static_assert(sizeof(store_reg_t) == 64, "the slot byte kept the registration's size");
 
 static void room_key(uint8_t k[6], uint32_t campus, uint16_t number)
 {
@@ -53,10 +43,11 @@ typedef struct rooms_walk {
 static int rooms_list_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
 {
     rooms_walk_t *w = arg;
+    (void)key;
     if (klen != 6 || vlen != sizeof(store_room_t)) return STORE_CORRUPT;
-    if (w->n >= w->cap) return 1;
+    if (w->n >= w->cap) return CET_DONE;
     memcpy(&w->out[w->n++], val, sizeof(store_room_t));
-    return 0;
+    return CET_OK;
 }
 
 int store_rooms_list(store_txn_t *txn, const store_t *st, uint32_t campus, store_room_t *out,
@@ -89,11 +80,11 @@ int store_arrangement_get(store_txn_t *txn, const store_t *st, uint32_t campus, 
 {
     uint8_t k[5];
     store_offer_key(k, campus, subject);
-    MDB_val v;
+    store_val_t v;
     int rc = store_get_ref(txn, st, STORE_DB_ARRANGEMENT, k, sizeof k, &v);
     if (rc) return rc;
-    if (v.mv_size != sizeof *out) return STORE_CORRUPT;
-    memcpy(out, v.mv_data, sizeof *out);
+    if (v.len != sizeof *out) return STORE_CORRUPT;
+    memcpy(out, v.data, sizeof *out);
     return 0;
 }
 
@@ -112,10 +103,11 @@ typedef struct arr_walk {
 static int arrangements_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
 {
     arr_walk_t *w = arg;
+    (void)key;
     if (klen != 5 || vlen != sizeof(store_arrangement_t)) return STORE_CORRUPT;
-    if (w->n >= w->cap) return 1;
+    if (w->n >= w->cap) return CET_DONE;
     memcpy(&w->out[w->n++], val, sizeof(store_arrangement_t));
-    return 0;
+    return CET_OK;
 }
 
 int store_arrangements_of(store_txn_t *txn, const store_t *st, uint32_t campus,
@@ -128,39 +120,69 @@ int store_arrangements_of(store_txn_t *txn, const store_t *st, uint32_t campus,
     return rc ? rc : w.n;
 }
 
-int store_regs_of_offer(store_txn_t *txn, const store_t *st, uint32_t campus, char subject,
-                        store_reg_visit_cb fn, void *arg)
+/*
+ * Walks `reg` from key from_seq on; with an offer filter (campus != 0) only
+ * that offer's records are copied out (the fields compared are read in
+ * place, at their offsetof in store_reg_t).
+ */
+static int regs_walk(store_txn_t *txn, const store_t *st, uint64_t from_seq, uint32_t campus,
+                     char subject, store_reg_visit_cb fn, void *arg)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, store_dbi(st, STORE_DB_REG), &cur);
     if (rc) return rc;
-    MDB_val k, v;
-    /* the fields compared are read in place: offsetof keeps the layout the one in store.h */
     const size_t at_campus = offsetof(store_reg_t, campus),
                  at_subject = offsetof(store_reg_t, subject);
-    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    while (rc == 0) {
-        if (v.mv_size != sizeof(store_reg_t)) {
+    uint8_t kb[8];
+    store_be64(kb, from_seq);
+    MDB_val k = {sizeof kb, kb}, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, from_seq ? MDB_SET_RANGE : MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 8 || v.mv_size != sizeof(store_reg_t)) {
             rc = STORE_CORRUPT;
             break;
         }
         const uint8_t *p = v.mv_data;
-        uint32_t c;
-        memcpy(&c, p + at_campus, sizeof c);
-        if (c == campus && (char)p[at_subject] == subject) {
-            store_reg_t r;
-            memcpy(&r, p, sizeof r);
-            int f = fn(&r, arg);
-            if (f > 0) break;
-            if (f < 0) {
-                rc = f;
-                break;
-            }
+        if (campus) {
+            uint32_t c;
+            memcpy(&c, p + at_campus, sizeof c);
+            if (c != campus || (char)p[at_subject] != subject) continue;
         }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        store_reg_t r;
+        memcpy(&r, p, sizeof r);
+        int f = fn(&r, arg);
+        if (f != CET_OK) {
+            rc = f == CET_DONE ? CET_OK : f;
+            break;
+        }
     }
     mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    return rc == MDB_NOTFOUND ? CET_OK : rc;
+}
+
+int store_regs_of_offer(store_txn_t *txn, const store_t *st, uint32_t campus, char subject,
+                        store_reg_visit_cb fn, void *arg)
+{
+    if (!campus) return STORE_BADARG;
+    return regs_walk(txn, st, 0, campus, subject, fn, arg);
+}
+
+int store_regs_from(store_txn_t *txn, const store_t *st, uint64_t from_seq, store_reg_visit_cb fn,
+                    void *arg)
+{
+    return regs_walk(txn, st, from_seq, 0, 0, fn, arg);
+}
+
+int store_reg_get_by_seq(store_txn_t *txn, const store_t *st, uint64_t seq, store_reg_t *out)
+{
+    uint8_t k[8];
+    store_be64(k, seq);
+    store_val_t v;
+    int rc = store_get_ref(txn, st, STORE_DB_REG, k, sizeof k, &v);
+    if (rc) return rc;
+    if (v.len != sizeof *out) return STORE_CORRUPT;
+    memcpy(out, v.data, sizeof *out);
+    return 0;
 }
 
 int store_reg_arranged_put(store_txn_t *txn, const store_t *st, const store_reg_t *r)
@@ -172,4 +194,9 @@ int store_reg_arranged_put(store_txn_t *txn, const store_t *st, const store_reg_
     uint8_t k[8];
     store_be64(k, w.seq);
     return store_put_raw(txn, st, STORE_DB_REG, k, sizeof k, &w, sizeof w, 0);
+}
+
+const char *store_dir(const store_t *st)
+{
+    return st->dir;
 }

@@ -3,9 +3,10 @@
  *
  * Submitters push onto a bounded lock-free ring (Vyukov's MPMC ring, used
  * here with one consumer). The writer drains up to CET_COMMIT_BATCH_MAX,
- * applies them in one write txn, commits, then hands each request to its
- * mailbox. It sleeps on a condition variable only when the ring is empty,
- * with the Dekker-style handshake in writer_sleep()/store_writer_submit().
+ * applies them in one write txn, commits, then pushes each request onto its
+ * mailbox and notifies the owners of mailboxes that were empty. It sleeps on
+ * a condition variable only when the ring is empty, with the Dekker-style
+ * handshake in writer_sleep()/store_writer_submit().
  */
 #include "store/store_writer.h"
 
@@ -20,10 +21,11 @@
 _Static_assert((CET_COMMIT_QUEUE_MAX & (CET_COMMIT_QUEUE_MAX - 1)) == 0,
                "CET_COMMIT_QUEUE_MAX must be a power of two");
 
+/* A Treiber stack: the writer pushes (CAS), the owner takes it whole (exchange). */
 struct store_mailbox {
-    pthread_mutex_t lock;
-    store_req_t *head; /* newest first; reversed at delivery */
-    struct event *ev;
+    _Atomic(store_req_t *) head; /* newest first; reversed at drain */
+    store_notify_cb notify_cb;
+    void *ctx;
 };
 
 typedef struct ring_slot {
@@ -45,22 +47,36 @@ struct store_writer {
     pthread_cond_t cond;
     int64_t next_tick_ms;
     uint64_t batch_seq;
+    store_mailbox_t **wake; /* [CET_COMMIT_BATCH_MAX]: mailboxes to notify after a batch */
+    bool full;              /* the disk was full at the last batch (logged once) */
+    uint64_t full_since_ms;
     /* stats */
-    _Atomic uint64_t n_batches, n_requests, n_failed, n_grows;
+    _Atomic uint64_t n_batches, n_requests, n_failed, n_grows, n_full;
+    _Atomic bool full_now;
     _Atomic uint64_t hist[12];
 };
 
 /* ---- mailboxes ---- */
-static void mailbox_cb(evutil_socket_t fd, short what, void *arg)
+store_mailbox_t *store_mailbox_new(store_notify_cb notify_cb, void *ctx)
 {
-    store_mailbox_t *mb = arg;
-    (void)fd;
-    (void)what;
-    pthread_mutex_lock(&mb->lock);
-    store_req_t *list = mb->head;
-    mb->head = NULL;
-    pthread_mutex_unlock(&mb->lock);
-    /* reverse to submission order */
+    CET_ASSERT(notify_cb != NULL);
+    store_mailbox_t *mb = cet_calloc(1, sizeof *mb);
+    atomic_init(&mb->head, NULL);
+    mb->notify_cb = notify_cb;
+    mb->ctx = ctx;
+    return mb;
+}
+
+void store_mailbox_free(store_mailbox_t *mb)
+{
+    if (!mb) return; /* completions never drained stay their submitters' (shutdown) */
+    cet_free(mb);
+}
+
+unsigned store_mailbox_drain(store_mailbox_t *mb)
+{
+    store_req_t *list = atomic_exchange_explicit(&mb->head, NULL, memory_order_acquire);
+    /* reverse to completion order */
     store_req_t *fifo = NULL;
     while (list) {
         store_req_t *next = list->next_;
@@ -68,37 +84,25 @@ static void mailbox_cb(evutil_socket_t fd, short what, void *arg)
         fifo = list;
         list = next;
     }
+    unsigned n = 0;
     while (fifo) {
         store_req_t *next = fifo->next_;
         fifo->done_cb(fifo);
         fifo = next;
+        n++;
     }
+    return n;
 }
 
-store_mailbox_t *store_mailbox_new(struct event_base *base)
+/* Pushes req; true when the mailbox was empty (its owner must be notified). */
+static bool mailbox_push(store_mailbox_t *mb, store_req_t *req)
 {
-    store_mailbox_t *mb = cet_calloc(1, sizeof *mb);
-    pthread_mutex_init(&mb->lock, NULL);
-    mb->ev = event_new(base, -1, 0, mailbox_cb, mb);
-    CET_ASSERT(mb->ev != NULL);
-    return mb;
-}
-
-void store_mailbox_free(store_mailbox_t *mb)
-{
-    if (!mb) return;
-    event_free(mb->ev);
-    pthread_mutex_destroy(&mb->lock);
-    cet_free(mb);
-}
-
-static void mailbox_post(store_mailbox_t *mb, store_req_t *req)
-{
-    pthread_mutex_lock(&mb->lock);
-    req->next_ = mb->head;
-    mb->head = req;
-    pthread_mutex_unlock(&mb->lock);
-    event_active(mb->ev, EV_READ, 0);
+    store_req_t *head = atomic_load_explicit(&mb->head, memory_order_relaxed);
+    do {
+        req->next_ = head;
+    } while (!atomic_compare_exchange_weak_explicit(&mb->head, &head, req, memory_order_release,
+                                                    memory_order_relaxed));
+    return head == NULL;
 }
 
 /* ---- the ring ---- */
@@ -215,14 +219,31 @@ abort:
     return rc;
 }
 
+/* The full-disk state changes: logged once each way, not per batch or request. */
+static void full_note(store_writer_t *w, bool full, int rc)
+{
+    if (full == w->full) return;
+    w->full = full;
+    atomic_store(&w->full_now, full);
+    if (full) {
+        w->full_since_ms = cet_now_ms();
+        CET_ERROR("store: no space left for the data (%s): writes that do not fit are answered "
+                  "503 storage_full, reads go on; every batch is tried until space returns",
+                  store_strerror(rc));
+    } else {
+        CET_INFO("store: space is back after %lld ms: writes commit again",
+                 (long long)(cet_now_ms() - w->full_since_ms));
+    }
+}
+
 static void run_batch(store_writer_t *w, store_req_t **reqs, int n, bool tick)
 {
     int rc;
     for (;;) {
         rc = run_txn(w, reqs, n, tick);
-        if (rc != MDB_MAP_FULL) break;
+        if (rc != STORE_MAP_FULL) break;
         atomic_fetch_add(&w->n_grows, 1);
-        if (tick && w->hooks.tick_abort_cb) w->hooks.tick_abort_cb(w->hooks.ctx);
+        if (w->hooks.abort_cb) w->hooks.abort_cb(w->hooks.ctx);
         int grc = store_grow(w->st);
         if (grc) {
             rc = grc;
@@ -233,22 +254,36 @@ static void run_batch(store_writer_t *w, store_req_t **reqs, int n, bool tick)
     if (rc == 0) {
         atomic_fetch_add_explicit(&w->n_batches, 1, memory_order_relaxed);
         if (n) count_batch(w, n);
-        if (tick && w->hooks.tick_commit_cb) w->hooks.tick_commit_cb(w->hooks.ctx);
+        if (w->hooks.commit_cb) w->hooks.commit_cb(w->hooks.ctx);
+        /* hysteresis: near the edge small batches fit and big ones do not; the
+         * state ends (and is logged) only when there is room again */
+        if (w->full && !store_space_low(w->st)) full_note(w, false, 0);
     } else {
+        bool nospace = store_rc_is_nospace(w->st, rc);
         atomic_fetch_add_explicit(&w->n_failed, 1, memory_order_relaxed);
-        CET_ERROR("writer: batch %llu of %d requests failed: %s",
-                  (unsigned long long)w->batch_seq, n, store_strerror(rc));
-        if (tick && w->hooks.tick_abort_cb) w->hooks.tick_abort_cb(w->hooks.ctx);
+        if (nospace) {
+            atomic_fetch_add_explicit(&w->n_full, 1, memory_order_relaxed);
+            full_note(w, true, rc);
+            rc = STORE_NOSPACE;
+        } else {
+            CET_ERROR("writer: batch %llu of %d requests failed: %s",
+                      (unsigned long long)w->batch_seq, n, store_strerror(rc));
+        }
+        if (w->hooks.abort_cb) w->hooks.abort_cb(w->hooks.ctx);
         for (int i = 0; i < n; i++) {
             reqs[i]->status = CET_E_STORAGE;
             reqs[i]->result_rc = rc;
         }
     }
     atomic_fetch_add_explicit(&w->n_requests, (uint64_t)n, memory_order_relaxed);
+    /* every request first, then one wake per mailbox that was empty */
+    int nwake = 0;
     for (int i = 0; i < n; i++) {
         reqs[i]->batch_id = w->batch_seq;
-        mailbox_post(reqs[i]->mailbox, reqs[i]);
+        store_mailbox_t *mb = reqs[i]->mailbox;
+        if (mailbox_push(mb, reqs[i])) w->wake[nwake++] = mb;
     }
+    for (int i = 0; i < nwake; i++) w->wake[i]->notify_cb(w->wake[i]->ctx);
 }
 
 static void *writer_main(void *arg)
@@ -279,12 +314,14 @@ int store_writer_start(store_t *st, const store_writer_hooks_t *hooks, store_wri
     w->st = st;
     if (hooks) w->hooks = *hooks;
     w->ring = cet_calloc(CET_COMMIT_QUEUE_MAX, sizeof *w->ring);
+    w->wake = cet_calloc(CET_COMMIT_BATCH_MAX, sizeof *w->wake);
     for (size_t i = 0; i < CET_COMMIT_QUEUE_MAX; i++) atomic_init(&w->ring[i].seq, i);
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
     int rc = pthread_create(&w->thread, NULL, writer_main, w);
     if (rc) {
         cet_free(w->ring);
+        cet_free(w->wake);
         cet_free(w);
         return rc;
     }
@@ -302,6 +339,7 @@ void store_writer_stop(store_writer_t *w)
     /* a submit racing with stop may have slipped in after the last drain */
     store_req_t *r;
     store_req_t *late[64];
+    _Static_assert(64 <= CET_COMMIT_BATCH_MAX, "a late batch fits the wake list");
     int n = 0;
     while (ring_pop(w, &r)) {
         late[n++] = r;
@@ -314,6 +352,7 @@ void store_writer_stop(store_writer_t *w)
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->cond);
     cet_free(w->ring);
+    cet_free(w->wake);
     cet_free(w);
 }
 
@@ -324,6 +363,8 @@ void store_writer_stats(store_writer_t *w, store_writer_stats_t *out)
     out->requests = atomic_load(&w->n_requests);
     out->failed_batches = atomic_load(&w->n_failed);
     out->map_grows = atomic_load(&w->n_grows);
+    out->full_batches = atomic_load(&w->n_full);
+    out->full = atomic_load(&w->full_now);
     for (int i = 0; i < 12; i++) out->batch_hist[i] = atomic_load(&w->hist[i]);
     size_t head = atomic_load(&w->head);
     out->queue_depth = head >= w->tail ? head - w->tail : 0;

@@ -4,9 +4,13 @@
  * Any thread submits requests; the writer drains up to CET_COMMIT_BATCH_MAX of
  * them, applies each one inside a single LMDB write txn, commits (fsync when
  * the store was opened with sync), and only then hands every request back to
- * the mailbox it names. Each mailbox belongs to one event loop; delivery is
- * event_active() on the mailbox's event, the only thread-safe way into a
- * libevent loop, and done_cb runs on that loop's thread.
+ * the mailbox it names. A mailbox belongs to one owner thread (a core's event
+ * loop) and knows nothing of how that thread sleeps: the writer pushes onto
+ * the mailbox's lock-free list and calls its notify_cb when the list was
+ * empty, at most once per mailbox per batch; the owner (net/: event_active
+ * on the core's notify event, the only thread-safe way into a libevent loop)
+ * then calls store_mailbox_drain on its own thread, which runs each done_cb
+ * there in submission order. store/ has no event-loop dependency.
  *
  * Atomicity. apply_cb must check every rule before it writes anything, so a
  * refused request (apply_cb returns a cet_err_t) leaves nothing behind but
@@ -14,22 +18,29 @@
  * audit line), and the batch goes on. If any LMDB call fails during a batch (apply_cb returns
  * a storage code, an LMDB code or errno, or the commit fails), the whole txn is aborted and
  * every request in it completes with status CET_E_STORAGE and result_rc set:
- * nothing of the batch is applied. MDB_MAP_FULL is not such a failure: the
+ * nothing of the batch is applied. A full disk is such a failure with
+ * result_rc STORE_NOSPACE (store_req_err gives CET_E_STORAGE_FULL for the
+ * answer); it is logged once when it starts and once when a commit succeeds
+ * with room on the disk again (store_space_low false), and the writer simply
+ * tries each next batch, so it recovers by itself when space returns. STORE_MAP_FULL is not a failure: the
  * writer grows the map and redoes the batch from the start, so apply_cb must
  * be a pure function of (txn contents, request) and keep its outputs in the
  * request only (they are rewritten on the redo).
  *
  * Ticks. The writer also wakes every CET_EXPIRE_TICK_MS and, inside its
- * ordinary txns, calls tick_cb (holds expiry lives there); tick_commit_cb runs
- * after that txn is durable, tick_abort_cb if it was not.
+ * ordinary txns, calls tick_cb (holds expiry lives there). commit_cb runs
+ * after every txn that is durable, abort_cb after every one that was aborted
+ * (also before a redo after MDB_MAP_FULL): what a txn decided beyond LMDB
+ * (the engine's seat counters) is applied there, in commit order.
  */
 #ifndef STORE_WRITER_H
 #define STORE_WRITER_H
 
-#include <event2/event.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "base/cet_err.h"
 #include "store/store.h"
 
 typedef struct store_writer store_writer_t;
@@ -42,7 +53,7 @@ typedef struct store_mailbox store_mailbox_t;
  * code (storage failure: the whole batch is aborted).
  */
 typedef int (*store_apply_cb)(store_txn_t *txn, store_t *st, store_req_t *req);
-/** Runs on the mailbox's loop thread once the request's fate is durable. */
+/** Runs on the mailbox owner's thread (store_mailbox_drain) once the request's fate is durable. */
 typedef void (*store_done_cb)(store_req_t *req);
 
 struct store_req {
@@ -51,25 +62,54 @@ struct store_req {
     store_mailbox_t *mailbox;  /* where done_cb runs */
     void *arg;                 /* the submitter's */
     int status;                /* out: 0 or cet_err_t, set before done_cb */
-    int result_rc;             /* out: LMDB code when status is CET_E_STORAGE */
+    int result_rc;             /* out: why, when status is CET_E_STORAGE (the batch failed):
+                                  STORE_NOSPACE for a full disk, else an LMDB code or errno */
     uint64_t batch_id;         /* out: commit batch that carried it */
     store_req_t *next_;        /* internal: mailbox list */
 };
 
 /**
- * A completion mailbox bound to one event_base. Create it on (or before) the
- * loop's thread; done_cb of each delivered request runs there.
+ * The code to answer a completed request with: CET_E_STORAGE_FULL when its
+ * batch failed for lack of space, else its status (0, a refusal, or
+ * CET_E_STORAGE). Its batch failed (nothing of it applied) exactly when
+ * status == CET_E_STORAGE.
  */
-store_mailbox_t *store_mailbox_new(struct event_base *base);
+static inline cet_err_t store_req_err(const store_req_t *req)
+{
+    if (req->status == CET_E_STORAGE && req->result_rc == STORE_NOSPACE)
+        return CET_E_STORAGE_FULL;
+    return (cet_err_t)req->status;
+}
+
+/**
+ * Wakes a mailbox's owner thread. Called on the writer thread, never the
+ * owner's, when completions arrived on an empty mailbox. It must not block and
+ * must not touch the requests: only make the owner call store_mailbox_drain
+ * (net/: event_active on the core's event).
+ */
+typedef void (*store_notify_cb)(void *ctx);
+
+/**
+ * A completion mailbox for one owner thread; notify_cb(ctx) wakes it.
+ * The owner frees it (store_mailbox_free) after the writer stopped; requests
+ * delivered but never drained are dropped (not run, not freed).
+ */
+store_mailbox_t *store_mailbox_new(store_notify_cb notify_cb, void *ctx);
 void store_mailbox_free(store_mailbox_t *mb);
+/**
+ * On the owner's thread: runs done_cb of every request delivered so far, in
+ * the order the writer completed them (submission order per batch), and
+ * returns how many. A done_cb may submit again. Lock-free.
+ */
+unsigned store_mailbox_drain(store_mailbox_t *mb);
 
 typedef struct store_writer_hooks {
     /* Called once per txn before the requests (may write: expiry). Returns
      * 0 or an LMDB code or errno. May be NULL. */
     int (*tick_cb)(store_txn_t *txn, store_t *st, int64_t now_ms, void *ctx);
-    /* After the txn that ran tick_cb committed / was aborted (writer thread). */
-    void (*tick_commit_cb)(void *ctx);
-    void (*tick_abort_cb)(void *ctx);
+    /* After every txn committed / was aborted (writer thread), tick or not. */
+    void (*commit_cb)(void *ctx);
+    void (*abort_cb)(void *ctx);
     void *ctx;
 } store_writer_hooks_t;
 
@@ -78,6 +118,8 @@ typedef struct store_writer_stats {
     uint64_t requests;         /* requests completed */
     uint64_t failed_batches;   /* aborted txns */
     uint64_t map_grows;
+    uint64_t full_batches;     /* aborted for lack of space (part of failed_batches) */
+    bool full;                 /* the last batch found the disk full */
     uint64_t batch_hist[12];   /* batch sizes: bucket i holds sizes < 2^i (last: rest) */
     uint64_t queue_depth;      /* now */
 } store_writer_stats_t;

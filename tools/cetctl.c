@@ -4,6 +4,7 @@
  * tools/cetctl_*.c; this file holds what they share: option parsing, opening
  * the store, the progress line and small domain helpers.
  */
+#include "base/cet_version.h"
 #include "tools/cetctl.h"
 
 #include <errno.h>
@@ -19,8 +20,11 @@ static void usage(FILE *f)
 {
     fputs("usage: cetctl COMMAND [options]\n"
           "  demo --data DIR [--candidates N] [--seed S]\n"
-          "  import sitting|campuses|roster|scores|rooms --data DIR FILE.csv\n"
-          "  export roster|registrations|candidates|campuses|sitting|scores|orders|audit --data DIR\n"
+          "  import sitting|campuses|roster|scores|rooms --data DIR FILE   (CSV UTF-8/BOM/GBK/"
+          "UTF-16, comma or tab, or .xlsx)\n"
+          "  export roster|registrations|candidates|campuses|sitting|scores|orders|audit|reviews\n"
+          "         --data DIR [--format data|csv|xlsx] [--out FILE] [--school CODE]\n"
+          "  template roster|campuses|scores|sitting [--format csv|xlsx] [--out FILE]\n"
           "  check --data DIR\n"
           "  stats --data DIR\n"
           "  staff add --data DIR --user U --role school|province|support --scope CODE\n"
@@ -38,6 +42,10 @@ int main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
     }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("cetctl %s\n", CET_VERSION);
+        return CTL_EXIT_OK;
+    }
     if (sodium_init() < 0) {
         fprintf(stderr, "cetctl: libsodium cannot start\n");
         return CTL_EXIT_USAGE;
@@ -50,7 +58,7 @@ int main(int argc, char **argv)
         {"export", ctl_cmd_export},   {"check", ctl_cmd_check},
         {"stats", ctl_cmd_stats},     {"staff", ctl_cmd_staff},
         {"bench-prep", ctl_cmd_bench_prep}, {"debug-corrupt", ctl_cmd_debug_corrupt},
-        {"bench-paid", ctl_cmd_bench_paid},
+        {"bench-paid", ctl_cmd_bench_paid}, {"template", ctl_cmd_template},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(argv[1], cmds[i].name) == 0) return cmds[i].fn(argc - 2, argv + 2);
@@ -127,8 +135,20 @@ static int store_open_with(const char *dir, bool read_only, bool sync, store_t *
             return -1;
         }
     }
-    store_options_t opt = {.dir = dir, .sync = sync, .read_only = read_only, .readers = 0};
+    store_options_t opt = {
+        .dir = dir, .sync = sync, .read_only = read_only, .readers = 0, .owner = "cetctl"};
     int rc = store_open(&opt, out);
+    if (rc == STORE_LOCKED) {
+        /* cli.md: cetctl never writes a directory a running cetd holds */
+        pid_t pid = 0;
+        char who[64] = "another process";
+        if (store_dir_holder(dir, &pid, who, sizeof who) == 0)
+            fprintf(stderr, "cetctl: %s is held by %s (pid %ld): refusing to write it; change a "
+                    "live engine through the staff API, or stop it first\n", dir, who, (long)pid);
+        else
+            fprintf(stderr, "cetctl: %s is held by another process: refusing to write it\n", dir);
+        return -1;
+    }
     if (rc) {
         fprintf(stderr, "cetctl: cannot open %s: %s\n", dir, store_strerror(rc));
         return -1;
@@ -148,7 +168,7 @@ int ctl_store_open_nosync(const char *dir, store_t **out)
 
 int ctl_store_sync(store_t *st)
 {
-    return mdb_env_sync(store_env(st), 1);
+    return store_sync(st);
 }
 
 /* ---- progress ---- */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "base/cet_limits.h"
+#include "base/cet_sheet.h"
 #include "store/store.h"
 
 #define CTL_EXIT_OK 0
@@ -42,7 +43,7 @@ int ctl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /**
  * Opens the store in dir (read-only or read-write), printing why not on
- * failure. sync false (MDB_NOSYNC) is for bulk jobs that call ctl_store_sync
+ * failure. sync false (no fsync per commit) is for bulk jobs that call ctl_store_sync
  * once at the end and whose data is disposable if the machine crashes midway.
  */
 int ctl_store_open(const char *dir, bool read_only, store_t **out);
@@ -63,53 +64,40 @@ void ctl_progress_tick(ctl_progress_t *p, uint64_t rows);
 /** Ends the line (terminal) and prints the summary line on stderr always. Returns seconds. */
 double ctl_progress_done(ctl_progress_t *p, uint64_t rows);
 
-/* ---- CSV reading (RFC 4180) ---- */
-typedef struct ctl_csv {
+/* ---- school files in: CSV (UTF-8, BOM, GB18030, UTF-16; comma or tab) and .xlsx ---- */
+typedef struct ctl_in {
     const char *path;
-    char *buf;          /* the whole file, NUL-terminated; never modified */
-    size_t len, pos;
-    unsigned line;      /* physical line the next record starts on (1-based) */
-    unsigned rec_line;  /* line of the record just read */
-    int nfields;
-    char *fields[CTL_CSV_FIELDS_MAX];
-    char *scratch;      /* unquoted copies of the current record's fields */
-    char err[160];      /* why ctl_csv_next gave -1 */
-} ctl_csv_t;
-
-/** Reads path into memory (a UTF-8 BOM is skipped). 0 ok, -1 (printed) on failure. */
-int ctl_csv_open(ctl_csv_t *c, const char *path);
-void ctl_csv_close(ctl_csv_t *c);
-/** Back to the first record (the header): a redone txn re-reads the file. */
-void ctl_csv_rewind(ctl_csv_t *c);
-/**
- * Reads the next record into c->fields (NUL-terminated, quotes removed).
- * Returns 1 for a record, 0 at the end, -1 for a malformed record (c->err
- * says why; the reader has skipped to the next line). Blank lines are skipped.
- */
-int ctl_csv_next(ctl_csv_t *c);
+    char *buf;            /* the whole file; the sheet may point into it */
+    size_t len;
+    cet_sheet_t *sheet;   /* base/cet_sheet.h: rows, header, values */
+} ctl_in_t;
 
 /**
- * Maps the header record onto cols (names, n of them): idx[i] gets the field
- * index of cols[i]. Missing columns in required (all when required is NULL)
- * and unknown columns are errors printed as FILE:1: message. Optional
- * missing columns get idx -1. Returns 0 or -1.
+ * Reads path into memory and opens it as a school file; prints on stderr how
+ * it was read ("FILE: GB18030 (GBK), comma-separated"). 0, or -1 after
+ * printing why (I/O, too large, unreadable: an .xls, a broken .xlsx).
  */
-int ctl_csv_header(ctl_csv_t *c, const char *const *cols, int n, const bool *required, int *idx);
+int ctl_in_open(ctl_in_t *in, const char *path);
+void ctl_in_close(ctl_in_t *in);
 
-/* ---- CSV writing (to stdout, buffered) ---- */
+/* ---- school files out: --format data (default), csv (for Excel) or xlsx ---- */
 typedef struct ctl_out {
     FILE *f;
-    bool first;         /* next field is the first of its record */
+    const char *path;     /* "-" for stdout */
+    cet_sheet_writer_t *w;
 } ctl_out_t;
 
-void ctl_out_init(ctl_out_t *o, FILE *f);
-void ctl_out_str(ctl_out_t *o, const char *s);
-void ctl_out_u64(ctl_out_t *o, uint64_t v);
-/** RFC 3339 in +08:00, or an empty field for 0. */
-void ctl_out_time(ctl_out_t *o, int64_t t);
-void ctl_out_end(ctl_out_t *o);
-/** Writes a whole header record from a list of names. */
-void ctl_out_header(ctl_out_t *o, const char *const *cols, int n);
+/**
+ * Starts writing a file of schema sc in fmt to path (NULL or "-": stdout).
+ * 0, or -1 after printing why (an .xlsx to a terminal, a file that cannot be
+ * created).
+ */
+int ctl_out_open(ctl_out_t *o, cet_sheet_format_t fmt, const cet_sheet_schema_t *sc,
+                 const char *path);
+/** Finishes the file (an .xlsx is written out here) and closes it. 0 or -1 (printed). */
+int ctl_out_close(ctl_out_t *o);
+/** Gives up a file being written (after an error); a partial --out file is removed. */
+void ctl_out_abort(ctl_out_t *o);
 
 /* ---- domain helpers ---- */
 /** The standard subject table (docs/rules.md#R15, #R16): n entries into out. */
@@ -140,5 +128,6 @@ int ctl_cmd_staff(int argc, char **argv);
 int ctl_cmd_bench_prep(int argc, char **argv);
 int ctl_cmd_bench_paid(int argc, char **argv);
 int ctl_cmd_debug_corrupt(int argc, char **argv);
+int ctl_cmd_template(int argc, char **argv);
 
 #endif

@@ -201,11 +201,11 @@ static int roster_cb(const void *key, size_t klen, const void *val, size_t vlen,
     c->roster_seen[r.roster_no] = 1;
     uint8_t nk[4];
     store_be32(nk, r.roster_no);
-    MDB_val v;
+    store_val_t v;
     if (store_get_ref(c->txn, c->st, STORE_DB_ROSTER_NO, nk, 4, &v) != 0)
         violation(c, CK_ROSTER_INDEX, "roster_no %u (%s) is missing from the roster_no index",
                   r.roster_no, r.id_number);
-    else if (v.mv_size != klen || memcmp(v.mv_data, key, klen) != 0)
+    else if (v.len != klen || memcmp(v.data, key, klen) != 0)
         violation(c, CK_ROSTER_INDEX, "roster_no index entry %u points at another record",
                   r.roster_no);
     uint8_t sk[8];
@@ -268,10 +268,10 @@ static int account_cb(const void *key, size_t klen, const void *val, size_t vlen
     char ek[CET_EMAIL_BYTES];
     a.email[CET_EMAIL_BYTES - 1] = 0;
     cet_email_normalize(a.email, ek, sizeof ek);
-    MDB_val v;
+    store_val_t v;
     if (!ek[0] || store_get_ref(c->txn, c->st, STORE_DB_ACCOUNT_EMAIL, ek, strlen(ek), &v) != 0)
         violation(c, CK_EMAIL_INDEX, "account %s: email %s is not in the index", hex, a.email);
-    else if (v.mv_size != 16 || memcmp(v.mv_data, key, 16) != 0)
+    else if (v.len != 16 || memcmp(v.data, key, 16) != 0)
         violation(c, CK_EMAIL_INDEX, "account %s: email %s points at another account", hex,
                   a.email);
     if (a.roster_no) {
@@ -307,11 +307,11 @@ static int email_cb(const void *key, size_t klen, const void *val, size_t vlen, 
     return 0;
 }
 
-static bool expiry_exists(check_t *c, int64_t due, uint8_t kind, uint32_t no, char subject)
+static bool expiry_exists(check_t *c, int64_t due, uint8_t kind, uint64_t no, char subject)
 {
     uint8_t k[STORE_EXPIRY_KEY_BYTES];
     store_expiry_key(k, due, kind, no, subject);
-    MDB_val v;
+    store_val_t v;
     return store_get_ref(c->txn, c->st, STORE_DB_EXPIRY, k, sizeof k, &v) == 0;
 }
 
@@ -512,9 +512,13 @@ static int expiry_cb(const void *key, size_t klen, const void *val, size_t vlen,
     const uint8_t *k = key;
     int64_t due = (int64_t)store_rd64(k);
     uint8_t kind = k[8];
-    uint32_t no = store_rd32(k + 9);
-    char subject = (char)k[13];
-    if (kind == STORE_EXPIRE_HOLD) {
+    uint64_t id = store_expiry_key_id(k);
+    uint32_t no = (uint32_t)id; /* a hold's or a candidate's roster_no */
+    char subject = store_expiry_key_subject(k);
+    if (kind != STORE_EXPIRE_ORDER && id > UINT32_MAX) {
+        violation(c, CK_RECORD, "expiry entry of kind %u names id %llu", kind,
+                  (unsigned long long)id);
+    } else if (kind == STORE_EXPIRE_HOLD) {
         store_reg_t r;
         if (store_reg_get(c->txn, c->st, no, subject, &r) != 0)
             violation(c, CK_HOLD_ORPHAN, "hold %lld for %u/%c: no such registration",
@@ -535,12 +539,13 @@ static int expiry_cb(const void *key, size_t klen, const void *val, size_t vlen,
                       (long long)due, no, (long long)cd.empty_due);
     } else if (kind == STORE_EXPIRE_ORDER) {
         store_order_t o;
-        if (store_order_get(c->txn, c->st, no, &o) != 0)
-            violation(c, CK_EXPIRY_OTHER, "order expiry %lld for order %u: no such order",
-                      (long long)due, no);
+        if (store_order_get(c->txn, c->st, id, &o) != 0)
+            violation(c, CK_EXPIRY_OTHER, "order expiry %lld for order %llu: no such order",
+                      (long long)due, (unsigned long long)id);
         else if (o.state != STORE_ORDER_PENDING || o.expires != due)
-            violation(c, CK_EXPIRY_OTHER, "order expiry %lld for order %u: state %u expires %lld",
-                      (long long)due, no, o.state, (long long)o.expires);
+            violation(c, CK_EXPIRY_OTHER,
+                      "order expiry %lld for order %llu: state %u expires %lld", (long long)due,
+                      (unsigned long long)id, o.state, (long long)o.expires);
     } else {
         violation(c, CK_RECORD, "expiry entry of unknown kind %u", kind);
     }
@@ -558,7 +563,7 @@ static int order_cb(const void *key, size_t klen, const void *val, size_t vlen, 
     store_order_t o;
     memcpy(&o, val, sizeof o);
     if (o.state == STORE_ORDER_PENDING &&
-        !expiry_exists(c, o.expires, STORE_EXPIRE_ORDER, (uint32_t)o.id, 0))
+        !expiry_exists(c, o.expires, STORE_EXPIRE_ORDER, o.id, 0))
         violation(c, CK_EXPIRY_OTHER, "pending order %llu has no expiry entry",
                   (unsigned long long)o.id);
     (void)key;
@@ -704,7 +709,7 @@ static int arranged_cb(const void *key, size_t klen, const void *val, size_t vle
     if (!(r.flags & STORE_REG_ARRANGED)) return 0;
     if (s->n == 1 && (r.campus != s->r[0].campus || r.subject != s->r[0].subject)) return 0;
     s->r[s->n++] = r;
-    return s->n == 2 ? 1 : 0;
+    return s->n == 2 ? CET_DONE : CET_OK;
 }
 
 static int corrupt_txn_cb(store_txn_t *txn, void *arg)

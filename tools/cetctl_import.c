@@ -1,9 +1,12 @@
 /*
- * cetctl_import.c: `cetctl import sitting|campuses|roster|scores|rooms --data DIR FILE.csv`.
+ * cetctl_import.c: `cetctl import sitting|campuses|roster|scores|rooms --data DIR FILE`.
  *
- * All or nothing: the whole file is validated and applied inside ONE write
- * txn (LMDB takes multi-GB txns; store_write_run grows the map and redoes the
- * txn from the start, which is why the CSV reader never modifies its buffer).
+ * FILE is a school file as base/cet_sheet.h reads it: CSV in UTF-8 (with or
+ * without BOM), GB18030/GBK or UTF-16, comma or tab separated, or an .xlsx;
+ * headers in English or Chinese. All or nothing: the whole file is validated
+ * and applied inside ONE write txn (LMDB takes multi-GB txns;
+ * store_write_run grows the map and redoes the txn from the start, which is
+ * why the sheet reader never modifies its buffer).
  * Each bad row is reported as FILE:LINE: message; after the first bad row
  * nothing more is written, the rest is only validated, and the txn is
  * aborted at the end, so a failed import leaves the store exactly as it was.
@@ -91,18 +94,18 @@ typedef int (*imp_row_fn)(imp_t *im, store_txn_t *txn);
 
 struct imp {
     store_t *st;
-    ctl_csv_t csv;
+    ctl_in_t in;
     const char *kind;
-    const char *const *cols;
-    int ncols;
-    const bool *required;
-    int idx[CTL_CSV_FIELDS_MAX];
+    const cet_sheet_schema_t *schema;
+    cet_sheet_map_t map;
+    const char *vals[CET_SHEET_FIELDS_MAX]; /* the current row's values by schema column */
+    unsigned line;        /* where the current row starts */
+    char label[CET_SHEET_FIELDS_MAX][CET_SHEET_NAME_BYTES_MAX * 2]; /* column names in messages */
     imp_row_fn row_fn;
     store_subject_t subjects[256];
     keymap_t seen;        /* in-file duplicates */
     keymap_t places;      /* campuses import: province/school/campus first lines */
     keymap_t live;        /* campuses import: campus ‖ subject -> live registrations */
-    int header_fields;
     uint64_t rows, bad, applied;
     unsigned shown;
     ctl_progress_t prog;
@@ -116,7 +119,7 @@ __attribute__((format(printf, 2, 3))) static void row_error(imp_t *im, const cha
     if (im->shown >= CTL_ERRORS_SHOWN_MAX) return;
     im->shown++;
     if (im->prog.tty) fputs("\r\033[K", stderr);
-    fprintf(stderr, "%s:%u: ", im->csv.path, im->csv.rec_line);
+    fprintf(stderr, "%s:%u: ", im->in.path, im->line);
     va_list ap;
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -124,12 +127,16 @@ __attribute__((format(printf, 2, 3))) static void row_error(imp_t *im, const cha
     fputc('\n', stderr);
 }
 
-/* The field of column i (empty string for an optional column that is absent). */
+/* The value of column i (empty string for an optional column that is absent). */
 static const char *col(imp_t *im, int i)
 {
-    int f = im->idx[i];
-    if (f < 0 || f >= im->csv.nfields) return "";
-    return im->csv.fields[f];
+    return im->vals[i];
+}
+
+/* A column as messages name it: "id_number", or "证件号码 (id_number)" in a Chinese file. */
+static const char *col_name(imp_t *im, int i)
+{
+    return im->label[i];
 }
 
 /* Copies a UTF-8 text field into dst[cap]; false (reported) if too long or not clean text. */
@@ -138,15 +145,15 @@ static bool text_field(imp_t *im, int i, char *dst, size_t cap, bool required)
     const char *s = col(im, i);
     size_t n = strlen(s);
     if (required && n == 0) {
-        row_error(im, "%s is empty", im->cols[i]);
+        row_error(im, "%s is empty", col_name(im, i));
         return false;
     }
     if (n >= cap) {
-        row_error(im, "%s is longer than %zu bytes", im->cols[i], cap - 1);
+        row_error(im, "%s is longer than %zu bytes", col_name(im, i), cap - 1);
         return false;
     }
     if (!cet_utf8_text_ok(s, n) || memchr(s, '\n', n) || memchr(s, '\t', n)) {
-        row_error(im, "%s is not clean UTF-8 text (no control characters)", im->cols[i]);
+        row_error(im, "%s is not clean UTF-8 text (no control characters)", col_name(im, i));
         return false;
     }
     memcpy(dst, s, n + 1);
@@ -156,7 +163,7 @@ static bool text_field(imp_t *im, int i, char *dst, size_t cap, bool required)
 static bool uint_field(imp_t *im, int i, uint64_t min, uint64_t max, uint64_t *out)
 {
     if (ctl_parse_u64(col(im, i), min, max, out) == 0) return true;
-    row_error(im, "%s '%s' is not a whole number in %llu..%llu", im->cols[i], col(im, i),
+    row_error(im, "%s '%s' is not a whole number in %llu..%llu", col_name(im, i), col(im, i),
               (unsigned long long)min, (unsigned long long)max);
     return false;
 }
@@ -171,7 +178,7 @@ static bool time_field(imp_t *im, int i, bool required, int64_t *out)
     }
     if (cet_time_parse(s, out) == 0 && *out > 0) return true;
     row_error(im, "%s '%s' is not an RFC 3339 time like 2026-12-01T09:00:00+08:00",
-              im->cols[i], s);
+              col_name(im, i), s);
     return false;
 }
 
@@ -181,7 +188,7 @@ static bool code_field(imp_t *im, int i, int digits, uint64_t *out)
     uint64_t lo = 1, hi = 9;
     for (int k = 1; k < digits; k++) lo *= 10, hi = hi * 10 + 9;
     if (strlen(s) == (size_t)digits && ctl_parse_u64(s, lo, hi, out) == 0) return true;
-    row_error(im, "%s '%s' must be %d digits", im->cols[i], s, digits);
+    row_error(im, "%s '%s' must be %d digits", col_name(im, i), s, digits);
     return false;
 }
 
@@ -207,7 +214,7 @@ static int import_txn_cb(store_txn_t *txn, void *arg)
     keymap_free(&im->seen);
     keymap_free(&im->places);
     keymap_free(&im->live);
-    keymap_init(&im->seen, im->csv.len / 64);
+    keymap_init(&im->seen, im->in.len / 64);
     keymap_init(&im->places, 1024);
     keymap_init(&im->live, 1024);
     im->cache_campus = 0;
@@ -216,42 +223,54 @@ static int import_txn_cb(store_txn_t *txn, void *arg)
     if (rc == 0 && im->row_fn == campus_row)
         rc = store_scan(txn, im->st, STORE_DB_REG, NULL, 0, live_count_cb, &im->live);
     if (rc) return rc;
-    ctl_csv_rewind(&im->csv);
-    if (ctl_csv_header(&im->csv, im->cols, im->ncols, im->required, im->idx) != 0) {
+    cet_sheet_rewind(im->in.sheet);
+    cet_sheet_problem_t probs[CTL_HEADER_PROBLEMS_MAX], why;
+    int np = 0;
+    if (cet_sheet_header(im->in.sheet, im->schema, &im->map, probs, CTL_HEADER_PROBLEMS_MAX, &np)) {
+        for (int i = 0; i < np && i < CTL_HEADER_PROBLEMS_MAX; i++)
+            fprintf(stderr, "%s:%u: %s\n", im->in.path, probs[i].line ? probs[i].line : 1,
+                    probs[i].message);
+        if (np > CTL_HEADER_PROBLEMS_MAX)
+            fprintf(stderr, "%s: ... and %d more header problems\n", im->in.path,
+                    np - CTL_HEADER_PROBLEMS_MAX);
         im->bad++;
+        im->shown++; /* the header's problems are its report */
         return 1;
     }
-    im->header_fields = im->csv.nfields;
+    for (int i = 0; i < im->schema->ncols; i++) {
+        const cet_sheet_col_t *c = &im->schema->cols[i];
+        if ((im->map.via_zh >> i) & 1)
+            snprintf(im->label[i], sizeof im->label[i], "%s (%s)", c->zh, c->name);
+        else
+            snprintf(im->label[i], sizeof im->label[i], "%s", c->name);
+    }
     ctl_progress_start(&im->prog, im->kind);
     for (;;) {
-        int r = ctl_csv_next(&im->csv);
+        cet_sheet_row_t row;
+        int r = cet_sheet_next(im->in.sheet, &row, &why);
         if (r == 0) break;
         im->rows++;
+        if (r == 1) r = cet_sheet_values(im->in.sheet, &im->map, &row, im->vals, &why);
         if (r < 0) {
-            row_error(im, "%s", im->csv.err);
+            im->line = why.line;
+            row_error(im, "%s", why.message);
             continue;
         }
-        if (im->csv.nfields != im->header_fields) {
-            row_error(im, "%d fields, the header has %d", im->csv.nfields, im->header_fields);
-            continue;
-        }
+        im->line = row.line;
         rc = im->row_fn(im, txn);
         if (rc < 0 || rc > 1) return rc; /* storage failure: abort (MAP_FULL: redo) */
         ctl_progress_tick(&im->prog, im->rows);
     }
     if (im->rows == 0) {
-        fprintf(stderr, "%s: no data rows\n", im->csv.path);
+        fprintf(stderr, "%s: no data rows\n", im->in.path);
         im->bad++;
     }
     return im->bad ? 1 : 0;
 }
 
 /* ---- sitting ---- */
+/* column indexes of cet_sheet_sitting (base/cet_sheet_schema.c) */
 enum { S_ID, S_NAME, S_LOOKUP, S_REG_OPENS, S_REG_CLOSES, S_PRINT, S_WRITTEN, S_ORAL4, S_ORAL6 };
-static const char *const sitting_cols[] = {"id",          "name",         "lookup_opens",
-                                           "reg_opens",   "reg_closes",   "print_opens",
-                                           "written_date", "oral_date_4", "oral_date_6"};
-static const bool sitting_required[] = {true, true, true, true, true, true, true, false, false};
 
 static int sitting_row(imp_t *im, store_txn_t *txn)
 {
@@ -295,12 +314,6 @@ enum {
     C_PROV, C_PROV_NAME, C_SCHOOL, C_SCHOOL_NAME, C_ORAL_ELSEWHERE, C_CAMPUS, C_CAMPUS_NAME,
     C_SUBJECT, C_CAPACITY, C_FEE, C_WIN_OPENS, C_WIN_CLOSES, C_EXAM_DATE
 };
-static const char *const campus_cols[] = {
-    "province_code", "province_name", "school_code", "school_name", "oral_elsewhere",
-    "campus_code",   "campus_name",   "subject",     "capacity",    "fee",
-    "window_opens",  "window_closes", "exam_date"};
-static const bool campus_required[] = {true, true, true, true, true, true, true,
-                                       true, true, true, true, true, false};
 
 /* A place (province, school, campus) must read the same on every row of the file. */
 static uint64_t place_digest(const char *a, const char *b, const char *c)
@@ -321,7 +334,7 @@ static bool place_same(imp_t *im, uint8_t kind, uint32_t code, uint64_t digest, 
     /* two entries per place: (kind ‖ code, 1) -> its first line, and
      * (kind ‖ code, digest with the top bit set) -> present */
     uint64_t a = (uint64_t)kind << 32 | code, b = digest | 1ULL << 63;
-    keymap_slot_t *s = keymap_add(&im->places, a, 1, im->csv.rec_line);
+    keymap_slot_t *s = keymap_add(&im->places, a, 1, im->line);
     if (!s) {
         keymap_add(&im->places, a, b, 0);
         return true;
@@ -353,13 +366,19 @@ static int campus_row(imp_t *im, store_txn_t *txn)
     ok &= code_field(im, C_CAMPUS, 6, &campus);
     ok &= text_field(im, C_CAMPUS_NAME, cp.name, sizeof cp.name, true);
     ok &= uint_field(im, C_CAPACITY, 0, CET_OFFER_CAPACITY_MAX, &capacity);
-    ok &= uint_field(im, C_FEE, 0, CET_OFFER_FEE_MAX_FEN, &fee);
+    /* fen under the English header, yuan under 报名费(元) or with a decimal point ("30.00") */
+    if (cet_sheet_money_parse(col(im, C_FEE), (im->map.via_zh >> C_FEE) & 1, CET_OFFER_FEE_MAX_FEN,
+                              &fee) != 0) {
+        row_error(im, "%s '%s' is not an amount: fen as a whole number (3000) or yuan with "
+                      "at most two decimals (30.00)", col_name(im, C_FEE), col(im, C_FEE));
+        ok = false;
+    }
     ok &= time_field(im, C_WIN_OPENS, true, &o.window_opens);
     ok &= time_field(im, C_WIN_CLOSES, true, &o.window_closes);
     ok &= time_field(im, C_EXAM_DATE, false, &o.exam_date);
     const char *subj = col(im, C_SUBJECT);
     if (strlen(subj) != 1 || !im->subjects[(uint8_t)subj[0]].kind) {
-        row_error(im, "subject '%s' is not in the subject table", subj);
+        row_error(im, "%s '%s' is not in the subject table", col_name(im, C_SUBJECT), subj);
         ok = false;
     }
     if (!ok) return 0;
@@ -388,7 +407,7 @@ static int campus_row(imp_t *im, store_txn_t *txn)
     keymap_slot_t *dup;
     uint8_t ok_key[5];
     store_offer_key(ok_key, (uint32_t)campus, subj[0]);
-    keymap_add_bytes(&im->seen, ok_key, sizeof ok_key, im->csv.rec_line, &dup);
+    keymap_add_bytes(&im->seen, ok_key, sizeof ok_key, im->line, &dup);
     if (dup) {
         row_error(im, "campus %llu subject %c already given on line %u",
                   (unsigned long long)campus, subj[0], dup->val);
@@ -418,12 +437,6 @@ enum {
     R_ID_TYPE, R_ID_NUMBER, R_NAME, R_GENDER, R_SCHOOL, R_CAMPUS, R_EDUCATION, R_YEARS, R_ENTRY,
     R_GRADE, R_DEPARTMENT, R_MAJOR, R_CLASS, R_STUDENT_NO, R_REMARKS, R_SUBJECTS, R_BARRED
 };
-static const char *const roster_cols[] = {
-    "id_type",    "id_number", "name",       "gender",     "school",   "campus",
-    "education",  "program_years", "entry_year", "grade", "department", "major",
-    "class_name", "student_no", "remarks",   "subjects",   "cet6_barred"};
-static const bool roster_required[] = {true, true, true, true, true, true, true, true, true,
-                                       true, true, true, true, true, false, true, false};
 
 static bool campus_of_school(imp_t *im, store_txn_t *txn, uint32_t campus, uint32_t school)
 {
@@ -452,17 +465,17 @@ static int roster_row(imp_t *im, store_txn_t *txn)
     int id_type = 0;
     cet_err_t e = cet_id_type_parse(col(im, R_ID_TYPE), &id_type);
     if (e == CET_E_ID_TYPE_REFUSED) {
-        row_error(im, "id_type '%s' is refused (military officer cards are not accepted)",
+        row_error(im, "%s '%s' is refused (military officer cards are not accepted)", col_name(im, R_ID_TYPE),
                   col(im, R_ID_TYPE));
         ok = false;
     } else if (e) {
-        row_error(im, "id_type '%s' is not one of mainland, taiwan, hkmo_permit, passport, "
-                      "hongkong, macao", col(im, R_ID_TYPE));
+        row_error(im, "%s '%s' is not one of mainland, taiwan, hkmo_permit, passport, "
+                      "hongkong, macao", col_name(im, R_ID_TYPE), col(im, R_ID_TYPE));
         ok = false;
     } else {
         e = cet_id_number_check(id_type, col(im, R_ID_NUMBER), r.id_number, sizeof r.id_number);
         if (e) {
-            row_error(im, "id_number '%s': %s", col(im, R_ID_NUMBER), cet_err_message(e));
+            row_error(im, "%s '%s': %s", col_name(im, R_ID_NUMBER), col(im, R_ID_NUMBER), cet_err_message(e));
             ok = false;
         }
     }
@@ -471,7 +484,7 @@ static int roster_row(imp_t *im, store_txn_t *txn)
     if (!strcmp(g, "M") || !strcmp(g, "男")) {
         r.flags |= STORE_ROSTER_MALE;
     } else if (strcmp(g, "F") && strcmp(g, "女")) {
-        row_error(im, "gender '%s' must be M or F (男/女)", g);
+        row_error(im, "%s '%s' must be M or F (男/女)", col_name(im, R_GENDER), g);
         ok = false;
     }
     uint64_t school = 0, campus = 0, years = 0, entry = 0, grade = 0, barred = 0;
@@ -479,7 +492,7 @@ static int roster_row(imp_t *im, store_txn_t *txn)
     ok &= code_field(im, R_CAMPUS, 6, &campus);
     r.education = (uint8_t)ctl_education_parse(col(im, R_EDUCATION));
     if (!r.education) {
-        row_error(im, "education '%s' must be 本科, 专科 or 研究生", col(im, R_EDUCATION));
+        row_error(im, "%s '%s' must be 本科, 专科 or 研究生", col_name(im, R_EDUCATION), col(im, R_EDUCATION));
         ok = false;
     }
     ok &= uint_field(im, R_YEARS, 1, 9, &years);
@@ -497,17 +510,17 @@ static int roster_row(imp_t *im, store_txn_t *txn)
         const char *q = strchr(p, ';');
         size_t n = q ? (size_t)(q - p) : strlen(p);
         if (n != 1 || !im->subjects[(uint8_t)*p].kind) {
-            row_error(im, "subjects '%s': '%.*s' is not a subject code", s, (int)n, p);
+            row_error(im, "%s '%s': '%.*s' is not a subject code", col_name(im, R_SUBJECTS), s, (int)n, p);
             ok = false;
             break;
         }
         if (memchr(r.subjects, *p, r.n_subjects)) {
-            row_error(im, "subjects '%s': '%c' is listed twice", s, *p);
+            row_error(im, "%s '%s': '%c' is listed twice", col_name(im, R_SUBJECTS), s, *p);
             ok = false;
             break;
         }
         if (r.n_subjects >= CET_SUBJECTS_MAX) {
-            row_error(im, "subjects '%s': more than %d", s, CET_SUBJECTS_MAX);
+            row_error(im, "%s '%s': more than %d", col_name(im, R_SUBJECTS), s, CET_SUBJECTS_MAX);
             ok = false;
             break;
         }
@@ -520,7 +533,7 @@ static int roster_row(imp_t *im, store_txn_t *txn)
         uint8_t key[1 + CET_ID_NUMBER_BYTES];
         size_t kl = store_roster_key(key, (uint8_t)id_type, r.id_number);
         keymap_slot_t *dup;
-        keymap_add_bytes(&im->seen, key, kl, im->csv.rec_line, &dup);
+        keymap_add_bytes(&im->seen, key, kl, im->line, &dup);
         if (dup) {
             row_error(im, "%s %s already given on line %u", col(im, R_ID_TYPE), r.id_number,
                       dup->val);
@@ -543,7 +556,6 @@ static int roster_row(imp_t *im, store_txn_t *txn)
 
 /* ---- CET4 scores ---- */
 enum { K_TICKET, K_ID_NUMBER, K_NAME, K_SCORE, K_YEAR };
-static const char *const score_cols[] = {"ticket", "id_number", "name", "score", "year"};
 
 static int score_row(imp_t *im, store_txn_t *txn)
 {
@@ -553,30 +565,30 @@ static int score_row(imp_t *im, store_txn_t *txn)
     const char *t = col(im, K_TICKET);
     uint64_t tv, score = 0, year = 0;
     if (strlen(t) != CET_TICKET_DIGITS || ctl_parse_u64(t, 0, UINT64_MAX, &tv) != 0) {
-        row_error(im, "ticket '%s' must be %d digits", t, CET_TICKET_DIGITS);
+        row_error(im, "%s '%s' must be %d digits", col_name(im, K_TICKET), t, CET_TICKET_DIGITS);
         ok = false;
     } else if (t[9] != '1') {
-        row_error(im, "ticket '%s': digit 10 (the level) must be 1 for a CET4 score", t);
+        row_error(im, "%s '%s': digit 10 (the level) must be 1 for a CET4 score", col_name(im, K_TICKET), t);
         ok = false;
     }
     const char *id = col(im, K_ID_NUMBER);
     int id_type = strlen(id) == 18 ? 1 : 4; /* scores carry no ID type: 18 chars = mainland */
     cet_err_t e = cet_id_number_check(id_type, id, s.id_number, sizeof s.id_number);
     if (e) {
-        row_error(im, "id_number '%s': %s", id, cet_err_message(e));
+        row_error(im, "%s '%s': %s", col_name(im, K_ID_NUMBER), id, cet_err_message(e));
         ok = false;
     }
     ok &= text_field(im, K_NAME, s.name, sizeof s.name, true);
     ok &= uint_field(im, K_SCORE, 0, CET_SCORE_MAX, &score);
     ok &= uint_field(im, K_YEAR, CET_SCORE_YEAR_MIN, 2100, &year);
     if (ok && (uint64_t)((t[6] - '0') * 10 + (t[7] - '0')) != year % 100) {
-        row_error(im, "ticket '%s': digits 7-8 must be the year's last two digits (%llu)", t,
+        row_error(im, "%s '%s': digits 7-8 must be the year's last two digits (%llu)", col_name(im, K_TICKET), t,
                   (unsigned long long)year);
         ok = false;
     }
     if (ok) {
         keymap_slot_t *dup;
-        keymap_add_bytes(&im->seen, t, CET_TICKET_DIGITS, im->csv.rec_line, &dup);
+        keymap_add_bytes(&im->seen, t, CET_TICKET_DIGITS, im->line, &dup);
         if (dup) {
             row_error(im, "ticket %s already given on line %u", t, dup->val);
             ok = false;
@@ -593,10 +605,8 @@ static int score_row(imp_t *im, store_txn_t *txn)
     return 0;
 }
 
-/* ---- rooms: campus_code,room,seats (an empty seats = CET_ROOM_SEATS_DEFAULT) ---- */
+/* ---- rooms (cet_sheet_rooms): campus_code, room, seats (empty = CET_ROOM_SEATS_DEFAULT) ---- */
 enum { ROOM_CAMPUS, ROOM_NUMBER, ROOM_SEATS };
-static const char *const room_cols[] = {"campus_code", "room", "seats"};
-static const bool room_required[] = {true, true, false};
 
 static int room_row(imp_t *im, store_txn_t *txn)
 {
@@ -609,13 +619,13 @@ static int room_row(imp_t *im, store_txn_t *txn)
         int rc = store_campus_get(txn, im->st, (uint32_t)campus, &cp);
         if (rc && rc != STORE_NOTFOUND) return rc;
         if (rc) {
-            row_error(im, "campus_code %06llu is not a known campus (import campuses first)",
-                      (unsigned long long)campus);
+            row_error(im, "%s %06llu is not a known campus (import campuses first)",
+                      col_name(im, ROOM_CAMPUS), (unsigned long long)campus);
             ok = false;
         }
     }
     if (ok) {
-        keymap_slot_t *dup = keymap_add(&im->seen, campus, room, im->csv.rec_line);
+        keymap_slot_t *dup = keymap_add(&im->seen, campus, room, im->line);
         if (dup) {
             row_error(im, "room %llu of campus %06llu already given on line %u",
                       (unsigned long long)room, (unsigned long long)campus, dup->val);
@@ -637,40 +647,39 @@ int ctl_cmd_import(int argc, char **argv)
     int npos;
     if (ctl_args_parse(argc, argv, opts, pos, CTL_POSITIONAL_MAX, &npos) != 0 || npos != 2 ||
         !data) {
-        fprintf(stderr, "usage: cetctl import sitting|campuses|roster|scores|rooms --data DIR FILE.csv\n");
+        fprintf(stderr, "usage: cetctl import sitting|campuses|roster|scores|rooms --data DIR FILE\n"
+                        "  FILE: CSV (UTF-8, UTF-8 with BOM, GBK/GB18030 or UTF-16; comma or "
+                        "tab) or .xlsx, headers in English or Chinese\n");
         return CTL_EXIT_USAGE;
     }
     imp_t *im = cet_calloc(1, sizeof *im);
     im->kind = pos[0];
-    if (!strcmp(pos[0], "sitting")) {
-        im->cols = sitting_cols, im->ncols = 9, im->required = sitting_required;
-        im->row_fn = sitting_row;
-    } else if (!strcmp(pos[0], "campuses")) {
-        im->cols = campus_cols, im->ncols = 13, im->required = campus_required;
-        im->row_fn = campus_row;
-    } else if (!strcmp(pos[0], "roster")) {
-        im->cols = roster_cols, im->ncols = 17, im->required = roster_required;
-        im->row_fn = roster_row;
-    } else if (!strcmp(pos[0], "rooms")) {
-        im->cols = room_cols, im->ncols = 3, im->required = room_required;
-        im->row_fn = room_row;
-    } else if (!strcmp(pos[0], "scores")) {
-        im->cols = score_cols, im->ncols = 5, im->required = NULL;
-        im->row_fn = score_row;
-    } else {
+    static const struct {
+        const char *kind;
+        const cet_sheet_schema_t *schema;
+        imp_row_fn fn;
+    } kinds[] = {{"sitting", &cet_sheet_sitting, sitting_row},
+                 {"campuses", &cet_sheet_campuses, campus_row},
+                 {"roster", &cet_sheet_roster, roster_row},
+                 {"scores", &cet_sheet_scores, score_row},
+                 {"rooms", &cet_sheet_rooms, room_row}};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (!strcmp(pos[0], kinds[i].kind)) im->schema = kinds[i].schema, im->row_fn = kinds[i].fn;
+    if (!im->row_fn) {
         fprintf(stderr, "cetctl import: unknown kind '%s' (sitting, campuses, roster, scores, rooms)\n",
                 pos[0]);
         cet_free(im);
         return CTL_EXIT_USAGE;
     }
     int ret = CTL_EXIT_USAGE;
-    if (ctl_csv_open(&im->csv, pos[1]) != 0) goto out;
-    if (ctl_store_open(data, false, &im->st) != 0) goto out_csv;
+    /* the directory first: one held by a running cetd is refused before the file is read */
+    if (ctl_store_open(data, false, &im->st) != 0) goto out;
+    if (ctl_in_open(&im->in, pos[1]) != 0) goto out_store;
     int rc = store_write_run(im->st, import_txn_cb, im);
     if (rc == 0) {
         ctl_progress_done(&im->prog, im->rows);
         fprintf(stderr, "import %s: %llu rows applied from %s\n", im->kind,
-                (unsigned long long)im->applied, im->csv.path);
+                (unsigned long long)im->applied, im->in.path);
         ret = CTL_EXIT_OK;
     } else if (rc == 1) {
         if (im->prog.tty) fputs("\r\033[K", stderr);
@@ -678,15 +687,15 @@ int ctl_cmd_import(int argc, char **argv)
             fprintf(stderr, "... and %llu more bad rows\n",
                     (unsigned long long)(im->bad - im->shown));
         fprintf(stderr, "import %s: %llu bad rows of %llu in %s; nothing applied\n", im->kind,
-                (unsigned long long)im->bad, (unsigned long long)im->rows, im->csv.path);
+                (unsigned long long)im->bad, (unsigned long long)im->rows, im->in.path);
         ret = CTL_EXIT_BAD_DATA;
     } else {
         fprintf(stderr, "import %s: storage error: %s; nothing applied\n", im->kind,
                 store_strerror(rc));
     }
+    ctl_in_close(&im->in);
+out_store:
     store_close(im->st);
-out_csv:
-    ctl_csv_close(&im->csv);
 out:
     keymap_free(&im->seen);
     keymap_free(&im->places);

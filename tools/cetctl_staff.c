@@ -14,6 +14,7 @@
 #include "base/cet_base.h"
 #include "base/cet_id.h"
 #include "base/cet_token.h"
+#include "engine/eng.h"
 #include "tools/cetctl.h"
 
 #define BENCH_PASSWORD_DEFAULT "bench-Pass-2026"
@@ -139,6 +140,7 @@ typedef struct bench_row {
 
 typedef struct bench {
     store_t *st;
+    store_txn_t *txn;     /* bench_collect's read txn */
     uint64_t want;
     int64_t now, hold_ttl;
     char pwhash[CET_PWHASH_BYTES];
@@ -154,51 +156,47 @@ static void bench_email(uint32_t no, char out[CET_EMAIL_BYTES])
     snprintf(out, CET_EMAIL_BYTES, "bench%u@bench.test", no);
 }
 
+/* One roster number: a record without a candidate joins b's rows. */
+static int bench_collect_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    bench_t *b = arg;
+    (void)val, (void)vlen;
+    if (b->n >= b->want) return CET_DONE;
+    if (klen != 4) return CET_OK;
+    uint32_t no = store_rd32(key);
+    store_candidate_t cd;
+    int cr = store_candidate_get(b->txn, b->st, no, &cd);
+    if (cr == 0) return CET_OK; /* bound already */
+    if (cr != STORE_NOTFOUND) return cr;
+    bench_row_t *r = &b->rows[b->n];
+    r->roster_no = no;
+    char email[CET_EMAIL_BYTES];
+    bench_email(no, email);
+    store_account_t a;
+    cr = store_account_by_email(b->txn, b->st, email, &a);
+    r->reuse = cr == 0;
+    if (cr == 0) {
+        memcpy(r->id, a.id, sizeof r->id);
+    } else if (cr == STORE_NOTFOUND) {
+        cet_account_id_new(r->id);
+    } else {
+        return cr;
+    }
+    cet_token_new(r->token, r->key);
+    b->order[b->n] = (uint32_t)b->n;
+    b->n++;
+    return CET_OK;
+}
+
 /* Picks the first want roster records without a candidate, in roster_no order. */
 static int bench_collect(bench_t *b)
 {
-    store_txn_t *txn;
-    int rc = store_read_begin(b->st, &txn);
+    int rc = store_read_begin(b->st, &b->txn);
     if (rc) return rc;
-    MDB_cursor *cur;
-    if ((rc = mdb_cursor_open(txn, store_dbi(b->st, STORE_DB_ROSTER_NO), &cur))) {
-        store_abort(txn);
-        return rc;
-    }
-    MDB_val k, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && b->n < b->want;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != 4) continue;
-        uint32_t no = store_rd32(k.mv_data);
-        store_candidate_t cd;
-        int cr = store_candidate_get(txn, b->st, no, &cd);
-        if (cr == 0) continue; /* bound already */
-        if (cr != STORE_NOTFOUND) {
-            rc = cr;
-            break;
-        }
-        bench_row_t *r = &b->rows[b->n];
-        r->roster_no = no;
-        char email[CET_EMAIL_BYTES];
-        bench_email(no, email);
-        store_account_t a;
-        cr = store_account_by_email(txn, b->st, email, &a);
-        r->reuse = cr == 0;
-        if (cr == 0) {
-            memcpy(r->id, a.id, sizeof r->id);
-        } else if (cr == STORE_NOTFOUND) {
-            cet_account_id_new(r->id);
-        } else {
-            rc = cr;
-            break;
-        }
-        cet_token_new(r->token, r->key);
-        b->order[b->n] = (uint32_t)b->n;
-        b->n++;
-    }
-    mdb_cursor_close(cur);
-    store_abort(txn);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    rc = store_scan(b->txn, b->st, STORE_DB_ROSTER_NO, NULL, 0, bench_collect_cb, b);
+    store_abort(b->txn);
+    b->txn = NULL;
+    return rc;
 }
 
 static int bench_put(store_txn_t *txn, bench_t *b, const bench_row_t *r)
@@ -220,20 +218,15 @@ static int bench_put(store_txn_t *txn, bench_t *b, const bench_row_t *r)
         return store_account_put(txn, b->st, &a, r->reuse);
     }
     if (b->phase == 2) {
+        /* the very records a binding and a login make (engine/eng.h) */
+        store_roster_t ro;
         store_candidate_t cd;
-        memset(&cd, 0, sizeof cd);
-        if ((rc = store_roster_get_by_no(txn, b->st, r->roster_no, &cd.snapshot))) return rc;
-        memcpy(cd.account, r->id, sizeof cd.account);
-        cd.bound_at = b->now;
-        cd.empty_due = b->now + b->hold_ttl;
+        if ((rc = store_roster_get_by_no(txn, b->st, r->roster_no, &ro))) return rc;
+        eng_candidate_init(&cd, &ro, r->id, b->now, b->hold_ttl);
         return store_candidate_put(txn, b->st, r->roster_no, &cd);
     }
     store_session_t s;
-    memset(&s, 0, sizeof s);
-    memcpy(s.account, r->id, sizeof s.account);
-    s.kind = STORE_SESSION_CANDIDATE;
-    s.created = b->now;
-    s.expires = b->now + CET_SESSION_TTL_S;
+    eng_session_init(&s, STORE_SESSION_CANDIDATE, r->id, NULL, b->now);
     return store_session_put(txn, b->st, r->key, &s);
 }
 

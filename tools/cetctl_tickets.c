@@ -18,6 +18,7 @@
 #include "base/cet_base.h"
 #include "base/cet_id.h"
 #include "base/cet_token.h"
+#include "engine/eng.h"
 #include "tools/cetctl.h"
 
 #define PAID_SCHOOL_FIRST 19001u /* school codes of the benchmark campuses */
@@ -134,11 +135,12 @@ static int row_put(store_txn_t *txn, paid_t *p, paid_row_t *r, size_t i)
         return store_account_put(txn, p->st, &a, false);
     }
     if (p->phase == 3) {
+        /* the very records a binding and a login make (engine/eng.h, as bench-prep) */
+        store_roster_t ro;
         store_candidate_t cd;
-        memset(&cd, 0, sizeof cd);
-        if ((rc = store_roster_get_by_no(txn, p->st, r->roster_no, &cd.snapshot))) return rc;
-        memcpy(cd.account, r->id, sizeof cd.account);
-        cd.bound_at = p->now;
+        if ((rc = store_roster_get_by_no(txn, p->st, r->roster_no, &ro))) return rc;
+        eng_candidate_init(&cd, &ro, r->id, p->now, CET_HOLD_TTL_DEFAULT_S);
+        cd.empty_due = 0; /* it holds a registration: not due for deletion */
         if ((rc = store_candidate_put(txn, p->st, r->roster_no, &cd))) return rc;
         store_reg_t g;
         memset(&g, 0, sizeof g);
@@ -152,11 +154,7 @@ static int row_put(store_txn_t *txn, paid_t *p, paid_row_t *r, size_t i)
         return store_reg_put(txn, p->st, &g, 0);
     }
     store_session_t s;
-    memset(&s, 0, sizeof s);
-    memcpy(s.account, r->id, sizeof s.account);
-    s.kind = STORE_SESSION_CANDIDATE;
-    s.created = p->now;
-    s.expires = p->now + CET_SESSION_TTL_S;
+    eng_session_init(&s, STORE_SESSION_CANDIDATE, r->id, NULL, p->now);
     return store_session_put(txn, p->st, r->key, &s);
 }
 

@@ -51,7 +51,7 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-"$bin/net/cetd" --data "$data" --listen "unix:$sock" --listen "127.0.0.1:$api_port" \
+"$bin/net/cetd" --dev --data "$data" --listen "unix:$sock" --listen "127.0.0.1:$api_port" \
     --payment-secret-file "$secret" --pay-url "http://127.0.0.1:$pay_port/pay" \
     --log-file "$var/cetd.log" >"$var/run/cetd.out" &
 pids+=($!)

@@ -174,10 +174,47 @@ async function fitsWidth(page) {
   assert(overflow <= 1, 'horizontal overflow of ' + overflow + ' px');
 }
 
+/* An element is wholly inside the viewport, as seen without scrolling (a
+ * dialog's own buttons, on a phone). */
+async function inView(page, selector) {
+  const r = await page.locator(selector).first().evaluate(el => {
+    const b = el.getBoundingClientRect();
+    const x = b.left + b.width / 2, y = b.top + b.height / 2;
+    const top = document.elementFromPoint(x, y);
+    return { top: b.top, bottom: b.bottom, vh: window.innerHeight, hit: !!top && (top === el || el.contains(top)) };
+  });
+  assert(r.top >= 0 && r.bottom <= r.vh && r.hit, selector + ' not in view without scrolling: ' + JSON.stringify(r));
+}
+
+/* On a phone every tap target of the page (or of the open dialog) is at least
+ * 44 px high and wide: buttons, button-like links, inline links, selects, text
+ * inputs, and the labels holding checkboxes and radios. */
+async function tapTargets(page, label) {
+  const bad = await page.evaluate(() => {
+    const root = document.querySelector('.overlay') || document;
+    const out = [];
+    const sel = 'button, a[href], select, input[type=text], input[type=email], input[type=password], ' +
+      'label.check, label.radio, label.paypick';
+    root.querySelectorAll(sel).forEach(el => {
+      const b = el.getBoundingClientRect();
+      if (!b.width || !b.height || getComputedStyle(el).visibility === 'hidden') return;
+      if (el.closest('.site-header') && el.closest('a.brand')) return;
+      if (b.height < 44 || b.width < 44) {
+        out.push((el.id ? '#' + el.id : el.tagName.toLowerCase() + '.' + [...el.classList].join('.')) +
+          ' "' + (el.textContent || '').trim().slice(0, 12) + '" ' + Math.round(b.width) + 'x' + Math.round(b.height));
+      }
+    });
+    return out;
+  });
+  assert(!bad.length, label + ': tap targets under 44 px: ' + bad.slice(0, 6).join('; '));
+}
+
 /*
- * On a desk, no table cell wraps a money amount, a date or a subject name:
- * every .money/.date span inside a table is one box (getClientRects), and every
- * td.subj's text sits on one line (its text's client rects share one top).
+ * On a desk, no table cell wraps a money amount, a date, a subject name or a
+ * school or campus name: every .money/.date span inside a table is one box
+ * (getClientRects), and the text of every td.subj and td.place sits on one line
+ * (its client rects share one top, and the text is one line high: measured on
+ * the text, not the cell, which a tall neighbour in its row may stretch).
  */
 function wrapsIn(root) {
   const out = [];
@@ -185,16 +222,15 @@ function wrapsIn(root) {
       const n = el.getClientRects().length;
       if (n !== 1) out.push(el.className + ' "' + el.textContent + '" in ' + n + ' boxes');
   });
-  root.querySelectorAll('table td.subj').forEach(td => {
+  root.querySelectorAll('table td.subj, table td.place').forEach(td => {
       const range = document.createRange();
       range.selectNodeContents(td);
       const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
       const lh = parseFloat(getComputedStyle(td).lineHeight) || 20;
-      const cs = getComputedStyle(td);
-      const inner = td.getBoundingClientRect().height - parseFloat(cs.paddingTop) - parseFloat(cs.paddingBottom);
-      if (tops.size > 1 || inner > lh * 1.5) out.push('subject "' + td.textContent + '" on ' + tops.size + ' lines (' + Math.round(inner) + ' px, line ' + lh + ')');
+      const inner = range.getBoundingClientRect().height;
+      if (tops.size > 1 || inner > lh * 1.5) out.push((td.classList.contains('place') ? 'place' : 'subject') + ' "' + td.textContent + '" on ' + tops.size + ' lines (' + Math.round(inner) + ' px, line ' + lh + ')');
   });
-  return { bad: out, n: root.querySelectorAll('table .money, table .date, table td.subj').length };
+  return { bad: out, n: root.querySelectorAll('table .money, table .date, table td.subj, table td.place').length };
 }
 
 async function noWraps(page, label) {
@@ -240,6 +276,16 @@ async function accountAndAgreement(page, tag, email, password) {
     assert(t.includes('email_taken'), 'the refusal does not name its code: ' + t);
   }, { page, essential: true });
 
+  await check(tag + ' step 2: a refusal about one field is shown under that field (email taken, weak password)', async () => {
+    await expectNotice(page, 'error', '该邮箱已注册', 5000, '.form-row:has(#email)');
+    await page.fill('#email', 'other-' + email);
+    await page.fill('#password', 'short');
+    await page.fill('#password2', 'short');
+    await page.click('button[type=submit]');
+    await expectNotice(page, 'error', '密码须为8至128位', 5000, '.form-row:has(#password)');
+    assert(!(await page.locator('.form-row:has(#email) .notice-error').count()), 'the email refusal stays after the email changed');
+  }, { page });
+
   await check(tag + ' step 2: log in with account, password and captcha', async () => {
     await gotoRoute(page, 'login');
     await page.fill('#email', email);
@@ -284,6 +330,18 @@ async function accountAndAgreement(page, tag, email, password) {
 
 /* Step 5: 资格信息查询, a wrong name first, then the 查询成功 prompt. */
 async function lookup(page, tag, cand, lookupOnly) {
+  if (cand.id_type === 'mainland') {
+    await check(tag + ' step 5: a wrong ID check digit is refused under the ID number', async () => {
+      await page.selectOption('#id_type', cand.id_type);
+      const d = cand.id_number.slice(0, 17), last = cand.id_number.slice(17).toUpperCase();
+      await page.fill('#id_number', d + (last === '0' ? '1' : '0'));
+      await page.fill('#name', cand.name);
+      await page.click('#query');
+      await expectNotice(page, 'error', '校验位错误', 5000, '.form-row:has(#id_number)');
+      if (tag === 'P') await shot(page, tag + '-05-check-digit-beside-field');
+    }, { page });
+  }
+
   await check(tag + ' step 5: 资格信息查询: the six ID types, a wrong name refused beside the form', async () => {
     const values = await page.locator('#id_type option').evaluateAll(os => os.map(o => o.value).filter(Boolean));
     assert(values.length === 6 && !values.some(v => /military/.test(v)), 'ID types offered: ' + values.join(','));
@@ -322,23 +380,36 @@ async function lookup(page, tag, cand, lookupOnly) {
 
 async function payAll(page, context, tag) {
   let order = null;
-  await check(tag + ' step 15: 支付 asks twice (去支付, then 确定) and leaves for the platform', async () => {
+  await check(tag + ' step 15: 支付 opens 确认报考信息 with the sum of the ticked subjects', async () => {
     await gotoRoute(page, 'registration');
-    await page.locator('#pay').waitFor({ timeout: 10000 });
-    assert(!(await page.isDisabled('#pay')), '支付 disabled: ' + await reasonOf(page.locator('#pay')));
+    await page.locator('button.pay').first().waitFor({ timeout: 10000 });
+    /* the written table's 支付, or the oral table's when only orals are left to pay */
+    const pay = (await page.locator('#pay').count()) ? '#pay' : '#pay-oral';
+    assert(!(await page.isDisabled(pay)), '支付 disabled: ' + await reasonOf(page.locator(pay)));
     const c = await apiOk(page, 'GET', '/candidate');
     await shot(page, tag + '-15-before-payment');
-    await page.click('#pay');
+    await page.click(pay);
     await page.locator('#pay-dialog-1').waitFor();
     const sum = (await page.textContent('#pay-sum')).trim();
     assert(sum === '¥' + (c.unpaid.total / 100).toFixed(2), 'dialog sum ' + sum + ', unpaid ' + c.unpaid.total);
     assert((await page.textContent('#pay-dialog-1')).includes('确认报考信息'), 'first dialog');
     await shot(page, tag + '-15-pay-confirm-1');
+  }, { page, essential: true });
+
+  await check(tag + ' step 15: 确认报考信息 shows its 去支付 and the channels without scrolling' + (tag === 'P' ? ', 44 px targets' : ''), async () => {
+    await inView(page, '#pay-go');
+    await inView(page, '#pay-dialog-1 input[name=channel][value=bank]');
+    if (tag === 'P') await tapTargets(page, 'pay dialog 1');
+  }, { page });
+
+  await check(tag + ' step 15: it asks twice (去支付, then 确定) and then leaves for the platform', async () => {
+    const c = await apiOk(page, 'GET', '/candidate');
     await page.click('#pay-go');
     await page.locator('#pay-dialog-2').waitFor();
     assert(page.url().startsWith(opt.base), 'left the site after one click');
     const txt = await page.textContent('#pay-final');
     assert(txt.includes('支付宝') && txt.includes((c.unpaid.total / 100).toFixed(2)), 'second dialog: ' + txt);
+    await inView(page, '#pay-confirm');
     await shot(page, tag + '-15-pay-confirm-2');
     let status = 0, text = '';
     await page.route('**/api/v1/payments', async route => {
@@ -371,6 +442,13 @@ async function payAll(page, context, tag) {
     await expectNotice(page, 'ok', '支付成功', 20000);
     await shot(page, tag + '-16-paid');
   }, { page, essential: true });
+
+  await check(tag + ' step 16: back from the platform (a full page load) the header still shows 姓名 and 考次', async () => {
+    await page.waitForFunction(() => document.querySelector('#userbar-sitting').textContent.trim() !== '—', null, { timeout: 10000 })
+      .catch(() => {});
+    const name = (await page.textContent('#userbar-name')).trim(), sit = (await page.textContent('#userbar-sitting')).trim();
+    assert(name !== '未设置' && sit !== '—', 'header after the platform: 姓名 ' + name + ', 考次 ' + sit);
+  }, { page });
 
   await check(tag + ' after paying: every row 已支付, 全部已支付 未支付：¥0.00, no cancel', async () => {
     await gotoRoute(page, 'registration');
@@ -434,6 +512,16 @@ async function phoneWalk(browser, newPage) {
     const t = await expectNotice(page, 'error', 'CET4', 10000, '#review-dialog');
     assert(t.includes('review_refused'), 'refusal: ' + t);
     await shot(page, 'P-07-review-refused');
+  }, { page, essential: true });
+
+  await check('P step 7: the refused review\'s dialog says the record was saved; its buttons are in view and 44 px', async () => {
+    /* the record is saved before the review is sent, whatever the answer */
+    await expectNotice(page, 'ok', '保存成功', 5000, '#review-dialog');
+    await inView(page, '#review-submit');
+    await tapTargets(page, 'review form');
+  }, { page });
+
+  await check('P step 7: the right ticket approves automatically: 英语六级笔试 and 英语六级口试 qualified', async () => {
     await page.fill('#ticket_number', cand.ticket);
     await page.click('#review-submit');
     await expectNotice(page, 'ok', '系统自动复核通过', 10000, '#review-dialog');
@@ -454,6 +542,7 @@ async function phoneWalk(browser, newPage) {
     if (c.announcements.province) assert((await page.textContent('#province-announcement')).includes(c.announcements.province.slice(0, 10)), 'province announcement');
     if (c.announcements.school) assert((await page.textContent('#school-announcement')).includes(c.announcements.school.slice(0, 10)), 'school announcement');
     await fitsWidth(page);
+    await tapTargets(page, 'written page');
     await shot(page, 'P-09-written-page');
   }, { page });
 
@@ -479,6 +568,26 @@ async function phoneWalk(browser, newPage) {
     assert(await btn.count() === 1 && !(await btn.isDisabled()), 'no active 报考 for S');
     await fitsWidth(page);
     await shot(page, 'P-12-oral-page');
+  }, { page, essential: true });
+
+  await check('P step 12: the oral page\'s tap targets are 44 px; the campus choice shows its 剩余容量 uncut', async () => {
+    await tapTargets(page, 'oral page');
+    /* a phone cuts a long campus option off at its end: the campus and its 剩余容量 come first and fit */
+    const sel = page.locator('select.campus-select');
+    if (await sel.count()) {
+      const fit = await sel.first().evaluate(el => {
+        const t = el.options[el.selectedIndex].text;
+        const head = t.slice(0, t.indexOf('）') + 1);
+        const cv = document.createElement('canvas').getContext('2d');
+        cv.font = getComputedStyle(el).font;
+        return { t, head, w: cv.measureText(head).width, room: el.clientWidth - 32 };
+      });
+      assert(fit.head.includes('剩余容量') && fit.w <= fit.room, 'campus option cut before its capacity: ' + JSON.stringify(fit));
+    }
+  }, { page });
+
+  await check('P step 13: take 英语六级口试', async () => {
+    const btn = page.locator('.oral-subject[data-subject="S"] button.register');
     await btn.click();
     await page.locator('#registered-dialog').waitFor({ timeout: 10000 });
     await page.click('#registered-ok');
@@ -490,6 +599,8 @@ async function phoneWalk(browser, newPage) {
     await page.locator('#cancel-dialog').waitFor();
     let t = await page.textContent('#cancel-dialog');
     assert(!t.includes('同时取消'), 'English-4 has no oral, yet: ' + t);
+    await inView(page, '#cancel-confirm');
+    await tapTargets(page, 'cancel dialog');
     await shot(page, 'P-cancel-written-no-oral');
     await page.click('#cancel-back');
     await page.locator('#written-regs tr[data-subject="2"] button.cancel').click();
@@ -498,6 +609,16 @@ async function phoneWalk(browser, newPage) {
     assert(t.includes('同时取消') && t.includes('英语六级口试'), 'English-6 cancel does not warn about its oral: ' + t);
     await page.click('#cancel-back');
     assert((await apiOk(page, 'GET', '/candidate')).oral.length === 1, 'the oral went');
+  }, { page });
+
+  await check('P step 13: take 英语四级口试 too: four subjects to pay, as in the guide\'s step 15', async () => {
+    await gotoRoute(page, 'oral');
+    await page.locator('.oral-subject[data-subject="F"] button.register').click();
+    await page.locator('#registered-dialog').waitFor({ timeout: 10000 });
+    await page.click('#registered-ok');
+    await page.locator('#reg-page').waitFor({ timeout: 10000 });
+    const c = await apiOk(page, 'GET', '/candidate');
+    assert(c.written.length + c.oral.length === 4, 'subjects: ' + [].concat(c.written, c.oral).map(r => r.subject).join(','));
   }, { page });
 
   await check('P steps 11, 14: the registration page has both tables, their status lines and 科目报考方式', async () => {
@@ -512,7 +633,22 @@ async function phoneWalk(browser, newPage) {
     assert((await page.textContent('#progress')).includes('存在未支付笔试科目'), 'progress line');
     assert((await page.textContent('#review-line')).includes('系统自动复核通过'), 'review state line');
     await fitsWidth(page);
+    await tapTargets(page, 'registration page');
+    /* the pay checkbox's label (box and row number) toggles it */
+    const box = page.locator('#written-regs tr[data-subject="2"] input.paybox');
+    await page.locator('#written-regs tr[data-subject="2"] label.paypick span').tap();
+    assert(!(await box.isChecked()), 'tapping the row number beside the pay checkbox did not untick it');
+    await page.locator('#written-regs tr[data-subject="2"] label.paypick span').tap();
+    assert(await box.isChecked(), 'tapping again did not tick it');
     await shot(page, 'P-14-registration');
+  }, { page });
+
+  await check('P step 3 with unpaid subjects: home\'s 报名状态 says they are unpaid, not 已报名', async () => {
+    await gotoRoute(page, 'home');
+    const t = await page.textContent('#basic-info');
+    const c = await apiOk(page, 'GET', '/candidate');
+    assert(t.includes('有未支付科目') && t.includes((c.unpaid.total / 100).toFixed(2)) && !t.includes('已报名'), '报名状态: ' + t);
+    await shot(page, 'P-03-home-unpaid');
   }, { page });
 
   await payAll(page, context, 'P');
@@ -654,6 +790,12 @@ async function deskWalk(browser, newPage) {
     await shot(page, 'D-08-registration-empty');
   }, { page });
 
+  await check('D step 3 bound without subjects: home\'s 报名状态 does not say 已报名', async () => {
+    await gotoRoute(page, 'home');
+    const t = await page.textContent('#basic-info');
+    assert(t.includes('尚未报考任何科目') && !t.includes('已报名'), '报名状态: ' + t);
+  }, { page });
+
   await check('D step 12 before 10: every oral 报考 is disabled with its reason (oral_needs_written)', async () => {
     await gotoRoute(page, 'oral');
     const btns = page.locator('.oral-subject[data-subject="F"] button.register');
@@ -697,6 +839,7 @@ async function deskWalk(browser, newPage) {
       assert(r.status === 409 && r.body.error.code === 'one_per_level', 'the server says ' + JSON.stringify(r.body));
     }
     assert((await page.locator('#offers tr[data-subject="1"]').textContent()).includes('已报考'), 'English-4 not marked 已报考');
+    await noWraps(page, 'written offers with a one-per-level reason');
     await shot(page, 'D-10-one-per-level');
   }, { page });
 
@@ -718,7 +861,12 @@ async function deskWalk(browser, newPage) {
       assert(a.includes(other.raw.school_announcement.slice(0, 8)), 'school announcement of the chosen campus not shown');
     }
     const sec = page.locator('.oral-subject[data-subject="S"]');
-    if (!c.qualified_subjects.some(s => s.code === 'S')) assert((await sec.textContent()).includes('不具有CET六级口试报考资格'), 'S section');
+    if (!c.qualified_subjects.some(s => s.code === 'S')) {
+      assert((await sec.textContent()).includes('不具有CET六级口试报考资格'), 'S section');
+      if (c.cet6_review_offered || c.cet6_review) {
+        assert(await sec.locator('a#to-review[href="#/review"]').count() === 1, 'S section does not point at the CET6 review: ' + await sec.textContent());
+      }
+    }
     await noWraps(page, 'oral offers');
     await shot(page, 'D-12-oral-campus-chosen');
     const [gs, gc] = opt.seatGone.split('@');
@@ -808,6 +956,29 @@ async function deskWalk(browser, newPage) {
     await page.click('#cancel-back');
   }, { page });
 
+  await check('D cancelling the oral for real: 已取消报考 is said on 报名信息, the row goes; it is taken again', async () => {
+    await gotoRoute(page, 'registration');
+    await page.locator('#oral-regs tr[data-subject="F"] button.cancel').click();
+    await page.locator('#cancel-dialog').waitFor();
+    const before = await page.getAttribute('#app', 'data-render');
+    await page.click('#cancel-confirm');
+    await page.waitForFunction(b => document.querySelector('#app').getAttribute('data-render') !== b, before, { timeout: 15000 });
+    const t = await expectNotice(page, 'ok', '已取消报考', 10000, '#flash');
+    assert(t.includes('英语四级口试'), 'flash: ' + t);
+    assert(!(await page.locator('#oral-regs tr[data-subject="F"]').count()), 'the cancelled oral is still listed');
+    assert(!(await apiOk(page, 'GET', '/candidate')).oral.length, 'the API still has the oral');
+    await shot(page, 'D-cancelled-oral');
+    await gotoRoute(page, 'registration');
+    assert(!(await page.locator('#flash').count()), 'the cancellation message shows again on the next visit');
+    await gotoRoute(page, 'oral');
+    await page.locator('#campus-F').selectOption(String(chosen.campus));
+    await page.locator('.oral-subject[data-subject="F"] tr[data-campus="' + chosen.campus + '"] button.register').click();
+    await page.locator('#registered-dialog').waitFor({ timeout: 10000 });
+    await page.click('#registered-ok');
+    await page.locator('#reg-page').waitFor({ timeout: 10000 });
+    assert((await apiOk(page, 'GET', '/candidate')).oral.length === 1, 'F not taken again');
+  }, { page });
+
   await check('D step 15: an oral without its unpaid written cannot be paid: 支付 disabled with the reason', async () => {
     await page.locator('#written-regs input.paybox').uncheck();
     assert(await page.isDisabled('#pay'), '支付 active with the oral alone');
@@ -820,11 +991,59 @@ async function deskWalk(browser, newPage) {
     assert(!(await page.isDisabled('#pay')), '支付 still disabled');
   }, { page });
 
+  await check('D steps 15-16: an order left on the platform unpaid waits with 继续支付; its oral meanwhile says why it cannot be paid', async () => {
+    await gotoRoute(page, 'registration');
+    await page.locator('#oral-regs input.paybox').uncheck();
+    await page.click('#pay');
+    await page.click('#pay-go');
+    await page.click('#pay-confirm');
+    await page.waitForURL(u => !String(u).startsWith(opt.base), { timeout: 15000 });
+    await page.waitForLoadState('load');
+    await page.goBack(); /* the candidate leaves the platform without paying */
+    await page.locator('#pay-resume').waitFor({ timeout: 15000 });
+    const note = await page.textContent('#pay-pending-note');
+    assert(note.includes('继续支付') && note.includes('自动关闭'), 'pending note: ' + note);
+    const head = (await page.textContent('#userbar-name')).trim();
+    assert(head !== '未设置', 'header after coming back: ' + head);
+    await shot(page, 'D-16-order-pending-resume');
+    await gotoRoute(page, 'registration');
+    const t = await page.textContent('#written-regs tr[data-subject="1"]');
+    assert(t.includes('支付处理中'), 'written row: ' + t);
+    assert(await page.isDisabled('#pay-oral'), 'the oral can be paid alone while its written is in an order');
+    const why = await reasonOf(page.locator('#pay-oral'));
+    assert(why.includes('支付订单正在处理中') && !why.includes('请同时勾选'), 'reason beside the oral 支付: ' + why);
+    const r = await pageApi(page, 'POST', '/payments', { subjects: ['F'], channel: 'alipay' });
+    assert(r.status === 409 && r.body.error.code === 'oral_needs_written', 'the server says ' + JSON.stringify(r.body));
+    await noWraps(page, 'registration with a pending order');
+    await shot(page, 'D-16-oral-waits-for-written');
+    /* back to the order: 继续支付 reopens the platform, which pays it */
+    await page.click('#pending-order a');
+    await page.locator('#pay-resume').waitFor({ timeout: 15000 });
+    await page.click('#pay-resume');
+    await page.waitForURL(u => !String(u).startsWith(opt.base), { timeout: 15000 });
+    await page.locator('#confirm').waitFor({ timeout: 10000 });
+    await page.click('#confirm');
+    await page.locator('#result').waitFor({ timeout: 10000 });
+    await page.click('a#back');
+    await expectNotice(page, 'ok', '支付成功', 20000);
+    assert(!(await page.locator('#pay-resume').count()), '继续支付 after the order is paid');
+  }, { page });
+
   await payAll(page, context, 'D');
 
   await check('D desk: the paid registration page still wraps no amount, date or subject', async () => {
     await gotoRoute(page, 'registration');
     await noWraps(page, 'paid registration');
+  }, { page });
+
+  await check('D a reload of a page that does not load /me itself (#/agreement) keeps the header', async () => {
+    await gotoRoute(page, 'agreement');
+    await page.reload();
+    await page.locator('#agree').waitFor({ timeout: 10000 });
+    await page.waitForFunction(() => document.querySelector('#userbar-sitting').textContent.trim() !== '—', null, { timeout: 10000 })
+      .catch(() => {});
+    const name = (await page.textContent('#userbar-name')).trim();
+    assert(name !== '未设置' && name.startsWith(cand.name[0]), 'header name after a reload: ' + name);
   }, { page });
 
   await check('D step 3 once bound: home says 已报名 and leads to 报名信息', async () => {

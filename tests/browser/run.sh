@@ -174,7 +174,7 @@ fi
 # edge).
 cp -a "$DATA" "$WORK/data-lookup"
 LOOKUP_PORT="$(free_port)"
-CET_CLOCK_OFFSET_S=-432000 "$CETD" --data "$WORK/data-lookup" --listen "127.0.0.1:$LOOKUP_PORT" --captcha off \
+CET_CLOCK_OFFSET_S=-432000 "$CETD" --dev --data "$WORK/data-lookup" --listen "127.0.0.1:$LOOKUP_PORT" --captcha off \
     >"$WORK/cetd-lookup.out" 2>"$WORK/cetd-lookup.log" &
 LOOKUP_PID=$!
 
@@ -183,7 +183,7 @@ chmod 600 "$SECRET"
 PAY_PORT="$(free_port)"
 PAY_URL="http://127.0.0.1:$PAY_PORT/pay"
 API_PORT="$(free_port)"
-"$CETD" --data "$DATA" --listen "unix:$SOCK" --listen "127.0.0.1:$API_PORT" --captcha off --payment-secret-file "$SECRET" \
+"$CETD" --dev --data "$DATA" --listen "unix:$SOCK" --listen "127.0.0.1:$API_PORT" --captcha off --payment-secret-file "$SECRET" \
     --pay-url "$PAY_URL" >"$WORK/cetd.out" 2>"$WORK/cetd.log" &
 CETD_PID=$!
 for _ in $(seq 1 200); do

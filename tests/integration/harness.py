@@ -80,6 +80,23 @@ class DataDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+CAPTCHA_ANSWER_FILES = []  # --captcha-answers files of the engines started with the captcha on
+
+
+def captcha_answer(captcha_id):
+    """The answer of a challenge issued by a cetd of this process (captcha on), or None."""
+    for path in CAPTCHA_ANSWER_FILES:
+        try:
+            with open(path, encoding="ascii") as f:
+                for line in f:
+                    cid, _, answer = line.strip().partition(" ")
+                    if cid == captcha_id:
+                        return answer
+        except FileNotFoundError:
+            continue
+    return None
+
+
 class Engine:
     """One cetd process over a DataDir."""
 
@@ -88,9 +105,18 @@ class Engine:
         self.data = data
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.args = [CETD, "--data", data.data, "--listen", f"127.0.0.1:{self.port}",
+        # --dev: the tests run without a real payment platform (pay-url is the
+        # simulator's default) and with secret files as the test wrote them.
+        self.args = [CETD, "--dev", "--data", data.data, "--listen", f"127.0.0.1:{self.port}",
                      "--threads", str(threads), "--captcha", captcha,
                      "--payment-secret-file", data.secret_file, "--sync", sync, *extra]
+        # with the captcha on, cetd writes each challenge's answer to a file for the
+        # tests (the image is a PNG that only a person reads): see captcha_answer()
+        self.captcha_answers = None
+        if captcha == "on":
+            self.captcha_answers = os.path.join(data.path, f"captcha-{self.port}.txt")
+            self.args += ["--captcha-answers", self.captcha_answers]
+            CAPTCHA_ANSWER_FILES.append(self.captcha_answers)
         if hold_ttl:
             self.args += ["--hold-ttl", str(hold_ttl)]
         if order_ttl:

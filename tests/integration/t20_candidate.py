@@ -169,7 +169,10 @@ class CandidateRules(RulesCase):
         before = self.page(p)
         self.assertEqual(before["candidate"]["major"], "规则专业")
         # the school corrects the roster record: another major, Japanese-4 added
+        # cetctl never writes a directory a live cetd holds (cli.md): stop, import, start
+        self.assertEqual(self.engine.stop(), 0)
         self.world.import_roster([p], major="新改专业", subjects="1;3;F", name="edit")
+        self.engine.start()
         tok = self.new_session()
         r = self.api("POST", "/api/v1/qualification", p.ident(), token=tok)
         self.assertEqual(self.assertStatus(r, 200)["roster"]["major"], "新改专业")  # import took

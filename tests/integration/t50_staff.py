@@ -45,25 +45,25 @@ class StaffRules(RulesCase):
 
     # docs/rules.md#R17, docs/rules.md#R26
     def test_capacity_cut_below_taken_never_oversells(self):
-        """A school lowers a capacity below the seats already held: cancellations then
-        must not open seats until the holds fall below the new capacity."""
+        """A school may not lower a capacity below the seats already held (the write txn
+        checks it: 409 capacity_below_live); down to exactly those it may, and then
+        only a cancellation opens a seat."""
         ps = [self.world.take("b132") for _ in range(4)]
         for p in ps[:3]:
             self.assertStatus(self.register(p, "1"), 201)
         r = self.api("PUT", "/api/v1/admin/offers/100132/1", {"capacity": 1},
                      token=self.staff("teacher10013"))
+        self.assertErr(r, 409, "capacity_below_live")
+        r = self.api("PUT", "/api/v1/admin/offers/100132/1", {"capacity": 3},
+                     token=self.staff("teacher10013"))
         self.assertStatus(r, 200)
         self.assertEqual(self.offers(ps[3])[("1", "100132")]["seats"], "none")
         self.assertErr(self.register(ps[3], "1"), 409, "seats_full")
-        self.assertStatus(self.cancel(ps[0], "1"), 200)  # 2 held, capacity 1: still full
-        self.assertEqual(self.offers(ps[3])[("1", "100132")]["seats"], "none")
-        self.assertErr(self.register(ps[3], "1"), 409, "seats_full")
-        self.assertStatus(self.cancel(ps[1], "1"), 200)  # 1 held, capacity 1: still full
-        self.assertErr(self.register(ps[3], "1"), 409, "seats_full")
         self.assertEqual(self.seats_left(100132, "1"), 0)
-        self.assertStatus(self.cancel(ps[2], "1"), 200)  # 0 held: one seat
+        self.assertStatus(self.cancel(ps[0], "1"), 200)  # 2 held, capacity 3: one seat
         self.assertEqual(self.seats_left(100132, "1"), 1)
         self.assertStatus(self.register(ps[3], "1"), 201)
+        self.assertErr(self.register(ps[0], "1"), 409, "seats_full")
 
     # docs/rules.md#R25, docs/rules.md#R24, docs/rules.md#R21, docs/rules.md#R20
     def test_locked_paid_by_school(self):

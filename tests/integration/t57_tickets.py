@@ -186,7 +186,7 @@ class Tickets(EngineCase):
             f.write('<?xml version="1.0"?><fontconfig><cachedir>%s</cachedir></fontconfig>'
                     % os.path.join(self.data.path, "fc-cache"))
         env = dict(os.environ, FONTCONFIG_FILE=conf)
-        p = subprocess.run([harness.CETD, "--data", self.data.data, "--listen",
+        p = subprocess.run([harness.CETD, "--dev", "--data", self.data.data, "--listen",
                             f"127.0.0.1:{harness.free_port()}", "--threads", "1"],
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            timeout=60)
@@ -273,6 +273,12 @@ class Tickets(EngineCase):
         # the bare list is the same call
         st, body = self.call(staff, "PUT", f"/api/v1/admin/campuses/{CAMPUS}/rooms", rooms)
         self.assertEqual((st, body["rooms"], body["seats"]), (200, 11, 70), body)
+        # a refusal is kept under its Idempotency-Key too, and answered again as it was
+        key = {"Idempotency-Key": "rooms-too-few"}
+        for _ in range(2):
+            st, body = self.call(staff, "PUT", f"/api/v1/admin/campuses/{CAMPUS}/rooms",
+                                 {"rooms": [{"room": 1}, {"room": 1}]}, headers=key)
+            self.assertEqual((st, error_code(body)), (422, "invalid_field"), body)
         c = self.engine.client(staff)
         st, body, _ = c.request("PUT", f"/api/v1/admin/campuses/{CAMPUS}/rooms",
                                 raw=b'[{"room": 1}, {"room": 1, "room": 2}]')
@@ -289,6 +295,19 @@ class Tickets(EngineCase):
         # the same seats and the same answer when run again (with an Idempotency-Key or not)
         st, again = self.arrange(staff, "1")
         self.assertEqual((st, again), (200, first))
+        self.assertEqual(self.arranged(), regs)
+        c = self.engine.client(staff)
+        key = {"Idempotency-Key": "arrange-1-once"}
+        body1 = {"campus": CAMPUS, "subject": "1"}
+        st, keyed, h = c.request("POST", "/api/v1/admin/arrangements", body1, headers=key)
+        self.assertEqual((st, keyed), (200, first))
+        self.assertNotIn("idempotent-replayed", h)
+        st, replay, h = c.request("POST", "/api/v1/admin/arrangements", body1, headers=key)
+        self.assertEqual((st, replay, h.get("idempotent-replayed")), (200, first, "true"))
+        st, body, _ = c.request("POST", "/api/v1/admin/arrangements",
+                                {"campus": CAMPUS, "subject": "3"}, headers=key)
+        self.assertEqual((st, error_code(body)), (422, "idempotency_conflict"), body)
+        c.close()
         self.assertEqual(self.arranged(), regs)
         # Japanese-4 sits with English-4: other rooms
         st, body = self.arrange(staff, "3")
@@ -444,7 +463,7 @@ class Tickets(EngineCase):
             self.assertTrue(pdf.startswith(b"%PDF-"))
         _, values = harness.metrics(self.engine)
         self.assertEqual(values.get("cetd_ticket_file_reads_total"), "3", values)
-        self.assertIsNone(values.get("cetd_ticket_renders_total"))
+        self.assertEqual(values.get("cetd_ticket_renders_total"), "0", values)  # declared at 0
         rc = type(self).engine.stop()
         self.assertEqual(rc, 0)
         # the check sees a seat given twice

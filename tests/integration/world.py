@@ -28,7 +28,6 @@ with a short --hold-ttl and --order-ttl (RulesCase.engine_kw).
 
 Python 3 standard library only.
 """
-import base64
 import http.client
 import os
 import re
@@ -39,7 +38,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import DataDir, Engine, cetctl, error_code, pay_notice  # noqa: E402
+from harness import DataDir, Engine, captcha_answer, cetctl, error_code, pay_notice  # noqa: E402
 
 DAY = 86400
 STAFF_PASSWORD = "demo-Staff-2026"
@@ -407,7 +406,7 @@ def fmt_time(t):
 
 
 def solve_captcha(body):
-    """Reads the answer out of the SVG challenge (the glyphs are <text> elements)."""
-    uri = body["image"]
-    svg = base64.b64decode(uri.split(",", 1)[1]).decode()
-    return "".join(re.findall(r">([^<])</text>", svg))
+    """The answer of a challenge, from cetd's --captcha-answers file (the image is a PNG)."""
+    answer = captcha_answer(body["captcha_id"])
+    assert answer, f"no answer logged for {body['captcha_id']}"
+    return answer

@@ -1,7 +1,7 @@
 /*
  * test_eng_tickets.c: the store's admission-ticket records (store_tickets.c)
  * and the arrangement of a campus-subject in one write txn (eng_tickets.c):
- * rooms, arrangements, the schema-2 upgrade, every paid registration seated
+ * rooms, arrangements, older schemas refused, every paid registration seated
  * once within room sizes, same-level subjects in disjoint rooms, a re-run
  * that changes nothing, the refusals.
  */
@@ -215,29 +215,35 @@ static void test_arrange(store_t *st)
     cet_free(s2);
 }
 
-/* A schema-2 directory is upgraded by a writable open and keeps its data. */
-static void test_upgrade(void)
+/*
+ * A directory of another schema version (2, either line's 3, or a newer one)
+ * is refused by every open, writable or not, and stays as it was: no
+ * in-place upgrade (docs/storage.md, "Schema versions").
+ */
+static void test_other_versions_refused(void)
 {
-    char *dir = cet_test_tmpdir();
-    char keep[256];
-    cet_strlcpy(keep, dir, sizeof keep);
-    store_t *st = open_store(keep);
-    store_txn_t *txn;
-    CHECK_EQ(store_write_begin(st, &txn), 0);
-    CHECK_EQ(store_meta_put_u64(txn, st, "schema_version", 2), 0);
-    CHECK_EQ(store_commit(txn), 0);
-    store_close(st);
-    store_options_t ro = {.dir = keep, .read_only = true};
-    st = NULL;
-    CHECK_EQ(store_open(&ro, &st), STORE_CORRUPT); /* read-only: told to open it writable */
-    st = open_store(keep);
-    uint64_t v = 0;
-    CHECK_EQ(store_read_begin(st, &txn), 0);
-    CHECK_EQ(store_meta_get_u64(txn, st, "schema_version", &v), 0);
-    store_abort(txn);
-    CHECK_EQ(v, STORE_SCHEMA_VERSION);
-    store_close(st);
-    cet_test_rmdir(keep);
+    static const uint64_t versions[] = {2, 3, STORE_SCHEMA_VERSION + 1};
+    for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+        char *dir = cet_test_tmpdir();
+        char keep[256];
+        cet_strlcpy(keep, dir, sizeof keep);
+        store_t *st = open_store(keep);
+        store_txn_t *txn;
+        CHECK_EQ(store_write_begin(st, &txn), 0);
+        CHECK_EQ(store_meta_put_u64(txn, st, "schema_version", versions[i]), 0);
+        CHECK_EQ(store_commit(txn), 0);
+        store_close(st);
+        for (int pass = 0; pass < 2; pass++) { /* a refused writable open changed nothing */
+            store_options_t rw = {.dir = keep, .sync = false};
+            st = NULL;
+            CHECK_EQ(store_open(&rw, &st), STORE_CORRUPT);
+            CHECK(st == NULL);
+            store_options_t ro = {.dir = keep, .read_only = true};
+            CHECK_EQ(store_open(&ro, &st), STORE_CORRUPT);
+            CHECK(st == NULL);
+        }
+        cet_test_rmdir(keep);
+    }
 }
 
 int main(void)
@@ -250,6 +256,6 @@ int main(void)
     test_arrange(st);
     store_close(st);
     cet_test_rmdir(keep);
-    test_upgrade();
+    test_other_versions_refused();
     return cet_test_done("test_eng_tickets");
 }

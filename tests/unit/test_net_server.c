@@ -416,6 +416,33 @@ static void test_conn_cap(void)
     CHECK(strstr(r.body, "cetd_connections 1\n")); /* only the scraping one */
 }
 
+/* --trusted-proxy blocks: parse and membership, v4 and v6, odd prefixes. */
+static void test_cidr(void)
+{
+    net_cidr_t c;
+    CHECK_EQ(net_cidr_parse("10.0.0.0/8", &c), 0);
+    CHECK(net_cidr_contains(&c, "10.255.1.2"));
+    CHECK(!net_cidr_contains(&c, "11.0.0.1"));
+    CHECK(!net_cidr_contains(&c, "::ffff:10.0.0.1")); /* another family */
+    CHECK_EQ(net_cidr_parse("192.0.2.7", &c), 0); /* a host: /32 */
+    CHECK(net_cidr_contains(&c, "192.0.2.7"));
+    CHECK(!net_cidr_contains(&c, "192.0.2.8"));
+    CHECK_EQ(net_cidr_parse("172.16.0.0/12", &c), 0);
+    CHECK(net_cidr_contains(&c, "172.31.255.255"));
+    CHECK(!net_cidr_contains(&c, "172.32.0.0"));
+    CHECK_EQ(net_cidr_parse("2001:db8::/33", &c), 0);
+    CHECK(net_cidr_contains(&c, "2001:db8:7fff::1"));
+    CHECK(!net_cidr_contains(&c, "2001:db8:8000::1"));
+    CHECK_EQ(net_cidr_parse("0.0.0.0/0", &c), 0);
+    CHECK(net_cidr_contains(&c, "203.0.113.9"));
+    CHECK(!net_cidr_contains(&c, "not-an-ip"));
+    CHECK_EQ(net_cidr_parse("10.0.0.0/33", &c), EINVAL);
+    CHECK_EQ(net_cidr_parse("10.0.0.0/", &c), EINVAL);
+    CHECK_EQ(net_cidr_parse("/8", &c), EINVAL);
+    CHECK_EQ(net_cidr_parse("10.0.0/8", &c), EINVAL);
+    CHECK_EQ(net_cidr_parse("::1/129", &c), EINVAL);
+}
+
 static void test_unix(void)
 {
     resp_t r;
@@ -428,7 +455,26 @@ static void test_unix(void)
     CHECK(strcmp(r.body, "{\"client\":\"10.1.2.3\"}") == 0);
     CHECK_EQ(request_on(fd, "GET", "/client", "X-Forwarded-For: ::1\r\n", NULL, &r), 0);
     CHECK(strcmp(r.body, "{\"client\":\"::1\"}") == 0);
+    /* the last X-Forwarded-For field counts, written as inet_ntop writes it */
+    CHECK_EQ(request_on(fd, "GET", "/client",
+                        "X-Forwarded-For: 7.7.7.7\r\nX-Forwarded-For: 1.2.3.4, 2001:DB8::0:1\r\n",
+                        NULL, &r),
+             0);
+    CHECK(strcmp(r.body, "{\"client\":\"2001:db8::1\"}") == 0);
+    /* an address that is not one, or a field too long to read: 400, never "unix" */
     CHECK_EQ(request_on(fd, "GET", "/client", "X-Forwarded-For: 1.2.3.4, <evil>\r\n", NULL, &r), 0);
+    CHECK_EQ(r.status, 400);
+    CHECK(strstr(r.body, "\"bad_request\"") != NULL);
+    CHECK_EQ(request_on(fd, "GET", "/client", "X-Forwarded-For: 1.2.3.4 5.6.7.8\r\n", NULL, &r), 0);
+    CHECK_EQ(r.status, 400);
+    static char big[CET_XFF_BYTES_MAX + 64];
+    int n = snprintf(big, sizeof big, "X-Forwarded-For: ");
+    while (n < CET_XFF_BYTES_MAX + 20)
+        n += snprintf(big + n, sizeof big - (size_t)n, "9.9.9.9, ");
+    snprintf(big + n, sizeof big - (size_t)n, "10.1.2.3\r\n");
+    CHECK_EQ(request_on(fd, "GET", "/client", big, NULL, &r), 0);
+    CHECK_EQ(r.status, 400);
+    CHECK_EQ(request_on(fd, "GET", "/client", NULL, NULL, &r), 0); /* the connection goes on */
     CHECK(strcmp(r.body, "{\"client\":\"unix\"}") == 0);
     close(fd);
 }
@@ -587,6 +633,7 @@ int main(void)
     test_gone_clients();
     test_conn_cap();
     test_unix();
+    test_cidr();
     test_metrics();
     test_drain(srv);
     net_server_free(srv);

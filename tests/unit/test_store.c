@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include "base/cet_base.h"
+#include "base/cet_err.h"
 #include "tests/unit/cet_test.h"
 
 static store_t *open_store(const char *dir, size_t map)
@@ -364,6 +365,82 @@ static void test_schema_version(void)
     cet_test_rmdir(keep);
 }
 
+/* store_update rewrites in place; store_sweep deletes in bounded, resumable steps;
+ * store_scan's callback convention (CET_OK on, CET_DONE stop, any code returned). */
+static bool odd_dead_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    (void)klen, (void)val, (void)vlen, (void)arg;
+    return store_rd32(key) % 2 == 1;
+}
+
+static int bump_cb(const void *key, size_t klen, void *val, size_t vlen, bool *changed, void *arg)
+{
+    (void)klen, (void)arg;
+    if (vlen != 4) return STORE_CORRUPT;
+    store_be32(val, store_rd32(val) + 1000);
+    *changed = true;
+    return store_rd32(key) == 15 ? CET_DONE : CET_OK;
+}
+
+static int stop_at_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    (void)klen, (void)val, (void)vlen;
+    int *seen = arg;
+    (*seen)++;
+    if (store_rd32(key) == 5) return CET_DONE;
+    return CET_OK;
+}
+
+static int fail_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    (void)key, (void)klen, (void)val, (void)vlen, (void)arg;
+    return CET_E_SEATS_FULL;
+}
+
+static void test_walks(store_t *st)
+{
+    store_txn_t *txn;
+    CHECK_EQ(store_write_begin(st, &txn), 0);
+    for (uint32_t i = 0; i < 40; i++) {
+        uint8_t k[4], v[4];
+        store_be32(k, i);
+        store_be32(v, i);
+        CHECK_EQ(store_put_raw(txn, st, STORE_DB_NOTICE, k, 4, v, 4, 0), 0);
+    }
+    int seen = 0;
+    CHECK_EQ(store_scan(txn, st, STORE_DB_NOTICE, NULL, 0, stop_at_cb, &seen), CET_OK);
+    CHECK_EQ(seen, 6);
+    CHECK_EQ(store_scan(txn, st, STORE_DB_NOTICE, NULL, 0, fail_cb, NULL), CET_E_SEATS_FULL);
+    /* update 10..15 in place, stop there */
+    uint8_t from[4];
+    store_be32(from, 10);
+    CHECK_EQ(store_update(txn, st, STORE_DB_NOTICE, from, 4, bump_cb, NULL), CET_OK);
+    uint8_t k[4], v[4];
+    size_t len;
+    for (uint32_t i = 8; i < 18; i++) {
+        store_be32(k, i);
+        CHECK_EQ(store_get_raw(txn, st, STORE_DB_NOTICE, k, 4, v, 4, &len), 0);
+        CHECK_EQ(store_rd32(v), (i >= 10 && i <= 15) ? i + 1000 : i);
+    }
+    /* sweep 16 at a time: odd keys go, the resume key walks on, the end says CET_DONE */
+    uint8_t next[8];
+    size_t nlen = 0, flen = 0;
+    int rounds = 0, rc;
+    do {
+        rc = store_sweep(txn, st, STORE_DB_NOTICE, next, flen, 16, odd_dead_cb, NULL, next,
+                         sizeof next, &nlen);
+        flen = nlen;
+        rounds++;
+    } while (rc == CET_OK && rounds < 10);
+    CHECK_EQ(rc, CET_DONE);
+    CHECK_EQ(rounds, 3);
+    CHECK_EQ(nlen, 0);
+    size_t n = 0;
+    CHECK_EQ(store_count(txn, st, STORE_DB_NOTICE, &n), 0);
+    CHECK_EQ(n, 20);
+    store_abort(txn);
+}
+
 int main(void)
 {
     char *dir = cet_test_tmpdir();
@@ -377,6 +454,7 @@ int main(void)
     test_reg_index_race(st);
     test_candidate_expiry(st);
     test_orders_audit(st);
+    test_walks(st);
     store_close(st);
     st = open_store(keep, 0); /* the index is rebuilt from the `reg` database */
     store_txn_t *txn;

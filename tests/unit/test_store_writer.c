@@ -1,17 +1,20 @@
 /*
  * Unit tests of the group-commit writer: many submitters, completions on the
- * submitting loop, a failed txn failing every request in it with nothing
- * applied, a refused request leaving nothing behind, map growth with a redo.
+ * mailbox owner's thread (woken by the notify callback, no event loop), a
+ * failed txn failing every request in it with nothing applied, a refused
+ * request leaving nothing behind, map growth with a redo.
  */
 #include "store/store_writer.h"
 
-#include <event2/thread.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "base/cet_base.h"
 #include "base/cet_err.h"
 #include "tests/unit/cet_test.h"
+
+#define EIO_TXN (-30782) /* MDB_BAD_TXN: an LMDB failure in the middle of a batch */
 
 typedef struct test_req {
     store_req_t req;
@@ -21,6 +24,8 @@ typedef struct test_req {
 } test_req_t;
 
 static store_t *st;
+static store_mailbox_t *mbox;
+static pthread_t owner_thread;
 static _Atomic int completed;
 static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
@@ -43,7 +48,7 @@ static int apply_cb(store_txn_t *txn, store_t *s, store_req_t *req)
         return CET_E_SEATS_FULL;
     case 2: {
         int rc = put_key(txn, t->key, 8);
-        return rc ? rc : MDB_BAD_TXN; /* a storage failure in the middle of the batch */
+        return rc ? rc : EIO_TXN; /* a storage failure in the middle of the batch */
     }
     case 3:
         pthread_mutex_lock(&gate_lock);
@@ -62,6 +67,7 @@ static int apply_cb(store_txn_t *txn, store_t *s, store_req_t *req)
 static void done_cb(store_req_t *req)
 {
     test_req_t *t = (test_req_t *)req;
+    CHECK(pthread_equal(pthread_self(), owner_thread));
     t->done++;
     atomic_fetch_add(&completed, 1);
 }
@@ -70,7 +76,7 @@ static bool has_key(uint32_t key)
 {
     store_txn_t *txn;
     uint8_t k[4];
-    MDB_val v;
+    store_val_t v;
     store_be32(k, key);
     CHECK_EQ(store_read_begin(st, &txn), 0);
     int rc = store_get_ref(txn, st, STORE_DB_AUDIT, k, 4, &v);
@@ -78,10 +84,26 @@ static bool has_key(uint32_t key)
     return rc == 0;
 }
 
-static void run_until(struct event_base *base, int n)
+/* The owner's side: the notify callback wakes it, it drains on its own thread. */
+static _Atomic int notified, notifies, wrong_thread;
+
+static void notify_cb(void *ctx)
 {
-    for (int spins = 0; atomic_load(&completed) < n && spins < 100000; spins++)
-        event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), usleep(100);
+    (void)ctx;
+    if (pthread_equal(pthread_self(), owner_thread)) atomic_store(&wrong_thread, 1);
+    atomic_store(&notified, 1);
+    atomic_fetch_add(&notifies, 1);
+}
+
+static void run_until(int n)
+{
+    for (int spins = 0; atomic_load(&completed) < n && spins < 100000; spins++) {
+        if (atomic_exchange(&notified, 0))
+            store_mailbox_drain(mbox);
+        else
+            usleep(100);
+    }
+    store_mailbox_drain(mbox);
 }
 
 static void init_req(test_req_t *t, store_mailbox_t *mb, uint32_t key, int behaviour)
@@ -99,7 +121,6 @@ static void init_req(test_req_t *t, store_mailbox_t *mb, uint32_t key, int behav
 #define PER_THREAD 5000
 static test_req_t many[THREADS][PER_THREAD];
 static store_writer_t *writer;
-static store_mailbox_t *mbox;
 
 static void *submitter(void *arg)
 {
@@ -111,13 +132,13 @@ static void *submitter(void *arg)
     return NULL;
 }
 
-static void test_many(struct event_base *base)
+static void test_many(void)
 {
     atomic_store(&completed, 0);
     pthread_t th[THREADS];
     for (int t = 0; t < THREADS; t++) pthread_create(&th[t], NULL, submitter, (void *)(intptr_t)t);
     for (int t = 0; t < THREADS; t++) pthread_join(th[t], NULL);
-    run_until(base, THREADS * PER_THREAD);
+    run_until(THREADS * PER_THREAD);
     CHECK_EQ(atomic_load(&completed), THREADS * PER_THREAD);
     int ok = 0, once = 0;
     for (int t = 0; t < THREADS; t++)
@@ -138,7 +159,7 @@ static void test_many(struct event_base *base)
 }
 
 /* ---- one failing request sinks its whole batch, nothing half-applied ---- */
-static void test_failed_batch(struct event_base *base)
+static void test_failed_batch(void)
 {
     atomic_store(&completed, 0);
     static test_req_t gate, a, b, c, d;
@@ -160,13 +181,13 @@ static void test_failed_batch(struct event_base *base)
     gate_open = 1;
     pthread_cond_broadcast(&gate_cond);
     pthread_mutex_unlock(&gate_lock);
-    run_until(base, 5);
+    run_until(5);
     CHECK_EQ(gate.req.status, 0);
     CHECK_EQ(a.req.status, CET_E_STORAGE);
     CHECK_EQ(b.req.status, CET_E_STORAGE);
     CHECK_EQ(c.req.status, CET_E_STORAGE);
     CHECK_EQ(d.req.status, CET_E_STORAGE);
-    CHECK_EQ(c.req.result_rc, MDB_BAD_TXN);
+    CHECK_EQ(c.req.result_rc, EIO_TXN);
     CHECK(a.req.batch_id == d.req.batch_id && a.req.batch_id != gate.req.batch_id);
     CHECK(!has_key(11) && !has_key(13) && !has_key(14));
 
@@ -176,7 +197,7 @@ static void test_failed_batch(struct event_base *base)
     init_req(&b, mbox, 22, 1);
     CHECK_EQ(store_writer_submit(writer, &a.req), 0);
     CHECK_EQ(store_writer_submit(writer, &b.req), 0);
-    run_until(base, 2);
+    run_until(2);
     CHECK_EQ(a.req.status, 0);
     CHECK_EQ(b.req.status, CET_E_SEATS_FULL);
     CHECK(has_key(21) && !has_key(22));
@@ -185,7 +206,7 @@ static void test_failed_batch(struct event_base *base)
 /* ---- a full ring refuses at once (the core answers 503), then drains ---- */
 static test_req_t flood[CET_COMMIT_QUEUE_MAX + 8];
 
-static void test_queue_full(struct event_base *base)
+static void test_queue_full(void)
 {
     atomic_store(&completed, 0);
     static test_req_t gate;
@@ -214,18 +235,18 @@ static void test_queue_full(struct event_base *base)
     gate_open = 1;
     pthread_cond_broadcast(&gate_cond);
     pthread_mutex_unlock(&gate_lock);
-    run_until(base, 1 + queued);
+    run_until(1 + queued);
     CHECK_EQ(atomic_load(&completed), 1 + queued);
     /* and it takes requests again */
     static test_req_t after;
     init_req(&after, mbox, 31, 0);
     CHECK_EQ(store_writer_submit(writer, &after.req), 0);
-    run_until(base, 2 + queued);
+    run_until(2 + queued);
     CHECK_EQ(after.req.status, 0);
 }
 
-/* ---- MDB_MAP_FULL: grow and redo the batch ---- */
-static void test_map_full(struct event_base *base)
+/* ---- STORE_MAP_FULL: grow and redo the batch ---- */
+static void test_map_full(void)
 {
     atomic_store(&completed, 0);
     static test_req_t big[200];
@@ -233,7 +254,7 @@ static void test_map_full(struct event_base *base)
         init_req(&big[i], mbox, (uint32_t)(500000 + i), 4);
         CHECK_EQ(store_writer_submit(writer, &big[i].req), 0);
     }
-    run_until(base, 200);
+    run_until(200);
     int ok = 0;
     for (int i = 0; i < 200; i++) ok += big[i].req.status == 0;
     CHECK_EQ(ok, 200);
@@ -253,21 +274,20 @@ static int tick_cb(store_txn_t *txn, store_t *s, int64_t now_ms, void *ctx)
 
 int main(void)
 {
-    evthread_use_pthreads();
+    owner_thread = pthread_self();
     char *dir = cet_test_tmpdir();
     char keep[256];
     cet_strlcpy(keep, dir, sizeof keep);
     store_options_t opt = {.dir = keep, .sync = true, .map_bytes = 4 << 20};
     CHECK_EQ(store_open(&opt, &st), 0);
-    struct event_base *base = event_base_new();
-    mbox = store_mailbox_new(base);
+    mbox = store_mailbox_new(notify_cb, NULL);
     store_writer_hooks_t hooks = {.tick_cb = tick_cb};
     CHECK_EQ(store_writer_start(st, &hooks, &writer), 0);
 
-    test_many(base);
-    test_failed_batch(base);
-    test_queue_full(base);
-    test_map_full(base);
+    test_many();
+    test_failed_batch();
+    test_queue_full();
+    test_map_full();
     usleep(2 * CET_EXPIRE_TICK_MS * 1000);
     CHECK(atomic_load(&ticks) >= 1);
 
@@ -276,8 +296,9 @@ int main(void)
     static test_req_t late;
     init_req(&late, mbox, 9, 0);
     (void)late;
+    CHECK_EQ(atomic_load(&wrong_thread), 0);
+    CHECK(atomic_load(&notifies) >= 1);
     store_mailbox_free(mbox);
-    event_base_free(base);
     store_close(st);
     cet_test_rmdir(keep);
     return cet_test_done("test_store_writer");

@@ -14,6 +14,11 @@
 # given. Why each setting: docs/deployment.md.
 
 EDGE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# One logfmt line per request, UTC (h2o is started with TZ=UTC), with the
+# request id cetd answered with. Kept equal to CETREG_ACCESS_LOG_FORMAT in
+# dist/CMakeLists.txt (the packaged config).
+EDGE_ACCESS_LOG_FORMAT='ts=%{%Y-%m-%dT%H:%M:%S}t.%{msec_frac}t+00:00 level=info comp=edge event=request request_id=%{x-request-id}o method=%m path=\\"%U%q\\" status=%s bytes=%b duration_s=%{duration}x client=%h proto=%H'
+
 EDGE_REPO="$(cd "$EDGE_DIR/../.." && pwd)"
 
 edge_usage() {
@@ -39,6 +44,9 @@ options:
   --asset-max-age S   Cache-Control max-age of /assets/ (default 600)
   --user NAME         user h2o switches to (default: root when started as root,
                       otherwise no switch)
+  --conn-rate N       requests/s one client connection may send on to cetd (default 50,
+                      burst twice that; 0 = no limit: load benchmarks only)
+  --addr-rate N       ... one client address (default 1000; 0 = no limit)
 EOF
 }
 
@@ -48,6 +56,7 @@ edge__opts() {
     EDGE_BIND=127.0.0.1 EDGE_HOST=localhost EDGE_CERT="" EDGE_KEY="" EDGE_WWW="$EDGE_REPO/tools/www"
     EDGE_THREADS="$(nproc 2>/dev/null || echo 1)" EDGE_MAX_CONNECTIONS=8192 EDGE_H2_STREAMS=16
     EDGE_ASSET_MAX_AGE=600 EDGE_BODY_BYTES_MAX=16384 EDGE_USER=""
+    EDGE_CONN_RATE=50 EDGE_ADDR_RATE=1000
     if [ "$(id -u)" = 0 ]; then EDGE_USER=root; fi
     while [ $# -gt 0 ]; do
         case "$1" in
@@ -65,13 +74,15 @@ edge__opts() {
         --h2-streams) EDGE_H2_STREAMS="$2"; shift 2 ;;
         --asset-max-age) EDGE_ASSET_MAX_AGE="$2"; shift 2 ;;
         --user) EDGE_USER="$2"; shift 2 ;;
+        --conn-rate) EDGE_CONN_RATE="$2"; shift 2 ;;
+        --addr-rate) EDGE_ADDR_RATE="$2"; shift 2 ;;
         -h|--help) edge_usage; return 2 ;;
         *) echo "edge: unknown option $1" >&2; edge_usage >&2; return 2 ;;
         esac
     done
     local n
     for n in "$EDGE_HTTPS_PORT" "$EDGE_HTTP_PORT" "$EDGE_THREADS" "$EDGE_MAX_CONNECTIONS" \
-             "$EDGE_H2_STREAMS" "$EDGE_ASSET_MAX_AGE"; do
+             "$EDGE_H2_STREAMS" "$EDGE_ASSET_MAX_AGE" "$EDGE_CONN_RATE" "$EDGE_ADDR_RATE"; do
         case "$n" in ''|*[!0-9]*) echo "edge: not a number: '$n'" >&2; return 2 ;; esac
     done
     case "$EDGE_HOST" in ''|*[!A-Za-z0-9.:-]*) echo "edge: bad --host '$EDGE_HOST'" >&2; return 2 ;; esac
@@ -118,12 +129,22 @@ edge_config() {
     [ -n "$EDGE_USER" ] && user_line="user: $EDGE_USER"
     [ "$EDGE_HTTPS_PORT" = 443 ] && suffix=""
     local conf="$EDGE_STATE/h2o.conf" v
+    # the rapid-reset gate, with this edge's rates
+    sed -e "s|^CONN_RATE = .*|CONN_RATE = $EDGE_CONN_RATE.0|" \
+        -e "s|^CONN_BURST = .*|CONN_BURST = $((EDGE_CONN_RATE * 2)).0|" \
+        -e "s|^ADDR_RATE = .*|ADDR_RATE = $EDGE_ADDR_RATE.0|" \
+        -e "s|^ADDR_BURST = .*|ADDR_BURST = $((EDGE_ADDR_RATE * 2)).0|" \
+        "$EDGE_DIR/edge_limit.rb" >"$EDGE_STATE/edge_limit.rb" || return 1
     # Substitution values must not break the YAML or the sed expression.
     for v in "$EDGE_SOCKET" "$EDGE_STATE" "$EDGE_WWW" "$EDGE_CERT" "$EDGE_KEY"; do
         case "$v" in *[\"\|\\\&\ ]*) echo "edge: unsupported character in path '$v'" >&2; return 2 ;; esac
     done
     sed -e "s|@USER_LINE@|$user_line|" \
         -e "s|@STATE_DIR@|$EDGE_STATE|g" \
+        -e "s|@RUN_DIR@|$EDGE_STATE|g" \
+        -e "s|@LOG_DIR@|$EDGE_STATE|g" \
+        -e "s|@ACCESS_LOG_FORMAT@|$EDGE_ACCESS_LOG_FORMAT|g" \
+        -e "s|@LIMIT_RB@|$EDGE_STATE/edge_limit.rb|g" \
         -e "s|@THREADS@|$EDGE_THREADS|g" \
         -e "s|@MAX_CONNECTIONS@|$EDGE_MAX_CONNECTIONS|g" \
         -e "s|@H2_STREAMS@|$EDGE_H2_STREAMS|g" \
@@ -210,9 +231,9 @@ edge_start() {
     edge_config || return $?
     edge__raise_nofile
     if command -v setpriv >/dev/null 2>&1; then
-        setpriv --pdeathsig TERM h2o -c "$EDGE_CONF" >>"$EDGE_STATE/error.log" 2>&1 &
+        TZ=UTC setpriv --pdeathsig TERM h2o -c "$EDGE_CONF" >>"$EDGE_STATE/error.log" 2>&1 &
     else
-        h2o -c "$EDGE_CONF" >>"$EDGE_STATE/error.log" 2>&1 &
+        TZ=UTC h2o -c "$EDGE_CONF" >>"$EDGE_STATE/error.log" 2>&1 &
     fi
     EDGE_PID=$!
     if ! edge__wait_ready "$EDGE_PID"; then
@@ -259,7 +280,7 @@ edge_main() {
         if [ -s "$EDGE_STATE/h2o.pid" ] && kill -0 "$(cat "$EDGE_STATE/h2o.pid")" 2>/dev/null; then
             echo "edge: already running (pid $(cat "$EDGE_STATE/h2o.pid"))" >&2; exit 1
         fi
-        setsid h2o -c "$EDGE_CONF" >>"$EDGE_STATE/error.log" 2>&1 </dev/null &
+        TZ=UTC setsid h2o -c "$EDGE_CONF" >>"$EDGE_STATE/error.log" 2>&1 </dev/null &
         EDGE_PID=$!
         edge__wait_ready "$EDGE_PID" || { kill -TERM "$EDGE_PID" 2>/dev/null; exit 1; }
         edge__announce

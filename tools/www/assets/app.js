@@ -60,6 +60,19 @@
     candidate_taken: '该考生已被其他账号绑定报名。如非本人操作，请联系所在学校。',
     not_qualified: '您没有该科目的报考资格。',
     seats_full: '该科目在此校区的考位已满，请选择其他科目或校区。',
+    storage_full: '服务器存储空间暂时不足，您的操作未被保存，请稍后重试。',
+    sheet_unreadable: '无法读取该文件：请上传 CSV（UTF-8 或 GBK）或 Excel .xlsx 文件。',
+    sheet_too_large: '文件太大，请分批上传。',
+    sheet_empty: '文件中没有数据行。',
+    invalid_encoding: '文件编码无法识别：请另存为 UTF-8 或 GBK 编码的 CSV，或 .xlsx 文件。',
+    bad_quoting: '文件中有引号不配对的行，请检查该行。',
+    row_too_long: '该行过长，请检查该行内容。',
+    field_count: '该行的列数与表头不一致。',
+    unknown_column: '表头中有无法识别的列名，请使用模板中的列名。',
+    duplicate_column: '表头中有重复的列。',
+    missing_column: '缺少必填的列，请使用模板中的表头。',
+    excel_number: '该值已被 Excel 转成科学计数法（如 1.10108E+17），数字已丢失：请将该列设置为“文本”格式后重新填写。',
+    capacity_below_live: '设定的容量少于该校区此科目已有的报名数（含未支付、已锁定和支付中的），不能调低到该数值以下。',
     one_per_level: '同一级别的笔试只能报考一个科目（例如英语四级与日语四级不能同时报考）。',
     already_registered: '您已报考该科目，无需重复报考。',
     too_many_registrations: '报考科目数已达上限，不能再报考。',
@@ -289,6 +302,8 @@
   };
 
   var state = { me: null, qual: null };
+  /* a one-time message for the next render of 报名信息 (after a cancellation) */
+  var flash = '';
 
   /* ---------------------------------------------------------------- API */
 
@@ -416,6 +431,42 @@
           : notice('error', errorText(e), e && e.code));
       }
     };
+  }
+
+  /*
+   * Refusals beside the field they are about (the ID number, the email, ...):
+   * fe.set(input, text or ApiError) puts a notice under the input in its
+   * form-row; fe.route(e, byField, byCode) does that for a server refusal
+   * naming a field or a field's code, and returns false for any other (shown
+   * by the form's own slot); fe.clear() removes them all.
+   */
+  function fieldErrors() {
+    var shown = [];
+    var fe = {
+      clear: function () {
+        shown.forEach(function (s) {
+          if (s.el.parentNode) s.el.parentNode.removeChild(s.el);
+          s.input.removeAttribute('aria-invalid');
+        });
+        shown = [];
+      },
+      set: function (input, e) {
+        var rowEl = input.closest('.form-row') || input.parentNode;
+        var n = typeof e === 'string' ? notice('error', e) : notice('error', errorText(e), e && e.code);
+        n.classList.add('field-notice');
+        rowEl.appendChild(n);
+        input.setAttribute('aria-invalid', 'true');
+        shown.push({ el: n, input: input });
+        input.focus();
+      },
+      route: function (e, byField, byCode) {
+        var input = (e && e.field && byField && byField[e.field]) || (e && byCode && byCode[e.code]);
+        if (!input) return false;
+        fe.set(input, e);
+        return true;
+      }
+    };
+    return fe;
   }
 
   /* Runs fn with the button disabled; shows errors in msg (next to the button). */
@@ -595,13 +646,17 @@
     var cap = captcha();
     var btn = h('button.btn', { type: 'submit', text: '登录' });
     var reset = h('button.btn.btn-secondary', { type: 'reset', text: '重置' });
+    var fe = fieldErrors();
     var form = h('form', { novalidate: true },
       row('账号', email, { required: true, hint: '通行证账号为注册时的电子邮箱。' }), row('密码', pw, { required: true }), cap.el,
       msg.el, h('div.actions', btn, reset));
-    form.addEventListener('reset', function () { msg.clear(); });
+    form.addEventListener('reset', function () { msg.clear(); fe.clear(); });
     form.addEventListener('submit', busy(btn, msg, function () {
+      fe.clear();
       var e = email.value.trim();
-      if (!e || !pw.value || !cap.answer.value.trim()) { msg.error(ERROR_TEXT.missing_field); return; }
+      if (!e) { fe.set(email, '请输入账号（注册时的电子邮箱）。'); return; }
+      if (!pw.value) { fe.set(pw, '请输入密码。'); return; }
+      if (!cap.answer.value.trim()) { fe.set(cap.answer, '请输入验证码。'); return; }
       return mutate('POST', '/sessions', {
         email: e, password: pw.value, captcha_id: cap.id, captcha_answer: cap.answer.value.trim()
       }).then(function (r) {
@@ -612,6 +667,8 @@
         location.hash = after || '#/home';
       }, function (err) {
         cap.refresh();
+        if (fe.route(err, { email: email, captcha_answer: cap.answer, captcha_id: cap.answer },
+          { captcha_invalid: cap.answer, invalid_email: email })) return;
         throw err;
       });
     }));
@@ -632,13 +689,17 @@
       row('密码', pw, { required: true, hint: '8至128位，须同时包含字母和数字。' }),
       row('确认密码', pw2, { required: true }), cap.el, msg.el,
       h('div.actions', btn, h('a.btn.btn-secondary', { href: '#/login', text: '返回登录' })));
+    var fe = fieldErrors();
     form.addEventListener('submit', busy(btn, msg, function () {
+      fe.clear();
       var e = email.value.trim();
-      if (!e || !pw.value || !cap.answer.value.trim()) { msg.error(ERROR_TEXT.missing_field); return; }
-      if (pw.value !== pw2.value) { msg.error('两次输入的密码不一致。'); return; }
+      if (!e) { fe.set(email, '请输入电子邮箱。'); return; }
+      if (!/^[^@\s]+@[^@\s]+$/.test(e)) { fe.set(email, ERROR_TEXT.invalid_email); return; }
       if (pw.value.length < 8 || !/[A-Za-z]/.test(pw.value) || !/\d/.test(pw.value)) {
-        msg.error(ERROR_TEXT.weak_password); return;
+        fe.set(pw, ERROR_TEXT.weak_password); return;
       }
+      if (pw.value !== pw2.value) { fe.set(pw2, '两次输入的密码不一致。'); return; }
+      if (!cap.answer.value.trim()) { fe.set(cap.answer, '请输入验证码。'); return; }
       return mutate('POST', '/accounts', {
         email: e, password: pw.value, captcha_id: cap.id, captcha_answer: cap.answer.value.trim()
       }).then(function () {
@@ -647,6 +708,8 @@
           h('div.actions', h('a.btn', { href: '#/login', text: '去登录' }))));
       }, function (err) {
         cap.refresh();
+        if (fe.route(err, { email: email, password: pw, captcha_answer: cap.answer, captcha_id: cap.answer },
+          { email_taken: email, invalid_email: email, weak_password: pw, captcha_invalid: cap.answer })) return;
         throw err;
       });
     }));
@@ -663,10 +726,25 @@
     })));
   }
 
+  /* 报名状态 of a bound account: only paid subjects count as registered (guide step 11). */
+  function boundStatus(c) {
+    if (!c) return '已绑定考生报名信息';
+    var regs = regsOf(c), unpaid = regs.filter(function (r) { return !r.paid; });
+    if (!regs.length) return '已保存报名信息，尚未报考任何科目（保存24小时后仍无科目将被自动删除）';
+    if (unpaid.length) {
+      return '有未支付科目（未支付：¥' + yuan((pick(c, 'unpaid') || {}).total || 0) + '），只有支付成功的科目才算报名完成';
+    }
+    return '已报名（所有已报考科目均已支付）';
+  }
+
   function pageHome() {
     return loadMe(true).then(function (me) {
+      if (!meBound(me)) return [me, null];
+      return api('GET', '/candidate').then(function (c) { return [me, c]; }, function () { return [me, null]; });
+    }).then(function (res) {
+      var me = res[0], cand = res[1];
       var agreed = meAgreed(me), bound = meBound(me), s = sitting(me);
-      var status = bound ? '已报名（当前通行证账号已绑定考生报名信息）' : '未报名或当前通行证账号非报名时账号';
+      var status = bound ? boundStatus(cand) : '未报名或当前通行证账号非报名时账号';
       var next = !agreed ? '#/agreement' : !bound ? '#/qualify' : '#/registration';
       var timesTable = kvTable([
         ['考生网上报名', [dateSpan(pick(s, 'registration_opens')), ' 至 ', dateSpan(pick(s, 'registration_closes'))]],
@@ -762,12 +840,21 @@
         row('证件类型', type, { required: true, hint: '学籍证件类型（不支持军官证）。' }),
         row('证件号码', num, { required: true }), row('姓名', name, { required: true }), msg.el,
         h('div.actions', btn));
+      var fe = fieldErrors();
       form.addEventListener('submit', busy(btn, msg, function () {
+        fe.clear();
         var q = { id_type: type.value, id_number: num.value.trim().toUpperCase(), name: name.value.trim() };
-        if (!q.id_type || !q.id_number || !q.name) { msg.error('证件类型、证件号码和姓名均为必填项。'); return; }
+        if (!q.id_type) { fe.set(type, '请选择证件类型（证件类型、证件号码和姓名均为必填项）。'); return; }
+        if (!q.id_number) { fe.set(num, '请输入证件号码（证件类型、证件号码和姓名均为必填项）。'); return; }
+        if (!q.name) { fe.set(name, '请输入姓名（证件类型、证件号码和姓名均为必填项）。'); return; }
         var bad = checkIdNumber(q.id_type, q.id_number);
-        if (bad) { msg.error(ERROR_TEXT[bad]); return; }
-        return mutate('POST', '/qualification', q).then(function (r) {
+        if (bad) { fe.set(num, ERROR_TEXT[bad]); return; }
+        return mutate('POST', '/qualification', q).catch(function (err) {
+          if (fe.route(err, { id_type: type, id_number: num, name: name },
+            { id_type_refused: type, invalid_id_number: num, id_check_digit: num })) return null;
+          throw err;
+        }).then(function (r) {
+          if (!r) return;
           state.qual = { q: q, r: r };
           dialog('提示', [h('p#query-ok', { text: '查询成功!' })], [['确定', function (d) {
             d.close();
@@ -876,7 +963,9 @@
       });
       var box = h('input', { type: 'checkbox', id: 'review-confirm' });
       var fieldMsg = messageSlot();
+      var savedMsg = messageSlot();
       var body = [
+        savedMsg.el,
         notice('info', 'CET四级笔试成绩为2005年之前的考生，请联系学校相关负责人代为申请。'),
         st === 'rejected' ? notice('warn', '复核未通过：您可以修改信息重新提交，或删除复核申请。') : null,
         kvTable([['姓名', person.name || (review && review.name)], ['证件类型', idTypeName(person.id_type || (review && review.id_type))],
@@ -891,8 +980,11 @@
         var t = ticket.value.trim();
         if (!/^\d{15}$/.test(t)) { fieldMsg.error(ERROR_TEXT.ticket_invalid); return; }
         if (!box.checked) { fieldMsg.error(ERROR_TEXT.not_confirmed); return; }
+        var saving = !!ctx.before;
         return Promise.resolve(ctx.before ? ctx.before() : null).then(function () {
           ctx.before = null; /* saved once */
+          /* the record is bound now, whatever the review's answer: say so */
+          if (saving) savedMsg.ok('保存成功：报名信息已与当前通行证账号绑定。关闭本窗口后可继续笔试报考。');
           return mutate(review ? 'PUT' : 'POST', '/cet6-review', { ticket_number: t, confirmed: true });
         }).then(function (r) {
           loadMe(true).catch(function () {});
@@ -974,6 +1066,8 @@
       var review = pick(c, 'cet6_review');
       var reviewOffered = !!pick(c, 'cet6_review_offered');
       var msg = messageSlot();
+      var flashNow = flash;
+      flash = '';
 
       /* ---- payment selection: every payable row of both tables ---- */
       var payBoxes = [];
@@ -988,6 +1082,10 @@
           var w = writtenOf(sel[i].code);
           var wr = regs.filter(function (r) { return r.code === w; })[0];
           var withIt = sel.some(function (s) { return s.code === w; });
+          if (wr && wr.pending) {
+            /* its written subject is in an open order: it cannot be ticked, so do not ask for it */
+            return wr.name + '的支付订单正在处理中：' + sel[i].name + '须在' + wr.name + '支付成功后再支付（或待该订单关闭后与笔试一同支付）。';
+          }
           if (wr && !wr.paid && !withIt) {
             return sel[i].name + '须与' + wr.name + '一同支付，或在笔试支付后支付：请同时勾选' + wr.name + '。';
           }
@@ -1012,6 +1110,7 @@
             h('p.muted', { text: '取消后考位将释放，需要时可在报名时间内重新报考（以届时剩余容量为准）。' })
           ], [['确定取消', function (d) {
             return mutate('DELETE', '/registrations/' + encodeURIComponent(r.code), undefined).then(function () {
+              flash = '已取消报考“' + r.name + '”' + (also.length ? '，并同时取消了' + also.map(function (o) { return o.name; }).join('、') : '') + '。';
               d.close(); route();
             });
           }, { id: 'cancel-confirm' }], ['返回', null, { secondary: true, id: 'cancel-back' }]], { id: 'cancel-dialog' });
@@ -1036,14 +1135,15 @@
                 : h('span.badge.state-unpaid', { text: '未支付' });
             var method = r.method === 'school' || r.locked ? '学校集体缴费' : '考生注册';
             return h('tr', { 'data-subject': r.code },
-              h('td', { 'data-label': box ? '勾选支付' : '#' }, box, box ? ' ' : null, String(i + 1)),
+              h('td', { 'data-label': box ? '勾选支付' : '#' },
+                box ? h('label.paypick', box, h('span', { text: String(i + 1) })) : String(i + 1)),
               h('td.subj', { 'data-label': '科目', text: '(' + r.code + ') ' + r.name }),
               h('td.num', { 'data-label': '费用(元)' }, moneySpan(r.fee)),
               h('td', { 'data-label': '支付状态' }, payState),
               h('td', { 'data-label': '编排状态', text: r.arranged ? '已编排' : '未编排' }),
               h('td', { 'data-label': '科目报考方式', text: method }),
-              h('td', { 'data-label': '报名学校', text: r.schoolText || '—' }),
-              h('td', { 'data-label': '报名校区', text: r.campusText || '—' }),
+              h('td.place', { 'data-label': '报名学校', text: r.schoolText || '—' }),
+              h('td.place', { 'data-label': '报名校区', text: r.campusText || '—' }),
               h('td', { 'data-label': '保留至' }, r.paid || r.locked || r.pending || !r.expires ? '—' : dateSpan(r.expires)),
               h('td', { 'data-label': '操作' }, r.paid ? '—' : cancelButton(r)));
           })));
@@ -1132,6 +1232,7 @@
           kvTable([['姓名', personal.name], ['性别', personal.gender], ['证件类型', idTypeName(personal.id_type)],
             ['证件号码', personal.id_number], ['学籍', place(personal.school) + ' — ' + place(personal.campus)]], 'reg-person'),
           h('p.progress#progress', h('b', { text: '报名流程：' }), progress),
+          flashNow ? h('div#flash', notice('ok', flashNow)) : null,
           deleteAt && !regs.length ? notice('warn', '您的报名信息下暂无任何科目。如果到 ' + when(deleteAt) +
             ' 仍无任何科目，系统将自动删除报名信息，届时需要重新进行资格信息查询与确认。') : null,
           closed ? notice('warn', closed) : null,
@@ -1196,11 +1297,12 @@
     var my = ++pollToken;
     var msg = messageSlot();
     var status = h('div#pay-status');
+    var resume = h('div#pay-resume-block'), resumeShown = false;
     var saved = readPendingOrder();
     render(steps(STEP.pay), h('section.card', h('h2', { text: '支付结果' }),
       kvTable([['订单号', h('span#order-id', { text: orderId })],
         ['支付金额', saved && String(saved.order_id) === orderId ? h('span.money', { text: '¥' + yuan(saved.amount) }) : '—']]),
-      status, msg.el,
+      status, resume, msg.el,
       h('div.actions', h('a.btn#back-to-registration', { href: '#/registration', text: '查看报名信息' }))));
     var rounds = 0;
     function tick() {
@@ -1209,6 +1311,7 @@
         if (my !== pollToken) return;
         var s = pick(o, 'state');
         status.textContent = '';
+        if (s !== 'pending') resume.textContent = '';
         if (s === 'paid') {
           sessionStorage.removeItem(ORDER_KEY);
           append(status, notice('ok', '支付成功，金额 ' + money(pick(o, 'amount')) + '（' + channelName(pick(o, 'channel')) +
@@ -1223,6 +1326,15 @@
           return;
         }
         append(status, notice('info', '正在等待支付平台确认支付结果……如已完成支付，请稍候；本页面会自动刷新。'));
+        if (!resumeShown) {
+          resumeShown = true;
+          var closes = pick(o, 'expires_at');
+          var canResume = saved && String(saved.order_id) === orderId && saved.pay_url;
+          append(resume, h('p#pay-pending-note', { text: (canResume ? '如尚未完成支付，可点击“继续支付”回到支付平台。' : '') +
+            '未完成支付的订单将于 ' + when(closes) + ' 自动关闭，所选科目届时可重新支付（科目本身按报名信息页面的“保留至”时间保留）。' }),
+          canResume ? h('div.actions', h('button.btn#pay-resume', { type: 'button', text: '继续支付',
+            onclick: function () { goPay(saved); } })) : null);
+        }
         if (++rounds < POLL_ROUNDS_MAX) return sleep(POLL_INTERVAL_MS).then(tick);
         append(status, notice('warn', '暂未收到支付结果，请稍后在报名信息页面查看。'));
       }, function (e) {
@@ -1266,8 +1378,8 @@
     return h('tr' + (o.seats === 'none' ? '.disabled' : ''), { 'data-subject': o.code, 'data-campus': o.campus },
       h('td.subj', { 'data-label': '科目', text: '(' + o.code + ') ' + o.name }),
       h('td.num', { 'data-label': '费用(元)' }, moneySpan(o.fee)),
-      h('td', { 'data-label': '报名学校', text: o.schoolText }),
-      h('td', { 'data-label': '报名校区', text: o.campusText }),
+      h('td.place', { 'data-label': '报名学校', text: o.schoolText }),
+      h('td.place', { 'data-label': '报名校区', text: o.campusText }),
       h('td', { 'data-label': '剩余容量' }, seatBadge(o.seats)),
       h('td', { 'data-label': '报名时间' }, h('span.window', dateSpan(o.opens), ' 至 ', dateSpan(o.closes))),
       withExam ? h('td', { 'data-label': '考试日期' }, dateSpan(o.exam, true)) : null,
@@ -1370,6 +1482,14 @@
         var sec = h('section.oral-subject', { 'data-subject': code }, h('h3', { text: name }));
         if (quals.indexOf(code) < 0) {
           append(sec, notice('error', '不具有CET' + (info[3] || '') + '级口试报考资格！'));
+          var rv = pick(c, 'cet6_review');
+          if (code === 'S' && (rv || pick(c, 'cet6_review_offered'))) {
+            append(sec, h('p.muted.review-hint', rv === 'pending'
+              ? 'CET6资格复核：未复核。学校负责老师复核通过后，即可报考英语六级笔试和英语六级口试。'
+              : rv === 'rejected' ? 'CET6资格复核未通过：可修改信息重新提交或删除复核申请。'
+                : '如已通过CET四级笔试（425分以上），可申请CET6资格复核；复核通过后即可报考英语六级笔试和英语六级口试。'),
+            h('div.actions', h('a.btn.btn-secondary.btn-small#to-review', { href: '#/review', text: 'CET6资格复核' })));
+          }
           return sec;
         }
         var reg = regs.filter(function (r) { return r.code === code; })[0];
@@ -1385,7 +1505,7 @@
           var need = subjectName(wcode);
           append(sec, h('div.actions', blocked(h('button.btn.btn-small.register', { type: 'button', text: '报考', 'data-subject': code }),
             '必须先完成' + need + '的报考，才可以报考' + name + '。')),
-          h('p', h('a#to-written', { href: '#/written', text: '去笔试报考' })));
+          h('div.actions', h('a.btn.btn-secondary.btn-small#to-written', { href: '#/written', text: '去笔试报考' })));
           return sec;
         }
         if (!mine.length) {
@@ -1403,8 +1523,9 @@
         }
         if (mine.length > 1) {
           var sel = h('select.campus-select', { id: 'campus-' + code, 'aria-label': name + '报名学校校区' }, mine.map(function (o) {
-            return h('option', { value: o.campus, text: o.campusText + ' — ' + o.schoolText + '（剩余容量：' +
-              ({ green: '有', yellow: '较少', none: '无' }[o.seats] || o.seats) + '）' });
+            /* campus and 剩余容量 first: a phone cuts the end of a long option off */
+            return h('option', { value: o.campus, text: o.campusText + '（剩余容量：' +
+              ({ green: '有', yellow: '较少', none: '无' }[o.seats] || o.seats) + '）— ' + o.schoolText });
           }));
           sel.value = start.campus;
           sel.addEventListener('change', function () { show(mine.filter(function (o) { return o.campus === sel.value; })[0]); });
@@ -1457,6 +1578,10 @@
       pay: function () { return pagePay(decodeURIComponent(parts[1] || '')); }
     };
     var page = pages[name] || pageHome;
+    /* the header's 姓名 and 考次 after a full page load (back from the payment
+       platform on #/pay, a reload on #/agreement): pages that need /me load it
+       afresh; the others still show whose registration this is */
+    if (!state.me && !PUBLIC[name]) loadMe().catch(function () {});
     Promise.resolve().then(page).catch(function (e) {
       if (e && e.code === 'agreement_required') { location.hash = '#/agreement'; return; }
       if (e && e.code === 'not_bound' && name !== 'qualify') { location.hash = '#/qualify'; return; }

@@ -1,0 +1,134 @@
+"""Slowloris on loopback TCP while h2o's unix socket keeps being served (issue 9, item 7).
+
+cetd listens on 127.0.0.1 (TCP) and on a unix socket (where h2o would be), with a
+small TCP budget (--tcp-conns-max 40 per core, 2 cores). 300 connections on the TCP
+port each send a request head one byte every 2 s. Checked:
+  - requests through the unix socket keep being answered fast the whole time
+    (each listener has its own connection budget);
+  - every slow connection cetd accepted is closed about CET_REQUEST_READ_MS
+    (10 s) after its accept, however steadily it trickles bytes (counted in
+    cetd_connections_deadline_closed_total);
+  - once the flood stops, the TCP port serves again.
+Bounded: 300 sockets, about 20 s, loopback only.
+"""
+import os
+import socket
+import time
+
+import harness
+
+SLOW_CONNS = 300
+TCP_CAP_PER_CORE = 40
+CORES = 2
+BYTE_EVERY_S = 2.0
+READ_DEADLINE_S = 10.0  # CET_REQUEST_READ_MS
+HEAD = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 64 + b"\r\n\r\n"
+
+
+def unix_get(path, sock_path, timeout=2.0):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock_path)
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        out = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+        return int(out.split(b" ", 2)[1]), out
+    finally:
+        s.close()
+
+
+class SlowlorisTest(harness.unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.data = harness.DataDir(candidates=50)
+        cls.sock = os.path.join(cls.data.path, "cetd.sock")
+        cls.engine = harness.Engine(cls.data, threads=CORES, extra=[
+            "--listen", f"unix:{cls.sock}", "--tcp-conns-max", str(TCP_CAP_PER_CORE)])
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            assert cls.engine.stop() == 0
+        finally:
+            cls.data.cleanup()
+
+    def test_slowloris(self):
+        conns = []
+        for _ in range(SLOW_CONNS):
+            s = socket.socket()
+            s.setblocking(False)
+            try:
+                s.connect(("127.0.0.1", self.engine.port))
+            except BlockingIOError:
+                pass
+            conns.append({"s": s, "sent": 0, "closed_at": None})
+        t0 = time.monotonic()
+        worst = 0.0
+        probes = 0
+        next_byte = t0
+        while time.monotonic() - t0 < READ_DEADLINE_S + 4:
+            now = time.monotonic()
+            if now >= next_byte:
+                next_byte += BYTE_EVERY_S
+                for c in conns:
+                    if c["closed_at"] is not None or c["sent"] >= len(HEAD) - 1:
+                        continue
+                    try:
+                        c["s"].send(HEAD[c["sent"]:c["sent"] + 1])
+                        c["sent"] += 1
+                    except (BlockingIOError, OSError):
+                        pass
+            for c in conns:  # notice the ones cetd closed
+                if c["closed_at"] is not None:
+                    continue
+                try:
+                    b = c["s"].recv(4096)
+                    if b == b"":
+                        c["closed_at"] = now - t0
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    c["closed_at"] = now - t0
+            t = time.monotonic()
+            st, _ = unix_get("/healthz", self.sock)
+            dt = time.monotonic() - t
+            worst = max(worst, dt)
+            probes += 1
+            self.assertEqual(st, 200)
+            time.sleep(0.2)
+        closed = [c["closed_at"] for c in conns if c["closed_at"] is not None]
+        print(f"slowloris: {probes} unix probes, all 200, worst {worst * 1000:.1f} ms; "
+              f"{len(closed)} of {SLOW_CONNS} slow connections closed by cetd, first at "
+              f"{min(closed) if closed else -1:.1f} s")
+        self.assertLess(worst, 1.0)
+        # at least every connection the budget admitted was cut at the deadline
+        self.assertGreaterEqual(len(closed), TCP_CAP_PER_CORE * CORES)
+        self.assertGreaterEqual(min(closed), READ_DEADLINE_S - 1.5)
+        for c in conns:
+            c["s"].close()
+        # the TCP port serves again once the flood is gone
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                c = self.engine.client()
+                st, _, _ = c.request("GET", "/healthz")
+                c.close()
+                if st == 200:
+                    break
+            except OSError:
+                pass
+            self.assertLess(time.monotonic(), deadline, "TCP port did not recover")
+            time.sleep(0.2)
+        st, metrics = unix_get("/metrics", self.sock)
+        line = [ln for ln in metrics.decode().splitlines()
+                if ln.startswith("cetd_connections_deadline_closed_total ")]
+        self.assertTrue(line and int(line[0].split()[1]) >= TCP_CAP_PER_CORE * CORES, line)
+
+
+if __name__ == "__main__":
+    harness.main()
