@@ -220,34 +220,42 @@ cet_err_t cet_ticket_check(const char *ticket)
     return CET_E_OK;
 }
 
+size_t cet_utf8_seq(const unsigned char *p, size_t left, uint32_t *cp_out)
+{
+    unsigned c = p[0];
+    if (c < 0x80) {
+        *cp_out = c;
+        return 1;
+    }
+    size_t len;
+    uint32_t cp, min;
+    if ((c & 0xe0) == 0xc0) {
+        len = 2, cp = c & 0x1f, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+        len = 3, cp = c & 0x0f, min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+        len = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (left < len) return 0;
+    for (size_t k = 1; k < len; k++) {
+        if ((p[k] & 0xc0) != 0x80) return 0;
+        cp = cp << 6 | (p[k] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    *cp_out = cp;
+    return len;
+}
+
 bool cet_utf8_text_ok(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = p[i];
-        if (c < 0x80) {
-            if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f) return false;
-            i++;
-            continue;
-        }
-        size_t len;
-        uint32_t cp, min;
-        if ((c & 0xe0) == 0xc0) {
-            len = 2, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3, cp = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4, cp = c & 0x07, min = 0x10000;
-        } else {
-            return false;
-        }
-        if (n - i < len) return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((p[i + k] & 0xc0) != 0x80) return false;
-            cp = cp << 6 | (p[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t len = cet_utf8_seq(p + i, n - i, &cp);
+        if (!len) return false;
+        if ((cp < 0x20 && cp != '\t' && cp != '\n') || cp == 0x7f) return false;
         if (cp >= 0x80 && cp <= 0x9f) return false; /* C1 controls */
         i += len;
     }

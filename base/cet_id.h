@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/cet_err.h"
 
@@ -45,6 +46,12 @@ size_t cet_email_normalize(const char *email, char *out, size_t cap);
 bool cet_password_ok(const char *pw);
 /** 15 digits whose year (digits 7-8) is 2005 or later: CET_E_OK or CET_E_TICKET_INVALID. */
 cet_err_t cet_ticket_check(const char *ticket);
+/**
+ * The valid UTF-8 sequence at p (left bytes available): its length 1..4 and its
+ * code point in *cp, or 0 when it is not one (overlong, surrogate, above
+ * U+10FFFF, truncated, a stray continuation byte).
+ */
+size_t cet_utf8_seq(const unsigned char *p, size_t left, uint32_t *cp);
 /** Valid UTF-8 with no control characters other than tab/newline. */
 bool cet_utf8_text_ok(const char *s, size_t n);
 

@@ -10,6 +10,7 @@
  * the text: rewinding and reading again gives the same rows.
  */
 #include "base/cet_sheet.h"
+#include "base/cet_id.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -55,26 +56,8 @@ const char *cet_sheet_encoding_name(cet_sheet_encoding_t e)
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one. */
 static size_t utf8_seq(const unsigned char *p, size_t left)
 {
-    unsigned c = p[0];
-    if (c < 0x80) return 1;
-    size_t len;
-    uint32_t cp, min;
-    if ((c & 0xe0) == 0xc0) {
-        len = 2, cp = c & 0x1f, min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-        len = 3, cp = c & 0x0f, min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-        len = 4, cp = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (left < len) return 0;
-    for (size_t k = 1; k < len; k++) {
-        if ((p[k] & 0xc0) != 0x80) return 0;
-        cp = cp << 6 | (p[k] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-    return len;
+    uint32_t cp;
+    return cet_utf8_seq(p, left, &cp);
 }
 
 bool sheet_utf8_ok(const char *s, size_t n)
