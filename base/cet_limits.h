@@ -140,6 +140,7 @@
 #define CET_RATE_STRIPES_MAX 256         /* locks over the rate-limit slots */
 #define CET_RATE_WINDOW_MS 60000         /* a rate limit's window */
 #define CET_RATE_KEY_BYTES_MAX 256       /* "scope:key" looked up in the table */
+#define CET_RATE_EVICT_COUNT_MAX 1       /* a live bucket this light may be reused when none is idle */
 
 /* ---- holds ---- */
 #define CET_HOLD_TTL_DEFAULT_S 86400

@@ -3,9 +3,14 @@
  *
  * A key's SipHash (keyed at start) picks two groups of CET_RATE_GROUP_SLOTS
  * slots; each group is guarded by one of CET_RATE_STRIPES_MAX mutexes, taken
- * in index order when the two groups need two. With two choices a table
- * refuses new keys only when it is nearly full of live buckets, and a live
- * bucket is never taken over: a flood of fresh keys cannot reset anyone.
+ * in index order when the two groups need two. A new key takes a free or
+ * idle slot; when the two groups hold only live buckets it takes over the
+ * lightest one, and only if that one has counted at most
+ * CET_RATE_EVICT_COUNT_MAX events: a flood from many addresses (one request
+ * each) keeps recycling its own one-request buckets, so new clients are still
+ * served, while a busy bucket (a client near its limit) is never taken over,
+ * so nobody's count is reset. The hash is keyed with a secret, so no one can
+ * aim keys at a victim's groups. A table full of busy buckets refuses new keys.
  */
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -126,16 +131,23 @@ static rate_slot_t *slot_find(const rate_lookup_t *l, uint64_t h, int64_t now_s,
         for (unsigned i = 0; i < CET_RATE_GROUP_SLOTS; i++)
             if (group_slot(l->g[j], i)->key == h) return group_slot(l->g[j], i);
     if (!create) return NULL;
+    rate_slot_t *lightest = NULL;
     for (int j = 0; j < 2; j++)
         for (unsigned i = 0; i < CET_RATE_GROUP_SLOTS; i++) {
             rate_slot_t *s = group_slot(l->g[j], i);
             if (!slot_live(s, now_s)) {
-                memset(s, 0, sizeof *s);
-                s->key = h;
-                return s;
+                lightest = s;
+                goto take;
             }
+            if (!lightest || (uint64_t)s->prev + s->cur < (uint64_t)lightest->prev + lightest->cur)
+                lightest = s;
         }
-    return NULL;
+    if (!lightest || (uint64_t)lightest->prev + lightest->cur > CET_RATE_EVICT_COUNT_MAX)
+        return NULL;
+take:
+    memset(lightest, 0, sizeof *lightest);
+    lightest->key = h;
+    return lightest;
 }
 
 /* Rolls s forward to window w (of length window_s). */
