@@ -47,6 +47,8 @@
 #define CET_COMMIT_BATCH_MAX 1024        /* requests applied in one write txn */
 #define CET_EXPIRE_BATCH_MAX 512         /* due holds deleted per write txn */
 #define CET_EXPIRE_TICK_MS 200           /* writer wakes at least this often */
+#define CET_COMMIT_LATENCY_BUCKETS_MAX 14 /* finite buckets of the commit and fsync histograms */
+#define CET_FSYNC_SAMPLE_EVERY 8         /* one write commit in this many times its last flush */
 #define CET_SWEEP_BATCH_MAX 256          /* expired sessions/idempotency records looked at per tick */
 #define CET_MAP_INITIAL_BYTES (8ULL << 30)  /* LMDB map size of a new environment */
 #define CET_MAP_GROW_FACTOR 2            /* on MDB_MAP_FULL */
@@ -56,6 +58,7 @@
 #define CET_READERS_MAX 256              /* LMDB reader slots */
 #define CET_DBS_MAX 40                   /* LMDB named databases */
 #define CET_AUDIT_TEXT_BYTES_MAX 512
+#define CET_COPY_CHUNK_BYTES (1u << 20) /* read/write unit of a restore's file copy */
 
 /* ---- worker pool (argon2id, mail) ---- */
 #define CET_WORKERS_MAX 8

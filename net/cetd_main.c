@@ -488,36 +488,13 @@ static void health_tick_cb(void *arg)
 
 typedef struct metrics_ctx {
     net_api_t *api;
-    eng_t *eng;
 } metrics_ctx_t;
 
-/*
- * The app's lines, with cetd_commit_batch_size_sum added before its _count
- * where the app left it out (a histogram needs _sum: it is the number of
- * requests committed, the writer's `requests`), then cetd_build_info.
- */
+/* The engine's and the writer's families (net_api_ops.c), then cetd_build_info. */
 static void cetd_metrics_cb(struct evbuffer *out, void *arg)
 {
     metrics_ctx_t *m = arg;
-    struct evbuffer *app = evbuffer_new();
-    net_api_metrics_cb(app, m->api);
-    size_t len = evbuffer_get_length(app);
-    const char *text = (const char *)evbuffer_pullup(app, -1);
-    bool have_sum = len && memmem(text, len, "cetd_commit_batch_size_sum", 26) != NULL;
-    static const char count[] = "cetd_commit_batch_size_count ";
-    for (size_t at = 0; at < len;) {
-        const char *nl = memchr(text + at, '\n', len - at);
-        size_t n = nl ? (size_t)(nl - (text + at)) + 1 : len - at;
-        if (!have_sum && n > sizeof count - 1 && memcmp(text + at, count, sizeof count - 1) == 0) {
-            store_writer_stats_t ws;
-            store_writer_stats(eng_writer(m->eng), &ws);
-            evbuffer_add_printf(out, "cetd_commit_batch_size_sum %llu\n",
-                                (unsigned long long)ws.requests);
-        }
-        evbuffer_add(out, text + at, n);
-        at += n;
-    }
-    evbuffer_free(app);
+    net_api_metrics_cb(out, m->api);
     evbuffer_add_printf(out,
                         "# HELP cetd_build_info The running build (value 1).\n"
                         "# TYPE cetd_build_info gauge\ncetd_build_info{version=\"%s\"} 1\n",
@@ -666,7 +643,6 @@ int main(int argc, char **argv)
     net_api_t *api = net_api_new(eng, st);
     static metrics_ctx_t mctx;
     mctx.api = api;
-    mctx.eng = eng;
     metrics_declare();
     nopt.handler = net_api_handler_cb;
     nopt.metrics = cetd_metrics_cb;

@@ -1,26 +1,36 @@
 /*
- * net_api_ops.c: operations: the engine's lines of /metrics.
+ * net_api_ops.c: operations: the engine's and the writer's lines of /metrics, each
+ * family with its HELP and TYPE (promtool check metrics).
  */
 #include "net/net_api_internal.h"
 
 #include <event2/buffer.h>
 #include <string.h>
 
-void net_api_metrics_cb(struct evbuffer *out, void *app)
+/* A latency histogram of the writer in seconds (Prometheus: cumulative buckets, _sum, _count). */
+static void render_latency(struct evbuffer *out, const char *name, const char *help,
+                           const store_latency_hist_t *h)
 {
-    net_api_t *api = app;
-    eng_stats_t s;
-    eng_stats_get(api->eng, &s);
-    evbuffer_add_printf(out,
-                        "# HELP cetd_expiries_total Unpaid holds expired and their seats returned.\n"
-                        "# TYPE cetd_expiries_total counter\ncetd_expiries_total %llu\n"
-                        "# TYPE cetd_candidates_deleted_total counter\n"
-                        "cetd_candidates_deleted_total %llu\n"
-                        "# TYPE cetd_orders_expired_total counter\ncetd_orders_expired_total %llu\n",
-                        (unsigned long long)s.holds_expired, (unsigned long long)s.candidates_deleted,
-                        (unsigned long long)s.orders_expired);
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t cum = 0;
+    for (int b = 0; b < CET_COMMIT_LATENCY_BUCKETS_MAX; b++) {
+        cum += h->bucket[b];
+        evbuffer_add_printf(out, "%s_bucket{le=\"%g\"} %llu\n", name,
+                            (double)store_latency_bucket_ns[b] / 1e9, (unsigned long long)cum);
+    }
+    cum += h->bucket[CET_COMMIT_LATENCY_BUCKETS_MAX];
+    evbuffer_add_printf(out, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %llu.%09llu\n%s_count %llu\n",
+                        name, (unsigned long long)cum, name,
+                        (unsigned long long)(h->sum_ns / 1000000000u),
+                        (unsigned long long)(h->sum_ns % 1000000000u), name,
+                        (unsigned long long)cum);
+}
+
+/* The group-commit writer: batch sizes, commit and fsync latency, counters. */
+static void render_writer(struct evbuffer *out, eng_t *eng)
+{
     store_writer_stats_t ws;
-    store_writer_stats(eng_writer(api->eng), &ws);
+    store_writer_stats(eng_writer(eng), &ws);
     evbuffer_add_printf(out,
                         "# HELP cetd_commit_batch_size Requests per group-commit txn.\n"
                         "# TYPE cetd_commit_batch_size histogram\n");
@@ -32,15 +42,50 @@ void net_api_metrics_cb(struct evbuffer *out, void *app)
                                 (1 << i) - 1 > 0 ? (1 << i) - 1 : 0, (unsigned long long)cum);
     }
     evbuffer_add_printf(out, "cetd_commit_batch_size_bucket{le=\"+Inf\"} %llu\n"
+                             "cetd_commit_batch_size_sum %llu\n"
                              "cetd_commit_batch_size_count %llu\n",
-                        (unsigned long long)cum, (unsigned long long)cum);
+                        (unsigned long long)cum, (unsigned long long)ws.batch_sum,
+                        (unsigned long long)cum);
+    render_latency(out, "cetd_commit_seconds",
+                   "Commit time of the writer's txns that wrote, from LMDB's commit to durable "
+                   "(with --sync full: pages written and flushed, meta page written and "
+                   "flushed).",
+                   &ws.commit);
+    render_latency(out, "cetd_fsync_seconds",
+                   "The last flush alone (fdatasync of the meta page) of one commit in 8 "
+                   "(CET_FSYNC_SAMPLE_EVERY); none with --sync none.",
+                   &ws.fsync);
     evbuffer_add_printf(out,
+                        "# HELP cetd_commit_batches_total Group-commit txns committed.\n"
                         "# TYPE cetd_commit_batches_total counter\ncetd_commit_batches_total %llu\n"
+                        "# HELP cetd_commit_failed_total Group-commit txns aborted (their "
+                        "requests answered storage or storage_full).\n"
                         "# TYPE cetd_commit_failed_total counter\ncetd_commit_failed_total %llu\n"
+                        "# HELP cetd_commit_queue_depth Requests waiting in the writer's ring.\n"
                         "# TYPE cetd_commit_queue_depth gauge\ncetd_commit_queue_depth %llu\n"
+                        "# HELP cetd_map_grows_total LMDB map growths (the map doubled).\n"
                         "# TYPE cetd_map_grows_total counter\ncetd_map_grows_total %llu\n",
                         (unsigned long long)ws.batches, (unsigned long long)ws.failed_batches,
                         (unsigned long long)ws.queue_depth, (unsigned long long)ws.map_grows);
+}
+
+void net_api_metrics_cb(struct evbuffer *out, void *app)
+{
+    net_api_t *api = app;
+    eng_stats_t s;
+    eng_stats_get(api->eng, &s);
+    evbuffer_add_printf(out,
+                        "# HELP cetd_expiries_total Unpaid holds expired and their seats returned.\n"
+                        "# TYPE cetd_expiries_total counter\ncetd_expiries_total %llu\n"
+                        "# HELP cetd_candidates_deleted_total Bound candidates deleted after "
+                        "living without registrations for the hold TTL.\n"
+                        "# TYPE cetd_candidates_deleted_total counter\n"
+                        "cetd_candidates_deleted_total %llu\n"
+                        "# HELP cetd_orders_expired_total Pending payment orders timed out.\n"
+                        "# TYPE cetd_orders_expired_total counter\ncetd_orders_expired_total %llu\n",
+                        (unsigned long long)s.holds_expired, (unsigned long long)s.candidates_deleted,
+                        (unsigned long long)s.orders_expired);
+    render_writer(out, api->eng);
     /* seats left and live holds */
     eng_seats_t *seats = eng_seats(api->eng);
     int n = eng_seats_count(seats);
@@ -56,7 +101,8 @@ void net_api_metrics_cb(struct evbuffer *out, void *app)
         evbuffer_add_printf(out, "cetd_seats_left{campus=\"%06u\",subject=\"%c\"} %u\n", campus,
                             subject, left);
     }
-    evbuffer_add_printf(out, "# TYPE cetd_seats_taken gauge\ncetd_seats_taken %llu\n",
+    evbuffer_add_printf(out, "# HELP cetd_seats_taken Seats held or sold, over all offers.\n"
+                             "# TYPE cetd_seats_taken gauge\ncetd_seats_taken %llu\n",
                         (unsigned long long)taken);
     store_txn_t *txn;
     size_t holds = 0;

@@ -245,35 +245,6 @@ static void render_process(struct evbuffer *out)
                         (unsigned long long)rl.rlim_cur);
 }
 
-/*
- * The app's families, copied with a HELP line added where one is missing:
- * every family must have one (promtool check metrics). The help text is
- * generic; the family's owner should write its own.
- */
-static void add_missing_help(struct evbuffer *out, struct evbuffer *app)
-{
-    size_t len = evbuffer_get_length(app);
-    const char *text = (const char *)evbuffer_pullup(app, -1);
-    char last_help[160] = "";
-    for (size_t at = 0; at < len;) {
-        const char *nl = memchr(text + at, '\n', len - at);
-        size_t n = nl ? (size_t)(nl - (text + at)) + 1 : len - at;
-        const char *line = text + at;
-        if (n > 7 && memcmp(line, "# HELP ", 7) == 0) {
-            size_t w = strcspn(line + 7, " \n");
-            snprintf(last_help, sizeof last_help, "%.*s", (int)w, line + 7);
-        } else if (n > 7 && memcmp(line, "# TYPE ", 7) == 0) {
-            size_t w = strcspn(line + 7, " \n");
-            if (strlen(last_help) != w || memcmp(last_help, line + 7, w) != 0)
-                evbuffer_add_printf(out, "# HELP %.*s cetd metric %.*s.\n", (int)w, line + 7,
-                                    (int)w, line + 7);
-            last_help[0] = 0;
-        }
-        evbuffer_add(out, line, n);
-        at += n;
-    }
-}
-
 void net_metrics_render(net_server_t *srv, struct evbuffer *out)
 {
     unsigned nroutes = atomic_load_explicit(&routes.n, memory_order_acquire);
@@ -341,8 +312,5 @@ void net_metrics_render(net_server_t *srv, struct evbuffer *out)
                         (unsigned long long)open[0], (unsigned long long)open[1],
                         (unsigned long long)accepted[0], (unsigned long long)accepted[1]);
     render_process(out);
-    struct evbuffer *app = evbuffer_new();
-    net_server_app_metrics(srv, app);
-    add_missing_help(out, app);
-    evbuffer_free(app);
+    net_server_app_metrics(srv, out); /* each family with its HELP: the app writes them */
 }

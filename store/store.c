@@ -52,6 +52,7 @@ static const char *const store_db_names[STORE_DB__COUNT] = {
 _Static_assert(STORE_NOTFOUND == MDB_NOTFOUND, "store.h mirrors LMDB's code");
 _Static_assert(STORE_EXISTS == MDB_KEYEXIST, "store.h mirrors LMDB's code");
 _Static_assert(STORE_MAP_FULL == MDB_MAP_FULL, "store.h mirrors LMDB's code");
+_Static_assert(STORE_PANIC == MDB_PANIC, "store.h mirrors LMDB's code");
 _Static_assert(STORE_NOOVERWRITE == MDB_NOOVERWRITE, "store.h mirrors LMDB's flag");
 _Static_assert(STORE_NOSPACE == -30503, "base/cet_err.c maps this value to storage_full");
 
@@ -134,11 +135,11 @@ static void lock_path(const char *dir, char *out, size_t cap)
 }
 
 /*
- * Takes dir's lock: an exclusive flock on the lock file, held as long as the
- * fd is open (the process's life for cetd), released by the kernel when the
- * process dies. Then records who we are in it.
+ * The lock is an exclusive flock on the lock file, held as long as the fd is
+ * open (the process's life for cetd), released by the kernel when the
+ * process dies. Then we record who we are in it.
  */
-static int lock_take(store_t *st, const char *dir, const char *owner)
+int store_dir_lock(const char *dir, const char *owner, int *fd_out)
 {
     char path[4200];
     lock_path(dir, path, sizeof path);
@@ -156,7 +157,7 @@ static int lock_take(store_t *st, const char *dir, const char *owner)
         /* a full disk may refuse the pid text; the flock alone is the lock */
         CET_WARN("store: cannot write the pid into %s: %s", path, strerror(errno));
     }
-    st->lock_fd = fd;
+    *fd_out = fd;
     return 0;
 }
 
@@ -259,13 +260,16 @@ int store_open(const store_options_t *opt, store_t **out)
 
     store_t *st = cet_calloc(1, sizeof *st);
     st->read_only = opt->read_only;
+    st->sync = opt->sync && !opt->read_only;
+    st->unsampled = CET_FSYNC_SAMPLE_EVERY - 1; /* the first commit that writes is timed */
+    atomic_init(&st->flush_failed, false);
     st->lock_fd = -1;
     st->lockmdb_fd = -1;
     cet_strlcpy(st->dir, opt->dir, sizeof st->dir);
     pthread_mutex_init(&st->grow_lock, NULL);
     gate_init(&st->gate);
     int rc = 0;
-    if (!opt->read_only && (rc = lock_take(st, opt->dir, opt->owner))) {
+    if (!opt->read_only && (rc = store_dir_lock(opt->dir, opt->owner, &st->lock_fd))) {
         if (rc == STORE_LOCKED) goto fail_quiet;
         goto fail;
     }
@@ -497,6 +501,7 @@ void store_read_txn_free(store_read_txn_t *rt)
 int store_write_begin(store_t *st, store_txn_t **txn)
 {
     if (st->read_only) return EACCES;
+    if (atomic_load_explicit(&st->flush_failed, memory_order_relaxed)) return STORE_PANIC;
     int rc = mdb_txn_begin(st->env, NULL, 0, txn);
     if (rc == 0) st->wtxn = *txn;
     return rc;
@@ -510,14 +515,62 @@ static store_t *store_of(store_txn_t *txn, bool *is_write)
     return st;
 }
 
+/*
+ * The flush of a timed commit. LMDB's own sync writes the txn's pages,
+ * fdatasyncs them, then writes the meta page through an O_DSYNC descriptor:
+ * its last flush hides inside a pwrite. For one write commit in
+ * CET_FSYNC_SAMPLE_EVERY the store sets MDB_NOMETASYNC around the commit
+ * (the flag may change between txns, mdb_env_set_flags; only the writer
+ * commits), so LMDB writes the meta page without waiting, and this fdatasync
+ * waits for it instead: the same two flushes in the same order (pages before
+ * the meta page that points at them, both before anyone is answered: the
+ * writer hands requests back after store_commit), and the second one timed.
+ * A failed flush leaves the txn visible to readers and of unknown fate on
+ * disk: as LMDB does after a failed meta write (MDB_FATAL_ERROR), no write
+ * txn begins again in this process (STORE_PANIC); a restart reads whichever
+ * meta page the disk has, each one a consistent state.
+ */
+static int commit_flush(store_t *st, uint64_t *sync_ns)
+{
+    uint64_t t0 = cet_mono_ns();
+    int rc = mdb_env_sync(st->env, 1);
+    *sync_ns = cet_mono_ns() - t0;
+    if (rc) {
+        atomic_store(&st->flush_failed, true);
+        CET_ERROR("store: the flush after a commit failed (%s): this process writes no more; "
+                  "restart it", store_strerror(rc));
+    }
+    return rc;
+}
+
 int store_commit(store_txn_t *txn)
+{
+    store_commit_info_t info;
+    return store_commit_timed(txn, &info);
+}
+
+int store_commit_timed(store_txn_t *txn, store_commit_info_t *info)
 {
     bool w;
     store_t *st = store_of(txn, &w);
+    info->wrote = false;
+    info->sync_ns = 0;
+    size_t id = w ? mdb_txn_id(txn) : 0;
+    bool timed = w && st->sync && st->unsampled >= CET_FSYNC_SAMPLE_EVERY - 1;
+    if (timed) mdb_env_set_flags(st->env, MDB_NOMETASYNC, 1);
     int rc = mdb_txn_commit(txn);
     if (w) {
+        bool committed = rc == 0; /* in LMDB: readers see it from here on */
+        if (committed) {
+            /* a txn that changed nothing writes no meta page: nothing to flush */
+            MDB_envinfo ei;
+            info->wrote = mdb_env_info(st->env, &ei) != 0 || ei.me_last_txnid == id;
+            if (info->wrote && timed) rc = commit_flush(st, &info->sync_ns);
+            if (info->wrote) st->unsampled = timed ? 0 : st->unsampled + 1;
+        }
+        if (timed) mdb_env_set_flags(st->env, MDB_NOMETASYNC, 0);
         /* what the txn did to the registration index becomes visible only now */
-        if (rc == 0)
+        if (committed)
             store_regidx_publish(st->regidx);
         else
             store_regidx_discard(st->regidx);

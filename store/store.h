@@ -48,6 +48,7 @@
 #define STORE_NOTFOUND (-30798)     /* MDB_NOTFOUND: the key is absent */
 #define STORE_EXISTS (-30799)       /* MDB_KEYEXIST: a unique key is taken */
 #define STORE_MAP_FULL (-30792)     /* MDB_MAP_FULL: the txn outgrew the map (writer grows it) */
+#define STORE_PANIC (-30795)        /* MDB_PANIC: a commit's flush failed; no more writes here */
 #define STORE_CORRUPT (-30500)      /* a record has the wrong size or version */
 #define STORE_BADARG (-30501)       /* a caller broke a documented precondition */
 #define STORE_LOCKED (-30502)       /* another process holds the data directory */
@@ -404,6 +405,56 @@ size_t store_map_bytes(store_t *st);
  */
 int store_sync(store_t *st);
 
+/* ---- backups (store_backup.c; cetctl backup and restore) ---- */
+typedef struct store_copy_info {
+    uint64_t bytes;         /* size of the data.mdb written */
+    uint64_t source_bytes;  /* size of the data.mdb it was made from */
+} store_copy_info_t;
+/**
+ * Writes a consistent copy of the environment in dir to out_dir/data.mdb
+ * while its owner (cetd) runs and writes: LMDB's mdb_env_copyfd2 with
+ * MDB_CP_COMPACT (free pages left out) from one read txn, on a read-only
+ * open that takes no directory lock; the copy is the snapshot of the moment
+ * that txn began, and the owner's later writes are not in it. out_dir must be
+ * absent (it is created with the owner and mode of dir) or an empty
+ * directory. The copy is written under a temporary name in out_dir that has
+ * the owner and mode of dir/data.mdb (0640) before its first byte, fsynced,
+ * checked to open as an environment of STORE_SCHEMA_VERSION, renamed to
+ * data.mdb, and out_dir (and its parent, when created) fsynced. No lock.mdb
+ * is made. info (may be NULL) gets the sizes.
+ * Returns 0; ENOTEMPTY or ENOTDIR (out_dir is not an absent or empty
+ * directory); ENOENT (no dir/data.mdb); EPERM (the owner of the data cannot
+ * be given to the copy: run as root or as that owner); STORE_CORRUPT or
+ * MDB_INVALID (the copy does not read back as this schema); STORE_BADARG
+ * (a path too long); another LMDB code or errno. On failure out_dir holds no
+ * data.mdb and no temporary file, and is removed if this call created it.
+ * Any thread, any process (cetctl); blocks for the copy (I/O-bound; the
+ * owner's writes meanwhile cannot reuse the snapshot's pages, so data.mdb may
+ * grow by what they write).
+ */
+int store_backup(const char *dir, const char *out_dir, store_copy_info_t *info);
+/**
+ * Puts a backup into dir as its data.mdb. backup is a store_backup directory
+ * (or the path of its data.mdb); it is checked first (it opens as an
+ * environment of STORE_SCHEMA_VERSION), so a bad one changes nothing. dir
+ * must be absent (created with the owner and mode of the backup's directory)
+ * or empty; with force it may hold data, which is replaced. dir's lock
+ * (STORE_LOCK_FILE) is taken before anything in it changes and held to the
+ * end, so a directory that a process (cetd, a writing cetctl) holds gives
+ * STORE_LOCKED and is left alone, and no cetd can start on it meanwhile; the
+ * lock file gets the backup's owner, for the next owner to open. The backup
+ * is copied under a temporary name with its owner and mode, fsynced, checked
+ * again, renamed over data.mdb; the old lock.mdb (the replaced data's reader
+ * table) is removed and dir fsynced. info (may be NULL) gets the sizes.
+ * Returns 0; STORE_LOCKED; ENOTEMPTY (dir holds something, without force);
+ * ENOTDIR; ENOENT (no backup); EPERM (the backup's owner cannot be given);
+ * STORE_CORRUPT or MDB_INVALID (not a backup of this schema); STORE_BADARG;
+ * another LMDB code or errno. On failure before the rename dir's data is as
+ * it was; after it (only the final fsync can fail) the backup is in place.
+ * The invariant check is the caller's (cetctl restore runs cetctl check).
+ */
+int store_restore(const char *backup, const char *dir, bool force, store_copy_info_t *info);
+
 /**
  * Begins a read txn (MDB_RDONLY) for a short job; end it with store_abort
  * (or store_commit) on the same thread. Map growth waits for it to end, so
@@ -439,15 +490,36 @@ void store_read_txn_free(store_read_txn_t *rt);
 
 /**
  * Begins a write txn. Only one may exist at a time in the process (LMDB);
- * outside cetctl it is the writer thread's alone.
+ * outside cetctl it is the writer thread's alone. STORE_PANIC once a
+ * commit's flush has failed in this process (see store_commit): restart it.
  */
 int store_write_begin(store_t *st, store_txn_t **txn);
 /**
  * Commits txn (a write txn, or ends a store_read_begin txn). On STORE_MAP_FULL the txn is
  * gone: call store_grow and redo the work (store_write_run and the writer do).
  * A full disk gives ENOSPC, EDQUOT, EFBIG or EIO (store_rc_is_nospace).
+ * With sync (store_options_t), a write txn is durable when this returns 0:
+ * LMDB writes and fdatasyncs the txn's pages, then writes the meta page
+ * synchronously. One write commit in CET_FSYNC_SAMPLE_EVERY makes that last
+ * flush a separate, timed fdatasync (MDB_NOMETASYNC for that commit: the
+ * same flushes in the same order). If such a flush fails (an errno, EIO),
+ * the txn is visible to readers but of unknown fate on disk, and every later
+ * store_write_begin gives STORE_PANIC.
  */
 int store_commit(store_txn_t *txn);
+/* What a store_commit_timed did (the writer's commit and fsync histograms). */
+typedef struct store_commit_info {
+    bool wrote;        /* a write txn that changed something committed: LMDB wrote a meta page */
+    uint64_t sync_ns;  /* the timed last flush's duration; 0 when this commit was not timed
+                          (without sync, !wrote, or not the one in CET_FSYNC_SAMPLE_EVERY) */
+} store_commit_info_t;
+/**
+ * store_commit, saying in *info (caller's memory, never NULL) whether the
+ * txn wrote anything and, when it was timed, how long its last flush took. A write txn that
+ * changed nothing (an idle expiry tick) commits without any I/O and is not
+ * flushed.
+ */
+int store_commit_timed(store_txn_t *txn, store_commit_info_t *info);
 void store_abort(store_txn_t *txn);
 /**
  * Grows the map by CET_MAP_GROW_FACTOR (up to CET_MAP_BYTES_MAX, then

@@ -38,6 +38,9 @@ struct store {
     MDB_dbi dbi[STORE_DB__COUNT];
     _Atomic size_t map_bytes;
     bool read_only;
+    bool sync;              /* opened with sync (not MDB_NOSYNC) */
+    unsigned unsampled;     /* write commits since the last one whose flush was timed */
+    _Atomic bool flush_failed; /* a timed commit's flush failed: no write txn begins again */
     pthread_mutex_t grow_lock;
     store_gate_t gate;
     int lock_fd;            /* the flocked STORE_LOCK_FILE, -1 when read only */
@@ -52,5 +55,11 @@ struct store {
 MDB_dbi store_dbi(const store_t *st, store_db_t db);
 /** Rebuilds regidx from the `reg` database (store_open). */
 int regidx_rebuild(store_t *st);
+/**
+ * Takes dir's lock (an exclusive flock on dir/STORE_LOCK_FILE, created 0640)
+ * and writes "pid\nowner\n" into it. 0 and *fd (close it to release),
+ * STORE_LOCKED when another process holds it, or errno.
+ */
+int store_dir_lock(const char *dir, const char *owner, int *fd);
 
 #endif

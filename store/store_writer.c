@@ -28,6 +28,17 @@ struct store_mailbox {
     void *ctx;
 };
 
+/* A latency histogram the writer thread alone adds to (store_writer_stats reads it). */
+typedef struct latency_hist {
+    _Atomic uint64_t bucket[CET_COMMIT_LATENCY_BUCKETS_MAX + 1];
+    _Atomic uint64_t sum_ns;
+} latency_hist_t;
+
+/* 50 µs (a commit without fsync) to 5 s (a disk in trouble). */
+const uint64_t store_latency_bucket_ns[CET_COMMIT_LATENCY_BUCKETS_MAX] = {
+    50000,    100000,   250000,    500000,    1000000,   2500000,    5000000,
+    10000000, 25000000, 50000000, 100000000, 250000000, 1000000000, 5000000000};
+
 typedef struct ring_slot {
     _Atomic size_t seq;
     store_req_t *req;
@@ -54,6 +65,8 @@ struct store_writer {
     _Atomic uint64_t n_batches, n_requests, n_failed, n_grows, n_full;
     _Atomic bool full_now;
     _Atomic uint64_t hist[12];
+    _Atomic uint64_t batch_sum;
+    latency_hist_t commit_lat, fsync_lat;
 };
 
 /* ---- mailboxes ---- */
@@ -190,6 +203,36 @@ static void count_batch(store_writer_t *w, int n)
     int b = 0;
     while (b < 11 && n >= (1 << b)) b++;
     atomic_fetch_add_explicit(&w->hist[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->batch_sum, (uint64_t)n, memory_order_relaxed);
+}
+
+static void latency_add(latency_hist_t *h, uint64_t ns)
+{
+    int b = 0;
+    while (b < CET_COMMIT_LATENCY_BUCKETS_MAX && ns > store_latency_bucket_ns[b]) b++;
+    atomic_fetch_add_explicit(&h->bucket[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->sum_ns, ns, memory_order_relaxed);
+}
+
+static void latency_load(latency_hist_t *h, store_latency_hist_t *out)
+{
+    for (int b = 0; b <= CET_COMMIT_LATENCY_BUCKETS_MAX; b++)
+        out->bucket[b] = atomic_load_explicit(&h->bucket[b], memory_order_relaxed);
+    out->sum_ns = atomic_load_explicit(&h->sum_ns, memory_order_relaxed);
+}
+
+/* Commits txn; a commit that wrote is timed into the commit and fsync histograms. */
+static int commit_timed(store_writer_t *w, store_txn_t *txn)
+{
+    store_commit_info_t info;
+    uint64_t t0 = cet_mono_ns();
+    int rc = store_commit_timed(txn, &info);
+    uint64_t commit_ns = cet_mono_ns() - t0;
+    if (rc == 0 && info.wrote) {
+        latency_add(&w->commit_lat, commit_ns);
+        if (info.sync_ns) latency_add(&w->fsync_lat, info.sync_ns);
+    }
+    return rc;
 }
 
 /*
@@ -213,7 +256,7 @@ static int run_txn(store_writer_t *w, store_req_t **reqs, int n, bool tick)
         }
         reqs[i]->status = r;
     }
-    return store_commit(txn);
+    return commit_timed(w, txn);
 abort:
     store_abort(txn);
     return rc;
@@ -366,6 +409,9 @@ void store_writer_stats(store_writer_t *w, store_writer_stats_t *out)
     out->full_batches = atomic_load(&w->n_full);
     out->full = atomic_load(&w->full_now);
     for (int i = 0; i < 12; i++) out->batch_hist[i] = atomic_load(&w->hist[i]);
+    out->batch_sum = atomic_load(&w->batch_sum);
+    latency_load(&w->commit_lat, &out->commit);
+    latency_load(&w->fsync_lat, &out->fsync);
     size_t head = atomic_load(&w->head);
     out->queue_depth = head >= w->tail ? head - w->tail : 0;
 }

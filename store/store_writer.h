@@ -113,6 +113,26 @@ typedef struct store_writer_hooks {
     void *ctx;
 } store_writer_hooks_t;
 
+/*
+ * Upper bounds, in nanoseconds, of the buckets of the commit and fsync
+ * latency histograms (ascending); one more bucket holds the rest (+Inf).
+ */
+extern const uint64_t store_latency_bucket_ns[CET_COMMIT_LATENCY_BUCKETS_MAX];
+
+/* A latency histogram: per-bucket counts (not cumulative) and their sum. */
+typedef struct store_latency_hist {
+    uint64_t bucket[CET_COMMIT_LATENCY_BUCKETS_MAX + 1]; /* [i]: <= bound i and > bound i-1 */
+    uint64_t sum_ns;
+} store_latency_hist_t;
+
+/** The number of observations in h (the sum of its buckets). */
+static inline uint64_t store_latency_count(const store_latency_hist_t *h)
+{
+    uint64_t n = 0;
+    for (int i = 0; i <= CET_COMMIT_LATENCY_BUCKETS_MAX; i++) n += h->bucket[i];
+    return n;
+}
+
 typedef struct store_writer_stats {
     uint64_t batches;          /* committed txns */
     uint64_t requests;         /* requests completed */
@@ -120,8 +140,18 @@ typedef struct store_writer_stats {
     uint64_t map_grows;
     uint64_t full_batches;     /* aborted for lack of space (part of failed_batches) */
     bool full;                 /* the last batch found the disk full */
-    uint64_t batch_hist[12];   /* batch sizes: bucket i holds sizes < 2^i (last: rest) */
+    uint64_t batch_hist[12];   /* sizes of committed non-empty batches: bucket i holds
+                                  sizes < 2^i (last: rest) */
+    uint64_t batch_sum;        /* requests in the batches of batch_hist (its sum) */
     uint64_t queue_depth;      /* now */
+    /* Every committed txn that wrote (a tick that expired nothing does not):
+     * store_commit_timed, from the start of LMDB's commit to durable (with
+     * sync: pages written and flushed, meta page written and flushed). */
+    store_latency_hist_t commit;
+    /* The last flush alone (store_commit_info_t.sync_ns: the fdatasync of
+     * the meta page) of one of those commits in CET_FSYNC_SAMPLE_EVERY;
+     * empty when the store has no sync. */
+    store_latency_hist_t fsync;
 } store_writer_stats_t;
 
 /** Starts the writer thread over st. hooks may be NULL. */
@@ -139,6 +169,10 @@ void store_writer_kick(store_writer_t *w);
  * thread. Mailboxes must stay alive until their loops ran the completions.
  */
 void store_writer_stop(store_writer_t *w);
+/**
+ * A snapshot of the writer's counters, from any thread (relaxed atomic
+ * loads, no lock: each counter is exact, two counters may be one batch apart).
+ */
 void store_writer_stats(store_writer_t *w, store_writer_stats_t *out);
 
 #endif

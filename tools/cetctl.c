@@ -26,6 +26,9 @@ static void usage(FILE *f)
           "         --data DIR [--format data|csv|xlsx] [--out FILE] [--school CODE]\n"
           "  template roster|campuses|scores|sitting [--format csv|xlsx] [--out FILE]\n"
           "  check --data DIR\n"
+          "  backup --data DIR OUT           (online, beside a running cetd; OUT new or empty)\n"
+          "  restore --data DIR [--force] BACKUP   (DIR new or empty, or --force if no process "
+          "holds it; then check)\n"
           "  stats --data DIR\n"
           "  staff add --data DIR --user U --role school|province|support --scope CODE\n"
           "            --password-file F\n"
@@ -59,6 +62,7 @@ int main(int argc, char **argv)
         {"stats", ctl_cmd_stats},     {"staff", ctl_cmd_staff},
         {"bench-prep", ctl_cmd_bench_prep}, {"debug-corrupt", ctl_cmd_debug_corrupt},
         {"bench-paid", ctl_cmd_bench_paid}, {"template", ctl_cmd_template},
+        {"backup", ctl_cmd_backup},   {"restore", ctl_cmd_restore},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(argv[1], cmds[i].name) == 0) return cmds[i].fn(argc - 2, argv + 2);

@@ -8,7 +8,8 @@
   - X-Request-Id: taken from the edge or made, sent back, in error JSON and logs;
   - logs are logfmt in UTC;
   - /livez, /readyz (writer alive, disk floor);
-  - /metrics passes promtool check metrics (when promtool is installed);
+  - /metrics passes promtool check metrics (when promtool is installed), with the
+    commit and fsync latency histograms from the start;
   - --trusted-proxy: X-Forwarded-For believed from a trusted TCP peer only (an
     unusable one is a 400);
   - --socket-mode: the unix socket's mode.
@@ -249,6 +250,9 @@ class ServiceTest(harness.EngineCase):
         text = body.decode()
         for fam in ("cetd_build_info", "process_cpu_seconds_total", "process_open_fds",
                     "cetd_commit_batch_size_sum", "cetd_registrations_total",
+                    'cetd_commit_seconds_bucket{le="+Inf"}', "cetd_commit_seconds_sum",
+                    "cetd_commit_seconds_count", 'cetd_fsync_seconds_bucket{le="0.001"}',
+                    "cetd_fsync_seconds_sum", "cetd_fsync_seconds_count",
                     "cetd_commit_queue_depth", "cetd_connections_deadline_closed_total"):
             self.assertIn(fam, text)
         types = re.findall(r"^# TYPE (\S+)", text, re.M)

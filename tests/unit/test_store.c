@@ -1,9 +1,12 @@
-/* Unit tests of store/: records, secondary indexes, expiry index, map growth. */
+/* Unit tests of store/: records, secondary indexes, expiry index, map growth, backups. */
 #include "store/store.h"
 #include "store/store_regidx.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 
 #include "base/cet_base.h"
 #include "base/cet_err.h"
@@ -441,6 +444,95 @@ static void test_walks(store_t *st)
     store_abort(txn);
 }
 
+/* store_commit_timed: a txn that changed nothing is no write and no flush. */
+static void test_commit_timed(void)
+{
+    char *dir = cet_test_tmpdir();
+    char keep[256];
+    cet_strlcpy(keep, dir, sizeof keep);
+    store_options_t opt = {.dir = keep, .sync = true, .map_bytes = 4 << 20};
+    store_t *st = NULL;
+    CHECK_EQ(store_open(&opt, &st), 0);
+    store_txn_t *txn;
+    store_commit_info_t info;
+    CHECK_EQ(store_write_begin(st, &txn), 0);
+    CHECK_EQ(store_commit_timed(txn, &info), 0);
+    CHECK(!info.wrote && info.sync_ns == 0);
+    CHECK_EQ(store_write_begin(st, &txn), 0);
+    CHECK_EQ(store_meta_put_u64(txn, st, "x", 1), 0);
+    CHECK_EQ(store_commit_timed(txn, &info), 0);
+    CHECK(info.wrote && info.sync_ns > 0);
+    CHECK_EQ(store_read_begin(st, &txn), 0);
+    CHECK_EQ(store_commit_timed(txn, &info), 0);
+    CHECK(!info.wrote);
+    store_close(st);
+    cet_test_rmdir(keep);
+}
+
+static int file_mode(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (int)(sb.st_mode & 07777) : -1;
+}
+
+/* store_backup beside a writing owner, and store_restore's refusals and result. */
+static void test_backup_restore(void)
+{
+    char *tmp = cet_test_tmpdir();
+    char root[256], data[300], out[300], again[300], bad[300];
+    cet_strlcpy(root, tmp, sizeof root);
+    snprintf(data, sizeof data, "%s/data", root);
+    snprintf(out, sizeof out, "%s/backup", root);
+    snprintf(again, sizeof again, "%s/restored", root);
+    snprintf(bad, sizeof bad, "%s/bad", root);
+    store_t *st = open_store(data, 4 << 20); /* the owner: holds data's lock */
+    grow_st = st; /* fill_many_cb's store */
+    fill_arg_t f = {0, 5000};
+    CHECK_EQ(store_write_run(st, fill_many_cb, &f), 0);
+    mode_t old_umask = umask(0); /* the backup's mode is the data's, not the umask's */
+    store_copy_info_t info;
+    CHECK_EQ(store_backup(data, out, &info), 0);
+    umask(old_umask);
+    CHECK(info.bytes > 0 && info.source_bytes > 0);
+    CHECK_EQ(file_mode(out, "data.mdb"), file_mode(data, "data.mdb"));
+    CHECK_EQ(file_mode(out, "data.mdb"), 0640);
+    CHECK_EQ(file_mode(out, "lock.mdb"), -1);
+    /* written after the backup: not in it */
+    fill_arg_t g = {5000, 5100};
+    CHECK_EQ(store_write_run(st, fill_many_cb, &g), 0);
+    CHECK_EQ(store_backup(data, out, NULL), ENOTEMPTY);
+    CHECK_EQ(store_backup(out, again, NULL), 0); /* a backup of a backup is fine */
+    cet_test_rmdir(again);
+    CHECK_EQ(store_backup(bad, again, NULL), ENOENT);
+    CHECK_EQ(file_mode(root, "restored"), -1); /* nothing left behind */
+    /* the owner holds data: a restore onto it is refused, even with force */
+    CHECK_EQ(store_restore(out, data, true, NULL), STORE_LOCKED);
+    CHECK_EQ(store_restore(out, data, false, NULL), ENOTEMPTY);
+    store_close(st);
+    /* not a backup: refused before dir is touched */
+    CHECK_EQ(mkdir(bad, 0750), 0);
+    char junk[320];
+    snprintf(junk, sizeof junk, "%s/data.mdb", bad);
+    int fd = open(junk, O_WRONLY | O_CREAT, 0640);
+    CHECK(fd >= 0 && write(fd, "not lmdb", 8) == 8);
+    close(fd);
+    CHECK(store_restore(bad, again, false, NULL) != 0);
+    CHECK_EQ(file_mode(root, "restored"), -1);
+    /* into a new directory, and with force over the data it came from */
+    CHECK_EQ(store_restore(out, again, false, &info), 0);
+    CHECK_EQ(file_mode(again, "data.mdb"), 0640);
+    CHECK_EQ(store_restore(out, data, true, NULL), 0);
+    CHECK_EQ(file_mode(data, "lock.mdb"), -1); /* the replaced data's reader table is gone */
+    for (int k = 0; k < 2; k++) {
+        st = open_store(k ? data : again, 0);
+        CHECK_EQ(count_db(st, STORE_DB_SCORE), 5000);
+        store_close(st);
+    }
+    cet_test_rmdir(root);
+}
+
 int main(void)
 {
     char *dir = cet_test_tmpdir();
@@ -469,5 +561,7 @@ int main(void)
     cet_test_rmdir(keep);
     test_grow();
     test_schema_version();
+    test_commit_timed();
+    test_backup_restore();
     return cet_test_done("test_store");
 }

@@ -156,6 +156,21 @@ static void test_many(void)
     CHECK(s.batches < (uint64_t)THREADS * PER_THREAD);
     printf("many: %d requests in %llu batches\n", THREADS * PER_THREAD,
            (unsigned long long)s.batches);
+    /* every batch that wrote is timed, and (sync) its last flush too; the sums
+     * are the batch sizes' and the flush is part of the commit */
+    uint64_t timed = store_latency_count(&s.commit);
+    CHECK(timed >= 1 && timed <= s.batches);
+    uint64_t flushes = store_latency_count(&s.fsync); /* one commit in CET_FSYNC_SAMPLE_EVERY */
+    CHECK(flushes >= 1 && flushes <= timed / CET_FSYNC_SAMPLE_EVERY + 1);
+    CHECK(s.fsync.sum_ns > 0 && s.fsync.sum_ns <= s.commit.sum_ns);
+    uint64_t sized = 0;
+    for (int i = 0; i < 12; i++) sized += s.batch_hist[i];
+    CHECK(s.batch_sum >= THREADS * PER_THREAD && s.batch_sum >= sized);
+    for (int b = 1; b < CET_COMMIT_LATENCY_BUCKETS_MAX; b++)
+        CHECK(store_latency_bucket_ns[b] > store_latency_bucket_ns[b - 1]);
+    printf("many: commit %.3f ms, fsync %.3f ms on average\n",
+           (double)s.commit.sum_ns / 1e6 / (double)timed,
+           (double)s.fsync.sum_ns / 1e6 / (double)flushes);
 }
 
 /* ---- one failing request sinks its whole batch, nothing half-applied ---- */
