@@ -61,6 +61,9 @@
     X(REGISTRATION_NOT_FOUND, "registration_not_found", 404, "no registration for this subject") \
     X(ORDER_NOT_FOUND, "order_not_found", 404, "no such payment order")                         \
     X(REVIEW_NOT_FOUND, "review_not_found", 404, "no CET6 review for this account")             \
+    X(ACCOUNT_NOT_FOUND, "account_not_found", 404, "no account has this account ID")            \
+    X(RECOVERY_NOT_FOUND, "recovery_not_found", 404,                                            \
+      "no account is bound to this roster record in the latest sitting")                       \
     X(METHOD_NOT_ALLOWED, "method_not_allowed", 405, "this method is not allowed here")         \
     X(EMAIL_TAKEN, "email_taken", 409, "an account with this email already exists")             \
     X(WINDOW_CLOSED, "window_closed", 409, "the registration window is not open")               \
@@ -89,6 +92,8 @@
     X(REVIEW_NOT_EDITABLE, "review_not_editable", 409,                                          \
       "only a rejected CET6 review may be edited or deleted")                                   \
     X(ORDER_CLOSED, "order_closed", 409, "this payment order is no longer open")                \
+    X(RECORD_NOT_BOUND, "record_not_bound", 409, "no account is bound to this roster record")   \
+    X(RESET_TOKEN_USED, "reset_token_used", 409, "this password reset link was already used")   \
     X(IDEMPOTENCY_CONFLICT, "idempotency_conflict", 422,                                        \
       "this Idempotency-Key was used for a different request")                                  \
     X(INVALID_FIELD, "invalid_field", 422, "a field has an invalid value")                      \
@@ -105,6 +110,9 @@
     X(REVIEW_REFUSED, "review_refused", 422,                                                    \
       "no passed CET4 score matches this ticket number with your ID number or name")            \
     X(AMOUNT_MISMATCH, "amount_mismatch", 422, "the notice amount does not match the order")    \
+    X(RESET_TOKEN_INVALID, "reset_token_invalid", 422, "this password reset link is not valid") \
+    X(RESET_TOKEN_EXPIRED, "reset_token_expired", 422,                                          \
+      "this password reset link has expired: ask for a new one")                               \
     X(SHEET_UNREADABLE, "sheet_unreadable", 422,                                                \
       "the file is not a CSV, tab-separated text or .xlsx workbook that can be read")          \
     X(SHEET_TOO_LARGE, "sheet_too_large", 413, "the file is too large")                        \

@@ -138,12 +138,29 @@
 #define CET_ACCOUNT_CLIENT_PER_MIN_MAX 60 /* accounts created per client address */
 #define CET_LOOKUP_PER_MIN_MAX 30        /* roster lookups per account */
 #define CET_LOOKUP_CLIENT_PER_MIN_MAX 60 /* roster lookups per client address */
-#define CET_RECOVERY_PER_MIN_MAX 5
+#define CET_RECOVERY_PER_MIN_MAX 5      /* account recovery per client address */
+#define CET_RESET_PER_EMAIL_PER_MIN_MAX 3 /* password-reset mails asked for one (normalized) email */
+#define CET_RESET_PER_CLIENT_PER_MIN_MAX 10 /* password-reset requests and confirms per client */
 #define CET_RATE_GROUP_SLOTS 8           /* rate-limit slots probed together (two groups a key) */
 #define CET_RATE_STRIPES_MAX 256         /* locks over the rate-limit slots */
 #define CET_RATE_WINDOW_MS 60000         /* a rate limit's window */
 #define CET_RATE_KEY_BYTES_MAX 256       /* "scope:key" looked up in the table */
 #define CET_RATE_EVICT_COUNT_MAX 1       /* a live bucket this light may be reused when none is idle */
+
+/* ---- the account lifecycle: reset tokens, sessions of an account, mail ---- */
+#define CET_RESET_TTL_S 1800             /* a password-reset link is valid 30 minutes */
+#define CET_RESET_SWEEP_MAX 8            /* reset records looked at (expired ones deleted) per request */
+#define CET_ACCOUNT_SESSIONS_BATCH_MAX 64 /* sessions of one account ended per pass (passes repeat) */
+#define CET_ACCOUNT_SESSIONS_PASSES_MAX 64 /* passes: at most 4096 sessions of one account ended at once */
+#define CET_URL_BYTES_MAX 512            /* --public-url, --smtp-url */
+#define CET_MAIL_SUBJECT_BYTES_MAX 256   /* UTF-8 subject of an outbox mail */
+#define CET_MAIL_BODY_BYTES_MAX 4096     /* UTF-8 text of an outbox mail */
+#define CET_MAIL_MESSAGE_BYTES_MAX 16384 /* one composed MIME message (headers + base64) */
+#define CET_MAIL_BATCH_MAX 32            /* outbox mails the sender takes per pass */
+#define CET_MAIL_POLL_MS 1000            /* the sender looks at the outbox at least this often */
+#define CET_MAIL_RETRY_MIN_MS 1000       /* first wait after the SMTP server failed */
+#define CET_MAIL_RETRY_MAX_MS 60000      /* the wait doubles up to this */
+#define CET_MAIL_TIMEOUT_S 30            /* one SMTP transaction */
 
 /* ---- holds ---- */
 #define CET_HOLD_TTL_DEFAULT_S 86400
@@ -232,6 +249,9 @@ _Static_assert(CET_ORDER_SUBJECTS_MAX >= CET_CANDIDATE_REGS_MAX, "one order can 
 _Static_assert(CET_CANDIDATE_REGS_MAX >= 4, "two written levels, each with its oral");
 _Static_assert(CET_ROOM_SEATS_DEFAULT <= CET_ROOM_SEATS_MAX, "a default room fits two digits");
 _Static_assert(CET_ORDER_TTL_S < CET_HOLD_TTL_DEFAULT_S, "an order times out before its holds");
+_Static_assert(CET_MAIL_RETRY_MIN_MS <= CET_MAIL_RETRY_MAX_MS, "mail retry bounds");
+_Static_assert(CET_MAIL_SUBJECT_BYTES_MAX + CET_MAIL_BODY_BYTES_MAX < CET_MAIL_MESSAGE_BYTES_MAX / 2,
+               "a mail's text fits its message in base64 with headers");
 _Static_assert(CET_SHEET_FIELDS_MAX <= 64, "a row's number-cell mask is a uint64_t");
 _Static_assert(CET_SHEET_XLSX_CELL_BYTES_MAX < CET_SHEET_ROW_BYTES_MAX, "a cell fits in a row");
 _Static_assert(CET_SHEET_XLSX_PART_BYTES_MAX < (1ULL << 31) - CET_SHEET_XLSX_STRINGS_MAX - 4096,

@@ -43,6 +43,7 @@ typedef struct eng_options {
     const uint8_t *payment_secret; /* HMAC-SHA256 key of payment notices */
     size_t payment_secret_len;
     const char *pay_url_base; /* where the payment platform is ("http://127.0.0.1:8090/pay") */
+    const char *public_url;   /* base of the links in mail ("https://cet.example"; --public-url) */
 } eng_options_t;
 
 /**
@@ -88,6 +89,11 @@ typedef enum eng_op_kind {
     ENG_OP_STAFF_GROUP_PAY,   /* record a group payment of locked registrations */
     ENG_OP_STAFF_CAPACITY,    /* set an offer's capacity */
     ENG_OP_TICKETS,           /* arrange a campus-subject or set a campus's rooms (eng_tickets.c) */
+    /* the account lifecycle (eng_account.c) */
+    ENG_OP_RESET_REQUEST,     /* in.email, in.token_key/token_out: queue the reset link */
+    ENG_OP_RESET_CONFIRM,     /* in.token_key, in.pwhash: new password, every session ends */
+    ENG_OP_PASSWORD_CHANGE,   /* in.pwhash, in.token_key (the caller's session stays) */
+    ENG_OP_STAFF_REBIND,      /* support: in.id_type/id_number/name -> in.target */
     ENG_OP__COUNT
 } eng_op_kind_t;
 
@@ -164,6 +170,14 @@ typedef struct eng_result {
             uint32_t seats;               /* ARRANGE: seats given; ROOMS: seats of the rooms */
             int64_t arranged_at;          /* ARRANGE: the run that last changed a seat */
         } tickets;
+        struct {                          /* RESET_CONFIRM, PASSWORD_CHANGE */
+            int32_t sessions_ended;       /* live sessions of the account that ended */
+        } password;
+        struct {                          /* STAFF_REBIND */
+            uint8_t from[16], to[16];     /* the accounts the binding moved between */
+            uint32_t roster_no;
+            char subjects[CET_CANDIDATE_REGS_MAX + 1]; /* the registrations that moved */
+        } rebind;                         /* (RESET_REQUEST has no data: one answer for all) */
     } u;
 } eng_result_t;
 _Static_assert(sizeof(eng_result_t) <= CET_IDEM_BODY_BYTES_MAX, "a result fits its idem record");
@@ -189,6 +203,7 @@ typedef struct eng_op {
     struct {
         char email[CET_EMAIL_BYTES];
         char pwhash[CET_PWHASH_BYTES];
+        char pwhash_seen[CET_PWHASH_BYTES]; /* the stored hash a password was verified against */
         uint8_t token_key[32];
         uint8_t id_type;
         char id_number[CET_ID_NUMBER_BYTES];

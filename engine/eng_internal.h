@@ -58,5 +58,15 @@ int eng_reg_remove(eng_t *e, store_txn_t *txn, const store_reg_t *reg);
 typedef struct eng_tickets_index eng_tickets_index_t;
 /** Frees the arrangement's index of registrations by offer (eng_close). */
 void eng_tickets_index_free(eng_tickets_index_t *x);
+/*
+ * The account lifecycle (eng_account.c): the applies of ENG_OP_RESET_REQUEST,
+ * _RESET_CONFIRM, _PASSWORD_CHANGE and _STAFF_REBIND, and the notice mail of
+ * an email change. Writer thread, inside the batch's txn; same contract as
+ * every apply (0, a cet_err_t with its answer set, or a storage code).
+ */
+int eng_account_apply(eng_op_t *op, store_txn_t *txn);
+/** Queues the notice to old_email that the account's email is now new_email. */
+int eng_account_mail_email_changed(eng_t *e, store_txn_t *txn, const char *old_email,
+                                   const char *new_email, int64_t now);
 
 #endif

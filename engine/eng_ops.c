@@ -204,6 +204,8 @@ static int apply_email_change(eng_op_t *op, store_txn_t *txn)
     rc = store_account_put(txn, op->eng->st, &a, true);
     if (rc == STORE_EXISTS) return CET_E_EMAIL_TAKEN;
     if (rc) return rc;
+    /* the notice goes to the old address, in this same commit (eng_account.c) */
+    if ((rc = eng_account_mail_email_changed(op->eng, txn, old, a.email, op->now))) return rc;
     memcpy(op->res.u.account.id, a.id, 16);
     cet_strlcpy(op->res.u.account.email, a.email, sizeof op->res.u.account.email);
     return 0;
@@ -867,7 +869,8 @@ static int apply_staff_capacity(eng_op_t *op, store_txn_t *txn)
 static bool op_is_staff(eng_op_kind_t k)
 {
     return k == ENG_OP_STAFF_REVIEW_DECIDE || k == ENG_OP_STAFF_LOCK ||
-           k == ENG_OP_STAFF_GROUP_PAY || k == ENG_OP_STAFF_CAPACITY || k == ENG_OP_TICKETS;
+           k == ENG_OP_STAFF_GROUP_PAY || k == ENG_OP_STAFF_CAPACITY || k == ENG_OP_TICKETS ||
+           k == ENG_OP_STAFF_REBIND;
 }
 
 /*
@@ -880,7 +883,8 @@ static void op_check_preconditions(const eng_op_t *op)
     static const uint8_t zero[16];
     eng_op_kind_t k = op->kind;
     bool by_account = k != ENG_OP_ACCOUNT_CREATE && k != ENG_OP_SESSION_DELETE &&
-                      k != ENG_OP_PAY_NOTICE && !op_is_staff(k) &&
+                      k != ENG_OP_PAY_NOTICE && k != ENG_OP_RESET_REQUEST &&
+                      k != ENG_OP_RESET_CONFIRM && !op_is_staff(k) &&
                       !(k == ENG_OP_SESSION_CREATE && op->staff[0]);
     bool ok = true;
     if (by_account) ok = memcmp(op->account, zero, 16) != 0;
@@ -914,6 +918,18 @@ static void op_check_preconditions(const eng_op_t *op)
              (op->in.tickets->what == ENG_TICKETS_ROOMS ||
               (op->in.tickets->what == ENG_TICKETS_ARRANGE && op->in.subject)) &&
              op->in.tickets->n_rooms <= CET_ROOMS_BODY_MAX;
+        break;
+    case ENG_OP_RESET_REQUEST:
+        ok = ok && op->in.email[0] && strlen(op->in.token_out) == 64;
+        break;
+    case ENG_OP_RESET_CONFIRM:
+        ok = ok && op->in.pwhash[0];
+        break;
+    case ENG_OP_PASSWORD_CHANGE:
+        ok = ok && op->in.pwhash[0] && op->in.pwhash_seen[0];
+        break;
+    case ENG_OP_STAFF_REBIND:
+        ok = ok && op->in.id_type && op->in.id_number[0] && op->in.name[0];
         break;
     default:
         break;
@@ -966,6 +982,11 @@ static int apply_kind(eng_op_t *op, store_txn_t *txn)
         return apply_staff_capacity(op, txn);
     case ENG_OP_TICKETS:
         return eng_tickets_apply(op, txn);
+    case ENG_OP_RESET_REQUEST:
+    case ENG_OP_RESET_CONFIRM:
+    case ENG_OP_PASSWORD_CHANGE:
+    case ENG_OP_STAFF_REBIND:
+        return eng_account_apply(op, txn);
     case ENG_OP__COUNT:
         break;
     }

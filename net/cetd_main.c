@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <ini.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -34,6 +35,7 @@
 #include "net/net_api.h"
 #include "net/net_ticket_pdf.h"
 #include "net/net_captcha.h"
+#include "net/net_mail.h"
 
 #define PAY_URL_SIMULATOR "http://127.0.0.1:8090/pay"
 
@@ -83,7 +85,13 @@ static void usage(FILE *f)
             "  --unix-conns-max N         ... per unix listener (h2o) and core (default %d)\n"
             "  --disk-free-min MIB        /readyz fails below this free space (default %llu)\n"
             "  --dev                      development: no payment secret needed, the payment\n"
-            "                             simulator as --pay-url, any secret file mode\n",
+            "                             simulator as --pay-url, any secret file mode\n"
+            "  --smtp-url URL             smtp://HOST:PORT or smtps://HOST:PORT: where the outbox's\n"
+            "                             mail goes (none: mail waits in the outbox)\n"
+            "  --smtp-ca-file FILE        PEM CA certificates for the SMTP server's TLS (default:\n"
+            "                             the system's)\n"
+            "  --mail-from ADDR           sender of that mail (default noreply@localhost)\n"
+            "  --public-url URL           base of the links in mail (default http://localhost)\n",
             CET_ORDER_TTL_S, CET_CONNS_PER_CORE_MAX, CET_UNIX_CONNS_PER_CORE_MAX,
             (unsigned long long)(CET_DISK_FREE_MIN_BYTES >> 20));
 }
@@ -102,6 +110,7 @@ typedef struct settings {
     long hold_ttl_s, order_ttl_s;
     bool captcha, sync, dev, check_only;
     const char *secret_file, *pay_url, *log_file, *socket_group, *captcha_answers;
+    const char *smtp_url, *smtp_ca_file, *mail_from, *public_url; /* the outbox's mail */
     cet_log_level_t log_level;
     unsigned socket_mode;
     unsigned long long disk_free_min_bytes;
@@ -224,6 +233,16 @@ static int setting_apply(settings_t *s, const char *name, const char *v, bool fr
     } else if (!strcmp(name, "disk-free-min")) {
         if (!num_in(v, 0, 1L << 30, &n)) return BAD("disk-free-min wants MiB, not '%s'", v);
         s->disk_free_min_bytes = (unsigned long long)n << 20;
+    } else if (!strcmp(name, "smtp-url")) {
+        s->smtp_url = v;
+    } else if (!strcmp(name, "smtp-ca-file")) {
+        s->smtp_ca_file = v;
+    } else if (!strcmp(name, "mail-from")) {
+        s->mail_from = v;
+    } else if (!strcmp(name, "public-url")) {
+        if ((strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) || strlen(v) >= CET_URL_BYTES_MAX)
+            return BAD("public-url wants http://HOST or https://HOST[/PATH], not '%s'", v);
+        s->public_url = v;
     } else if (!strcmp(name, "dev")) {
         if (!set_bool(v, &s->dev)) return BAD("dev wants true|false, not '%s'", v);
     } else {
@@ -286,6 +305,10 @@ static const struct option longopts[] = {
     {"disk-free-min", required_argument, NULL, OPT_SETTING},
     {"tcp-conns-max", required_argument, NULL, OPT_SETTING},
     {"unix-conns-max", required_argument, NULL, OPT_SETTING},
+    {"smtp-url", required_argument, NULL, OPT_SETTING},
+    {"smtp-ca-file", required_argument, NULL, OPT_SETTING},
+    {"mail-from", required_argument, NULL, OPT_SETTING},
+    {"public-url", required_argument, NULL, OPT_SETTING},
     {NULL, 0, NULL, 0},
 };
 
@@ -297,6 +320,8 @@ static int settings_parse(int argc, char **argv, settings_t *s)
     s->captcha = s->sync = true;
     s->log_level = CET_LOG_INFO;
     s->disk_free_min_bytes = CET_DISK_FREE_MIN_BYTES;
+    s->mail_from = "noreply@localhost";
+    s->public_url = "http://localhost";
     /* pass 1: --config, --version, --help (the file goes under the flags) */
     int c, idx;
     opterr = 0;
@@ -509,6 +534,9 @@ static void metrics_declare(void)
     net_metrics_declare("ticket_cache_misses", "Admission tickets not in the memory cache.");
     net_metrics_declare("ticket_file_reads", "Admission tickets read from DATA_DIR/tickets.");
     net_metrics_declare("ticket_renders", "Admission tickets rendered as PDF.");
+    net_metrics_declare("mail_sent", "Outbox mails the SMTP server accepted (250).");
+    net_metrics_declare("mail_failed", "Outbox mails the SMTP server refused for good (5xx).");
+    net_metrics_declare("mail_retries", "Sender passes ended by an SMTP server down or busy.");
 }
 
 /* ---- main ---- */
@@ -540,6 +568,17 @@ static void announce_modes(const settings_t *s)
 
 int main(int argc, char **argv)
 {
+    /* The signals cetd serves (net_server_wait_signal) are blocked before any
+     * thread exists, so every thread (the writer, the captcha renderer, the
+     * mail sender) inherits the mask: a SIGTERM that comes early stays pending
+     * for the main thread to drain on, instead of killing the process through
+     * a thread that does not block it. */
+    sigset_t served;
+    sigemptyset(&served);
+    sigaddset(&served, SIGTERM);
+    sigaddset(&served, SIGINT);
+    sigaddset(&served, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &served, NULL);
     settings_t s;
     int rc = settings_parse(argc, argv, &s);
     if (rc >= 0) return rc;
@@ -551,6 +590,16 @@ int main(int argc, char **argv)
     if (secret_read(&s, secret, sizeof secret, &secret_len) || pay_url_check(&s) ||
         data_check(&s) || socket_group_gid(&s, &gid))
         return 2;
+    net_mail_options_t mopt = {s.smtp_url, s.mail_from, s.smtp_ca_file};
+    char why[256];
+    if (net_mail_options_check(&mopt, why, sizeof why)) {
+        fprintf(stderr, "cetd: %s\n", why);
+        return 2;
+    }
+    static char public_base[CET_URL_BYTES_MAX]; /* links add their own '/' */
+    cet_strlcpy(public_base, s.public_url, sizeof public_base);
+    for (size_t pl = strlen(public_base); pl > 0 && public_base[pl - 1] == '/';)
+        public_base[--pl] = 0;
     net_options_t nopt;
     memset(&nopt, 0, sizeof nopt);
     for (unsigned i = 0; i < s.n_listen; i++)
@@ -611,6 +660,7 @@ int main(int argc, char **argv)
         eopt.payment_secret_len = secret_len;
     }
     eopt.pay_url_base = s.pay_url;
+    eopt.public_url = public_base;
     net_captcha_set_enabled(s.captcha);
     if (net_captcha_start() != 0 && s.captcha) {
         fprintf(stderr, "cetd: cannot draw captcha images (see the log); --captcha off to run "
@@ -630,6 +680,15 @@ int main(int argc, char **argv)
     eng_t *eng;
     if ((rc = eng_open(st, &eopt, &eng))) {
         fprintf(stderr, "cetd: cannot start the engine over %s: %s\n", s.data, store_strerror(rc));
+        store_close(st);
+        return 1;
+    }
+    net_mail_t *mail = NULL;
+    if (!mopt.smtp_url) {
+        CET_WARN("cetd: no --smtp-url: mail is kept in the outbox and not sent");
+    } else if ((rc = net_mail_start(st, eng_writer(eng), &mopt, &mail))) {
+        fprintf(stderr, "cetd: cannot start the mail sender: %s\n", strerror(rc));
+        eng_close(eng);
         store_close(st);
         return 1;
     }
@@ -658,6 +717,7 @@ int main(int argc, char **argv)
         nopt.tick_ms = wd_usec / 4000 ? (unsigned)(wd_usec / 4000) : 1;
     net_server_t *srv;
     if ((rc = net_server_start(&nopt, &srv))) { /* net_server_start logged the one line */
+        net_mail_stop(mail);
         eng_close(eng);
         store_close(st);
         return 1;
@@ -670,6 +730,7 @@ int main(int argc, char **argv)
     net_server_drain(srv, 10000);
     net_server_free(srv);
     net_captcha_stop();
+    net_mail_stop(mail); /* before the writer it marks delivered mail through */
     eng_close(eng);
     net_api_free(api);
     store_close(st);

@@ -264,6 +264,10 @@ static const struct {
     [ENG_OP_STAFF_GROUP_PAY] = {200, net_api_render_group_pay},
     [ENG_OP_STAFF_CAPACITY] = {200, net_api_render_capacity},
     [ENG_OP_TICKETS] = {200, net_api_render_tickets},
+    [ENG_OP_RESET_REQUEST] = {202, net_api_render_reset_request},
+    [ENG_OP_RESET_CONFIRM] = {200, net_api_render_reset_confirm},
+    [ENG_OP_PASSWORD_CHANGE] = {200, net_api_render_password},
+    [ENG_OP_STAFF_REBIND] = {200, net_api_render_rebind},
 };
 
 void net_call_reply_op(net_call_t *call)
@@ -374,6 +378,12 @@ static const route_t routes[] = {
     {NET_POST, "/api/v1/payments", net_api_pay_create, NULL, 0, "payments"},
     {NET_GET, "/api/v1/payments/", NULL, net_api_pay_get, 1, "payments_item"},
     {NET_PUT, "/api/v1/account/email", net_api_email_change, NULL, 0, "account_email"},
+    {NET_PUT, "/api/v1/account/password", net_api_password_change, NULL, 0, "account_password"},
+    {NET_GET, "/api/v1/sitting", net_api_sitting_get, NULL, 0, "sitting"},
+    {NET_POST, "/api/v1/password-resets", net_api_reset_request, NULL, 0, "password_resets"},
+    {NET_POST, "/api/v1/password-resets/confirm", net_api_reset_confirm, NULL, 0, "password_resets_confirm"},
+    {NET_POST, "/api/v1/account-recovery", net_api_account_recovery, NULL, 0, "account_recovery"},
+    {NET_POST, "/api/v1/admin/rebindings", net_api_staff_rebind, NULL, 0, "admin_rebindings"},
     {NET_POST, "/api/v1/admin/sessions", net_api_staff_session_create, NULL, 0, "admin_sessions"},
     {NET_DELETE, "/api/v1/admin/sessions", net_api_session_delete, NULL, 0, "admin_sessions"},
     {NET_POST, "/api/v1/admin/reviews/", NULL, net_api_staff_review, 1, "admin_reviews"},

@@ -188,5 +188,16 @@ void net_api_arrangement_create(net_call_t *call);
 void net_api_campus_rooms(net_call_t *call, const char *rest);
 void net_api_ticket_get(net_call_t *call, const char *subject);
 void net_api_tickets_print_all(net_call_t *call);
+/* ---- handlers: the account lifecycle (net_api_lifecycle.c) ---- */
+void net_api_account_recovery(net_call_t *call);
+void net_api_password_change(net_call_t *call);
+void net_api_reset_confirm(net_call_t *call);
+void net_api_reset_request(net_call_t *call);
+void net_api_sitting_get(net_call_t *call);
+void net_api_staff_rebind(net_call_t *call);
+json_t *net_api_render_reset_request(net_call_t *call, const eng_op_t *op);
+json_t *net_api_render_reset_confirm(net_call_t *call, const eng_op_t *op);
+json_t *net_api_render_password(net_call_t *call, const eng_op_t *op);
+json_t *net_api_render_rebind(net_call_t *call, const eng_op_t *op);
 
 #endif

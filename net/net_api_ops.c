@@ -105,11 +105,23 @@ void net_api_metrics_cb(struct evbuffer *out, void *app)
                              "# TYPE cetd_seats_taken gauge\ncetd_seats_taken %llu\n",
                         (unsigned long long)taken);
     store_txn_t *txn;
-    size_t holds = 0;
+    size_t holds = 0, resets = 0, mail_pending = 0, mail_failed = 0;
     if (store_read_begin(api->st, &txn) == 0) {
         store_count(txn, api->st, STORE_DB_EXPIRY, &holds);
+        store_count(txn, api->st, STORE_DB_RESET, &resets);
+        store_mail_count(txn, api->st, STORE_MAIL_PENDING, &mail_pending);
+        store_mail_count(txn, api->st, STORE_MAIL_FAILED, &mail_failed);
         store_abort(txn);
     }
+    evbuffer_add_printf(out,
+                        "# HELP cetd_mail_outbox Mails in the outbox: pending (not yet accepted "
+                        "by the SMTP server) and failed (refused for good).\n"
+                        "# TYPE cetd_mail_outbox gauge\ncetd_mail_outbox{state=\"pending\"} %zu\n"
+                        "cetd_mail_outbox{state=\"failed\"} %zu\n"
+                        "# HELP cetd_password_resets Password-reset records kept (live, used "
+                        "and decoys until swept).\n"
+                        "# TYPE cetd_password_resets gauge\ncetd_password_resets %zu\n",
+                        mail_pending, mail_failed, resets);
     evbuffer_add_printf(out,
                         "# HELP cetd_holds Live entries of the expiry index (holds, empty "
                         "candidates, pending orders).\n# TYPE cetd_holds gauge\ncetd_holds %zu\n",

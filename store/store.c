@@ -47,6 +47,9 @@ static const char *const store_db_names[STORE_DB__COUNT] = {
     [STORE_DB_NOTICE] = "notice",
     [STORE_DB_ROOM] = "room",
     [STORE_DB_ARRANGEMENT] = "arrangement",
+    [STORE_DB_OUTBOX] = "outbox",
+    [STORE_DB_RESET] = "reset",
+    [STORE_DB_ACCOUNT_SESSION] = "account_session",
 };
 
 _Static_assert(STORE_NOTFOUND == MDB_NOTFOUND, "store.h mirrors LMDB's code");

@@ -39,8 +39,9 @@
 
 #include "base/cet_limits.h"
 
-/* 4: orders name their registrations, idem keeps results, 64-bit expiry ids, live counts (the
- * engine's 3) with rooms, arrangements and the reg slot (the tickets' 3); docs/storage.md */
+/* 4: orders name their registrations, idem keeps results, 64-bit expiry ids, live counts, the
+ * account lifecycle's outbox/reset/account_session (the engine's 3) with rooms, arrangements
+ * and the reg slot (the tickets' 3); docs/storage.md */
 #define STORE_SCHEMA_VERSION 4
 
 /* Return codes of the store, in the storage range of base/cet_err.h. The
@@ -97,6 +98,10 @@ typedef enum store_db {
     STORE_DB_NOTICE,        /* gateway_txn (bytes) -> store_notice_t */
     STORE_DB_ROOM,          /* u32 campus ‖ u16 room -> store_room_t (store_tickets.c) */
     STORE_DB_ARRANGEMENT,   /* u32 campus ‖ u8 subject -> store_arrangement_t (store_tickets.c) */
+    /* the account lifecycle (store_account.c, the section at the end of this header) */
+    STORE_DB_OUTBOX,        /* u8 state ‖ u64 mail id -> store_mail_t + subject + body */
+    STORE_DB_RESET,         /* 32-byte SHA-256 of a reset token -> store_reset_t */
+    STORE_DB_ACCOUNT_SESSION, /* 16-byte account id ‖ 32-byte session key -> empty (index) */
     STORE_DB__COUNT
 } store_db_t;
 
@@ -847,5 +852,131 @@ int store_reg_arranged_put(store_txn_t *txn, const store_t *st, const store_reg_
 /** The data directory st was opened on (rendered tickets are kept in DIR/tickets). */
 const char *store_dir(const store_t *st);
 /* ==== end of admission tickets ==== */
+/* ======================================================================
+ * The account lifecycle (store/store_account.c): the mail outbox, the
+ * password-reset tokens, and the index of an account's sessions.
+ * Same conventions as above; every function runs in the caller's txn, and
+ * the writing ones only in the writer's (or cetctl's) write txn.
+ * ====================================================================== */
+
+/*
+ * The outbox. A mail is queued in the same write txn as the change that
+ * causes it, so it exists exactly when the change is durable. The sender
+ * (net/net_mail.c) reads pending mails on its own read txn, delivers them,
+ * and only after the SMTP server's 250 deletes them through the writer; a
+ * crash in between sends the mail again after the restart (at least once,
+ * with the same Message-ID). A mail the server refuses for good (5xx) is
+ * moved to the failed state and kept for the operator.
+ * The text of a pending mail may hold a one-time link: it lives in the
+ * environment only until the mail is delivered.
+ */
+#define STORE_MAIL_PENDING 1
+#define STORE_MAIL_FAILED 2
+typedef enum store_mail_kind {
+    STORE_MAIL_RESET = 1,         /* the password-reset link */
+    STORE_MAIL_PASSWORD_CHANGED,  /* notice: the password was changed or reset */
+    STORE_MAIL_EMAIL_CHANGED,     /* notice to the old address: the email was changed */
+    STORE_MAIL_REBOUND            /* notice to the new account: support moved a binding to it */
+} store_mail_kind_t;
+typedef struct store_mail {
+    uint64_t id;              /* from the meta counter "mail_seq"; the key's tail */
+    int64_t created;          /* unix seconds: the mail's Date */
+    uint8_t nonce[8];         /* random: with id, the stable Message-ID */
+    uint8_t kind;             /* store_mail_kind_t */
+    uint8_t state;            /* STORE_MAIL_* (the key's first byte) */
+    uint16_t subject_len;     /* UTF-8 bytes following the record */
+    uint16_t body_len;        /* UTF-8 bytes following the subject */
+    uint16_t attempts;        /* failed deliveries the sender recorded */
+    int32_t last_code;        /* the SMTP reply code of the last failure, 0 none */
+    uint32_t pad_;
+    char to[CET_EMAIL_BYTES];
+} store_mail_t;
+
+/**
+ * Queues a pending mail to `to` (NUL-terminated subject and body of at most
+ * CET_MAIL_SUBJECT_BYTES_MAX / CET_MAIL_BODY_BYTES_MAX bytes: STORE_BADARG
+ * otherwise). Takes the next mail id and a random nonce; *id_out (may be
+ * NULL) gets the id. Write txn only.
+ */
+int store_mail_queue(store_txn_t *txn, const store_t *st, int64_t now, uint8_t kind,
+                     const char *to, const char *subject, const char *body, uint64_t *id_out);
+/**
+ * Calls fn for every mail in state (STORE_MAIL_*) with an id above after_id,
+ * in id order, until fn returns non-zero (CET_DONE stops, anything else fails
+ * with it).
+ * subject and body are NUL-terminated copies that live until fn returns.
+ */
+typedef int (*store_mail_cb)(const store_mail_t *m, const char *subject, const char *body,
+                             void *arg);
+int store_mail_scan(store_txn_t *txn, const store_t *st, uint8_t state, uint64_t after_id,
+                    store_mail_cb fn, void *arg);
+/** Deletes a delivered pending mail (0 also when it is already gone). Write txn only. */
+int store_mail_sent(store_txn_t *txn, const store_t *st, uint64_t id);
+/**
+ * Moves a pending mail to STORE_MAIL_FAILED with the SMTP reply code that
+ * refused it (0 also when it is already gone). Write txn only.
+ */
+int store_mail_failed(store_txn_t *txn, const store_t *st, uint64_t id, int32_t smtp_code);
+/** Number of mails in state (the meta counters "mail_pending" / "mail_failed": one read). */
+int store_mail_count(store_txn_t *txn, const store_t *st, uint8_t state, size_t *n);
+
+/*
+ * Password-reset tokens, keyed by the SHA-256 of the token's random bytes
+ * (cet_token_key): the clear token exists only in the mail. A request for an
+ * email without an account writes a decoy record (account all zero) of the
+ * same size, so both answers cost the same commit; a decoy never resets
+ * anything. A used token keeps its record (used_at) until it expires, so a
+ * second use is told apart from a wrong link.
+ */
+typedef struct store_reset {
+    uint8_t account[STORE_ACCOUNT_ID_BYTES]; /* all zero: a decoy */
+    int64_t created;
+    int64_t expires;          /* created + CET_RESET_TTL_S */
+    int64_t used_at;          /* 0 = not used */
+} store_reset_t;
+int store_reset_get(store_txn_t *txn, const store_t *st, const uint8_t token_hash[32],
+                    store_reset_t *out);
+int store_reset_put(store_txn_t *txn, const store_t *st, const uint8_t token_hash[32],
+                    const store_reset_t *r);
+/**
+ * Ends every reset link of account made before now (or in its second): a marker (key:
+ * the 16-byte account id; created = now, expires = now + CET_RESET_TTL_S,
+ * after which no older link can be alive anyway) that store_reset_superseded
+ * reads. Written when a password is reset or changed. Write txn only.
+ */
+int store_reset_supersede(store_txn_t *txn, const store_t *st, const uint8_t account[16],
+                          int64_t now);
+/** Whether r (a reset record of an account) was made before its account's marker: 0 / storage code. */
+int store_reset_superseded(store_txn_t *txn, const store_t *st, const store_reset_t *r,
+                           bool *out);
+/**
+ * Looks at up to CET_RESET_SWEEP_MAX records from near (keys are random
+ * hashes: a uniform sample) and deletes those expired before now. Called
+ * once per reset request, it keeps the database at about the live records.
+ * Write txn only.
+ */
+int store_reset_sweep(store_txn_t *txn, const store_t *st, const uint8_t near[32], int64_t now);
+
+/*
+ * The sessions of an account: an index account id ‖ session key that
+ * store_session_put and store_session_del keep for candidate sessions, so
+ * that a password change or reset ends them all. Entries whose session
+ * the expiry sweep removed are pruned when the account logs in again or its
+ * sessions are ended.
+ */
+/** Adds the index entry of a candidate session and prunes the account's dead ones. */
+int store_account_session_link(store_txn_t *txn, const store_t *st, const uint8_t account[16],
+                               const uint8_t token_hash[32]);
+/** Removes the index entry of one session (0 also when absent). */
+int store_account_session_unlink(store_txn_t *txn, const store_t *st, const uint8_t account[16],
+                                 const uint8_t token_hash[32]);
+/**
+ * Ends every session of account except keep (NULL: all): deletes the
+ * sessions and their index entries, up to CET_ACCOUNT_SESSIONS_BATCH_MAX *
+ * CET_ACCOUNT_SESSIONS_PASSES_MAX of them. *ended (may be NULL) gets how many
+ * live sessions went. Write txn only.
+ */
+int store_account_sessions_end(store_txn_t *txn, const store_t *st, const uint8_t account[16],
+                               const uint8_t *keep, int *ended);
 
 #endif

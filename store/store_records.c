@@ -477,11 +477,20 @@ int store_session_get(store_txn_t *txn, const store_t *st, const uint8_t token_h
 int store_session_put(store_txn_t *txn, const store_t *st, const uint8_t token_hash[32],
                       const store_session_t *s)
 {
-    return put_fixed(txn, st, STORE_DB_SESSION, token_hash, 32, s, sizeof *s);
+    int rc = put_fixed(txn, st, STORE_DB_SESSION, token_hash, 32, s, sizeof *s);
+    /* the account's index of sessions follows (store_account.c) */
+    if (rc == 0 && s->kind == STORE_SESSION_CANDIDATE)
+        rc = store_account_session_link(txn, st, s->account, token_hash);
+    return rc;
 }
 
 int store_session_del(store_txn_t *txn, const store_t *st, const uint8_t token_hash[32])
 {
+    store_session_t s;
+    int rc = get_fixed(txn, st, STORE_DB_SESSION, token_hash, 32, &s, sizeof s);
+    if (rc == 0 && s.kind == STORE_SESSION_CANDIDATE)
+        rc = store_account_session_unlink(txn, st, s.account, token_hash);
+    if (rc && rc != STORE_NOTFOUND && rc != STORE_CORRUPT) return rc;
     return store_del_raw(txn, st, STORE_DB_SESSION, token_hash, 32);
 }
 

@@ -3,7 +3,9 @@
 #   run   building cetd/cetctl/cetbench and running them behind h2o (cairo,
 #         pango, libqrencode and the CJK font draw the PDF admission tickets;
 #         cairo, libpng and the DejaVu fonts draw the captcha; libzip + expat
-#         read school .xlsx files, libxlsxwriter writes them)
+#         read school .xlsx files, libxlsxwriter writes them;
+#         libcurl sends the outbox's mail over SMTP; python3-aiosmtpd is the
+#         local mail sink of tools/run.sh and of the integration tests)
 #   test  everything for the whole test suite (adds clang for libFuzzer,
 #         Chromium for the browser tests, Node.js/npm for them and the
 #         OpenAPI linter, Redis/PostgreSQL are NOT needed: bench/compare
@@ -16,7 +18,8 @@ pkgs=(build-essential cmake pkg-config libevent-dev liblmdb-dev lmdb-utils libxx
       libjemalloc-dev libsodium-dev libjansson-dev libssl-dev libnghttp2-dev python3 curl
       openssl h2o nghttp2-client libinih-dev libsystemd-dev
       libcairo2-dev libpng-dev libpango1.0-dev libqrencode-dev fonts-wqy-microhei fonts-dejavu-core
-      libzip-dev libexpat1-dev libxlsxwriter-dev)
+      libzip-dev libexpat1-dev libxlsxwriter-dev
+      libcurl4-openssl-dev python3-aiosmtpd)
 if [ "$what" = test ]; then
     pkgs+=(clang libclang-rt-14-dev chromium fonts-wqy-microhei)
     # admission-ticket tests read PDFs back (pdftotext, pdfinfo, pdftoppm) and decode the QR

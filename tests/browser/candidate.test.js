@@ -245,8 +245,15 @@ function day(t) { return String(t || '').slice(0, 10); }
 /* ---------------------------------------------------------------- the walk, steps 1-4 */
 
 async function accountAndAgreement(page, tag, email, password) {
-  await check(tag + ' step 1: the first page is the login, no 退出 while logged out', async () => {
+  await check(tag + ' step 1: the first page is the entry (进入报名 ...), then the login; no 退出 while logged out', async () => {
     await page.goto(opt.base + '/');
+    await page.locator('#entry #enter').waitFor({ timeout: 10000 });
+    for (const id of ['#entry-register', '#entry-recover', '#entry-forgot', '#entry-faq', '#entry-times']) {
+      assert(await page.isVisible(id), 'the entry page lacks ' + id);
+    }
+    await page.locator('#exam-times').waitFor({ timeout: 10000 }); /* 考试时间 from GET /sitting */
+    await shot(page, tag + '-00-entry');
+    await page.click('#enter');
     await page.locator('form #email').waitFor({ timeout: 10000 });
     assert((await page.title()).includes('四、六级'), 'title: ' + await page.title());
     assert(!(await page.isVisible('#logout')), '退出 is shown while logged out');

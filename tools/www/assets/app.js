@@ -112,6 +112,12 @@
     not_paid: '该科目尚未缴费，缴费成功后方可打印准考证。',
     not_arranged: '该科目尚未编排考场，请稍后再试。',
     print_not_open: '尚未到准考证打印时间。',
+    account_not_found: '没有该通行证ID的账号，请核对后重试。',
+    recovery_not_found: '最近考次没有与该证件类型、证件号码和姓名对应的报名账号，请核对后重试，或联系所在学校。',
+    record_not_bound: '该学籍信息尚未绑定任何通行证账号。',
+    reset_token_used: '该重置密码链接已经使用过，请重新找回密码。',
+    reset_token_invalid: '重置密码链接无效，请从邮件中完整复制链接，或重新找回密码。',
+    reset_token_expired: '重置密码链接已过期（30分钟内有效），请重新找回密码。',
     /* the page's own (not from cetd) */
     network: '网络连接失败，请检查网络后重试。',
     gateway: '服务器繁忙或暂时不可用，请稍后重试。'
@@ -120,7 +126,8 @@
   var FIELD_TEXT = {
     email: '邮箱', password: '密码', captcha_answer: '验证码', captcha_id: '验证码',
     id_type: '证件类型', id_number: '证件号码', name: '姓名', ticket_number: '准考证号',
-    subject: '科目', campus: '校区', subjects: '科目', channel: '支付方式', confirmed: '确认'
+    subject: '科目', campus: '校区', subjects: '科目', channel: '支付方式', confirmed: '确认',
+    new_email: '新电子邮箱', new_password: '新密码', token: '重置链接', to_account_id: '通行证ID'
   };
 
   var ID_TYPES = [
@@ -673,7 +680,10 @@
       });
     }));
     render(h('section.card.narrow', h('h2', { text: '考生登录' }), form,
-      h('p', '没有通行证？', h('a#to-register', { href: '#/register', text: '点击注册' }))));
+      h('p', '没有通行证？', h('a#to-register', { href: '#/register', text: '点击注册' })),
+      h('p.muted', h('a#to-forgot', { href: '#/forgot', text: '找回密码' }), ' · ',
+        h('a#to-recover', { href: '#/recover', text: '找回账号' }), ' · ',
+        h('a', { href: '#/faq', text: '常见问题' }))));
     email.focus();
   }
 
@@ -746,19 +756,14 @@
       var agreed = meAgreed(me), bound = meBound(me), s = sitting(me);
       var status = bound ? boundStatus(cand) : '未报名或当前通行证账号非报名时账号';
       var next = !agreed ? '#/agreement' : !bound ? '#/qualify' : '#/registration';
-      var timesTable = kvTable([
-        ['考生网上报名', [dateSpan(pick(s, 'registration_opens')), ' 至 ', dateSpan(pick(s, 'registration_closes'))]],
-        ['笔试', [dateSpan(pick(s, 'written_date'), true),
-          h('div.muted', { text: '上午：英语、日语、德语、俄语、法语四级；下午：英语、日语、俄语、德语六级' })]],
-        ['口试（选）', [h('div', dateSpan(pick(s, 'oral_date_4'), true), '：英语四级口试'),
-          h('div', dateSpan(pick(s, 'oral_date_6'), true), '：英语六级口试')]],
-        ['准考证打印', [h('span', '自 '), dateSpan(pick(s, 'print_opens')), ' 起']]
-      ], 'exam-times');
+      var timesTable = examTimes(s);
       render(h('section.card#home', h('h2', { text: '欢迎登录CET考试报名系统' }),
         h('h3', { text: '基本信息' }),
         kvTable([['考次名称', sittingName(me) || '—'], ['报名状态', status], ['当前阶段', phaseText(me)],
-          ['通行证账号', pick(me, 'email') || session.email()]], 'basic-info'),
-        h('div.actions', h('a.btn#start', { href: next, text: bound ? '查看报名信息' : '开始报名' }))),
+          ['通行证账号', pick(me, 'email') || session.email()],
+          ['通行证ID', String(pick(me, 'account_id') || '').toUpperCase()]], 'basic-info'),
+        h('div.actions', h('a.btn#start', { href: next, text: bound ? '查看报名信息' : '开始报名' }),
+          h('a.btn.btn-secondary#to-account', { href: '#/account', text: '账号信息（修改邮箱、密码）' }))),
         h('section.card#news', h('h2', { text: 'CET考试最新动态' }),
           h('h3', { text: '考试时间' + (sittingName(me) ? '（' + sittingName(me) + '）' : '') }), timesTable,
           h('h3', { text: '笔试科目准考证打印提示' }),
@@ -1555,15 +1560,224 @@
     });
   }
 
+  /* ---------------------------------------------------------------- entry, recovery, account (guide part 二) */
+
+  /* The dates of the sitting, as on the home page (exam days, ticket print date). */
+  function examTimes(s) {
+    return kvTable([
+      ['考生网上报名', [dateSpan(pick(s, 'registration_opens')), ' 至 ', dateSpan(pick(s, 'registration_closes'))]],
+      ['笔试', [dateSpan(pick(s, 'written_date'), true),
+        h('div.muted', { text: '上午：英语、日语、德语、俄语、法语四级；下午：英语、日语、俄语、德语六级' })]],
+      ['口试（选）', [h('div', dateSpan(pick(s, 'oral_date_4'), true), '：英语四级口试'),
+        h('div', dateSpan(pick(s, 'oral_date_6'), true), '：英语六级口试')]],
+      ['准考证打印', [h('span', '自 '), dateSpan(pick(s, 'print_opens')), ' 起']]
+    ], 'exam-times');
+  }
+
+  /* The official site's first page: its five entries and the sitting's dates (GET /sitting). */
+  function pageEntry() {
+    if (session.token()) { location.hash = '#/home'; return; }
+    var entries = [
+      ['enter', '#/login', '进入报名', 'ENTRY'],
+      ['entry-register', '#/register', '注册新用户', 'REGISTER NEW USER'],
+      ['entry-recover', '#/recover', '找回已报名账号', 'RETRIEVE ACCOUNT'],
+      ['entry-forgot', '#/forgot', '找回密码', 'RETRIEVE PASSWORD'],
+      ['entry-faq', '#/faq', '常见问题', 'COMMON PROBLEM'],
+      ['entry-times', '#exam-times-card', '考试时间', 'APPLICATION NOTES']
+    ];
+    var times = h('div#exam-times-holder', h('p.muted', { text: '正在加载考试时间……' }));
+    render(h('div.entry#entry',
+      h('nav.card.entry-menu', { 'aria-label': '报名入口' }, entries.map(function (e) {
+        var a = h('a.entry-link#' + e[0], { href: e[1] }, h('b', { text: e[2] }), h('span', { text: e[3] }));
+        if (e[0] === 'entry-times') {
+          a.addEventListener('click', function (ev) {
+            ev.preventDefault();
+            var t = $('#exam-times-card');
+            if (t) t.scrollIntoView();
+          });
+        }
+        return a;
+      })),
+      h('section.card#exam-times-card', h('h2', { text: 'CET考试最新动态' }), times)));
+    return once('GET', '/sitting').then(function (r) {
+      var s = r.sitting || {};
+      times.textContent = '';
+      append(times, h('h3', { text: (s.name ? s.name : '本次') + '考试时间' }), examTimes(s),
+        h('h3', { text: '笔试科目准考证打印提示' }),
+        h('ol.tips',
+          h('li', { text: '请考生按规定领取或自行打印准考证。' }),
+          h('li', '请自行打印准考证考生于 ', dateSpan(s.print_opens, true), ' 起登录该系统进行下载及打印，考试日前均可进行操作。'),
+          h('li', { text: '自行打印准考证“考生须知”中有关条形码及题目作答顺序等内容仅针对英语四级和英语六级笔试科目。' })));
+    }, function (e) {
+      times.textContent = '';
+      append(times, notice('error', errorText(e), e && e.code));
+    });
+  }
+
+  /* 找回密码: email + captcha; the same answer whether or not the email has an account. */
+  function pageForgot() {
+    var msg = messageSlot();
+    var email = input('email', 'email', { autocomplete: 'email', required: true, placeholder: '注册时使用的邮箱' });
+    var cap = captcha();
+    var btn = h('button.btn', { type: 'submit', text: '找回密码' });
+    var form = h('form#forgot', { novalidate: true },
+      row('邮箱号', email, { required: true }), cap.el, msg.el,
+      h('div.actions', btn, h('a.btn.btn-secondary', { href: '#/login', text: '返回登录' })));
+    form.addEventListener('submit', busy(btn, msg, function () {
+      var e = email.value.trim();
+      if (!e || !cap.answer.value.trim()) { msg.error(ERROR_TEXT.missing_field); return; }
+      return mutate('POST', '/password-resets', {
+        email: e, captcha_id: cap.id, captcha_answer: cap.answer.value.trim()
+      }).then(function () {
+        render(h('section.card.narrow#forgot-done', h('h2', { text: '完成找回密码' }),
+          notice('ok', '系统已把找回密码邮件发到您的邮箱，请注意查收！'),
+          h('p', { text: '邮件中的链接30分钟内有效，只能使用一次。没有收到邮件时，请检查邮箱地址是否为注册时的邮箱，或查看垃圾邮件。' }),
+          h('div.actions', h('a.btn', { href: '#/login', text: '返回登录' }))));
+      }, function (err) { cap.refresh(); throw err; });
+    }));
+    render(h('section.card.narrow', h('h2', { text: '找回密码（邮箱方式）' }), form));
+    email.focus();
+  }
+
+  /* The page of the mailed link ({public_url}/reset?token=...): a new password. */
+  function pageReset(token) {
+    var msg = messageSlot();
+    var pw = input('new_password', 'password', { autocomplete: 'new-password', required: true });
+    var pw2 = input('new_password2', 'password', { autocomplete: 'new-password', required: true });
+    var btn = h('button.btn', { type: 'submit', text: '提交' });
+    var form = h('form#reset', { novalidate: true },
+      row('新密码', pw, { required: true, hint: '8至128位，须同时包含字母和数字。' }),
+      row('确认新密码', pw2, { required: true }), msg.el, h('div.actions', btn));
+    form.addEventListener('submit', busy(btn, msg, function () {
+      if (!token) { msg.error(ERROR_TEXT.reset_token_invalid); return; }
+      if (!pw.value) { msg.error(ERROR_TEXT.missing_field); return; }
+      if (pw.value !== pw2.value) { msg.error('两次输入的密码不一致。'); return; }
+      return mutate('POST', '/password-resets/confirm', { token: token, new_password: pw.value }).then(function () {
+        session.clear();
+        showUser();
+        render(h('section.card.narrow#reset-done', h('h2', { text: '重置密码' }),
+          notice('ok', '修改密码成功！此账号在所有设备上的登录均已退出，请用新密码重新登录。'),
+          h('div.actions', h('a.btn', { href: '/#/login', text: '进入报名' }))));
+      });
+    }));
+    render(h('section.card.narrow', h('h2', { text: '重置密码' }),
+      token ? null : notice('error', ERROR_TEXT.reset_token_invalid, 'reset_token_invalid'), form));
+    pw.focus();
+  }
+
+  /* 找回已报名账号: the masked email of the account bound in the latest sitting. */
+  function pageRecover() {
+    var msg = messageSlot();
+    var type = idTypeSelect('id_type', 'mainland');
+    var num = input('id_number', 'text', { autocomplete: 'off', required: true });
+    var name = input('name', 'text', { autocomplete: 'name', required: true });
+    var cap = captcha();
+    var btn = h('button.btn', { type: 'submit', text: '提交' });
+    var out = h('div#recover-result');
+    var form = h('form#recover', { novalidate: true },
+      row('证件类型', type, { required: true }), row('证件号码', num, { required: true }),
+      row('姓名', name, { required: true }), cap.el, msg.el,
+      h('div.actions', btn, h('a.btn.btn-secondary', { href: '#/entry', text: '首页' })));
+    form.addEventListener('submit', busy(btn, msg, function () {
+      out.textContent = '';
+      if (!type.value || !num.value.trim() || !name.value.trim() || !cap.answer.value.trim()) {
+        msg.error(ERROR_TEXT.missing_field); return;
+      }
+      var bad = checkIdNumber(type.value, num.value.trim());
+      if (bad) { msg.error(ERROR_TEXT[bad] || bad); return; }
+      return api('POST', '/account-recovery', {
+        id_type: type.value, id_number: num.value.trim(), name: name.value.trim(),
+        captcha_id: cap.id, captcha_answer: cap.answer.value.trim()
+      }).then(function (r) {
+        cap.refresh();
+        append(out, kvTable([['您的通行证账号为', r.email_masked]], 'recovered'));
+        dialog('提示', [h('p', { text: '找回成功！' })], [['确定', null, { id: 'recover-ok' }]]);
+      }, function (err) { cap.refresh(); throw err; });
+    }));
+    render(h('section.card.narrow', h('h2', { text: '最近考次报名账号找回' }),
+      h('p.muted', { text: '输入报名时的证件类型、证件号码和姓名，显示最近考次报名使用的通行证账号（部分隐藏）。也可致电客服或联系学校负责老师找回。' }),
+      form, out));
+    num.focus();
+  }
+
+  var FAQ = [
+    ['忘记了密码怎么办？', '在登录页点击“找回密码”，输入注册邮箱和验证码。系统把重置密码的链接发到该邮箱，链接30分钟内有效、只能使用一次。设置新密码后，所有设备上的登录都会退出。'],
+    ['忘记了报名用的通行证账号怎么办？', '点击“找回已报名账号”，输入证件类型、证件号码和姓名，即可看到最近考次报名所用的邮箱（部分隐藏）。'],
+    ['注册邮箱填错了，但记得密码？', '登录后进入“账号信息”，在“修改资料”中输入正确的邮箱和当前密码即可。原邮箱会收到一封更改通知。'],
+    ['注册邮箱填错了，又忘记了密码？', '若尚未通过学籍验证（未报名），重新注册一个通行证即可。若已经报名，请用正确的邮箱重新注册，登录后在“账号信息”中查看通行证ID，致电客服提供通行证ID和新邮箱，客服核实后把报名信息重新绑定到新账号。'],
+    ['修改密码后为什么其他设备退出了登录？', '为了账号安全，修改或重置密码后，其他设备上的登录会全部退出，请用新密码重新登录。']
+  ];
+
+  function pageFaq() {
+    render(h('section.card#faq', h('h2', { text: '常见问题' }),
+      h('dl.faq', FAQ.map(function (q) { return [h('dt', { text: q[0] }), h('dd', { text: q[1] })]; })),
+      h('div.actions', h('a.btn.btn-secondary', { href: session.token() ? '#/home' : '#/entry', text: '返回首页' }))));
+  }
+
+  /* 账号信息: the 通行证ID a candidate reads to support, 修改资料 (email), 修改密码. */
+  function pageAccount() {
+    return loadMe(true).then(function (me) {
+      var emailMsg = messageSlot(), pwMsg = messageSlot();
+      var newEmail = input('new_email', 'email', { autocomplete: 'email', required: true });
+      var emailPw = input('email_password', 'password', { autocomplete: 'current-password', required: true });
+      var emailBtn = h('button.btn', { type: 'submit', text: '提交' });
+      var emailForm = h('form#change-email', { novalidate: true },
+        row('新电子邮箱', newEmail, { required: true, hint: '新邮箱即新的通行证账号；原邮箱会收到更改通知。' }),
+        row('当前密码', emailPw, { required: true }), emailMsg.el, h('div.actions', emailBtn));
+      emailForm.addEventListener('submit', busy(emailBtn, emailMsg, function () {
+        var e = newEmail.value.trim();
+        if (!e || !emailPw.value) { emailMsg.error(ERROR_TEXT.missing_field); return; }
+        return mutate('PUT', '/account/email', { new_email: e, password: emailPw.value }).then(function (r) {
+          session.set(session.token(), r.email || e);
+          state.me = null;
+          emailPw.value = '';
+          return loadMe(true).then(function (m2) {
+            $('#account-email').textContent = pick(m2, 'email') || e;
+            emailMsg.ok('更改成功！请以后使用新邮箱 ' + (r.email || e) + ' 登录。');
+          });
+        });
+      }));
+      var oldPw = input('password', 'password', { autocomplete: 'current-password', required: true });
+      var pw1 = input('new_password', 'password', { autocomplete: 'new-password', required: true });
+      var pw2 = input('new_password2', 'password', { autocomplete: 'new-password', required: true });
+      var pwBtn = h('button.btn', { type: 'submit', text: '提交' });
+      var pwForm = h('form#change-password', { novalidate: true },
+        row('当前密码', oldPw, { required: true }),
+        row('新密码', pw1, { required: true, hint: '8至128位，须同时包含字母和数字。' }),
+        row('确认新密码', pw2, { required: true }), pwMsg.el, h('div.actions', pwBtn));
+      pwForm.addEventListener('submit', busy(pwBtn, pwMsg, function () {
+        if (!oldPw.value || !pw1.value) { pwMsg.error(ERROR_TEXT.missing_field); return; }
+        if (pw1.value !== pw2.value) { pwMsg.error('两次输入的密码不一致。'); return; }
+        return mutate('PUT', '/account/password', { password: oldPw.value, new_password: pw1.value }).then(function (r) {
+          oldPw.value = pw1.value = pw2.value = '';
+          pwMsg.ok('密码修改成功！' + (r.sessions_ended ? '其他设备上的 ' + r.sessions_ended + ' 个登录已退出。' : ''));
+        });
+      }));
+      render(h('section.card#account', h('h2', { text: '账号信息' }),
+        kvTable([['通行证ID', h('code#account-id', { text: String(pick(me, 'account_id') || '').toUpperCase() })],
+          ['电子邮箱', h('span#account-email', { text: pick(me, 'email') || '' })],
+          ['报名状态', meBound(me) ? '已绑定考生报名信息' : '未绑定考生报名信息']], 'account-info'),
+        h('p.muted', { text: '联系客服时请提供通行证ID。' })),
+        h('section.card', h('h3', { text: '修改资料（电子邮箱）' }), emailForm),
+        h('section.card', h('h3', { text: '修改密码' }), pwForm),
+        h('div.actions', h('a.btn.btn-secondary', { href: '#/home', text: '返回首页' })));
+    });
+  }
+
   /* ---------------------------------------------------------------- router */
 
-  var PUBLIC = { login: true, register: true };
+  var PUBLIC = { login: true, register: true, entry: true, forgot: true, reset: true, recover: true, faq: true };
 
   function route() {
     pollToken++;
     if (openDialog) { openDialog.quiet = true; openDialog.close(); } /* leaving the page: no onClose */
-    var parts = (location.hash.replace(/^#\/?/, '') || 'home').split('/');
+    /* the mailed link is a path ({public_url}/reset?token=...), the rest are hash routes */
+    var resetToken = /\/reset$/.test(location.pathname) && !location.hash ?
+      (new URLSearchParams(location.search).get('token') || '') : null;
+    var parts = (location.hash.replace(/^#\/?/, '') || (resetToken !== null ? 'reset' :
+      session.token() ? 'home' : 'entry')).split(/[/?]/);
     var name = parts[0];
+    if (name === 'home' && !session.token()) name = 'entry'; /* logged out, the first page is the entry */
     showUser();
     if (!PUBLIC[name] && !session.token()) {
       if (name === 'pay') sessionStorage.setItem('cet.afterLogin', location.hash);
@@ -1575,7 +1789,12 @@
       qualify: pageQualify, registration: function () { return pageRegistration(false); },
       review: function () { return pageRegistration(true); },
       written: pageWritten, oral: pageOral,
-      pay: function () { return pagePay(decodeURIComponent(parts[1] || '')); }
+      pay: function () { return pagePay(decodeURIComponent(parts[1] || '')); },
+      entry: pageEntry, forgot: pageForgot, recover: pageRecover, faq: pageFaq, account: pageAccount,
+      reset: function () {
+        return pageReset(resetToken !== null ? resetToken :
+          new URLSearchParams(location.hash.split('?')[1] || '').get('token') || '');
+      }
     };
     var page = pages[name] || pageHome;
     /* the header's 姓名 and 考次 after a full page load (back from the payment
