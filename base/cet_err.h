@@ -145,7 +145,15 @@
     X(DRAINING, "draining", 503, "the server is shutting down, retry shortly")                  \
     X(STORAGE, "storage_unavailable", 503, "storage is temporarily unavailable, retry shortly") \
     X(STORAGE_FULL, "storage_full", 503,                                                        \
-      "the server's disk is full: nothing was saved, retry later")
+      "the server's disk is full: nothing was saved, retry later")                              \
+    X(WINDOW_OPEN, "window_open", 409,                                                          \
+      "the registration window of this campus-subject has not closed yet")                      \
+    X(NOT_ENOUGH_SEATS, "not_enough_seats", 409,                                                \
+      "the campus's exam rooms do not hold every paid registration: add rooms")                 \
+    X(NOT_PAID, "not_paid", 409, "this registration is not paid")                               \
+    X(NOT_ARRANGED, "not_arranged", 409, "this registration has no exam room and seat yet")     \
+    X(PRINT_NOT_OPEN, "print_not_open", 403,                                                    \
+      "admission tickets cannot be printed before the print date")
 
 typedef enum cet_err {
     CET_E_OK = CET_OK,

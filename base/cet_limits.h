@@ -92,6 +92,28 @@
 #define CET_PASSWORD_BYTES_MIN 8
 #define CET_PASSWORD_BYTES_MAX 128
 
+/* ---- admission tickets: rooms, arrangement, PDF (engine/eng_arrange, net/net_ticket_pdf) ---- */
+#define ENG_ARRANGE_ROOMS_MAX CET_ROOMS_PER_CAMPUS_MAX /* room numbers 001..999 (3 digits) */
+#define ENG_ARRANGE_SEATS_MAX CET_ROOM_SEATS_MAX    /* seats per room, 01..99 (2 digits) */
+#define ENG_ARRANGE_SEATS_DEFAULT CET_ROOM_SEATS_DEFAULT /* seats of a room given without a size */
+#define ENG_ARRANGE_REGS_MAX (ENG_ARRANGE_ROOMS_MAX * ENG_ARRANGE_SEATS_MAX) /* per run */
+#define ENG_ARRANGE_SLOTS_MAX 32     /* oral time slots per campus-subject */
+#define ENG_ARRANGE_KEY_BYTES_MAX 64 /* candidate key, department, class: bytes read */
+#define ENG_ARRANGE_ROOMS_TAKEN_BYTES ((ENG_ARRANGE_ROOMS_MAX + 1 + 7) / 8) /* bitmap */
+#define CET_ORAL_SLOT_CANDIDATES_MIN 30  /* an oral slot holds at least this many candidates */
+#define CET_ORAL_SLOT_MINUTES 15         /* oral slot k starts (k-1) * this after the first */
+#define CET_ORAL_FIRST_SLOT_MINUTE (8 * 60 + 30) /* 08:30, minutes after midnight (+08:00) */
+#define NET_TICKET_PDF_TICKETS_MAX 100000      /* pages in one PDF (a campus-subject: <= 98901) */
+#define NET_TICKET_PDF_BYTES_MAX (1024u << 20) /* one in-memory PDF (net_ticket_pdf_render) */
+#define NET_TICKET_TEXT_BYTES 96               /* each text field, UTF-8 with its NUL */
+#define NET_TICKET_ROOM_MAX ENG_ARRANGE_ROOMS_MAX /* room numbers 001..999 */
+#define NET_TICKET_SEAT_MAX ENG_ARRANGE_SEATS_MAX /* seats 01..99 */
+#define CET_TICKET_CACHE_BYTES_MAX (256u << 20) /* rendered ticket PDFs kept in memory by cetd */
+#define CET_TICKET_CACHE_SHARDS 16       /* locks over the ticket cache */
+#define CET_TICKET_BULK_PAGES_MAX 20000  /* pages of one staff print-all PDF (filter by room beyond) */
+#define CET_TICKET_CACHE_BUCKETS 4096    /* hash buckets per ticket-cache shard */
+#define CET_ROOMS_BODY_MAX ENG_ARRANGE_ROOMS_MAX /* rooms in one PUT .../rooms body */
+
 /* ---- sessions, captcha, rate limits ---- */
 #define CET_TOKEN_BYTES 32               /* random bytes in a bearer token */
 #define CET_SESSION_TTL_S (12 * 3600)
@@ -192,6 +214,8 @@
 #define CTL_CHECK_SHOWN_MAX 20           /* violations printed per kind by cetctl check */
 #define CTL_CHECK_ROSTER_NO_MAX (1u << 28) /* larger roster numbers are themselves a violation */
 #define CTL_DEMO_CANDIDATES_MAX 5000000  /* cetctl demo --candidates */
+#define CTL_BENCH_PAID_CAMPUSES_MAX 900u /* cetctl bench-paid --campuses */
+#define CTL_BENCH_PAID_PER_CAMPUS_MAX (ENG_ARRANGE_ROOMS_MAX * ENG_ARRANGE_SEATS_MAX) /* one arrangement */
 #define CTL_STAFF_PASSWORD_FILE_BYTES_MAX 256
 
 /* ---- cetbench (bench/): the load generator ---- */
@@ -238,5 +262,10 @@ _Static_assert(CET_SHEET_FIELDS_MAX <= 64, "a row's number-cell mask is a uint64
 _Static_assert(CET_SHEET_XLSX_CELL_BYTES_MAX < CET_SHEET_ROW_BYTES_MAX, "a cell fits in a row");
 _Static_assert(CET_SHEET_XLSX_PART_BYTES_MAX < (1ULL << 31) - CET_SHEET_XLSX_STRINGS_MAX - 4096,
                "xlsx text offsets are 31 bits, the top one names the shared strings");
+
+_Static_assert(ENG_ARRANGE_SLOTS_MAX * CET_ORAL_SLOT_MINUTES + CET_ORAL_FIRST_SLOT_MINUTE < 24 * 60,
+               "every oral slot starts on its exam day");
+_Static_assert(CET_TICKET_CACHE_BYTES_MAX % CET_TICKET_CACHE_SHARDS == 0, "ticket cache: whole shards");
+_Static_assert(CET_TICKET_BULK_PAGES_MAX <= NET_TICKET_PDF_TICKETS_MAX, "a print-all PDF is one PDF");
 
 #endif

@@ -128,7 +128,7 @@ typedef struct cet_sheet_schema {
 
 /* The school files of docs/data-formats.md: importable ones and exports. */
 extern const cet_sheet_schema_t cet_sheet_sitting, cet_sheet_campuses, cet_sheet_roster,
-    cet_sheet_scores, cet_sheet_registrations, cet_sheet_candidates, cet_sheet_orders,
+    cet_sheet_scores, cet_sheet_rooms, cet_sheet_registrations, cet_sheet_candidates, cet_sheet_orders,
     cet_sheet_audit, cet_sheet_reviews;
 /** The schema named kind ("roster"), or NULL. */
 const cet_sheet_schema_t *cet_sheet_schema_find(const char *kind);

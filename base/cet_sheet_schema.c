@@ -88,6 +88,13 @@ static const cet_sheet_col_t score_cols[] = {
 };
 SCHEMA(cet_sheet_scores, "scores", "四级成绩", score_cols);
 
+static const cet_sheet_col_t room_cols[] = {
+    {"campus_code", "校区代码", "考点代码", NULL, D, true, 10},
+    {"room", "考场号", "考场|考场编号", NULL, N, true, 8},
+    {"seats", "座位数", "考场座位数|人数", NULL, N, false, 8},
+};
+SCHEMA(cet_sheet_rooms, "rooms", "考场", room_cols);
+
 #define REG_STATES "unpaid=未缴费;paid=已缴费;locked=已锁定;refund=待退款"
 static const cet_sheet_col_t reg_cols[] = {
     {"id_number", "证件号码", NULL, NULL, D, true, 22},
@@ -163,8 +170,9 @@ const cet_sheet_schema_t *cet_sheet_schema_find(const char *kind)
 {
     static const cet_sheet_schema_t *const all[] = {
         &cet_sheet_sitting, &cet_sheet_campuses,      &cet_sheet_roster,
-        &cet_sheet_scores,  &cet_sheet_registrations, &cet_sheet_candidates,
-        &cet_sheet_orders,  &cet_sheet_audit,         &cet_sheet_reviews};
+        &cet_sheet_scores,  &cet_sheet_rooms,         &cet_sheet_registrations,
+        &cet_sheet_candidates, &cet_sheet_orders,     &cet_sheet_audit,
+        &cet_sheet_reviews};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (strcmp(all[i]->kind, kind) == 0) return all[i];
     return NULL;

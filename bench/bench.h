@@ -107,6 +107,7 @@ typedef enum bench_scenario {
     BENCH_SCEN_BROWSE,
     BENCH_SCEN_LOGIN,
     BENCH_SCEN_EXPIRY,
+    BENCH_SCEN_TICKETS,
 } bench_scenario_t;
 
 /* Operations, for per-operation latency. */
@@ -120,6 +121,7 @@ typedef enum bench_op {
     BENCH_OP_NOTIFY,
     BENCH_OP_CANDIDATE,
     BENCH_OP_LOGIN,
+    BENCH_OP_TICKET,
     BENCH_OP__COUNT
 } bench_op_t;
 

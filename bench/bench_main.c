@@ -321,7 +321,7 @@ static void usage(FILE *f)
         "usage: cetbench --target URL [options]\n"
         "  --target URL          http://127.0.0.1:8080, https://127.0.0.1:8443 or unix:/path.sock\n"
         "  --http2               HTTP/2 (ALPN h2 over https, prior knowledge over http)\n"
-        "  --scenario NAME       raw | opening | hot | spread | browse | login | expiry (default "
+        "  --scenario NAME       raw | opening | hot | spread | browse | login | expiry | tickets (default "
         "raw)\n"
         "  --threads N           worker threads, one event loop each (default 1)\n"
         "  --connections N       connections in all (default 16)\n"

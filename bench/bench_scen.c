@@ -14,6 +14,10 @@
  *   login    POST /api/v1/sessions, candidates in turn (argon2id cost).
  *   expiry   a first wave registers (--wave-share), then browse traffic with
  *            one registration in five from the rest, while holds expire.
+ *   tickets  print day: GET /api/v1/admission-tickets/{subject} (the written
+ *            subject, English-4 when qualified), candidates in turn, again and
+ *            again: the first round renders every PDF, later rounds are served
+ *            from what cetd kept (--requests = candidates: one download each).
  *
  * Candidate decisions come from a hash of (seed, candidate): the same
  * candidates do the same things whatever --threads is.
@@ -32,7 +36,7 @@
 static const char *const scen_names[] = {
     [BENCH_SCEN_RAW] = "raw",       [BENCH_SCEN_OPENING] = "opening", [BENCH_SCEN_HOT] = "hot",
     [BENCH_SCEN_SPREAD] = "spread", [BENCH_SCEN_BROWSE] = "browse",   [BENCH_SCEN_LOGIN] = "login",
-    [BENCH_SCEN_EXPIRY] = "expiry",
+    [BENCH_SCEN_EXPIRY] = "expiry", [BENCH_SCEN_TICKETS] = "tickets",
 };
 
 int bench_scenario_parse(const char *name)
@@ -162,7 +166,8 @@ int bench_scen_prepare(bench_cfg_t *cfg)
         return -1;
     }
     bool endless = cfg->scenario == BENCH_SCEN_RAW || cfg->scenario == BENCH_SCEN_BROWSE ||
-                   cfg->scenario == BENCH_SCEN_LOGIN || cfg->scenario == BENCH_SCEN_EXPIRY;
+                   cfg->scenario == BENCH_SCEN_LOGIN || cfg->scenario == BENCH_SCEN_EXPIRY ||
+                   cfg->scenario == BENCH_SCEN_TICKETS;
     if (endless && cfg->duration_s <= 0 && cfg->requests == 0) cfg->duration_s = 10;
     if (cfg->scenario == BENCH_SCEN_OPENING && cfg->pay_share > 0 && cfg->secret_len == 0)
         fprintf(stderr, "cetbench: no --payment-secret-file: payments stop before the notice\n");
@@ -378,6 +383,14 @@ bench_req_t *bench_scen_start(bench_thread_t *t, uint64_t intended_ns)
         r = req_new(t, (uint32_t)(t->browse_i++ % t->n_users), BENCH_OP_LOGIN, intended_ns);
         make_login(t, r);
         return r;
+    case BENCH_SCEN_TICKETS: {
+        if (t->n_users == 0) return NULL;
+        r = req_new(t, (uint32_t)(t->browse_i++ % t->n_users), BENCH_OP_TICKET, intended_ns);
+        char w = pick_written(&cfg->cands[t->users[r->user].cand]);
+        snprintf(r->path, sizeof r->path, "/api/v1/admission-tickets/%c", w ? w : '1');
+        req_auth(t, r, r->user);
+        return r;
+    }
     case BENCH_SCEN_EXPIRY: {
         if (t->n_users == 0) return NULL;
         uint32_t wave = (uint32_t)(cfg->wave_share * t->n_users);

@@ -16,6 +16,7 @@ static const char *const op_names[BENCH_OP__COUNT] = {
     [BENCH_OP_CANCEL] = "cancel",     [BENCH_OP_PAY] = "pay",
     [BENCH_OP_NOTIFY] = "notify",     [BENCH_OP_CANDIDATE] = "candidate",
     [BENCH_OP_LOGIN] = "login",
+    [BENCH_OP_TICKET] = "ticket",
 };
 
 const char *bench_op_name(bench_op_t op)

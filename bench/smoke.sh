@@ -4,6 +4,9 @@
 #   smoke.sh hello   CETBENCH HELLO_EVHTTP     cetbench against the evhttp ceiling
 #   smoke.sh opening CETBENCH CETD CETCTL      the opening scenario against a real
 #                                              cetd with --verify (exit 0 expected)
+#   smoke.sh tickets CETBENCH CETD CETCTL      print day: bench-paid data arranged with
+#                                              bench/arrange_all.py, then the tickets
+#                                              scenario (every PDF answered 200)
 # CETD / CETCTL may be "find:BUILD_DIR" (looked up in the build tree); if they
 # are not built, the test is skipped (exit 77).
 set -euo pipefail
@@ -98,8 +101,38 @@ opening)
     grep -q '"notify"' "$work/opening.json"
     echo "smoke: opening ok"
     ;;
+tickets)
+    cetd=$(resolve cetd "${3:?cetd}")
+    cetctl=$(resolve cetctl "${4:?cetctl}")
+    if [[ -z $cetd || -z $cetctl || ! -x $cetd || ! -x $cetctl ]]; then
+        echo "smoke: cetd or cetctl not built yet: skipped"
+        exit 77
+    fi
+    data=$work/data
+    offset=$((31 * 86400)) # the demo's print date
+    "$cetctl" demo --data "$data" --candidates 100 >"$work/demo.log" 2>&1
+    CET_CLOCK_OFFSET_S=$offset "$cetctl" bench-paid --data "$data" --campuses 2 --per-campus 150 \
+        --out "$work/paid.tsv" >"$work/paid.log" 2>&1
+    port=$(free_port)
+    CET_CLOCK_OFFSET_S=$offset "$cetd" --dev --data "$data" --listen 127.0.0.1:"$port" --captcha off \
+        --threads 2 >"$work/cetd.log" 2>&1 &
+    pids+=($!)
+    wait_for "$work/cetd.log" "cetd: listening on"
+    python3 "$(dirname "$0")/arrange_all.py" --port "$port" --campuses 2 --parallel 2 \
+        >"$work/arrange.log"
+    grep -q "arranged 300 paid registrations" "$work/arrange.log"
+    # every candidate once (rendered), then a second round (kept)
+    "$cetbench" --target http://127.0.0.1:"$port" --scenario tickets --candidates "$work/paid.tsv" \
+        --connections 16 --requests 600 --json "$work/tickets.json" --quiet
+    grep -q '"status": {"200": 600}' "$work/tickets.json" || {
+        echo "smoke: tickets: not every PDF answered 200:" >&2
+        cat "$work/tickets.json" >&2
+        exit 1
+    }
+    echo "smoke: tickets ok"
+    ;;
 *)
-    echo "usage: smoke.sh hello|opening ..." >&2
+    echo "usage: smoke.sh hello|opening|tickets ..." >&2
     exit 2
     ;;
 esac

@@ -193,6 +193,7 @@ void eng_close(eng_t *e)
     if (!e) return;
     store_writer_stop(e->writer);
     eng_seats_free(e->seats);
+    eng_tickets_index_free(e->tickets_index);
     cet_free(e->tick_walk);
     cet_free(e);
 }

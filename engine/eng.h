@@ -88,6 +88,7 @@ typedef enum eng_op_kind {
     ENG_OP_STAFF_LOCK,        /* lock (in.flag true) or unlock a registration */
     ENG_OP_STAFF_GROUP_PAY,   /* record a group payment of locked registrations */
     ENG_OP_STAFF_CAPACITY,    /* set an offer's capacity */
+    ENG_OP_TICKETS,           /* arrange a campus-subject or set a campus's rooms (eng_tickets.c) */
     /* the account lifecycle (eng_account.c) */
     ENG_OP_RESET_REQUEST,     /* in.email, in.token_key/token_out: queue the reset link */
     ENG_OP_RESET_CONFIRM,     /* in.token_key, in.pwhash: new password, every session ends */
@@ -165,6 +166,16 @@ typedef struct eng_result {
         struct {                          /* STAFF_CAPACITY */
             uint32_t capacity;
         } capacity;
+        struct {                          /* TICKETS (what: eng_tickets_what_t) */
+            uint8_t what;                 /* ENG_TICKETS_ARRANGE or ENG_TICKETS_ROOMS */
+            char subject;                 /* ARRANGE: the campus-subject arranged */
+            uint8_t slots;                /* ARRANGE: oral time slots used (0 written) */
+            uint8_t pad_;
+            uint32_t campus;
+            uint32_t rooms;               /* ARRANGE: rooms used; ROOMS: rooms set */
+            uint32_t seats;               /* ARRANGE: seats given; ROOMS: seats of the rooms */
+            int64_t arranged_at;          /* ARRANGE: the run that last changed a seat */
+        } tickets;
         struct {                          /* RESET_CONFIRM, PASSWORD_CHANGE */
             int32_t sessions_ended;       /* live sessions of the account that ended */
         } password;
@@ -241,6 +252,7 @@ typedef struct eng_op {
         uint32_t scope_school; /* staff scope: school code (0 = any in scope_province) */
         uint16_t scope_province;
         char token_out[65];   /* session token made on the core (never stored) */
+        const struct eng_tickets_in *tickets; /* ENG_OP_TICKETS: the submitter's (the call's) */
     } in;
     /* the seat ledger */
     int seat_slot;            /* slot taken by eng_submit (-1 none) */
@@ -338,6 +350,37 @@ void eng_candidate_init(store_candidate_t *c, const store_roster_t *ro, const ui
 /** A session of kind (STORE_SESSION_*) for account or staff user, from now for CET_SESSION_TTL_S. */
 void eng_session_init(store_session_t *s, uint8_t kind, const uint8_t account[16],
                       const char *staff, int64_t now);
+/* ---- admission tickets (eng_tickets.c) ---- */
+/*
+ * ENG_OP_TICKETS does one of two staff writes, named by in.tickets->what:
+ * ENG_TICKETS_ARRANGE arranges in.campus/in.subject (every paid registration
+ * seated in one txn, api.md "POST /api/v1/admin/arrangements"), and
+ * ENG_TICKETS_ROOMS replaces the rooms of in.campus with in.tickets->rooms.
+ * Both check the staff scope (in.scope_school / in.scope_province) and are
+ * audited. Refusals: CET_E_OFFER_NOT_FOUND, CET_E_FORBIDDEN, CET_E_WINDOW_OPEN,
+ * CET_E_NOT_ENOUGH_SEATS, CET_E_INVALID_FIELD (a room out of range).
+ */
+typedef enum eng_tickets_what { ENG_TICKETS_ARRANGE = 1, ENG_TICKETS_ROOMS = 2 } eng_tickets_what_t;
+typedef struct eng_tickets_room {
+    uint16_t number;          /* 1..CET_ROOMS_PER_CAMPUS_MAX */
+    uint8_t seats;            /* 1..CET_ROOM_SEATS_MAX; 0 = CET_ROOM_SEATS_DEFAULT */
+} eng_tickets_room_t;
+typedef struct eng_tickets_in {
+    eng_tickets_what_t what;
+    uint16_t n_rooms;
+    eng_tickets_room_t rooms[CET_ROOMS_BODY_MAX];
+} eng_tickets_in_t;
+/** The apply of ENG_OP_TICKETS (writer thread, inside its txn; dispatched by eng_ops.c). */
+int eng_tickets_apply(eng_op_t *op, store_txn_t *txn);
+/**
+ * Arranges one campus-subject in txn (a write txn) as ENG_OP_TICKETS does,
+ * without the scope check or the audit, for cetctl and benchmarks: 0 with
+ * *out filled, a cet_err_t refusal, or a storage code.
+ */
+int eng_tickets_arrange(store_txn_t *txn, store_t *st, uint32_t campus, char subject,
+                        int64_t now, store_arrangement_t *out);
+/** The ticket's exam time text for a stored registration ("09:00-11:20", an oral slot's). */
+void eng_tickets_exam_time(const store_subject_t *subj, uint8_t slot, char *out, size_t cap);
 
 /** Verifies a payment notice signature: hex HMAC-SHA256(secret, body), constant time. */
 bool eng_notice_signature_ok(const eng_t *e, const char *body, size_t len, const char *sig_hex);

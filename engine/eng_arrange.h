@@ -54,15 +54,7 @@
 
 #include "base/cet_limits.h"
 
-/* ==== limits of the arrangement (for cet_limits.h on merge) ==== */
-#define ENG_ARRANGE_ROOMS_MAX 999    /* room numbers 001..999 (3 digits) */
-#define ENG_ARRANGE_SEATS_MAX 99     /* seats per room, 01..99 (2 digits) */
-#define ENG_ARRANGE_SEATS_DEFAULT 30 /* seats of a room given without a size */
-#define ENG_ARRANGE_REGS_MAX (ENG_ARRANGE_ROOMS_MAX * ENG_ARRANGE_SEATS_MAX) /* per run */
-#define ENG_ARRANGE_SLOTS_MAX 32     /* oral time slots per campus-subject */
-#define ENG_ARRANGE_KEY_BYTES_MAX 64 /* candidate key, department, class: bytes read */
-#define ENG_ARRANGE_ROOMS_TAKEN_BYTES ((ENG_ARRANGE_ROOMS_MAX + 1 + 7) / 8) /* bitmap */
-/* ==== end of limits ==== */
+/* The limits of the arrangement (ENG_ARRANGE_*) are in base/cet_limits.h. */
 
 /*
  * Errors of the arrangement. Stable codes for the API (eng_arrange_err_code);

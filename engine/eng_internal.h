@@ -4,9 +4,11 @@
  *
  *   eng.c (start, stop, the expiry tick)
  *     -> eng_ops.c (every write; the expiry handlers below)
+ *          -> eng_tickets.c (ENG_OP_TICKETS: rooms, arrangement)  -> eng_arrange.c (pure seating)
  *          -> eng_rules.c (phase, qualification, names: pure)  -> eng_seats.c (the ledger)
  *
- * eng_ops.c never calls into eng.c, and eng_rules.c and eng_seats.c into neither.
+ * eng_ops.c never calls into eng.c, eng_tickets.c into neither (eng.c only frees its
+ * index), and eng_rules.c, eng_seats.c and eng_arrange.c into none of them.
  */
 #ifndef ENG_INTERNAL_H
 #define ENG_INTERNAL_H
@@ -34,6 +36,7 @@ struct eng {
     struct {
         uint64_t holds_expired, candidates_deleted, orders_expired;
     } tick_counts;
+    struct eng_tickets_index *tickets_index; /* registrations by offer (eng_tickets.c), writer's */
     /* where the sweep of expired sessions and idempotency records resumes */
     bool sweep_idem;
     uint8_t sweep_key[64];
@@ -51,6 +54,10 @@ int eng_expire_order(eng_t *e, store_txn_t *txn, uint64_t order_id, int64_t due,
  */
 int eng_reg_remove(eng_t *e, store_txn_t *txn, const store_reg_t *reg);
 
+/* The admission tickets' writer side (eng_tickets.c; ENG_OP_TICKETS is dispatched by eng_ops.c). */
+typedef struct eng_tickets_index eng_tickets_index_t;
+/** Frees the arrangement's index of registrations by offer (eng_close). */
+void eng_tickets_index_free(eng_tickets_index_t *x);
 /*
  * The account lifecycle (eng_account.c): the applies of ENG_OP_RESET_REQUEST,
  * _RESET_CONFIRM, _PASSWORD_CHANGE and _STAFF_REBIND, and the notice mail of

@@ -880,8 +880,8 @@ static int apply_staff_capacity(eng_op_t *op, store_txn_t *txn)
 static bool op_is_staff(eng_op_kind_t k)
 {
     return k == ENG_OP_STAFF_REVIEW_DECIDE || k == ENG_OP_STAFF_LOCK ||
-           k == ENG_OP_STAFF_GROUP_PAY || k == ENG_OP_STAFF_CAPACITY || k == ENG_OP_STAFF_REBIND ||
-           eng_admin_op_kind(k);
+           k == ENG_OP_STAFF_GROUP_PAY || k == ENG_OP_STAFF_CAPACITY || k == ENG_OP_TICKETS ||
+           k == ENG_OP_STAFF_REBIND || eng_admin_op_kind(k);
 }
 
 /*
@@ -923,6 +923,12 @@ static void op_check_preconditions(const eng_op_t *op)
         break;
     case ENG_OP_STAFF_CAPACITY:
         ok = ok && op->in.subject && op->in.capacity <= CET_OFFER_CAPACITY_MAX;
+        break;
+    case ENG_OP_TICKETS:
+        ok = ok && op->in.tickets && op->in.campus >= 100000 && op->in.campus <= 999999 &&
+             (op->in.tickets->what == ENG_TICKETS_ROOMS ||
+              (op->in.tickets->what == ENG_TICKETS_ARRANGE && op->in.subject)) &&
+             op->in.tickets->n_rooms <= CET_ROOMS_BODY_MAX;
         break;
     case ENG_OP_RESET_REQUEST:
         ok = ok && op->in.email[0] && strlen(op->in.token_out) == 64;
@@ -985,6 +991,8 @@ static int apply_kind(eng_op_t *op, store_txn_t *txn)
         return apply_staff_group_pay(op, txn);
     case ENG_OP_STAFF_CAPACITY:
         return apply_staff_capacity(op, txn);
+    case ENG_OP_TICKETS:
+        return eng_tickets_apply(op, txn);
     case ENG_OP_RESET_REQUEST:
     case ENG_OP_RESET_CONFIRM:
     case ENG_OP_PASSWORD_CHANGE:

@@ -33,6 +33,7 @@
 #include "engine/eng.h"
 #include "net/net.h"
 #include "net/net_api.h"
+#include "net/net_ticket_pdf.h"
 #include "net/net_captcha.h"
 #include "net/net_mail.h"
 
@@ -529,12 +530,32 @@ static void metrics_declare(void)
 {
     net_metrics_declare("registrations", "Registrations created (seats held).");
     net_metrics_declare("seats_full", "Registrations refused because the offer was full.");
+    net_metrics_declare("ticket_cache_hits", "Admission tickets served from the memory cache.");
+    net_metrics_declare("ticket_cache_misses", "Admission tickets not in the memory cache.");
+    net_metrics_declare("ticket_file_reads", "Admission tickets read from DATA_DIR/tickets.");
+    net_metrics_declare("ticket_renders", "Admission tickets rendered as PDF.");
     net_metrics_declare("mail_sent", "Outbox mails the SMTP server accepted (250).");
     net_metrics_declare("mail_failed", "Outbox mails the SMTP server refused for good (5xx).");
     net_metrics_declare("mail_retries", "Sender passes ended by an SMTP server down or busy.");
 }
 
 /* ---- main ---- */
+
+/*
+ * Admission tickets are drawn in NET_TICKET_FONT_FAMILY: without it every
+ * ticket would fail on print day, so cetd refuses to start, in one line,
+ * before it touches the data directory. 0 with the font file's path in
+ * font[cap] (logged once the directory is ours, like the other modes).
+ */
+static int ticket_font_check(char *font, size_t cap)
+{
+    if (!net_ticket_pdf_font_check(font, cap)) {
+        fprintf(stderr, "cetd: the admission-ticket font " NET_TICKET_FONT_FAMILY
+                        " is missing (Debian: apt-get install fonts-wqy-microhei); not starting\n");
+        return -1;
+    }
+    return 0;
+}
 
 static void announce_modes(const settings_t *s)
 {
@@ -604,6 +625,9 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
 
+    char font[512];
+    if (ticket_font_check(font, sizeof font)) return 1;
+
     /* First the data directory: its lock makes this process its one owner
      * for its whole life (store_open; released when we exit). */
     store_options_t sopt = {.dir = s.data, .sync = s.sync, .owner = "cetd"};
@@ -625,6 +649,7 @@ int main(int argc, char **argv)
         return 1;
     }
     announce_modes(&s); /* after the lock: a refused second cetd says one line only */
+    CET_INFO("cetd: admission tickets in %s", font);
 
     eng_options_t eopt;
     memset(&eopt, 0, sizeof eopt);

@@ -62,6 +62,8 @@ static net_call_pool_t *call_pool(const net_call_t *call)
 static void call_release(net_call_t *call, net_call_pool_t *pool)
 {
     json_decref(call->body);
+    cet_free(call->tickets);
+    call->tickets = NULL;
     sodium_memzero(&call->pw, sizeof call->pw);
     call->req = NULL;
     call->body = NULL;
@@ -76,11 +78,11 @@ void net_call_reply_json(net_call_t *call, int status, json_t *j)
     call_release(call, pool);
 }
 
-void net_call_reply_raw(net_call_t *call, int status, const char *content_type, const char *body,
+void net_call_reply_raw(net_call_t *call, int status, const char *content_type, const void *body,
                         size_t len)
 {
     net_call_pool_t *pool = call_pool(call);
-    net_reply_raw(call->req, status, content_type, body, len);
+    net_reply_raw(call->req, status, content_type, (const char *)body, len);
     call_release(call, pool);
 }
 
@@ -261,6 +263,7 @@ static const struct {
     [ENG_OP_STAFF_LOCK] = {200, net_api_render_lock},
     [ENG_OP_STAFF_GROUP_PAY] = {200, net_api_render_group_pay},
     [ENG_OP_STAFF_CAPACITY] = {200, net_api_render_capacity},
+    [ENG_OP_TICKETS] = {200, net_api_render_tickets},
     [ENG_OP_RESET_REQUEST] = {202, net_api_render_reset_request},
     [ENG_OP_RESET_CONFIRM] = {200, net_api_render_reset_confirm},
     [ENG_OP_PASSWORD_CHANGE] = {200, net_api_render_password},
@@ -401,6 +404,11 @@ static const route_t routes[] = {
     {NET_GET, "/api/v1/admin/audit", net_api_admin_audit, NULL, 0, "admin_audit"},
     {NET_GET, "/api/v1/admin/dashboard", net_api_admin_dashboard, NULL, 0, "admin_dashboard"},
     {NET_GET, "/api/v1/admin/registrations", net_api_admin_registrations, NULL, 0, "admin_registrations"},
+    {NET_GET, "/api/v1/admission-tickets/", NULL, net_api_ticket_get, 1, "admission_tickets_item"},
+    {NET_POST, "/api/v1/admin/arrangements", net_api_arrangement_create, NULL, 0, "admin_arrangements"},
+    {NET_GET, "/api/v1/admin/campuses/", NULL, net_api_campus_rooms, 2, "admin_campus_rooms"},
+    {NET_PUT, "/api/v1/admin/campuses/", NULL, net_api_campus_rooms, 2, "admin_campus_rooms"},
+    {NET_GET, "/api/v1/admin/admission-tickets", net_api_tickets_print_all, NULL, 0, "admin_admission_tickets"},
 };
 
 void net_api_handler_cb(net_req_t *req, void *app)

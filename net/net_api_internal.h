@@ -73,6 +73,7 @@ struct net_call {
     store_txn_t *rtxn;    /* the core's read txn while the handler runs (net_api_read_txn);
                              NULL once slow work ended it (net_call_read_done) */
     api_auth_t auth;      /* the caller (net_api_auth) */
+    eng_tickets_in_t *tickets; /* ENG_OP_TICKETS's input (net_api_tickets.c), freed with the call */
     eng_op_t op;          /* the write op (net_call_op) */
     net_call_pw_t pw;
     const char *admin_text[2]; /* an announcement's title and body (in body) for its op */
@@ -82,13 +83,14 @@ struct net_call {
 /* ---- the call (net_api.c) ---- */
 /** Replies status with j (stolen) and releases the call. */
 void net_call_reply_json(net_call_t *call, int status, json_t *j);
-/** Replies status with len bytes of body (copied) as content_type and releases the call. */
-void net_call_reply_raw(net_call_t *call, int status, const char *content_type, const char *body,
-                        size_t len);
 /** Replies the error of e (field may be NULL) and releases the call. */
 void net_call_reply_error(net_call_t *call, cet_err_t e, const char *field);
 /** Logs a storage code, replies 503 storage_unavailable and releases the call. */
 void net_call_reply_store_error(net_call_t *call, int rc);
+/** Replies status with len bytes of body (copied) as content_type (an export, a PDF) and
+ * releases the call. */
+void net_call_reply_raw(net_call_t *call, int status, const char *content_type, const void *body,
+                        size_t len);
 /** Replies the result of the call's op (its status and JSON, or its error) and releases the call. */
 void net_call_reply_op(net_call_t *call);
 /** The call's op, initialised for kind (the caller's account or staff is the handler's to set). */
@@ -146,6 +148,7 @@ json_t *net_api_render_capacity(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_admin_offer(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_admin_settings(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_admin_announce(net_call_t *call, const eng_op_t *op);
+json_t *net_api_render_tickets(net_call_t *call, const eng_op_t *op);
 
 /* ---- handlers: accounts and sessions (net_api_accounts.c) ---- */
 void net_api_account_create(net_call_t *call);
@@ -185,6 +188,11 @@ void net_api_staff_group_pay(net_call_t *call);
 void net_api_staff_lock(net_call_t *call);
 void net_api_staff_review(net_call_t *call, const char *account_hex);
 
+/* ---- handlers: admission tickets (net_api_tickets.c) ---- */
+void net_api_arrangement_create(net_call_t *call);
+void net_api_campus_rooms(net_call_t *call, const char *rest);
+void net_api_ticket_get(net_call_t *call, const char *subject);
+void net_api_tickets_print_all(net_call_t *call);
 /* ---- handlers: the account lifecycle (net_api_lifecycle.c) ---- */
 void net_api_account_recovery(net_call_t *call);
 void net_api_password_change(net_call_t *call);

@@ -35,13 +35,7 @@
 
 #include "base/cet_limits.h"
 
-/* ==== limits of the PDF tickets (for cet_limits.h on merge) ==== */
-#define NET_TICKET_PDF_TICKETS_MAX 100000      /* pages in one PDF (a campus-subject: <= 98901) */
-#define NET_TICKET_PDF_BYTES_MAX (1024u << 20) /* one in-memory PDF (net_ticket_pdf_render) */
-#define NET_TICKET_TEXT_BYTES 96               /* each text field, UTF-8 with its NUL */
-#define NET_TICKET_ROOM_MAX 999                /* room numbers 001..999 (ENG_ARRANGE_ROOMS_MAX) */
-#define NET_TICKET_SEAT_MAX 99                 /* seats 01..99 (ENG_ARRANGE_SEATS_MAX) */
-/* ==== end of limits ==== */
+/* The limits of the PDF tickets (NET_TICKET_*) are in base/cet_limits.h. */
 
 /* The font every ticket is drawn in (fontconfig family name). */
 #define NET_TICKET_FONT_FAMILY "WenQuanYi Micro Hei"

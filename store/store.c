@@ -45,6 +45,8 @@ static const char *const store_db_names[STORE_DB__COUNT] = {
     [STORE_DB_IDEM] = "idem",
     [STORE_DB_AUDIT] = "audit",
     [STORE_DB_NOTICE] = "notice",
+    [STORE_DB_ROOM] = "room",
+    [STORE_DB_ARRANGEMENT] = "arrangement",
     [STORE_DB_OUTBOX] = "outbox",
     [STORE_DB_RESET] = "reset",
     [STORE_DB_ACCOUNT_SESSION] = "account_session",
@@ -88,15 +90,17 @@ static int open_dbis(store_t *st)
 {
     MDB_txn *txn;
     unsigned tflags = st->read_only ? MDB_RDONLY : 0;
+    unsigned dflags = st->read_only ? 0 : MDB_CREATE;
     int rc = mdb_txn_begin(st->env, NULL, tflags, &txn);
     if (rc) return rc;
-    for (int i = 0; i < STORE_DB__COUNT; i++) {
-        rc = mdb_dbi_open(txn, store_db_names[i], st->read_only ? 0 : MDB_CREATE, &st->dbi[i]);
-        if (rc) {
-            CET_ERROR("store: cannot open database %s: %s", store_db_names[i], mdb_strerror(rc));
-            mdb_txn_abort(txn);
-            return rc;
-        }
+    /* meta first: the version says whether the other databases are ours to open
+     * (an older directory lacks some, and a writable open must not create them) */
+    rc = mdb_dbi_open(txn, store_db_names[STORE_DB_META], dflags, &st->dbi[STORE_DB_META]);
+    if (rc) {
+        CET_ERROR("store: cannot open database %s: %s", store_db_names[STORE_DB_META],
+                  mdb_strerror(rc));
+        mdb_txn_abort(txn);
+        return rc;
     }
     uint64_t version = 0;
     rc = store_meta_get_u64(txn, st, "schema_version", &version);
@@ -105,9 +109,20 @@ static int open_dbis(store_t *st)
         version = STORE_SCHEMA_VERSION;
     }
     if (rc == 0 && version != STORE_SCHEMA_VERSION) {
-        CET_ERROR("store: schema version %llu on disk, this build reads %d",
-                  (unsigned long long)version, STORE_SCHEMA_VERSION);
+        CET_ERROR("store: schema version %llu on disk, this build reads %d: %s (docs/storage.md, "
+                  "\"Schema versions\")",
+                  (unsigned long long)version, STORE_SCHEMA_VERSION,
+                  version < STORE_SCHEMA_VERSION
+                      ? "an older data directory is not upgraded in place; make a new one "
+                        "from the source files (cetctl import)"
+                      : "the directory was written by a newer build");
         rc = STORE_CORRUPT;
+    }
+    for (int i = 0; rc == 0 && i < STORE_DB__COUNT; i++) {
+        if (i == STORE_DB_META) continue;
+        rc = mdb_dbi_open(txn, store_db_names[i], dflags, &st->dbi[i]);
+        if (rc)
+            CET_ERROR("store: cannot open database %s: %s", store_db_names[i], mdb_strerror(rc));
     }
     if (rc) {
         mdb_txn_abort(txn);

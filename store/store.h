@@ -39,7 +39,10 @@
 
 #include "base/cet_limits.h"
 
-#define STORE_SCHEMA_VERSION 4 /* 3: orders name their registrations, idem keeps results, 64-bit expiry ids; 4: the audit log is a hash chain */
+/* 3: orders name their registrations, idem keeps results, 64-bit expiry ids, live counts;
+ * the account lifecycle's outbox/reset/account_session; 4: the audit log is a hash chain;
+ * 5: rooms, arrangements and the reg slot of admission tickets (docs/storage.md) */
+#define STORE_SCHEMA_VERSION 5
 
 /* Return codes of the store, in the storage range of base/cet_err.h. The
  * first two are LMDB's own values (store.c asserts it). */
@@ -93,6 +96,8 @@ typedef enum store_db {
     STORE_DB_IDEM,          /* 16-byte scope ‖ 32-byte SHA-256 of key -> store_idem_t + result */
     STORE_DB_AUDIT,         /* u64 sequence -> store_audit_t + UTF-8 text */
     STORE_DB_NOTICE,        /* gateway_txn (bytes) -> store_notice_t */
+    STORE_DB_ROOM,          /* u32 campus ‖ u16 room -> store_room_t (store_tickets.c) */
+    STORE_DB_ARRANGEMENT,   /* u32 campus ‖ u8 subject -> store_arrangement_t (store_tickets.c) */
     /* the account lifecycle (store_account.c, the section at the end of this header) */
     STORE_DB_OUTBOX,        /* u8 state ‖ u64 mail id -> store_mail_t + subject + body */
     STORE_DB_RESET,         /* 32-byte SHA-256 of a reset token -> store_reset_t */
@@ -266,7 +271,8 @@ typedef struct store_reg {
     int64_t hold_due;         /* the hold's deadline while unpaid (kept while paused) */
     uint16_t room;            /* arrangement, when STORE_REG_ARRANGED */
     uint8_t seat;
-    uint8_t pad2_[5];
+    uint8_t slot;             /* oral time slot 1..ENG_ARRANGE_SLOTS_MAX when arranged; written 0 */
+    uint8_t pad2_[4];
     uint64_t seq;             /* its key in STORE_DB_REG; 0 in a record not yet stored */
 } store_reg_t;
 
@@ -859,6 +865,79 @@ int store_sweep(store_txn_t *txn, const store_t *st, store_db_t db, const void *
 int store_meta_get_u64(store_txn_t *txn, const store_t *st, const char *key, uint64_t *out);
 int store_meta_put_u64(store_txn_t *txn, const store_t *st, const char *key, uint64_t v);
 
+/* ==== admission tickets: rooms and arrangements (store_tickets.c) ==== */
+/*
+ * The two databases below and store_reg_t.slot (a byte that was padding)
+ * came with the admission tickets; they are part of schema 4.
+ */
+typedef struct store_room {
+    uint32_t campus;
+    uint16_t number;          /* 1..CET_ROOMS_PER_CAMPUS_MAX */
+    uint8_t seats;            /* 1..CET_ROOM_SEATS_MAX */
+    uint8_t pad_;
+} store_room_t;
+
+/** What the last arrangement of one campus-subject gave (the op's answer, the rooms it used). */
+typedef struct store_arrangement {
+    uint32_t campus;
+    char subject;
+    uint8_t level_digit;      /* the ticket number's level digit (eng_arrange_level_digit) */
+    uint8_t slots;            /* oral time slots used (0 for a written subject) */
+    uint8_t pad_;
+    uint32_t rooms;           /* rooms holding at least one candidate */
+    uint32_t seats;           /* registrations seated */
+    int64_t at;               /* unix seconds of the run that last changed a seat */
+    uint64_t digest;          /* FNV-1a of the seats given (registration seq, room, seat, slot) */
+    uint8_t rooms_used[(CET_ROOMS_PER_CAMPUS_MAX + 1 + 7) / 8]; /* bitmap, bit r = room r */
+    uint8_t pad2_[3];
+} store_arrangement_t;
+
+/** Puts one room of a campus (seats 0 = CET_ROOM_SEATS_DEFAULT). STORE_BADARG when out of range. */
+int store_room_put(store_txn_t *txn, const store_t *st, uint32_t campus, uint16_t number,
+                   uint8_t seats);
+/** Deletes every room of campus; *n (may be NULL) gets how many went. */
+int store_rooms_clear(store_txn_t *txn, const store_t *st, uint32_t campus, size_t *n);
+/** The rooms of campus in number order into out[cap]; returns how many (<= cap) or < 0. */
+int store_rooms_list(store_txn_t *txn, const store_t *st, uint32_t campus, store_room_t *out,
+                     int cap);
+int store_arrangement_get(store_txn_t *txn, const store_t *st, uint32_t campus, char subject,
+                          store_arrangement_t *out);
+int store_arrangement_put(store_txn_t *txn, const store_t *st, const store_arrangement_t *a);
+/** Every arrangement of campus in subject order, into out[cap]; returns how many or < 0. */
+int store_arrangements_of(store_txn_t *txn, const store_t *st, uint32_t campus,
+                          store_arrangement_t *out, int cap);
+/**
+ * Sees one registration of a walk below: reg is a copy that dies when fn
+ * returns. Returns like store_scan_cb: CET_OK to go on, CET_DONE to stop (the
+ * walk returns CET_OK), anything else to stop with that value. fn must not
+ * write to the txn.
+ */
+typedef int (*store_reg_visit_cb)(const store_reg_t *reg, void *arg);
+/**
+ * Calls fn for every registration at campus for subject, in sequence order
+ * (a scan of the whole `reg` database: O(all registrations); docs/storage.md).
+ * Any txn.
+ */
+int store_regs_of_offer(store_txn_t *txn, const store_t *st, uint32_t campus, char subject,
+                        store_reg_visit_cb fn, void *arg);
+/**
+ * Calls fn for every registration whose sequence is >= from_seq, in sequence
+ * order (the tail of `reg`: registrations are appended). Any txn.
+ */
+int store_regs_from(store_txn_t *txn, const store_t *st, uint64_t from_seq,
+                    store_reg_visit_cb fn, void *arg);
+/** The registration stored under sequence seq (STORE_NOTFOUND when none). Any txn. */
+int store_reg_get_by_seq(store_txn_t *txn, const store_t *st, uint64_t seq, store_reg_t *out);
+/**
+ * Writes back the room, seat and slot of a stored registration and sets
+ * STORE_REG_ARRANGED (write txn; r is the record as read in this txn, with
+ * r->seq). Only the arrangement fields change: no index moves, no hold
+ * entry (a paid registration has none). STORE_BADARG when r is not paid.
+ */
+int store_reg_arranged_put(store_txn_t *txn, const store_t *st, const store_reg_t *r);
+/** The data directory st was opened on (rendered tickets are kept in DIR/tickets). */
+const char *store_dir(const store_t *st);
+/* ==== end of admission tickets ==== */
 /* ======================================================================
  * The account lifecycle (store/store_account.c): the mail outbox, the
  * password-reset tokens, and the index of an account's sessions.

@@ -20,8 +20,8 @@ static void usage(FILE *f)
 {
     fputs("usage: cetctl COMMAND [options]\n"
           "  demo --data DIR [--candidates N] [--seed S]\n"
-          "  import sitting|campuses|roster|scores --data DIR FILE   (CSV UTF-8/BOM/GBK/UTF-16, "
-          "comma or tab, or .xlsx)\n"
+          "  import sitting|campuses|roster|scores|rooms --data DIR FILE   (CSV UTF-8/BOM/GBK/"
+          "UTF-16, comma or tab, or .xlsx)\n"
           "  export roster|registrations|candidates|campuses|sitting|scores|orders|audit|reviews\n"
           "         --data DIR [--format data|csv|xlsx] [--out FILE] [--school CODE]\n"
           "  template roster|campuses|scores|sitting [--format csv|xlsx] [--out FILE]\n"
@@ -34,6 +34,7 @@ static void usage(FILE *f)
           "  staff add --data DIR --user U --role school|province|support --scope CODE\n"
           "            --password-file F\n"
           "  bench-prep --data DIR --candidates N --out FILE [--password P] [--hold-ttl S]\n"
+          "  bench-paid --data DIR --campuses N --per-campus M --out FILE [--password P]\n"
           "  debug-corrupt --data DIR --what KIND   (tests only: writes an invalid state)\n"
           "Exit: 0 ok, 1 bad data or invariant violated, 2 usage or I/O error.\n",
           f);
@@ -61,7 +62,7 @@ int main(int argc, char **argv)
         {"export", ctl_cmd_export},   {"check", ctl_cmd_check},
         {"stats", ctl_cmd_stats},     {"staff", ctl_cmd_staff},
         {"bench-prep", ctl_cmd_bench_prep}, {"debug-corrupt", ctl_cmd_debug_corrupt},
-        {"template", ctl_cmd_template}, {"audit", ctl_cmd_audit},
+        {"bench-paid", ctl_cmd_bench_paid}, {"template", ctl_cmd_template}, {"audit", ctl_cmd_audit},
         {"backup", ctl_cmd_backup},   {"restore", ctl_cmd_restore},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)

@@ -128,6 +128,7 @@ int ctl_cmd_audit(int argc, char **argv);
 int ctl_cmd_stats(int argc, char **argv);
 int ctl_cmd_staff(int argc, char **argv);
 int ctl_cmd_bench_prep(int argc, char **argv);
+int ctl_cmd_bench_paid(int argc, char **argv);
 int ctl_cmd_debug_corrupt(int argc, char **argv);
 int ctl_cmd_template(int argc, char **argv);
 int ctl_cmd_backup(int argc, char **argv);

@@ -15,6 +15,7 @@
 #include "base/cet_base.h"
 #include "base/cet_id.h"
 #include "base/cet_token.h"
+#include "engine/eng_arrange.h"
 #include "tools/cetctl.h"
 
 
@@ -32,7 +33,8 @@
     X(BINDING, "binding", "account and candidate do not point at each other")               \
     X(ROSTER_INDEX, "roster_index", "roster_no or roster_school index out of step")         \
     X(EMAIL_INDEX, "email_index", "account_email index out of step with accounts")          \
-    X(AUDIT_CHAIN, "audit_chain", "the audit hash chain is broken: an entry changed, removed or reordered")
+    X(AUDIT_CHAIN, "audit_chain", "the audit hash chain is broken: an entry changed, removed or reordered") \
+    X(SEATS, "seats", "an arranged registration unpaid, off its campus's rooms, over a room's size, or on a seat given twice")
 
 enum {
 #define CHECK_ENUM(name, code, text) CK_##name,
@@ -69,7 +71,19 @@ typedef struct check {
     int cur_n;
     uint64_t rows;
     ctl_progress_t prog;
+    /* arranged seats: campus << 32 | level digit << 24 | room << 8 | seat, sorted at the end */
+    uint64_t *seats;
+    size_t n_seats, cap_seats;
+    /* the rooms of each campus met, read once: open addressing on the campus code */
+    struct campus_rooms *rooms;
+    size_t cap_rooms, n_rooms;
 } check_t;
+
+typedef struct campus_rooms {
+    uint32_t campus; /* 0 = empty slot */
+    bool any;        /* the campus has rooms (else 001..999 of CET_ROOM_SEATS_DEFAULT) */
+    uint8_t seats[CET_ROOMS_PER_CAMPUS_MAX + 1];
+} campus_rooms_t;
 
 __attribute__((format(printf, 3, 4))) static void violation(check_t *c, int kind,
                                                             const char *fmt, ...)
@@ -366,6 +380,41 @@ static int candidate_cb(const void *key, size_t klen, const void *val, size_t vl
 }
 
 /* ---- registrations ---- */
+static void seat_check(check_t *c, const store_reg_t *r);
+
+static campus_rooms_t *rooms_slot(campus_rooms_t *t, size_t cap, uint32_t campus)
+{
+    size_t i = (campus * 2654435761u) & (cap - 1);
+    while (t[i].campus && t[i].campus != campus) i = (i + 1) & (cap - 1);
+    return &t[i];
+}
+
+/* The seats of each room of campus (0 = no such room), read from `room` once. */
+static const campus_rooms_t *campus_rooms(check_t *c, uint32_t campus)
+{
+    if ((c->n_rooms + 1) * 2 > c->cap_rooms) {
+        size_t cap = c->cap_rooms ? c->cap_rooms * 2 : 64;
+        campus_rooms_t *t = cet_calloc(cap, sizeof *t);
+        for (size_t i = 0; i < c->cap_rooms; i++)
+            if (c->rooms[i].campus) *rooms_slot(t, cap, c->rooms[i].campus) = c->rooms[i];
+        cet_free(c->rooms);
+        c->rooms = t;
+        c->cap_rooms = cap;
+    }
+    campus_rooms_t *s = rooms_slot(c->rooms, c->cap_rooms, campus);
+    if (s->campus) return s;
+    s->campus = campus;
+    c->n_rooms++;
+    store_room_t rooms[CET_ROOMS_PER_CAMPUS_MAX];
+    int n = store_rooms_list(c->txn, c->st, campus, rooms, CET_ROOMS_PER_CAMPUS_MAX);
+    s->any = n > 0;
+    for (int i = 0; i < n; i++)
+        if (rooms[i].number <= CET_ROOMS_PER_CAMPUS_MAX) s->seats[rooms[i].number] = rooms[i].seats;
+    if (!s->any)
+        for (int r = 1; r <= CET_ROOMS_PER_CAMPUS_MAX; r++) s->seats[r] = CET_ROOM_SEATS_DEFAULT;
+    return s;
+}
+
 static int reg_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
 {
     check_t *c = arg;
@@ -404,6 +453,7 @@ static int reg_cb(const void *key, size_t klen, const void *val, size_t vlen, vo
     if (!held && r.expires)
         violation(c, CK_HOLD_ORPHAN, "roster_no %u/%c is %s but still has expires %lld", no,
                   r.subject, ctl_reg_state(r.flags), (long long)r.expires);
+    seat_check(c, &r);
     if (r.order_id) {
         store_order_t ord;
         if (store_order_get(c->txn, c->st, r.order_id, &ord) != 0)
@@ -411,6 +461,45 @@ static int reg_cb(const void *key, size_t klen, const void *val, size_t vlen, vo
                       (unsigned long long)r.order_id);
     }
     return 0;
+}
+
+/* An arranged registration: paid, in one of its campus's rooms, within the room's size. */
+static void seat_check(check_t *c, const store_reg_t *r)
+{
+    if (!(r->flags & STORE_REG_ARRANGED)) return;
+    const store_subject_t *sj = &c->subjects[(uint8_t)r->subject];
+    int digit = eng_arrange_level_digit(sj->level, sj->kind == STORE_ORAL);
+    if (!(r->flags & STORE_REG_PAID))
+        violation(c, CK_SEATS, "roster_no %u/%c is arranged but not paid", r->roster_no, r->subject);
+    const campus_rooms_t *cr = campus_rooms(c, r->campus);
+    unsigned size = r->room <= CET_ROOMS_PER_CAMPUS_MAX ? cr->seats[r->room] : 0;
+    if (r->room < 1 || r->room > CET_ROOMS_PER_CAMPUS_MAX || r->seat < 1 || r->seat > size)
+        violation(c, CK_SEATS, "roster_no %u/%c: room %u seat %u is not a seat of campus %06u "
+                  "(rooms changed since the arrangement? arrange it again)", r->roster_no,
+                  r->subject, r->room, r->seat, r->campus);
+    if (c->n_seats == c->cap_seats) {
+        c->cap_seats = c->cap_seats ? c->cap_seats * 2 : 4096;
+        c->seats = cet_realloc(c->seats, c->cap_seats * sizeof *c->seats);
+    }
+    c->seats[c->n_seats++] = (uint64_t)r->campus << 32 | (uint64_t)digit << 24 |
+                             (uint64_t)r->room << 8 | r->seat;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Two registrations with one ticket number: same campus, level digit, room and seat. */
+static void seats_twice(check_t *c)
+{
+    qsort(c->seats, c->n_seats, sizeof *c->seats, u64_cmp);
+    for (size_t i = 1; i < c->n_seats; i++)
+        if (c->seats[i] == c->seats[i - 1])
+            violation(c, CK_SEATS, "campus %06u level digit %u room %03u seat %02u is given twice",
+                      (unsigned)(c->seats[i] >> 32), (unsigned)(c->seats[i] >> 24 & 0xff),
+                      (unsigned)(c->seats[i] >> 8 & 0xffff), (unsigned)(c->seats[i] & 0xff));
 }
 
 static int expiry_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
@@ -525,7 +614,8 @@ int ctl_cmd_check(int argc, char **argv)
     rc = store_audit_verify(c->txn, c->st, &audit_entries, &audit_bad, audit_why, sizeof audit_why);
     if (rc == CET_REFUSED) violation(c, CK_AUDIT_CHAIN, "%s", audit_why);
     else if (rc) goto fail;
-        for (size_t i = 0; i < c->n_offers; i++) {
+    seats_twice(c);
+    for (size_t i = 0; i < c->n_offers; i++) {
         const offer_count_t *o = &c->offers[i];
         if (o->live > o->offer.capacity)
             violation(c, CK_CAPACITY, "offer %u/%c: %u live registrations, capacity %u",
@@ -554,6 +644,8 @@ out:
     if (c->st) store_close(c->st);
     cet_free(c->offers);
     cet_free(c->roster_seen);
+    cet_free(c->seats);
+    cet_free(c->rooms);
     cet_free(c);
     return ret;
 }
@@ -641,6 +733,25 @@ static int put_reg(store_txn_t *txn, corrupt_t *k, uint32_t no, uint32_t campus,
     return store_candidate_put(txn, k->st, no, &cd);
 }
 
+/* The first two arranged registrations of one campus-subject. */
+typedef struct seat_twice {
+    store_reg_t r[2];
+    int n;
+} seat_twice_t;
+
+static int arranged_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    seat_twice_t *s = arg;
+    (void)key, (void)klen;
+    if (vlen != sizeof(store_reg_t)) return 0;
+    store_reg_t r;
+    memcpy(&r, val, sizeof r);
+    if (!(r.flags & STORE_REG_ARRANGED)) return 0;
+    if (s->n == 1 && (r.campus != s->r[0].campus || r.subject != s->r[0].subject)) return 0;
+    s->r[s->n++] = r;
+    return s->n == 2 ? CET_DONE : CET_OK;
+}
+
 static int corrupt_txn_cb(store_txn_t *txn, void *arg)
 {
     corrupt_t *k = arg;
@@ -676,7 +787,21 @@ static int corrupt_txn_cb(store_txn_t *txn, void *arg)
             rc = store_put_raw(txn, k->st, STORE_DB_AUDIT, ak, 8, buf, len, 0);
             snprintf(k->done, sizeof k->done, "changed one bit of audit entry 1");
         }
-        } else if (!b->n) {
+    } else if (!strcmp(k->what, "seat-twice")) {
+        seat_twice_t s = {0};
+        if ((rc = store_scan(txn, k->st, STORE_DB_REG, NULL, 0, arranged_cb, &s))) goto out;
+        if (s.n < 2) {
+            fprintf(stderr, "cetctl debug-corrupt: seat-twice needs two arranged registrations "
+                            "of one campus-subject\n");
+            rc = STORE_BADARG;
+            goto out;
+        }
+        s.r[1].room = s.r[0].room;
+        s.r[1].seat = s.r[0].seat;
+        rc = store_reg_arranged_put(txn, k->st, &s.r[1]);
+        snprintf(k->done, sizeof k->done, "roster_no %u/%c now sits on room %u seat %u too",
+                 s.r[1].roster_no, s.r[1].subject, s.r[0].room, s.r[0].seat);
+    } else if (!b->n) {
         fprintf(stderr, "cetctl debug-corrupt: %s needs bound candidates (run bench-prep)\n",
                 k->what);
         rc = STORE_BADARG;
@@ -744,7 +869,7 @@ int ctl_cmd_debug_corrupt(int argc, char **argv)
         !what) {
         fprintf(stderr, "usage: cetctl debug-corrupt --data DIR --what overbook|one-per-level|"
                         "oral-alone|orphan-hold|missing-hold|unbind|roster-index|email-index|"
-                        "audit-tamper|audit-remove\n");
+                        "audit-tamper|audit-remove|seat-twice\n");
         return CTL_EXIT_USAGE;
     }
     corrupt_t k = {.what = what, .now = cet_now_s()};

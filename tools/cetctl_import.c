@@ -1,5 +1,5 @@
 /*
- * cetctl_import.c: `cetctl import sitting|campuses|roster|scores --data DIR FILE`.
+ * cetctl_import.c: `cetctl import sitting|campuses|roster|scores|rooms --data DIR FILE`.
  *
  * FILE is a school file as base/cet_sheet.h reads it: CSV in UTF-8 (with or
  * without BOM), GB18030/GBK or UTF-16, comma or tab separated, or an .xlsx;
@@ -523,6 +523,40 @@ static int score_row(imp_t *im, store_txn_t *txn)
     return 0;
 }
 
+/* ---- rooms (cet_sheet_rooms): campus_code, room, seats (empty = CET_ROOM_SEATS_DEFAULT) ---- */
+enum { ROOM_CAMPUS, ROOM_NUMBER, ROOM_SEATS };
+
+static int room_row(imp_t *im, store_txn_t *txn)
+{
+    uint64_t campus = 0, room = 0, seats = 0;
+    bool ok = code_field(im, ROOM_CAMPUS, 6, &campus);
+    ok &= uint_field(im, ROOM_NUMBER, 1, CET_ROOMS_PER_CAMPUS_MAX, &room);
+    if (*col(im, ROOM_SEATS)) ok &= uint_field(im, ROOM_SEATS, 1, CET_ROOM_SEATS_MAX, &seats);
+    if (ok) {
+        store_campus_t cp;
+        int rc = store_campus_get(txn, im->st, (uint32_t)campus, &cp);
+        if (rc && rc != STORE_NOTFOUND) return rc;
+        if (rc) {
+            row_error(im, "%s %06llu is not a known campus (import campuses first)",
+                      col_name(im, ROOM_CAMPUS), (unsigned long long)campus);
+            ok = false;
+        }
+    }
+    if (ok) {
+        keymap_slot_t *dup = keymap_add(&im->seen, campus, room, im->line);
+        if (dup) {
+            row_error(im, "room %llu of campus %06llu already given on line %u",
+                      (unsigned long long)room, (unsigned long long)campus, dup->val);
+            ok = false;
+        }
+    }
+    if (!ok || im->bad) return 0;
+    int rc = store_room_put(txn, im->st, (uint32_t)campus, (uint16_t)room, (uint8_t)seats);
+    if (rc) return rc;
+    im->applied++;
+    return 0;
+}
+
 int ctl_cmd_import(int argc, char **argv)
 {
     const char *data = NULL;
@@ -531,7 +565,7 @@ int ctl_cmd_import(int argc, char **argv)
     int npos;
     if (ctl_args_parse(argc, argv, opts, pos, CTL_POSITIONAL_MAX, &npos) != 0 || npos != 2 ||
         !data) {
-        fprintf(stderr, "usage: cetctl import sitting|campuses|roster|scores --data DIR FILE\n"
+        fprintf(stderr, "usage: cetctl import sitting|campuses|roster|scores|rooms --data DIR FILE\n"
                         "  FILE: CSV (UTF-8, UTF-8 with BOM, GBK/GB18030 or UTF-16; comma or "
                         "tab) or .xlsx, headers in English or Chinese\n");
         return CTL_EXIT_USAGE;
@@ -545,11 +579,12 @@ int ctl_cmd_import(int argc, char **argv)
     } kinds[] = {{"sitting", &cet_sheet_sitting, sitting_row},
                  {"campuses", &cet_sheet_campuses, campus_row},
                  {"roster", &cet_sheet_roster, roster_row},
-                 {"scores", &cet_sheet_scores, score_row}};
+                 {"scores", &cet_sheet_scores, score_row},
+                 {"rooms", &cet_sheet_rooms, room_row}};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         if (!strcmp(pos[0], kinds[i].kind)) im->schema = kinds[i].schema, im->row_fn = kinds[i].fn;
     if (!im->row_fn) {
-        fprintf(stderr, "cetctl import: unknown kind '%s' (sitting, campuses, roster, scores)\n",
+        fprintf(stderr, "cetctl import: unknown kind '%s' (sitting, campuses, roster, scores, rooms)\n",
                 pos[0]);
         cet_free(im);
         return CTL_EXIT_USAGE;

@@ -149,12 +149,8 @@ class AccountRules(RulesCase):
                                                         "password": STAFF_PASSWORD})
         self.assertStatus(r, 201)
 
-    # docs/rules.md#R28, docs/rules.md#R29
-    def test_planned_calls_not_built_yet(self):
-        # the API's planned calls, "not built yet" in docs/openapi.yaml: 404 not_found
-        # (the account lifecycle is built: t15_account_lifecycle)
-        for method, path in [("GET", "/api/v1/admission-tickets/1")]:
-            self.assertErr(self.api(method, path, {}), 404, "not_found")
+    # (the calls once planned, "not built yet" in docs/openapi.yaml, are all built now:
+    # the account lifecycle in t15_account_lifecycle, admission tickets in t57_tickets)
 
     # docs/rules.md#R28
     def test_unknown_route_and_wrong_method(self):

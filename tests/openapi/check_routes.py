@@ -133,7 +133,9 @@ def route_matches(route_path, segments, doc_path):
     if not doc_path.startswith(route_path):
         return False
     tail = doc_path[len(route_path):].split("/")
-    return (len(tail) == segments and bool(TEMPLATE.match(tail[0])) and
+    # the first segment is the argument; a later one may be a literal the
+    # callback checks itself ("/api/v1/admin/campuses/{campus}/rooms")
+    return (len(tail) == segments and TEMPLATE.match(tail[0]) is not None and
             all(TEMPLATE.match(t) or LITERAL.match(t) for t in tail[1:]))
 
 

@@ -112,6 +112,12 @@
     overloaded: '当前访问人数较多，系统繁忙，请稍后重试。',
     draining: '系统正在维护，请稍后重试。',
     storage_unavailable: '系统暂时无法保存数据，请稍后重试。',
+    /* admission tickets (tickets.js, admin/tickets.js) */
+    window_open: '该科目报名尚未截止，截止后才能编排考场。',
+    not_enough_seats: '考场座位不足，请增加考场或座位后重新编排。',
+    not_paid: '该科目尚未缴费，缴费成功后方可打印准考证。',
+    not_arranged: '该科目尚未编排考场，请稍后再试。',
+    print_not_open: '尚未到准考证打印时间。',
     account_not_found: '没有该通行证ID的账号，请核对后重试。',
     recovery_not_found: '最近考次没有与该证件类型、证件号码和姓名对应的报名账号，请核对后重试，或联系所在学校。',
     record_not_bound: '该学籍信息尚未绑定任何通行证账号。',
@@ -1247,7 +1253,8 @@
             closed ? blocked(h('button.btn.btn-secondary#add-written', { type: 'button', text: '笔试报考' }), closed) : addWritten,
             closed ? blocked(h('button.btn.btn-secondary#add-oral', { type: 'button', text: '口试报考' }), closed)
               : written.length ? addOral
-                : blocked(h('button.btn.btn-secondary#add-oral', { type: 'button', text: '口试报考' }), '必须先完成笔试科目的报考，才可以报考同级别口试。')),
+                : blocked(h('button.btn.btn-secondary#add-oral', { type: 'button', text: '口试报考' }), '必须先完成笔试科目的报考，才可以报考同级别口试。'),
+            h('a.btn.btn-secondary#tickets-link', { href: 'tickets.html', text: '准考证打印' })), /* tickets.js */
           review ? h('p.muted#review-line', 'CET6资格复核：', h('b', { text: REVIEW_SHOWN[review] || review })) : null,
           msg.el),
         h('section.card#personal', h('h2', { text: '报名个人信息' }),
