@@ -33,15 +33,13 @@ void net_api_captcha(net_call_t *call)
         net_call_reply_error(call, e, NULL);
         return;
     }
-    json_t *j = json_pack("{s:s,s:s,s:i}", "captcha_id", id, "image", uri, "expires_in",
-                          CET_CAPTCHA_TTL_S);
+    json_t *j =
+        json_pack("{s:s,s:s,s:i}", "captcha_id", id, "image", uri, "expires_in", CET_CAPTCHA_TTL_S);
     cet_free(uri);
     net_call_reply_json(call, 201, j);
 }
 
-/* Checks the body's captcha; false: answered. Not required: the fields may be
- * missing (staff login with the captcha off). */
-static bool captcha_ok(net_call_t *call, json_t *j, bool required)
+bool net_api_captcha_ok(net_call_t *call, json_t *j, bool required)
 {
     const char *id = NULL, *answer = NULL;
     cet_err_t e = net_json_str(j, "captcha_id", required, &id);
@@ -104,8 +102,8 @@ static void pw_verify_cb(net_work_t *w)
 {
     net_call_t *call = w->arg;
     net_call_pw_t *pw = &call->pw;
-    pw->ok = crypto_pwhash_str_verify(pw->hash, pw->password, strlen(pw->password)) == 0 &&
-             !pw->unknown;
+    pw->ok =
+        crypto_pwhash_str_verify(pw->hash, pw->password, strlen(pw->password)) == 0 && !pw->unknown;
     sodium_memzero(pw->password, sizeof pw->password);
 }
 
@@ -116,11 +114,13 @@ static void pw_done_cb(net_work_t *w)
     eng_op_t *op = &call->op;
     if (!call->pw.ok) {
         if (op->kind == ENG_OP_SESSION_CREATE) login_failed(&call->pw.limit);
-        cet_err_t e = op->kind == ENG_OP_ACCOUNT_CREATE ? CET_E_INTERNAL : CET_E_INVALID_CREDENTIALS;
+        cet_err_t e =
+            op->kind == ENG_OP_ACCOUNT_CREATE ? CET_E_INTERNAL : CET_E_INVALID_CREDENTIALS;
         net_call_reply_error(call, e, op->kind == ENG_OP_EMAIL_CHANGE ? "password" : NULL);
         return;
     }
-    if (op->kind == ENG_OP_ACCOUNT_CREATE) cet_strlcpy(op->in.pwhash, call->pw.hash, sizeof op->in.pwhash);
+    if (op->kind == ENG_OP_ACCOUNT_CREATE)
+        cet_strlcpy(op->in.pwhash, call->pw.hash, sizeof op->in.pwhash);
     if (op->kind == ENG_OP_SESSION_CREATE) cet_token_new(op->in.token_out, op->in.token_key);
     net_call_submit(call);
 }
@@ -140,8 +140,8 @@ static void pw_submit(net_call_t *call, const char *password, net_work_cb work)
 /* ---- accounts and sessions ---- */
 void net_api_account_create(net_call_t *call)
 {
-    static const char *const allowed[] = {"email", "password", "captcha_id", "captcha_answer",
-                                          "phone", NULL};
+    static const char *const allowed[] = {"email",          "password", "captcha_id",
+                                          "captcha_answer", "phone",    NULL};
     json_t *j = net_call_body(call, allowed);
     if (!j) return;
     const char *email, *password, *field;
@@ -159,7 +159,7 @@ void net_api_account_create(net_call_t *call)
         net_call_reply_error(call, CET_E_WEAK_PASSWORD, "password");
         return;
     }
-    if (!captcha_ok(call, j, true)) return;
+    if (!net_api_captcha_ok(call, j, true)) return;
     char client[64];
     net_rate_client(net_req_client(call->req), client, sizeof client);
     if (!net_rate_allow("account", client, CET_ACCOUNT_CLIENT_PER_MIN_MAX)) {
@@ -198,8 +198,8 @@ static void login(net_call_t *call, bool staff)
 {
     static const char *const allowed[] = {"email", "password", "captcha_id", "captcha_answer",
                                           NULL};
-    static const char *const allowed_staff[] = {"user", "password", "captcha_id",
-                                                "captcha_answer", NULL};
+    static const char *const allowed_staff[] = {"user", "password", "captcha_id", "captcha_answer",
+                                                NULL};
     net_api_t *api = call->api;
     json_t *j = net_call_body(call, staff ? allowed_staff : allowed);
     if (!j) return;
@@ -215,7 +215,7 @@ static void login(net_call_t *call, bool staff)
         return;
     }
     /* staff may leave the captcha out only while it is off (tests, tools) */
-    if (!captcha_ok(call, j, !staff || net_captcha_enabled())) return;
+    if (!net_api_captcha_ok(call, j, !staff || net_captcha_enabled())) return;
     login_keys(call->req, staff, who, &call->pw.limit);
     if (!login_allowed(&call->pw.limit)) {
         net_call_reply_error(call, CET_E_RATE_LIMITED, NULL);
@@ -277,8 +277,8 @@ void net_api_session_delete(net_call_t *call)
     bool staff = false;
     if (h && strncasecmp(h, "Bearer ", 7) == 0 && cet_token_key(h + 7, key)) {
         store_session_t s;
-        staff = store_session_get(txn, call->api->st, key, &s) == 0 &&
-                s.kind == STORE_SESSION_STAFF;
+        staff =
+            store_session_get(txn, call->api->st, key, &s) == 0 && s.kind == STORE_SESSION_STAFF;
     }
     if (!net_api_auth(call, txn, staff ? STORE_SESSION_STAFF : STORE_SESSION_CANDIDATE)) return;
     eng_op_t *op = net_call_op(call, ENG_OP_SESSION_DELETE);

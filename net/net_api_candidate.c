@@ -51,14 +51,15 @@ void net_api_me(net_call_t *call)
     if (a->acct.roster_no && store_candidate_get(txn, api->st, a->acct.roster_no, &c) == 0) {
         char name[CET_NAME_BYTES];
         eng_mask_name(c.snapshot.name, name, sizeof name);
-        cand = json_pack("{s:s,s:o,s:o,s:o}", "name", name, "school", net_api_code5(c.snapshot.school),
-                         "campus", net_api_code6(c.snapshot.campus), "bound_at", net_api_time_json(c.bound_at));
+        cand = json_pack(
+            "{s:s,s:o,s:o,s:o}", "name", name, "school", net_api_code5(c.snapshot.school), "campus",
+            net_api_code6(c.snapshot.campus), "bound_at", net_api_time_json(c.bound_at));
     }
     json_t *j = json_pack("{s:s,s:s,s:b,s:o,s:o,s:s,s:b,s:o,s:o}", "account_id", hex, "email",
                           a->acct.email, "agreed", a->acct.agreed_at != 0, "agreed_at",
                           net_api_time_json(a->acct.agreed_at), "sitting", sitting, "phase",
-                          eng_phase_name(phase), "bound", a->acct.roster_no != 0, "candidate",
-                          cand, "cet6_review", rs ? json_string(rs) : json_null());
+                          eng_phase_name(phase), "bound", a->acct.roster_no != 0, "candidate", cand,
+                          "cet6_review", rs ? json_string(rs) : json_null());
     net_call_reply_json(call, 200, j);
 }
 
@@ -92,10 +93,10 @@ static json_t *subject_list_json(store_txn_t *txn, net_api_t *api, const store_r
     for (int i = 0; i < r->n_subjects && i < CET_SUBJECTS_MAX; i++) {
         store_subject_t s;
         if (store_subject_get(txn, api->st, r->subjects[i], &s) != 0) continue;
-        json_array_append_new(arr, json_pack("{s:s#,s:s,s:s,s:i}", "code", &s.code, (size_t)1,
-                                             "name", s.name, "kind",
-                                             s.kind == STORE_ORAL ? "oral" : "written", "level",
-                                             (json_int_t)s.level));
+        json_array_append_new(arr,
+                              json_pack("{s:s#,s:s,s:s,s:i}", "code", &s.code, (size_t)1, "name",
+                                        s.name, "kind", s.kind == STORE_ORAL ? "oral" : "written",
+                                        "level", (json_int_t)s.level));
     }
     return arr;
 }
@@ -132,8 +133,10 @@ static json_t *roster_json(store_txn_t *txn, net_api_t *api, const store_roster_
     json_t *j = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "gender",
                           (r->flags & STORE_ROSTER_MALE) ? "男" : "女", "id_type",
                           cet_id_type_name(r->id_type), "id_number", id);
-    json_object_set_new(j, "school", json_pack("{s:o,s:s}", "code", net_api_code5(r->school), "name", sc.name));
-    json_object_set_new(j, "campus", json_pack("{s:o,s:s}", "code", net_api_code6(r->campus), "name", cp.name));
+    json_object_set_new(j, "school",
+                        json_pack("{s:o,s:s}", "code", net_api_code5(r->school), "name", sc.name));
+    json_object_set_new(j, "campus",
+                        json_pack("{s:o,s:s}", "code", net_api_code6(r->campus), "name", cp.name));
     json_object_set_new(j, "education", json_string(education_name(r->education)));
     json_object_set_new(j, "program_years", json_integer(r->program_years));
     json_object_set_new(j, "entry_year", json_integer(r->entry_year));
@@ -147,9 +150,8 @@ static json_t *roster_json(store_txn_t *txn, net_api_t *api, const store_roster_
     return j;
 }
 
-/* Parses id_type, id_number, name; false when replied. */
-static bool identity_fields(net_call_t *call, json_t *j, int *id_type, char *id, size_t idcap,
-                            const char **name)
+bool net_api_identity_fields(net_call_t *call, json_t *j, int *id_type, char *id, size_t idcap,
+                             const char **name)
 {
     const char *type_s, *num;
     cet_err_t e = net_json_str(j, "id_type", true, &type_s);
@@ -166,7 +168,8 @@ static bool identity_fields(net_call_t *call, json_t *j, int *id_type, char *id,
     }
     if (!e) {
         size_t nl = strlen(*name);
-        if (nl == 0 || nl >= CET_NAME_BYTES || !cet_utf8_text_ok(*name, nl)) e = CET_E_INVALID_FIELD;
+        if (nl == 0 || nl >= CET_NAME_BYTES || !cet_utf8_text_ok(*name, nl))
+            e = CET_E_INVALID_FIELD;
     }
     if (e) {
         net_call_reply_error(call, e, field);
@@ -191,7 +194,7 @@ void net_api_qualification(net_call_t *call)
     int id_type;
     char id[CET_ID_NUMBER_BYTES];
     const char *name;
-    if (!identity_fields(call, j, &id_type, id, sizeof id, &name)) return;
+    if (!net_api_identity_fields(call, j, &id_type, id, sizeof id, &name)) return;
     char hex[33], client[64];
     cet_hex(hex, call->auth.account, 16);
     net_rate_client(net_req_client(call->req), client, sizeof client);
@@ -219,10 +222,10 @@ void net_api_qualification(net_call_t *call)
         net_call_reply_error(call, CET_E_ROSTER_NOT_FOUND, NULL);
         return;
     }
-    json_t *out = json_pack("{s:o,s:o,s:b,s:b}", "roster", roster_json(txn, api, &r, false),
-                            "qualified_subjects", subject_list_json(txn, api, &r),
-                            "cet6_review_offered", eng_review_offered(txn, api->st, &r),
-                            "can_bind", phase == ENG_PHASE_OPEN);
+    json_t *out =
+        json_pack("{s:o,s:o,s:b,s:b}", "roster", roster_json(txn, api, &r, false),
+                  "qualified_subjects", subject_list_json(txn, api, &r), "cet6_review_offered",
+                  eng_review_offered(txn, api->st, &r), "can_bind", phase == ENG_PHASE_OPEN);
     net_call_reply_json(call, 200, out);
 }
 
@@ -235,7 +238,8 @@ void net_api_bind(net_call_t *call)
     if (!j) return;
     int id_type;
     const char *name;
-    if (!identity_fields(call, j, &id_type, op->in.id_number, sizeof op->in.id_number, &name))
+    if (!net_api_identity_fields(call, j, &id_type, op->in.id_number, sizeof op->in.id_number,
+                                 &name))
         return;
     cet_err_t e = net_api_need_confirmed(j);
     if (e) {
@@ -295,8 +299,8 @@ void net_api_candidate_get(net_call_t *call)
         snprintf(order, sizeof order, "%llu", (unsigned long long)r->order_id);
         json_t *row = json_pack(
             "{s:s#,s:s,s:i,s:s,s:s,s:b,s:s,s:o,s:s,s:o,s:o,s:o,s:o}", "subject", &r->subject,
-            (size_t)1, "name", s.name, "fee", (json_int_t)r->fee, "state",
-            paid ? "paid" : "unpaid", "payment_state", paid ? "已支付" : "未支付", "locked",
+            (size_t)1, "name", s.name, "fee", (json_int_t)r->fee, "state", paid ? "paid" : "unpaid",
+            "payment_state", paid ? "已支付" : "未支付", "locked",
             (r->flags & STORE_REG_LOCKED) != 0, "arrangement",
             (r->flags & STORE_REG_ARRANGED) ? "arranged" : "unarranged", "school",
             json_pack("{s:o,s:s}", "code", net_api_code5(cp.school), "name", sc.name), "method",
@@ -351,10 +355,11 @@ void net_api_review_get(net_call_t *call)
     eng_mask_id(rv.id_number, id, sizeof id);
     eng_mask_id(rv.ticket, ticket, sizeof ticket);
     net_call_reply_json(call, 200,
-                   json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "state", rs, "name", name,
-                             "id_type", cet_id_type_name(rv.id_type), "id_number", id,
-                             "ticket_number", ticket, "created_at", net_api_time_json(rv.created),
-                             "decided_at", net_api_time_json(rv.decided)));
+                        json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "state", rs, "name", name,
+                                  "id_type", cet_id_type_name(rv.id_type), "id_number", id,
+                                  "ticket_number", ticket, "created_at",
+                                  net_api_time_json(rv.created), "decided_at",
+                                  net_api_time_json(rv.decided)));
 }
 
 static void h_review_write(net_call_t *call, eng_op_kind_t kind)

@@ -150,6 +150,21 @@ json_t *net_api_render_admin_settings(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_admin_announce(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_tickets(net_call_t *call, const eng_op_t *op);
 
+/* ---- body fields shared by several resources ---- */
+/**
+ * Checks the body's captcha_id and captcha_answer (one use: the challenge is
+ * consumed). Not required: both may be missing (staff login with the captcha
+ * off). False when the call was answered (missing field, wrong or expired answer).
+ */
+bool net_api_captcha_ok(net_call_t *call, json_t *j, bool required);
+/**
+ * Parses id_type, id_number (checked and canonical into id[idcap]) and name
+ * (UTF-8 text under CET_NAME_BYTES). False when the call was answered with the
+ * field's error.
+ */
+bool net_api_identity_fields(net_call_t *call, json_t *j, int *id_type, char *id, size_t idcap,
+                             const char **name);
+
 /* ---- handlers: accounts and sessions (net_api_accounts.c) ---- */
 void net_api_account_create(net_call_t *call);
 void net_api_captcha(net_call_t *call);

@@ -17,53 +17,8 @@
 #include "net/net_ratelimit.h"
 
 /* ---- small shared pieces; each false means the call was answered ---- */
-/* The body's captcha answer must be right (R2). */
-static bool captcha_passed(net_call_t *call, json_t *j)
-{
-    const char *id = NULL, *answer = NULL;
-    cet_err_t e = net_json_str(j, "captcha_id", true, &id);
-    if (!e) e = net_json_str(j, "captcha_answer", true, &answer);
-    if (e) {
-        net_call_reply_error(call, e, id ? "captcha_answer" : "captcha_id");
-        return false;
-    }
-    if (!net_captcha_check(id, answer)) {
-        net_call_reply_error(call, CET_E_CAPTCHA_INVALID, "captcha_answer");
-        return false;
-    }
-    return true;
-}
-
-/* id_type, id_number (canonical into id[idcap]) and name. */
-static bool identity(net_call_t *call, json_t *j, int *id_type, char *id, size_t idcap,
-                     const char **name)
-{
-    const char *type_s = NULL, *num = NULL, *field = "id_type";
-    cet_err_t e = net_json_str(j, "id_type", true, &type_s);
-    if (!e) e = cet_id_type_parse(type_s, id_type);
-    if (!e) {
-        field = "id_number";
-        e = net_json_str(j, "id_number", true, &num);
-    }
-    if (!e) e = cet_id_number_check(*id_type, num, id, idcap);
-    if (!e) {
-        field = "name";
-        e = net_json_str(j, "name", true, name);
-    }
-    if (!e) {
-        size_t nl = strlen(*name);
-        if (nl == 0 || nl >= CET_NAME_BYTES || !cet_utf8_text_ok(*name, nl)) e = CET_E_INVALID_FIELD;
-    }
-    if (e) {
-        net_call_reply_error(call, e, field);
-        return false;
-    }
-    return true;
-}
-
 /* Counts one attempt of (bucket, key); 429 when over per_min_max this minute. */
-static bool within_rate(net_call_t *call, const char *bucket, const char *key,
-                        unsigned per_min_max)
+static bool within_rate(net_call_t *call, const char *bucket, const char *key, unsigned per_min_max)
 {
     if (net_rate_allow(bucket, key, per_min_max)) return true;
     net_call_reply_error(call, CET_E_RATE_LIMITED, NULL);
@@ -91,7 +46,7 @@ static void pw_work_cb(net_work_t *w)
     pw_work_t *p = w->arg;
     eng_op_t *op = &p->call->op;
     p->verified = !p->verify || crypto_pwhash_str_verify(op->in.pwhash_seen, p->password,
-                                                          strlen(p->password)) == 0;
+                                                         strlen(p->password)) == 0;
     if (p->verified)
         p->hashed = crypto_pwhash_str(op->in.pwhash, p->new_password, strlen(p->new_password),
                                       crypto_pwhash_OPSLIMIT_INTERACTIVE,
@@ -169,7 +124,7 @@ void net_api_reset_request(net_call_t *call)
     char norm[CET_EMAIL_BYTES], client[64];
     cet_email_normalize(email, norm, sizeof norm);
     client_key(call, client);
-    if (!captcha_passed(call, j) ||
+    if (!net_api_captcha_ok(call, j, true) ||
         !within_rate(call, "reset-ip", client, CET_RESET_PER_CLIENT_PER_MIN_MAX) ||
         !within_rate(call, "reset", norm, CET_RESET_PER_EMAIL_PER_MIN_MAX))
         return;
@@ -260,7 +215,8 @@ void net_api_account_recovery(net_call_t *call)
     char id[CET_ID_NUMBER_BYTES], client[64];
     const char *name = NULL;
     client_key(call, client);
-    if (!identity(call, j, &id_type, id, sizeof id, &name) || !captcha_passed(call, j) ||
+    if (!net_api_identity_fields(call, j, &id_type, id, sizeof id, &name) ||
+        !net_api_captcha_ok(call, j, true) ||
         !within_rate(call, "recovery-ip", client, CET_RECOVERY_PER_MIN_MAX))
         return;
     store_txn_t *txn = net_api_read_txn(call);
@@ -306,7 +262,8 @@ void net_api_password_change(net_call_t *call)
     if (!e && !cet_password_ok(new_pw)) e = CET_E_WEAK_PASSWORD;
     char who[CET_EMAIL_BYTES];
     cet_email_normalize(call->auth.acct.email, who, sizeof who);
-    if (!e && !net_rate_allow("password-change", who, CET_LOGIN_PER_MIN_MAX)) e = CET_E_RATE_LIMITED;
+    if (!e && !net_rate_allow("password-change", who, CET_LOGIN_PER_MIN_MAX))
+        e = CET_E_RATE_LIMITED;
     if (e) {
         net_call_reply_error(call, e, e == CET_E_RATE_LIMITED ? NULL : field);
         return;
@@ -344,7 +301,9 @@ void net_api_staff_rebind(net_call_t *call)
     eng_op_t *op = net_call_op(call, ENG_OP_STAFF_REBIND);
     int id_type = 0;
     const char *name = NULL, *to = NULL;
-    if (!identity(call, j, &id_type, op->in.id_number, sizeof op->in.id_number, &name)) return;
+    if (!net_api_identity_fields(call, j, &id_type, op->in.id_number, sizeof op->in.id_number,
+                                 &name))
+        return;
     cet_err_t e = net_json_str(j, "to_account_id", true, &to);
     if (!e && (strlen(to) != 32 || cet_unhex(op->in.target, to, 16) != 0)) e = CET_E_INVALID_FIELD;
     if (e) {
@@ -367,7 +326,7 @@ json_t *net_api_render_rebind(net_call_t *call, const eng_op_t *op)
     char from[33], to[33];
     cet_hex(from, op->res.u.rebind.from, 16);
     cet_hex(to, op->res.u.rebind.to, 16);
-    return json_pack("{s:s,s:s,s:i,s:o}", "from_account_id", from, "to_account_id", to,
-                     "roster_no", (json_int_t)op->res.u.rebind.roster_no, "registrations",
+    return json_pack("{s:s,s:s,s:i,s:o}", "from_account_id", from, "to_account_id", to, "roster_no",
+                     (json_int_t)op->res.u.rebind.roster_no, "registrations",
                      net_api_subjects_json(op->res.u.rebind.subjects));
 }
