@@ -494,6 +494,7 @@ static int u64_cmp(const void *a, const void *b)
 /* Two registrations with one ticket number: same campus, level digit, room and seat. */
 static void seats_twice(check_t *c)
 {
+    if (c->n_seats < 2) return; /* qsort(NULL, 0) is undefined */
     qsort(c->seats, c->n_seats, sizeof *c->seats, u64_cmp);
     for (size_t i = 1; i < c->n_seats; i++)
         if (c->seats[i] == c->seats[i - 1])
