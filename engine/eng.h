@@ -100,6 +100,7 @@ typedef enum eng_op_kind {
     ENG_OP_ADMIN_ANNOUNCE_POST,
     ENG_OP_ADMIN_ANNOUNCE_DELETE,
     ENG_OP_ADMIN_ROSTER,      /* a school's roster file, all rows in one txn */
+    ENG_OP_STAFF_LOOKUP,      /* support: audits an account lookup (in.email: what was asked) */
     ENG_OP__COUNT
 } eng_op_kind_t;
 

@@ -291,6 +291,20 @@ static int apply_staff_rebind(eng_op_t *op, store_txn_t *txn)
     return 0;
 }
 
+/* ---- support lookup: the read is the caller's; the writer keeps who asked what ---- */
+static int apply_staff_lookup(eng_op_t *op, store_txn_t *txn)
+{
+    eng_t *e = op->eng;
+    store_staff_t staff;
+    int rc = found(store_staff_get(txn, e->st, op->staff, &staff), CET_E_FORBIDDEN);
+    if (rc) return rc;
+    if (staff.role != STORE_STAFF_SUPPORT) return CET_E_FORBIDDEN;
+    char detail[CET_AUDIT_TEXT_BYTES_MAX];
+    snprintf(detail, sizeof detail, "account lookup by %.*s", (int)(sizeof detail - 32),
+             op->in.email);
+    return store_audit_append(txn, e->st, op->now, op->staff, "account_lookup", detail);
+}
+
 int eng_account_apply(eng_op_t *op, store_txn_t *txn)
 {
     switch (op->kind) {
@@ -302,6 +316,8 @@ int eng_account_apply(eng_op_t *op, store_txn_t *txn)
         return apply_password_change(op, txn);
     case ENG_OP_STAFF_REBIND:
         return apply_staff_rebind(op, txn);
+    case ENG_OP_STAFF_LOOKUP:
+        return apply_staff_lookup(op, txn);
     default:
         return CET_E_INTERNAL;
     }

@@ -881,7 +881,7 @@ static bool op_is_staff(eng_op_kind_t k)
 {
     return k == ENG_OP_STAFF_REVIEW_DECIDE || k == ENG_OP_STAFF_LOCK ||
            k == ENG_OP_STAFF_GROUP_PAY || k == ENG_OP_STAFF_CAPACITY || k == ENG_OP_TICKETS ||
-           k == ENG_OP_STAFF_REBIND || eng_admin_op_kind(k);
+           k == ENG_OP_STAFF_REBIND || k == ENG_OP_STAFF_LOOKUP || eng_admin_op_kind(k);
 }
 
 /*
@@ -942,6 +942,9 @@ static void op_check_preconditions(const eng_op_t *op)
     case ENG_OP_STAFF_REBIND:
         ok = ok && op->in.id_type && op->in.id_number[0] && op->in.name[0];
         break;
+    case ENG_OP_STAFF_LOOKUP:
+        ok = ok && op->in.email[0];
+        break;
     default:
         break;
     }
@@ -997,6 +1000,7 @@ static int apply_kind(eng_op_t *op, store_txn_t *txn)
     case ENG_OP_RESET_CONFIRM:
     case ENG_OP_PASSWORD_CHANGE:
     case ENG_OP_STAFF_REBIND:
+    case ENG_OP_STAFF_LOOKUP:
         return eng_account_apply(op, txn);
     case ENG_OP_ADMIN_OFFER:
     case ENG_OP_ADMIN_SETTINGS:

@@ -62,6 +62,8 @@ static net_call_pool_t *call_pool(const net_call_t *call)
 static void call_release(net_call_t *call, net_call_pool_t *pool)
 {
     json_decref(call->body);
+    json_decref(call->lookup);
+    call->lookup = NULL;
     cet_free(call->tickets);
     call->tickets = NULL;
     sodium_memzero(&call->pw, sizeof call->pw);
@@ -268,6 +270,7 @@ static const struct {
     [ENG_OP_RESET_CONFIRM] = {200, net_api_render_reset_confirm},
     [ENG_OP_PASSWORD_CHANGE] = {200, net_api_render_password},
     [ENG_OP_STAFF_REBIND] = {200, net_api_render_rebind},
+    [ENG_OP_STAFF_LOOKUP] = {200, net_api_render_lookup},
     [ENG_OP_ADMIN_OFFER] = {200, net_api_render_admin_offer},
     [ENG_OP_ADMIN_SETTINGS] = {200, net_api_render_admin_settings},
     [ENG_OP_ADMIN_ANNOUNCE_POST] = {201, net_api_render_admin_announce},
@@ -388,6 +391,7 @@ static const route_t routes[] = {
     {NET_POST, "/api/v1/password-resets/confirm", net_api_reset_confirm, NULL, 0, "password_resets_confirm"},
     {NET_POST, "/api/v1/account-recovery", net_api_account_recovery, NULL, 0, "account_recovery"},
     {NET_POST, "/api/v1/admin/rebindings", net_api_staff_rebind, NULL, 0, "admin_rebindings"},
+    {NET_GET, "/api/v1/admin/accounts", net_api_staff_accounts, NULL, 0, "admin_accounts"},
     {NET_POST, "/api/v1/admin/sessions", net_api_staff_session_create, NULL, 0, "admin_sessions"},
     {NET_DELETE, "/api/v1/admin/sessions", net_api_session_delete, NULL, 0, "admin_sessions"},
     {NET_POST, "/api/v1/admin/reviews/", NULL, net_api_staff_review, 1, "admin_reviews"},

@@ -76,6 +76,7 @@ struct net_call {
     eng_tickets_in_t *tickets; /* ENG_OP_TICKETS's input (net_api_tickets.c), freed with the call */
     eng_op_t op;          /* the write op (net_call_op) */
     net_call_pw_t pw;
+    json_t *lookup;       /* the support lookup's answer, replied once its audit commits */
     const char *admin_text[2]; /* an announcement's title and body (in body) for its op */
     net_call_t *next_free;
 };
@@ -215,10 +216,12 @@ void net_api_reset_confirm(net_call_t *call);
 void net_api_reset_request(net_call_t *call);
 void net_api_sitting_get(net_call_t *call);
 void net_api_staff_rebind(net_call_t *call);
+void net_api_staff_accounts(net_call_t *call);
 json_t *net_api_render_reset_request(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_reset_confirm(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_password(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_rebind(net_call_t *call, const eng_op_t *op);
+json_t *net_api_render_lookup(net_call_t *call, const eng_op_t *op);
 /* ---- handlers: the school's side (net_api_admin.c, net_api_exports.c) ---- */
 /**
  * Common start of admin calls: the read txn and a staff session of a school or

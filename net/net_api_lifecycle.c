@@ -330,3 +330,114 @@ json_t *net_api_render_rebind(net_call_t *call, const eng_op_t *op)
                      (json_int_t)op->res.u.rebind.roster_no, "registrations",
                      net_api_subjects_json(op->res.u.rebind.subjects));
 }
+
+/* ---- GET /api/v1/admin/accounts?email=|account_id=|id_type=&id_number= (support desk only) ---- */
+/* One account as the desk sees it: full email (support reads it out), its binding masked. */
+static json_t *support_account_json(net_call_t *call, store_txn_t *txn, const store_account_t *a)
+{
+    const store_t *st = call->api->st;
+    char hex[33];
+    cet_hex(hex, a->id, 16);
+    json_t *binding = json_null(), *regs = json_array();
+    store_candidate_t c;
+    if (a->roster_no && store_candidate_get(txn, st, a->roster_no, &c) == 0 &&
+        memcmp(c.account, a->id, 16) == 0) {
+        char name[CET_NAME_BYTES], idm[CET_ID_NUMBER_BYTES];
+        eng_mask_name(c.snapshot.name, name, sizeof name);
+        eng_mask_id(c.snapshot.id_number, idm, sizeof idm);
+        json_decref(binding);
+        binding = json_pack("{s:i,s:s,s:s,s:s,s:o,s:o}", "roster_no", (json_int_t)a->roster_no,
+                            "name", name, "id_type", cet_id_type_name(c.snapshot.id_type),
+                            "id_number", idm, "school", net_api_code5(c.snapshot.school),
+                            "bound_at", net_api_time_json(c.bound_at));
+        store_reg_t r[CET_CANDIDATE_REGS_MAX];
+        int n = store_reg_list(txn, st, a->roster_no, r, CET_CANDIDATE_REGS_MAX);
+        for (int i = 0; i < n; i++) {
+            char s[2] = {r[i].subject, 0};
+            const char *state = (r[i].flags & STORE_REG_PAID)     ? "paid"
+                                : (r[i].flags & STORE_REG_LOCKED) ? "locked"
+                                                                  : "unpaid";
+            json_array_append_new(regs, json_pack("{s:s,s:s,s:o}", "subject", s, "state", state,
+                                                  "campus", net_api_code6(r[i].campus)));
+        }
+    }
+    return json_pack("{s:s,s:s,s:o,s:b,s:o,s:o}", "account_id", hex, "email", a->email,
+                     "created_at", net_api_time_json(a->created), "bound", json_is_object(binding),
+                     "binding", binding, "registrations", regs);
+}
+
+void net_api_staff_accounts(net_call_t *call)
+{
+    store_txn_t *txn = net_api_read_txn(call);
+    if (!txn) return;
+    if (!net_api_auth(call, txn, STORE_SESSION_STAFF)) return;
+    if (call->auth.staff.role != STORE_STAFF_SUPPORT) {
+        net_call_reply_error(call, CET_E_FORBIDDEN, NULL);
+        return;
+    }
+    const store_t *st = call->api->st;
+    const char *email = net_req_query(call->req, "email");
+    const char *acct = net_req_query(call->req, "account_id");
+    const char *idt = net_req_query(call->req, "id_type");
+    const char *idn = net_req_query(call->req, "id_number");
+    int keys = (email != NULL) + (acct != NULL) + (idt != NULL || idn != NULL);
+    if (keys != 1) {
+        net_call_reply_error(call, CET_E_BAD_QUERY, "email");
+        return;
+    }
+    eng_op_t *op = net_call_op(call, ENG_OP_STAFF_LOOKUP);
+    store_account_t a;
+    json_t *arr = json_array();
+    int rc = 0;
+    if (email) {
+        if (!email[0] || strlen(email) >= CET_EMAIL_BYTES - 8) {
+            json_decref(arr);
+            net_call_reply_error(call, CET_E_BAD_QUERY, "email");
+            return;
+        }
+        snprintf(op->in.email, sizeof op->in.email, "email=%s", email);
+        rc = store_account_by_email(txn, st, email, &a);
+    } else if (acct) {
+        uint8_t id[16];
+        if (strlen(acct) != 32 || cet_unhex(id, acct, 16) != 0) {
+            json_decref(arr);
+            net_call_reply_error(call, CET_E_BAD_QUERY, "account_id");
+            return;
+        }
+        snprintf(op->in.email, sizeof op->in.email, "account_id=%s", acct);
+        rc = store_account_get(txn, st, id, &a);
+    } else {
+        int t = 0;
+        if (!idt || !idn || cet_id_type_parse(idt, &t) != CET_E_OK || !idn[0] ||
+            strlen(idn) >= CET_ID_NUMBER_BYTES) {
+            json_decref(arr);
+            net_call_reply_error(call, CET_E_BAD_QUERY, idt && idn ? "id_number" : "id_type");
+            return;
+        }
+        snprintf(op->in.email, sizeof op->in.email, "id_type=%s id_number=%s",
+                 cet_id_type_name(t), idn);
+        store_roster_t ro;
+        store_candidate_t c;
+        rc = store_roster_get(txn, st, (uint8_t)t, idn, &ro);
+        if (!rc) rc = store_candidate_get(txn, st, ro.roster_no, &c);
+        if (!rc) rc = store_account_get(txn, st, c.account, &a);
+    }
+    if (rc == 0)
+        json_array_append_new(arr, support_account_json(call, txn, &a));
+    else if (rc != STORE_NOTFOUND) {
+        json_decref(arr);
+        net_call_reply_store_error(call, rc);
+        return;
+    }
+    cet_strlcpy(op->staff, call->auth.staff.user, sizeof op->staff);
+    call->lookup = json_pack("{s:o}", "accounts", arr);
+    net_call_submit(call); /* the lookup is audited before it is answered */
+}
+
+json_t *net_api_render_lookup(net_call_t *call, const eng_op_t *op)
+{
+    (void)op;
+    json_t *j = call->lookup;
+    call->lookup = NULL;
+    return j ? j : json_pack("{s:[]}", "accounts");
+}
