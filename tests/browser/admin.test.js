@@ -273,7 +273,7 @@ async function phoneWalk(browser) {
   await context.close();
 }
 
-async function provinceWalk(browser) {
+async function provinceWalk(browser, candToken) {
   const context = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'zh-CN', viewport: DESK,
     timezoneId: 'Asia/Shanghai' });
   const page = await context.newPage();
@@ -290,12 +290,63 @@ async function provinceWalk(browser) {
     assert(opts[0].includes('本考区') && opts.some(o => o.includes('北京邮电大学')), 'scopes: ' + opts.join(', '));
     await shot(page, 'province-announcements');
   }, { page });
-  await check('the support desk lands on its (placeholder) page, no school matters', async () => {
+  await check('the support desk lands on its page, no school matters', async () => {
     await page.click('#logout');
     await page.waitForSelector('#login-form');
-    await login(page, 'support', '#support-placeholder');
+    await login(page, 'support', '#sup-search');
     assert(await page.locator('#nav').isHidden(), 'no school pages in the navigation');
-    await shot(page, 'support-placeholder');
+    assert(await page.locator('#support-placeholder').count() === 0, 'the placeholder is gone');
+  }, { page });
+  await check('support finds the bound account by ID number and rebinds it to the new 通行证ID', async () => {
+    /* the guide's case: the candidate made a new account and reads out its 通行证ID */
+    const email = 'new' + Date.now() + '@browser.test', password = 'browser-Pass-2026';
+    const r = await context.request.post(opt.base + '/api/v1/accounts',
+      { data: { email, password, captcha_id: 'x', captcha_answer: 'x' } });
+    assert(r.status() === 201, 'account: ' + r.status());
+    const newId = (await r.json()).account_id;
+    const rv = opt.review;
+    await page.selectOption('#sup-kind', 'id');
+    await page.selectOption('#sup-id-type', rv.id_type);
+    await page.fill('#sup-q', rv.id_number);
+    await page.click('#sup-find');
+    await page.waitForSelector('#sup-result .support-account', { timeout: 15000 });
+    let text = await page.textContent('#sup-result');
+    assert(text.includes('已绑定') && text.includes('@browser.test') && text.includes('英语四级笔试'),
+      'found: ' + text);
+    assert(!text.includes(rv.id_number), 'the ID number is masked: ' + text);
+    await shot(page, 'support-found-by-id');
+    /* the new account by its 通行证ID: unbound */
+    await page.selectOption('#sup-kind', 'account_id');
+    await page.fill('#sup-q', newId.toUpperCase());
+    await page.click('#sup-find');
+    await page.locator('#sup-result', { hasText: '未绑定' }).waitFor({ timeout: 15000 });
+    await page.click('#sup-result button');
+    assert((await page.inputValue('#rb-to')) === newId.toUpperCase(), 'the target filled in');
+    await page.selectOption('#rb-id-type', rv.id_type);
+    await page.fill('#rb-id-number', rv.id_number);
+    await page.fill('#rb-name', rv.name);
+    await page.click('#rb-submit');
+    const ok = await okMsg(page, '#rb-result', '换绑成功');
+    assert(ok.includes(newId.toUpperCase()) && ok.includes('英语四级笔试'), 'result: ' + ok);
+    /* by email now: the new account holds the binding */
+    await page.selectOption('#sup-kind', 'email');
+    await page.fill('#sup-q', email);
+    await page.click('#sup-find');
+    await page.locator('#sup-result', { hasText: '已绑定' }).waitFor({ timeout: 15000 });
+    text = await page.textContent('#sup-result');
+    assert(text.includes(email) && text.includes('英语四级笔试'), 'new account: ' + text);
+    await shot(page, 'support-rebound');
+    /* the new account sees the registration; the old one does not */
+    const s = await context.request.post(opt.base + '/api/v1/sessions',
+      { data: { email, password, captcha_id: 'x', captcha_answer: 'x' } });
+    const tok = (await s.json()).token;
+    const c = await context.request.get(opt.base + '/api/v1/candidate', { headers: { Authorization: 'Bearer ' + tok } });
+    assert(c.status() === 200, 'new account /candidate: ' + c.status());
+    assert((await c.json()).written.some(w => w.subject === '1'), 'the registration moved');
+    if (candToken) {
+      const o = await context.request.get(opt.base + '/api/v1/candidate', { headers: { Authorization: 'Bearer ' + candToken } });
+      assert(o.status() === 409, 'old account /candidate: ' + o.status());
+    }
   }, { page });
   await context.close();
 }
@@ -313,7 +364,7 @@ async function main() {
   await deskWalk(browser, candToken);
   blockedBy = '';
   await phoneWalk(browser);
-  await provinceWalk(browser);
+  await provinceWalk(browser, candToken);
   await browser.close();
 }
 

@@ -18,7 +18,13 @@
     review_not_editable: '该申请已处理。', registration_paid: '该报名已缴费。', payment_pending: '考生有待支付订单。',
     nothing_to_pay: '所选报名未锁定，请先锁定。', invalid_field: '填写的内容不正确。', missing_field: '有必填项未填写。',
     offer_not_found: '该校区未开设此科目。', announcement_not_found: '公告不存在。',
-    sheet_unreadable: '无法读取该文件：请上传 CSV 或 .xlsx 文件。', storage_unavailable: '服务器繁忙，请稍后重试。'
+    sheet_unreadable: '无法读取该文件：请上传 CSV 或 .xlsx 文件。', storage_unavailable: '服务器繁忙，请稍后重试。',
+    bad_query: '查询内容格式不正确（通行证ID为32位，证件号码请核对）。',
+    roster_not_found: '没有与证件类型、证件号码和姓名完全一致的学籍信息。',
+    record_not_bound: '该学籍信息尚未绑定任何账号，考生可直接用新账号绑定。',
+    account_not_found: '没有该通行证ID的账号，请核对。',
+    already_bound: '目标账号已绑定考生信息，不能换绑到该账号。', id_type_refused: '该证件类型不能报名。',
+    invalid_id_number: '证件号码格式不正确。', id_check_digit: '身份证号码校验位不正确。'
   };
   var ACTIONS = {
     review_decide: '六级资格审核', lock: '锁定报名', unlock: '解锁报名', group_pay: '集体缴费',
@@ -558,16 +564,110 @@
   }
 
   /* ---- support staff: account search and rebinding ----
-   * PLACEHOLDER (another engineer adds POST /api/v1/admin/rebindings and the support role):
-   * the support desk's pages go here: find an account, move a binding to another account.
+   * GET /api/v1/admin/accounts (every look-up audited) and POST /api/v1/admin/rebindings.
    * Support staff get 403 on every school matter, so they land on this view. */
+  var ID_TYPES = [['mainland', '中华人民共和国居民身份证'], ['taiwan', '台湾居民往来大陆通行证'],
+    ['hkmo_permit', '港澳居民来往内地通行证'], ['passport', '护照'], ['hongkong', '香港身份证'], ['macao', '澳门身份证']];
+  var SUBJECTS = { '1': '英语四级笔试', '2': '英语六级笔试', '3': '日语四级笔试', '4': '日语六级笔试',
+    '5': '德语四级笔试', '6': '德语六级笔试', '7': '俄语四级笔试', '8': '俄语六级笔试', '9': '法语四级笔试',
+    F: '英语四级口试', S: '英语六级口试' };
+  function idTypeName(t) {
+    var m = ID_TYPES.filter(function (x) { return x[0] === t; })[0];
+    return m ? m[1] : t;
+  }
+  function idTypeSelect(id) {
+    return h('select', { id: id }, ID_TYPES.map(function (t) { return h('option', { value: t[0], text: t[1] }); }));
+  }
+  function supportAccount(a, onUse) {
+    var b = a.binding;
+    var rows = [['通行证ID', h('span.mono', { text: a.account_id.toUpperCase() })], ['电子邮箱', a.email],
+      ['注册时间', shortTime(a.created_at)],
+      ['绑定状态', b ? h('span.tag.tag-ok', { text: '已绑定' }) : h('span.tag.tag-warn', { text: '未绑定' })]];
+    if (b) {
+      rows.push(['考生姓名', b.name], ['证件', idTypeName(b.id_type) + ' ' + b.id_number], ['学校代码', b.school],
+        ['绑定时间', shortTime(b.bound_at)]);
+      rows.push(['报名科目', a.registrations.length ? a.registrations.map(function (r) {
+        return (SUBJECTS[r.subject] || r.subject) + '（' + (STATES[r.state] || r.state) + '，校区 ' + r.campus + '）';
+      }).join('；') : '无']);
+    }
+    var t = h('table.support-account', h('tbody', rows.map(function (r) {
+      return h('tr', h('th', { text: r[0] }), h('td', r[1]));
+    })));
+    var use = h('button.btn.btn-plain.btn-small', { type: 'button', text: '作为换绑目标',
+      onclick: function () { onUse(a); } });
+    return h('div.support-result', t, b ? null : h('p', use));
+  }
   function viewSupport() {
     showFrame(false);
     $('#who').hidden = false;
     var card = page('支持人员：账号查询与换绑');
-    card.appendChild(h('div.placeholder', { id: 'support-placeholder' },
-      h('p', { text: '支持人员只处理账号事务（查询账号、换绑考生信息）。' }),
-      h('p.muted', { text: '此页面待接入换绑接口 POST /api/v1/admin/rebindings（开发中）。' })));
+    card.appendChild(h('p.muted', { text: '支持人员只处理账号事务。每次查询都会记入操作日志（查询人、查询内容）。' }));
+
+    /* search */
+    var kind = h('select', { id: 'sup-kind' }, [['email', '电子邮箱'], ['account_id', '通行证ID'], ['id', '证件号码']]
+      .map(function (k) { return h('option', { value: k[0], text: k[1] }); }));
+    var idType = idTypeSelect('sup-id-type');
+    var q = h('input', { type: 'text', id: 'sup-q', autocomplete: 'off', placeholder: '输入电子邮箱' });
+    var find = h('button.btn', { type: 'submit', id: 'sup-find', text: '查询' });
+    var out = h('div', { id: 'sup-result' });
+    function syncKind() {
+      idType.hidden = kind.value !== 'id';
+      q.placeholder = { email: '输入电子邮箱', account_id: '输入32位通行证ID', id: '输入证件号码' }[kind.value];
+    }
+    kind.addEventListener('change', syncKind);
+    syncKind();
+    var search = h('form', { id: 'sup-search' }, h('h3', { text: '查询账号' }),
+      h('div.row.form-row', kind, idType, h('div.grow', q), find));
+    search.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var v = q.value.trim();
+      out.textContent = '';
+      if (!v) { out.appendChild(msg('error', '请输入查询内容。')); return; }
+      var qs = kind.value === 'email' ? 'email=' + encodeURIComponent(v)
+        : kind.value === 'account_id' ? 'account_id=' + encodeURIComponent(v.toLowerCase())
+        : 'id_type=' + encodeURIComponent(idType.value) + '&id_number=' + encodeURIComponent(v.toUpperCase());
+      find.disabled = true;
+      api('GET', '/admin/accounts?' + qs).then(function (r) {
+        if (!r.accounts.length) { out.appendChild(msg('warn', '未找到账号。')); return; }
+        r.accounts.forEach(function (a) {
+          out.appendChild(supportAccount(a, function (acc) { to.value = acc.account_id.toUpperCase(); to.focus(); }));
+        });
+      }).catch(function (e) { if (e.status !== 401) out.appendChild(msg('error', errText(e))); })
+        .then(function () { find.disabled = false; });
+    });
+    card.appendChild(search);
+    card.appendChild(out);
+
+    /* rebinding */
+    var rType = idTypeSelect('rb-id-type');
+    var rNum = h('input', { type: 'text', id: 'rb-id-number', autocomplete: 'off' });
+    var rName = h('input', { type: 'text', id: 'rb-name', autocomplete: 'off' });
+    var to = h('input', { type: 'text', id: 'rb-to', autocomplete: 'off', placeholder: '考生新账号的32位通行证ID' });
+    var go2 = h('button.btn.btn-danger', { type: 'submit', id: 'rb-submit', text: '换绑' });
+    var res = h('div', { id: 'rb-result' });
+    var form = h('form', { id: 'rebind-form' }, h('h3', { text: '换绑：把学籍信息及其报名移到新账号' }),
+      h('p.muted', { text: '考生填错邮箱且忘记密码时：请考生注册新账号并报出其通行证ID，核对证件后换绑。旧账号将不再看到报名。' }),
+      h('div.form-row', h('label', { for: 'rb-id-type', text: '证件类型' }), rType),
+      h('div.form-row', h('label', { for: 'rb-id-number', text: '证件号码' }), rNum),
+      h('div.form-row', h('label', { for: 'rb-name', text: '姓名' }), rName),
+      h('div.form-row', h('label', { for: 'rb-to', text: '目标通行证ID' }), to), go2, res);
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      res.textContent = '';
+      var body = { id_type: rType.value, id_number: rNum.value.trim().toUpperCase(), name: rName.value.trim(),
+        to_account_id: to.value.trim().toLowerCase() };
+      if (!body.id_number || !body.name || !body.to_account_id) { res.appendChild(msg('error', '请填写证件号码、姓名和目标通行证ID。')); return; }
+      if (!window.confirm('确认把 ' + body.name + '（' + idTypeName(body.id_type) + ' ' + body.id_number +
+        '）的绑定及报名移到通行证ID ' + body.to_account_id.toUpperCase() + '？旧账号将不再看到这些报名。')) return;
+      go2.disabled = true;
+      api('POST', '/admin/rebindings', body).then(function (r) {
+        var subs = r.registrations.map(function (c) { return SUBJECTS[c] || c; }).join('、') || '无';
+        res.appendChild(msg('ok', '换绑成功：已从 ' + r.from_account_id.toUpperCase() + ' 移到 ' +
+          r.to_account_id.toUpperCase() + '，随之移动的报名：' + subs + '。已通知新账号邮箱。'));
+      }).catch(function (e) { if (e.status !== 401) res.appendChild(msg('error', errText(e))); })
+        .then(function () { go2.disabled = false; });
+    });
+    card.appendChild(form);
     return Promise.resolve();
   }
 
