@@ -30,7 +30,7 @@
     review_decide: '六级资格审核', lock: '锁定报名', unlock: '解锁报名', group_pay: '集体缴费',
     capacity: '修改容量', offer_set: '修改考点设置', school_settings: '学校设置', announce_post: '发布公告',
     announce_delete: '删除公告', roster_import: '导入学籍名单', staff_add: '添加管理员', demo: '演示数据',
-    refund: '退款', amount_mismatch: '金额不符'
+    refund: '退款', amount_mismatch: '金额不符', rebind: '换绑', account_lookup: '账号查询'
   };
   var STATES = { unpaid: '未缴费', locked: '已锁定', paid: '已缴费', pending: '待审核', approved: '已通过',
     rejected: '未通过', auto_approved: '自动通过' };
