@@ -369,7 +369,9 @@
     var attempt = 0;
     function go() {
       return once(method, path, body, mutating ? key : '').catch(function (e) {
-        if (e.status === 401 && path !== '/sessions') {
+        /* a wrong current password (修改资料, 修改密码) is 401 invalid_credentials
+           too, but the session still holds: only a dead token logs out */
+        if (e.status === 401 && path !== '/sessions' && e.code !== 'invalid_credentials') {
           session.clear();
           showUser();
           location.hash = '#/login';
@@ -1730,7 +1732,17 @@
       var emailForm = h('form#change-email', { novalidate: true },
         row('新电子邮箱', newEmail, { required: true, hint: '新邮箱即新的通行证账号；原邮箱会收到更改通知。' }),
         row('当前密码', emailPw, { required: true }), emailMsg.el, h('div.actions', emailBtn));
+      var fe = fieldErrors();
+      var wrongPassword = function (input) {
+        return function (err) {
+          if (err && err.code === 'invalid_credentials') { fe.set(input, '当前密码错误。'); return; }
+          if (fe.route(err, { new_email: newEmail, new_password: pw1 },
+            { email_taken: newEmail, invalid_email: newEmail, weak_password: pw1 })) return;
+          throw err;
+        };
+      };
       emailForm.addEventListener('submit', busy(emailBtn, emailMsg, function () {
+        fe.clear();
         var e = newEmail.value.trim();
         if (!e || !emailPw.value) { emailMsg.error(ERROR_TEXT.missing_field); return; }
         return mutate('PUT', '/account/email', { new_email: e, password: emailPw.value }).then(function (r) {
@@ -1741,7 +1753,7 @@
             $('#account-email').textContent = pick(m2, 'email') || e;
             emailMsg.ok('更改成功！请以后使用新邮箱 ' + (r.email || e) + ' 登录。');
           });
-        });
+        }, wrongPassword(emailPw));
       }));
       var oldPw = input('password', 'password', { autocomplete: 'current-password', required: true });
       var pw1 = input('new_password', 'password', { autocomplete: 'new-password', required: true });
@@ -1752,12 +1764,13 @@
         row('新密码', pw1, { required: true, hint: '8至128位，须同时包含字母和数字。' }),
         row('确认新密码', pw2, { required: true }), pwMsg.el, h('div.actions', pwBtn));
       pwForm.addEventListener('submit', busy(pwBtn, pwMsg, function () {
+        fe.clear();
         if (!oldPw.value || !pw1.value) { pwMsg.error(ERROR_TEXT.missing_field); return; }
         if (pw1.value !== pw2.value) { pwMsg.error('两次输入的密码不一致。'); return; }
         return mutate('PUT', '/account/password', { password: oldPw.value, new_password: pw1.value }).then(function (r) {
           oldPw.value = pw1.value = pw2.value = '';
           pwMsg.ok('密码修改成功！' + (r.sessions_ended ? '其他设备上的 ' + r.sessions_ended + ' 个登录已退出。' : ''));
-        });
+        }, wrongPassword(oldPw));
       }));
       render(h('section.card#account', h('h2', { text: '账号信息' }),
         kvTable([['通行证ID', h('code#account-id', { text: String(pick(me, 'account_id') || '').toUpperCase() })],
