@@ -191,6 +191,8 @@ async function walk(browser, tag, viewport, person) {
     const t = await page.textContent('#exam-times');
     for (const w of ['考生网上报名', '笔试', '口试', '准考证打印']) assert(t.includes(w), 'exam times lack ' + w + ': ' + t);
     assert(/20\d\d/.test(t), 'no date in the exam times: ' + t);
+    const h3 = await page.textContent('#exam-times-holder h3');
+    assert(h3.endsWith('考试时间') && !h3.includes('考试考试'), 'the exam times heading: ' + h3);
     await shot(page, tag, 'entry');
     await page.click('#entry-times');
     await page.waitForFunction(() => {
@@ -266,8 +268,9 @@ async function walk(browser, tag, viewport, person) {
     await page.fill('#new_password', pw2);
     await page.fill('#new_password2', pw2);
     await page.click('form#reset button[type=submit]');
-    await expectNotice(page, 'error', '');
+    await expectNotice(page, 'error', '已经使用过');
     await shot(page, tag, 'reset-used');
+    assert(await page.getAttribute('form#reset a[href="/#/forgot"]', 'href'), 'no way from the used link to 找回密码');
   }, { page });
 
   await check(tag + ': 进入报名: the old password fails, the new one logs in', async () => {

@@ -1610,7 +1610,7 @@
     return once('GET', '/sitting').then(function (r) {
       var s = r.sitting || {};
       times.textContent = '';
-      append(times, h('h3', { text: (s.name ? s.name : '本次') + '考试时间' }), examTimes(s),
+      append(times, h('h3', { text: (s.name ? s.name.replace(/考试$/, '') : '本次') + '考试时间' }), examTimes(s),
         h('h3', { text: '笔试科目准考证打印提示' }),
         h('ol.tips',
           h('li', { text: '请考生按规定领取或自行打印准考证。' }),
@@ -1655,7 +1655,8 @@
     var btn = h('button.btn', { type: 'submit', text: '提交' });
     var form = h('form#reset', { novalidate: true },
       row('新密码', pw, { required: true, hint: '8至128位，须同时包含字母和数字。' }),
-      row('确认新密码', pw2, { required: true }), msg.el, h('div.actions', btn));
+      row('确认新密码', pw2, { required: true }), msg.el,
+      h('div.actions', btn, h('a.btn.btn-secondary', { href: '/#/forgot', text: '重新找回密码' })));
     form.addEventListener('submit', busy(btn, msg, function () {
       if (!token) { msg.error(ERROR_TEXT.reset_token_invalid); return; }
       if (!pw.value) { msg.error(ERROR_TEXT.missing_field); return; }
