@@ -134,12 +134,9 @@ async function pageLogin(page, email, password) {
   const home = page.waitForFunction(() => location.hash === '#/home' || location.hash === '#/qualify' ||
     location.hash === '#/agreement', null, { timeout: 10000 }).then(() => true);
   const err = page.locator('#app .notice-error').first().waitFor({ state: 'visible', timeout: 10000 }).then(() => false);
-  const ok = await Promise.race([home, err]);
-  /* the home page renders once its GET /me answers: let it, before the next route
-     (a page whose answer comes after the candidate moved on still renders over the
-     next one: see the report) */
-  if (ok) await page.waitForLoadState('networkidle').catch(() => {});
-  return ok;
+  /* no wait for the home page's GET /me: 账号信息 follows at once, and the home
+     page must not render over it when its answer comes late */
+  return Promise.race([home, err]);
 }
 async function logout(page) {
   /* 退出 in the header (DELETE /sessions), then the entry page afresh */

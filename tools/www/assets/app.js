@@ -756,10 +756,12 @@
   }
 
   function pageHome() {
+    var my = routeNo;
     return loadMe(true).then(function (me) {
       if (!meBound(me)) return [me, null];
       return api('GET', '/candidate').then(function (c) { return [me, c]; }, function () { return [me, null]; });
     }).then(function (res) {
+      if (my !== routeNo) return; /* the candidate went on (账号信息 at once): no render over it */
       var me = res[0], cand = res[1];
       var agreed = meAgreed(me), bound = meBound(me), s = sitting(me);
       var status = bound ? boundStatus(cand) : '未报名或当前通行证账号非报名时账号';
@@ -1725,7 +1727,9 @@
 
   /* 账号信息: the 通行证ID a candidate reads to support, 修改资料 (email), 修改密码. */
   function pageAccount() {
+    var my = routeNo;
     return loadMe(true).then(function (me) {
+      if (my !== routeNo) return;
       var emailMsg = messageSlot(), pwMsg = messageSlot();
       var newEmail = input('new_email', 'email', { autocomplete: 'email', required: true });
       var emailPw = input('email_password', 'password', { autocomplete: 'current-password', required: true });
@@ -1788,8 +1792,12 @@
 
   var PUBLIC = { login: true, register: true, entry: true, forgot: true, reset: true, recover: true, faq: true };
 
+  /* a page that loads before it renders drops its render when route() ran again meanwhile */
+  var routeNo = 0;
+
   function route() {
     pollToken++;
+    routeNo++;
     if (openDialog) { openDialog.quiet = true; openDialog.close(); } /* leaving the page: no onClose */
     /* the mailed link is a path ({public_url}/reset?token=...), the rest are hash routes */
     var resetToken = /\/reset$/.test(location.pathname) && !location.hash ?
