@@ -369,7 +369,9 @@
     var attempt = 0;
     function go() {
       return once(method, path, body, mutating ? key : '').catch(function (e) {
-        if (e.status === 401 && path !== '/sessions') {
+        /* a wrong current password (修改资料, 修改密码) is 401 invalid_credentials
+           too, but the session still holds: only a dead token logs out */
+        if (e.status === 401 && path !== '/sessions' && e.code !== 'invalid_credentials') {
           session.clear();
           showUser();
           location.hash = '#/login';
@@ -754,10 +756,12 @@
   }
 
   function pageHome() {
+    var my = routeNo;
     return loadMe(true).then(function (me) {
       if (!meBound(me)) return [me, null];
       return api('GET', '/candidate').then(function (c) { return [me, c]; }, function () { return [me, null]; });
     }).then(function (res) {
+      if (my !== routeNo) return; /* the candidate went on (账号信息 at once): no render over it */
       var me = res[0], cand = res[1];
       var agreed = meAgreed(me), bound = meBound(me), s = sitting(me);
       var status = bound ? boundStatus(cand) : '未报名或当前通行证账号非报名时账号';
@@ -1608,7 +1612,7 @@
     return once('GET', '/sitting').then(function (r) {
       var s = r.sitting || {};
       times.textContent = '';
-      append(times, h('h3', { text: (s.name ? s.name : '本次') + '考试时间' }), examTimes(s),
+      append(times, h('h3', { text: (s.name ? s.name.replace(/考试$/, '') : '本次') + '考试时间' }), examTimes(s),
         h('h3', { text: '笔试科目准考证打印提示' }),
         h('ol.tips',
           h('li', { text: '请考生按规定领取或自行打印准考证。' }),
@@ -1653,7 +1657,8 @@
     var btn = h('button.btn', { type: 'submit', text: '提交' });
     var form = h('form#reset', { novalidate: true },
       row('新密码', pw, { required: true, hint: '8至128位，须同时包含字母和数字。' }),
-      row('确认新密码', pw2, { required: true }), msg.el, h('div.actions', btn));
+      row('确认新密码', pw2, { required: true }), msg.el,
+      h('div.actions', btn, h('a.btn.btn-secondary', { href: '/#/forgot', text: '重新找回密码' })));
     form.addEventListener('submit', busy(btn, msg, function () {
       if (!token) { msg.error(ERROR_TEXT.reset_token_invalid); return; }
       if (!pw.value) { msg.error(ERROR_TEXT.missing_field); return; }
@@ -1722,7 +1727,9 @@
 
   /* 账号信息: the 通行证ID a candidate reads to support, 修改资料 (email), 修改密码. */
   function pageAccount() {
+    var my = routeNo;
     return loadMe(true).then(function (me) {
+      if (my !== routeNo) return;
       var emailMsg = messageSlot(), pwMsg = messageSlot();
       var newEmail = input('new_email', 'email', { autocomplete: 'email', required: true });
       var emailPw = input('email_password', 'password', { autocomplete: 'current-password', required: true });
@@ -1730,7 +1737,17 @@
       var emailForm = h('form#change-email', { novalidate: true },
         row('新电子邮箱', newEmail, { required: true, hint: '新邮箱即新的通行证账号；原邮箱会收到更改通知。' }),
         row('当前密码', emailPw, { required: true }), emailMsg.el, h('div.actions', emailBtn));
+      var fe = fieldErrors();
+      var wrongPassword = function (input) {
+        return function (err) {
+          if (err && err.code === 'invalid_credentials') { fe.set(input, '当前密码错误。'); return; }
+          if (fe.route(err, { new_email: newEmail, new_password: pw1 },
+            { email_taken: newEmail, invalid_email: newEmail, weak_password: pw1 })) return;
+          throw err;
+        };
+      };
       emailForm.addEventListener('submit', busy(emailBtn, emailMsg, function () {
+        fe.clear();
         var e = newEmail.value.trim();
         if (!e || !emailPw.value) { emailMsg.error(ERROR_TEXT.missing_field); return; }
         return mutate('PUT', '/account/email', { new_email: e, password: emailPw.value }).then(function (r) {
@@ -1741,7 +1758,7 @@
             $('#account-email').textContent = pick(m2, 'email') || e;
             emailMsg.ok('更改成功！请以后使用新邮箱 ' + (r.email || e) + ' 登录。');
           });
-        });
+        }, wrongPassword(emailPw));
       }));
       var oldPw = input('password', 'password', { autocomplete: 'current-password', required: true });
       var pw1 = input('new_password', 'password', { autocomplete: 'new-password', required: true });
@@ -1752,12 +1769,13 @@
         row('新密码', pw1, { required: true, hint: '8至128位，须同时包含字母和数字。' }),
         row('确认新密码', pw2, { required: true }), pwMsg.el, h('div.actions', pwBtn));
       pwForm.addEventListener('submit', busy(pwBtn, pwMsg, function () {
+        fe.clear();
         if (!oldPw.value || !pw1.value) { pwMsg.error(ERROR_TEXT.missing_field); return; }
         if (pw1.value !== pw2.value) { pwMsg.error('两次输入的密码不一致。'); return; }
         return mutate('PUT', '/account/password', { password: oldPw.value, new_password: pw1.value }).then(function (r) {
           oldPw.value = pw1.value = pw2.value = '';
           pwMsg.ok('密码修改成功！' + (r.sessions_ended ? '其他设备上的 ' + r.sessions_ended + ' 个登录已退出。' : ''));
-        });
+        }, wrongPassword(oldPw));
       }));
       render(h('section.card#account', h('h2', { text: '账号信息' }),
         kvTable([['通行证ID', h('code#account-id', { text: String(pick(me, 'account_id') || '').toUpperCase() })],
@@ -1774,8 +1792,12 @@
 
   var PUBLIC = { login: true, register: true, entry: true, forgot: true, reset: true, recover: true, faq: true };
 
+  /* a page that loads before it renders drops its render when route() ran again meanwhile */
+  var routeNo = 0;
+
   function route() {
     pollToken++;
+    routeNo++;
     if (openDialog) { openDialog.quiet = true; openDialog.close(); } /* leaving the page: no onClose */
     /* the mailed link is a path ({public_url}/reset?token=...), the rest are hash routes */
     var resetToken = /\/reset$/.test(location.pathname) && !location.hash ?
