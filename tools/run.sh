@@ -45,7 +45,9 @@ secret="$var/payment.secret"
 sock="$var/run/cetd.sock"
 pids=()
 stop_all() {
-    trap - INT TERM EXIT
+    # a second Ctrl-C (or a signal forwarded twice) must not cut the clean-up short
+    trap '' INT TERM
+    trap - EXIT
     echo >&2
     echo "run: stopping" >&2
     [ -n "${EDGE_PID:-}" ] && edge_stop || true
