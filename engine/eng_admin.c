@@ -14,13 +14,6 @@
 #include "base/cet_id.h"
 #include "engine/eng_internal.h"
 
-static int lmdb(int rc, cet_err_t notfound)
-{
-    if (rc == 0) return 0;
-    if (rc == STORE_NOTFOUND) return (int)notfound;
-    return rc;
-}
-
 /* ---- roster row rules ---- */
 typedef struct row_ctx {
     const char *const *vals;
@@ -261,26 +254,16 @@ int eng_subjects_load(store_txn_t *txn, const store_t *st, store_subject_t subje
 }
 
 /* ---- scope ---- */
-static int scope_ok(eng_op_t *op, store_txn_t *txn, uint32_t school_code)
-{
-    if (op->in.scope_school) return school_code == op->in.scope_school ? 0 : CET_E_FORBIDDEN;
-    if (!op->in.scope_province) return CET_E_FORBIDDEN; /* support desk: account matters only */
-    store_school_t s;
-    int r = lmdb(store_school_get(txn, op->eng->st, school_code, &s), CET_E_FORBIDDEN);
-    if (r) return r;
-    return s.province == op->in.scope_province ? 0 : CET_E_FORBIDDEN;
-}
-
 /* ---- offers: capacity, fee, window ---- */
 static int apply_offer(eng_op_t *op, store_txn_t *txn)
 {
     eng_t *e = op->eng;
     store_campus_t cp;
-    int r = lmdb(store_campus_get(txn, e->st, op->in.campus, &cp), CET_E_OFFER_NOT_FOUND);
+    int r = eng_lookup_rc(store_campus_get(txn, e->st, op->in.campus, &cp), CET_E_OFFER_NOT_FOUND);
     if (r) return r;
-    if ((r = scope_ok(op, txn, cp.school))) return r;
+    if ((r = eng_staff_scope_ok(op, txn, cp.school))) return r;
     store_offer_t o;
-    r = lmdb(store_offer_get(txn, e->st, op->in.campus, op->in.subject, &o), CET_E_OFFER_NOT_FOUND);
+    r = eng_lookup_rc(store_offer_get(txn, e->st, op->in.campus, op->in.subject, &o), CET_E_OFFER_NOT_FOUND);
     if (r) return r;
     uint32_t live;
     int rc = eng_seats_live_get(txn, e->st, o.campus, o.subject, &live);
@@ -320,12 +303,12 @@ static int apply_settings(eng_op_t *op, store_txn_t *txn)
 {
     eng_t *e = op->eng;
     store_school_t s;
-    int r = lmdb(store_school_get(txn, e->st, op->in.school, &s), CET_E_NOT_FOUND);
+    int r = eng_lookup_rc(store_school_get(txn, e->st, op->in.school, &s), CET_E_NOT_FOUND);
     if (r == CET_E_NOT_FOUND && !op->in.scope_school && !op->in.scope_province)
         return CET_E_FORBIDDEN;
     if (r == CET_E_NOT_FOUND && op->in.scope_school) return CET_E_FORBIDDEN;
     if (r) return r;
-    if ((r = scope_ok(op, txn, s.code))) return r;
+    if ((r = eng_staff_scope_ok(op, txn, s.code))) return r;
     bool was = s.flags & STORE_SCHOOL_ORAL_ELSEWHERE;
     if (op->in.flag)
         s.flags |= STORE_SCHOOL_ORAL_ELSEWHERE;
@@ -381,7 +364,7 @@ static int candidate_text_refresh(eng_t *e, store_txn_t *txn, uint8_t scope, uin
 
 static int announce_scope_ok(eng_op_t *op, store_txn_t *txn, uint8_t scope, uint32_t code)
 {
-    if (scope == STORE_ANNOUNCE_SCHOOL) return scope_ok(op, txn, code);
+    if (scope == STORE_ANNOUNCE_SCHOOL) return eng_staff_scope_ok(op, txn, code);
     /* a province announcement: province staff of that province only */
     if (op->in.scope_school || !op->in.scope_province) return CET_E_FORBIDDEN;
     return code == op->in.scope_province ? 0 : CET_E_FORBIDDEN;
@@ -397,7 +380,7 @@ static int apply_announce_post(eng_op_t *op, store_txn_t *txn)
     if (r) return r;
     if (scope == STORE_ANNOUNCE_SCHOOL) {
         store_school_t s;
-        if ((r = lmdb(store_school_get(txn, e->st, code, &s), CET_E_FORBIDDEN))) return r;
+        if ((r = eng_lookup_rc(store_school_get(txn, e->st, code, &s), CET_E_FORBIDDEN))) return r;
     }
     store_announcement_t a;
     memset(&a, 0, sizeof a);
@@ -430,7 +413,7 @@ static int apply_announce_delete(eng_op_t *op, store_txn_t *txn)
     store_announcement_t a;
     char title[STORE_ANNOUNCE_TITLE_BYTES_MAX + 1];
     int r =
-        lmdb(store_announcement_get(txn, e->st, op->in.item_id, &a, title, sizeof title, NULL, 0),
+        eng_lookup_rc(store_announcement_get(txn, e->st, op->in.item_id, &a, title, sizeof title, NULL, 0),
              CET_E_ANNOUNCEMENT_NOT_FOUND);
     if (r) return r;
     if ((r = announce_scope_ok(op, txn, a.scope, a.code))) return r;

@@ -54,6 +54,19 @@ int eng_expire_order(eng_t *e, store_txn_t *txn, uint64_t order_id, int64_t due,
  */
 int eng_reg_remove(eng_t *e, store_txn_t *txn, const store_reg_t *reg);
 
+/* A store lookup's rc as an apply's: absent is the refusal notfound; 0 and
+ * storage codes pass through (base/cet_err.h). */
+static inline int eng_lookup_rc(int rc, cet_err_t notfound)
+{
+    return rc == STORE_NOTFOUND ? (int)notfound : rc;
+}
+/**
+ * Whether a staff op's scope covers school_code (writer thread, inside the txn):
+ * 0, or CET_E_FORBIDDEN for another school, a school outside the province, or
+ * support staff (account matters only); a storage code on a failed read.
+ */
+int eng_staff_scope_ok(eng_op_t *op, store_txn_t *txn, uint32_t school_code);
+
 /* The admission tickets' writer side (eng_tickets.c; ENG_OP_TICKETS is dispatched by eng_ops.c). */
 typedef struct eng_tickets_index eng_tickets_index_t;
 /** Frees the arrangement's index of registrations by offer (eng_close). */

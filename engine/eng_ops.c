@@ -26,16 +26,9 @@ static void codes_copy(char *out, size_t cap, const char *codes, size_t n)
 }
 
 /* ---- shared lookups; each returns 0, a cet_err_t or a storage code (base/cet_err.h) ---- */
-static int lmdb(int rc, cet_err_t notfound)
-{
-    if (rc == 0) return 0;
-    if (rc == STORE_NOTFOUND) return (int)notfound;
-    return rc; /* errno or LMDB: a storage failure */
-}
-
 static int load_account(eng_op_t *op, store_txn_t *txn, store_account_t *a)
 {
-    return lmdb(store_account_get(txn, op->eng->st, op->account, a), CET_E_UNAUTHORIZED);
+    return eng_lookup_rc(store_account_get(txn, op->eng->st, op->account, a), CET_E_UNAUTHORIZED);
 }
 
 static int load_candidate(eng_op_t *op, store_txn_t *txn, store_account_t *a,
@@ -44,7 +37,7 @@ static int load_candidate(eng_op_t *op, store_txn_t *txn, store_account_t *a,
     int r = load_account(op, txn, a);
     if (r) return r;
     if (!a->roster_no) return CET_E_NOT_BOUND;
-    r = lmdb(store_candidate_get(txn, op->eng->st, a->roster_no, c), CET_E_NOT_BOUND);
+    r = eng_lookup_rc(store_candidate_get(txn, op->eng->st, a->roster_no, c), CET_E_NOT_BOUND);
     if (r) return r;
     if (memcmp(c->account, a->id, 16) != 0) return CET_E_NOT_BOUND;
     return 0;
@@ -53,7 +46,7 @@ static int load_candidate(eng_op_t *op, store_txn_t *txn, store_account_t *a,
 static int window_open(const eng_t *e, store_txn_t *txn, int64_t now)
 {
     store_sitting_t s;
-    int r = lmdb(store_sitting_get(txn, e->st, &s), CET_E_WINDOW_CLOSED);
+    int r = eng_lookup_rc(store_sitting_get(txn, e->st, &s), CET_E_WINDOW_CLOSED);
     if (r) return r;
     return eng_phase(&s, now) == ENG_PHASE_OPEN ? 0 : CET_E_WINDOW_CLOSED;
 }
@@ -233,7 +226,7 @@ static int apply_bind(eng_op_t *op, store_txn_t *txn)
     if (a.roster_no) return CET_E_ALREADY_BOUND;
     if ((r = window_open(e, txn, op->now))) return r;
     store_roster_t ro;
-    r = lmdb(store_roster_get(txn, e->st, op->in.id_type, op->in.id_number, &ro),
+    r = eng_lookup_rc(store_roster_get(txn, e->st, op->in.id_type, op->in.id_number, &ro),
              CET_E_ROSTER_NOT_FOUND);
     if (r) return r;
     if (strcmp(ro.name, op->in.name) != 0) return CET_E_ROSTER_NOT_FOUND;
@@ -331,7 +324,7 @@ static int apply_review_delete(eng_op_t *op, store_txn_t *txn)
     int r = load_account(op, txn, &a);
     if (r) return r;
     store_review_t rv;
-    r = lmdb(store_review_get(txn, op->eng->st, a.id, &rv), CET_E_REVIEW_NOT_FOUND);
+    r = eng_lookup_rc(store_review_get(txn, op->eng->st, a.id, &rv), CET_E_REVIEW_NOT_FOUND);
     if (r) return r;
     if (rv.state != STORE_REVIEW_REJECTED) return CET_E_REVIEW_NOT_EDITABLE;
     int rc = store_review_del(txn, op->eng->st, a.id);
@@ -354,11 +347,11 @@ int eng_offer_eligible(eng_t *e, store_txn_t *txn, const store_candidate_t *c,
     /* an oral elsewhere: where the school allows it, inside its province */
     store_school_t own, other;
     store_campus_t cp;
-    int r = lmdb(store_school_get(txn, st, c->snapshot.school, &own), CET_E_CAMPUS_NOT_ALLOWED);
+    int r = eng_lookup_rc(store_school_get(txn, st, c->snapshot.school, &own), CET_E_CAMPUS_NOT_ALLOWED);
     if (r) return r;
     if (!(own.flags & STORE_SCHOOL_ORAL_ELSEWHERE)) return CET_E_CAMPUS_NOT_ALLOWED;
-    if ((r = lmdb(store_campus_get(txn, st, o->campus, &cp), CET_E_OFFER_NOT_FOUND))) return r;
-    if ((r = lmdb(store_school_get(txn, st, cp.school, &other), CET_E_OFFER_NOT_FOUND))) return r;
+    if ((r = eng_lookup_rc(store_campus_get(txn, st, o->campus, &cp), CET_E_OFFER_NOT_FOUND))) return r;
+    if ((r = eng_lookup_rc(store_school_get(txn, st, cp.school, &other), CET_E_OFFER_NOT_FOUND))) return r;
     return other.province == own.province ? 0 : CET_E_CAMPUS_NOT_ALLOWED;
 }
 
@@ -372,17 +365,17 @@ int eng_check_registration(eng_t *e, store_txn_t *txn, const uint8_t account[16]
 {
     const store_t *st = e->st;
     store_account_t a;
-    int r = lmdb(store_account_get(txn, st, account, &a), CET_E_UNAUTHORIZED);
+    int r = eng_lookup_rc(store_account_get(txn, st, account, &a), CET_E_UNAUTHORIZED);
     if (r) return r;
     if (!a.roster_no) return CET_E_NOT_BOUND;
     store_candidate_t *c = c_out;
-    if ((r = lmdb(store_candidate_get(txn, st, a.roster_no, c), CET_E_NOT_BOUND))) return r;
+    if ((r = eng_lookup_rc(store_candidate_get(txn, st, a.roster_no, c), CET_E_NOT_BOUND))) return r;
     if ((r = window_open(e, txn, now))) return r;
     store_subject_t subj;
-    if ((r = lmdb(store_subject_get(txn, st, subject, &subj), CET_E_OFFER_NOT_FOUND))) return r;
+    if ((r = eng_lookup_rc(store_subject_get(txn, st, subject, &subj), CET_E_OFFER_NOT_FOUND))) return r;
     if (!eng_qualified(&c->snapshot, subject)) return CET_E_NOT_QUALIFIED;
     store_offer_t *o = o_out;
-    if ((r = lmdb(store_offer_get(txn, st, campus, subject, o), CET_E_OFFER_NOT_FOUND))) return r;
+    if ((r = eng_lookup_rc(store_offer_get(txn, st, campus, subject, o), CET_E_OFFER_NOT_FOUND))) return r;
     if ((r = eng_offer_eligible(e, txn, c, &subj, o, now))) return r;
     store_reg_t regs[CET_CANDIDATE_REGS_MAX];
     int n = store_reg_list(txn, st, a.roster_no, regs, CET_CANDIDATE_REGS_MAX);
@@ -393,7 +386,7 @@ int eng_check_registration(eng_t *e, store_txn_t *txn, const uint8_t account[16]
         if (subj.kind == STORE_ORAL && regs[i].subject == subj.written) has_written = true;
         if (subj.kind == STORE_WRITTEN) {
             store_subject_t other;
-            if ((r = lmdb(store_subject_get(txn, st, regs[i].subject, &other), CET_E_INTERNAL)))
+            if ((r = eng_lookup_rc(store_subject_get(txn, st, regs[i].subject, &other), CET_E_INTERNAL)))
                 return r;
             if (other.kind == STORE_WRITTEN && other.level == subj.level) return CET_E_ONE_PER_LEVEL;
         }
@@ -518,11 +511,11 @@ static int paid_with_written(const eng_t *e, store_txn_t *txn, uint32_t roster_n
                              const char *paying)
 {
     store_subject_t s;
-    int r = lmdb(store_subject_get(txn, e->st, subject, &s), CET_E_INTERNAL);
+    int r = eng_lookup_rc(store_subject_get(txn, e->st, subject, &s), CET_E_INTERNAL);
     if (r) return r;
     if (s.kind != STORE_ORAL || strchr(paying, s.written)) return 0;
     store_reg_t w;
-    r = lmdb(store_reg_get(txn, e->st, roster_no, s.written, &w), CET_E_ORAL_NEEDS_WRITTEN);
+    r = eng_lookup_rc(store_reg_get(txn, e->st, roster_no, s.written, &w), CET_E_ORAL_NEEDS_WRITTEN);
     if (r) return r;
     return (w.flags & STORE_REG_PAID) ? 0 : CET_E_ORAL_NEEDS_WRITTEN;
 }
@@ -539,7 +532,7 @@ static int apply_pay_create(eng_op_t *op, store_txn_t *txn)
     store_reg_t regs[CET_ORDER_SUBJECTS_MAX];
     uint32_t amount = 0;
     for (size_t i = 0; i < n; i++) {
-        r = lmdb(store_reg_get(txn, e->st, a.roster_no, op->in.subjects[i], &regs[i]),
+        r = eng_lookup_rc(store_reg_get(txn, e->st, a.roster_no, op->in.subjects[i], &regs[i]),
                  CET_E_REGISTRATION_NOT_FOUND);
         if (r) return r;
         if (regs[i].flags & STORE_REG_PAID) return CET_E_REGISTRATION_PAID;
@@ -653,7 +646,7 @@ static int apply_pay_notice(eng_op_t *op, store_txn_t *txn)
     }
     if (rc && rc != STORE_NOTFOUND) return rc;
     store_order_t o;
-    int r = lmdb(store_order_get(txn, e->st, op->in.order_id, &o), CET_E_ORDER_NOT_FOUND);
+    int r = eng_lookup_rc(store_order_get(txn, e->st, op->in.order_id, &o), CET_E_ORDER_NOT_FOUND);
     if (r) return r;
     char detail[CET_AUDIT_TEXT_BYTES_MAX];
     if (op->in.amount != o.amount) {
@@ -715,12 +708,12 @@ static int apply_pay_notice(eng_op_t *op, store_txn_t *txn)
 }
 
 /* ---- staff ---- */
-static int staff_scope_ok(eng_op_t *op, store_txn_t *txn, uint32_t school_code)
+int eng_staff_scope_ok(eng_op_t *op, store_txn_t *txn, uint32_t school_code)
 {
     if (op->in.scope_school) return school_code == op->in.scope_school ? 0 : CET_E_FORBIDDEN;
     if (!op->in.scope_province) return CET_E_FORBIDDEN; /* support desk: account matters only */
     store_school_t s;
-    int r = lmdb(store_school_get(txn, op->eng->st, school_code, &s), CET_E_FORBIDDEN);
+    int r = eng_lookup_rc(store_school_get(txn, op->eng->st, school_code, &s), CET_E_FORBIDDEN);
     if (r) return r;
     return s.province == op->in.scope_province ? 0 : CET_E_FORBIDDEN;
 }
@@ -729,12 +722,12 @@ static int apply_staff_review(eng_op_t *op, store_txn_t *txn)
 {
     eng_t *e = op->eng;
     store_review_t rv;
-    int r = lmdb(store_review_get(txn, e->st, op->in.target, &rv), CET_E_REVIEW_NOT_FOUND);
+    int r = eng_lookup_rc(store_review_get(txn, e->st, op->in.target, &rv), CET_E_REVIEW_NOT_FOUND);
     if (r) return r;
     store_roster_t ro;
-    r = lmdb(store_roster_get_by_no(txn, e->st, rv.roster_no, &ro), CET_E_REVIEW_NOT_FOUND);
+    r = eng_lookup_rc(store_roster_get_by_no(txn, e->st, rv.roster_no, &ro), CET_E_REVIEW_NOT_FOUND);
     if (r) return r;
-    if ((r = staff_scope_ok(op, txn, ro.school))) return r;
+    if ((r = eng_staff_scope_ok(op, txn, ro.school))) return r;
     if (rv.state != STORE_REVIEW_PENDING) return CET_E_REVIEW_NOT_EDITABLE;
     rv.state = op->in.flag ? STORE_REVIEW_APPROVED : STORE_REVIEW_REJECTED;
     rv.decided = op->now;
@@ -763,12 +756,12 @@ static int apply_staff_review(eng_op_t *op, store_txn_t *txn)
 static int staff_candidate(eng_op_t *op, store_txn_t *txn, store_candidate_t *c, uint32_t *no)
 {
     store_roster_t ro;
-    int r = lmdb(store_roster_get(txn, op->eng->st, op->in.id_type, op->in.id_number, &ro),
+    int r = eng_lookup_rc(store_roster_get(txn, op->eng->st, op->in.id_type, op->in.id_number, &ro),
                  CET_E_ROSTER_NOT_FOUND);
     if (r) return r;
-    if ((r = staff_scope_ok(op, txn, ro.school))) return r;
+    if ((r = eng_staff_scope_ok(op, txn, ro.school))) return r;
     *no = ro.roster_no;
-    return lmdb(store_candidate_get(txn, op->eng->st, ro.roster_no, c), CET_E_NOT_BOUND);
+    return eng_lookup_rc(store_candidate_get(txn, op->eng->st, ro.roster_no, c), CET_E_NOT_BOUND);
 }
 
 static int apply_staff_lock(eng_op_t *op, store_txn_t *txn)
@@ -779,7 +772,7 @@ static int apply_staff_lock(eng_op_t *op, store_txn_t *txn)
     int r = staff_candidate(op, txn, &c, &no);
     if (r) return r;
     store_reg_t reg;
-    r = lmdb(store_reg_get(txn, e->st, no, op->in.subject, &reg), CET_E_REGISTRATION_NOT_FOUND);
+    r = eng_lookup_rc(store_reg_get(txn, e->st, no, op->in.subject, &reg), CET_E_REGISTRATION_NOT_FOUND);
     if (r) return r;
     if (reg.flags & STORE_REG_PAID) return CET_E_REGISTRATION_PAID;
     if (reg.order_id) return CET_E_PAYMENT_PENDING;
@@ -818,7 +811,7 @@ static int apply_staff_group_pay(eng_op_t *op, store_txn_t *txn)
     size_t n = strlen(op->in.subjects);
     store_reg_t regs[CET_ORDER_SUBJECTS_MAX];
     for (size_t i = 0; i < n; i++) {
-        r = lmdb(store_reg_get(txn, e->st, no, op->in.subjects[i], &regs[i]),
+        r = eng_lookup_rc(store_reg_get(txn, e->st, no, op->in.subjects[i], &regs[i]),
                  CET_E_REGISTRATION_NOT_FOUND);
         if (r) return r;
         if (regs[i].flags & STORE_REG_PAID) return CET_E_REGISTRATION_PAID;
@@ -850,11 +843,11 @@ static int apply_staff_capacity(eng_op_t *op, store_txn_t *txn)
 {
     eng_t *e = op->eng;
     store_campus_t cp;
-    int r = lmdb(store_campus_get(txn, e->st, op->in.campus, &cp), CET_E_OFFER_NOT_FOUND);
+    int r = eng_lookup_rc(store_campus_get(txn, e->st, op->in.campus, &cp), CET_E_OFFER_NOT_FOUND);
     if (r) return r;
-    if ((r = staff_scope_ok(op, txn, cp.school))) return r;
+    if ((r = eng_staff_scope_ok(op, txn, cp.school))) return r;
     store_offer_t o;
-    r = lmdb(store_offer_get(txn, e->st, op->in.campus, op->in.subject, &o), CET_E_OFFER_NOT_FOUND);
+    r = eng_lookup_rc(store_offer_get(txn, e->st, op->in.campus, op->in.subject, &o), CET_E_OFFER_NOT_FOUND);
     if (r) return r;
     uint32_t live;
     int rc = eng_seats_live_get(txn, e->st, o.campus, o.subject, &live);
