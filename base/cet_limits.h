@@ -48,7 +48,12 @@
 #define CET_EXPIRE_BATCH_MAX 512         /* due holds deleted per write txn */
 #define CET_EXPIRE_TICK_MS 200           /* writer wakes at least this often */
 #define CET_COMMIT_LATENCY_BUCKETS_MAX 14 /* finite buckets of the commit and fsync histograms */
-#define CET_FSYNC_SAMPLE_EVERY 8         /* one write commit in this many times its last flush */
+#define CET_CHECKPOINT_MS 1000          /* a checkpoint of LMDB at least this often (store_log.c) */
+#define CET_LOG_CHECKPOINT_BYTES (64u << 20) /* or after this much commit log */
+#define CET_LOG_TXN_BYTES_MAX (16u << 20)   /* a txn logging more is made durable by a checkpoint */
+#define CET_LOG_PREALLOC_BYTES (4u << 20)  /* each commit log file is zero-filled to this */
+#define CET_LOG_BUF_BYTES (64u << 10)       /* the log's txn buffer kept between txns */
+#define CET_LOG_REPLAY_TXN_BYTES (32u << 20) /* recovery applies about this much log per txn */
 #define CET_SWEEP_BATCH_MAX 256          /* expired sessions/idempotency records looked at per tick */
 #define CET_MAP_INITIAL_BYTES (8ULL << 30)  /* LMDB map size of a new environment */
 #define CET_MAP_GROW_FACTOR 2            /* on MDB_MAP_FULL */

@@ -52,8 +52,8 @@ static void render_writer(struct evbuffer *out, eng_t *eng)
                    "flushed).",
                    &ws.commit);
     render_latency(out, "cetd_fsync_seconds",
-                   "The last flush alone (fdatasync of the meta page) of one commit in 8 "
-                   "(CET_FSYNC_SAMPLE_EVERY); none with --sync none.",
+                   "The commit log's fdatasync of each write commit (the flush that makes "
+                   "it durable); none with --sync none.",
                    &ws.fsync);
     evbuffer_add_printf(out,
                         "# HELP cetd_commit_batches_total Group-commit txns committed.\n"

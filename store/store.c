@@ -264,7 +264,6 @@ int store_open(const store_options_t *opt, store_t **out)
     store_t *st = cet_calloc(1, sizeof *st);
     st->read_only = opt->read_only;
     st->sync = opt->sync && !opt->read_only;
-    st->unsampled = CET_FSYNC_SAMPLE_EVERY - 1; /* the first commit that writes is timed */
     atomic_init(&st->flush_failed, false);
     st->lock_fd = -1;
     st->lockmdb_fd = -1;
@@ -292,10 +291,15 @@ int store_open(const store_options_t *opt, store_t **out)
         if ((rc = mdb_env_set_mapsize(st->env, map))) goto fail;
     }
 
+    bool restored = false;
+    if (!opt->read_only && (rc = store_log_prepare(st, &restored))) goto fail;
+
     unsigned flags = MDB_NOTLS;
     if (opt->read_only) flags |= MDB_RDONLY;
-    /* sync off: MDB_NOSYNC, the OS writes back when it likes (--sync none) */
-    if (!opt->sync) flags |= MDB_NOSYNC;
+    /* LMDB itself never syncs a commit: with sync, the commit log makes each
+     * commit durable and checkpoints make LMDB durable (store_log.c); without
+     * (--sync none), the OS writes back when it likes */
+    if (!opt->read_only) flags |= MDB_NOSYNC;
     /* No MDB_WRITEMAP (it was on before): with it LMDB ftruncates data.mdb to
      * the map size (a sparse file) and dirties pages by storing into the map,
      * so a full disk is a SIGBUS in the writer. Without it, pages go out with
@@ -315,6 +319,7 @@ int store_open(const store_options_t *opt, store_t **out)
     rc = open_dbis(st);
     if (rc) goto fail;
     mdb_env_set_userctx(st->env, st);
+    if (!opt->read_only && (rc = store_log_start(st, restored))) goto fail;
     st->regidx = store_regidx_new();
     rc = regidx_rebuild(st);
     if (rc) goto fail;
@@ -323,6 +328,7 @@ int store_open(const store_options_t *opt, store_t **out)
 fail:
     CET_ERROR("store: cannot open %s: %s", opt->dir, store_strerror(rc));
 fail_quiet:
+    store_log_close(st);
     store_regidx_free(st->regidx);
     if (st->env) mdb_env_close(st->env);
     if (st->lockmdb_fd >= 0) close(st->lockmdb_fd);
@@ -336,6 +342,7 @@ fail_quiet:
 void store_close(store_t *st)
 {
     if (!st) return;
+    store_log_close(st);
     store_regidx_free(st->regidx);
     mdb_env_close(st->env);
     if (st->lockmdb_fd >= 0) close(st->lockmdb_fd); /* after LMDB's own fd: see lockfile_prealloc */
@@ -347,7 +354,7 @@ void store_close(store_t *st)
 
 int store_sync(store_t *st)
 {
-    return mdb_env_sync(st->env, 1);
+    return store_log_checkpoint(st);
 }
 
 /* ---- the map-growth gate (store_internal.h) ---- */
@@ -518,34 +525,6 @@ static store_t *store_of(store_txn_t *txn, bool *is_write)
     return st;
 }
 
-/*
- * The flush of a timed commit. LMDB's own sync writes the txn's pages,
- * fdatasyncs them, then writes the meta page through an O_DSYNC descriptor:
- * its last flush hides inside a pwrite. For one write commit in
- * CET_FSYNC_SAMPLE_EVERY the store sets MDB_NOMETASYNC around the commit
- * (the flag may change between txns, mdb_env_set_flags; only the writer
- * commits), so LMDB writes the meta page without waiting, and this fdatasync
- * waits for it instead: the same two flushes in the same order (pages before
- * the meta page that points at them, both before anyone is answered: the
- * writer hands requests back after store_commit), and the second one timed.
- * A failed flush leaves the txn visible to readers and of unknown fate on
- * disk: as LMDB does after a failed meta write (MDB_FATAL_ERROR), no write
- * txn begins again in this process (STORE_PANIC); a restart reads whichever
- * meta page the disk has, each one a consistent state.
- */
-static int commit_flush(store_t *st, uint64_t *sync_ns)
-{
-    uint64_t t0 = cet_mono_ns();
-    int rc = mdb_env_sync(st->env, 1);
-    *sync_ns = cet_mono_ns() - t0;
-    if (rc) {
-        atomic_store(&st->flush_failed, true);
-        CET_ERROR("store: the flush after a commit failed (%s): this process writes no more; "
-                  "restart it", store_strerror(rc));
-    }
-    return rc;
-}
-
 int store_commit(store_txn_t *txn)
 {
     store_commit_info_t info;
@@ -558,20 +537,25 @@ int store_commit_timed(store_txn_t *txn, store_commit_info_t *info)
     store_t *st = store_of(txn, &w);
     info->wrote = false;
     info->sync_ns = 0;
+    if (w && st->log) {
+        int rc = store_log_commit(st, txn, info);
+        if (rc == 0)
+            store_regidx_publish(st->regidx);
+        else
+            store_regidx_discard(st->regidx);
+        st->wtxn = NULL;
+        return rc;
+    }
+    /* a write txn without a log: --sync none, LMDB commits without a flush */
     size_t id = w ? mdb_txn_id(txn) : 0;
-    bool timed = w && st->sync && st->unsampled >= CET_FSYNC_SAMPLE_EVERY - 1;
-    if (timed) mdb_env_set_flags(st->env, MDB_NOMETASYNC, 1);
     int rc = mdb_txn_commit(txn);
     if (w) {
         bool committed = rc == 0; /* in LMDB: readers see it from here on */
         if (committed) {
-            /* a txn that changed nothing writes no meta page: nothing to flush */
+            /* a txn that changed nothing writes no meta page */
             MDB_envinfo ei;
             info->wrote = mdb_env_info(st->env, &ei) != 0 || ei.me_last_txnid == id;
-            if (info->wrote && timed) rc = commit_flush(st, &info->sync_ns);
-            if (info->wrote) st->unsampled = timed ? 0 : st->unsampled + 1;
         }
-        if (timed) mdb_env_set_flags(st->env, MDB_NOMETASYNC, 0);
         /* what the txn did to the registration index becomes visible only now */
         if (committed)
             store_regidx_publish(st->regidx);
@@ -590,6 +574,7 @@ void store_abort(store_txn_t *txn)
     store_t *st = store_of(txn, &w);
     mdb_txn_abort(txn);
     if (w) {
+        store_log_abort(st);
         store_regidx_discard(st->regidx);
         st->wtxn = NULL;
     } else if (st) {
@@ -710,14 +695,18 @@ int store_put_raw(store_txn_t *txn, const store_t *st, store_db_t db, const void
                   size_t klen, const void *val, size_t vlen, unsigned flags)
 {
     MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
-    return mdb_put(txn, store_dbi(st, db), &k, &v, flags);
+    int rc = mdb_put(txn, store_dbi(st, db), &k, &v, flags);
+    if (rc == 0) store_log_add((store_t *)st, txn, STORE_LOG_PUT, db, key, klen, val, vlen);
+    return rc;
 }
 
 int store_del_raw(store_txn_t *txn, const store_t *st, store_db_t db, const void *key,
                   size_t klen)
 {
     MDB_val k = {klen, (void *)key};
-    return mdb_del(txn, store_dbi(st, db), &k, NULL);
+    int rc = mdb_del(txn, store_dbi(st, db), &k, NULL);
+    if (rc == 0) store_log_add((store_t *)st, txn, STORE_LOG_DEL, db, key, klen, NULL, 0);
+    return rc;
 }
 
 int store_count(store_txn_t *txn, const store_t *st, store_db_t db, size_t *n)
@@ -769,6 +758,8 @@ int store_update(store_txn_t *txn, const store_t *st, store_db_t db, const void 
         if (changed) {
             MDB_val nv = {v.mv_size, buf};
             if ((rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT))) break;
+            store_log_add((store_t *)st, txn, STORE_LOG_PUT, db, k.mv_data, k.mv_size, buf,
+                          v.mv_size);
         }
         if (r != CET_OK) {
             rc = r == CET_DONE ? CET_OK : r;
@@ -791,9 +782,11 @@ int store_sweep(store_txn_t *txn, const store_t *st, store_db_t db, const void *
     MDB_val k = {flen, (void *)from}, v;
     rc = mdb_cursor_get(cur, &k, &v, flen ? MDB_SET_RANGE : MDB_FIRST);
     for (unsigned seen = 0; rc == 0 && seen < max; seen++) {
-        if (dead_cb(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg) &&
-            (rc = mdb_cursor_del(cur, 0)))
-            break;
+        if (dead_cb(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg)) {
+            /* the key first: after the delete the cursor's key may point elsewhere */
+            store_log_add((store_t *)st, txn, STORE_LOG_DEL, db, k.mv_data, k.mv_size, NULL, 0);
+            if ((rc = mdb_cursor_del(cur, 0))) break;
+        }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT); /* after a delete: the next one */
     }
     if (rc == 0 && k.mv_size <= next_cap) {

@@ -409,6 +409,14 @@ size_t store_map_bytes(store_t *st);
  * with sync false and flush once at the end. 0 or errno.
  */
 int store_sync(store_t *st);
+/** The commit log's counters (all zero without one). */
+typedef struct store_log_stats {
+    uint64_t checkpoints;        /* checkpoints made durable since open */
+    uint64_t records;            /* commit records written since open */
+    uint64_t replayed;           /* records applied again at open (recovery) */
+    uint64_t checkpoint_ns_last; /* how long the last checkpoint took */
+} store_log_stats_t;
+void store_log_stats(store_t *st, store_log_stats_t *out);
 
 /* ---- backups (store_backup.c; cetctl backup and restore) ---- */
 typedef struct store_copy_info {
@@ -495,8 +503,8 @@ void store_read_txn_free(store_read_txn_t *rt);
 
 /**
  * Begins a write txn. Only one may exist at a time in the process (LMDB);
- * outside cetctl it is the writer thread's alone. STORE_PANIC once a
- * commit's flush has failed in this process (see store_commit): restart it.
+ * outside cetctl it is the writer thread's alone. STORE_PANIC once the
+ * commit log or a checkpoint has failed in this process (see store_commit): restart it.
  */
 int store_write_begin(store_t *st, store_txn_t **txn);
 /**
@@ -504,19 +512,19 @@ int store_write_begin(store_t *st, store_txn_t **txn);
  * gone: call store_grow and redo the work (store_write_run and the writer do).
  * A full disk gives ENOSPC, EDQUOT, EFBIG or EIO (store_rc_is_nospace).
  * With sync (store_options_t), a write txn is durable when this returns 0:
- * LMDB writes and fdatasyncs the txn's pages, then writes the meta page
- * synchronously. One write commit in CET_FSYNC_SAMPLE_EVERY makes that last
- * flush a separate, timed fdatasync (MDB_NOMETASYNC for that commit: the
- * same flushes in the same order). If such a flush fails (an errno, EIO),
- * the txn is visible to readers but of unknown fate on disk, and every later
- * store_write_begin gives STORE_PANIC.
+ * its puts and deletes are one record of the commit log, written and
+ * fdatasynced before LMDB commits it (without a flush of its own; the
+ * checkpoints make LMDB durable, store_log.c). A txn too big for one record
+ * (CET_LOG_TXN_BYTES_MAX) is committed and then checkpointed at once. A
+ * failed log write undoes the record and fails the commit (nothing visible);
+ * when even that undo or a checkpoint fails, every later store_write_begin
+ * gives STORE_PANIC.
  */
 int store_commit(store_txn_t *txn);
 /* What a store_commit_timed did (the writer's commit and fsync histograms). */
 typedef struct store_commit_info {
-    bool wrote;        /* a write txn that changed something committed: LMDB wrote a meta page */
-    uint64_t sync_ns;  /* the timed last flush's duration; 0 when this commit was not timed
-                          (without sync, !wrote, or not the one in CET_FSYNC_SAMPLE_EVERY) */
+    bool wrote;        /* a write txn that changed something committed */
+    uint64_t sync_ns;  /* the commit log's fdatasync of it; 0 without sync or when !wrote */
 } store_commit_info_t;
 /**
  * store_commit, saying in *info (caller's memory, never NULL) whether the

@@ -230,7 +230,11 @@ int store_reset_sweep(store_txn_t *txn, const store_t *st, const uint8_t near[32
             memcpy(&r, v.mv_data, sizeof r);
             dead = r.expires < now;
         }
-        if (dead && (rc = mdb_cursor_del(cur, 0))) break;
+        if (dead) {
+            store_log_add((store_t *)st, txn, STORE_LOG_DEL, STORE_DB_RESET, k.mv_data, k.mv_size,
+                          NULL, 0);
+            if ((rc = mdb_cursor_del(cur, 0))) break;
+        }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT); /* after a delete: the next one */
     }
     mdb_cursor_close(cur);

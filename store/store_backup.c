@@ -228,6 +228,8 @@ int store_backup(const char *dir, const char *out_dir, store_copy_info_t *info)
     close(fd);
     fd = -1;
     if ((rc = env_probe(tmp))) goto fail;
+    /* the commit log and checkpoint of the data replaced belong to it, not to the backup */
+    if ((rc = store_log_forget(dir))) goto fail;
     if (rename(tmp, dst) != 0) {
         rc = errno;
         goto fail;
@@ -307,6 +309,8 @@ int store_restore(const char *backup, const char *dir, bool force, store_copy_in
     close(fd);
     fd = -1;
     if ((rc = env_probe(tmp))) goto fail;
+    /* the commit log and checkpoint of the data replaced belong to it, not to the backup */
+    if ((rc = store_log_forget(dir))) goto fail;
     if (rename(tmp, dst) != 0) {
         rc = errno;
         goto fail;

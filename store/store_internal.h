@@ -33,14 +33,15 @@ typedef struct store_gate {
     store_gate_slot_t slot[CET_READERS_MAX + 1];
 } store_gate_t;
 
+typedef struct store_log store_log_t;
+
 struct store {
     MDB_env *env;
     MDB_dbi dbi[STORE_DB__COUNT];
     _Atomic size_t map_bytes;
     bool read_only;
     bool sync;              /* opened with sync (not MDB_NOSYNC) */
-    unsigned unsampled;     /* write commits since the last one whose flush was timed */
-    _Atomic bool flush_failed; /* a timed commit's flush failed: no write txn begins again */
+    _Atomic bool flush_failed; /* the commit log or a checkpoint failed: no write txn begins again */
     pthread_mutex_t grow_lock;
     store_gate_t gate;
     int lock_fd;            /* the flocked STORE_LOCK_FILE, -1 when read only */
@@ -49,6 +50,7 @@ struct store {
     store_regidx_t *regidx; /* candidate -> registration keys (store_regidx.h) */
     uint64_t reg_seq_last;  /* the last registration sequence number given */
     _Atomic(MDB_txn *) wtxn; /* the write txn in progress, if any (read by any thread) */
+    store_log_t *log;       /* the commit log (store_log.c); NULL when read only or --sync none */
 };
 
 /** The dbi of a named database. */
@@ -61,5 +63,32 @@ int regidx_rebuild(store_t *st);
  * STORE_LOCKED when another process holds it, or errno.
  */
 int store_dir_lock(const char *dir, const char *owner, int *fd);
+
+
+/* ---- the commit log (store_log.c) ---- */
+#define STORE_LOG_PUT 1
+#define STORE_LOG_DEL 2
+/**
+ * Before mdb_env_open of a writing open: when `checkpoint` exists and the
+ * meta pages on disk are not the ones it saved, writes the saved ones back
+ * (*restored). 0, STORE_CORRUPT (a damaged checkpoint), STORE_LOCKED
+ * (another process has the environment open), or errno.
+ */
+int store_log_prepare(store_t *st, bool *restored);
+/** After the databases are open: replays the log, checkpoints, starts the checkpoint thread. */
+int store_log_start(store_t *st, bool restored);
+/** Waits for a checkpoint in flight, takes a last one, closes the log (store_close). */
+void store_log_close(store_t *st);
+/** Records a put (val) or delete (val NULL, vlen 0) that succeeded in txn, when it is st's write txn. */
+void store_log_add(store_t *st, MDB_txn *txn, int op, store_db_t db, const void *key,
+                   size_t klen, const void *val, size_t vlen);
+/** Commits st's write txn through the log (the record is durable before LMDB commits). */
+int store_log_commit(store_t *st, MDB_txn *txn, store_commit_info_t *info);
+/** The write txn was aborted: its entries are dropped. */
+void store_log_abort(store_t *st);
+/** Removes dir's checkpoint (first, durably) and log files: its data.mdb is being replaced. */
+int store_log_forget(const char *dir);
+/** A checkpoint now (store_sync with a log). */
+int store_log_checkpoint(store_t *st);
 
 #endif

@@ -177,6 +177,7 @@ int store_roster_put(store_txn_t *txn, const store_t *st, store_roster_t *r)
     rc = mdb_put(txn, store_dbi(st, STORE_DB_ROSTER), &key, &val, MDB_NOOVERWRITE);
     uint8_t sk[8];
     if (rc == 0) {
+        store_log_add((store_t *)st, txn, STORE_LOG_PUT, STORE_DB_ROSTER, k, kl, r, sizeof *r);
         if ((rc = store_meta_put_u64(txn, st, "roster_no_last", last + 1))) return rc;
         uint8_t nk[4];
         store_be32(nk, r->roster_no);

@@ -145,11 +145,10 @@ typedef struct store_writer_stats {
     uint64_t batch_sum;        /* requests in the batches of batch_hist (its sum) */
     uint64_t queue_depth;      /* now */
     /* Every committed txn that wrote (a tick that expired nothing does not):
-     * store_commit_timed, from the start of LMDB's commit to durable (with
-     * sync: pages written and flushed, meta page written and flushed). */
+     * store_commit_timed, from the start of the commit to durable (with
+     * sync: the log record written and flushed, then LMDB's commit). */
     store_latency_hist_t commit;
-    /* The last flush alone (store_commit_info_t.sync_ns: the fdatasync of
-     * the meta page) of one of those commits in CET_FSYNC_SAMPLE_EVERY;
+    /* The commit log's fdatasync of each of those (store_commit_info_t.sync_ns);
      * empty when the store has no sync. */
     store_latency_hist_t fsync;
 } store_writer_stats_t;

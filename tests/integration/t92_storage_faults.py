@@ -248,7 +248,10 @@ class StorageFull(unittest.TestCase):
         print("answers after freeing space:", dict(back.answers), flush=True)
         self.assertEqual(back.other, [])
         self.assertEqual(back.full, [])
-        self.assertEqual(self.log_count(BACK_LOG), 1)
+        # "space is back" is logged by a process that met the full disk: the
+        # restarted one may not have (the commit log's preallocated blocks and
+        # reusable LMDB pages can take the five writes of step 4)
+        self.assertEqual(self.log_count(BACK_LOG), 1 if again.full else 0)
 
         # 6. nothing acknowledged is lost; every invariant holds
         self.assertEqual(self.engine.stop(), 0)

@@ -160,8 +160,8 @@ static void test_many(void)
      * are the batch sizes' and the flush is part of the commit */
     uint64_t timed = store_latency_count(&s.commit);
     CHECK(timed >= 1 && timed <= s.batches);
-    uint64_t flushes = store_latency_count(&s.fsync); /* one commit in CET_FSYNC_SAMPLE_EVERY */
-    CHECK(flushes >= 1 && flushes <= timed / CET_FSYNC_SAMPLE_EVERY + 1);
+    uint64_t flushes = store_latency_count(&s.fsync); /* the commit log's, one per commit */
+    CHECK(flushes >= 1 && flushes <= timed);
     CHECK(s.fsync.sum_ns > 0 && s.fsync.sum_ns <= s.commit.sum_ns);
     uint64_t sized = 0;
     for (int i = 0; i < 12; i++) sized += s.batch_hist[i];
