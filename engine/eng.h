@@ -218,6 +218,9 @@ typedef struct eng_op {
     eng_op_kind_t kind;
     int64_t now;              /* unix seconds when the core received it */
     uint8_t account[16];      /* the caller's account (candidate calls) */
+    /* that account's record as the submitter read it on the read txn it passes to
+     * eng_submit (the fast path then skips reading it again); NULL: read it */
+    const store_account_t *account_read;
     char staff[CET_SHORT_BYTES]; /* the caller (staff calls) */
     /* idempotency: set by the submitter; the engine looks the record up and keeps res in it */
     bool idem;
@@ -339,6 +342,10 @@ int eng_offer_eligible(eng_t *e, store_txn_t *txn, const store_candidate_t *c,
 int eng_check_registration(eng_t *e, store_txn_t *txn, const uint8_t account[16], char subject,
                            uint32_t campus, int64_t now, store_candidate_t *c_out,
                            store_offer_t *o_out);
+/** eng_check_registration for an account record already read on txn. */
+int eng_check_registration_of(eng_t *e, store_txn_t *txn, const store_account_t *a, char subject,
+                              uint32_t campus, int64_t now, store_candidate_t *c_out,
+                              store_offer_t *o_out);
 /* ---- the records a binding and a login make (apply_bind, apply_session_create; cetctl
  * bench-prep prepares candidates offline with the same) ---- */
 /**

@@ -363,10 +363,19 @@ int eng_check_registration(eng_t *e, store_txn_t *txn, const uint8_t account[16]
                            uint32_t campus, int64_t now, store_candidate_t *c_out,
                            store_offer_t *o_out)
 {
-    const store_t *st = e->st;
     store_account_t a;
-    int r = eng_lookup_rc(store_account_get(txn, st, account, &a), CET_E_UNAUTHORIZED);
+    int r = eng_lookup_rc(store_account_get(txn, e->st, account, &a), CET_E_UNAUTHORIZED);
     if (r) return r;
+    return eng_check_registration_of(e, txn, &a, subject, campus, now, c_out, o_out);
+}
+
+int eng_check_registration_of(eng_t *e, store_txn_t *txn, const store_account_t *acct,
+                              char subject, uint32_t campus, int64_t now,
+                              store_candidate_t *c_out, store_offer_t *o_out)
+{
+    const store_t *st = e->st;
+    const store_account_t a = *acct;
+    int r;
     if (!a.roster_no) return CET_E_NOT_BOUND;
     store_candidate_t *c = c_out;
     if ((r = eng_lookup_rc(store_candidate_get(txn, st, a.roster_no, c), CET_E_NOT_BOUND))) return r;
@@ -1146,8 +1155,12 @@ static int reg_fast_path(eng_op_t *op, store_txn_t *rtxn)
 {
     store_candidate_t c;
     store_offer_t o;
-    int r = eng_check_registration(op->eng, rtxn, op->account, op->in.subject, op->in.campus,
-                                   op->now, &c, &o);
+    /* the account as the caller's auth read it on this same read txn, if it did */
+    int r = op->account_read
+                ? eng_check_registration_of(op->eng, rtxn, op->account_read, op->in.subject,
+                                            op->in.campus, op->now, &c, &o)
+                : eng_check_registration(op->eng, rtxn, op->account, op->in.subject,
+                                         op->in.campus, op->now, &c, &o);
     if (r) return r;
     int slot = eng_seats_slot(op->eng->seats, op->in.campus, op->in.subject);
     if (slot < 0 || !eng_seats_take(op->eng->seats, slot)) return CET_E_SEATS_FULL;

@@ -70,6 +70,7 @@ eng_op_t *net_api_candidate_op(net_call_t *call, eng_op_kind_t kind)
     if (!net_api_auth(call, txn, STORE_SESSION_CANDIDATE)) return NULL;
     eng_op_t *op = net_call_op(call, kind);
     memcpy(op->account, call->auth.account, 16);
+    op->account_read = &call->auth.acct; /* read on the txn net_call_submit hands the engine */
     if (!net_call_idem(call, call->auth.account)) return NULL;
     return op;
 }

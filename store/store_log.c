@@ -465,12 +465,9 @@ int store_log_commit(store_t *st, MDB_txn *txn, store_commit_info_t *info)
     h.hash = XXH3_64bits_withSeed(log->buf + sizeof h, h.len, h.seq);
     memcpy(log->buf, &h, sizeof h);
     int fd = log->fd[log->gen & 1];
-    int rc = pwrite_all(fd, log->buf, log->len, log->off);
-    if (!rc && st->sync) {
-        uint64_t t0 = cet_mono_ns();
-        if (fdatasync(fd)) rc = errno;
-        info->sync_ns = cet_mono_ns() - t0;
-    }
+    uint64_t t0 = cet_mono_ns();
+    int rc = pwrite_all(fd, log->buf, log->len, log->off); /* O_DSYNC: durable when it returns */
+    if (st->sync) info->sync_ns = cet_mono_ns() - t0;
     if (rc) {
         /* not durable, not committed: the batch fails; the record must not
          * come back at replay */
@@ -584,7 +581,11 @@ static int log_open_files(store_log_t *log)
         char name[32], path[4200];
         snprintf(name, sizeof name, "wal-%d.log", i);
         path_of(log->st, name, path, sizeof path);
-        log->fd[i] = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+        /* O_DSYNC with sync: each record's pwrite returns once it is on disk (one
+         * call instead of pwrite + fdatasync; 332-427 against 424-696 µs for 16 KiB
+         * here, measured in one run each) */
+        log->fd[i] = open(path, O_RDWR | O_CREAT | O_CLOEXEC | (log->st->sync ? O_DSYNC : 0),
+                          0640);
         if (log->fd[i] < 0) return errno;
         struct stat sb;
         if (fstat(log->fd[i], &sb) != 0) return errno;
