@@ -47,13 +47,12 @@ static void render_writer(struct evbuffer *out, eng_t *eng)
                         (unsigned long long)cum, (unsigned long long)ws.batch_sum,
                         (unsigned long long)cum);
     render_latency(out, "cetd_commit_seconds",
-                   "Commit time of the writer's txns that wrote, from LMDB's commit to durable "
-                   "(with --sync full: pages written and flushed, meta page written and "
-                   "flushed).",
+                   "Commit time of the writer's txns that wrote, to durable (with --sync "
+                   "full: the commit log record written with O_DSYNC, then LMDB's commit).",
                    &ws.commit);
     render_latency(out, "cetd_fsync_seconds",
-                   "The commit log's fdatasync of each write commit (the flush that makes "
-                   "it durable); none with --sync none.",
+                   "The commit log's synchronous write of each write commit (what makes it "
+                   "durable); none with --sync none.",
                    &ws.fsync);
     evbuffer_add_printf(out,
                         "# HELP cetd_commit_batches_total Group-commit txns committed.\n"
@@ -86,6 +85,23 @@ void net_api_metrics_cb(struct evbuffer *out, void *app)
                         (unsigned long long)s.holds_expired, (unsigned long long)s.candidates_deleted,
                         (unsigned long long)s.orders_expired);
     render_writer(out, api->eng);
+    store_log_stats_t ls;
+    store_log_stats(api->st, &ls);
+    evbuffer_add_printf(out,
+                        "# HELP cetd_log_records_total Commit log records written (one per "
+                        "write commit).\n"
+                        "# TYPE cetd_log_records_total counter\ncetd_log_records_total %llu\n"
+                        "# HELP cetd_checkpoints_total Checkpoints of LMDB made durable.\n"
+                        "# TYPE cetd_checkpoints_total counter\ncetd_checkpoints_total %llu\n"
+                        "# HELP cetd_checkpoint_last_seconds How long the last checkpoint took "
+                        "(data.mdb flushed, checkpoint file written).\n"
+                        "# TYPE cetd_checkpoint_last_seconds gauge\n"
+                        "cetd_checkpoint_last_seconds %.6f\n"
+                        "# HELP cetd_log_replayed_records Log records applied again at start "
+                        "(recovery after a crash).\n"
+                        "# TYPE cetd_log_replayed_records gauge\ncetd_log_replayed_records %llu\n",
+                        (unsigned long long)ls.records, (unsigned long long)ls.checkpoints,
+                        (double)ls.checkpoint_ns_last / 1e9, (unsigned long long)ls.replayed);
     /* seats left and live holds */
     eng_seats_t *seats = eng_seats(api->eng);
     int n = eng_seats_count(seats);

@@ -105,6 +105,7 @@ struct store_log {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool busy, stop;
+    bool failing; /* the last checkpoint of the thread failed (logged once) */
     uint64_t durable_gen; /* the generation the durable `checkpoint` names */
     ckpt_job_t job;
     MDB_txn *pin; /* the durable checkpoint's snapshot */
@@ -286,12 +287,16 @@ static void *ckpt_main(void *arg)
             pthread_mutex_unlock(&log->lock);
             int rc = ckpt_finish(log, &job);
             pthread_mutex_lock(&log->lock);
-            if (rc) {
+            if (rc && !log->failing) {
                 /* the previous checkpoint and the log still cover everything:
-                 * the next one tries again */
+                 * the next one tries again (logged once until one succeeds) */
                 CET_ERROR("store: checkpoint failed: %s (the log keeps every commit since "
-                          "the last one)", store_strerror(rc));
+                          "the last one; trying again every %d ms)", store_strerror(rc),
+                          CET_CHECKPOINT_MS);
+            } else if (!rc && log->failing) {
+                CET_INFO("store: checkpoints succeed again");
             }
+            log->failing = rc != 0;
             log->busy = false;
             pthread_cond_broadcast(&log->cond);
             continue;
