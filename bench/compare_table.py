@@ -11,7 +11,8 @@ for people, after the --title lines), and prints TXT.
 
 TSV: tab-separated lines whose first field is the line's kind:
   kind     system  operation  ops_per_s  p50_ms  p99_ms  note   (header, line 1)
-  measure  SYSTEM  OPERATION  OPS/S      P50     P99     NOTE   (one per row measured)
+  measure  SYSTEM  OPERATION  OPS/S      P50     P99     NOTE   (one per row measured;
+           P50/P99 "-" when the load generator gives none: h2load)
   kind     name    value      target_min met     note           (header of the ratios)
   ratio    NAME    VALUE      MIN|-      yes|no|-  NOTE
   meta     KEY     VALUE
@@ -78,8 +79,10 @@ def main():
     lines = [""] + a.title + [""]
     lines.append(f'{"system":<{width_sys}} {"operation":<{width_op}} {"ops/s":>9} {"p50 ms":>8} {"p99 ms":>8}  note')
     for sysname, op, ops, p50, p99, note in rows:
+        def ms(x):
+            return f"{num(x):>8.3f}" if num(x) is not None else f"{x or '-':>8}"
         lines.append(f"{sysname:<{width_sys}} {op:<{width_op}} {num(ops) or 0:>9.0f} "
-                     f"{num(p50) or 0:>8.3f} {num(p99) or 0:>8.3f}  {note}")
+                     f"{ms(p50)} {ms(p99)}  {note}")
     lines.append("")
     lines.append(f'{"ratio":<{width_ratio}} {"value":>7} {"target":>8}  met')
     for name, value, target, met, note in ratios:
