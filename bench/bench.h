@@ -242,6 +242,13 @@ typedef struct bench_code_count {
     uint64_t n;
 } bench_code_count_t;
 
+/*
+ * The report's flatness figure compares the mean of the durable registrations
+ * per second in the first and in the last this many whole seconds (halves of
+ * the window when it is shorter than twice this).
+ */
+#define BENCH_FLAT_HEAD_S 10
+
 /* One thread's (and after merging, the run's) statistics. */
 typedef struct bench_stats {
     bench_hist_t all;
@@ -256,9 +263,20 @@ typedef struct bench_stats {
     uint64_t connects;
     uint64_t conn_failures;
     uint64_t dropped; /* open loop: schedule slots never sent */
+    /*
+     * Durable registrations: registration answers (written or oral subject)
+     * with 201, each made durable by the engine before it answered. Their
+     * latency, and the answer time of the last one (from the run start, 0
+     * when there was none): the time they were being produced, which for
+     * the hot scenario ends when the offer sells out.
+     */
+    bench_hist_t reg201;
+    uint64_t reg201_last_ns;
     /* per-second series, by completion time */
     uint64_t sec_done[BENCH_SERIES_S_MAX];
     uint64_t sec_fail[BENCH_SERIES_S_MAX];
+    uint64_t sec_2xx[BENCH_SERIES_S_MAX];    /* answers 200..299 */
+    uint64_t sec_reg201[BENCH_SERIES_S_MAX]; /* durable registrations */
     bench_hist_t *sec_hist[BENCH_SERIES_S_MAX];
     uint32_t n_secs;
 } bench_stats_t;

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/cet_base.h"
@@ -33,6 +34,56 @@ static double rate_of(uint64_t n, double secs)
 static double sec_p99_ms(const bench_stats_t *s, uint32_t i)
 {
     return s->sec_hist[i] ? ms(bench_hist_percentile(s->sec_hist[i], 99.0)) : 0.0;
+}
+
+/*
+ * Durable registrations (201) over the time they were being produced: from
+ * the run start to the last one's answer. After a hot offer sells out the
+ * answers are 409s; they do not count, and neither does the time they take.
+ */
+typedef struct bench_durable {
+    uint64_t n;                /* 201 registrations */
+    double until_s;            /* the last one's answer, from the run start */
+    double rate;               /* n / until_s */
+    uint32_t secs;             /* whole seconds before until_s: the flatness window */
+    uint64_t min, median, max; /* 201s per whole second of that window */
+    uint32_t head_s;           /* seconds in each of the first/last means */
+    double first_mean, last_mean;
+} bench_durable_t;
+
+static int u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void durable_figures(const bench_stats_t *s, bench_durable_t *d)
+{
+    memset(d, 0, sizeof *d);
+    d->n = s->reg201.count;
+    d->until_s = (double)s->reg201_last_ns / 1e9;
+    d->rate = d->until_s > 0 ? (double)d->n / d->until_s : 0.0;
+    /* a partial last second (the sell-out, or the drain) would read as a drop */
+    uint32_t n = (uint32_t)d->until_s;
+    if (n > s->n_secs) n = s->n_secs;
+    if (d->n == 0 || n == 0) return;
+    d->secs = n;
+    uint64_t *v = cet_malloc(n * sizeof *v);
+    memcpy(v, s->sec_reg201, n * sizeof *v);
+    qsort(v, n, sizeof *v, u64_cmp);
+    d->min = v[0];
+    d->max = v[n - 1];
+    d->median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    cet_free(v);
+    /* first 10 s against last 10 s; in a run shorter than 20 s, halves */
+    d->head_s = n >= 2 * BENCH_FLAT_HEAD_S ? BENCH_FLAT_HEAD_S : (n + 1) / 2;
+    uint64_t first = 0, last = 0;
+    for (uint32_t i = 0; i < d->head_s; i++) {
+        first += s->sec_reg201[i];
+        last += s->sec_reg201[n - 1 - i];
+    }
+    d->first_mean = (double)first / d->head_s;
+    d->last_mean = (double)last / d->head_s;
 }
 
 void bench_report_text(FILE *f, const bench_result_t *r)
@@ -86,8 +137,25 @@ void bench_report_text(FILE *f, const bench_result_t *r)
             "           the latency above leaves them out)\n",
             (unsigned long long)s->dropped);
     if (cfg->scenario != BENCH_SCEN_RAW && cfg->scenario != BENCH_SCEN_BROWSE &&
-        cfg->scenario != BENCH_SCEN_LOGIN)
+        cfg->scenario != BENCH_SCEN_LOGIN) {
         fprintf(f, "  registrations acknowledged (201): %llu\n", (unsigned long long)r->acks);
+        bench_durable_t d;
+        durable_figures(s, &d);
+        if (d.n) {
+            fprintf(f,
+                    "  durable registrations: %.1f/s (%llu in the %.2f s up to the last 201), "
+                    "p50 %.3f p99 %.3f ms\n",
+                    d.rate, (unsigned long long)d.n, d.until_s,
+                    ms(bench_hist_percentile(&s->reg201, 50)),
+                    ms(bench_hist_percentile(&s->reg201, 99)));
+            if (d.secs)
+                fprintf(f,
+                        "  201s per second over %u s: min %llu median %llu max %llu; "
+                        "first %u s %.0f/s, last %u s %.0f/s\n",
+                        d.secs, (unsigned long long)d.min, (unsigned long long)d.median,
+                        (unsigned long long)d.max, d.head_s, d.first_mean, d.head_s, d.last_mean);
+        }
+    }
     if (cfg->scenario == BENCH_SCEN_EXPIRY) {
         if (r->expiries_before >= 0 && r->expiries_after >= 0)
             fprintf(f, "  expiries seen (cetd_expiries_total): %ld\n",
@@ -184,6 +252,23 @@ int bench_report_json(const char *path, const bench_result_t *r)
             (unsigned long long)s->connects, (unsigned long long)s->conn_failures,
             (unsigned long long)s->dropped);
     fprintf(f, "  \"acknowledged_registrations\": %llu,\n", (unsigned long long)r->acks);
+    bench_durable_t d;
+    durable_figures(s, &d);
+    fprintf(f,
+            "  \"durable\": {\"registrations_201\": %llu, \"until_s\": %.3f, \"rate_per_s\": %.1f,"
+            " \"latency\": ",
+            (unsigned long long)d.n, d.until_s, d.rate);
+    json_lat(f, &s->reg201);
+    if (d.secs)
+        fprintf(f,
+                ",\n    \"flatness\": {\"seconds\": %u, \"min\": %llu, \"median\": %llu, "
+                "\"max\": %llu, \"head_s\": %u, \"first_mean\": %.1f, \"last_mean\": %.1f, "
+                "\"last_over_first\": %.3f}},\n",
+                d.secs, (unsigned long long)d.min, (unsigned long long)d.median,
+                (unsigned long long)d.max, d.head_s, d.first_mean, d.last_mean,
+                d.first_mean > 0 ? d.last_mean / d.first_mean : 0.0);
+    else
+        fprintf(f, ",\n    \"flatness\": null},\n");
     if (r->expiries_before >= 0 && r->expiries_after >= 0)
         fprintf(f, "  \"expiries\": %ld,\n", r->expiries_after - r->expiries_before);
     fprintf(f, "  \"verify\": %s,\n  \"verify_note\": ",
@@ -194,9 +279,12 @@ int bench_report_json(const char *path, const bench_result_t *r)
     json_str(f, r->verify_note);
     fprintf(f, ",\n  \"series\": [");
     for (uint32_t i = 0; i < s->n_secs; i++) {
-        fprintf(f, "%s\n    {\"t\": %u, \"answered\": %llu, \"failed\": %llu, \"p99_ms\": %.3f}",
+        fprintf(f,
+                "%s\n    {\"t\": %u, \"answered\": %llu, \"failed\": %llu, \"ok_2xx\": %llu, "
+                "\"registrations_201\": %llu, \"p99_ms\": %.3f}",
                 i ? "," : "", i, (unsigned long long)s->sec_done[i],
-                (unsigned long long)s->sec_fail[i], sec_p99_ms(s, i));
+                (unsigned long long)s->sec_fail[i], (unsigned long long)s->sec_2xx[i],
+                (unsigned long long)s->sec_reg201[i], sec_p99_ms(s, i));
     }
     fprintf(f, "\n  ]\n}\n");
     int bad = ferror(f);

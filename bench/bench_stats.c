@@ -28,6 +28,7 @@ void bench_stats_init(bench_stats_t *s)
 {
     memset(s, 0, sizeof *s);
     bench_hist_init(&s->all, BENCH_HIST_SUB_BITS_FINE);
+    bench_hist_init(&s->reg201, BENCH_HIST_SUB_BITS_FINE);
     for (int i = 0; i < BENCH_OP__COUNT; i++)
         bench_hist_init(&s->op[i], BENCH_HIST_SUB_BITS_FINE);
 }
@@ -35,6 +36,7 @@ void bench_stats_init(bench_stats_t *s)
 void bench_stats_free(bench_stats_t *s)
 {
     bench_hist_free(&s->all);
+    bench_hist_free(&s->reg201);
     for (int i = 0; i < BENCH_OP__COUNT; i++)
         bench_hist_free(&s->op[i]);
     for (uint32_t i = 0; i < BENCH_SERIES_S_MAX; i++) {
@@ -66,6 +68,8 @@ static void stats_count_code(bench_stats_t *s, const char *code, uint64_t n)
 void bench_stats_merge(bench_stats_t *dst, const bench_stats_t *src)
 {
     bench_hist_merge(&dst->all, &src->all);
+    bench_hist_merge(&dst->reg201, &src->reg201);
+    if (src->reg201_last_ns > dst->reg201_last_ns) dst->reg201_last_ns = src->reg201_last_ns;
     for (int i = 0; i < BENCH_OP__COUNT; i++) {
         bench_hist_merge(&dst->op[i], &src->op[i]);
         dst->op_count[i] += src->op_count[i];
@@ -83,6 +87,8 @@ void bench_stats_merge(bench_stats_t *dst, const bench_stats_t *src)
     for (uint32_t i = 0; i < src->n_secs; i++) {
         dst->sec_done[i] += src->sec_done[i];
         dst->sec_fail[i] += src->sec_fail[i];
+        dst->sec_2xx[i] += src->sec_2xx[i];
+        dst->sec_reg201[i] += src->sec_reg201[i];
         if (src->sec_hist[i]) {
             if (!dst->sec_hist[i]) {
                 dst->sec_hist[i] = cet_malloc(sizeof(bench_hist_t));
@@ -117,10 +123,18 @@ void bench_stats_record(bench_stats_t *s, const bench_req_t *r, uint64_t t0_ns, 
             stats_count_code(s, k, 1);
         }
     }
-    uint64_t sec = done_ns > t0_ns ? (done_ns - t0_ns) / 1000000000u : 0;
+    uint64_t since_t0_ns = done_ns > t0_ns ? done_ns - t0_ns : 0;
+    bool durable = r->status == 201 && (r->op == BENCH_OP_REGISTER || r->op == BENCH_OP_ORAL);
+    if (durable) {
+        bench_hist_record(&s->reg201, lat_us);
+        if (since_t0_ns > s->reg201_last_ns) s->reg201_last_ns = since_t0_ns;
+    }
+    uint64_t sec = since_t0_ns / 1000000000u;
     if (sec >= BENCH_SERIES_S_MAX) return;
     s->sec_done[sec]++;
     if (failed) s->sec_fail[sec]++;
+    if (r->status >= 200 && r->status < 300) s->sec_2xx[sec]++;
+    if (durable) s->sec_reg201[sec]++;
     if (!s->sec_hist[sec]) {
         s->sec_hist[sec] = cet_malloc(sizeof(bench_hist_t));
         bench_hist_init(s->sec_hist[sec], BENCH_HIST_SUB_BITS_COARSE);

@@ -60,6 +60,16 @@ hello)
     "$cetbench" --target http://127.0.0.1:"$port" --scenario raw --duration 1.5 --connections 8 \
         --rate 2000 --json "$work/open.json" --quiet
     grep -q '"status": {"200": ' "$work/closed.json"
+    # the per-second series counts 2xx answers; no registration, no durable figures
+    python3 - "$work/closed.json" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+ok = sum(s["ok_2xx"] for s in r["series"])
+assert ok == r["status"]["200"] == r["answered"], (ok, r["status"], r["answered"])
+assert all(s["registrations_201"] == 0 for s in r["series"])
+d = r["durable"]
+assert d["registrations_201"] == 0 and d["rate_per_s"] == 0 and d["flatness"] is None, d
+EOF
     grep -q '"connect_failures": 0' "$work/closed.json"
     grep -q '<polyline' "$work/closed.svg"
     # open loop at 2000/s for 1.5 s: about 3000 answers
@@ -99,6 +109,30 @@ opening)
     # the opening must have taken seats and taken payments
     grep -q '"201": ' "$work/opening.json"
     grep -q '"notify"' "$work/opening.json"
+    # durable registrations: every 201 registration, counted per second and over the time
+    # they were produced, with a flatness figure; consistent with the answers by status
+    python3 - "$work/opening.json" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+d, series = r["durable"], r["series"]
+n = d["registrations_201"]
+assert n > 0 and n == r["acknowledged_registrations"], (n, r["acknowledged_registrations"])
+assert sum(s["registrations_201"] for s in series) == n
+ok = sum(v for k, v in r["status"].items() if k.startswith("2"))
+assert sum(s["ok_2xx"] for s in series) == ok, (ok, [s["ok_2xx"] for s in series])
+assert all(s["registrations_201"] <= s["ok_2xx"] <= s["answered"] for s in series)
+assert 0 < d["until_s"] <= r["elapsed_s"] + 0.001, (d["until_s"], r["elapsed_s"])
+assert abs(d["rate_per_s"] - n / d["until_s"]) <= 0.1 + n / d["until_s"] * 1e-3, d
+assert d["latency"]["count"] == n and d["latency"]["p50_ms"] <= d["latency"]["p99_ms"]
+f = d["flatness"]
+assert f is not None and 1 <= f["seconds"] <= d["until_s"], f
+whole = [s["registrations_201"] for s in series[: f["seconds"]]]
+assert f["min"] == min(whole) and f["max"] == max(whole) and f["min"] <= f["median"] <= f["max"], (f, whole)
+assert 1 <= f["head_s"] <= f["seconds"]
+assert abs(f["first_mean"] - sum(whole[: f["head_s"]]) / f["head_s"]) < 0.06, f
+assert abs(f["last_mean"] - sum(whole[-f["head_s"]:]) / f["head_s"]) < 0.06, f
+print(f"smoke: durable {n} registrations, {d['rate_per_s']}/s over {d['until_s']} s; flatness {f}")
+EOF
     echo "smoke: opening ok"
     ;;
 tickets)
