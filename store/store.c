@@ -261,6 +261,29 @@ int store_open(const store_options_t *opt, store_t **out)
     if (!opt || !opt->dir || strlen(opt->dir) >= sizeof((store_t *)0)->dir) return STORE_BADARG;
     if (!opt->read_only && mkdir(opt->dir, 0750) != 0 && errno != EEXIST) return errno;
 
+    if (opt->read_only && store_log_unclean(opt->dir)) {
+        /* Not closed cleanly (a crash, a power loss): LMDB's newest meta page may
+         * point at pages a power loss kept from the disk. Unless a live owner holds
+         * the directory (then it is just running), recover it first, as a writing
+         * open would. */
+        int lfd;
+        if (store_dir_lock(opt->dir, "cetreg recovery", &lfd) == 0) {
+            close(lfd); /* the writing open takes it again */
+            store_options_t w = *opt;
+            w.read_only = false;
+            w.sync = true;
+            w.owner = "cetreg recovery";
+            store_t *ws = NULL;
+            int wr = store_open(&w, &ws);
+            if (wr == 0) {
+                store_close(ws);
+                CET_INFO("store: %s was not closed cleanly: recovered before reading it", opt->dir);
+            } else if (wr != STORE_LOCKED) {
+                CET_WARN("store: %s was not closed cleanly and cannot be recovered here (%s): "
+                         "reading it as it is", opt->dir, store_strerror(wr));
+            }
+        }
+    }
     store_t *st = cet_calloc(1, sizeof *st);
     st->read_only = opt->read_only;
     st->sync = opt->sync && !opt->read_only;

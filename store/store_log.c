@@ -169,10 +169,10 @@ static uint64_t ckpt_hash(const ckpt_hdr_t *h, const uint8_t *metas)
 
 /* ---- the checkpoint file ---- */
 /* 0 with *h and *metas (cet_malloc'd), ENOENT when there is none, STORE_CORRUPT, or errno. */
-static int ckpt_read(const store_t *st, ckpt_hdr_t *h, uint8_t **metas)
+static int ckpt_read_dir(const char *dir, ckpt_hdr_t *h, uint8_t **metas)
 {
     char path[4200];
-    path_of(st, CKPT_FILE, path, sizeof path);
+    snprintf(path, sizeof path, "%s/%s", dir, CKPT_FILE);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return errno;
     int rc = pread_all(fd, h, sizeof *h, 0);
@@ -195,6 +195,11 @@ static int ckpt_read(const store_t *st, ckpt_hdr_t *h, uint8_t **metas)
         *metas = NULL;
     }
     return rc;
+}
+
+static int ckpt_read(const store_t *st, ckpt_hdr_t *h, uint8_t **metas)
+{
+    return ckpt_read_dir(st->dir, h, metas);
 }
 
 /* Writes `checkpoint` so that a crash leaves the old one or the new one whole. */
@@ -827,6 +832,26 @@ int store_log_forget(const char *dir)
         }
     }
     return 0;
+}
+
+bool store_log_unclean(const char *dir)
+{
+    ckpt_hdr_t h;
+    uint8_t *metas = NULL;
+    if (ckpt_read_dir(dir, &h, &metas) != 0) return false; /* none, or damaged: the writing open says */
+    char path[4200];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    bool differ = false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        size_t mlen = (size_t)META_PAGES * h.psize;
+        uint8_t *disk = cet_malloc(mlen);
+        differ = pread_all(fd, disk, mlen, 0) == 0 && memcmp(disk, metas, mlen) != 0;
+        cet_free(disk);
+        close(fd);
+    }
+    cet_free(metas);
+    return differ;
 }
 
 int store_log_checkpoint(store_t *st)

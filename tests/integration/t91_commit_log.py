@@ -7,6 +7,8 @@
   as they were, pointing at pages that are now gone). Both must come back to
   the same export, with every registration answered 201 in it, `cetctl check`
   clean, and the second one must say it went back to the checkpoint.
+- A reading cetctl on the power-loss image, before any cetd, recovers it
+  itself and reads the same.
 - A clean stop leaves nothing to replay (the restart says so in its log).
 - A damaged `checkpoint` is refused with one line, nothing started.
 - A torn last record (the crash cut its write) ends the log: the records
@@ -131,6 +133,7 @@ class CommitLog(unittest.TestCase):
 
         as_left = self.copy_of("as-left")
         power = self.copy_of("power-loss")
+        power_ro = self.copy_of("power-loss-read")
         mdb = os.path.join(power, "data.mdb")
         with open(mdb, "rb") as f:
             f.seek(0)
@@ -140,6 +143,7 @@ class CommitLog(unittest.TestCase):
         size_before = os.path.getsize(mdb)
         os.truncate(mdb, (last_pg + 1) * psize)   # later pages never reached the disk
         self.assertLess(os.path.getsize(mdb), size_before)
+        os.truncate(os.path.join(power_ro, "data.mdb"), (last_pg + 1) * psize)
 
         log_a, export_a, check_a = self.recovered(as_left)
         log_b, export_b, check_b = self.recovered(power)
@@ -148,6 +152,13 @@ class CommitLog(unittest.TestCase):
         self.assertIn("back to the checkpoint", log_b)
         self.assertIn("log records applied again", log_b)
         self.assertEqual(export_a, export_b)
+        # a reading cetctl first, before any cetd: it recovers the directory itself
+        view = DataDir.__new__(DataDir)
+        view.path, view.data, view.secret_file = self.data.path, power_ro, self.data.secret_file
+        check_c = view.check()
+        self.assertEqual(check_c.returncode, 0, check_c.stdout + check_c.stderr)
+        self.assertIn("recovered before reading", check_c.stderr)
+        self.assertEqual(english4_rows(view.export("registrations")), export_b)
         present = {r[0] for r in export_b}
         lost = acked - present
         self.assertEqual(lost, set(), f"{len(lost)} acknowledged registrations lost")
