@@ -55,6 +55,7 @@
 #define CKPT_FILE "checkpoint"
 #define CKPT_VERSION 1
 #define META_PAGES 2
+#define LOG_BLOCK 4096 /* O_DIRECT writes: whole blocks at block offsets */
 
 typedef struct rec_hdr {
     uint32_t magic;
@@ -91,6 +92,7 @@ typedef struct ckpt_job {
 struct store_log {
     store_t *st;
     int fd[2];
+    int rfd[2]; /* the same files for reading at open (an O_DIRECT fd reads whole blocks only) */
     unsigned psize;
     uint64_t gen, off, seq;
     uint64_t gen_bytes;
@@ -99,6 +101,10 @@ struct store_log {
     uint8_t *buf;
     size_t len, cap;
     bool overflow; /* over CET_LOG_TXN_BYTES_MAX: committed with a checkpoint instead */
+    /* block-aligned writes (the files are opened O_DIRECT when the file system lets) */
+    uint8_t *wbuf;            /* LOG_BLOCK-aligned: the tail block's head, the record, zeros */
+    size_t wcap;
+    uint8_t tail[LOG_BLOCK];  /* the bytes of the block at off before off */
     /* checkpoints */
     pthread_t thread;
     bool thread_live;
@@ -333,7 +339,7 @@ static void job_place(store_log_t *log, ckpt_job_t *job)
     pthread_mutex_unlock(&log->lock);
     if (rotate) {
         log->gen++;
-        log->off = 0;
+        log->off = 0; /* a block boundary: no tail */
     }
     job->hdr.gen = log->gen;
     job->hdr.off = log->off;
@@ -420,20 +426,58 @@ void store_log_abort(store_t *st)
 }
 
 /*
- * Undoes the record at log->off (its txn did not commit): a zeroed header
- * ends the log there. Only the bytes the file has are zeroed: past its end
- * nothing was written (and a full disk could not take even the zeros).
+ * Writes rec[0..len) at log->off as whole blocks: the tail block's bytes
+ * before off (kept in log->tail), the record, zeros to the block's end. The
+ * zeros end the log right after the record (rec_read), and a torn write can
+ * only tear this record: the bytes before it are written unchanged.
  */
+static int log_write(store_log_t *log, int fd, const uint8_t *rec, size_t len)
+{
+    size_t pre = (size_t)(log->off % LOG_BLOCK);
+    size_t total = (pre + len + LOG_BLOCK - 1) / LOG_BLOCK * LOG_BLOCK;
+    if (total == 0) total = LOG_BLOCK; /* an undo at a block boundary: one block of zeros */
+    if (total > log->wcap) {
+        free(log->wbuf);
+        size_t cap = total * 2;
+        if (posix_memalign((void **)&log->wbuf, LOG_BLOCK, cap) != 0) {
+            log->wbuf = NULL;
+            log->wcap = 0;
+            return ENOMEM;
+        }
+        log->wcap = cap;
+    }
+    memcpy(log->wbuf, log->tail, pre);
+    if (len) memcpy(log->wbuf + pre, rec, len);
+    memset(log->wbuf + pre + len, 0, total - pre - len);
+    return pwrite_all(fd, log->wbuf, total, log->off - pre);
+}
+
+/* After a record of len bytes went out at log->off: off moves on, the tail follows. */
+static void log_advance(store_log_t *log, size_t len)
+{
+    size_t pre = (size_t)(log->off % LOG_BLOCK);
+    uint64_t end = log->off + len;
+    size_t tail = (size_t)(end % LOG_BLOCK);
+    memcpy(log->tail, log->wbuf + (end - tail - (log->off - pre)), tail);
+    log->off = end;
+}
+
+/* Loads the tail block's bytes before off from the file (after replay). */
+static int tail_load(store_log_t *log)
+{
+    size_t pre = (size_t)(log->off % LOG_BLOCK);
+    if (!pre) return 0;
+    int rc = pread_all(log->rfd[log->gen & 1], log->tail, pre, log->off - pre);
+    return rc == ENODATA ? STORE_CORRUPT : rc;
+}
+
+/* Undoes the record at log->off (its txn did not commit): zeros from off on end the log there. */
 static int rec_unwrite(store_log_t *log, int fd)
 {
     struct stat sb;
     if (fstat(fd, &sb) != 0) return errno;
-    if ((uint64_t)sb.st_size <= log->off) return 0;
-    rec_hdr_t z;
-    memset(&z, 0, sizeof z);
-    size_t n = sizeof z;
-    if ((uint64_t)sb.st_size - log->off < n) n = (size_t)((uint64_t)sb.st_size - log->off);
-    int rc = pwrite_all(fd, &z, n, log->off);
+    if ((uint64_t)sb.st_size <= log->off - log->off % LOG_BLOCK) return 0; /* nothing there */
+    int rc = log_write(log, fd, NULL, 0);
     if (!rc && fdatasync(fd)) rc = errno;
     return rc;
 }
@@ -476,7 +520,7 @@ int store_log_commit(store_t *st, MDB_txn *txn, store_commit_info_t *info)
     memcpy(log->buf, &h, sizeof h);
     int fd = log->fd[log->gen & 1];
     uint64_t t0 = cet_mono_ns();
-    int rc = pwrite_all(fd, log->buf, log->len, log->off); /* O_DSYNC: durable when it returns */
+    int rc = log_write(log, fd, log->buf, log->len); /* O_DSYNC: durable when it returns */
     if (st->sync) info->sync_ns = cet_mono_ns() - t0;
     if (rc) {
         /* not durable, not committed: the batch fails; the record must not
@@ -504,7 +548,7 @@ int store_log_commit(store_t *st, MDB_txn *txn, store_commit_info_t *info)
     }
     info->wrote = true;
     log->seq = h.seq;
-    log->off += log->len;
+    log_advance(log, log->len);
     log->gen_bytes += log->len;
     atomic_fetch_add_explicit(&log->n_records, 1, memory_order_relaxed);
     txn_reset(log);
@@ -586,22 +630,28 @@ int store_log_prepare(store_t *st, bool *restored)
  */
 static int log_open_files(store_log_t *log)
 {
-    static const uint8_t zeros[64 << 10];
+    _Alignas(LOG_BLOCK) static const uint8_t zeros[64 << 10];
     for (int i = 0; i < 2; i++) {
         char name[32], path[4200];
         snprintf(name, sizeof name, "wal-%d.log", i);
         path_of(log->st, name, path, sizeof path);
         /* O_DSYNC with sync: each record's pwrite returns once it is on disk (one
          * call instead of pwrite + fdatasync; 332-427 against 424-696 µs for 16 KiB
-         * here, measured in one run each) */
-        log->fd[i] = open(path, O_RDWR | O_CREAT | O_CLOEXEC | (log->st->sync ? O_DSYNC : 0),
-                          0640);
+         * here, measured in one run each), and O_DIRECT where the file system takes
+         * it (124-126 against 176-180 µs, and no page-cache writeback on the
+         * writer's CPU): writes are whole blocks (log_write) */
+        int flags = O_RDWR | O_CREAT | O_CLOEXEC | (log->st->sync ? O_DSYNC : 0);
+        log->fd[i] = open(path, flags | O_DIRECT, 0640);
+        if (log->fd[i] < 0 && errno == EINVAL) log->fd[i] = open(path, flags, 0640);
         if (log->fd[i] < 0) return errno;
+        log->rfd[i] = open(path, O_RDONLY | O_CLOEXEC);
+        if (log->rfd[i] < 0) return errno;
         struct stat sb;
         if (fstat(log->fd[i], &sb) != 0) return errno;
         int rc = 0;
-        for (uint64_t at = (uint64_t)sb.st_size; rc == 0 && at < CET_LOG_PREALLOC_BYTES;
-             at += sizeof zeros)
+        /* from the first whole block past the end: nothing written is zeroed */
+        uint64_t from = ((uint64_t)sb.st_size + LOG_BLOCK - 1) / LOG_BLOCK * LOG_BLOCK;
+        for (uint64_t at = from; rc == 0 && at < CET_LOG_PREALLOC_BYTES; at += sizeof zeros)
             rc = pwrite_all(log->fd[i], zeros, sizeof zeros, at);
         if (!rc && (uint64_t)sb.st_size < CET_LOG_PREALLOC_BYTES && fdatasync(log->fd[i]))
             rc = errno;
@@ -677,7 +727,7 @@ static int replay(store_log_t *log, const ckpt_hdr_t *h, uint64_t *applied)
     int rc = 0, grows = 0;
     while (gen <= h->gen + 1) {
         rec_hdr_t rh;
-        rc = rec_read(log->fd[gen & 1], off, want, &rh, &buf, &cap);
+        rc = rec_read(log->rfd[gen & 1], off, want, &rh, &buf, &cap);
         if (rc == CET_DONE) {
             rc = 0;
             if (gen == h->gen + 1) break;
@@ -734,7 +784,7 @@ int store_log_start(store_t *st, bool restored)
 {
     store_log_t *log = cet_calloc(1, sizeof *log);
     log->st = st;
-    log->fd[0] = log->fd[1] = -1;
+    log->fd[0] = log->fd[1] = log->rfd[0] = log->rfd[1] = -1;
     MDB_stat ms;
     int rc = mdb_env_stat(st->env, &ms);
     if (rc) goto fail;
@@ -755,7 +805,7 @@ int store_log_start(store_t *st, bool restored)
     if (have) {
         uint64_t applied = 0;
         log->durable_gen = h.gen;
-        if ((rc = replay(log, &h, &applied))) goto fail;
+        if ((rc = replay(log, &h, &applied)) || (rc = tail_load(log))) goto fail;
         atomic_store(&log->n_replayed, applied);
         if (applied || restored)
             CET_INFO("store: recovery: %llu log records applied again after txn %llu",
@@ -810,11 +860,14 @@ void store_log_close(store_t *st)
     }
     job_drop(&log->job);
     if (log->pin) mdb_txn_abort(log->pin);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2; i++) {
         if (log->fd[i] >= 0) close(log->fd[i]);
+        if (log->rfd[i] >= 0) close(log->rfd[i]);
+    }
     pthread_mutex_destroy(&log->lock);
     pthread_cond_destroy(&log->cond);
     cet_free(log->buf);
+    free(log->wbuf); /* posix_memalign's */
     cet_free(log);
     st->log = NULL;
 }
