@@ -73,11 +73,11 @@ class TmpfsData:
     def fill(self, leave):
         """Fills the tmpfs with ballast, then gives back `leave` bytes of it."""
         chunk = b"\0" * (64 << 10)
-        with open(self.ballast, "ab") as f:
+        # unbuffered: a buffered file would try its last chunk again at close and raise
+        with open(self.ballast, "ab", buffering=0) as f:
             try:
-                while True:
-                    f.write(chunk)
-                    f.flush()
+                while f.write(chunk):
+                    pass
             except OSError:
                 pass
         size = os.path.getsize(self.ballast)
