@@ -142,7 +142,10 @@ class CommitLog(unittest.TestCase):
         self.assertNotEqual(disk_metas, metas, "no commit after the checkpoint: kill came too early")
         size_before = os.path.getsize(mdb)
         os.truncate(mdb, (last_pg + 1) * psize)   # later pages never reached the disk
-        self.assertLess(os.path.getsize(mdb), size_before)
+        # (commits after the checkpoint may all have reused pages free in it: then
+        # nothing is cut and the image differs by its meta pages alone; unit.store_log
+        # makes sure of a cut)
+        print(f"power-loss image: {size_before - os.path.getsize(mdb)} bytes cut", flush=True)
         os.truncate(os.path.join(power_ro, "data.mdb"), (last_pg + 1) * psize)
 
         log_a, export_a, check_a = self.recovered(as_left)
