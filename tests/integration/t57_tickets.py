@@ -541,6 +541,34 @@ class Tickets(EngineCase):
         self.assertEqual(st, 304)
         _, values = harness.metrics(self.engine)
         self.assertEqual(values.get("cetd_ticket_file_reads_total"), "3", values)
+        # the files were in the page cache: read on the core, none waited for on the pool
+        self.assertEqual(values.get("cetd_ticket_file_reads_waited_total"), "0", values)
+        # a file out of the page cache is read on the pool: the same bytes
+        r = self.w1[3]
+        st, before, _ = self.call(r["token"], "GET", "/api/v1/admission-tickets/1", raw=True)
+        self.assertEqual(st, 200)
+        self.restart(PRINT)   # the memory cache is empty again
+        paths = [os.path.join(self.data.data, "tickets", f) for f in self.kept_files()]
+        for _ in range(20):
+            for p in paths:
+                fd = os.open(p, os.O_RDONLY)
+                try:
+                    os.fsync(fd)  # clean pages only leave the cache
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                finally:
+                    os.close(fd)
+            if not shutil.which("fincore"):
+                break
+            res = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES"] + paths,
+                                 stdout=subprocess.PIPE, check=True).stdout.split()
+            if not any(int(b) for b in res):
+                break
+            time.sleep(0.1)
+        st, again, _ = self.call(r["token"], "GET", "/api/v1/admission-tickets/1", raw=True)
+        self.assertEqual((st, again), (200, before))
+        _, values = harness.metrics(self.engine)
+        self.assertEqual(values.get("cetd_ticket_file_reads_waited_total"), "1", values)
+        self.assertEqual(values.get("cetd_ticket_file_reads_total"), "1", values)
         self.assertEqual(values.get("cetd_ticket_renders_total"), "0", values)  # declared at 0
         rc = type(self).engine.stop()
         self.assertEqual(rc, 0)
