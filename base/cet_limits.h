@@ -117,6 +117,9 @@
 #define CET_TICKET_CACHE_SHARDS 16       /* locks over the ticket cache */
 #define CET_TICKET_BULK_PAGES_MAX 20000  /* pages of one staff print-all PDF (filter by room beyond) */
 #define CET_TICKET_CACHE_BUCKETS 4096    /* hash buckets per ticket-cache shard */
+#define CET_TICKET_PRERENDER_QUEUE_MAX 4096 /* arranged campus-subjects waiting to be rendered ahead */
+#define CET_TICKET_PRERENDER_BATCH 4     /* tickets rendered ahead per pool job (~5 ms each) */
+#define CET_TICKET_CORE_READ_BYTES_MAX (1u << 20) /* a kept ticket file read on the core (else the pool) */
 #define CET_ROOMS_BODY_MAX ENG_ARRANGE_ROOMS_MAX /* rooms in one PUT .../rooms body */
 
 /* ---- sessions, captcha, rate limits ---- */

@@ -305,7 +305,7 @@ struct bench_thread {
     /* connections */
     bench_conn_t **conns;
     uint32_t n_conns;
-    bench_conn_t *ready; /* connections with a free slot */
+    bench_conn_t *ready, *ready_tail; /* connections with a free slot, a queue (bench_http.c) */
     uint32_t inflight;
     /* work */
     bench_user_t *users;

@@ -5,7 +5,11 @@
  *
  * A connection has `cap` slots: 1 for HTTP/1.1, --streams for HTTP/2. While
  * it is connected and has a free slot it sits on its thread's ready list
- * (a stack; stale entries are skipped when popped). Every request in flight
+ * (a queue: a connection that has just answered goes to the back, so in open
+ * loop every connection carries its share instead of the few at the top of a
+ * stack while the rest sit idle until the server's read deadline cuts them;
+ * an HTTP/2 connection with streams left goes back to the front; stale
+ * entries are skipped when popped). Every request in flight
  * is on the connection's list, so a broken connection fails exactly those
  * requests (status 0, fail "conn_error" or "timeout") and reconnects.
  */
@@ -103,13 +107,50 @@ static void resp_append(bench_req_t *r, const void *data, size_t n)
     }
 }
 
-static void conn_ready_push(bench_conn_t *c)
+/* As resp_append for the first n bytes of in (not drained): copies only what is kept,
+ * never pulls a large body (a 46 KB PDF) up into one piece. */
+static void resp_append_evbuffer(bench_req_t *r, struct evbuffer *in, size_t n)
+{
+    r->resp_bytes += n;
+    size_t room = BENCH_RESP_KEEP_BYTES - r->resp_len;
+    size_t k = n < room ? n : room;
+    if (k) {
+        ev_ssize_t got = evbuffer_copyout(in, r->resp + r->resp_len, k);
+        CET_ASSERT(got == (ev_ssize_t)k);
+        r->resp_len += (uint32_t)k;
+        r->resp[r->resp_len] = '\0';
+    }
+}
+
+static void conn_ready_add(bench_conn_t *c, bool front)
 {
     bench_thread_t *t = c->t;
     if (c->in_ready || c->state != CONN_READY || c->inflight >= c->cap) return;
     c->in_ready = true;
-    c->ready_next = t->ready;
-    t->ready = c;
+    if (front || !t->ready) {
+        c->ready_next = t->ready;
+        t->ready = c;
+        if (!t->ready_tail) t->ready_tail = c;
+    } else {
+        c->ready_next = NULL;
+        t->ready_tail->ready_next = c;
+        t->ready_tail = c;
+    }
+}
+
+static void conn_ready_push(bench_conn_t *c)
+{
+    conn_ready_add(c, false);
+}
+
+/* Takes the head of the ready queue off it. */
+static void ready_pop(bench_thread_t *t)
+{
+    bench_conn_t *c = t->ready;
+    t->ready = c->ready_next;
+    if (!t->ready) t->ready_tail = NULL;
+    c->in_ready = false;
+    c->ready_next = NULL;
 }
 
 bool bench_conn_available(bench_thread_t *t)
@@ -117,9 +158,7 @@ bool bench_conn_available(bench_thread_t *t)
     while (t->ready) {
         bench_conn_t *c = t->ready;
         if (c->state == CONN_READY && c->inflight < c->cap) return true;
-        t->ready = c->ready_next;
-        c->in_ready = false;
-        c->ready_next = NULL;
+        ready_pop(t);
     }
     return false;
 }
@@ -287,8 +326,7 @@ static int h1_read(bench_conn_t *c)
         case H1_BODY_LEN:
         case H1_CHUNK_DATA: {
             size_t k = avail < c->left ? avail : (size_t)c->left;
-            const void *d = evbuffer_pullup(in, (ssize_t)k);
-            resp_append(r, d, k);
+            resp_append_evbuffer(r, in, k);
             evbuffer_drain(in, k);
             c->left -= k;
             if (c->left == 0) {
@@ -300,8 +338,7 @@ static int h1_read(bench_conn_t *c)
             break;
         }
         case H1_BODY_EOF: {
-            const void *d = evbuffer_pullup(in, (ssize_t)avail);
-            resp_append(r, d, avail);
+            resp_append_evbuffer(r, in, avail);
             evbuffer_drain(in, avail);
             break;
         }
@@ -651,16 +688,14 @@ void bench_conns_close(bench_thread_t *t)
     cet_free(t->conns);
     t->conns = NULL;
     t->n_conns = 0;
-    t->ready = NULL;
+    t->ready = t->ready_tail = NULL;
 }
 
 void bench_conn_send(bench_thread_t *t, bench_req_t *req)
 {
     CET_ASSERT(bench_conn_available(t));
     bench_conn_t *c = t->ready;
-    t->ready = c->ready_next;
-    c->in_ready = false;
-    c->ready_next = NULL;
+    ready_pop(t);
     req->status = 0;
     req->fail = NULL;
     req->resp_len = 0;
@@ -668,7 +703,7 @@ void bench_conn_send(bench_thread_t *t, bench_req_t *req)
     req->resp_bytes = 0;
     req->stream_id = 0;
     req_link(c, req);
-    conn_ready_push(c);
+    conn_ready_add(c, true); /* HTTP/2: its next free stream first, as before */
     if (c->h2)
         h2_write(c, req);
     else

@@ -541,7 +541,10 @@ static void metrics_declare(void)
     net_metrics_declare("ticket_cache_hits", "Admission tickets served from the memory cache.");
     net_metrics_declare("ticket_cache_misses", "Admission tickets not in the memory cache.");
     net_metrics_declare("ticket_file_reads", "Admission tickets read from DATA_DIR/tickets.");
+    net_metrics_declare("ticket_file_reads_waited",
+                        "Of those, read on the pool: the page cache did not hold the file.");
     net_metrics_declare("ticket_renders", "Admission tickets rendered as PDF.");
+    net_metrics_declare("ticket_prerenders", "Admission tickets rendered ahead, once arranged.");
     net_metrics_declare("mail_sent", "Outbox mails the SMTP server accepted (250).");
     net_metrics_declare("mail_failed", "Outbox mails the SMTP server refused for good (5xx).");
     net_metrics_declare("mail_retries", "Sender passes ended by an SMTP server down or busy.");

@@ -108,6 +108,17 @@ void net_reply_json(net_req_t *req, int status, json_t *body);
 /** Replies with pre-serialised JSON text. Frees req. */
 void net_reply_raw(net_req_t *req, int status, const char *content_type, const char *body,
                    size_t len);
+/** Called once when the bytes of a net_reply_ref body are no longer needed; on the core's thread. */
+typedef void (*net_body_done_cb)(const void *body, size_t len, void *arg);
+/**
+ * As net_reply_raw, without copying body: the connection's output buffer
+ * refers to body[0..len), which must stay valid and unchanged until done_cb
+ * (required) is called, once: when the bytes have gone to the socket, when the
+ * connection is freed first, or before return (the client is gone, len is 0,
+ * or the reference could not be added: then body was copied). Frees req.
+ */
+void net_reply_ref(net_req_t *req, int status, const char *content_type, const void *body,
+                   size_t len, net_body_done_cb done_cb, void *done_arg);
 /**
  * Replies {"error":{"code","message"[,"field"],"request_id"}} with the code's
  * status; field may be NULL. 503 answers carry Retry-After: 1, 401 answers

@@ -88,6 +88,14 @@ void net_call_reply_raw(net_call_t *call, int status, const char *content_type, 
     call_release(call, pool);
 }
 
+void net_call_reply_ref(net_call_t *call, int status, const char *content_type, const void *body,
+                        size_t len, net_body_done_cb done_cb, void *done_arg)
+{
+    net_call_pool_t *pool = call_pool(call);
+    net_reply_ref(call->req, status, content_type, body, len, done_cb, done_arg);
+    call_release(call, pool);
+}
+
 void net_call_reply_error(net_call_t *call, cet_err_t e, const char *field)
 {
     net_call_pool_t *pool = call_pool(call);

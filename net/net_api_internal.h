@@ -92,6 +92,9 @@ void net_call_reply_store_error(net_call_t *call, int rc);
  * releases the call. */
 void net_call_reply_raw(net_call_t *call, int status, const char *content_type, const void *body,
                         size_t len);
+/** As net_call_reply_raw without the copy: body stays valid until done_cb (net_reply_ref). */
+void net_call_reply_ref(net_call_t *call, int status, const char *content_type, const void *body,
+                        size_t len, net_body_done_cb done_cb, void *done_arg);
 /** Replies the result of the call's op (its status and JSON, or its error) and releases the call. */
 void net_call_reply_op(net_call_t *call);
 /** The call's op, initialised for kind (the caller's account or staff is the handler's to set). */

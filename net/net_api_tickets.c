@@ -10,11 +10,13 @@
  * Rendering runs on the worker pool (net_pool), never on a core loop. A
  * ticket's PDF is a pure function of its net_ticket_t, so what was rendered
  * is kept, keyed by a hash of that input (plus TK_RENDER_VERSION), in two
- * tiers: a bounded in-memory cache (a hit is a memcpy on the core) and one
- * file per ticket under DATA_DIR/tickets/ (a memory miss reads it on the pool
- * instead of rendering; it survives restarts and holds every ticket, about
- * 46 KB each). The same hash is the ETag, so a revalidation (If-None-Match)
- * is answered 304 without the bytes.
+ * tiers: a bounded in-memory cache (a hit is served on the core, the reply
+ * referring to the refcounted entry: no pool hop, no copy) and one file per
+ * ticket under DATA_DIR/tickets/ (a memory miss reads it instead of
+ * rendering: on the core when the page cache holds it, RWF_NOWAIT, else on
+ * the pool; it survives restarts and holds every ticket, about 46 KB each). The same hash is the
+ * ETag, so a revalidation (If-None-Match) is answered 304 without the bytes. Once a campus-subject
+ * is arranged, its tickets are rendered ahead into those files ("rendering ahead", below).
  */
 #include "net/net_api_internal.h"
 
@@ -23,11 +25,13 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
 #include "engine/eng_arrange.h"
@@ -259,29 +263,53 @@ static int ticket_build(store_txn_t *txn, const store_t *st, const store_sitting
 /* The cache key and the ETag of one ticket. */
 static void ticket_key(const net_ticket_t *t, uint8_t key[16], char etag[64])
 {
-    XXH3_state_t *hs = XXH3_createState();
-    XXH3_128bits_reset(hs);
+    XXH3_state_t hs;
+    XXH3_INITSTATE(&hs);
+    XXH3_128bits_reset(&hs);
     uint32_t v = TK_RENDER_VERSION;
-    XXH3_128bits_update(hs, &v, sizeof v);
-    XXH3_128bits_update(hs, t, sizeof *t);
-    XXH128_hash_t h = XXH3_128bits_digest(hs);
-    XXH3_freeState(hs);
+    XXH3_128bits_update(&hs, &v, sizeof v);
+    XXH3_128bits_update(&hs, t, sizeof *t);
+    XXH128_hash_t h = XXH3_128bits_digest(&hs);
     XXH128_canonicalFromHash((XXH128_canonical_t *)key, h);
     char hex[33];
     cet_hex(hex, key, 8);
     snprintf(etag, 64, "\"%s-%s\"", t->ticket, hex);
 }
 
-/* Replies a PDF (the call is released). */
+/* Replies a PDF without copying it (the call is released): pdf stays valid until done_cb. */
 static void reply_pdf(net_call_t *call, const char *etag, const char *filename, const uint8_t *pdf,
-                      size_t len)
+                      size_t len, net_body_done_cb done_cb, void *done_arg)
 {
     char disp[128];
     snprintf(disp, sizeof disp, "inline; filename=\"%s\"", filename);
     net_req_add_header(call->req, "Content-Disposition", disp);
     net_req_add_header(call->req, "Cache-Control", "private, no-cache");
     if (etag) net_req_add_header(call->req, "ETag", etag);
-    net_call_reply_raw(call, 200, "application/pdf", pdf, len);
+    net_call_reply_ref(call, 200, "application/pdf", pdf, len, done_cb, done_arg);
+}
+
+/* net_body_done_cb of a kept ticket: the reply's reference to its entry ends. */
+static void tk_entry_sent_cb(const void *body, size_t len, void *arg)
+{
+    (void)body;
+    (void)len;
+    tk_unref(arg);
+}
+
+/* net_body_done_cb of a print-all PDF: nobody else holds it. */
+static void tk_pdf_sent_cb(const void *body, size_t len, void *arg)
+{
+    (void)body;
+    (void)len;
+    cet_free(arg);
+}
+
+/* Replies a kept ticket; the call's reference to e passes to the reply. */
+static void reply_entry(net_call_t *call, const char *etag, const char *ticket, tk_entry_t *e)
+{
+    char fn[64];
+    snprintf(fn, sizeof fn, "cet-ticket-%s.pdf", ticket);
+    reply_pdf(call, etag, fn, e->pdf, e->len, tk_entry_sent_cb, e);
 }
 
 /* A refusal (cet_err_t) or a storage code, replied; the call is released. */
@@ -349,6 +377,37 @@ static bool tk_file_read(store_t *st, const uint8_t key[16], uint8_t **pdf, size
     return false;
 }
 
+/*
+ * A kept file read on the core, only if the page cache holds all of it:
+ * preadv2 with RWF_NOWAIT never waits for the disk (EAGAIN, or a short read,
+ * instead). *pdf (cet_malloc) and *len, or false: then the pool reads it
+ * (or renders it, when there is no file). Core thread.
+ */
+static bool tk_file_read_cached(store_t *st, const uint8_t key[16], uint8_t **pdf, size_t *len)
+{
+    char path[4200];
+    if (!tk_file_path(st, key, false, path, sizeof path)) return false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return false;
+    struct stat sb;
+    bool ok = fstat(fd, &sb) == 0 && sb.st_size > 5 &&
+              (uint64_t)sb.st_size <= CET_TICKET_CORE_READ_BYTES_MAX;
+    uint8_t *buf = ok ? cet_malloc((size_t)sb.st_size) : NULL;
+    if (ok) {
+        struct iovec iov = {buf, (size_t)sb.st_size};
+        ssize_t r = preadv2(fd, &iov, 1, 0, RWF_NOWAIT);
+        ok = r == sb.st_size && memcmp(buf, "%PDF-", 5) == 0;
+    }
+    close(fd);
+    if (ok) {
+        *pdf = buf;
+        *len = (size_t)sb.st_size;
+        return true;
+    }
+    cet_free(buf);
+    return false;
+}
+
 /* Keeps a rendered ticket as a file (a temporary name, then rename: never half a file). */
 static void tk_file_write(store_t *st, const uint8_t key[16], const uint8_t *pdf, size_t len)
 {
@@ -378,6 +437,7 @@ static void tk_render_cb(net_work_t *w)
 {
     tk_job_t *j = w->arg;
     if (tk_file_read(j->st, j->key, &j->pdf, &j->len)) {
+        net_metrics_count("ticket_file_reads_waited", 1);
         j->from_file = true;
         j->err = NET_TICKET_OK;
         return;
@@ -394,11 +454,7 @@ static void tk_render_done_cb(net_work_t *w)
         net_call_reply_error(j->call, CET_E_INTERNAL, NULL);
     } else {
         net_metrics_count(j->from_file ? "ticket_file_reads" : "ticket_renders", 1);
-        tk_entry_t *e = tk_put(j->key, j->pdf, j->len);
-        char fn[64];
-        snprintf(fn, sizeof fn, "cet-ticket-%s.pdf", j->t.ticket);
-        reply_pdf(j->call, j->etag, fn, e->pdf, e->len);
-        tk_unref(e);
+        reply_entry(j->call, j->etag, j->t.ticket, tk_put(j->key, j->pdf, j->len));
     }
     cet_free(j);
 }
@@ -449,11 +505,16 @@ void net_api_ticket_get(net_call_t *call, const char *subject)
         return;
     }
     tk_entry_t *e = tk_get(j->key);
-    if (e) {
-        char fn[64];
-        snprintf(fn, sizeof fn, "cet-ticket-%s.pdf", j->t.ticket);
-        reply_pdf(call, j->etag, fn, e->pdf, e->len);
-        tk_unref(e);
+    if (e) { /* kept: served here on the core, no pool hop, no copy */
+        reply_entry(call, j->etag, j->t.ticket, e);
+        cet_free(j);
+        return;
+    }
+    uint8_t *pdf;
+    size_t len;
+    if (tk_file_read_cached(call->api->st, j->key, &pdf, &len)) { /* kept, in the page cache */
+        net_metrics_count("ticket_file_reads", 1);
+        reply_entry(call, j->etag, j->t.ticket, tk_put(j->key, pdf, len));
         cet_free(j);
         return;
     }
@@ -547,9 +608,14 @@ void net_api_arrangement_create(net_call_t *call)
     net_call_submit(call);
 }
 
+static void tk_prerender_queue(net_core_t *core, store_t *st, uint32_t campus, char subject);
+
 json_t *net_api_render_tickets(net_call_t *call, const eng_op_t *op)
 {
-    (void)call;
+    /* a campus-subject just arranged: render its tickets ahead of the print date */
+    if (op->res.u.tickets.what == ENG_TICKETS_ARRANGE && !op->replayed)
+        tk_prerender_queue(net_req_core(call->req), call->api->st, op->res.u.tickets.campus,
+                           op->res.u.tickets.subject);
     uint32_t campus = op->res.u.tickets.campus, rooms = op->res.u.tickets.rooms,
              seats = op->res.u.tickets.seats;
     if (op->res.u.tickets.what == ENG_TICKETS_ROOMS)
@@ -713,6 +779,7 @@ typedef struct tk_bulk {
     uint32_t campus;
     char subject;
     uint16_t room; /* 0 = every room */
+    size_t max;    /* tickets at most: more is CET_E_BAD_QUERY */
     /* out */
     int rc; /* 0, a cet_err_t or a storage code */
     uint8_t *pdf;
@@ -729,7 +796,7 @@ static int bulk_visit_cb(const store_reg_t *r, void *arg)
     tk_bulk_t *b = arg;
     if (!(r->flags & STORE_REG_PAID) || !(r->flags & STORE_REG_ARRANGED)) return CET_OK;
     if (b->room && r->room != b->room) return CET_OK;
-    if (b->n >= CET_TICKET_BULK_PAGES_MAX) return CET_E_BAD_QUERY; /* ask for one room at a time */
+    if (b->n >= b->max) return CET_E_BAD_QUERY; /* print-all: ask for one room at a time */
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 256;
         net_ticket_t *m = cet_malloc(cap * sizeof *m);
@@ -756,17 +823,30 @@ static int by_room_seat(const void *x, const void *y)
     return (a->seat > b->seat) - (a->seat < b->seat);
 }
 
-static void tk_bulk_cb(net_work_t *w)
+/*
+ * The tickets of b's campus-subject (and room) into b->t[0..n): paid and
+ * arranged registrations only, at most b->max. Pool thread, in its own read
+ * txn, ended before return. 0, CET_E_NOT_ARRANGED when there is none,
+ * CET_E_BAD_QUERY beyond b->max, or a storage code.
+ */
+static int bulk_collect(tk_bulk_t *b)
 {
-    tk_bulk_t *b = w->arg;
-    int rc = store_read_begin(b->st, &b->txn); /* the pool thread's own read txn */
+    int rc = store_read_begin(b->st, &b->txn);
     if (rc == 0) {
         rc = store_sitting_get(b->txn, b->st, &b->sit);
         if (rc == 0)
             rc = store_regs_of_offer(b->txn, b->st, b->campus, b->subject, bulk_visit_cb, b);
         store_abort(b->txn);
+        b->txn = NULL;
     }
     if (rc == 0 && b->n == 0) rc = CET_E_NOT_ARRANGED;
+    return rc;
+}
+
+static void tk_bulk_cb(net_work_t *w)
+{
+    tk_bulk_t *b = w->arg;
+    int rc = bulk_collect(b);
     if (rc == 0) {
         qsort(b->t, b->n, sizeof *b->t, by_room_seat);
         net_ticket_err_t e = net_ticket_pdf_render(b->t, b->n, &b->pdf, &b->len);
@@ -792,7 +872,8 @@ static void tk_bulk_done_cb(net_work_t *w)
             snprintf(fn, sizeof fn, "cet-tickets-%06u-%c-%03u.pdf", b->campus, b->subject, b->room);
         else
             snprintf(fn, sizeof fn, "cet-tickets-%06u-%c.pdf", b->campus, b->subject);
-        reply_pdf(b->call, NULL, fn, b->pdf, b->len);
+        reply_pdf(b->call, NULL, fn, b->pdf, b->len, tk_pdf_sent_cb, b->pdf);
+        b->pdf = NULL;
     }
     cet_free(b->pdf);
     cet_free(b);
@@ -833,10 +914,141 @@ void net_api_tickets_print_all(net_call_t *call)
     b->campus = campus;
     b->subject = ss[0];
     b->room = rs ? (uint16_t)atoi(rs) : 0;
+    b->max = CET_TICKET_BULK_PAGES_MAX;
     b->w = (net_work_t){.work_cb = tk_bulk_cb, .done_cb = tk_bulk_done_cb, .arg = b};
     cet_err_t e = net_pool_submit(net_req_core(req), &b->w);
     if (e) {
         cet_free(b);
         net_call_reply_error(call, e, NULL);
     }
+}
+
+/* ---- rendering ahead: every ticket of a campus-subject once it is arranged ----
+ *
+ * An arrangement that succeeds (net_api_render_tickets) queues its
+ * campus-subject here; one chain of pool jobs works through the queue: the
+ * first job of a campus-subject reads its tickets (bulk_collect: paid and
+ * arranged only, the very net_ticket_t a candidate's download builds, so the
+ * same key), each later one renders CET_TICKET_PRERENDER_BATCH of those not
+ * yet kept as files and writes them to DATA_DIR/tickets; its done_cb (on the
+ * core) submits the next. One job at a time, each tens of milliseconds: a
+ * candidate's render, a file read or a password hash behind it in the pool's
+ * FIFO waits at most one batch. Nothing is put in the memory cache (that is
+ * for what candidates fetch). The print-day spike then reads files and memory.
+ * A campus-subject arranged again is queued again (new seats are new keys;
+ * kept files are skipped by a stat). What is lost (the queue full, the pool
+ * full, cetd stopped) only costs renders on demand.
+ */
+typedef struct tk_pre_item {
+    uint32_t campus;
+    char subject;
+} tk_pre_item_t;
+
+typedef struct tk_pre {
+    pthread_mutex_t mu; /* guards queue, n_queue, running */
+    tk_pre_item_t queue[CET_TICKET_PRERENDER_QUEUE_MAX];
+    unsigned n_queue;
+    bool running; /* a chain of jobs is under way (only it touches what follows) */
+    net_work_t w;
+    tk_bulk_t b;     /* the campus-subject being rendered: b.t[0..b.n) */
+    size_t next;     /* b.t[next..n) not yet looked at */
+    bool collected;  /* b.t is read */
+    unsigned done_n; /* out of the last job: tickets rendered */
+} tk_pre_t;
+
+/* Static, so a chain cut short by a stop is still reachable (no leak reported). */
+static tk_pre_t tk_pre = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void tk_pre_work_cb(net_work_t *w);
+static void tk_pre_done_cb(net_work_t *w);
+
+/* Starts the job for the head of the queue; the caller holds mu and running is false. */
+static void tk_pre_start_locked(net_core_t *core, store_t *st)
+{
+    while (tk_pre.n_queue) {
+        tk_pre_item_t it = tk_pre.queue[0];
+        memmove(tk_pre.queue, tk_pre.queue + 1, --tk_pre.n_queue * sizeof tk_pre.queue[0]);
+        cet_free(tk_pre.b.t);
+        tk_pre.b = (tk_bulk_t){.st = st,
+                               .campus = it.campus,
+                               .subject = it.subject,
+                               .max = NET_TICKET_PDF_TICKETS_MAX};
+        tk_pre.next = 0;
+        tk_pre.collected = false;
+        tk_pre.w =
+            (net_work_t){.work_cb = tk_pre_work_cb, .done_cb = tk_pre_done_cb, .arg = &tk_pre};
+        if (net_pool_submit(core, &tk_pre.w) == CET_E_OK) {
+            tk_pre.running = true;
+            return;
+        }
+        CET_WARN("tickets: the pool is full: %06u/%c is rendered on demand", it.campus, it.subject);
+    }
+}
+
+static void tk_prerender_queue(net_core_t *core, store_t *st, uint32_t campus, char subject)
+{
+    pthread_mutex_lock(&tk_pre.mu);
+    bool queued = false;
+    for (unsigned i = 0; i < tk_pre.n_queue && !queued; i++)
+        queued = tk_pre.queue[i].campus == campus && tk_pre.queue[i].subject == subject;
+    if (!queued && tk_pre.n_queue < CET_TICKET_PRERENDER_QUEUE_MAX)
+        tk_pre.queue[tk_pre.n_queue++] = (tk_pre_item_t){campus, subject};
+    else if (!queued)
+        CET_WARN("tickets: %u campus-subjects wait to be rendered: %06u/%c is rendered on demand",
+                 tk_pre.n_queue, campus, subject);
+    if (!tk_pre.running) tk_pre_start_locked(core, st);
+    pthread_mutex_unlock(&tk_pre.mu);
+}
+
+/* Pool thread: reads the tickets, or renders the next batch of those not kept. */
+static void tk_pre_work_cb(net_work_t *w)
+{
+    tk_pre_t *p = w->arg;
+    p->done_n = 0;
+    if (!p->collected) {
+        int rc = bulk_collect(&p->b);
+        if (rc && rc != CET_E_NOT_ARRANGED)
+            CET_WARN("tickets: rendering %06u/%c ahead: %s", p->b.campus, p->b.subject,
+                     cet_strerror(rc));
+        if (rc) p->b.n = 0;
+        p->collected = true;
+        return;
+    }
+    while (p->next < p->b.n && p->done_n < CET_TICKET_PRERENDER_BATCH) {
+        const net_ticket_t *t = &p->b.t[p->next++];
+        uint8_t key[16];
+        char etag[64], path[4200];
+        ticket_key(t, key, etag);
+        struct stat sb;
+        if (!tk_file_path(p->b.st, key, false, path, sizeof path) || stat(path, &sb) == 0)
+            continue; /* kept already (or no data directory to keep it in) */
+        uint8_t *pdf = NULL;
+        size_t len = 0;
+        net_ticket_err_t e = net_ticket_pdf_render(t, 1, &pdf, &len);
+        if (e == NET_TICKET_OK) {
+            tk_file_write(p->b.st, key, pdf, len);
+            p->done_n++;
+        } else {
+            CET_ERROR("tickets: rendering %s ahead failed: %s", t->ticket, net_ticket_err_name(e));
+        }
+        cet_free(pdf);
+    }
+}
+
+/* Core thread: counts, then the next batch, the next campus-subject, or the end. */
+static void tk_pre_done_cb(net_work_t *w)
+{
+    tk_pre_t *p = w->arg;
+    if (p->done_n) net_metrics_count("ticket_prerenders", p->done_n);
+    if (p->next < p->b.n && net_pool_submit(w->core, w) == CET_E_OK) return;
+    if (p->next < p->b.n)
+        CET_WARN("tickets: the pool is full: the rest of %06u/%c is rendered on demand",
+                 p->b.campus, p->b.subject);
+    pthread_mutex_lock(&p->mu);
+    p->running = false;
+    cet_free(p->b.t);
+    p->b.t = NULL;
+    p->b.n = p->b.cap = 0;
+    tk_pre_start_locked(w->core, p->b.st);
+    pthread_mutex_unlock(&p->mu);
 }

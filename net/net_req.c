@@ -493,8 +493,9 @@ static void req_finish(net_req_t *req)
     net_core_req_finished(core);
 }
 
-void net_reply_raw(net_req_t *req, int status, const char *content_type, const char *body,
-                   size_t len)
+/* The reply of net_reply_raw and net_reply_ref: body is copied, or referenced when done_cb. */
+static void reply_send(net_req_t *req, int status, const char *content_type, const char *body,
+                       size_t len, net_body_done_cb done_cb, void *done_arg)
 {
     CET_ASSERT(!req->replied);
     req->replied = true;
@@ -504,6 +505,7 @@ void net_reply_raw(net_req_t *req, int status, const char *content_type, const c
     if (req->gone) {
         if (req->detached) evhttp_request_free(req->evreq);
         req_finish(req);
+        if (done_cb) done_cb(body, len, done_arg);
         return;
     }
     struct evhttp_request *evreq = req->evreq;
@@ -517,11 +519,34 @@ void net_reply_raw(net_req_t *req, int status, const char *content_type, const c
     evhttp_add_header(h, "X-Request-Id", req->request_id);
     evhttp_add_header(h, "Content-Type",
                       content_type ? content_type : "application/json; charset=utf-8");
-    evhttp_add_header(h, "Cache-Control", "no-store");
+    /* a handler that set its own (a ticket's "private, no-cache") keeps it: two would add up */
+    if (!evhttp_find_header(h, "Cache-Control")) evhttp_add_header(h, "Cache-Control", "no-store");
     if (net_core_draining(req->core)) evhttp_add_header(h, "Connection", "close");
-    if (len) evbuffer_add(evhttp_request_get_output_buffer(evreq), body, len);
+    struct evbuffer *out = evhttp_request_get_output_buffer(evreq);
+    if (done_cb) {
+        /* libevent calls done_cb once the bytes are written, or the connection is freed */
+        if (!len || evbuffer_add_reference(out, body, len, done_cb, done_arg) != 0) {
+            if (len) evbuffer_add(out, body, len);
+            done_cb(body, len, done_arg);
+        }
+    } else if (len) {
+        evbuffer_add(out, body, len);
+    }
     evhttp_send_reply(evreq, status, NULL, NULL);
     req_finish(req);
+}
+
+void net_reply_raw(net_req_t *req, int status, const char *content_type, const char *body,
+                   size_t len)
+{
+    reply_send(req, status, content_type, body, len, NULL, NULL);
+}
+
+void net_reply_ref(net_req_t *req, int status, const char *content_type, const void *body,
+                   size_t len, net_body_done_cb done_cb, void *done_arg)
+{
+    CET_ASSERT(done_cb != NULL);
+    reply_send(req, status, content_type, body, len, done_cb, done_arg);
 }
 
 void net_reply_json(net_req_t *req, int status, json_t *body)

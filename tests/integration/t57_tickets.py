@@ -15,7 +15,12 @@ same answer when run again); the rooms API and `cetctl import rooms`; the candid
 PDF (pdftotext finds the number and the name; zbarimg reads the QR code), its ETag and
 304; every refusal (not registered, not paid, not arranged, before the print date);
 the print-all PDF of a campus-subject, one page per ticket, one page rendered by
-pdftoppm into build/tests/artifacts/tickets/.
+pdftoppm into build/tests/artifacts/tickets/. Rendering ahead: once arranged (day 15),
+every paid and arranged registration's ticket, and only those, is kept as a file
+before the print date, and the print day's downloads read those files (no render);
+what is served from memory (without a copy), from a file after a restart and as the
+file itself is the same bytes, with the same ETag, 304 on revalidation, and one
+Cache-Control header.
 """
 import collections
 import os
@@ -151,6 +156,32 @@ class Tickets(EngineCase):
         """The campus's arranged registrations from the export: {(id_number, subject): row}."""
         return {(r["id_number"], r["subject"]): r for r in self.data.export("registrations")
                 if r["campus"] == CAMPUS}
+
+    def kept_files(self):
+        d = os.path.join(self.data.data, "tickets")
+        return sorted(f for f in os.listdir(d) if f.endswith(".pdf")) if os.path.isdir(d) else []
+
+    def wait_metric(self, name, want, timeout=60):
+        """Polls /metrics until series name reads want (text); returns what it read last."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = harness.metrics(self.engine)[1].get(name)
+            if got == want or time.monotonic() > deadline:
+                return got
+            time.sleep(0.1)
+
+    def get_raw(self, token, path, headers=None):
+        """GET with the answer's header list as sent (repeated names kept)."""
+        c = self.engine.client(token)
+        try:
+            c.request("GET", "/healthz")
+            h = {"Authorization": "Bearer " + token}
+            h.update(headers or {})
+            c.conn.request("GET", path, headers=h)
+            r = c.conn.getresponse()
+            return r.status, r.read(), r.getheaders()
+        finally:
+            c.close()
 
     def arrange(self, token, subject, campus=CAMPUS):
         return self.call(token, "POST", "/api/v1/admin/arrangements",
@@ -329,6 +360,17 @@ class Tickets(EngineCase):
         # before the print date
         st, body = self.call(self.w1[0]["token"], "GET", "/api/v1/admission-tickets/1")
         self.assertEqual((st, error_code(body)), (403, "print_not_open"), body)
+        # rendered ahead: every paid and arranged ticket once (English-4, Japanese-4, the
+        # oral), none of the unpaid one or of English-6 (paid, never arranged), although
+        # English-4 was arranged five times
+        arranged = len(self.w1) + len(self.j4) + len(self.oral)
+        self.assertEqual(self.wait_metric("cetd_ticket_prerenders_total", str(arranged)),
+                         str(arranged))
+        self.assertEqual(len(self.kept_files()), arranged, self.kept_files())
+        self.assertFalse([f for f in os.listdir(os.path.join(self.data.data, "tickets"))
+                          if f.endswith(".tmp")])
+        values = harness.metrics(self.engine)[1]
+        self.assertEqual(values.get("cetd_ticket_renders_total"), "0", values)
         st, body = self.call(staff, "GET",
                              f"/api/v1/admin/admission-tickets?campus={CAMPUS}&subject=2")
         self.assertEqual((st, error_code(body)), (409, "not_arranged"), body)
@@ -353,13 +395,41 @@ class Tickets(EngineCase):
             if r is self.w1[0]:
                 first = (pdf, h["etag"], number)
         self.assertEqual(len(seen), len(self.w1))
-        # kept: the same bytes again, and a revalidation is 304
+        # print day read what was rendered ahead: nothing rendered now
+        _, values = harness.metrics(self.engine)
+        self.assertEqual(values.get("cetd_ticket_renders_total"), "0", values)
+        self.assertEqual(values.get("cetd_ticket_file_reads_total"), str(len(self.w1)), values)
+        # kept (now in memory, served without a copy): the same bytes again, the kept
+        # file's bytes, one Cache-Control, and a revalidation is 304
         pdf, etag, number = first
-        st, again, h = self.call(self.w1[0]["token"], "GET", "/api/v1/admission-tickets/1", raw=True)
-        self.assertEqual((st, again, h["etag"]), (200, pdf, etag))
-        st, _, h = self.call(self.w1[0]["token"], "GET", "/api/v1/admission-tickets/1", raw=True,
-                             headers={"If-None-Match": etag})
-        self.assertEqual(st, 304)
+        type(self).first_pdf = first
+        st, again, hl = self.get_raw(self.w1[0]["token"], "/api/v1/admission-tickets/1")
+        self.assertEqual((st, again, dict(hl)["ETag"]), (200, pdf, etag))
+        self.assertEqual([v for k, v in hl if k.lower() == "cache-control"], ["private, no-cache"])
+        self.assertEqual(int(dict(hl)["Content-Length"]), len(pdf))
+        files = {}
+        for f in self.kept_files():
+            with open(os.path.join(self.data.data, "tickets", f), "rb") as fh:
+                files[fh.read()] = f
+        self.assertIn(pdf, files, "the served PDF is a kept file, byte for byte")
+        st, body, hl = self.get_raw(self.w1[0]["token"], "/api/v1/admission-tickets/1",
+                                    headers={"If-None-Match": etag})
+        self.assertEqual((st, body, dict(hl)["ETag"]), (304, b"", etag))
+        # many at once on one keep-alive connection: each answer whole, in order
+        c = self.engine.client(self.w1[1]["token"])
+        try:
+            c.request("GET", "/healthz")
+            want = None
+            for _ in range(20):
+                c.conn.request("GET", "/api/v1/admission-tickets/1",
+                               headers={"Authorization": "Bearer " + self.w1[1]["token"]})
+                r = c.conn.getresponse()
+                got = r.read()
+                self.assertEqual(r.status, 200)
+                want = want or got
+                self.assertEqual(got, want)
+        finally:
+            c.close()
         # the QR code is the ticket number; the page as PNG for a person to look at
         os.makedirs(ARTIFACTS, exist_ok=True)
         pdf_path = os.path.join(ARTIFACTS, "ticket.pdf")
@@ -461,8 +531,44 @@ class Tickets(EngineCase):
             st, pdf, _ = self.call(r["token"], "GET", "/api/v1/admission-tickets/1", raw=True)
             self.assertEqual(st, 200)
             self.assertTrue(pdf.startswith(b"%PDF-"))
+        # after the restart: byte for byte what was served before, the same ETag, 304
+        pdf, etag, _ = self.first_pdf
+        for _ in range(2):  # read from the file, then from memory
+            st, again, hl = self.get_raw(self.w1[0]["token"], "/api/v1/admission-tickets/1")
+            self.assertEqual((st, again, dict(hl)["ETag"]), (200, pdf, etag))
+        st, _, _ = self.get_raw(self.w1[0]["token"], "/api/v1/admission-tickets/1",
+                                headers={"If-None-Match": etag})
+        self.assertEqual(st, 304)
         _, values = harness.metrics(self.engine)
         self.assertEqual(values.get("cetd_ticket_file_reads_total"), "3", values)
+        # the files were in the page cache: read on the core, none waited for on the pool
+        self.assertEqual(values.get("cetd_ticket_file_reads_waited_total"), "0", values)
+        # a file out of the page cache is read on the pool: the same bytes
+        r = self.w1[3]
+        st, before, _ = self.call(r["token"], "GET", "/api/v1/admission-tickets/1", raw=True)
+        self.assertEqual(st, 200)
+        self.restart(PRINT)   # the memory cache is empty again
+        paths = [os.path.join(self.data.data, "tickets", f) for f in self.kept_files()]
+        for _ in range(20):
+            for p in paths:
+                fd = os.open(p, os.O_RDONLY)
+                try:
+                    os.fsync(fd)  # clean pages only leave the cache
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                finally:
+                    os.close(fd)
+            if not shutil.which("fincore"):
+                break
+            res = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES"] + paths,
+                                 stdout=subprocess.PIPE, check=True).stdout.split()
+            if not any(int(b) for b in res):
+                break
+            time.sleep(0.1)
+        st, again, _ = self.call(r["token"], "GET", "/api/v1/admission-tickets/1", raw=True)
+        self.assertEqual((st, again), (200, before))
+        _, values = harness.metrics(self.engine)
+        self.assertEqual(values.get("cetd_ticket_file_reads_waited_total"), "1", values)
+        self.assertEqual(values.get("cetd_ticket_file_reads_total"), "1", values)
         self.assertEqual(values.get("cetd_ticket_renders_total"), "0", values)  # declared at 0
         rc = type(self).engine.stop()
         self.assertEqual(rc, 0)
