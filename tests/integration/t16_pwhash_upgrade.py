@@ -19,7 +19,7 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import DataDir, Engine, EngineCase, cetctl, error_code, main  # noqa: E402
+from harness import DataDir, Engine, EngineCase, cetctl, error_code, main, metrics  # noqa: E402
 
 BENCH_PASSWORD = "bench-Pass-2026"   # cetctl bench-prep's default
 STAFF_PASSWORD = "legacy-Staff-2026"
@@ -141,8 +141,23 @@ class PwhashUpgrade(EngineCase):
         self.assertLess(u, 3 * k, (unknown, wrong))
         self.assertLess(k, 3 * u, (unknown, wrong))
 
+    def test_5_hashes_run_in_the_pool_threads_memory(self):
+        """net_pwhash_arena.c: argon2id at today's costs runs in each pool thread's own
+        memory, not in a fresh mmap per hash (sanitizer builds, without jemalloc
+        figures, keep libc's mmap)."""
+        before = int(metrics(self.engine)[1]["cetd_pwhash_arena_total"])
+        st, body, _ = self.login(self.new[1]["email"], BENCH_PASSWORD)
+        self.assertEqual(st, 201, body)
+        _, values = metrics(self.engine)
+        after = int(values["cetd_pwhash_arena_total"])
+        if not any(k.startswith("cetd_jemalloc_bytes") for k in values):
+            self.assertEqual(after, 0)
+            return
+        self.assertEqual(after, before + 1)
+        self.assertGreaterEqual(after, 10)  # the logins and refusals above
+
     # docs/rules.md#R3
-    def test_5_check_passes(self):
+    def test_6_check_passes(self):
         self.assertEqual(self.data.check().returncode, 0)
 
 
