@@ -124,7 +124,7 @@ class PwhashUpgrade(EngineCase):
         """The refusal of an unknown email verifies a dummy hash made with today's
         costs, so it takes about what a known account's wrong password does (with
         the old 64 MiB dummy it took several times as long). Loose bounds: the
-        machine may be busy."""
+        machine may be busy. (7 + 7 attempts: the per-address limit is 100 a minute.)"""
         known = self.new[1]["email"]
 
         def timed(email):
@@ -134,12 +134,12 @@ class PwhashUpgrade(EngineCase):
             return time.monotonic() - t
 
         unknown, wrong = [], []
-        for _ in range(5):
+        for _ in range(7):
             unknown.append(timed(f"nobody{uuid.uuid4().hex[:8]}@rules.test"))
             wrong.append(timed(known))
         u, k = statistics.median(unknown), statistics.median(wrong)
-        self.assertLess(u, 3 * k, (unknown, wrong))
-        self.assertLess(k, 3 * u, (unknown, wrong))
+        self.assertLess(u, 4 * k, (unknown, wrong))
+        self.assertLess(k, 4 * u, (unknown, wrong))
 
     def test_5_hashes_run_in_the_pool_threads_memory(self):
         """net_pwhash_arena.c: argon2id at today's costs runs in each pool thread's own
