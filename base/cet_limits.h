@@ -65,6 +65,15 @@
 #define CET_AUDIT_TEXT_BYTES_MAX 512
 #define CET_COPY_CHUNK_BYTES (1u << 20) /* read/write unit of a restore's file copy */
 
+/* ---- password hashes: argon2id (libsodium crypto_pwhash_str, p = 1), base/cet_token.h ----
+ * OWASP's minimum recommended settings (Password Storage Cheat Sheet): m = 19 MiB,
+ * t = 2, p = 1. Hashes made with other costs are made again at the next login. */
+#define CET_PWHASH_OPS 2                 /* argon2id t: passes over the memory */
+#define CET_PWHASH_MEM_BYTES (19u << 20) /* argon2id m: 19 MiB (19456 KiB) */
+_Static_assert(CET_PWHASH_OPS >= 2 && CET_PWHASH_MEM_BYTES >= (19u << 20),
+               "argon2id below OWASP's minimum (m = 19 MiB, t = 2)");
+_Static_assert(CET_PWHASH_MEM_BYTES % 1024 == 0, "argon2id memory is whole KiB");
+
 /* ---- worker pool (argon2id, mail) ---- */
 #define CET_WORKERS_MAX 8
 #define CET_WORK_QUEUE_MAX 1024          /* queued slow jobs before 503 */
@@ -225,6 +234,7 @@
 #define CTL_BENCH_PAID_CAMPUSES_MAX 900u /* cetctl bench-paid --campuses */
 #define CTL_BENCH_PAID_PER_CAMPUS_MAX (ENG_ARRANGE_ROOMS_MAX * ENG_ARRANGE_SEATS_MAX) /* one arrangement */
 #define CTL_STAFF_PASSWORD_FILE_BYTES_MAX 256
+#define CTL_STATS_PWHASH_COSTS_MAX 8     /* argon2id costs cetctl stats tells apart per kind */
 
 /* ---- cetbench (bench/): the load generator ---- */
 #define BENCH_THREADS_MAX 64             /* --threads */

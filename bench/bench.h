@@ -204,6 +204,7 @@ typedef struct bench_req {
     char path[256];
     char auth[160]; /* "Bearer ..." or "" */
     char sig[72];   /* X-Signature or "" */
+    char xff[20];   /* X-Forwarded-For or "" (login: the candidate's own client address) */
     char body[512];
     uint32_t body_len;
     uint32_t body_sent; /* HTTP/2 data provider */

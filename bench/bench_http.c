@@ -219,6 +219,8 @@ static void h1_write(bench_conn_t *c, const bench_req_t *r)
     if (r->auth[0])
         n += snprintf(head + n, sizeof head - (size_t)n, "Authorization: %s\r\n", r->auth);
     if (r->sig[0]) n += snprintf(head + n, sizeof head - (size_t)n, "X-Signature: %s\r\n", r->sig);
+    if (r->xff[0])
+        n += snprintf(head + n, sizeof head - (size_t)n, "X-Forwarded-For: %s\r\n", r->xff);
     if (r->is_post)
         n += snprintf(head + n, sizeof head - (size_t)n,
                       "Content-Type: application/json\r\nContent-Length: %u\r\n", r->body_len);
@@ -489,7 +491,7 @@ static void h2_write(bench_conn_t *c, bench_req_t *r)
 {
     const bench_cfg_t *cfg = c->t->cfg;
     char clen[16];
-    nghttp2_nv nva[8];
+    nghttp2_nv nva[10];
     size_t n = 0;
 #define NV(N, V)                                                                                   \
     nva[n++] = (nghttp2_nv){(uint8_t *)(N), (uint8_t *)(V), sizeof(N) - 1, strlen(V),              \
@@ -501,6 +503,7 @@ static void h2_write(bench_conn_t *c, bench_req_t *r)
     NV("user-agent", "cetbench");
     if (r->auth[0]) NV("authorization", r->auth);
     if (r->sig[0]) NV("x-signature", r->sig);
+    if (r->xff[0]) NV("x-forwarded-for", r->xff);
     if (r->is_post) {
         snprintf(clen, sizeof clen, "%u", r->body_len);
         NV("content-type", "application/json");

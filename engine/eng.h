@@ -72,7 +72,8 @@ void eng_stats_get(eng_t *e, eng_stats_t *out);
 /* ---- write operations ---- */
 typedef enum eng_op_kind {
     ENG_OP_ACCOUNT_CREATE = 1,
-    ENG_OP_SESSION_CREATE,
+    ENG_OP_SESSION_CREATE,    /* account or staff, in.token_key; with in.pwhash: the login's
+                                 upgraded hash, stored if the record still holds in.pwhash_seen */
     ENG_OP_SESSION_DELETE,
     ENG_OP_AGREE,
     ENG_OP_BIND,

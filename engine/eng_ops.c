@@ -145,19 +145,45 @@ void eng_session_init(store_session_t *s, uint8_t kind, const uint8_t account[16
     if (staff) cet_strlcpy(s->staff, staff, sizeof s->staff);
 }
 
+/*
+ * A login's hash upgrade: in.pwhash was made on the pool from the password
+ * just verified against in.pwhash_seen (a hash with older costs). It replaces
+ * the stored hash only while the record still holds that very hash, the
+ * compare-and-set of ENG_OP_PASSWORD_CHANGE, so a password change or reset
+ * that committed in between is never undone (the login itself goes on, as it
+ * did before upgrades). Returns whether stored now holds the new hash.
+ */
+static bool pwhash_upgrade(const eng_op_t *op, char stored[CET_PWHASH_BYTES])
+{
+    if (!op->in.pwhash[0] || strcmp(stored, op->in.pwhash_seen) != 0) return false;
+    cet_strlcpy(stored, op->in.pwhash, CET_PWHASH_BYTES);
+    return true;
+}
+
 static int apply_session_create(eng_op_t *op, store_txn_t *txn)
 {
     store_session_t s;
+    int rc;
     if (op->staff[0]) {
+        if (op->in.pwhash[0]) {
+            store_staff_t staff;
+            rc = store_staff_get(txn, op->eng->st, op->staff, &staff);
+            if (rc && rc != STORE_NOTFOUND) return rc;
+            if (rc == 0 && pwhash_upgrade(op, staff.pwhash) &&
+                (rc = store_staff_put(txn, op->eng->st, &staff)))
+                return rc;
+        }
         eng_session_init(&s, STORE_SESSION_STAFF, NULL, op->staff, op->now);
     } else {
         store_account_t a;
         int r = load_account(op, txn, &a);
         if (cet_err_is_code(r)) return CET_E_INVALID_CREDENTIALS;
         if (r) return r;
+        if (pwhash_upgrade(op, a.pwhash) && (rc = store_account_put(txn, op->eng->st, &a, true)))
+            return rc;
         eng_session_init(&s, STORE_SESSION_CANDIDATE, op->account, NULL, op->now);
     }
-    int rc = store_session_put(txn, op->eng->st, op->in.token_key, &s);
+    rc = store_session_put(txn, op->eng->st, op->in.token_key, &s);
     if (rc) return rc;
     op->res.u.session.expires = s.expires;
     return 0;
@@ -934,6 +960,9 @@ static void op_check_preconditions(const eng_op_t *op)
         break;
     case ENG_OP_RESET_REQUEST:
         ok = ok && op->in.email[0] && strlen(op->in.token_out) == 64;
+        break;
+    case ENG_OP_SESSION_CREATE: /* an upgraded hash names the one it replaces */
+        ok = ok && (!op->in.pwhash[0] || op->in.pwhash_seen[0]);
         break;
     case ENG_OP_RESET_CONFIRM:
         ok = ok && op->in.pwhash[0];

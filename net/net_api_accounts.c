@@ -1,6 +1,7 @@
 /*
  * net_api_accounts.c: accounts and sessions: captcha, account creation, candidate and
- * staff login (argon2id on the net_pool, never on a core loop), logout, email change.
+ * staff login (argon2id on the net_pool, never on a core loop; a login upgrades a hash
+ * made with older costs), logout, email change.
  */
 #include "net/net_api_internal.h"
 
@@ -92,9 +93,7 @@ static void pw_hash_cb(net_work_t *w)
 {
     net_call_t *call = w->arg;
     net_call_pw_t *pw = &call->pw;
-    pw->ok = crypto_pwhash_str(pw->hash, pw->password, strlen(pw->password),
-                               crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                               crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0;
+    pw->ok = cet_pwhash_make(pw->hash, pw->password) == 0;
     sodium_memzero(pw->password, sizeof pw->password);
 }
 
@@ -102,8 +101,17 @@ static void pw_verify_cb(net_work_t *w)
 {
     net_call_t *call = w->arg;
     net_call_pw_t *pw = &call->pw;
-    pw->ok =
-        crypto_pwhash_str_verify(pw->hash, pw->password, strlen(pw->password)) == 0 && !pw->unknown;
+    eng_op_t *op = &call->op;
+    pw->ok = cet_pwhash_verify(pw->hash, pw->password) && !pw->unknown;
+    /* A login upgrades a hash made with older costs: the new one is made here
+     * (the one login that pays a second hash) and the writer stores it with
+     * the session, only if the record still holds the hash verified. */
+    if (pw->ok && op->kind == ENG_OP_SESSION_CREATE && cet_pwhash_stale(pw->hash)) {
+        if (cet_pwhash_make(op->in.pwhash, pw->password) == 0)
+            cet_strlcpy(op->in.pwhash_seen, pw->hash, sizeof op->in.pwhash_seen);
+        else
+            op->in.pwhash[0] = 0; /* no memory now: the next login tries again */
+    }
     sodium_memzero(pw->password, sizeof pw->password);
 }
 

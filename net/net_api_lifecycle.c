@@ -45,12 +45,8 @@ static void pw_work_cb(net_work_t *w)
 {
     pw_work_t *p = w->arg;
     eng_op_t *op = &p->call->op;
-    p->verified = !p->verify || crypto_pwhash_str_verify(op->in.pwhash_seen, p->password,
-                                                         strlen(p->password)) == 0;
-    if (p->verified)
-        p->hashed = crypto_pwhash_str(op->in.pwhash, p->new_password, strlen(p->new_password),
-                                      crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                                      crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0;
+    p->verified = !p->verify || cet_pwhash_verify(op->in.pwhash_seen, p->password);
+    if (p->verified) p->hashed = cet_pwhash_make(op->in.pwhash, p->new_password) == 0;
     sodium_memzero(p->password, sizeof p->password);
     sodium_memzero(p->new_password, sizeof p->new_password);
 }

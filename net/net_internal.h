@@ -54,6 +54,19 @@ cet_err_t net_pool_push(net_pool_t *pool, net_work_t *w);
 /** Hands a finished job back to its core (pool thread; implemented in net_server.c). */
 void net_core_work_done(net_core_t *core, net_work_t *w);
 
+/* ---- argon2id memory of a pool worker (net_pwhash_arena.c) ---- */
+/**
+ * Gives the calling thread its own CET_PWHASH_MEM_BYTES for libsodium's
+ * argon2id, mapped and populated now: that thread's hashes and verifications
+ * at today's costs then skip the kernel's mmap/munmap. 0, or an errno (the
+ * thread hashes without one). A pool worker calls it once at start.
+ */
+int net_pwhash_arena_attach(void);
+/** Unmaps the calling thread's arena (a pool worker, on its way out). */
+void net_pwhash_arena_detach(void);
+/** Hashes and verifications that used an arena since start (any thread; /metrics, tests). */
+uint64_t net_pwhash_arena_hits(void);
+
 /* ---- connections (net_server.c) ---- */
 typedef struct net_conn net_conn_t;
 /** The tracked connection evreq arrived on, or NULL (not claimed / untracked). */

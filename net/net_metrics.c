@@ -261,9 +261,13 @@ void net_metrics_render(net_server_t *srv, struct evbuffer *out)
                         "# HELP cetd_requests_in_flight Requests taken and not yet answered.\n"
                         "# TYPE cetd_requests_in_flight gauge\ncetd_requests_in_flight %llu\n"
                         "# HELP cetd_pool_queue Slow jobs waiting for a pool thread.\n"
-                        "# TYPE cetd_pool_queue gauge\ncetd_pool_queue %u\n",
+                        "# TYPE cetd_pool_queue gauge\ncetd_pool_queue %u\n"
+                        "# HELP cetd_pwhash_arena_total argon2id hashes and verifications run in "
+                        "a pool thread's own memory (net_pwhash_arena.c).\n"
+                        "# TYPE cetd_pwhash_arena_total counter\ncetd_pwhash_arena_total %llu\n",
                         (unsigned long long)conns, (unsigned long long)inflight,
-                        net_server_pool_queue(srv));
+                        net_server_pool_queue(srv),
+                        (unsigned long long)net_pwhash_arena_hits());
 
     cet_mem_stats_t ms;
     evbuffer_add_printf(out,

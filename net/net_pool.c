@@ -4,7 +4,8 @@
  * A bounded FIFO (CET_WORK_QUEUE_MAX) under one mutex and condvar: jobs are
  * milliseconds long, so the lock is never the bottleneck. A finished job goes
  * back to the core that submitted it (net_core_work_done: a lock-free list and
- * event_active), and its done_cb runs on that core's thread.
+ * event_active), and its done_cb runs on that core's thread. Each thread
+ * keeps one argon2id memory for its hashes (net_pwhash_arena.c).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -27,6 +28,10 @@ struct net_pool {
 static void *pool_main(void *arg)
 {
     net_pool_t *p = arg;
+    /* argon2id's memory made once, not per hash (net_pwhash_arena.c) */
+    int rc = net_pwhash_arena_attach();
+    if (rc) CET_WARN("pool: no argon2id arena (%s): hashes map their memory each time",
+                     strerror(rc));
     for (;;) {
         pthread_mutex_lock(&p->mu);
         while (!p->head && !p->stop)
@@ -34,6 +39,7 @@ static void *pool_main(void *arg)
         net_work_t *w = p->head;
         if (!w) { /* stop, and nothing left */
             pthread_mutex_unlock(&p->mu);
+            net_pwhash_arena_detach();
             return NULL;
         }
         p->head = w->next_;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/cet_base.h"
+#include "base/cet_token.h"
 
 static void usage(FILE *f)
 {
@@ -32,8 +33,9 @@ static void usage(FILE *f)
           "holds it; then check)\n"
           "  stats --data DIR\n"
           "  staff add --data DIR --user U --role school|province|support --scope CODE\n"
-          "            --password-file F\n"
+          "            --password-file F [--legacy-pwhash]\n"
           "  bench-prep --data DIR --candidates N --out FILE [--password P] [--hold-ttl S]\n"
+          "            [--legacy-pwhash]   (tests: the older argon2id costs, upgraded at login)\n"
           "  bench-paid --data DIR --campuses N --per-campus M --out FILE [--password P]\n"
           "  debug-corrupt --data DIR --what KIND   (tests only: writes an invalid state)\n"
           "Exit: 0 ok, 1 bad data or invariant violated, 2 usage or I/O error.\n",
@@ -298,7 +300,12 @@ int64_t ctl_day_start(int64_t t)
 
 int ctl_password_hash(const char *pw, char out[CET_PWHASH_BYTES])
 {
-    _Static_assert(crypto_pwhash_STRBYTES <= CET_PWHASH_BYTES, "pwhash field too small");
+    return cet_pwhash_make(out, pw);
+}
+
+int ctl_password_hash_legacy(const char *pw, char out[CET_PWHASH_BYTES])
+{
+    /* what every hash was made with before CET_PWHASH_OPS / CET_PWHASH_MEM_BYTES */
     return crypto_pwhash_str(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                              crypto_pwhash_MEMLIMIT_INTERACTIVE);
 }

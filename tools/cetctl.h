@@ -115,8 +115,13 @@ const char *ctl_reg_state(uint8_t flags);
 void ctl_account_hex(const uint8_t id[16], char out[33]);
 /** Sitting half-year etc. as CST day start of t. */
 int64_t ctl_day_start(int64_t t);
-/** Argon2id string of pw (crypto_pwhash_str, interactive limits). 0 ok, -1 out of memory. */
+/** Argon2id string of pw at today's costs (cet_pwhash_make). 0 ok, -1 out of memory. */
 int ctl_password_hash(const char *pw, char out[CET_PWHASH_BYTES]);
+/**
+ * The same at the costs every hash had before (libsodium's INTERACTIVE: 64 MiB,
+ * t = 2), for `--legacy-pwhash`: tests of the upgrade at the next login.
+ */
+int ctl_password_hash_legacy(const char *pw, char out[CET_PWHASH_BYTES]);
 
 /* ---- subcommands: argc/argv start after the subcommand word ---- */
 int ctl_cmd_demo(int argc, char **argv);

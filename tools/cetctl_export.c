@@ -12,6 +12,7 @@
 #include "base/cet_base.h"
 #include "engine/eng.h"
 #include "base/cet_id.h"
+#include "base/cet_token.h"
 #include "tools/cetctl.h"
 
 typedef struct exp {
@@ -598,6 +599,13 @@ typedef struct stats_offer {
     uint32_t live, paid, locked, refund;
 } stats_offer_t;
 
+#define STATS_COSTS_BYTES 40
+typedef struct stats_costs {
+    char costs[STATS_COSTS_BYTES]; /* "m=19456,t=2,p=1" */
+    uint64_t n;
+    bool current;                  /* CET_PWHASH_OPS / CET_PWHASH_MEM_BYTES (argon2id) */
+} stats_costs_t;
+
 typedef struct stats {
     store_t *st;
     store_txn_t *txn;
@@ -606,7 +614,73 @@ typedef struct stats {
     uint64_t by_state[4];  /* unpaid, paid, locked, refund */
     uint64_t by_subject[256];
     uint64_t orphans;      /* registrations of an offer that does not exist */
+    stats_costs_t costs[2][CTL_STATS_PWHASH_COSTS_MAX + 1]; /* accounts, staff; the last: other */
 } stats_t;
+
+/* One argon2id costs text ("m=19456,t=2,p=1") of the hash; "unreadable" when it has none. */
+static void pwhash_costs(const char *hash, char out[STATS_COSTS_BYTES])
+{
+    /* "$argon2id$v=19$m=19456,t=2,p=1$salt$hash": the fourth field */
+    const char *p = hash;
+    for (int i = 0; i < 3 && p; i++) p = strchr(i ? p + 1 : p, '$');
+    const char *end = p ? strchr(p + 1, '$') : NULL;
+    if (!end || (size_t)(end - p - 1) >= STATS_COSTS_BYTES || strncmp(hash, "$argon2", 7)) {
+        cet_strlcpy(out, "unreadable", STATS_COSTS_BYTES);
+        return;
+    }
+    memcpy(out, p + 1, (size_t)(end - p - 1));
+    out[end - p - 1] = 0;
+}
+
+static void stats_pwhash(stats_t *s, int kind, const char *hash)
+{
+    stats_costs_t *c = s->costs[kind];
+    char costs[STATS_COSTS_BYTES];
+    pwhash_costs(hash, costs);
+    int i = 0;
+    while (i < CTL_STATS_PWHASH_COSTS_MAX && c[i].n && strcmp(c[i].costs, costs) != 0) i++;
+    if (i < CTL_STATS_PWHASH_COSTS_MAX && !c[i].n) {
+        cet_strlcpy(c[i].costs, costs, sizeof c[i].costs);
+        c[i].current = !cet_pwhash_stale(hash);
+    } else if (i == CTL_STATS_PWHASH_COSTS_MAX) {
+        cet_strlcpy(c[i].costs, "other", sizeof c[i].costs);
+    }
+    c[i].n++;
+}
+
+static int stats_account_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    (void)key, (void)klen;
+    if (vlen != sizeof(store_account_t)) return 0;
+    store_account_t a;
+    memcpy(&a, val, sizeof a);
+    a.pwhash[sizeof a.pwhash - 1] = 0;
+    stats_pwhash(arg, 0, a.pwhash);
+    return 0;
+}
+
+static int stats_staff_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    (void)key, (void)klen;
+    if (vlen != sizeof(store_staff_t)) return 0;
+    store_staff_t staff;
+    memcpy(&staff, val, sizeof staff);
+    staff.pwhash[sizeof staff.pwhash - 1] = 0;
+    stats_pwhash(arg, 1, staff.pwhash);
+    return 0;
+}
+
+/* Password hashes by costs: how many are still to be upgraded at their next login. */
+static void stats_pwhash_print(const stats_t *s)
+{
+    printf("password hashes by argon2id costs (older ones are made again at the next login):\n");
+    static const char *const kinds[2] = {"accounts", "staff"};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i <= CTL_STATS_PWHASH_COSTS_MAX && s->costs[k][i].n; i++)
+            printf("  %-9s %-18s %9llu  %s\n", kinds[k], s->costs[k][i].costs,
+                   (unsigned long long)s->costs[k][i].n,
+                   s->costs[k][i].current ? "current" : "older");
+}
 
 static int stats_offer_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
 {
@@ -712,6 +786,10 @@ int ctl_cmd_stats(int argc, char **argv)
     printf("\n");
     if (s.orphans) printf("registrations without an offer: %llu (run cetctl check)\n",
                           (unsigned long long)s.orphans);
+    if ((rc = store_scan(s.txn, s.st, STORE_DB_ACCOUNT, NULL, 0, stats_account_cb, &s)) ||
+        (rc = store_scan(s.txn, s.st, STORE_DB_STAFF, NULL, 0, stats_staff_cb, &s)))
+        goto fail;
+    stats_pwhash_print(&s);
     printf("%-8s %-7s %-10s %9s %9s %9s %9s %9s  %s\n", "campus", "subject", "fee", "capacity",
            "live", "left", "paid", "locked", "name");
     uint32_t last_campus = 0;

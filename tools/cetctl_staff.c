@@ -7,6 +7,8 @@
  * once and its string is shared by every bench account (they all have the
  * same password), which is what makes a million accounts take seconds. The
  * tokens are printed only after the txn that stores their sessions commits.
+ * --legacy-pwhash (both commands) hashes at the costs before CET_PWHASH_OPS /
+ * CET_PWHASH_MEM_BYTES, for the tests of the upgrade at the next login.
  */
 #include <errno.h>
 #include <string.h>
@@ -54,15 +56,18 @@ static int read_password_file(const char *path, char *out, size_t cap)
 int ctl_cmd_staff(int argc, char **argv)
 {
     const char *data = NULL, *user = NULL, *role = NULL, *scope = NULL, *pwfile = NULL;
+    bool legacy = false;
     const ctl_opt_t opts[] = {{"--data", &data, NULL},   {"--user", &user, NULL},
                               {"--role", &role, NULL},   {"--scope", &scope, NULL},
-                              {"--password-file", &pwfile, NULL}, {NULL, NULL, NULL}};
+                              {"--password-file", &pwfile, NULL},
+                              {"--legacy-pwhash", NULL, &legacy}, {NULL, NULL, NULL}};
     const char *pos[CTL_POSITIONAL_MAX];
     int npos;
     if (ctl_args_parse(argc, argv, opts, pos, CTL_POSITIONAL_MAX, &npos) != 0 || npos != 1 ||
         strcmp(pos[0], "add") != 0 || !data || !user || !role || !pwfile) {
         fprintf(stderr, "usage: cetctl staff add --data DIR --user U --role "
-                        "school|province|support --scope CODE --password-file F\n");
+                        "school|province|support --scope CODE --password-file F "
+                        "[--legacy-pwhash]\n");
         return CTL_EXIT_USAGE;
     }
     staff_add_t s;
@@ -112,7 +117,8 @@ int ctl_cmd_staff(int argc, char **argv)
                         "and digits\n", CET_PASSWORD_BYTES_MIN, CET_PASSWORD_BYTES_MAX);
         return CTL_EXIT_USAGE;
     }
-    int hr = ctl_password_hash(pw, s.staff.pwhash);
+    int hr = legacy ? ctl_password_hash_legacy(pw, s.staff.pwhash)
+                    : ctl_password_hash(pw, s.staff.pwhash);
     memset(pw, 0, sizeof pw);
     if (hr != 0) {
         fprintf(stderr, "cetctl staff: out of memory hashing the password\n");
@@ -312,9 +318,11 @@ int ctl_cmd_bench_prep(int argc, char **argv)
 {
     const char *data = NULL, *cands = NULL, *out = NULL, *pw = BENCH_PASSWORD_DEFAULT,
                *ttl_s = NULL;
+    bool legacy = false;
     const ctl_opt_t opts[] = {{"--data", &data, NULL},      {"--candidates", &cands, NULL},
                               {"--out", &out, NULL},        {"--password", &pw, NULL},
-                              {"--hold-ttl", &ttl_s, NULL}, {NULL, NULL, NULL}};
+                              {"--hold-ttl", &ttl_s, NULL}, {"--legacy-pwhash", NULL, &legacy},
+                              {NULL, NULL, NULL}};
     const char *pos[CTL_POSITIONAL_MAX];
     int npos;
     uint64_t want = 0, ttl = CET_HOLD_TTL_DEFAULT_S;
@@ -322,7 +330,7 @@ int ctl_cmd_bench_prep(int argc, char **argv)
         !out || ctl_parse_u64(cands, 1, BENCH_CANDIDATES_MAX, &want) != 0 ||
         (ttl_s && ctl_parse_u64(ttl_s, 1, 365 * 86400, &ttl) != 0)) {
         fprintf(stderr, "usage: cetctl bench-prep --data DIR --candidates N --out FILE "
-                        "[--password P] [--hold-ttl SECONDS]\n");
+                        "[--password P] [--hold-ttl SECONDS] [--legacy-pwhash]\n");
         return CTL_EXIT_USAGE;
     }
     if (!cet_password_ok(pw)) {
@@ -335,7 +343,8 @@ int ctl_cmd_bench_prep(int argc, char **argv)
     b->hold_ttl = (int64_t)ttl;
     int ret = CTL_EXIT_USAGE, rc;
     FILE *f = NULL;
-    if (ctl_password_hash(pw, b->pwhash) != 0) {
+    if ((legacy ? ctl_password_hash_legacy(pw, b->pwhash) : ctl_password_hash(pw, b->pwhash)) !=
+        0) {
         fprintf(stderr, "cetctl bench-prep: out of memory hashing the password\n");
         goto done;
     }

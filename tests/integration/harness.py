@@ -54,12 +54,15 @@ class DataDir:
         with open(self.secret_file, "wb") as f:
             f.write(SECRET)
 
-    def bench_prep(self, n, hold_ttl=None):
-        """n bound, logged-in candidates: list of dicts (token, email, id_type, ...)."""
+    def bench_prep(self, n, hold_ttl=None, legacy_pwhash=False):
+        """n bound, logged-in candidates: list of dicts (token, email, id_type, ...);
+        legacy_pwhash: their password hashed at the costs before today's (upgraded at login)."""
         out = os.path.join(self.path, f"prep-{uuid.uuid4().hex[:8]}.tsv")
         args = ["bench-prep", "--data", self.data, "--candidates", str(n), "--out", out]
         if hold_ttl:
             args += ["--hold-ttl", str(hold_ttl)]
+        if legacy_pwhash:
+            args.append("--legacy-pwhash")
         cetctl(*args)
         rows = []
         with open(out, encoding="utf-8") as f:

@@ -1,12 +1,15 @@
 /*
  * test_eng_id.c: unit tests of engine/eng_id.c (ID numbers, emails,
- * passwords, admission tickets, UTF-8). Exit 0 when every check passes.
+ * passwords, admission tickets, UTF-8) and of the password hashes of
+ * base/cet_token.c. Exit 0 when every check passes.
  */
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "base/cet_id.h"
+#include "base/cet_token.h"
 #include "tests/unit/cet_test.h"
 
 static cet_err_t id_check(int type, const char *in, char *out)
@@ -128,6 +131,37 @@ static void test_password(void)
     CHECK(cet_password_ok(big));
 }
 
+/* Password hashes: OWASP's minimum argon2id costs, and what is stale (upgraded at login). */
+static void test_pwhash(void)
+{
+    CHECK_EQ(CET_PWHASH_OPS, 2);
+    CHECK_EQ(CET_PWHASH_MEM_BYTES, 19 * 1024 * 1024);
+    char h[CET_PWHASH_BYTES], old[CET_PWHASH_BYTES];
+    CHECK_EQ(cet_pwhash_make(h, "demo-Staff-2026"), 0);
+    CHECK(strncmp(h, "$argon2id$v=19$m=19456,t=2,p=1$", 31) == 0);
+    CHECK(cet_pwhash_verify(h, "demo-Staff-2026"));
+    CHECK(!cet_pwhash_verify(h, "demo-Staff-2027"));
+    CHECK(!cet_pwhash_stale(h));
+    /* the costs every hash had before (libsodium's INTERACTIVE): verifies, and is stale */
+    CHECK_EQ(crypto_pwhash_str(old, "demo-Staff-2026", 15, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                               crypto_pwhash_MEMLIMIT_INTERACTIVE),
+             0);
+    CHECK(strncmp(old, "$argon2id$v=19$m=65536,t=2,p=1$", 31) == 0);
+    CHECK(cet_pwhash_verify(old, "demo-Staff-2026"));
+    CHECK(cet_pwhash_stale(old));
+    /* argon2i (not argon2id), and what is no hash at all: stale, never verified */
+    CHECK_EQ(crypto_pwhash_argon2i_str(old, "demo-Staff-2026", 15, 3, CET_PWHASH_MEM_BYTES), 0);
+    CHECK(cet_pwhash_stale(old));
+    old[1] = 0;
+    CHECK(cet_pwhash_stale(old));
+    CHECK(cet_pwhash_stale(""));
+    CHECK(!cet_pwhash_verify("", "demo-Staff-2026"));
+    /* a fresh salt each time */
+    char h2[CET_PWHASH_BYTES];
+    CHECK_EQ(cet_pwhash_make(h2, "demo-Staff-2026"), 0);
+    CHECK(strcmp(h, h2) != 0);
+}
+
 static void test_ticket(void)
 {
     CHECK(cet_ticket_check("100130241100101") == CET_E_OK);  /* 2024 */
@@ -173,12 +207,14 @@ static void test_utf8(void)
 
 int main(void)
 {
+    if (sodium_init() < 0) return 2;
     test_check_char();
     test_mainland();
     test_other_types();
     test_id_type();
     test_email();
     test_password();
+    test_pwhash();
     test_ticket();
     test_utf8();
     return cet_test_done("test_eng_id");

@@ -5,7 +5,8 @@
  * qualification, one per level, oral needs its written subject, seats full,
  * the txn as the truth of capacity, capacity below live), cancellation,
  * payment, a late notice that is a refund, idempotent replay, 64-bit order ids,
- * and a restart rebuilding the live counts and the seat counters.
+ * a login's password-hash upgrade (compare-and-set), and a restart rebuilding
+ * the live counts and the seat counters.
  */
 #include "engine/eng.h"
 
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/cet_base.h"
+#include "base/cet_token.h"
 #include "tests/unit/cet_test.h"
 
 #define CAMPUS_A 100130u /* school 10013: oral elsewhere allowed */
@@ -455,6 +457,76 @@ static void test_order_ids_are_64_bit(void)
 }
 
 /* A restart rebuilds every live count from the registrations and the counters from them. */
+/* ---- a login's hash upgrade: compare-and-set against the hash verified ---- */
+static cet_err_t login(const uint8_t account[16], const char *staff, const char *seen,
+                       const char *upgraded)
+{
+    eng_op_t op;
+    op_new(&op, ENG_OP_SESSION_CREATE, account);
+    if (staff) cet_strlcpy(op.staff, staff, sizeof op.staff);
+    char token[CET_TOKEN_CHARS + 1];
+    cet_token_new(token, op.in.token_key);
+    if (upgraded) {
+        cet_strlcpy(op.in.pwhash, upgraded, sizeof op.in.pwhash);
+        cet_strlcpy(op.in.pwhash_seen, seen, sizeof op.in.pwhash_seen);
+    }
+    return run(&op);
+}
+
+static void stored_hashes(const uint8_t account[16], char acct[CET_PWHASH_BYTES],
+                          char staff[CET_PWHASH_BYTES])
+{
+    store_txn_t *txn;
+    store_account_t a;
+    store_staff_t s;
+    CHECK_EQ(store_read_begin(st, &txn), 0);
+    CHECK_EQ(store_account_get(txn, st, account, &a), 0);
+    CHECK_EQ(store_staff_get(txn, st, "upgrader", &s), 0);
+    store_abort(txn);
+    cet_strlcpy(acct, a.pwhash, CET_PWHASH_BYTES);
+    cet_strlcpy(staff, s.pwhash, CET_PWHASH_BYTES);
+}
+
+static void test_login_upgrades_the_hash(void)
+{
+    uint8_t id[16];
+    person(7, "1", id); /* its stored hash is "x" */
+    store_txn_t *txn;
+    CHECK_EQ(store_write_begin(st, &txn), 0);
+    store_staff_t s = {.role = STORE_STAFF_SUPPORT};
+    cet_strlcpy(s.user, "upgrader", sizeof s.user);
+    cet_strlcpy(s.pwhash, "staff-old", sizeof s.pwhash);
+    CHECK_EQ(store_staff_put(txn, st, &s), 0);
+    CHECK_EQ(store_commit(txn), 0);
+    char acct[CET_PWHASH_BYTES], staff[CET_PWHASH_BYTES];
+
+    /* a plain login leaves the hash alone */
+    CHECK_EQ(login(id, NULL, NULL, NULL), CET_E_OK);
+    stored_hashes(id, acct, staff);
+    CHECK(strcmp(acct, "x") == 0);
+    /* verified against "x": the new hash replaces it, with the session */
+    CHECK_EQ(login(id, NULL, "x", "x-new"), CET_E_OK);
+    stored_hashes(id, acct, staff);
+    CHECK(strcmp(acct, "x-new") == 0);
+    /* verified against "x" again, but a change (or another login's upgrade) committed
+     * in between: the stored hash stays, the login goes on */
+    CHECK_EQ(login(id, NULL, "x", "x-newer"), CET_E_OK);
+    stored_hashes(id, acct, staff);
+    CHECK(strcmp(acct, "x-new") == 0);
+    /* staff the same way */
+    CHECK_EQ(login(NULL, "upgrader", "staff-stale", "staff-new"), CET_E_OK);
+    stored_hashes(id, acct, staff);
+    CHECK(strcmp(staff, "staff-old") == 0);
+    CHECK_EQ(login(NULL, "upgrader", "staff-old", "staff-new"), CET_E_OK);
+    stored_hashes(id, acct, staff);
+    CHECK(strcmp(staff, "staff-new") == 0);
+    /* a staff user that is gone: no record is made */
+    CHECK_EQ(login(NULL, "nobody", "a", "b"), CET_E_OK);
+    CHECK_EQ(store_read_begin(st, &txn), 0);
+    CHECK_EQ(store_staff_get(txn, st, "nobody", &s), STORE_NOTFOUND);
+    store_abort(txn);
+}
+
 static void test_restart_rebuilds_the_ledger(const eng_options_t *opt)
 {
     uint32_t want = live(CAMPUS_A, '1'), left_before = left(CAMPUS_A, '1');
@@ -498,6 +570,7 @@ int main(void)
     test_payment_and_late_notice();
     test_idempotent_replay();
     test_order_ids_are_64_bit();
+    test_login_upgrades_the_hash();
     test_restart_rebuilds_the_ledger(&opt);
 
     eng_close(eng);
