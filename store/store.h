@@ -368,6 +368,8 @@ typedef struct store_options {
     size_t map_bytes;         /* map of a NEW environment; 0 = CET_MAP_INITIAL_BYTES (tests use
                                  small). An existing one keeps the map its meta page records. */
     const char *owner;        /* program named in the lock file ("cetd"); NULL = "cetreg" */
+    size_t replay_txn_bytes;  /* recovery applies about this much log per txn; 0 =
+                                 CET_LOG_REPLAY_TXN_BYTES (tests set it small) */
 } store_options_t;
 
 /**

@@ -51,6 +51,7 @@ struct store {
     uint64_t reg_seq_last;  /* the last registration sequence number given */
     _Atomic(MDB_txn *) wtxn; /* the write txn in progress, if any (read by any thread) */
     store_log_t *log;       /* the commit log (store_log.c); NULL when read only or --sync none */
+    MDB_txn *boot_pin;      /* store_open: the checkpoint's snapshot until store_log_start takes it */
 };
 
 /** The dbi of a named database. */
@@ -74,9 +75,15 @@ int store_dir_lock(const char *dir, const char *owner, int *fd);
  * (*restored). 0, STORE_CORRUPT (a damaged checkpoint), STORE_LOCKED
  * (another process has the environment open), or errno.
  */
-int store_log_prepare(store_t *st, bool *restored);
-/** After the databases are open: replays the log, checkpoints, starts the checkpoint thread. */
-int store_log_start(store_t *st, bool restored);
+int store_log_prepare(store_t *st, bool *restored, bool *have);
+/**
+ * After the databases are open: replays the log, checkpoints, starts the
+ * checkpoint thread. pin: a read txn begun right after mdb_env_open when a
+ * checkpoint exists (*have): it holds the checkpoint's snapshot, whose pages
+ * replay and later commits must not reuse until a new checkpoint is durable;
+ * the log owns it from here (ended by that checkpoint, or at close).
+ */
+int store_log_start(store_t *st, bool restored, MDB_txn *pin, size_t replay_txn_bytes);
 /** Waits for a checkpoint in flight, takes a last one, closes the log (store_close). */
 void store_log_close(store_t *st);
 /** Records a put (val) or delete (val NULL, vlen 0) that succeeded in txn, when it is st's write txn. */

@@ -115,6 +115,7 @@ struct store_log {
     uint64_t durable_gen; /* the generation the durable `checkpoint` names */
     ckpt_job_t job;
     MDB_txn *pin; /* the durable checkpoint's snapshot */
+    size_t replay_txn_bytes;
     _Atomic uint64_t n_ckpt, n_records, n_replayed, ckpt_ns_last;
 };
 
@@ -570,13 +571,15 @@ static bool env_in_use(const store_t *st)
     return used;
 }
 
-int store_log_prepare(store_t *st, bool *restored)
+int store_log_prepare(store_t *st, bool *restored, bool *have)
 {
     *restored = false;
+    *have = false;
     ckpt_hdr_t h;
     uint8_t *metas = NULL;
     int rc = ckpt_read(st, &h, &metas);
     if (rc == ENOENT) return 0;
+    *have = rc == 0;
     if (rc) {
         CET_ERROR("store: %s/%s is damaged (%s): the last durable state cannot be found; "
                   "restore the directory from a backup (docs/operations.md)",
@@ -628,7 +631,7 @@ int store_log_prepare(store_t *st, bool *restored)
  * file here), and a full disk still takes that much log (the writer answers
  * storage_full only past it). A zeroed header ends the log (rec_read).
  */
-static int log_open_files(store_log_t *log)
+static int log_open_files(store_log_t *log, bool fresh)
 {
     _Alignas(LOG_BLOCK) static const uint8_t zeros[64 << 10];
     for (int i = 0; i < 2; i++) {
@@ -646,6 +649,10 @@ static int log_open_files(store_log_t *log)
         if (log->fd[i] < 0) return errno;
         log->rfd[i] = open(path, O_RDONLY | O_CLOEXEC);
         if (log->rfd[i] < 0) return errno;
+        /* no checkpoint: nothing in the files is ours (a crash between the removal
+         * of a checkpoint and of its log, cetctl restore): emptied before the first
+         * checkpoint names them, so no stale record can ever be replayed */
+        if (fresh && (ftruncate(log->fd[i], 0) != 0 || fdatasync(log->fd[i]) != 0)) return errno;
         struct stat sb;
         if (fstat(log->fd[i], &sb) != 0) return errno;
         int rc = 0;
@@ -755,7 +762,7 @@ static int replay(store_log_t *log, const ckpt_hdr_t *h, uint64_t *applied)
         off += sizeof rh + rh.len;
         want++;
         (*applied)++;
-        if (in_txn >= CET_LOG_REPLAY_TXN_BYTES) {
+        if (in_txn >= log->replay_txn_bytes) {
             rc = mdb_txn_commit(txn);
             txn = NULL;
             in_txn = 0;
@@ -780,10 +787,12 @@ static int replay(store_log_t *log, const ckpt_hdr_t *h, uint64_t *applied)
     return rc;
 }
 
-int store_log_start(store_t *st, bool restored)
+int store_log_start(store_t *st, bool restored, MDB_txn *pin, size_t replay_txn_bytes)
 {
     store_log_t *log = cet_calloc(1, sizeof *log);
     log->st = st;
+    log->pin = pin; /* the checkpoint's snapshot, held until a new checkpoint is durable */
+    log->replay_txn_bytes = replay_txn_bytes ? replay_txn_bytes : CET_LOG_REPLAY_TXN_BYTES;
     log->fd[0] = log->fd[1] = log->rfd[0] = log->rfd[1] = -1;
     MDB_stat ms;
     int rc = mdb_env_stat(st->env, &ms);
@@ -801,11 +810,13 @@ int store_log_start(store_t *st, bool restored)
     cet_free(metas);
     bool have = rc == 0;
     if (rc && rc != ENOENT) goto fail;
-    if ((rc = log_open_files(log))) goto fail;
+    if ((rc = log_open_files(log, !have))) goto fail;
     if (have) {
         uint64_t applied = 0;
         log->durable_gen = h.gen;
         if ((rc = replay(log, &h, &applied)) || (rc = tail_load(log))) goto fail;
+        /* tests only (unit.store_log): die between replay and the new checkpoint */
+        if (getenv("CET_TEST_EXIT_AFTER_REPLAY")) _exit(0);
         atomic_store(&log->n_replayed, applied);
         if (applied || restored)
             CET_INFO("store: recovery: %llu log records applied again after txn %llu",
