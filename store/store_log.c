@@ -111,7 +111,7 @@ struct store_log {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool busy, stop;
-    bool failing; /* the last checkpoint of the thread failed (logged once) */
+    _Atomic bool failing; /* the last checkpoint failed (logged once; retried sooner) */
     uint64_t durable_gen; /* the generation the durable `checkpoint` names */
     ckpt_job_t job;
     MDB_txn *pin; /* the durable checkpoint's snapshot */
@@ -299,16 +299,16 @@ static void *ckpt_main(void *arg)
             pthread_mutex_unlock(&log->lock);
             int rc = ckpt_finish(log, &job);
             pthread_mutex_lock(&log->lock);
-            if (rc && !log->failing) {
+            if (rc && !atomic_load(&log->failing)) {
                 /* the previous checkpoint and the log still cover everything:
                  * the next one tries again (logged once until one succeeds) */
                 CET_ERROR("store: checkpoint failed: %s (the log keeps every commit since "
                           "the last one; trying again every %d ms)", store_strerror(rc),
-                          CET_CHECKPOINT_MS);
-            } else if (!rc && log->failing) {
+                          CET_CHECKPOINT_RETRY_MS);
+            } else if (!rc && atomic_load(&log->failing)) {
                 CET_INFO("store: checkpoints succeed again");
             }
-            log->failing = rc != 0;
+            atomic_store(&log->failing, rc != 0);
             log->busy = false;
             pthread_cond_broadcast(&log->cond);
             continue;
@@ -345,7 +345,9 @@ static void job_place(store_log_t *log, ckpt_job_t *job)
     job->hdr.gen = log->gen;
     job->hdr.off = log->off;
     log->gen_bytes = 0;
-    log->ckpt_due_ms = cet_now_ms() + CET_CHECKPOINT_MS;
+    /* after a failure (a full disk) sooner: until one succeeds, nothing freed is reused */
+    log->ckpt_due_ms =
+        cet_now_ms() + (atomic_load(&log->failing) ? CET_CHECKPOINT_RETRY_MS : CET_CHECKPOINT_MS);
 }
 
 /* A checkpoint now, on the calling thread (no write txn open). */
@@ -830,6 +832,8 @@ int store_log_start(store_t *st, bool restored, MDB_txn *pin, size_t replay_txn_
          * again; reads are served, writes answer storage_full until there is room */
         CET_WARN("store: no space for a checkpoint at open (%s): going on with the log",
                  store_strerror(rc));
+        atomic_store(&log->failing, true);
+        log->ckpt_due_ms = cet_now_ms() + CET_CHECKPOINT_RETRY_MS;
         rc = 0;
     }
     if (rc) goto fail;
