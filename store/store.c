@@ -314,8 +314,7 @@ int store_open(const store_options_t *opt, store_t **out)
         if ((rc = mdb_env_set_mapsize(st->env, map))) goto fail;
     }
 
-    bool restored = false, have_ckpt = false;
-    if (!opt->read_only && (rc = store_log_prepare(st, &restored, &have_ckpt))) goto fail;
+    if (!opt->read_only && (rc = store_log_prepare(st))) goto fail;
 
     unsigned flags = MDB_NOTLS;
     if (opt->read_only) flags |= MDB_RDONLY;
@@ -331,9 +330,8 @@ int store_open(const store_options_t *opt, store_t **out)
      * in docs/benchmarks.md ("Storage faults"). */
     rc = mdb_env_open(st->env, opt->dir, flags, 0640);
     if (rc) goto fail;
-    /* before anything writes: hold the checkpoint's snapshot (recovery goes back to
-     * it until a new checkpoint is durable, so its pages must not be reused) */
-    if (have_ckpt && (rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->boot_pin))) goto fail;
+    /* before anything writes: hold the checkpoint's snapshot */
+    if (!opt->read_only && (rc = store_log_pin(st))) goto fail;
     if (!opt->read_only) st->lockmdb_fd = lockfile_prealloc(opt->dir);
     if ((rc = map_settle(st))) goto fail;
 
@@ -345,11 +343,7 @@ int store_open(const store_options_t *opt, store_t **out)
     rc = open_dbis(st);
     if (rc) goto fail;
     mdb_env_set_userctx(st->env, st);
-    if (!opt->read_only) {
-        MDB_txn *pin = st->boot_pin;
-        st->boot_pin = NULL; /* the log's now, whatever store_log_start returns */
-        if ((rc = store_log_start(st, restored, pin, opt->replay_txn_bytes))) goto fail;
-    }
+    if (!opt->read_only && (rc = store_log_start(st, opt->replay_txn_bytes))) goto fail;
     st->regidx = store_regidx_new();
     rc = regidx_rebuild(st);
     if (rc) goto fail;
@@ -358,7 +352,6 @@ int store_open(const store_options_t *opt, store_t **out)
 fail:
     CET_ERROR("store: cannot open %s: %s", opt->dir, store_strerror(rc));
 fail_quiet:
-    if (st->boot_pin) mdb_txn_abort(st->boot_pin);
     store_log_close(st);
     store_regidx_free(st->regidx);
     if (st->env) mdb_env_close(st->env);

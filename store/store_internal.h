@@ -51,7 +51,6 @@ struct store {
     uint64_t reg_seq_last;  /* the last registration sequence number given */
     _Atomic(MDB_txn *) wtxn; /* the write txn in progress, if any (read by any thread) */
     store_log_t *log;       /* the commit log (store_log.c); NULL when read only or --sync none */
-    MDB_txn *boot_pin;      /* store_open: the checkpoint's snapshot until store_log_start takes it */
 };
 
 /** The dbi of a named database. */
@@ -70,20 +69,22 @@ int store_dir_lock(const char *dir, const char *owner, int *fd);
 #define STORE_LOG_PUT 1
 #define STORE_LOG_DEL 2
 /**
- * Before mdb_env_open of a writing open: when `checkpoint` exists and the
- * meta pages on disk are not the ones it saved, writes the saved ones back
- * (*restored). 0, STORE_CORRUPT (a damaged checkpoint), STORE_LOCKED
- * (another process has the environment open), or errno.
+ * Before mdb_env_open of a writing open: makes st->log (store_log_close frees
+ * it from here on) and, when `checkpoint` exists and the meta pages on disk
+ * are not the ones it saved, writes the saved ones back. 0, STORE_CORRUPT (a
+ * damaged checkpoint), STORE_LOCKED (another process has the environment
+ * open), or errno.
  */
-int store_log_prepare(store_t *st, bool *restored, bool *have);
+int store_log_prepare(store_t *st);
 /**
- * After the databases are open: replays the log, checkpoints, starts the
- * checkpoint thread. pin: a read txn begun right after mdb_env_open when a
- * checkpoint exists (*have): it holds the checkpoint's snapshot, whose pages
- * replay and later commits must not reuse until a new checkpoint is durable;
- * the log owns it from here (ended by that checkpoint, or at close).
+ * Right after mdb_env_open, before anything writes: when there is a
+ * checkpoint, a read txn on its snapshot. Recovery goes back to that snapshot
+ * until a new checkpoint is durable, so neither the replay nor later commits
+ * may reuse its pages; the new checkpoint (or store_log_close) ends it.
  */
-int store_log_start(store_t *st, bool restored, MDB_txn *pin, size_t replay_txn_bytes);
+int store_log_pin(store_t *st);
+/** After the databases are open: replays the log, checkpoints, starts the checkpoint thread. */
+int store_log_start(store_t *st, size_t replay_txn_bytes);
 /** Waits for a checkpoint in flight, takes a last one, closes the log (store_close). */
 void store_log_close(store_t *st);
 /** Records a put (val) or delete (val NULL, vlen 0) that succeeded in txn, when it is st's write txn. */

@@ -116,6 +116,10 @@ struct store_log {
     ckpt_job_t job;
     MDB_txn *pin; /* the durable checkpoint's snapshot */
     size_t replay_txn_bytes;
+    /* what store_log_prepare found, for store_log_pin and store_log_start */
+    bool have;       /* a checkpoint: ckpt is it */
+    bool restored;   /* its meta pages were written back */
+    ckpt_hdr_t ckpt;
     _Atomic uint64_t n_ckpt, n_records, n_replayed, ckpt_ns_last;
 };
 
@@ -202,11 +206,6 @@ static int ckpt_read_dir(const char *dir, ckpt_hdr_t *h, uint8_t **metas)
         *metas = NULL;
     }
     return rc;
-}
-
-static int ckpt_read(const store_t *st, ckpt_hdr_t *h, uint8_t **metas)
-{
-    return ckpt_read_dir(st->dir, h, metas);
 }
 
 /* Writes `checkpoint` so that a crash leaves the old one or the new one whole. */
@@ -485,6 +484,22 @@ static int rec_unwrite(store_log_t *log, int fd)
     return rc;
 }
 
+/*
+ * A record written (wholly, partly or not at all) whose txn did not commit:
+ * it must not come back at replay. When it cannot be undone, this process
+ * writes no more (STORE_PANIC), as LMDB does after a failed meta write.
+ */
+static void rec_undo(store_log_t *log, int fd)
+{
+    txn_reset(log);
+    int rc = rec_unwrite(log, fd);
+    if (rc) {
+        atomic_store(&log->st->flush_failed, true);
+        CET_ERROR("store: a commit log record of a txn that did not commit cannot be undone "
+                  "(%s): this process writes no more; restart it", store_strerror(rc));
+    }
+}
+
 int store_log_commit(store_t *st, MDB_txn *txn, store_commit_info_t *info)
 {
     store_log_t *log = st->log;
@@ -526,27 +541,14 @@ int store_log_commit(store_t *st, MDB_txn *txn, store_commit_info_t *info)
     int rc = log_write(log, fd, log->buf, log->len); /* O_DSYNC: durable when it returns */
     if (st->sync) info->sync_ns = cet_mono_ns() - t0;
     if (rc) {
-        /* not durable, not committed: the batch fails; the record must not
-         * come back at replay */
+        /* not durable, not committed: the batch fails */
         mdb_txn_abort(txn);
-        txn_reset(log);
-        int r2 = rec_unwrite(log, fd);
-        if (r2) {
-            atomic_store(&st->flush_failed, true);
-            CET_ERROR("store: the commit log cannot be written (%s): this process writes no "
-                      "more; restart it", store_strerror(r2));
-        }
+        rec_undo(log, fd);
         return rc;
     }
     rc = mdb_txn_commit(txn);
     if (rc) {
-        txn_reset(log);
-        int r2 = rec_unwrite(log, fd);
-        if (r2) {
-            atomic_store(&st->flush_failed, true);
-            CET_ERROR("store: a logged txn did not commit and its record cannot be undone "
-                      "(%s): this process writes no more; restart it", store_strerror(r2));
-        }
+        rec_undo(log, fd);
         return rc;
     }
     info->wrote = true;
@@ -573,21 +575,25 @@ static bool env_in_use(const store_t *st)
     return used;
 }
 
-int store_log_prepare(store_t *st, bool *restored, bool *have)
+int store_log_prepare(store_t *st)
 {
-    *restored = false;
-    *have = false;
-    ckpt_hdr_t h;
+    store_log_t *log = cet_calloc(1, sizeof *log);
+    log->st = st;
+    log->fd[0] = log->fd[1] = log->rfd[0] = log->rfd[1] = -1;
+    pthread_mutex_init(&log->lock, NULL);
+    pthread_cond_init(&log->cond, NULL);
+    st->log = log; /* from here store_log_close frees it, whatever follows */
     uint8_t *metas = NULL;
-    int rc = ckpt_read(st, &h, &metas);
+    int rc = ckpt_read_dir(st->dir, &log->ckpt, &metas);
     if (rc == ENOENT) return 0;
-    *have = rc == 0;
     if (rc) {
         CET_ERROR("store: %s/%s is damaged (%s): the last durable state cannot be found; "
                   "restore the directory from a backup (docs/operations.md)",
                   st->dir, CKPT_FILE, store_strerror(rc));
-        return rc == STORE_CORRUPT ? rc : rc;
+        return rc;
     }
+    log->have = true;
+    const ckpt_hdr_t *h = &log->ckpt;
     char path[4200];
     path_of(st, "data.mdb", path, sizeof path);
     int fd = open(path, O_RDWR | O_CLOEXEC);
@@ -598,7 +604,7 @@ int store_log_prepare(store_t *st, bool *restored, bool *have)
         cet_free(metas);
         return rc;
     }
-    size_t mlen = (size_t)META_PAGES * h.psize;
+    size_t mlen = (size_t)META_PAGES * h->psize;
     uint8_t *disk = cet_malloc(mlen);
     rc = pread_all(fd, disk, mlen, 0);
     if (rc == 0 && memcmp(disk, metas, mlen) != 0) {
@@ -613,9 +619,10 @@ int store_log_prepare(store_t *st, bool *restored, bool *have)
             rc = pwrite_all(fd, metas, mlen, 0);
             if (!rc && fdatasync(fd)) rc = errno;
             if (!rc) {
-                *restored = true;
+                log->restored = true;
                 CET_INFO("store: recovery: back to the checkpoint at txn %llu (log seq %llu), "
-                         "then the log", (unsigned long long)h.txnid, (unsigned long long)h.seq);
+                         "then the log", (unsigned long long)h->txnid,
+                         (unsigned long long)h->seq);
             }
         }
     }
@@ -624,6 +631,13 @@ int store_log_prepare(store_t *st, bool *restored, bool *have)
     cet_free(disk);
     cet_free(metas);
     return rc;
+}
+
+int store_log_pin(store_t *st)
+{
+    store_log_t *log = st->log;
+    if (!log->have) return 0;
+    return mdb_txn_begin(st->env, NULL, MDB_RDONLY, &log->pin);
 }
 
 /*
@@ -789,40 +803,29 @@ static int replay(store_log_t *log, const ckpt_hdr_t *h, uint64_t *applied)
     return rc;
 }
 
-int store_log_start(store_t *st, bool restored, MDB_txn *pin, size_t replay_txn_bytes)
+int store_log_start(store_t *st, size_t replay_txn_bytes)
 {
-    store_log_t *log = cet_calloc(1, sizeof *log);
-    log->st = st;
-    log->pin = pin; /* the checkpoint's snapshot, held until a new checkpoint is durable */
+    store_log_t *log = st->log;
     log->replay_txn_bytes = replay_txn_bytes ? replay_txn_bytes : CET_LOG_REPLAY_TXN_BYTES;
-    log->fd[0] = log->fd[1] = log->rfd[0] = log->rfd[1] = -1;
     MDB_stat ms;
     int rc = mdb_env_stat(st->env, &ms);
     if (rc) goto fail;
     log->psize = ms.ms_psize;
-    pthread_mutex_init(&log->lock, NULL);
-    pthread_cond_init(&log->cond, NULL);
     log->cap = CET_LOG_BUF_BYTES;
     log->buf = cet_malloc(log->cap);
     log->len = sizeof(rec_hdr_t);
-    st->log = log;
-    ckpt_hdr_t h;
-    uint8_t *metas = NULL;
-    rc = ckpt_read(st, &h, &metas);
-    cet_free(metas);
-    bool have = rc == 0;
-    if (rc && rc != ENOENT) goto fail;
-    if ((rc = log_open_files(log, !have))) goto fail;
-    if (have) {
+    const ckpt_hdr_t *h = &log->ckpt;
+    if ((rc = log_open_files(log, !log->have))) goto fail;
+    if (log->have) {
         uint64_t applied = 0;
-        log->durable_gen = h.gen;
-        if ((rc = replay(log, &h, &applied)) || (rc = tail_load(log))) goto fail;
+        log->durable_gen = h->gen;
+        if ((rc = replay(log, h, &applied)) || (rc = tail_load(log))) goto fail;
         /* tests only (unit.store_log): die between replay and the new checkpoint */
         if (getenv("CET_TEST_EXIT_AFTER_REPLAY")) _exit(0);
         atomic_store(&log->n_replayed, applied);
-        if (applied || restored)
+        if (applied || log->restored)
             CET_INFO("store: recovery: %llu log records applied again after txn %llu",
-                     (unsigned long long)applied, (unsigned long long)h.txnid);
+                     (unsigned long long)applied, (unsigned long long)h->txnid);
     }
     /* a checkpoint of what is there now: the log starts empty */
     rc = ckpt_now(log);
