@@ -496,11 +496,17 @@ static bool health_ready_cb(char *out, size_t cap, void *arg)
     unsigned long long free_b = 0;
     bool disk = statvfs(h->data, &vfs) == 0 &&
                 (free_b = (unsigned long long)vfs.f_bavail * vfs.f_frsize) >= h->disk_free_min_bytes;
+    /* informational: writes are still durable through the log while checkpoints
+     * fail, so readiness does not depend on it; the alert is cetd_checkpoint_failing */
+    store_log_stats_t ls;
+    store_log_stats(eng_store(h->eng), &ls);
     snprintf(out, cap,
              "{\"writer\":{\"ok\":%s,\"last_commit_ms_ago\":%lld},"
-             "\"disk\":{\"ok\":%s,\"free_bytes\":%llu,\"min_bytes\":%llu}}",
+             "\"disk\":{\"ok\":%s,\"free_bytes\":%llu,\"min_bytes\":%llu},"
+             "\"checkpoint\":{\"failing\":%s,\"last_ms_ago\":%llu}}",
              writer ? "true" : "false", (long long)age_ms, disk ? "true" : "false", free_b,
-             h->disk_free_min_bytes);
+             h->disk_free_min_bytes, ls.checkpoint_failing ? "true" : "false",
+             (unsigned long long)ls.checkpoint_age_ms);
     return writer && disk;
 }
 

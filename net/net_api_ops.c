@@ -99,9 +99,22 @@ void net_api_metrics_cb(struct evbuffer *out, void *app)
                         "cetd_checkpoint_last_seconds %.6f\n"
                         "# HELP cetd_log_replayed_records Log records applied again at start "
                         "(recovery after a crash).\n"
-                        "# TYPE cetd_log_replayed_records gauge\ncetd_log_replayed_records %llu\n",
+                        "# TYPE cetd_log_replayed_records gauge\ncetd_log_replayed_records %llu\n"
+                        "# HELP cetd_checkpoint_failures_total Checkpoints that failed (the log "
+                        "keeps every commit since the last durable one).\n"
+                        "# TYPE cetd_checkpoint_failures_total counter\n"
+                        "cetd_checkpoint_failures_total %llu\n"
+                        "# HELP cetd_checkpoint_failing 1 while the last checkpoint failed: "
+                        "data.mdb grows and a restart replays the log until one succeeds.\n"
+                        "# TYPE cetd_checkpoint_failing gauge\ncetd_checkpoint_failing %d\n"
+                        "# HELP cetd_checkpoint_age_seconds Since the last durable checkpoint "
+                        "(one a second when healthy).\n"
+                        "# TYPE cetd_checkpoint_age_seconds gauge\n"
+                        "cetd_checkpoint_age_seconds %.3f\n",
                         (unsigned long long)ls.records, (unsigned long long)ls.checkpoints,
-                        (double)ls.checkpoint_ns_last / 1e9, (unsigned long long)ls.replayed);
+                        (double)ls.checkpoint_ns_last / 1e9, (unsigned long long)ls.replayed,
+                        (unsigned long long)ls.checkpoint_failures, ls.checkpoint_failing ? 1 : 0,
+                        (double)ls.checkpoint_age_ms / 1e3);
     /* seats left and live holds */
     eng_seats_t *seats = eng_seats(api->eng);
     int n = eng_seats_count(seats);

@@ -417,6 +417,9 @@ typedef struct store_log_stats {
     uint64_t records;            /* commit records written since open */
     uint64_t replayed;           /* records applied again at open (recovery) */
     uint64_t checkpoint_ns_last; /* how long the last checkpoint took */
+    uint64_t checkpoint_failures; /* checkpoints that failed since open */
+    bool checkpoint_failing;     /* the last one failed (data.mdb grows until one succeeds) */
+    uint64_t checkpoint_age_ms;  /* since the last durable checkpoint (or the open) */
 } store_log_stats_t;
 void store_log_stats(store_t *st, store_log_stats_t *out);
 

@@ -121,6 +121,12 @@ struct store_log {
     bool restored;   /* its meta pages were written back */
     ckpt_hdr_t ckpt;
     _Atomic uint64_t n_ckpt, n_records, n_replayed, ckpt_ns_last;
+    /* health (store_log_stats): failures since open, whether the last one failed,
+     * and when (monotonic ms) a checkpoint last became durable */
+    _Atomic uint64_t n_ckpt_failed;
+    _Atomic bool last_failed;
+    _Atomic int64_t ckpt_ok_ms;
+    int64_t failing_since_ms, failing_warned_ms; /* the checkpoint thread's */
 };
 
 /* ---- small file helpers ---- */
@@ -271,8 +277,12 @@ static int ckpt_finish(store_log_t *log, ckpt_job_t *job)
     if (!rc) rc = ckpt_write(log->st, &job->hdr, job->metas);
     if (rc) {
         job_drop(job);
+        atomic_fetch_add(&log->n_ckpt_failed, 1);
+        atomic_store(&log->last_failed, true);
         return rc;
     }
+    atomic_store(&log->last_failed, false);
+    atomic_store(&log->ckpt_ok_ms, (int64_t)(cet_mono_ns() / 1000000));
     cet_free(job->metas);
     job->metas = NULL;
     if (log->pin) mdb_txn_abort(log->pin);
@@ -298,14 +308,24 @@ static void *ckpt_main(void *arg)
             pthread_mutex_unlock(&log->lock);
             int rc = ckpt_finish(log, &job);
             pthread_mutex_lock(&log->lock);
+            int64_t now = cet_now_ms();
             if (rc && !atomic_load(&log->failing)) {
                 /* the previous checkpoint and the log still cover everything:
                  * the next one tries again (logged once until one succeeds) */
                 CET_ERROR("store: checkpoint failed: %s (the log keeps every commit since "
                           "the last one; trying again every %d ms)", store_strerror(rc),
                           CET_CHECKPOINT_RETRY_MS);
+                log->failing_since_ms = log->failing_warned_ms = now;
+            } else if (rc && now - log->failing_warned_ms >= CET_CHECKPOINT_WARN_MS) {
+                /* while they fail, data.mdb only grows (the pin keeps every freed
+                 * page) and a restart replays all the log: said again, not per try */
+                CET_WARN("store: checkpoints have failed for %lld s (last: %s); data.mdb "
+                         "grows and the log replays at a restart until one succeeds",
+                         (long long)((now - log->failing_since_ms) / 1000), store_strerror(rc));
+                log->failing_warned_ms = now;
             } else if (!rc && atomic_load(&log->failing)) {
-                CET_INFO("store: checkpoints succeed again");
+                CET_INFO("store: checkpoints succeed again after %lld ms",
+                         (long long)(now - log->failing_since_ms));
             }
             atomic_store(&log->failing, rc != 0);
             log->busy = false;
@@ -530,6 +550,8 @@ int store_log_commit(store_t *st, MDB_txn *txn, store_commit_info_t *info)
             info->wrote = true;
             rc = ckpt_now(log);
             if (rc) atomic_store(&st->flush_failed, true);
+        } else if (atomic_load(&log->failing)) {
+            ckpt_maybe(log); /* an idle writer's ticks retry a failed checkpoint too */
         }
         return rc;
     }
@@ -807,6 +829,7 @@ int store_log_start(store_t *st, size_t replay_txn_bytes)
 {
     store_log_t *log = st->log;
     log->replay_txn_bytes = replay_txn_bytes ? replay_txn_bytes : CET_LOG_REPLAY_TXN_BYTES;
+    atomic_store(&log->ckpt_ok_ms, (int64_t)(cet_mono_ns() / 1000000));
     MDB_stat ms;
     int rc = mdb_env_stat(st->env, &ms);
     if (rc) goto fail;
@@ -939,4 +962,8 @@ void store_log_stats(store_t *st, store_log_stats_t *out)
     out->records = atomic_load(&log->n_records);
     out->replayed = atomic_load(&log->n_replayed);
     out->checkpoint_ns_last = atomic_load(&log->ckpt_ns_last);
+    out->checkpoint_failures = atomic_load(&log->n_ckpt_failed);
+    out->checkpoint_failing = atomic_load(&log->last_failed);
+    int64_t age = (int64_t)(cet_mono_ns() / 1000000) - atomic_load(&log->ckpt_ok_ms);
+    out->checkpoint_age_ms = age > 0 ? (uint64_t)age : 0;
 }

@@ -14,6 +14,12 @@
 - A torn last record (the crash cut its write) ends the log: the records
   before it are applied, cetd starts.
 - `cetctl restore` over a directory drops that directory's log and checkpoint.
+- Checkpoints that fail (DIR/checkpoint.tmp made a directory, so the file cannot be
+  written) are reported: `cetd_checkpoint_failing`, `cetd_checkpoint_failures_total`,
+  `cetd_checkpoint_age_seconds` and `/readyz`'s `checks.checkpoint`; one error line,
+  not one per try. Registrations keep being acknowledged through the log, a kill -9
+  then replays all of them from the last good checkpoint, and once the file can be
+  written again the next checkpoint succeeds and says so.
 """
 import os
 import queue
@@ -27,7 +33,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import CETD, DataDir, Engine, cetctl  # noqa: E402
+from harness import CETD, DataDir, Engine, cetctl, metrics  # noqa: E402
 
 THREADS = 16
 PAGE_HEADER = 16       # MDB_page: pgno u64, pad u16, flags u16, lower u16, upper u16
@@ -264,6 +270,77 @@ class CommitLog(unittest.TestCase):
             self.assertEqual(sorted(tuple(r.values()) for r in view.export("candidates")), want)
         finally:
             other.cleanup()
+
+    def register(self, eng, row):
+        c = eng.client(row["token"])
+        st, body, _ = c.request("POST", "/api/v1/registrations",
+                                {"subject": "1", "campus": row["campus"]})
+        c.close()
+        self.assertEqual(st, 201, body)
+        return row["id_number"]
+
+    def wait_metric(self, eng, rows, name, want, seconds=20):
+        """Registers a row every 0.2 s (commits are what start checkpoints) until the
+        metric `name` reads `want`; returns (the metrics, the ids registered)."""
+        ids = []
+        deadline = time.time() + seconds
+        while True:
+            _, values = metrics(eng)
+            if float(values.get(name, "nan")) == want:
+                return values, ids
+            self.assertLess(time.time(), deadline, f"{name} never read {want}: {values.get(name)}"
+                            + eng.read_log()[-2000:])
+            ids.append(self.register(eng, rows.pop()))
+            time.sleep(0.2)
+
+    def readyz(self, eng):
+        c = eng.client()
+        st, body, _ = c.request("GET", "/readyz")
+        c.close()
+        return st, body
+
+    def test_failing_checkpoints_reported_and_recovered(self):
+        rows = self.data.bench_prep(400)
+        eng = Engine(self.data)
+        _, values = metrics(eng)
+        self.assertEqual(values["cetd_checkpoint_failing"], "0")
+        self.assertEqual(values["cetd_checkpoint_failures_total"], "0")
+        self.assertFalse(self.readyz(eng)[1]["checks"]["checkpoint"]["failing"])
+        # the checkpoint file's temporary name taken by a directory: it cannot be written
+        tmp = os.path.join(self.data.data, "checkpoint.tmp")
+        os.mkdir(tmp)
+        values, acked = self.wait_metric(eng, rows, "cetd_checkpoint_failing", 1)
+        acked += [self.register(eng, rows.pop()) for _ in range(20)]
+        time.sleep(1.5)
+        acked.append(self.register(eng, rows.pop()))   # a commit past the next due time
+        _, values = metrics(eng)
+        self.assertGreaterEqual(int(values["cetd_checkpoint_failures_total"]), 2)
+        self.assertGreaterEqual(float(values["cetd_checkpoint_age_seconds"]), 1.5)
+        st, body = self.readyz(eng)
+        self.assertEqual(st, 200, body)   # writes are durable through the log meanwhile
+        self.assertTrue(body["checks"]["checkpoint"]["failing"], body)
+        self.assertGreaterEqual(body["checks"]["checkpoint"]["last_ms_ago"], 1500, body)
+        log = eng.read_log()
+        self.assertEqual(log.count("checkpoint failed"), 1, log[-3000:])
+        # a crash while they fail: the log since the last good checkpoint has every 201
+        eng.kill9()
+        os.rmdir(tmp)
+        eng = Engine(self.data)
+        self.assertIn("log records applied again", eng.read_log())
+        # failing again, then the file can be written: the next checkpoint succeeds
+        os.mkdir(tmp)
+        _, more = self.wait_metric(eng, rows, "cetd_checkpoint_failing", 1)
+        os.rmdir(tmp)
+        values, after = self.wait_metric(eng, rows, "cetd_checkpoint_failing", 0)
+        self.assertLess(float(values["cetd_checkpoint_age_seconds"]), 5)
+        self.assertIn("checkpoints succeed again", eng.read_log())
+        self.assertFalse(self.readyz(eng)[1]["checks"]["checkpoint"]["failing"])
+        self.assertEqual(eng.stop(), 0)
+        present = {r["id_number"] for r in self.data.export("registrations")
+                   if r["subject"] == "1"}
+        self.assertEqual(set(acked + more + after) - present, set(),
+                         "registrations acknowledged while checkpoints failed were lost")
+        self.assertEqual(self.data.check().returncode, 0)
 
 
 if __name__ == "__main__":
