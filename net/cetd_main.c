@@ -733,6 +733,8 @@ int main(int argc, char **argv)
     nopt.ready_arg = &health;
     nopt.tick = health_tick_cb;
     nopt.tick_arg = &health;
+    nopt.started = net_api_started_cb;
+    nopt.started_arg = api;
     nopt.tick_ms = CET_WATCHDOG_TICK_MS;
     if (health.watchdog && wd_usec / 4000 < nopt.tick_ms) /* pet at least 4 times a period */
         nopt.tick_ms = wd_usec / 4000 ? (unsigned)(wd_usec / 4000) : 1;

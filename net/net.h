@@ -185,6 +185,8 @@ bool net_cidr_contains(const net_cidr_t *c, const char *ip);
 typedef bool (*net_ready_cb)(char *out, size_t cap, void *arg);
 /** A periodic tick on core 0's loop (the systemd watchdog). */
 typedef void (*net_tick_cb)(void *arg);
+/** Once, on core 0's loop, when it first runs (the pool is up): work to resume at start. */
+typedef void (*net_started_cb)(net_core_t *core, void *arg);
 
 typedef struct net_options {
     const char *listen[CET_LISTENERS_MAX]; /* "127.0.0.1:8080", "[::1]:8080", "unix:/path" */
@@ -207,6 +209,8 @@ typedef struct net_options {
     net_tick_cb tick;            /* run every tick_ms on core 0 (NULL: none) */
     unsigned tick_ms;
     void *tick_arg;
+    net_started_cb started;      /* run once on core 0 at start (NULL: none) */
+    void *started_arg;
     /* One route may take a larger body than CET_BODY_BYTES_MAX (the admin roster
      * upload): a POST to exactly this path, up to upload_bytes_max. NULL: none. */
     const char *upload_path;

@@ -16,6 +16,8 @@ net_api_t *net_api_new(eng_t *eng, store_t *st);
 void net_api_free(net_api_t *api);
 /** net_handler_cb: dispatches one request (core thread). */
 void net_api_handler_cb(net_req_t *req, void *app);
+/** net_started_cb: what resumes at start (rendering admission tickets ahead). */
+void net_api_started_cb(net_core_t *core, void *app);
 /** net_metrics_cb: the engine's lines of /metrics. */
 void net_api_metrics_cb(struct evbuffer *out, void *app);
 

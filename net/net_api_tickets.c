@@ -936,8 +936,9 @@ void net_api_tickets_print_all(net_call_t *call)
  * FIFO waits at most one batch. Nothing is put in the memory cache (that is
  * for what candidates fetch). The print-day spike then reads files and memory.
  * A campus-subject arranged again is queued again (new seats are new keys;
- * kept files are skipped by a stat). What is lost (the queue full, the pool
- * full, cetd stopped) only costs renders on demand.
+ * kept files are skipped by a stat). cetd stopped: at the next start every
+ * arranged campus-subject is queued again (net_api_started_cb). What is lost
+ * (the queue full, the pool full) only costs renders on demand.
  */
 typedef struct tk_pre_item {
     uint32_t campus;
@@ -1051,4 +1052,68 @@ static void tk_pre_done_cb(net_work_t *w)
     p->b.n = p->b.cap = 0;
     tk_pre_start_locked(w->core, p->b.st);
     pthread_mutex_unlock(&p->mu);
+}
+
+/* ---- resuming at start: the queue above lives in memory only ---- */
+typedef struct tk_resume {
+    net_core_t *core;
+    store_t *st;
+    unsigned queued, dropped;
+} tk_resume_t;
+
+static int tk_resume_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    tk_resume_t *r = arg;
+    store_arrangement_t a;
+    (void)key;
+    if (klen != 5 || vlen != sizeof a) return STORE_CORRUPT;
+    memcpy(&a, val, sizeof a);
+    if (!a.seats) return CET_OK;
+    if (r->queued >= CET_TICKET_PRERENDER_QUEUE_MAX) {
+        r->dropped++;
+        return CET_OK;
+    }
+    tk_prerender_queue(r->core, r->st, a.campus, a.subject);
+    r->queued++;
+    return CET_OK;
+}
+
+/*
+ * At start (core 0): every arranged campus-subject is queued for rendering
+ * ahead again, until the day after the last exam day, so a
+ * restart between the arrangement and the print date (a reboot, an upgrade)
+ * does not leave the print-day spike to render on demand. Tickets kept as
+ * files already are skipped by a stat, so a restart costs one read of each
+ * campus-subject's registrations and one stat per ticket, on the pool.
+ */
+static void tickets_resume(net_core_t *core, store_t *st)
+{
+    store_txn_t *txn;
+    if (store_read_begin(st, &txn) != 0) return;
+    store_sitting_t sit;
+    int64_t now = cet_now_s();
+    int rc = store_sitting_get(txn, st, &sit);
+    int64_t last = sit.written_date;
+    if (rc == 0) {
+        if (sit.oral_date_4 > last) last = sit.oral_date_4;
+        if (sit.oral_date_6 > last) last = sit.oral_date_6;
+    }
+    tk_resume_t r = {core, st, 0, 0};
+    if (rc == 0 && now < last + 86400) /* arranged ones exist only after their window */
+        rc = store_scan(txn, st, STORE_DB_ARRANGEMENT, NULL, 0, tk_resume_cb, &r);
+    store_abort(txn);
+    if (rc && rc != STORE_NOTFOUND)
+        CET_WARN("tickets: resuming the rendering ahead: %s", cet_strerror(rc));
+    if (r.queued)
+        CET_INFO("tickets: %u arranged campus-subjects queued for rendering ahead (kept files "
+                 "are skipped)", r.queued);
+    if (r.dropped)
+        CET_WARN("tickets: %u more arranged campus-subjects than the queue holds: rendered on "
+                 "demand", r.dropped);
+}
+
+void net_api_started_cb(net_core_t *core, void *app)
+{
+    net_api_t *api = app;
+    tickets_resume(core, api->st);
 }

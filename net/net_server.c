@@ -568,6 +568,14 @@ static void core_tick_cb(evutil_socket_t fd, short what, void *arg)
     if (srv->opt.tick) srv->opt.tick(srv->opt.tick_arg);
 }
 
+static void core_started_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    net_core_t *core = arg;
+    core->srv->opt.started(core, core->srv->opt.started_arg);
+}
+
 /* ---- pool completions ---- */
 cet_err_t net_pool_submit(net_core_t *core, net_work_t *w)
 {
@@ -932,6 +940,11 @@ static int core_new(net_server_t *srv, unsigned index, net_core_t **out)
     for (unsigned li = 0; li < core->n_lsn; li++) {
         int rc = lsn_new(core, li);
         if (rc) return rc;
+    }
+    if (index == 0 && srv->opt.started) {
+        static const struct timeval now = {0, 0};
+        if (event_base_once(core->base, -1, EV_TIMEOUT, core_started_cb, core, &now) != 0)
+            return ENOMEM;
     }
     if (index == 0 && srv->opt.tick && srv->opt.tick_ms) {
         core->tick_ev = event_new(core->base, -1, EV_PERSIST, core_tick_cb, core);

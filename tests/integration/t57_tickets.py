@@ -17,7 +17,8 @@ PDF (pdftotext finds the number and the name; zbarimg reads the QR code), its ET
 the print-all PDF of a campus-subject, one page per ticket, one page rendered by
 pdftoppm into build/tests/artifacts/tickets/. Rendering ahead: once arranged (day 15),
 every paid and arranged registration's ticket, and only those, is kept as a file
-before the print date, and the print day's downloads read those files (no render);
+before the print date (and again after a restart, for the files that went missing),
+and the print day's downloads read those files (no render);
 what is served from memory (without a copy), from a file after a restart and as the
 file itself is the same bytes, with the same ETag, 304 on revalidation, and one
 Cache-Control header.
@@ -374,6 +375,26 @@ class Tickets(EngineCase):
         st, body = self.call(staff, "GET",
                              f"/api/v1/admin/admission-tickets?campus={CAMPUS}&subject=2")
         self.assertEqual((st, error_code(body)), (409, "not_arranged"), body)
+
+    def test_3b_rendering_ahead_resumes_after_a_restart(self):
+        # a restart between the arrangement and the print date (the queue was in memory):
+        # tickets whose files are gone are rendered ahead again at start, by themselves,
+        # and only those (the kept ones are skipped)
+        kept = self.kept_files()
+        self.assertGreater(len(kept), 4, kept)
+        rc = type(self).engine.stop()
+        self.assertEqual(rc, 0)
+        gone = kept[::3]
+        for f in gone:
+            os.unlink(os.path.join(self.data.data, "tickets", f))
+        type(self).engine = start(self.data, CLOSED)
+        self.assertEqual(self.wait_metric("cetd_ticket_prerenders_total", str(len(gone))),
+                         str(len(gone)))
+        self.assertEqual(self.kept_files(), kept)
+        values = harness.metrics(self.engine)[1]
+        self.assertEqual(values.get("cetd_ticket_renders_total"), "0", values)
+        self.assertIn("arranged campus-subjects queued for rendering ahead",
+                      self.engine.read_log())
 
     # docs/rules.md#R29
     def test_4_candidates_download_their_tickets(self):
