@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/cet_id.h"
+#include "engine/eng_arrange.h"
 #include "net/net_ratelimit.h"
 
 /* ---- me, agreement ---- */
@@ -263,6 +264,33 @@ json_t *net_api_render_bind(net_call_t *call, const eng_op_t *op)
                      "bound_at", net_api_time_json(op->res.u.bind.bound_at));
 }
 
+/*
+ * A paid registration's seat, from the print date on (the date the admission
+ * ticket says it all): the 15-digit number, room, seat, the exam's time and
+ * where its PDF is; null while unarranged. Before the print date the page says
+ * only "arranged" (docs/admission-tickets.md).
+ */
+static json_t *ticket_json(store_txn_t *txn, const store_t *st, const store_sitting_t *sit,
+                           const store_subject_t *subj, const store_reg_t *r)
+{
+    char number[CET_TICKET_DIGITS + 1], when[64], url[48];
+    bool is_oral = subj->kind == STORE_ORAL;
+    int digit = eng_arrange_level_digit(subj->level, is_oral);
+    if (!(r->flags & STORE_REG_ARRANGED) ||
+        !eng_arrange_ticket_format(r->campus, sit->id, digit, r->room, r->seat, number))
+        return json_null();
+    eng_tickets_exam_time(subj, r->slot, when, sizeof when);
+    snprintf(url, sizeof url, "/api/v1/admission-tickets/%c", r->subject);
+    store_offer_t o;
+    int64_t day = store_offer_get(txn, st, r->campus, r->subject, &o) == 0 && o.exam_date
+                      ? o.exam_date
+                  : is_oral ? (subj->level == 6 ? sit->oral_date_6 : sit->oral_date_4)
+                            : sit->written_date;
+    return json_pack("{s:s,s:i,s:i,s:o,s:s,s:s}", "number", number, "room", (json_int_t)r->room,
+                     "seat", (json_int_t)r->seat, "exam_date", net_api_time_json(day),
+                     "exam_time", when, "pdf", url);
+}
+
 /* The registration page. */
 void net_api_candidate_get(net_call_t *call)
 {
@@ -284,6 +312,8 @@ void net_api_candidate_get(net_call_t *call)
     }
     json_t *written = json_array(), *oral = json_array();
     uint64_t unpaid_w = 0, unpaid_o = 0;
+    store_sitting_t sit;
+    bool printable = store_sitting_get(txn, api->st, &sit) == 0 && cet_now_s() >= sit.print_opens;
     for (int i = 0; i < n; i++) {
         store_reg_t *r = &regs[i];
         store_subject_t s;
@@ -309,6 +339,8 @@ void net_api_candidate_get(net_call_t *call)
             json_pack("{s:o,s:s}", "code", net_api_code6(r->campus), "name", cp.name), "created_at",
             net_api_time_json(r->created), "expires_at", net_api_time_json(r->expires), "order_id",
             r->order_id ? json_string(order) : json_null());
+        json_object_set_new(row, "ticket",
+                            printable && paid ? ticket_json(txn, api->st, &sit, &s, r) : json_null());
         if (s.kind == STORE_ORAL) {
             json_array_append_new(oral, row);
             if (!paid) unpaid_o += r->fee;

@@ -361,6 +361,11 @@ class Tickets(EngineCase):
         # before the print date
         st, body = self.call(self.w1[0]["token"], "GET", "/api/v1/admission-tickets/1")
         self.assertEqual((st, error_code(body)), (403, "print_not_open"), body)
+        # the registration page says "arranged" and nothing of the seat yet
+        st, page = self.call(self.w1[0]["token"], "GET", "/api/v1/candidate")
+        self.assertEqual(st, 200, page)
+        w = next(x for x in page["written"] if x["subject"] == "1")
+        self.assertEqual((w["arrangement"], w["ticket"]), ("arranged", None), w)
         # rendered ahead: every paid and arranged ticket once (English-4, Japanese-4, the
         # oral), none of the unpaid one or of English-6 (paid, never arranged), although
         # English-4 was arranged five times
@@ -416,6 +421,31 @@ class Tickets(EngineCase):
             if r is self.w1[0]:
                 first = (pdf, h["etag"], number)
         self.assertEqual(len(seen), len(self.w1))
+        # from the print date the registration page has the seat: the ticket's number,
+        # room and seat as arranged, the exam's time, and where the PDF is
+        for r in self.w1[:6] + self.oral[:2]:
+            st, page = self.call(r["token"], "GET", "/api/v1/candidate")
+            self.assertEqual(st, 200, page)
+            w = next(x for x in page["written"] if x["subject"] == "1")
+            v = regs[(r["id_number"], "1")]
+            t = w["ticket"]
+            self.assertEqual((t["number"], t["room"], t["seat"], t["pdf"]),
+                             (f"{CAMPUS}{SITTING}1{int(v['room']):03d}{int(v['seat']):02d}",
+                              int(v["room"]), int(v["seat"]), "/api/v1/admission-tickets/1"), t)
+            self.assertEqual(t["exam_time"], "09:00-11:20", t)
+            self.assertRegex(t["exam_date"], r"^\d{4}-\d\d-\d\dT00:00:00\+08:00$")
+            if r in self.oral:
+                o = next(x for x in page["oral"] if x["subject"] == "F")["ticket"]
+                vo = regs[(r["id_number"], "F")]
+                self.assertEqual((o["room"], o["seat"], o["number"][len(CAMPUS) + len(SITTING)]),
+                                 (int(vo["room"]), int(vo["seat"]), "3"), o)
+                self.assertIn("（第", o["exam_time"])
+        # paid but never arranged (English-6), and unpaid: no ticket
+        st, page = self.call(self.six["token"], "GET", "/api/v1/candidate")
+        six = next(x for x in page["written"] if x["subject"] == "2")
+        self.assertEqual((six["arrangement"], six["ticket"]), ("unarranged", None), six)
+        st, page = self.call(self.unpaid["token"], "GET", "/api/v1/candidate")
+        self.assertIsNone(next(x for x in page["written"] if x["subject"] == "1")["ticket"])
         # print day read what was rendered ahead: nothing rendered now
         _, values = harness.metrics(self.engine)
         self.assertEqual(values.get("cetd_ticket_renders_total"), "0", values)

@@ -106,16 +106,22 @@
         cell = el('button', { class: 'btn btn-small', type: 'button', id: 'ticket-' + r.subject, text: '下载准考证' });
         cell.addEventListener('click', function () { download(r.subject, cell, msg); });
       }
+      // from the print date the page has the seat (GET /api/v1/candidate: ticket)
+      var t = r.ticket;
+      var seat = t ? el('span', { class: 'ticket-seat', id: 'seat-' + r.subject,
+        text: t.number + '，第' + t.room + '考场 ' + t.seat + '号座位，' + (t.exam_date || '').slice(0, 10) + ' ' + t.exam_time })
+        : el('span', { class: 'muted', text: '—' });
       return el('tr', {}, [
         el('td', { 'data-label': '科目', text: r.name || r.subject }),
         el('td', { 'data-label': '考点', text: r.campus ? r.campus.code + ' ' + (r.campus.name || '') : '—' }),
         el('td', { 'data-label': '编排状态', text: r.arrangement === 'arranged' ? '已编排' : '未编排' }),
+        el('td', { 'data-label': '准考证号与座位' }, [seat]),
         el('td', { 'data-label': '准考证' }, [cell, msg])
       ]);
     });
     var table = el('table', { class: 'data' }, [
-      el('thead', {}, [el('tr', {}, ['科目', '考点', '编排状态', '准考证'].map(function (t) { return el('th', { text: t }); }))]),
-      el('tbody', {}, rows.length ? rows : [el('tr', {}, [el('td', { colspan: '4', text: '没有已缴费的报考科目。' })])])
+      el('thead', {}, [el('tr', {}, ['科目', '考点', '编排状态', '准考证号与座位', '准考证'].map(function (t) { return el('th', { text: t }); }))]),
+      el('tbody', {}, rows.length ? rows : [el('tr', {}, [el('td', { colspan: '5', text: '没有已缴费的报考科目。' })])])
     ]);
     show([head, el('section', { class: 'card' }, [el('h2', { text: '已缴费科目' }), table,
       el('p', { class: 'muted', text: '准考证为A4纸PDF文件，请打印后与有效身份证件原件一同携带参加考试。' }),
