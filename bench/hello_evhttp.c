@@ -7,6 +7,10 @@
  * cetd does costs time on top of this.
  *
  *   hello_evhttp --listen 127.0.0.1:8090 [--threads N]
+ *   hello_evhttp --listen unix:/path/hello.sock [--threads N]
+ * A unix socket (what cetd's edge proxies to, bench/edge-compare) is one
+ * listening socket that every thread's loop accepts from (its own evconnlistener
+ * on a dup of it), as SO_REUSEPORT has no unix-socket counterpart.
  * Prints "hello_evhttp: listening on ADDR" when ready; SIGTERM/SIGINT stop it.
  */
 #include <arpa/inet.h>
@@ -15,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -26,7 +32,7 @@
 
 #include "base/cet_limits.h"
 
-#define HELLO_BACKLOG 1024
+#define HELLO_BACKLOG CET_LISTEN_BACKLOG_MAX /* as cetd's listeners */
 
 typedef struct hello_core {
     struct event_base *base;
@@ -72,14 +78,30 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             threads = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: hello_evhttp [--listen 127.0.0.1:PORT] [--threads N]\n");
+            fprintf(stderr, "usage: hello_evhttp [--listen 127.0.0.1:PORT|unix:PATH] [--threads N]\n");
             return 2;
         }
     }
     if (threads < 1 || threads > CET_THREADS_MAX) threads = 1;
     struct sockaddr_storage ss;
     int sslen = sizeof ss;
-    if (evutil_parse_sockaddr_port(listen_addr, (struct sockaddr *)&ss, &sslen) != 0) {
+    int unix_fd = -1;
+    if (strncmp(listen_addr, "unix:", 5) == 0) {
+        struct sockaddr_un sun = {.sun_family = AF_UNIX};
+        const char *path = listen_addr + 5;
+        if (strlen(path) >= sizeof sun.sun_path) {
+            fprintf(stderr, "hello_evhttp: socket path too long: %s\n", path);
+            return 2;
+        }
+        strcpy(sun.sun_path, path);
+        unlink(path);
+        unix_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (unix_fd < 0 || bind(unix_fd, (struct sockaddr *)&sun, sizeof sun) != 0 ||
+            listen(unix_fd, HELLO_BACKLOG) != 0) {
+            perror("hello_evhttp: unix socket");
+            return 1;
+        }
+    } else if (evutil_parse_sockaddr_port(listen_addr, (struct sockaddr *)&ss, &sslen) != 0) {
         fprintf(stderr, "hello_evhttp: bad address %s\n", listen_addr);
         return 2;
     }
@@ -91,9 +113,14 @@ int main(int argc, char **argv)
         c->base = event_base_new();
         c->http = evhttp_new(c->base);
         evhttp_set_gencb(c->http, hello_cb, NULL);
-        c->lis = evconnlistener_new_bind(
-            c->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT,
-            HELLO_BACKLOG, (struct sockaddr *)&ss, sslen);
+        if (unix_fd >= 0)
+            c->lis = evconnlistener_new(c->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE, -1,
+                                        i ? dup(unix_fd) : unix_fd); /* -1: listening already */
+        else
+            c->lis = evconnlistener_new_bind(
+                c->base, NULL, NULL,
+                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT, HELLO_BACKLOG,
+                (struct sockaddr *)&ss, sslen);
         if (!c->lis || !evhttp_bind_listener(c->http, c->lis)) {
             fprintf(stderr, "hello_evhttp: cannot listen on %s\n", listen_addr);
             return 1;
