@@ -19,6 +19,7 @@
 const fs = require('fs');
 const path = require('path');
 const { chromium } = require('playwright-core');
+const { harness, launch } = require('./harness');
 
 function parseArgs(argv) {
   const o = { base: '', artifacts: 'artifacts', work: '.', review: null, chromium: '/usr/bin/chromium' };
@@ -42,30 +43,7 @@ const DESK = { width: 1366, height: 768 };
 const PHONE = { width: 390, height: 844 };
 const TEACHER = 'teacher10013', PASSWORD = 'demo-Staff-2026';
 
-const results = [];
-let shotNo = 0, blockedBy = '';
-function log(s) { process.stdout.write(s + '\n'); }
-function assert(c, m) { if (!c) throw new Error(m); }
-async function shot(page, name) {
-  shotNo++;
-  const file = path.join(opt.artifacts, String(shotNo).padStart(2, '0') + '-' + name + '.png');
-  await page.screenshot({ path: file, fullPage: true });
-  return file;
-}
-async function check(name, fn, opts = {}) {
-  if (blockedBy) { results.push({ name, ok: false, skipped: true }); log('SKIP ' + name + ' (after: ' + blockedBy + ')'); return; }
-  const t0 = Date.now();
-  try {
-    await fn();
-    results.push({ name, ok: true });
-    log('PASS ' + name + ' (' + (Date.now() - t0) + ' ms)');
-  } catch (e) {
-    results.push({ name, ok: false, error: String(e && e.stack || e) });
-    log('FAIL ' + name + ': ' + String(e && e.message || e).split('\n').slice(0, 6).join('\n     '));
-    if (opts.page) await shot(opts.page, 'FAILED-' + name.replace(/[^\w-]+/g, '-')).catch(() => {});
-    if (opts.essential) blockedBy = name;
-  }
-}
+const { log, assert, shot, check, unblock, run } = harness(opt.artifacts);
 
 /* ---- the candidate whose review the teacher decides, through the API ---- */
 async function makePendingReview(request) {
@@ -352,9 +330,7 @@ async function provinceWalk(browser, candToken) {
 }
 
 async function main() {
-  const browser = await chromium.launch({ executablePath: opt.chromium, headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  const browser = await launch(chromium, opt.chromium);
   let candToken = '';
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
   await check('a candidate asks for the CET6 review (pending: the score is under another ID)', async () => {
@@ -362,19 +338,10 @@ async function main() {
   }, { essential: true });
   await ctx.close();
   await deskWalk(browser, candToken);
-  blockedBy = '';
+  unblock();
   await phoneWalk(browser);
   await provinceWalk(browser, candToken);
   await browser.close();
 }
 
-main().catch(e => {
-  results.push({ name: 'test harness', ok: false, error: String(e && e.stack || e) });
-  log('FAIL test harness: ' + (e && e.stack || e));
-}).then(() => {
-  const passed = results.filter(r => r.ok).length;
-  const failed = results.length - passed;
-  fs.writeFileSync(path.join(opt.artifacts, 'results.json'), JSON.stringify(results, null, 2));
-  log('browser test: ' + passed + ' passed, ' + failed + ' failed; screenshots in ' + opt.artifacts);
-  process.exit(failed ? 1 : 0);
-});
+run(main);

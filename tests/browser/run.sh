@@ -18,41 +18,12 @@ set -u
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-CETD="" CETCTL="" WORK="" ARTIFACTS="" CANDIDATES=3000 PAYSIM=""
-while [ $# -gt 0 ]; do
-    case "$1" in
-    --cetd) CETD="$2"; shift 2 ;;
-    --cetctl) CETCTL="$2"; shift 2 ;;
-    --work) WORK="$2"; shift 2 ;;
-    --artifacts) ARTIFACTS="$2"; shift 2 ;;
-    --candidates) CANDIDATES="$2"; shift 2 ;;
-    --paysim) PAYSIM="$2"; shift 2 ;;
-    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
-    esac
-done
-[ -n "$CETD" ] && [ -n "$CETCTL" ] || { echo "usage: run.sh --cetd PATH --cetctl PATH [--work DIR] [--artifacts DIR]" >&2; exit 2; }
-for t in "$CETD" "$CETCTL"; do
-    [ -x "$t" ] || { echo "run.sh: $t is not an executable (build it first)" >&2; exit 2; }
-done
-for t in h2o node npm curl openssl python3 /usr/bin/chromium; do
-    command -v "$t" >/dev/null 2>&1 || { echo "run.sh: SKIP: $t not installed" >&2; exit 77; }
-done
-CETD="$(cd "$(dirname "$CETD")" && pwd)/$(basename "$CETD")"
-CETCTL="$(cd "$(dirname "$CETCTL")" && pwd)/$(basename "$CETCTL")"
-[ -n "$WORK" ] || WORK="$(dirname "$(dirname "$CETD")")/tests/browser-run"
-[ -n "$ARTIFACTS" ] || ARTIFACTS="$(dirname "$(dirname "$CETD")")/tests/artifacts/browser"
-
-PASSED=0 FAILED=0
-pass() { PASSED=$((PASSED + 1)); echo "PASS $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL $*"; }
-summary() {
-    echo "browser: $PASSED passed, $FAILED failed (artifacts: $ARTIFACTS, logs: $WORK)"
-}
-
-# A free TCP port on 127.0.0.1 (the kernel's pick; closed again at once).
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+CANDIDATES=3000 PAYSIM=""
+BROWSER_EXTRA="candidates paysim"
+NAME=browser
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+browser_args browser-run browser "$@"
 
 rm -rf "$WORK" "$ARTIFACTS"
 mkdir -p "$WORK" "$ARTIFACTS" || exit 2
@@ -65,13 +36,7 @@ cleanup() {
     edge_stop
     if [ -n "$LOOKUP_PID" ]; then kill -TERM "$LOOKUP_PID" 2>/dev/null; wait "$LOOKUP_PID" 2>/dev/null; LOOKUP_PID=""; fi
     if [ -n "$PAYSIM_PID" ]; then kill -TERM "$PAYSIM_PID" 2>/dev/null; wait "$PAYSIM_PID" 2>/dev/null; fi
-    if [ -n "$CETD_PID" ]; then
-        kill -TERM "$CETD_PID" 2>/dev/null
-        for _ in $(seq 1 100); do kill -0 "$CETD_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$CETD_PID" 2>/dev/null
-        wait "$CETD_PID" 2>/dev/null
-        CETD_PID=""
-    fi
+    stop_pid CETD_PID
 }
 trap 'cleanup; summary; exit 1' INT TERM
 
@@ -261,30 +226,14 @@ case "$api" in
 esac
 
 # ---- 5. the browser ----
-if (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error >"$WORK/npm.log" 2>&1); then
-    pass "npm ci (playwright-core)"
-elif [ -d "$HERE/node_modules/playwright-core" ]; then
-    pass "npm ci failed, using the installed node_modules (see $WORK/npm.log)"
-else
-    fail "npm ci: $(tail -n 3 "$WORK/npm.log")"; cleanup; summary; exit 1
-fi
+browser_npm_ci || { cleanup; summary; exit 1; }
 cand="$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["candidate"], ensure_ascii=False))' "$WORK/people.json")"
 phone="$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["phone"], ensure_ascii=False))' "$WORK/people.json")"
 fillers="$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["fillers"], ensure_ascii=False))' "$WORK/people.json")"
 gone="$(python3 -c 'import json,sys; g=json.load(open(sys.argv[1]))["seat_gone"]; print(g["subject"]+"@"+g["campus"])' "$WORK/people.json")"
-node "$HERE/candidate.test.js" --base "$BASE" --artifacts "$ARTIFACTS" --candidate "$cand" --phone-candidate "$phone" \
+browser_node candidate.test.js --base "$BASE" --artifacts "$ARTIFACTS" --candidate "$cand" --phone-candidate "$phone" \
     --fillers "$fillers" --seat-gone "$gone" --payment-secret-file "$SECRET" \
-    --lookup-api "http://127.0.0.1:$LOOKUP_PORT" 2>&1 | tee "$WORK/browser.log"
-node_rc=${PIPESTATUS[0]}
-line="$(grep -E '^browser test: [0-9]+ passed, [0-9]+ failed' "$WORK/browser.log" | tail -n 1)"
-if [ -n "$line" ]; then
-    np="$(printf '%s' "$line" | sed -E 's/^browser test: ([0-9]+) passed.*/\1/')"
-    nf="$(printf '%s' "$line" | sed -E 's/^browser test: [0-9]+ passed, ([0-9]+) failed.*/\1/')"
-    PASSED=$((PASSED + np)) FAILED=$((FAILED + nf))
-fi
-if [ "$node_rc" != 0 ] && { [ -z "$line" ] || [ "${nf:-0}" = 0 ]; }; then
-    fail "the node test exited $node_rc"
-fi
+    --lookup-api "http://127.0.0.1:$LOOKUP_PORT"
 
 # ---- 6. stop, and check the data's invariants ----
 grep -q ' 50[0-9] ' "$WORK/edge/access.log" 2>/dev/null &&

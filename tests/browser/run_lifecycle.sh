@@ -19,32 +19,10 @@ set -u
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-CETD="" CETCTL="" WORK="" ARTIFACTS=""
-while [ $# -gt 0 ]; do
-    case "$1" in
-    --cetd) CETD="$2"; shift 2 ;;
-    --cetctl) CETCTL="$2"; shift 2 ;;
-    --work) WORK="$2"; shift 2 ;;
-    --artifacts) ARTIFACTS="$2"; shift 2 ;;
-    *) echo "run_lifecycle.sh: unknown argument $1" >&2; exit 2 ;;
-    esac
-done
-[ -n "$CETD" ] && [ -n "$CETCTL" ] || { echo "usage: run_lifecycle.sh --cetd PATH --cetctl PATH [--work DIR] [--artifacts DIR]" >&2; exit 2; }
-for t in h2o node npm curl openssl python3 /usr/bin/chromium; do
-    command -v "$t" >/dev/null 2>&1 || { echo "run_lifecycle.sh: SKIP: $t not installed" >&2; exit 77; }
-done
-CETD="$(cd "$(dirname "$CETD")" && pwd)/$(basename "$CETD")"
-CETCTL="$(cd "$(dirname "$CETCTL")" && pwd)/$(basename "$CETCTL")"
-[ -n "$WORK" ] || WORK="$(dirname "$(dirname "$CETD")")/tests/browser-lifecycle-run"
-[ -n "$ARTIFACTS" ] || ARTIFACTS="$(dirname "$(dirname "$CETD")")/tests/artifacts/browser"
-
-PASSED=0 FAILED=0
-pass() { PASSED=$((PASSED + 1)); echo "PASS $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL $*"; }
-summary() { echo "browser.lifecycle: $PASSED passed, $FAILED failed (artifacts: $ARTIFACTS, logs: $WORK)"; }
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+NAME=browser.lifecycle
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+browser_args browser-lifecycle-run browser "$@"
 
 rm -rf "$WORK"; mkdir -p "$ARTIFACTS" && rm -f "$ARTIFACTS"/lifecycle-*.png
 mkdir -p "$WORK" "$ARTIFACTS" || exit 2
@@ -54,13 +32,7 @@ CETD_PID="" SINK_PID=""
 . "$REPO/tools/edge/edge.sh"
 cleanup() {
     edge_stop
-    if [ -n "$CETD_PID" ]; then
-        kill -TERM "$CETD_PID" 2>/dev/null
-        for _ in $(seq 1 100); do kill -0 "$CETD_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$CETD_PID" 2>/dev/null
-        wait "$CETD_PID" 2>/dev/null
-        CETD_PID=""
-    fi
+    stop_pid CETD_PID
     if [ -n "$SINK_PID" ]; then kill -TERM "$SINK_PID" 2>/dev/null; wait "$SINK_PID" 2>/dev/null; SINK_PID=""; fi
 }
 trap 'cleanup; summary; exit 1' INT TERM
@@ -138,25 +110,9 @@ case "$code" in
 esac
 
 # ---- 5. the browser ----
-if (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error >"$WORK/npm.log" 2>&1); then
-    pass "npm ci (playwright-core)"
-elif [ -d "$HERE/node_modules/playwright-core" ]; then
-    pass "npm ci failed, using the installed node_modules (see $WORK/npm.log)"
-else
-    fail "npm ci: $(tail -n 3 "$WORK/npm.log")"; cleanup; summary; exit 1
-fi
-node "$HERE/lifecycle.test.js" --base "$BASE" --artifacts "$ARTIFACTS" --mail-dir "$MAILDIR" \
-    --people "$(cat "$WORK/people.json")" 2>&1 | tee "$WORK/browser.log"
-node_rc=${PIPESTATUS[0]}
-line="$(grep -E '^browser test: [0-9]+ passed, [0-9]+ failed' "$WORK/browser.log" | tail -n 1)"
-if [ -n "$line" ]; then
-    np="$(printf '%s' "$line" | sed -E 's/^browser test: ([0-9]+) passed.*/\1/')"
-    nf="$(printf '%s' "$line" | sed -E 's/^browser test: [0-9]+ passed, ([0-9]+) failed.*/\1/')"
-    PASSED=$((PASSED + np)) FAILED=$((FAILED + nf))
-fi
-if [ "$node_rc" != 0 ] && { [ -z "$line" ] || [ "${nf:-0}" = 0 ]; }; then
-    fail "the node test exited $node_rc"
-fi
+browser_npm_ci || { cleanup; summary; exit 1; }
+browser_node lifecycle.test.js --base "$BASE" --artifacts "$ARTIFACTS" --mail-dir "$MAILDIR" \
+    --people "$(cat "$WORK/people.json")"
 
 # ---- 6. stop, and check the data (invariants and the audit chain) ----
 cleanup

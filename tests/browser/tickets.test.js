@@ -17,6 +17,7 @@
 const fs = require('fs');
 const path = require('path');
 const { chromium } = require('playwright-core');
+const { harness, launch } = require('./harness');
 
 function parseArgs(argv) {
   const o = { base: '', artifacts: 'artifacts', candidates: null, chromium: '/usr/bin/chromium' };
@@ -34,32 +35,9 @@ function parseArgs(argv) {
   return o;
 }
 const opt = parseArgs(process.argv);
-fs.mkdirSync(opt.artifacts, { recursive: true });
 const DESK = { width: 1366, height: 768 };
 const PHONE = { width: 390, height: 844 };
-
-const results = [];
-let shotNo = 0;
-function log(s) { process.stdout.write(s + '\n'); }
-function assert(c, m) { if (!c) throw new Error(m); }
-async function shot(page, name) {
-  shotNo++;
-  const file = path.join(opt.artifacts, 'tickets-' + String(shotNo).padStart(2, '0') + '-' + name + '.png');
-  await page.screenshot({ path: file, fullPage: true });
-  return file;
-}
-async function check(name, fn, page) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    results.push({ name, ok: true });
-    log('PASS ' + name + ' (' + (Date.now() - t0) + ' ms)');
-  } catch (e) {
-    results.push({ name, ok: false, error: String(e && e.stack || e) });
-    log('FAIL ' + name + ': ' + String(e && e.message || e).split('\n').slice(0, 6).join('\n     '));
-    if (page) await shot(page, 'FAILED-' + name.replace(/[^\w-]+/g, '-')).catch(() => {});
-  }
-}
+const { log, assert, shot, check, run } = harness(opt.artifacts, 'tickets-');
 
 /* one candidate's print-day visit: logged in already (the session in sessionStorage) */
 async function visit(browser, cand, viewport, label) {
@@ -81,7 +59,7 @@ async function visit(browser, cand, viewport, label) {
     const status = (await page.locator('#tickets-page').textContent());
     assert(!status.includes('尚未开始'), 'the page says printing has not begun: ' + status);
     await shot(page, label + '-seat');
-  }, page);
+  }, { page });
 
   await check(label + ': the download button gives the PDF of that ticket', async () => {
     const [dl] = await Promise.all([
@@ -94,31 +72,20 @@ async function visit(browser, cand, viewport, label) {
     assert(head === '%PDF-', 'not a PDF: ' + JSON.stringify(head));
     await page.locator('#tickets-page, .msg-ok').first().waitFor();
     await shot(page, label + '-downloaded');
-  }, page);
+  }, { page });
 
   await check(label + ': nothing on the page is wider than the screen', async () => {
     const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert(over <= 1, 'the page scrolls sideways by ' + over + ' px');
-  }, page);
+  }, { page });
   await context.close();
 }
 
 async function main() {
-  const browser = await chromium.launch({ executablePath: opt.chromium, headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  const browser = await launch(chromium, opt.chromium);
   await visit(browser, opt.candidates[0], PHONE, 'phone');
   await visit(browser, opt.candidates[1], DESK, 'desk');
   await browser.close();
 }
 
-main().catch(e => {
-  results.push({ name: 'test harness', ok: false, error: String(e && e.stack || e) });
-  log('FAIL test harness: ' + (e && e.stack || e));
-}).then(() => {
-  const passed = results.filter(r => r.ok).length;
-  const failed = results.length - passed;
-  fs.writeFileSync(path.join(opt.artifacts, 'tickets-results.json'), JSON.stringify(results, null, 2));
-  log('browser test: ' + passed + ' passed, ' + failed + ' failed; screenshots in ' + opt.artifacts);
-  process.exit(failed ? 1 : 0);
-});
+run(main);
