@@ -14,6 +14,7 @@
  * Prints "hello_evhttp: listening on ADDR" when ready; SIGTERM/SIGINT stop it.
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -59,12 +60,15 @@ static void *core_run_cb(void *arg)
     return NULL;
 }
 
+static char unix_path[108]; /* the socket file, removed at exit */
+
 static void stop_cb(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig;
     (void)what;
     hello_core_t *cores = arg;
     (void)cores;
+    if (unix_path[0]) unlink(unix_path);
     exit(0);
 }
 
@@ -94,6 +98,7 @@ int main(int argc, char **argv)
             return 2;
         }
         strcpy(sun.sun_path, path);
+        strcpy(unix_path, path);
         unlink(path);
         unix_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (unix_fd < 0 || bind(unix_fd, (struct sockaddr *)&sun, sizeof sun) != 0 ||
@@ -113,10 +118,12 @@ int main(int argc, char **argv)
         c->base = event_base_new();
         c->http = evhttp_new(c->base);
         evhttp_set_gencb(c->http, hello_cb, NULL);
-        if (unix_fd >= 0)
-            c->lis = evconnlistener_new(c->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE, -1,
-                                        i ? dup(unix_fd) : unix_fd); /* -1: listening already */
-        else
+        if (unix_fd >= 0) {
+            int fd = i ? fcntl(unix_fd, F_DUPFD_CLOEXEC, 0) : unix_fd;
+            c->lis = fd < 0 ? NULL
+                            : evconnlistener_new(c->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE, -1,
+                                                 fd); /* -1: listening already */
+        } else
             c->lis = evconnlistener_new_bind(
                 c->base, NULL, NULL,
                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT, HELLO_BACKLOG,

@@ -286,7 +286,7 @@ static json_t *ticket_json(store_txn_t *txn, const store_t *st, const store_sitt
                       ? o.exam_date
                   : is_oral ? (subj->level == 6 ? sit->oral_date_6 : sit->oral_date_4)
                             : sit->written_date;
-    return json_pack("{s:s,s:i,s:i,s:o,s:s,s:s}", "number", number, "room", (json_int_t)r->room,
+    return json_pack("{s:s,s:I,s:I,s:o,s:s,s:s}", "number", number, "room", (json_int_t)r->room,
                      "seat", (json_int_t)r->seat, "exam_date", net_api_time_json(day),
                      "exam_time", when, "pdf", url);
 }
@@ -300,7 +300,8 @@ void net_api_candidate_get(net_call_t *call)
     if (!net_api_auth(call, txn, STORE_SESSION_CANDIDATE)) return;
     const api_auth_t *a = &call->auth;
     store_candidate_t c;
-    if (!a->acct.roster_no || store_candidate_get(txn, api->st, a->acct.roster_no, &c) != 0) {
+    if (!a->acct.roster_no || store_candidate_get(txn, api->st, a->acct.roster_no, &c) != 0 ||
+        memcmp(c.account, a->account, 16) != 0) {
         net_call_reply_error(call, CET_E_NOT_BOUND, NULL);
         return;
     }
@@ -313,7 +314,9 @@ void net_api_candidate_get(net_call_t *call)
     json_t *written = json_array(), *oral = json_array();
     uint64_t unpaid_w = 0, unpaid_o = 0;
     store_sitting_t sit;
-    bool printable = store_sitting_get(txn, api->st, &sit) == 0 && cet_now_s() >= sit.print_opens;
+    /* the PDF's own rule (net_api_tickets.c): the sitting's print phase */
+    bool printable = store_sitting_get(txn, api->st, &sit) == 0 &&
+                     eng_phase(&sit, cet_now_s()) == ENG_PHASE_PRINT;
     for (int i = 0; i < n; i++) {
         store_reg_t *r = &regs[i];
         store_subject_t s;

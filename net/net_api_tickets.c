@@ -1093,8 +1093,9 @@ static void tickets_resume(net_core_t *core, store_t *st)
     store_sitting_t sit;
     int64_t now = cet_now_s();
     int rc = store_sitting_get(txn, st, &sit);
-    int64_t last = sit.written_date;
+    int64_t last = 0;
     if (rc == 0) {
+        last = sit.written_date;
         if (sit.oral_date_4 > last) last = sit.oral_date_4;
         if (sit.oral_date_6 > last) last = sit.oral_date_6;
     }

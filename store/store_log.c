@@ -308,7 +308,7 @@ static void *ckpt_main(void *arg)
             pthread_mutex_unlock(&log->lock);
             int rc = ckpt_finish(log, &job);
             pthread_mutex_lock(&log->lock);
-            int64_t now = cet_now_ms();
+            int64_t now = (int64_t)(cet_mono_ns() / 1000000); /* durations: not the wall clock */
             if (rc && !atomic_load(&log->failing)) {
                 /* the previous checkpoint and the log still cover everything:
                  * the next one tries again (logged once until one succeeds) */
@@ -376,7 +376,11 @@ static int ckpt_now(store_log_t *log)
     ckpt_job_t job;
     memset(&job, 0, sizeof job);
     int rc = pin_take(log, &job);
-    if (rc) return rc;
+    if (rc) {
+        atomic_fetch_add(&log->n_ckpt_failed, 1);
+        atomic_store(&log->last_failed, true);
+        return rc;
+    }
     job_place(log, &job);
     return ckpt_finish(log, &job);
 }
@@ -393,6 +397,8 @@ static void ckpt_maybe(store_log_t *log)
     memset(&job, 0, sizeof job);
     int rc = pin_take(log, &job);
     if (rc) {
+        atomic_fetch_add(&log->n_ckpt_failed, 1);
+        atomic_store(&log->last_failed, true);
         CET_ERROR("store: cannot begin a checkpoint: %s", store_strerror(rc));
         log->ckpt_due_ms = cet_now_ms() + CET_CHECKPOINT_MS;
         return;
@@ -859,6 +865,7 @@ int store_log_start(store_t *st, size_t replay_txn_bytes)
         CET_WARN("store: no space for a checkpoint at open (%s): going on with the log",
                  store_strerror(rc));
         atomic_store(&log->failing, true);
+        log->failing_since_ms = log->failing_warned_ms = (int64_t)(cet_mono_ns() / 1000000);
         log->ckpt_due_ms = cet_now_ms() + CET_CHECKPOINT_RETRY_MS;
         rc = 0;
     }

@@ -5,7 +5,8 @@
 #
 #   browser_args RUN ART "$@"     --cetd PATH --cetctl PATH [--work DIR] [--artifacts DIR],
 #                                 plus the options named in BROWSER_EXTRA ("candidates
-#                                 paysim": --candidates V sets CANDIDATES); then
+#                                 paysim": --candidates V sets CANDIDATES, a - in a
+#                                 name is a _ in the variable's); then
 #                                 browser_tools and browser_paths RUN ART
 #   browser_tools                 exits 77 (CTest: skipped) when h2o, node, npm, curl,
 #                                 openssl, python3 or Debian's chromium is missing
@@ -40,6 +41,7 @@ browser_args() {
             name=""
             for x in ${BROWSER_EXTRA:-}; do [ "$1" = "--$x" ] && name="$x"; done
             [ -n "$name" ] || { echo "$NAME: unknown argument $1" >&2; exit 2; }
+            name="${name//-/_}"
             printf -v "${name^^}" '%s' "$2" ;;
         esac
         shift 2
