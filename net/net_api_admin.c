@@ -80,7 +80,7 @@ static bool admin_idem(net_call_t *call)
 
 static json_t *roster_json(const store_roster_t *r)
 {
-    return json_pack("{s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:i,s:i}", "id_type",
+    return json_pack("{s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:I,s:I}", "id_type",
                      cet_id_type_name(r->id_type), "id_number", r->id_number, "name", r->name,
                      "school", net_api_code5(r->school), "campus", net_api_code6(r->campus),
                      "department", r->department, "major", r->major, "class_name", r->class_name,
@@ -153,7 +153,7 @@ static int reviews_build(net_call_t *call, store_txn_t *txn, int state, json_t *
         json_t *score = json_null();
         store_score_t sc;
         if (store_score_get(l.txn, call->api->st, rv->ticket, &sc) == 0)
-            score = json_pack("{s:i,s:i,s:s,s:b,s:b}", "score", (json_int_t)sc.score, "year",
+            score = json_pack("{s:I,s:I,s:s,s:b,s:b}", "score", (json_int_t)sc.score, "year",
                               (json_int_t)sc.year, "name", sc.name, "id_matches",
                               strcmp(sc.id_number, rv->id_number) == 0, "name_matches",
                               strcmp(sc.name, rv->name) == 0);
@@ -261,7 +261,7 @@ json_t *net_api_render_admin_offer(net_call_t *call, const eng_op_t *op)
 {
     (void)call;
     char subj[2] = {op->res.u.offer.subject, 0};
-    return json_pack("{s:o,s:s,s:i,s:i,s:i,s:i,s:o,s:o}", "campus",
+    return json_pack("{s:o,s:s,s:I,s:I,s:I,s:I,s:o,s:o}", "campus",
                      net_api_code6(op->res.u.offer.campus), "subject", subj, "capacity",
                      (json_int_t)op->res.u.offer.capacity, "live", (json_int_t)op->res.u.offer.live,
                      "seats_left", (json_int_t)(op->res.u.offer.capacity - op->res.u.offer.live),
@@ -326,7 +326,7 @@ static int ann_list_cb(const store_announcement_t *a, const char *title, const c
     char code[8];
     snprintf(code, sizeof code, a->scope == STORE_ANNOUNCE_PROVINCE ? "%02u" : "%05u", a->code);
     json_array_append_new(
-        l->arr, json_pack("{s:i,s:s,s:s,s:s,s:s,s:o,s:s}", "id", (json_int_t)a->id, "scope",
+        l->arr, json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:s}", "id", (json_int_t)a->id, "scope",
                           a->scope == STORE_ANNOUNCE_PROVINCE ? "province" : "school", "code", code,
                           "title", title, "body", body, "posted_at", net_api_time_json(a->at),
                           "posted_by", a->actor));
@@ -409,7 +409,7 @@ json_t *net_api_render_admin_announce(net_call_t *call, const eng_op_t *op)
     char code[8];
     bool prov = op->res.u.announce.scope == STORE_ANNOUNCE_PROVINCE;
     snprintf(code, sizeof code, prov ? "%02u" : "%05u", op->res.u.announce.code);
-    return json_pack("{s:i,s:s,s:s,s:o}", "id", (json_int_t)op->res.u.announce.id, "scope",
+    return json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)op->res.u.announce.id, "scope",
                      prov ? "province" : "school", "code", code, "at",
                      net_api_time_json(op->res.u.announce.at));
 }
@@ -661,7 +661,7 @@ static int dash_offer_cb(const void *key, size_t klen, const void *val, size_t v
     char s[2] = {o.subject, 0};
     json_array_append_new(
         d->offers,
-        json_pack("{s:o,s:s,s:o,s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:o,s:o}", "campus",
+        json_pack("{s:o,s:s,s:o,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "campus",
                   net_api_code6(o.campus), "campus_name", cp.name, "school",
                   net_api_code5(cp.school), "subject", s, "subject_name", sname, "capacity",
                   (json_int_t)o.capacity, "live", (json_int_t)live, "seats_left",
@@ -918,7 +918,7 @@ static json_t *roster_errors_json(const eng_roster_batch_t *b)
         const char *field = p->col >= 0 && p->col < cet_sheet_roster.ncols
                                 ? cet_sheet_roster.cols[p->col].name
                                 : "";
-        json_array_append_new(arr, json_pack("{s:i,s:s,s:s,s:s}", "line", (json_int_t)p->line,
+        json_array_append_new(arr, json_pack("{s:I,s:s,s:s,s:s}", "line", (json_int_t)p->line,
                                              "field", field, "code", cet_err_code(p->code),
                                              "message", p->message));
     }
@@ -980,7 +980,7 @@ static void roster_done_cb(net_work_t *w)
     if (job->file_prob.code) {
         cet_err_t e = job->file_prob.code;
         json_t *j =
-            json_pack("{s:{s:s,s:s},s:i,s:i,s:i,s:[{s:i,s:s,s:s,s:s}]}", "error", "code",
+            json_pack("{s:{s:s,s:s},s:i,s:i,s:i,s:[{s:I,s:s,s:s,s:s}]}", "error", "code",
                       cet_err_code(e), "message", job->file_prob.message, "rows", 0, "inserted", 0,
                       "updated", 0, "errors", "line", (json_int_t)job->file_prob.line, "field", "",
                       "code", cet_err_code(e), "message", job->file_prob.message);
@@ -1060,7 +1060,7 @@ static int reg_list_cb(const void *key, size_t klen, const void *val, size_t vle
         if (l->n >= CET_ADMIN_LIST_MAX) return CET_DONE;
         char s[2] = {r->subject, 0};
         static const char *const names[] = {"", "unpaid", "locked", "paid"};
-        json_array_append_new(l->arr, json_pack("{s:s,s:s,s:s,s:s,s:o,s:i,s:s,s:b,s:o}", "id_type",
+        json_array_append_new(l->arr, json_pack("{s:s,s:s,s:s,s:s,s:o,s:I,s:s,s:b,s:o}", "id_type",
                                                 cet_id_type_name(c.snapshot.id_type), "id_number",
                                                 c.snapshot.id_number, "name", c.snapshot.name,
                                                 "subject", s, "campus", net_api_code6(r->campus),

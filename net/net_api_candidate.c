@@ -26,7 +26,7 @@ json_t *net_api_sitting_json(store_txn_t *txn, net_api_t *api, eng_phase_t *phas
     *phase = eng_phase(&s, cet_now_s());
     if (!s.id) return json_null();
     return json_pack(
-        "{s:i,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", (json_int_t)s.id, "name", s.name,
+        "{s:I,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", (json_int_t)s.id, "name", s.name,
         "lookup_opens", net_api_time_json(s.lookup_opens), "registration_opens",
         net_api_time_json(s.reg_opens), "registration_closes", net_api_time_json(s.reg_closes),
         "print_opens", net_api_time_json(s.print_opens), "written_date",
@@ -96,7 +96,7 @@ static json_t *subject_list_json(store_txn_t *txn, net_api_t *api, const store_r
         store_subject_t s;
         if (store_subject_get(txn, api->st, r->subjects[i], &s) != 0) continue;
         json_array_append_new(arr,
-                              json_pack("{s:s#,s:s,s:s,s:i}", "code", &s.code, (size_t)1, "name",
+                              json_pack("{s:s#,s:s,s:s,s:I}", "code", &s.code, (size_t)1, "name",
                                         s.name, "kind", s.kind == STORE_ORAL ? "oral" : "written",
                                         "level", (json_int_t)s.level));
     }
@@ -332,7 +332,7 @@ void net_api_candidate_get(net_call_t *call)
         char order[24];
         snprintf(order, sizeof order, "%llu", (unsigned long long)r->order_id);
         json_t *row = json_pack(
-            "{s:s#,s:s,s:i,s:s,s:s,s:b,s:s,s:o,s:s,s:o,s:o,s:o,s:o}", "subject", &r->subject,
+            "{s:s#,s:s,s:I,s:s,s:s,s:b,s:s,s:o,s:s,s:o,s:o,s:o,s:o}", "subject", &r->subject,
             (size_t)1, "name", s.name, "fee", (json_int_t)r->fee, "state", paid ? "paid" : "unpaid",
             "payment_state", paid ? "已支付" : "未支付", "locked",
             (r->flags & STORE_REG_LOCKED) != 0, "arrangement",
@@ -363,7 +363,7 @@ void net_api_candidate_get(net_call_t *call)
     store_review_t rv;
     const char *rs = review_state(txn, api, a->account, &rv);
     json_t *out = json_pack(
-        "{s:o,s:o,s:o,s:o,s:{s:i,s:i,s:i},s:{s:s,s:s},s:o,s:b,s:o,s:o}", "candidate",
+        "{s:o,s:o,s:o,s:o,s:{s:I,s:I,s:I},s:{s:s,s:s},s:o,s:b,s:o,s:o}", "candidate",
         roster_json(txn, api, &c.snapshot, true), "qualified_subjects",
         subject_list_json(txn, api, &c.snapshot), "written", written, "oral", oral, "unpaid",
         "written", (json_int_t)unpaid_w, "oral", (json_int_t)unpaid_o, "total",

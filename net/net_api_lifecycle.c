@@ -196,7 +196,7 @@ void net_api_reset_confirm(net_call_t *call)
 json_t *net_api_render_reset_confirm(net_call_t *call, const eng_op_t *op)
 {
     (void)call;
-    return json_pack("{s:s,s:i}", "status", "password_reset", "sessions_ended",
+    return json_pack("{s:s,s:I}", "status", "password_reset", "sessions_ended",
                      (json_int_t)op->res.u.password.sessions_ended);
 }
 
@@ -277,7 +277,7 @@ void net_api_password_change(net_call_t *call)
 json_t *net_api_render_password(net_call_t *call, const eng_op_t *op)
 {
     (void)call;
-    return json_pack("{s:s,s:i}", "status", "password_changed", "sessions_ended",
+    return json_pack("{s:s,s:I}", "status", "password_changed", "sessions_ended",
                      (json_int_t)op->res.u.password.sessions_ended);
 }
 
@@ -322,7 +322,7 @@ json_t *net_api_render_rebind(net_call_t *call, const eng_op_t *op)
     char from[33], to[33];
     cet_hex(from, op->res.u.rebind.from, 16);
     cet_hex(to, op->res.u.rebind.to, 16);
-    return json_pack("{s:s,s:s,s:i,s:o}", "from_account_id", from, "to_account_id", to, "roster_no",
+    return json_pack("{s:s,s:s,s:I,s:o}", "from_account_id", from, "to_account_id", to, "roster_no",
                      (json_int_t)op->res.u.rebind.roster_no, "registrations",
                      net_api_subjects_json(op->res.u.rebind.subjects));
 }
@@ -342,7 +342,7 @@ static json_t *support_account_json(net_call_t *call, store_txn_t *txn, const st
         eng_mask_name(c.snapshot.name, name, sizeof name);
         eng_mask_id(c.snapshot.id_number, idm, sizeof idm);
         json_decref(binding);
-        binding = json_pack("{s:i,s:s,s:s,s:s,s:o,s:o}", "roster_no", (json_int_t)a->roster_no,
+        binding = json_pack("{s:I,s:s,s:s,s:s,s:o,s:o}", "roster_no", (json_int_t)a->roster_no,
                             "name", name, "id_type", cet_id_type_name(c.snapshot.id_type),
                             "id_number", idm, "school", net_api_code5(c.snapshot.school),
                             "bound_at", net_api_time_json(c.bound_at));

@@ -54,7 +54,7 @@ json_t *net_api_render_order(net_call_t *call, const eng_op_t *op)
     snprintf(url, sizeof url, "%s?order_id=%s&amount=%u&channel=%s",
              eng_options(call->api->eng)->pay_url_base, id, op->res.u.order.amount,
              op->res.u.order.channel);
-    return json_pack("{s:s,s:i,s:s,s:o,s:o,s:s}", "order_id", id, "amount",
+    return json_pack("{s:s,s:I,s:s,s:o,s:o,s:s}", "order_id", id, "amount",
                      (json_int_t)op->res.u.order.amount, "pay_url", url, "expires_at",
                      net_api_time_json(op->res.u.order.expires), "subjects",
                      net_api_subjects_json(op->res.u.order.subjects), "state", "pending");
@@ -78,7 +78,7 @@ void net_api_pay_get(net_call_t *call, const char *id_s)
     json_t *subs = json_array();
     for (int i = 0; i < o.n_subjects; i++) json_array_append_new(subs, json_stringn(&o.subjects[i], 1));
     net_call_reply_json(call, 200,
-                        json_pack("{s:s,s:i,s:s,s:s,s:o,s:o,s:o,s:o}", "order_id", canon,
+                        json_pack("{s:s,s:I,s:s,s:s,s:o,s:o,s:o,s:o}", "order_id", canon,
                                   "amount", (json_int_t)o.amount, "state",
                                   eng_order_state_name(o.state), "channel", o.channel, "subjects",
                                   subs, "created_at", net_api_time_json(o.created), "expires_at",

@@ -32,7 +32,7 @@ static void offer_row(offers_walk_t *w, const store_offer_t *o, const store_subj
     bool registered = false;
     for (int i = 0; i < w->n_regs; i++)
         if (w->regs[i].subject == o->subject) registered = true;
-    json_t *row = json_pack("{s:s#,s:s,s:s,s:i,s:i,s:o,s:o}", "subject", &s->code, (size_t)1,
+    json_t *row = json_pack("{s:s#,s:s,s:s,s:I,s:I,s:o,s:o}", "subject", &s->code, (size_t)1,
                             "name", s->name, "kind", s->kind == STORE_ORAL ? "oral" : "written",
                             "level", (json_int_t)s->level, "fee", (json_int_t)o->fee, "school",
                             json_pack("{s:o,s:s}", "code", net_api_code5(cp.school), "name", sc.name),
@@ -148,7 +148,7 @@ json_t *net_api_render_reg(net_call_t *call, const eng_op_t *op)
     (void)call;
     char campus[12];
     snprintf(campus, sizeof campus, "%06u", op->res.u.reg.campus);
-    return json_pack("{s:s#,s:s,s:i,s:s,s:o}", "subject", &op->res.u.reg.subject, (size_t)1,
+    return json_pack("{s:s#,s:s,s:I,s:s,s:o}", "subject", &op->res.u.reg.subject, (size_t)1,
                      "campus", campus, "fee", (json_int_t)op->res.u.reg.fee, "state", "unpaid",
                      "expires_at", net_api_time_json(op->res.u.reg.expires));
 }

@@ -160,7 +160,7 @@ void net_api_staff_capacity(net_call_t *call, const char *rest)
 json_t *net_api_render_capacity(net_call_t *call, const eng_op_t *op)
 {
     (void)call;
-    return json_pack("{s:i}", "capacity", (json_int_t)op->res.u.capacity.capacity);
+    return json_pack("{s:I}", "capacity", (json_int_t)op->res.u.capacity.capacity);
 }
 
 void net_api_staff_lock(net_call_t *call)

@@ -619,9 +619,9 @@ json_t *net_api_render_tickets(net_call_t *call, const eng_op_t *op)
     uint32_t campus = op->res.u.tickets.campus, rooms = op->res.u.tickets.rooms,
              seats = op->res.u.tickets.seats;
     if (op->res.u.tickets.what == ENG_TICKETS_ROOMS)
-        return json_pack("{s:o,s:i,s:i}", "campus", net_api_code6(campus), "rooms",
+        return json_pack("{s:o,s:I,s:I}", "campus", net_api_code6(campus), "rooms",
                          (json_int_t)rooms, "seats", (json_int_t)seats);
-    return json_pack("{s:o,s:s#,s:i,s:i,s:i,s:o}", "campus", net_api_code6(campus), "subject",
+    return json_pack("{s:o,s:s#,s:I,s:I,s:I,s:o}", "campus", net_api_code6(campus), "subject",
                      &op->res.u.tickets.subject, (size_t)1, "rooms", (json_int_t)rooms, "seats",
                      (json_int_t)seats, "slots", (json_int_t)op->res.u.tickets.slots, "arranged_at",
                      net_api_time_json(op->res.u.tickets.arranged_at));
@@ -736,14 +736,14 @@ static void rooms_get(net_call_t *call, uint32_t campus)
     json_t *arr = json_array();
     uint32_t seats = 0;
     for (int i = 0; i < n; i++) {
-        json_array_append_new(arr, json_pack("{s:i,s:i}", "room", (json_int_t)rooms[i].number,
+        json_array_append_new(arr, json_pack("{s:I,s:I}", "room", (json_int_t)rooms[i].number,
                                              "seats", (json_int_t)rooms[i].seats));
         seats += rooms[i].seats;
     }
     json_t *done = json_array();
     for (int i = 0; i < na; i++) {
         char s[2] = {arrs[i].subject, 0};
-        json_array_append_new(done, json_pack("{s:s,s:i,s:i,s:i,s:o}", "subject", s, "rooms",
+        json_array_append_new(done, json_pack("{s:s,s:I,s:I,s:I,s:o}", "subject", s, "rooms",
                                               (json_int_t)arrs[i].rooms, "seats",
                                               (json_int_t)arrs[i].seats, "slots",
                                               (json_int_t)arrs[i].slots, "arranged_at",
@@ -751,7 +751,7 @@ static void rooms_get(net_call_t *call, uint32_t campus)
     }
     net_call_reply_json(
         call, 200,
-        json_pack("{s:o,s:o,s:b,s:i,s:i,s:o}", "campus", net_api_code6(campus), "rooms", arr,
+        json_pack("{s:o,s:o,s:b,s:I,s:I,s:o}", "campus", net_api_code6(campus), "rooms", arr,
                   "default", n == 0, "default_seats", (json_int_t)CET_ROOM_SEATS_DEFAULT, "seats",
                   (json_int_t)(n ? seats : CET_ROOMS_PER_CAMPUS_MAX * CET_ROOM_SEATS_DEFAULT),
                   "arrangements", done));
