@@ -132,6 +132,7 @@ _Static_assert(CET_PWHASH_MEM_BYTES % 1024 == 0, "argon2id memory is whole KiB")
 #define CET_TICKET_PRERENDER_BATCH 4     /* tickets rendered ahead per pool job (~5 ms each) */
 #define CET_TICKET_CORE_READ_BYTES_MAX (1u << 20) /* a kept ticket file read on the core (else the pool) */
 #define CET_ROOMS_BODY_MAX ENG_ARRANGE_ROOMS_MAX /* rooms in one PUT .../rooms body */
+#define CET_ROOMS_BODY_BYTES_MAX CET_BODY_HARD_BYTES_MAX /* its bytes: 999 rooms even spelled out */
 
 /* ---- sessions, captcha, rate limits ---- */
 #define CET_TOKEN_BYTES 32               /* random bytes in a bearer token */

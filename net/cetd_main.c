@@ -729,6 +729,7 @@ int main(int argc, char **argv)
     nopt.store = st;
     nopt.upload_path = "/api/v1/admin/roster"; /* a school's roster file (net_api_admin.c) */
     nopt.upload_bytes_max = CET_SHEET_UPLOAD_BYTES_MAX;
+    nopt.body_max = net_api_body_max; /* a campus's rooms in one PUT */
     nopt.ready = health_ready_cb;
     nopt.ready_arg = &health;
     nopt.tick = health_tick_cb;

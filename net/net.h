@@ -215,6 +215,10 @@ typedef struct net_options {
      * upload): a POST to exactly this path, up to upload_bytes_max. NULL: none. */
     const char *upload_path;
     size_t upload_bytes_max;
+    /* Other routes with a larger body, at most CET_BODY_HARD_BYTES_MAX (libevent's
+     * cut): the limit of a request by its method (EVHTTP_REQ_*) and URI, or 0 for
+     * the default CET_BODY_BYTES_MAX. Any thread; must not block. NULL: none. */
+    size_t (*body_max)(int method, const char *uri);
 } net_options_t;
 
 /** 0 when spec is a --listen address net_server_start can parse, else EINVAL. */

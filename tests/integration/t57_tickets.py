@@ -24,6 +24,7 @@ file itself is the same bytes, with the same ETag, 304 on revalidation, and one
 Cache-Control header.
 """
 import collections
+import json
 import os
 import re
 import shutil
@@ -283,6 +284,29 @@ class Tickets(EngineCase):
         st, body = self.call(support, "PUT", f"/api/v1/admin/campuses/{CAMPUS}/rooms",
                              {"rooms": [{"room": 1}]})
         self.assertEqual((st, error_code(body)), (403, "forbidden"), body)
+        # a big campus's whole room list in one PUT: all 999 rooms, spelled out (about
+        # 50 KB: over the 16 KiB of other routes), and read back; one byte over the
+        # route's 64 KiB is 413 body_too_large
+        path = f"/api/v1/admin/campuses/{CAMPUS}/rooms"
+        everything = {"rooms": [{"room": n, "seats": 1 + n % 99} for n in range(1, 1000)]}
+        raw = json.dumps(everything, indent=2).encode()
+        self.assertGreater(len(raw), 40000)
+        c = self.engine.client(staff)
+        st, body, _ = c.request("PUT", path, raw=raw)
+        self.assertEqual((st, body.get("rooms"), body.get("seats")),
+                         (200, 999, sum(1 + n % 99 for n in range(1, 1000))), body)
+        st, body, _ = c.request("GET", path)
+        self.assertEqual([(r["room"], r["seats"]) for r in body["rooms"]],
+                         [(n, 1 + n % 99) for n in range(1, 1000)])
+        st, body, _ = c.request("PUT", path, raw=raw + b" " * (65537 - len(raw)))
+        self.assertEqual((st, error_code(body)), (413, "body_too_large"), body)
+        c.close()
+        # the 16 KiB default still holds elsewhere (the rooms of a campus only on PUT)
+        c = self.engine.client(staff)
+        st, body, _ = c.request("POST", "/api/v1/admin/arrangements",
+                                raw=b'{"campus": "%s", "subject": "1"}' % CAMPUS.encode() + b" " * 17000)
+        c.close()
+        self.assertEqual((st, error_code(body)), (413, "body_too_large"), body)
 
     # docs/rules.md#R29
     def test_3_arrange_after_the_window(self):
