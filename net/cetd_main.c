@@ -416,9 +416,28 @@ static int secret_read(const settings_t *s, uint8_t *buf, size_t cap, size_t *le
     return 0;
 }
 
+/* A payment page on this machine, or without TLS: only a test or a simulator has one. */
+static bool pay_url_suspect(const char *url)
+{
+    if (strncmp(url, "https://", 8) != 0) return true;
+    const char *host = url + 8;
+    static const char *const local[] = {"127.", "localhost", "[::1]", "0.0.0.0", "[::]"};
+    for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
+        if (strncmp(host, local[i], strlen(local[i])) == 0) return true;
+    return false;
+}
+
 static int pay_url_check(settings_t *s)
 {
-    if (s->pay_url) return 0;
+    if (s->pay_url) {
+        /* candidates' browsers are sent there to pay: said at start, not refused (a
+         * staging platform may well be plain HTTP on a private address) */
+        if (!s->dev && pay_url_suspect(s->pay_url))
+            fprintf(stderr, "cetd: warning: --pay-url %s is not an HTTPS page on another host: "
+                            "candidates sent there to pay will not reach a payment platform "
+                            "(the simulator is for --dev)\n", s->pay_url);
+        return 0;
+    }
     if (s->dev) {
         s->pay_url = PAY_URL_SIMULATOR;
         return 0;

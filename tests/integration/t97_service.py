@@ -1,7 +1,8 @@
 """Running cetd like a service (issue 14) and its production defaults (issue 9, items 2, 9, 10).
 
   - fail closed: no payment secret, a secret readable by others, no --pay-url, an
-    unusable --data: each exits non-zero with one line, unless --dev;
+    unusable --data: each exits non-zero with one line, unless --dev; a --pay-url
+    that is local or plain HTTP is warned about once (not refused) without --dev;
   - --config (INI; flags override it), --check-config, --version on every binary;
   - a port another process holds, or another cetd holds, is refused;
   - an unknown method gets a JSON 405; a 401 carries WWW-Authenticate: Bearer;
@@ -83,6 +84,20 @@ class FailClosedTest(harness.unittest.TestCase):
 
     def test_pay_url_required(self):
         self.refused(self.base + ["--payment-secret-file", self.secret], "--pay-url")
+
+    def test_pay_url_of_a_simulator_warned(self):
+        # a production start pointed at a local or plain-HTTP payment page: one warning
+        args = self.base + ["--payment-secret-file", self.secret, "--pay-url"]
+        for url in ("http://127.0.0.1:8090/pay", "https://localhost/pay", "http://pay.example/p"):
+            rc, _, err = run_cetd(*args, url)
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(err.count("warning: --pay-url"), 1, err)
+            self.assertIn(url, err)
+        # a real platform's page, or --dev (tests, the simulator): no warning
+        for extra in (["https://pay.example/p"], ["http://127.0.0.1:8090/pay", "--dev"]):
+            rc, _, err = run_cetd(*args, *extra)
+            self.assertEqual(rc, 0, err)
+            self.assertNotIn("warning", err)
 
     def test_unusable_data(self):
         notdir = os.path.join(self.tmp, "file")
