@@ -111,7 +111,7 @@ struct store_log {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool busy, stop;
-    _Atomic bool failing; /* the last checkpoint failed (logged once; retried sooner) */
+    _Atomic bool failing; /* the last checkpoint failed (any thread's: ckpt_outcome) */
     uint64_t durable_gen; /* the generation the durable `checkpoint` names */
     ckpt_job_t job;
     MDB_txn *pin; /* the durable checkpoint's snapshot */
@@ -121,12 +121,11 @@ struct store_log {
     bool restored;   /* its meta pages were written back */
     ckpt_hdr_t ckpt;
     _Atomic uint64_t n_ckpt, n_records, n_replayed, ckpt_ns_last;
-    /* health (store_log_stats): failures since open, whether the last one failed,
-     * and when (monotonic ms) a checkpoint last became durable */
+    /* health (ckpt_outcome; store_log_stats): failures since open, and in
+     * monotonic ms when a checkpoint last became durable, when they began to
+     * fail and when the checkpoint thread last said so */
     _Atomic uint64_t n_ckpt_failed;
-    _Atomic bool last_failed;
-    _Atomic int64_t ckpt_ok_ms;
-    int64_t failing_since_ms, failing_warned_ms; /* the checkpoint thread's */
+    _Atomic int64_t ckpt_ok_ms, failing_since_ms, failing_warned_ms;
 };
 
 /* ---- small file helpers ---- */
@@ -269,20 +268,42 @@ static void job_drop(ckpt_job_t *job)
     memset(job, 0, sizeof *job);
 }
 
+static int64_t mono_ms(void)
+{
+    return (int64_t)(cet_mono_ns() / 1000000);
+}
+
+/*
+ * A checkpoint's outcome, on whichever thread tried (rc 0: durable): the one
+ * place that counts failures and keeps `failing`, which the retry interval,
+ * the checkpoint thread's log lines and store_log_stats read.
+ */
+static void ckpt_outcome(store_log_t *log, int rc)
+{
+    int64_t now = mono_ms();
+    if (!rc) {
+        atomic_store(&log->ckpt_ok_ms, now);
+        atomic_store(&log->failing, false);
+        return;
+    }
+    atomic_fetch_add(&log->n_ckpt_failed, 1);
+    if (!atomic_exchange(&log->failing, true)) {
+        atomic_store(&log->failing_since_ms, now);
+        atomic_store(&log->failing_warned_ms, now);
+    }
+}
+
 /* Makes job's snapshot durable and names it in `checkpoint`; then it is the pin. */
 static int ckpt_finish(store_log_t *log, ckpt_job_t *job)
 {
     uint64_t t0 = cet_mono_ns();
     int rc = mdb_env_sync(log->st->env, 1);
     if (!rc) rc = ckpt_write(log->st, &job->hdr, job->metas);
+    ckpt_outcome(log, rc);
     if (rc) {
         job_drop(job);
-        atomic_fetch_add(&log->n_ckpt_failed, 1);
-        atomic_store(&log->last_failed, true);
         return rc;
     }
-    atomic_store(&log->last_failed, false);
-    atomic_store(&log->ckpt_ok_ms, (int64_t)(cet_mono_ns() / 1000000));
     cet_free(job->metas);
     job->metas = NULL;
     if (log->pin) mdb_txn_abort(log->pin);
@@ -306,28 +327,28 @@ static void *ckpt_main(void *arg)
             ckpt_job_t job = log->job;
             memset(&log->job, 0, sizeof log->job);
             pthread_mutex_unlock(&log->lock);
+            bool was_failing = atomic_load(&log->failing);
             int rc = ckpt_finish(log, &job);
             pthread_mutex_lock(&log->lock);
-            int64_t now = (int64_t)(cet_mono_ns() / 1000000); /* durations: not the wall clock */
-            if (rc && !atomic_load(&log->failing)) {
+            int64_t now = mono_ms(); /* durations: not the wall clock */
+            int64_t since = atomic_load(&log->failing_since_ms);
+            if (rc && !was_failing) {
                 /* the previous checkpoint and the log still cover everything:
                  * the next one tries again (logged once until one succeeds) */
                 CET_ERROR("store: checkpoint failed: %s (the log keeps every commit since "
                           "the last one; trying again every %d ms)", store_strerror(rc),
                           CET_CHECKPOINT_RETRY_MS);
-                log->failing_since_ms = log->failing_warned_ms = now;
-            } else if (rc && now - log->failing_warned_ms >= CET_CHECKPOINT_WARN_MS) {
+            } else if (rc && now - atomic_load(&log->failing_warned_ms) >= CET_CHECKPOINT_WARN_MS) {
                 /* while they fail, data.mdb only grows (the pin keeps every freed
                  * page) and a restart replays all the log: said again, not per try */
                 CET_WARN("store: checkpoints have failed for %lld s (last: %s); data.mdb "
                          "grows and the log replays at a restart until one succeeds",
-                         (long long)((now - log->failing_since_ms) / 1000), store_strerror(rc));
-                log->failing_warned_ms = now;
-            } else if (!rc && atomic_load(&log->failing)) {
+                         (long long)((now - since) / 1000), store_strerror(rc));
+                atomic_store(&log->failing_warned_ms, now);
+            } else if (!rc && was_failing) {
                 CET_INFO("store: checkpoints succeed again after %lld ms",
-                         (long long)(now - log->failing_since_ms));
+                         (long long)(now - since));
             }
-            atomic_store(&log->failing, rc != 0);
             log->busy = false;
             pthread_cond_broadcast(&log->cond);
             continue;
@@ -377,8 +398,7 @@ static int ckpt_now(store_log_t *log)
     memset(&job, 0, sizeof job);
     int rc = pin_take(log, &job);
     if (rc) {
-        atomic_fetch_add(&log->n_ckpt_failed, 1);
-        atomic_store(&log->last_failed, true);
+        ckpt_outcome(log, rc);
         return rc;
     }
     job_place(log, &job);
@@ -397,8 +417,7 @@ static void ckpt_maybe(store_log_t *log)
     memset(&job, 0, sizeof job);
     int rc = pin_take(log, &job);
     if (rc) {
-        atomic_fetch_add(&log->n_ckpt_failed, 1);
-        atomic_store(&log->last_failed, true);
+        ckpt_outcome(log, rc);
         CET_ERROR("store: cannot begin a checkpoint: %s", store_strerror(rc));
         log->ckpt_due_ms = cet_now_ms() + CET_CHECKPOINT_MS;
         return;
@@ -835,7 +854,7 @@ int store_log_start(store_t *st, size_t replay_txn_bytes)
 {
     store_log_t *log = st->log;
     log->replay_txn_bytes = replay_txn_bytes ? replay_txn_bytes : CET_LOG_REPLAY_TXN_BYTES;
-    atomic_store(&log->ckpt_ok_ms, (int64_t)(cet_mono_ns() / 1000000));
+    atomic_store(&log->ckpt_ok_ms, mono_ms());
     MDB_stat ms;
     int rc = mdb_env_stat(st->env, &ms);
     if (rc) goto fail;
@@ -864,9 +883,7 @@ int store_log_start(store_t *st, size_t replay_txn_bytes)
          * again; reads are served, writes answer storage_full until there is room */
         CET_WARN("store: no space for a checkpoint at open (%s): going on with the log",
                  store_strerror(rc));
-        atomic_store(&log->failing, true);
-        log->failing_since_ms = log->failing_warned_ms = (int64_t)(cet_mono_ns() / 1000000);
-        log->ckpt_due_ms = cet_now_ms() + CET_CHECKPOINT_RETRY_MS;
+        log->ckpt_due_ms = cet_now_ms() + CET_CHECKPOINT_RETRY_MS; /* failing: ckpt_outcome */
         rc = 0;
     }
     if (rc) goto fail;
@@ -970,7 +987,7 @@ void store_log_stats(store_t *st, store_log_stats_t *out)
     out->replayed = atomic_load(&log->n_replayed);
     out->checkpoint_ns_last = atomic_load(&log->ckpt_ns_last);
     out->checkpoint_failures = atomic_load(&log->n_ckpt_failed);
-    out->checkpoint_failing = atomic_load(&log->last_failed);
-    int64_t age = (int64_t)(cet_mono_ns() / 1000000) - atomic_load(&log->ckpt_ok_ms);
+    out->checkpoint_failing = atomic_load(&log->failing);
+    int64_t age = mono_ms() - atomic_load(&log->ckpt_ok_ms);
     out->checkpoint_age_ms = age > 0 ? (uint64_t)age : 0;
 }
