@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "base/cet_id.h"
-#include "engine/eng_arrange.h"
 #include "net/net_ratelimit.h"
 
 /* ---- me, agreement ---- */
@@ -273,22 +272,15 @@ json_t *net_api_render_bind(net_call_t *call, const eng_op_t *op)
 static json_t *ticket_json(store_txn_t *txn, const store_t *st, const store_sitting_t *sit,
                            const store_subject_t *subj, const store_reg_t *r)
 {
-    char number[CET_TICKET_DIGITS + 1], when[64], url[48];
-    bool is_oral = subj->kind == STORE_ORAL;
-    int digit = eng_arrange_level_digit(subj->level, is_oral);
-    if (!(r->flags & STORE_REG_ARRANGED) ||
-        !eng_arrange_ticket_format(r->campus, sit->id, digit, r->room, r->seat, number))
-        return json_null();
-    eng_tickets_exam_time(subj, r->slot, when, sizeof when);
-    snprintf(url, sizeof url, "/api/v1/admission-tickets/%c", r->subject);
     store_offer_t o;
-    int64_t day = store_offer_get(txn, st, r->campus, r->subject, &o) == 0 && o.exam_date
-                      ? o.exam_date
-                  : is_oral ? (subj->level == 6 ? sit->oral_date_6 : sit->oral_date_4)
-                            : sit->written_date;
-    return json_pack("{s:s,s:I,s:I,s:o,s:s,s:s}", "number", number, "room", (json_int_t)r->room,
-                     "seat", (json_int_t)r->seat, "exam_date", net_api_time_json(day),
-                     "exam_time", when, "pdf", url);
+    net_api_seat_t seat;
+    bool have_offer = store_offer_get(txn, st, r->campus, r->subject, &o) == 0;
+    if (!net_api_ticket_seat(sit, subj, have_offer ? &o : NULL, r, &seat)) return json_null();
+    char url[48];
+    snprintf(url, sizeof url, "/api/v1/admission-tickets/%c", r->subject);
+    return json_pack("{s:s,s:I,s:I,s:o,s:s,s:s}", "number", seat.number, "room",
+                     (json_int_t)r->room, "seat", (json_int_t)r->seat, "exam_date",
+                     net_api_time_json(seat.day), "exam_time", seat.time, "pdf", url);
 }
 
 /* The registration page. */

@@ -28,6 +28,7 @@
 #include "base/cet_limits.h"
 #include "engine/eng.h"
 #include "net/net_api.h"
+#include "net/net_ticket_pdf.h"
 #include "store/store.h"
 
 typedef struct net_call net_call_t;
@@ -212,6 +213,15 @@ void net_api_arrangement_create(net_call_t *call);
 void net_api_campus_rooms(net_call_t *call, const char *rest);
 void net_api_ticket_get(net_call_t *call, const char *subject);
 void net_api_tickets_print_all(net_call_t *call);
+/* A registration's seat as its admission ticket gives it (net_api_tickets.c). */
+typedef struct net_api_seat {
+    char number[CET_TICKET_DIGITS + 1]; /* the 15-digit ticket number */
+    int64_t day;                       /* the exam's day: the offer's, else the sitting's */
+    char time[NET_TICKET_TEXT_BYTES];  /* "09:00-11:20", an oral one its slot */
+} net_api_seat_t;
+/** False when r is not arranged. o may be NULL (no offer record: the sitting's day). */
+bool net_api_ticket_seat(const store_sitting_t *sit, const store_subject_t *subj,
+                         const store_offer_t *o, const store_reg_t *r, net_api_seat_t *out);
 /* ---- handlers: the account lifecycle (net_api_lifecycle.c) ---- */
 void net_api_account_recovery(net_call_t *call);
 void net_api_password_change(net_call_t *call);

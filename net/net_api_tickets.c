@@ -211,6 +211,21 @@ static void place_text(char *out, size_t cap, const char *code, const char *name
     out[n + len] = 0;
 }
 
+bool net_api_ticket_seat(const store_sitting_t *sit, const store_subject_t *subj,
+                         const store_offer_t *o, const store_reg_t *r, net_api_seat_t *out)
+{
+    bool oral = subj->kind == STORE_ORAL;
+    int digit = eng_arrange_level_digit(subj->level, oral);
+    if (!(r->flags & STORE_REG_ARRANGED) ||
+        !eng_arrange_ticket_format(r->campus, sit->id, digit, r->room, r->seat, out->number))
+        return false;
+    out->day = o && o->exam_date ? o->exam_date
+               : oral            ? (subj->level == 6 ? sit->oral_date_6 : sit->oral_date_4)
+                                 : sit->written_date;
+    eng_tickets_exam_time(subj, r->slot, out->time, sizeof out->time);
+    return true;
+}
+
 /*
  * Everything one ticket shows, read in txn. Returns 0, a cet_err_t (the
  * registration is not arranged, or its places vanished) or a storage code.
@@ -236,11 +251,10 @@ static int ticket_build(store_txn_t *txn, const store_t *st, const store_sitting
     else if (rc)
         return rc;
     bool oral = subj.kind == STORE_ORAL;
-    int digit = eng_arrange_level_digit(subj.level, oral);
+    net_api_seat_t seat;
     memset(t, 0, sizeof *t); /* the cache key hashes the whole struct */
-    if (!(r->flags & STORE_REG_ARRANGED) ||
-        !eng_arrange_ticket_format(r->campus, sit->id, digit, r->room, r->seat, t->ticket))
-        return CET_E_NOT_ARRANGED;
+    if (!net_api_ticket_seat(sit, &subj, &o, r, &seat)) return CET_E_NOT_ARRANGED;
+    cet_strlcpy(t->ticket, seat.number, sizeof t->ticket);
     cet_strlcpy(t->sitting_name, sit->name, sizeof t->sitting_name);
     cet_strlcpy(t->name, c->snapshot.name, sizeof t->name);
     unsigned it = c->snapshot.id_type <= STORE_ID__MAX ? c->snapshot.id_type : 0;
@@ -250,11 +264,8 @@ static int ticket_build(store_txn_t *txn, const store_t *st, const store_sitting
     snprintf(code, sizeof code, "%05u", c->snapshot.school);
     place_text(t->school, sizeof t->school, code, sc.name);
     cet_strlcpy(t->subject, subj.name, sizeof t->subject);
-    int64_t day = o.exam_date ? o.exam_date
-                  : oral      ? (subj.level == 6 ? sit->oral_date_6 : sit->oral_date_4)
-                              : sit->written_date;
-    date_zh(day, t->exam_date, sizeof t->exam_date);
-    eng_tickets_exam_time(&subj, r->slot, t->exam_time, sizeof t->exam_time);
+    date_zh(seat.day, t->exam_date, sizeof t->exam_date);
+    cet_strlcpy(t->exam_time, seat.time, sizeof t->exam_time);
     snprintf(code, sizeof code, "%06u", cp.code);
     place_text(t->campus, sizeof t->campus, code, cp.name);
     t->room = r->room;
