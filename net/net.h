@@ -216,9 +216,10 @@ typedef struct net_options {
     const char *upload_path;
     size_t upload_bytes_max;
     /* Other routes with a larger body, at most CET_BODY_HARD_BYTES_MAX (libevent's
-     * cut): the limit of a request by its method (EVHTTP_REQ_*) and URI, or 0 for
-     * the default CET_BODY_BYTES_MAX. Any thread; must not block. NULL: none. */
-    size_t (*body_max)(int method, const char *uri);
+     * cut): the limit of a request by its method and path (the URI before any '?',
+     * undecoded), or 0 for the default CET_BODY_BYTES_MAX. Core thread; must not
+     * block. NULL: none. */
+    size_t (*body_max)(net_method_t method, const char *path);
 } net_options_t;
 
 /** 0 when spec is a --listen address net_server_start can parse, else EINVAL. */

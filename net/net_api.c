@@ -370,79 +370,103 @@ typedef struct route {
     route_arg_cb arg_cb;
     int segments;       /* path segments after a prefix (arg_cb's argument): 1 or 2 */
     const char *label;  /* for metrics */
+    size_t body_max;    /* a body larger than CET_BODY_BYTES_MAX it takes (0: none) */
 } route_t;
 
 static const route_t routes[] = {
-    {NET_POST, "/api/v1/captcha", net_api_captcha, NULL, 0, "captcha"},
-    {NET_POST, "/api/v1/accounts", net_api_account_create, NULL, 0, "accounts"},
-    {NET_POST, "/api/v1/sessions", net_api_session_create, NULL, 0, "sessions"},
-    {NET_DELETE, "/api/v1/sessions", net_api_session_delete, NULL, 0, "sessions"},
-    {NET_GET, "/api/v1/me", net_api_me, NULL, 0, "me"},
-    {NET_POST, "/api/v1/agreement", net_api_agreement, NULL, 0, "agreement"},
-    {NET_POST, "/api/v1/qualification", net_api_qualification, NULL, 0, "qualification"},
-    {NET_POST, "/api/v1/candidate", net_api_bind, NULL, 0, "candidate"},
-    {NET_GET, "/api/v1/candidate", net_api_candidate_get, NULL, 0, "candidate"},
-    {NET_GET, "/api/v1/cet6-review", net_api_review_get, NULL, 0, "cet6_review"},
-    {NET_POST, "/api/v1/cet6-review", net_api_review_post, NULL, 0, "cet6_review"},
-    {NET_PUT, "/api/v1/cet6-review", net_api_review_put, NULL, 0, "cet6_review"},
-    {NET_DELETE, "/api/v1/cet6-review", net_api_review_delete, NULL, 0, "cet6_review"},
-    {NET_GET, "/api/v1/offers", net_api_offers, NULL, 0, "offers"},
-    {NET_POST, "/api/v1/registrations", net_api_reg_create, NULL, 0, "registrations"},
-    {NET_DELETE, "/api/v1/registrations/", NULL, net_api_reg_cancel, 1, "registrations_item"},
-    {NET_POST, "/api/v1/payments/notify", net_api_pay_notice, NULL, 0, "payments_notify"},
-    {NET_POST, "/api/v1/payments", net_api_pay_create, NULL, 0, "payments"},
-    {NET_GET, "/api/v1/payments/", NULL, net_api_pay_get, 1, "payments_item"},
-    {NET_PUT, "/api/v1/account/email", net_api_email_change, NULL, 0, "account_email"},
-    {NET_PUT, "/api/v1/account/password", net_api_password_change, NULL, 0, "account_password"},
-    {NET_GET, "/api/v1/sitting", net_api_sitting_get, NULL, 0, "sitting"},
-    {NET_POST, "/api/v1/password-resets", net_api_reset_request, NULL, 0, "password_resets"},
-    {NET_POST, "/api/v1/password-resets/confirm", net_api_reset_confirm, NULL, 0, "password_resets_confirm"},
-    {NET_POST, "/api/v1/account-recovery", net_api_account_recovery, NULL, 0, "account_recovery"},
-    {NET_POST, "/api/v1/admin/rebindings", net_api_staff_rebind, NULL, 0, "admin_rebindings"},
-    {NET_GET, "/api/v1/admin/accounts", net_api_staff_accounts, NULL, 0, "admin_accounts"},
-    {NET_POST, "/api/v1/admin/sessions", net_api_staff_session_create, NULL, 0, "admin_sessions"},
-    {NET_DELETE, "/api/v1/admin/sessions", net_api_session_delete, NULL, 0, "admin_sessions"},
-    {NET_POST, "/api/v1/admin/reviews/", NULL, net_api_staff_review, 1, "admin_reviews"},
-    {NET_POST, "/api/v1/admin/registrations/lock", net_api_staff_lock, NULL, 0, "admin_lock"},
-    {NET_POST, "/api/v1/admin/group-payments", net_api_staff_group_pay, NULL, 0, "admin_group_pay"},
-    {NET_PUT, "/api/v1/admin/offers/", NULL, net_api_admin_offer, 2, "admin_offers"},
-    {NET_POST, "/api/v1/admin/roster", net_api_admin_roster, NULL, 0, "admin_roster"},
-    {NET_GET, "/api/v1/admin/reviews", net_api_admin_reviews, NULL, 0, "admin_reviews_list"},
-    {NET_PUT, "/api/v1/admin/schools/", NULL, net_api_admin_settings, 2, "admin_school_settings"},
-    {NET_GET, "/api/v1/admin/announcements", net_api_admin_announcements_get, NULL, 0, "admin_announcements"},
-    {NET_POST, "/api/v1/admin/announcements", net_api_admin_announcements_post, NULL, 0, "admin_announcements"},
-    {NET_DELETE, "/api/v1/admin/announcements/", NULL, net_api_admin_announcement_delete, 1, "admin_announcements_item"},
-    {NET_GET, "/api/v1/admin/exports/", NULL, net_api_admin_export, 1, "admin_exports"},
-    {NET_GET, "/api/v1/admin/audit", net_api_admin_audit, NULL, 0, "admin_audit"},
-    {NET_GET, "/api/v1/admin/dashboard", net_api_admin_dashboard, NULL, 0, "admin_dashboard"},
-    {NET_GET, "/api/v1/admin/registrations", net_api_admin_registrations, NULL, 0, "admin_registrations"},
-    {NET_GET, "/api/v1/admission-tickets/", NULL, net_api_ticket_get, 1, "admission_tickets_item"},
-    {NET_POST, "/api/v1/admin/arrangements", net_api_arrangement_create, NULL, 0, "admin_arrangements"},
-    {NET_GET, "/api/v1/admin/campuses/", NULL, net_api_campus_rooms, 2, "admin_campus_rooms"},
-    {NET_PUT, "/api/v1/admin/campuses/", NULL, net_api_campus_rooms, 2, "admin_campus_rooms"},
-    {NET_GET, "/api/v1/admin/admission-tickets", net_api_tickets_print_all, NULL, 0, "admin_admission_tickets"},
+    {NET_POST, "/api/v1/captcha", net_api_captcha, NULL, 0, "captcha", 0},
+    {NET_POST, "/api/v1/accounts", net_api_account_create, NULL, 0, "accounts", 0},
+    {NET_POST, "/api/v1/sessions", net_api_session_create, NULL, 0, "sessions", 0},
+    {NET_DELETE, "/api/v1/sessions", net_api_session_delete, NULL, 0, "sessions", 0},
+    {NET_GET, "/api/v1/me", net_api_me, NULL, 0, "me", 0},
+    {NET_POST, "/api/v1/agreement", net_api_agreement, NULL, 0, "agreement", 0},
+    {NET_POST, "/api/v1/qualification", net_api_qualification, NULL, 0, "qualification", 0},
+    {NET_POST, "/api/v1/candidate", net_api_bind, NULL, 0, "candidate", 0},
+    {NET_GET, "/api/v1/candidate", net_api_candidate_get, NULL, 0, "candidate", 0},
+    {NET_GET, "/api/v1/cet6-review", net_api_review_get, NULL, 0, "cet6_review", 0},
+    {NET_POST, "/api/v1/cet6-review", net_api_review_post, NULL, 0, "cet6_review", 0},
+    {NET_PUT, "/api/v1/cet6-review", net_api_review_put, NULL, 0, "cet6_review", 0},
+    {NET_DELETE, "/api/v1/cet6-review", net_api_review_delete, NULL, 0, "cet6_review", 0},
+    {NET_GET, "/api/v1/offers", net_api_offers, NULL, 0, "offers", 0},
+    {NET_POST, "/api/v1/registrations", net_api_reg_create, NULL, 0, "registrations", 0},
+    {NET_DELETE, "/api/v1/registrations/", NULL, net_api_reg_cancel, 1, "registrations_item", 0},
+    {NET_POST, "/api/v1/payments/notify", net_api_pay_notice, NULL, 0, "payments_notify", 0},
+    {NET_POST, "/api/v1/payments", net_api_pay_create, NULL, 0, "payments", 0},
+    {NET_GET, "/api/v1/payments/", NULL, net_api_pay_get, 1, "payments_item", 0},
+    {NET_PUT, "/api/v1/account/email", net_api_email_change, NULL, 0, "account_email", 0},
+    {NET_PUT, "/api/v1/account/password", net_api_password_change, NULL, 0, "account_password", 0},
+    {NET_GET, "/api/v1/sitting", net_api_sitting_get, NULL, 0, "sitting", 0},
+    {NET_POST, "/api/v1/password-resets", net_api_reset_request, NULL, 0, "password_resets", 0},
+    {NET_POST, "/api/v1/password-resets/confirm", net_api_reset_confirm, NULL, 0, "password_resets_confirm", 0},
+    {NET_POST, "/api/v1/account-recovery", net_api_account_recovery, NULL, 0, "account_recovery", 0},
+    {NET_POST, "/api/v1/admin/rebindings", net_api_staff_rebind, NULL, 0, "admin_rebindings", 0},
+    {NET_GET, "/api/v1/admin/accounts", net_api_staff_accounts, NULL, 0, "admin_accounts", 0},
+    {NET_POST, "/api/v1/admin/sessions", net_api_staff_session_create, NULL, 0, "admin_sessions", 0},
+    {NET_DELETE, "/api/v1/admin/sessions", net_api_session_delete, NULL, 0, "admin_sessions", 0},
+    {NET_POST, "/api/v1/admin/reviews/", NULL, net_api_staff_review, 1, "admin_reviews", 0},
+    {NET_POST, "/api/v1/admin/registrations/lock", net_api_staff_lock, NULL, 0, "admin_lock", 0},
+    {NET_POST, "/api/v1/admin/group-payments", net_api_staff_group_pay, NULL, 0, "admin_group_pay", 0},
+    {NET_PUT, "/api/v1/admin/offers/", NULL, net_api_admin_offer, 2, "admin_offers", 0},
+    {NET_POST, "/api/v1/admin/roster", net_api_admin_roster, NULL, 0, "admin_roster", 0},
+    {NET_GET, "/api/v1/admin/reviews", net_api_admin_reviews, NULL, 0, "admin_reviews_list", 0},
+    {NET_PUT, "/api/v1/admin/schools/", NULL, net_api_admin_settings, 2, "admin_school_settings", 0},
+    {NET_GET, "/api/v1/admin/announcements", net_api_admin_announcements_get, NULL, 0, "admin_announcements", 0},
+    {NET_POST, "/api/v1/admin/announcements", net_api_admin_announcements_post, NULL, 0, "admin_announcements", 0},
+    {NET_DELETE, "/api/v1/admin/announcements/", NULL, net_api_admin_announcement_delete, 1, "admin_announcements_item", 0},
+    {NET_GET, "/api/v1/admin/exports/", NULL, net_api_admin_export, 1, "admin_exports", 0},
+    {NET_GET, "/api/v1/admin/audit", net_api_admin_audit, NULL, 0, "admin_audit", 0},
+    {NET_GET, "/api/v1/admin/dashboard", net_api_admin_dashboard, NULL, 0, "admin_dashboard", 0},
+    {NET_GET, "/api/v1/admin/registrations", net_api_admin_registrations, NULL, 0, "admin_registrations", 0},
+    {NET_GET, "/api/v1/admission-tickets/", NULL, net_api_ticket_get, 1, "admission_tickets_item", 0},
+    {NET_POST, "/api/v1/admin/arrangements", net_api_arrangement_create, NULL, 0, "admin_arrangements", 0},
+    {NET_GET, "/api/v1/admin/campuses/", NULL, net_api_campus_rooms, 2, "admin_campus_rooms", 0},
+    /* a campus's 999 rooms fit, even spelled out */
+    {NET_PUT, "/api/v1/admin/campuses/", NULL, net_api_campus_rooms, 2, "admin_campus_rooms",
+     CET_ROOMS_BODY_BYTES_MAX},
+    {NET_GET, "/api/v1/admin/admission-tickets", net_api_tickets_print_all, NULL, 0, "admin_admission_tickets", 0},
 };
 
-void net_api_handler_cb(net_req_t *req, void *app)
+/*
+ * The route of (m, path), with *arg the path after a prefix route's prefix;
+ * NULL when none, and *path_known whether another method has that path.
+ */
+static const route_t *route_find(net_method_t m, const char *path, const char **arg,
+                                 bool *path_known)
 {
-    net_api_t *api = app;
-    const char *path = net_req_path(req);
-    net_method_t m = net_req_method(req);
-    bool path_known = false;
+    *path_known = false;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const route_t *r = &routes[i];
-        const char *arg = NULL;
+        *arg = NULL;
         if (r->arg_cb) {
             size_t pl = strlen(r->path);
             if (strncmp(path, r->path, pl) != 0 || path[pl] == 0) continue;
             const char *slash = strchr(path + pl, '/');
             if (slash && (r->segments < 2 || strchr(slash + 1, '/'))) continue;
-            arg = path + pl;
+            *arg = path + pl;
         } else if (strcmp(path, r->path) != 0) {
             continue;
         }
-        path_known = true;
-        if (r->method != m) continue;
+        *path_known = true;
+        if (r->method == m) return r;
+    }
+    return NULL;
+}
+
+size_t net_api_body_max(net_method_t method, const char *path)
+{
+    const char *arg;
+    bool known;
+    const route_t *r = route_find(method, path, &arg, &known);
+    return r ? r->body_max : 0;
+}
+
+void net_api_handler_cb(net_req_t *req, void *app)
+{
+    net_api_t *api = app;
+    const char *arg;
+    bool path_known;
+    const route_t *r = route_find(net_req_method(req), net_req_path(req), &arg, &path_known);
+    if (r) {
         net_req_set_route(req, r->label);
         net_call_t *call = call_new(req, api);
         if (r->arg_cb)

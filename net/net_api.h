@@ -18,8 +18,8 @@ void net_api_free(net_api_t *api);
 void net_api_handler_cb(net_req_t *req, void *app);
 /** net_started_cb: what resumes at start (rendering admission tickets ahead). */
 void net_api_started_cb(net_core_t *core, void *app);
-/** net_options_t.body_max: the routes that take more than CET_BODY_BYTES_MAX (0: the default). */
-size_t net_api_body_max(int method, const char *uri);
+/** net_options_t.body_max: the body a route takes beyond CET_BODY_BYTES_MAX (0: the default). */
+size_t net_api_body_max(net_method_t method, const char *path);
 /** net_metrics_cb: the engine's lines of /metrics. */
 void net_api_metrics_cb(struct evbuffer *out, void *app);
 

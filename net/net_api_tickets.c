@@ -32,8 +32,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <event2/http.h>
-
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
@@ -1066,22 +1064,6 @@ static void tk_pre_done_cb(net_work_t *w)
     p->b.n = p->b.cap = 0;
     tk_pre_start_locked(w->core, p->b.st);
     pthread_mutex_unlock(&p->mu);
-}
-
-/*
- * A campus's rooms in one PUT: up to CET_ROOMS_BODY_MAX (999) of them, about 28 KB
- * compact, more when spelled out, so the route takes CET_ROOMS_BODY_BYTES_MAX
- * instead of the default 16 KiB (net_options_t.body_max).
- */
-size_t net_api_body_max(int method, const char *uri)
-{
-    static const char head[] = "/api/v1/admin/campuses/";
-    const size_t hl = sizeof head - 1;
-    if (method != EVHTTP_REQ_PUT || !uri || strncmp(uri, head, hl) != 0) return 0;
-    const char *rest = uri + hl;
-    size_t n = strcspn(rest, "?");
-    if (n != 12 || strncmp(rest + 6, "/rooms", 6) != 0 || strspn(rest, "0123456789") < 6) return 0;
-    return CET_ROOMS_BODY_BYTES_MAX;
 }
 
 /* ---- resuming at start: the queue above lives in memory only ---- */

@@ -115,6 +115,8 @@ struct net_req {
  * evreq itself (400 / 413, JSON) when the request cannot be taken.
  */
 net_req_t *net_req_new(net_core_t *core, struct evhttp_request *evreq);
+/** evreq's method (0: one no route takes: TRACE, CONNECT, PATCH, unknown). */
+net_method_t net_method_of(struct evhttp_request *evreq);
 /** The connection-closed callback installed while req is pending. */
 void net_req_gone_cb(struct evhttp_connection *evcon, void *arg);
 

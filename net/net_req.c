@@ -237,7 +237,7 @@ static void request_id_of(net_core_t *core, struct evhttp_request *evreq, char *
     snprintf(out, cap, "%08x-%u-%llu", n, net_core_index(core), (unsigned long long)++seq);
 }
 
-static net_method_t method_of(struct evhttp_request *evreq)
+net_method_t net_method_of(struct evhttp_request *evreq)
 {
     switch (evhttp_request_get_command(evreq)) {
     case EVHTTP_REQ_GET:
@@ -325,7 +325,7 @@ net_req_t *net_req_new(net_core_t *core, struct evhttp_request *evreq)
     req->conn = conn;
     req->user = NULL;
     req->route = 0;
-    req->method = method_of(evreq);
+    req->method = net_method_of(evreq);
     req->gone = req->detached = req->query_parsed = req->replied = false;
     req->start_ns = cet_mono_ns();
     req->body_len = body_len;

@@ -140,13 +140,20 @@ static void net_init_once(void)
 size_t net_core_body_max(const net_core_t *core, struct evhttp_request *evreq)
 {
     const net_options_t *o = &core->srv->opt;
-    if (o->body_max) {
-        size_t m = o->body_max((int)evhttp_request_get_command(evreq), evhttp_request_get_uri(evreq));
+    const char *uri = evhttp_request_get_uri(evreq);
+    if (o->body_max && uri) {
+        char path[CET_PATH_BYTES_MAX];
+        size_t n = strcspn(uri, "?");
+        size_t m = 0;
+        if (n < sizeof path) {
+            memcpy(path, uri, n);
+            path[n] = 0;
+            m = o->body_max(net_method_of(evreq), path);
+        }
         if (m) return m < CET_BODY_HARD_BYTES_MAX ? m : CET_BODY_HARD_BYTES_MAX;
     }
     if (!o->upload_path || evhttp_request_get_command(evreq) != EVHTTP_REQ_POST)
         return CET_BODY_BYTES_MAX;
-    const char *uri = evhttp_request_get_uri(evreq);
     size_t n = strlen(o->upload_path);
     if (!uri || strncmp(uri, o->upload_path, n) != 0 || (uri[n] && uri[n] != '?'))
         return CET_BODY_BYTES_MAX;
