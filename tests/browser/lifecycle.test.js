@@ -21,10 +21,10 @@
  */
 'use strict';
 
-const fs = require('fs');
 const path = require('path');
 const { execFileSync } = require('child_process');
 const { chromium } = require('playwright-core');
+const { harness } = require('./harness');
 
 function parseArgs(argv) {
   const o = { base: '', artifacts: 'artifacts', mailDir: '', people: null, chromium: '/usr/bin/chromium' };
@@ -43,35 +43,17 @@ function parseArgs(argv) {
   return o;
 }
 const opt = parseArgs(process.argv);
-fs.mkdirSync(opt.artifacts, { recursive: true });
 const VIEWPORTS = [['phone', { width: 390, height: 844 }], ['desk', { width: 1366, height: 768 }]];
 const CAPTCHA = '00000'; /* cetd runs with --captcha off */
 
-const results = [];
-let blockedBy = '';
-function log(s) { process.stdout.write(s + '\n'); }
-function assert(c, m) { if (!c) throw new Error(m); }
+const { log, assert, check, unblock, run } = harness(opt.artifacts, 'lifecycle-');
+/* numbered per viewport (the harness's own numbering is for its failure shots) */
 const shotNo = {};
 async function shot(page, tag, name) {
   shotNo[tag] = (shotNo[tag] || 0) + 1;
   const file = path.join(opt.artifacts, 'lifecycle-' + tag + '-' + String(shotNo[tag]).padStart(2, '0') + '-' + name + '.png');
   await page.screenshot({ path: file, fullPage: true });
   return file;
-}
-async function check(name, fn, opts = {}) {
-  if (blockedBy) { results.push({ name, ok: false, skipped: true }); log('SKIP ' + name + ' (after: ' + blockedBy + ')'); return; }
-  const t0 = Date.now();
-  try {
-    await fn();
-    results.push({ name, ok: true });
-    log('PASS ' + name + ' (' + (Date.now() - t0) + ' ms)');
-  } catch (e) {
-    results.push({ name, ok: false, error: String(e && e.stack || e) });
-    log('FAIL ' + name + ': ' + String(e && e.message || e).split('\n').slice(0, 6).join('\n     '));
-    if (opts.page) await opts.page.screenshot({ path: path.join(opt.artifacts, 'lifecycle-FAILED-' +
-      name.replace(/[^\w-]+/g, '-').slice(0, 80) + '.png'), fullPage: true }).catch(() => {});
-    if (opts.essential) blockedBy = name;
-  }
 }
 
 /* The sink's mails (its directory, parsed by Python's email package): [{to, subject, body}]. */
@@ -169,7 +151,7 @@ async function walk(browser, tag, viewport, person) {
   let email = 'life-' + tag + '-' + stamp + '@browser.test';
   const pw0 = 'first-Pass-2026', pw1 = 'reset-Pass-2027', pw2 = 'change-Pass-2028';
   const email2 = 'life-' + tag + '-new-' + stamp + '@browser.test';
-  blockedBy = '';
+  unblock();
 
   await check(tag + ': the entry page shows its six entries and the exam dates', async () => {
     await page.goto(opt.base + '/');
@@ -375,19 +357,13 @@ async function walk(browser, tag, viewport, person) {
   await context.close();
 }
 
-(async () => {
+run(async () => {
   let browser;
   try {
     browser = await chromium.launch({ executablePath: opt.chromium, headless: true,
       args: ['--no-sandbox', '--disable-dev-shm-usage'] });
     for (let i = 0; i < VIEWPORTS.length; i++) await walk(browser, VIEWPORTS[i][0], VIEWPORTS[i][1], opt.people[i]);
-  } catch (e) {
-    results.push({ name: 'the browser', ok: false });
-    log('FAIL the browser: ' + (e && e.stack || e));
   } finally {
     if (browser) await browser.close().catch(() => {});
   }
-  const passed = results.filter(r => r.ok).length;
-  log('browser test: ' + passed + ' passed, ' + (results.length - passed) + ' failed');
-  process.exit(results.length - passed ? 1 : 0);
-})();
+});
