@@ -57,15 +57,6 @@ static int dir_look(const char *path, const char *ignore, bool *exists, bool *em
     return 0;
 }
 
-static int fsync_path(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return errno;
-    int rc = fsync(fd) == 0 ? 0 : errno;
-    close(fd);
-    return rc;
-}
-
 /* fsync of the directory that holds path (a new entry in it must last too). */
 static int fsync_parent(const char *path)
 {
@@ -74,10 +65,10 @@ static int fsync_parent(const char *path)
     size_t n = strlen(parent);
     while (n > 1 && parent[n - 1] == '/') parent[--n] = 0; /* "out/" names out */
     char *slash = strrchr(parent, '/');
-    if (!slash) return fsync_path(".");
+    if (!slash) return store_fsync_dir(".");
     if (slash == parent) slash[1] = 0; /* "/x": the root */
     else *slash = 0;
-    return fsync_path(parent);
+    return store_fsync_dir(parent);
 }
 
 /*
@@ -234,7 +225,7 @@ int store_backup(const char *dir, const char *out_dir, store_copy_info_t *info)
         rc = errno;
         goto fail;
     }
-    if ((rc = fsync_path(out_dir)) || (created && (rc = fsync_parent(out_dir)))) {
+    if ((rc = store_fsync_dir(out_dir)) || (created && (rc = fsync_parent(out_dir)))) {
         unlink(dst);
         goto fail;
     }
@@ -320,7 +311,7 @@ int store_restore(const char *backup, const char *dir, bool force, store_copy_in
     if (path_join(lockmdb, dir, "lock.mdb") == 0 && unlink(lockmdb) != 0 && errno != ENOENT)
         CET_WARN("store: cannot remove %s: %s", lockmdb, strerror(errno));
     /* in place now: a failed fsync is reported, but the data stays (it is the backup's) */
-    if (!(rc = fsync_path(dir)) && created) rc = fsync_parent(dir);
+    if (!(rc = store_fsync_dir(dir)) && created) rc = fsync_parent(dir);
     if (info) {
         info->bytes = file_bytes(dst);
         info->source_bytes = (uint64_t)src_sb.st_size;

@@ -96,6 +96,8 @@ int store_log_commit(store_t *st, MDB_txn *txn, store_commit_info_t *info);
 void store_log_abort(store_t *st);
 /** Removes dir's checkpoint (first, durably) and log files: its data.mdb is being replaced. */
 int store_log_forget(const char *dir);
+/** fsync of the directory dir (its new or renamed entries last): 0 or errno. */
+int store_fsync_dir(const char *dir);
 /** dir has a checkpoint whose meta pages are not data.mdb's (not closed cleanly, or in use). */
 bool store_log_unclean(const char *dir);
 /** A checkpoint now (store_sync with a log). */

@@ -169,7 +169,7 @@ static int pread_all(int fd, void *buf, size_t n, uint64_t off)
     return 0;
 }
 
-static int fsync_dir(const char *dir)
+int store_fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return errno;
@@ -229,7 +229,7 @@ static int ckpt_write(const store_t *st, const ckpt_hdr_t *h, const uint8_t *met
     if (!rc && fsync(fd)) rc = errno;
     close(fd);
     if (!rc && rename(tmp, path)) rc = errno;
-    if (!rc) rc = fsync_dir(st->dir);
+    if (!rc) rc = store_fsync_dir(st->dir);
     if (rc) unlink(tmp);
     return rc;
 }
@@ -727,7 +727,7 @@ static int log_open_files(store_log_t *log, bool fresh)
             rc = errno;
         if (rc) CET_WARN("store: %s not preallocated: %s", path, strerror(rc));
     }
-    return fsync_dir(log->st->dir);
+    return store_fsync_dir(log->st->dir);
 }
 
 /* Applies one record's entries in txn. */
@@ -945,7 +945,7 @@ int store_log_forget(const char *dir)
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         if (unlink(path) != 0 && errno != ENOENT) return errno;
         if (i == 0) { /* the checkpoint first: it must never be applied to other data */
-            int rc = fsync_dir(dir);
+            int rc = store_fsync_dir(dir);
             if (rc) return rc;
         }
     }
