@@ -23,7 +23,7 @@
 #define CET_IDEM_TTL_S 86400             /* how long an Idempotency-Key is remembered */
 
 /* ---- net layer internals (net/) ---- */
-#define CET_BODY_HARD_BYTES_MAX (4 * CET_BODY_BYTES_MAX) /* libevent's own cut (HTML 413) */
+#define CET_BODY_HARD_BYTES_MAX (4 * CET_BODY_BYTES_MAX) /* the most a route other than the upload takes */
 #define CET_PATH_BYTES_MAX 1024          /* decoded request path */
 #define CET_ROUTES_MAX 96                /* distinct route labels in /metrics */
 #define CET_METRIC_COUNTERS_MAX 64       /* names given to net_metrics_count */
@@ -33,7 +33,14 @@
 #define CET_STATUS_LABELS_MAX 24         /* fixed status labels in /metrics, the last is "other" */
 #define CET_LATENCY_BUCKETS_MAX 14       /* finite latency histogram buckets; +Inf is implied */
 #define CET_CONN_CACHE_MAX 1024          /* connection objects kept for reuse per core */
-#define CET_FDS_MAX (1u << 20)           /* fd → connection table (RLIMIT_NOFILE, capped) */
+#define CET_CONN_INPUT_BYTES 16384       /* a connection's input buffer (a whole head fits) */
+#define CET_HEADERS_COUNT_MAX 100        /* request header fields; more: 400 */
+#define CET_CONN_OUTPUT_PAUSE_BYTES (256 * 1024) /* unsent answers: no further pipelined request */
+#define CET_CHUNK_LINE_BYTES_MAX 1024    /* a chunk-size line (with extensions) or trailer line */
+#define CET_RESPONSE_HEAD_BYTES_MAX 4096 /* status line + fields of an answer */
+#define CET_RESPONSE_FIELDS_INLINE_BYTES 512 /* a handler's fields without a heap buffer */
+#define CET_LINGER_MS 2000               /* after a closing answer: reading what the client still sends */
+#define CET_LINGER_BYTES_MAX (1024 * 1024) /* ... at most this much */
 #define CET_SOCKET_MODE_DEFAULT 0660     /* unix socket file mode (--socket-mode) */
 #define CET_TRUSTED_PROXIES_MAX 16       /* --trusted-proxy blocks */
 #define CET_REQUEST_ID_BYTES_MAX 64      /* X-Request-Id taken from the edge */
@@ -259,7 +266,8 @@ _Static_assert(CET_PWHASH_MEM_BYTES % 1024 == 0, "argon2id memory is whole KiB")
 #define CET_STR(x) CET_STR_(x) /* a limit quoted in a message: "at most " CET_STR(LIMIT) */
 _Static_assert((CET_COMMIT_QUEUE_MAX & (CET_COMMIT_QUEUE_MAX - 1)) == 0, "commit queue: power of 2");
 _Static_assert(CET_COMMIT_BATCH_MAX <= CET_COMMIT_QUEUE_MAX, "a batch fits in the queue");
-_Static_assert(CET_BODY_HARD_BYTES_MAX > CET_BODY_BYTES_MAX, "libevent's cut lies above ours");
+_Static_assert(CET_BODY_HARD_BYTES_MAX > CET_BODY_BYTES_MAX, "a larger route takes more than the default");
+_Static_assert(CET_CONN_INPUT_BYTES > CET_HEADERS_BYTES_MAX + 3, "a whole head, and more, fits the buffer");
 _Static_assert(CET_IDEM_BODY_BYTES_MAX <= CET_RESPONSE_BYTES_MAX, "a stored answer is an answer");
 _Static_assert(CET_MAP_INITIAL_BYTES <= CET_MAP_BYTES_MAX, "the map starts below its cap");
 _Static_assert(CET_READERS_MAX >= CET_THREADS_MAX + 8, "a reader slot per core thread and spare");

@@ -2,19 +2,19 @@
  * net_internal.h: what the files of net/ share and nobody else sees.
  *
  * Ownership in one paragraph. A net_server_t owns its cores; a core owns its
- * event_base, evhttp, listeners, mailbox, read txn and a cache of request
- * objects. A net_req_t is taken from its core's cache when evhttp hands us a
- * request and goes back there in net_reply_*(), on the core's thread only.
- * The evhttp_request inside it belongs to libevent: while a request is
- * pending, the connection's close callback points at the net_req_t so that a
- * connection freed under us (shutdown, a detached request) marks it gone and
- * the reply then never touches libevent's freed memory.
+ * event_base, listeners, connections, mailbox, read txn and caches of request
+ * and connection objects. A net_req_t is taken from its core's cache when a
+ * request head arrives (net_http.c) and goes back there in net_reply_*(), on
+ * the core's thread only. While a handler holds it, its connection points at
+ * it: a connection closed under it (a reset, shutdown) marks it gone, and the
+ * reply is then dropped without touching the freed connection.
  */
 #ifndef NET_INTERNAL_H
 #define NET_INTERNAL_H
 
+#include <sys/queue.h> /* before libevent: TAILQ for the query list */
+#include <sys/socket.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -67,58 +67,170 @@ void net_pwhash_arena_detach(void);
 /** Hashes and verifications that used an arena since start (any thread; /metrics, tests). */
 uint64_t net_pwhash_arena_hits(void);
 
-/* ---- connections (net_server.c) ---- */
+/* ---- listeners and cores (net_server.c), shared with net_http.c ---- */
 typedef struct net_conn net_conn_t;
-/** The tracked connection evreq arrived on, or NULL (not claimed / untracked). */
-net_conn_t *net_conn_of(net_core_t *core, struct evhttp_request *evreq);
-/** A whole request arrived on conn and is being handled: its read deadline stops. */
-void net_conn_request_taken(net_conn_t *conn);
-/** The request taken on conn was answered: the next one's first byte starts a deadline. */
-void net_conn_request_done(net_conn_t *conn);
-/** True when conn came through a unix listener (h2o). NULL: false. */
-bool net_conn_is_unix(const net_conn_t *conn);
-/** conn is gone (called by net_req_gone_cb); NULL is ignored. */
-void net_conn_closed(net_conn_t *conn);
-/** The connection close callback used while no request is pending (arg: the conn). */
-void net_conn_closed_cb(struct evhttp_connection *evcon, void *arg);
+
+/* One listener on one core, with its own connection budget (a flood on the
+ * TCP port cannot take the slots of h2o's unix socket). */
+typedef struct net_lsn {
+    net_core_t *core;
+    unsigned index; /* in --listen order */
+    bool is_unix;
+    struct evconnlistener *el; /* NULL once drain closed it */
+    bool paused;               /* disabled at the cap */
+    unsigned conns_max;
+    _Atomic uint64_t conns;    /* written by the core only */
+    _Atomic uint64_t accepted; /* ever, written by the core only */
+} net_lsn_t;
+
+struct net_core {
+    net_server_t *srv;
+    unsigned index;
+    pthread_t thread;
+    bool thread_started;
+    struct event_base *base;
+    net_lsn_t lsn[CET_LISTENERS_MAX];
+    unsigned n_lsn;
+    bool listeners_closed;     /* drain deleted them */
+    _Atomic bool drain_seen;   /* the core ran its drain step */
+    _Atomic uint64_t inflight; /* written by the core only */
+    struct event *ctl_ev;      /* drain step */
+    struct event *done_ev;     /* pool completions */
+    struct event *tick_ev;     /* the watchdog tick (core 0 only) */
+    _Atomic(net_work_t *) done_stack;
+    store_mailbox_t *mailbox; /* writer completions; the writer wakes us on store_ev */
+    struct event *store_ev;
+    store_read_txn_t *rtxn;
+    net_req_t *free_reqs;
+    unsigned n_free;
+    net_req_t *live;        /* taken, not yet answered */
+    net_conn_t *conns;      /* open connections (net_http.c) */
+    net_conn_t *free_conns; /* closed ones kept for reuse */
+    unsigned n_free_conns;
+    /* the connection deadlines as libevent common timeouts (cheap to re-arm) */
+    const struct timeval *tv_read, *tv_idle, *tv_linger;
+    net_core_metrics_t metrics;
+};
+
+/** A connection of lsn closed (net_http.c): its budget; the listener resumes below its cap. */
+void net_lsn_conn_closed(net_lsn_t *lsn);
+/** A connection of core was cut by its read deadline (counted for /metrics). */
+void net_server_deadline_close(net_core_t *core);
 /** Open and ever-accepted connections of the unix (or TCP) listeners, all cores. */
 void net_server_listener_conns(net_server_t *srv, bool is_unix, uint64_t *open, uint64_t *accepted);
 /** Connections closed by the read deadline, all cores. */
 uint64_t net_server_deadline_closes(net_server_t *srv);
+/** A whole request arrived (net_http.c): /healthz, /metrics or the application's handler. */
+void net_core_dispatch(net_core_t *core, net_req_t *req);
+
+/* ---- HTTP/1.1 connections (net_http.c) ---- */
+/** A connection lsn accepted (fd non-blocking): reading starts. */
+net_conn_t *net_conn_open(net_lsn_t *lsn, int fd, const struct sockaddr *sa, int salen);
+/** Closes every connection of core (shutdown); requests being handled are marked gone. */
+void net_conn_close_all(net_core_t *core);
+/** Frees the core's cache of closed connection objects (shutdown). */
+void net_conn_cache_free(net_core_t *core);
+/** The peer's address as accepted, or NULL. */
+const struct sockaddr *net_conn_peer(const net_conn_t *conn);
+/** True when conn came through a unix listener (h2o). NULL: false. */
+bool net_conn_is_unix(const net_conn_t *conn);
+
+/* ---- HTTP/1.1 parsing, pure (net_http_parse.c; tests/fuzz/fuzz_http.c) ---- */
+/**
+ * Where the head at s[0, len) ends (the offset after its empty line), or 0
+ * when it has not all arrived. from: bytes before it were searched already.
+ */
+size_t net_http_head_end(const char *s, size_t len, size_t from);
+/** True when the start of a head s[0, len) can never become a request line. */
+bool net_http_head_hopeless(const char *s, size_t len);
+
+typedef enum net_head_err { NET_HEAD_OK = 0, NET_HEAD_BAD } net_head_err_t;
+/**
+ * Parses a whole request head in req->head[0, len) in place (pure; fuzzed):
+ * method, target, version and fields into req; Content-Length into *cl, and
+ * whether the body is chunked. NET_HEAD_BAD: the caller answers 400 and closes.
+ */
+net_head_err_t net_http_head_parse(net_req_t *req, size_t len, uint64_t *cl, bool *chunked);
+/* The chunked decoder's place; zeroed at the start of a body. */
+typedef struct net_chunked {
+    int state;
+    unsigned trailers;
+    uint64_t need; /* data bytes left in this chunk */
+} net_chunked_t;
+typedef enum net_chunk_rc {
+    NET_CHUNK_MORE,      /* go on (with more bytes when *used is 0) */
+    NET_CHUNK_DONE,      /* the last chunk and the trailers are in */
+    NET_CHUNK_BAD,       /* malformed: 400 */
+    NET_CHUNK_TOO_LARGE, /* a chunk over room: 413 */
+} net_chunk_rc_t;
+/**
+ * One step of decoding a chunked body from in[0, len): *used bytes taken,
+ * of which in[*data_off, *data_off + *data_len) are body data (the caller
+ * copies them). room: body bytes still allowed.
+ */
+net_chunk_rc_t net_chunked_step(net_chunked_t *c, const char *in, size_t len, uint64_t room,
+                                size_t *used, size_t *data_off, size_t *data_len);
+
+/**
+ * Writes req's answer on its connection (core thread; req->conn set): status
+ * line, Date, Content-Length, Connection, the fields in req->ohdr, then the
+ * body (referenced until done_cb when one is given, else copied if the socket
+ * does not take it at once).
+ */
+void net_http_send(net_req_t *req, int status, const char *body, size_t len,
+                   net_body_done_cb done_cb, void *done_arg);
 
 /* ---- requests (net_req.c) ---- */
+typedef struct net_hdr {
+    const char *name, *value; /* NUL-terminated, inside net_req_t.head */
+} net_hdr_t;
+
 struct net_req {
-    struct evhttp_request *evreq; /* libevent's; untouchable once gone */
     net_core_t *core;
-    net_conn_t *conn; /* NULL once the connection is gone (or never tracked) */
+    net_conn_t *conn; /* NULL once the connection is gone (or the answer is sent) */
     net_req_t *next_free;
     net_req_t *live_prev, *live_next; /* the core's list of unanswered requests */
     void *user;
-    unsigned route; /* metrics route index */
-    net_method_t method;
-    bool gone;     /* the connection was freed before the reply */
-    bool detached; /* ...and libevent left evreq to us to free */
+    unsigned route;       /* metrics route index */
+    net_method_t method;  /* 0: one no route takes */
+    bool method_known;    /* a method of RFC 9110 (PATCH, TRACE, CONNECT included) */
+    bool gone;            /* the connection closed before the reply */
     bool query_parsed;
     bool replied;
+    bool keep_alive;      /* the connection may carry another request after this one */
+    bool expect_continue; /* "Expect: 100-continue" */
+    bool has_cache_control; /* a handler set Cache-Control */
+    int minor;            /* HTTP/1.minor */
     uint64_t start_ns;
+    const char *uri;      /* the request target as sent, inside head */
+    unsigned n_hdrs;
+    net_hdr_t hdrs[CET_HEADERS_COUNT_MAX];
     struct evkeyvalq query;
+    char *ohdr;           /* the answer's fields ("Name: value\r\n"...): ohdr_inline or heap */
+    size_t ohdr_len, ohdr_cap;
     size_t body_len;
+    size_t big_cap;       /* bytes of big_body, less its NUL */
+    char *big_body;       /* a body above CET_BODY_BYTES_MAX on a route that takes one, or NULL */
     char path[CET_PATH_BYTES_MAX];
     char client[64];
     char request_id[CET_REQUEST_ID_BYTES_MAX + 1]; /* X-Request-Id taken or made */
+    char head[CET_HEADERS_BYTES_MAX + 1];          /* the request head, parsed in place */
+    char ohdr_inline[CET_RESPONSE_FIELDS_INLINE_BYTES];
     char body[CET_BODY_BYTES_MAX + 1];
-    char *big_body; /* a body above CET_BODY_BYTES_MAX on the upload route (heap), or NULL */
 };
 
+/** Prepares a request object from core's cache for a head arriving on conn. */
+void net_req_reset(net_req_t *req, net_core_t *core, net_conn_t *conn);
 /**
- * Builds a net_req_t for evreq on core (core thread). Returns NULL and answers
- * evreq itself (400 / 413, JSON) when the request cannot be taken.
+ * What a handler reads besides the head: the decoded path, the client's
+ * address, the request id. CET_E_OK, or CET_E_BAD_REQUEST (a path that does
+ * not decode, an unusable X-Forwarded-For).
  */
-net_req_t *net_req_new(net_core_t *core, struct evhttp_request *evreq);
-/** evreq's method (0: one no route takes: TRACE, CONNECT, PATCH, unknown). */
-net_method_t net_method_of(struct evhttp_request *evreq);
-/** The connection-closed callback installed while req is pending. */
-void net_req_gone_cb(struct evhttp_connection *evcon, void *arg);
+cet_err_t net_req_prepare(net_req_t *req);
+/** A request id: given when it is a usable X-Request-Id, else a new one. */
+void net_req_make_id(net_core_t *core, const char *given, char *out, size_t cap);
+/** An answer the net layer gave itself (a bad head, 413), counted for /metrics. */
+void net_metrics_early(net_core_t *core, int status);
 
 /* ---- cores (net_server.c) ---- */
 /**
@@ -133,10 +245,11 @@ void net_core_req_finished(net_core_t *core);
 /** The core's metrics block. */
 net_core_metrics_t *net_core_metrics(net_core_t *core);
 /**
- * The largest body the request line of evreq may carry: CET_BODY_BYTES_MAX,
- * or the upload route's limit for a POST to net_options_t.upload_path.
+ * The largest body a request may carry, by its method and target as sent:
+ * CET_BODY_BYTES_MAX, a larger route's limit (net_options_t.body_max), or the
+ * upload route's limit for a POST to net_options_t.upload_path.
  */
-size_t net_core_body_max(const net_core_t *core, struct evhttp_request *evreq);
+size_t net_core_body_max(const net_core_t *core, net_method_t method, const char *uri);
 /** True once net_server_drain began. */
 bool net_core_draining(const net_core_t *core);
 

@@ -1,26 +1,17 @@
 /*
- * net_req.c: one HTTP request from evhttp's hands to the reply.
+ * net_req.c: one HTTP request from its arrival to the reply.
  *
- * Life of a request: net_server.c's request callback calls net_req_new
- * (copies path, client and body into a net_req_t, installs net_req_gone_cb
- * as the connection's close callback), then the handler; the handler or a
- * later completion calls exactly one net_reply_*(), which restores the
- * connection's plain close callback, sends through evhttp (or, when the
- * connection is gone, frees what libevent left to us) and recycles req.
- *
- * Why the close callback. libevent 2.1 disables reading while a request is
- * pending, so a client that leaves is normally noticed only when the reply
- * is written, and evhttp then frees everything itself. But evhttp_free (at
- * shutdown) and the EOF/timeout path of evhttp_connection_incoming_fail free
- * the connection while our handler still holds the request: the first frees
- * the evhttp_request too, the second detaches it (evcon = NULL) and leaves it
- * to the user. evhttp_connection_free calls the close callback first, so
- * net_req_gone_cb sees which case it is and the reply obeys.
+ * Life of a request: net_http.c takes a request object when a head arrives
+ * (net_req_reset) and parses the head into it; once the body is in,
+ * net_core_dispatch (net_server.c) fills in path, client and request id
+ * (net_req_prepare) and calls the handler; the handler or a later completion
+ * calls exactly one net_reply_*(), which hands status, fields and body to
+ * net_http_send (or, when the connection is gone, drops them) and recycles
+ * req.
  */
 #include <sys/queue.h> /* before libevent: TAILQ_INIT for the query list */
 #include <arpa/inet.h>
-#include <event2/buffer.h>
-#include <event2/http.h>
+#include <event2/http.h> /* evhttp_parse_query_str, evhttp_find_header: the query string */
 #include <event2/keyvalq_struct.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -121,12 +112,11 @@ static bool trusted(const net_options_t *opt, const char *ip)
 }
 
 /* The last X-Forwarded-For field (a client may send its own first ones). */
-static const char *xff_of(struct evhttp_request *evreq)
+static const char *xff_of(const net_req_t *req)
 {
     const char *xff = NULL;
-    const struct evkeyvalq *h = evhttp_request_get_input_headers(evreq);
-    for (const struct evkeyval *kv = TAILQ_FIRST(h); kv; kv = TAILQ_NEXT(kv, next))
-        if (strcasecmp(kv->key, "X-Forwarded-For") == 0) xff = kv->value;
+    for (unsigned i = 0; i < req->n_hdrs; i++)
+        if (strcasecmp(req->hdrs[i].name, "X-Forwarded-For") == 0) xff = req->hdrs[i].value;
     return xff;
 }
 
@@ -175,12 +165,10 @@ static bool client_from_xff(const net_options_t *opt, const char *xff, char *out
  * or from X-Forwarded-For when the peer is a --trusted-proxy (nginx). False:
  * an unusable X-Forwarded-For (the caller answers 400).
  */
-static bool client_of(const net_options_t *opt, struct evhttp_request *evreq, char *out,
-                      size_t cap)
+static bool client_of(const net_options_t *opt, const net_req_t *req, char *out, size_t cap)
 {
-    struct evhttp_connection *evcon = evhttp_request_get_connection(evreq);
-    const struct sockaddr *sa = evcon ? evhttp_connection_get_addr(evcon) : NULL;
-    const char *xff = xff_of(evreq);
+    const struct sockaddr *sa = net_conn_peer(req->conn);
+    const char *xff = xff_of(req);
     if (sa && sa->sa_family == AF_UNIX) {
         cet_strlcpy(out, "unix", cap);
         return !xff || client_from_xff(opt, xff, out, cap);
@@ -191,10 +179,7 @@ static bool client_of(const net_options_t *opt, struct evhttp_request *evreq, ch
     } else if (sa && sa->sa_family == AF_INET6) {
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer, sizeof peer);
     } else {
-        char *addr = NULL;
-        ev_uint16_t port = 0;
-        if (evcon) evhttp_connection_get_peer(evcon, &addr, &port);
-        cet_strlcpy(out, addr ? addr : "unknown", cap);
+        cet_strlcpy(out, "unknown", cap);
         return true;
     }
     cet_strlcpy(out, peer, cap);
@@ -219,11 +204,10 @@ static bool request_id_ok(const char *s)
 
 /* The edge's X-Request-Id, else a new one: a random per-process prefix, the
  * core and a per-core sequence number (unique within the process's life). */
-static void request_id_of(net_core_t *core, struct evhttp_request *evreq, char *out, size_t cap)
+void net_req_make_id(net_core_t *core, const char *given, char *out, size_t cap)
 {
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(evreq), "X-Request-Id");
-    if (h && request_id_ok(h)) {
-        cet_strlcpy(out, h, cap);
+    if (given && request_id_ok(given)) {
+        cet_strlcpy(out, given, cap);
         return;
     }
     static _Atomic uint32_t nonce;
@@ -237,129 +221,45 @@ static void request_id_of(net_core_t *core, struct evhttp_request *evreq, char *
     snprintf(out, cap, "%08x-%u-%llu", n, net_core_index(core), (unsigned long long)++seq);
 }
 
-net_method_t net_method_of(struct evhttp_request *evreq)
+void net_req_reset(net_req_t *req, net_core_t *core, net_conn_t *conn)
 {
-    switch (evhttp_request_get_command(evreq)) {
-    case EVHTTP_REQ_GET:
-        return NET_GET;
-    case EVHTTP_REQ_POST:
-        return NET_POST;
-    case EVHTTP_REQ_PUT:
-        return NET_PUT;
-    case EVHTTP_REQ_DELETE:
-        return NET_DELETE;
-    case EVHTTP_REQ_HEAD:
-        return NET_HEAD;
-    case EVHTTP_REQ_OPTIONS:
-        return NET_OPTIONS;
-    default: /* TRACE, CONNECT, PATCH, unknown: answered 405 by net_server.c */
-        return 0;
-    }
-}
-
-/* An answer given before a net_req_t exists (JSON error, then evhttp frees);
- * close: the connection cannot carry another request. */
-static void early_error(net_core_t *core, struct evhttp_request *evreq, cet_err_t e, bool close)
-{
-    char text[384], id[CET_REQUEST_ID_BYTES_MAX + 1];
-    request_id_of(core, evreq, id, sizeof id);
-    int n = snprintf(text, sizeof text,
-                     "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"request_id\":\"%s\"}}",
-                     cet_err_code(e), cet_err_message(e), id);
-    struct evkeyvalq *h = evhttp_request_get_output_headers(evreq);
-    evhttp_add_header(h, "X-Request-Id", id);
-    evhttp_add_header(h, "Content-Type", "application/json; charset=utf-8");
-    evhttp_add_header(h, "Cache-Control", "no-store");
-    if (close) evhttp_add_header(h, "Connection", "close");
-    evbuffer_add(evhttp_request_get_output_buffer(evreq), text, (size_t)n);
-    evhttp_send_reply(evreq, cet_err_status(e), NULL, NULL);
-}
-
-/* Several Content-Length fields that disagree: where the body ends is
- * ambiguous (RFC 9112 6.3: 400 and close; request smuggling). libevent 2.1
- * silently takes the first one. */
-static bool content_length_conflict(const struct evkeyvalq *h)
-{
-    const char *first = NULL;
-    for (const struct evkeyval *kv = TAILQ_FIRST(h); kv; kv = TAILQ_NEXT(kv, next)) {
-        if (strcasecmp(kv->key, "Content-Length") != 0) continue;
-        if (!first)
-            first = kv->value;
-        else if (strcmp(first, kv->value) != 0)
-            return true;
-    }
-    return false;
-}
-
-/* An early answer: the connection's next request starts its own deadline. */
-static void early_error_on(net_core_t *core, net_conn_t *conn, struct evhttp_request *evreq,
-                           cet_err_t e, bool close)
-{
-    early_error(core, evreq, e, close);
-    net_conn_request_done(conn);
-}
-
-net_req_t *net_req_new(net_core_t *core, struct evhttp_request *evreq)
-{
-    net_conn_t *conn = net_conn_of(core, evreq);
-    net_conn_request_taken(conn);
-    const char *uri = evhttp_request_get_uri(evreq);
-    struct evbuffer *in = evhttp_request_get_input_buffer(evreq);
-    size_t body_len = evbuffer_get_length(in);
-    if (body_len > CET_BODY_BYTES_MAX && body_len > net_core_body_max(core, evreq)) {
-        early_error_on(core, conn, evreq, CET_E_BODY_TOO_LARGE, true);
-        return NULL;
-    }
-    if (content_length_conflict(evhttp_request_get_input_headers(evreq))) {
-        early_error_on(core, conn, evreq, CET_E_BAD_REQUEST, true);
-        return NULL;
-    }
-    net_req_t *req = net_core_req_alloc(core);
-    if (!uri || path_decode(uri, req->path, sizeof req->path) != 0 || req->path[0] != '/') {
-        net_core_req_release(core, req);
-        early_error_on(core, conn, evreq, CET_E_BAD_REQUEST, false);
-        return NULL;
-    }
-    req->evreq = evreq;
     req->core = core;
     req->conn = conn;
     req->user = NULL;
     req->route = 0;
-    req->method = net_method_of(evreq);
-    req->gone = req->detached = req->query_parsed = req->replied = false;
+    req->method = 0;
+    req->method_known = false;
+    req->gone = req->query_parsed = req->replied = false;
+    req->keep_alive = true;
+    req->expect_continue = req->has_cache_control = false;
+    req->minor = 1;
     req->start_ns = cet_mono_ns();
-    req->body_len = body_len;
-    char *body = req->body;
+    req->uri = NULL;
+    req->n_hdrs = 0;
+    req->ohdr = req->ohdr_inline;
+    req->ohdr_len = 0;
+    req->ohdr_cap = sizeof req->ohdr_inline;
+    req->body_len = 0;
     req->big_body = NULL;
-    if (body_len > CET_BODY_BYTES_MAX) body = req->big_body = cet_malloc(body_len + 1);
-    evbuffer_copyout(in, body, body_len);
-    body[body_len] = 0;
-    if (!client_of(net_server_options(net_core_server(core)), evreq, req->client,
-                   sizeof req->client)) {
-        cet_free(req->big_body);
-        req->big_body = NULL;
-        net_core_req_release(core, req);
-        early_error_on(core, conn, evreq, CET_E_BAD_REQUEST, false);
-        return NULL;
-    }
-    request_id_of(core, evreq, req->request_id, sizeof req->request_id);
-    /* From here until the reply, a freed connection must reach us. */
-    evhttp_connection_set_closecb(evhttp_request_get_connection(evreq), net_req_gone_cb, req);
-    return req;
+    req->big_cap = 0;
+    req->path[0] = req->client[0] = req->request_id[0] = 0;
 }
 
-void net_req_gone_cb(struct evhttp_connection *evcon, void *arg)
+cet_err_t net_req_prepare(net_req_t *req)
 {
-    net_req_t *req = arg;
-    CET_ASSERT(!req->gone && !req->replied);
-    req->gone = true;
-    /* The EOF/timeout path of evhttp_connection_incoming_fail unhooks the
-     * request (evcon = NULL) before freeing the connection and leaves it to
-     * us; every other path frees it with the connection. */
-    req->detached = evhttp_request_get_connection(req->evreq) == NULL;
-    if (!req->detached) req->evreq = NULL;
-    net_conn_closed(req->conn);
-    req->conn = NULL;
+    req->start_ns = cet_mono_ns();
+    net_req_make_id(req->core, net_req_header(req, "X-Request-Id"), req->request_id,
+                    sizeof req->request_id);
+    cet_strlcpy(req->client, "unknown", sizeof req->client);
+    if (!req->uri || path_decode(req->uri, req->path, sizeof req->path) != 0 ||
+        req->path[0] != '/') {
+        cet_strlcpy(req->path, "/", sizeof req->path);
+        return CET_E_BAD_REQUEST;
+    }
+    if (!client_of(net_server_options(net_core_server(req->core)), req, req->client,
+                   sizeof req->client))
+        return CET_E_BAD_REQUEST;
+    return CET_E_OK;
 }
 
 /* ---- accessors ---- */
@@ -379,8 +279,7 @@ const char *net_req_query(net_req_t *req, const char *name)
     if (!req->query_parsed) {
         req->query_parsed = true;
         TAILQ_INIT(&req->query);
-        const char *uri = req->evreq ? evhttp_request_get_uri(req->evreq) : NULL;
-        const char *q = uri ? strchr(uri, '?') : NULL;
+        const char *q = req->uri ? strchr(req->uri, '?') : NULL;
         if (q) evhttp_parse_query_str(q + 1, &req->query);
     }
     return evhttp_find_header(&req->query, name);
@@ -388,8 +287,9 @@ const char *net_req_query(net_req_t *req, const char *name)
 
 const char *net_req_header(const net_req_t *req, const char *name)
 {
-    if (req->gone && !req->detached) return NULL;
-    return evhttp_find_header(evhttp_request_get_input_headers(req->evreq), name);
+    for (unsigned i = 0; i < req->n_hdrs; i++)
+        if (strcasecmp(req->hdrs[i].name, name) == 0) return req->hdrs[i].value;
+    return NULL;
 }
 
 const char *net_req_body(const net_req_t *req, size_t *len)
@@ -428,10 +328,42 @@ void *net_req_user(const net_req_t *req)
     return req->user;
 }
 
+/* A field name or value that could end the field early: never written. */
+static bool field_text_ok(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '\r' || *s == '\n') return false;
+    return true;
+}
+
 void net_req_add_header(net_req_t *req, const char *name, const char *value)
 {
     if (req->gone) return;
-    evhttp_add_header(evhttp_request_get_output_headers(req->evreq), name, value);
+    if (!field_text_ok(name) || !field_text_ok(value) || !*name) {
+        CET_ERROR("net: a %s field with a line break dropped (%s)", name, req->path);
+        return;
+    }
+    size_t nl = strlen(name), vl = strlen(value), need = req->ohdr_len + nl + vl + 4;
+    if (need > CET_RESPONSE_HEAD_BYTES_MAX) {
+        CET_ERROR("net: the answer's fields of %s pass %d bytes: %s dropped", req->path,
+                  CET_RESPONSE_HEAD_BYTES_MAX, name);
+        return;
+    }
+    if (need > req->ohdr_cap) {
+        char *h = cet_malloc(CET_RESPONSE_HEAD_BYTES_MAX);
+        memcpy(h, req->ohdr, req->ohdr_len);
+        req->ohdr = h;
+        req->ohdr_cap = CET_RESPONSE_HEAD_BYTES_MAX;
+    }
+    char *p = req->ohdr + req->ohdr_len;
+    memcpy(p, name, nl);
+    p[nl] = ':';
+    p[nl + 1] = ' ';
+    memcpy(p + nl + 2, value, vl);
+    p[nl + 2 + vl] = '\r';
+    p[nl + 3 + vl] = '\n';
+    req->ohdr_len += nl + vl + 4;
+    if (strcasecmp(name, "Cache-Control") == 0) req->has_cache_control = true;
 }
 
 /* "application/json", any case, optionally followed by parameters. */
@@ -488,6 +420,8 @@ static void req_finish(net_req_t *req)
     if (req->query_parsed) evhttp_clear_headers(&req->query);
     cet_free(req->big_body);
     req->big_body = NULL;
+    if (req->ohdr != req->ohdr_inline) cet_free(req->ohdr);
+    req->ohdr = req->ohdr_inline;
     net_core_t *core = req->core;
     net_core_req_release(core, req);
     net_core_req_finished(core);
@@ -502,37 +436,17 @@ static void reply_send(net_req_t *req, int status, const char *content_type, con
     uint64_t ns = cet_mono_ns() - req->start_ns;
     net_metrics_record(net_core_metrics(req->core), req->route, status, ns);
     req_log(req, status, ns);
-    if (req->gone) {
-        if (req->detached) evhttp_request_free(req->evreq);
+    if (req->gone || !req->conn) {
         req_finish(req);
         if (done_cb) done_cb(body, len, done_arg);
         return;
     }
-    struct evhttp_request *evreq = req->evreq;
-    if (req->conn)
-        evhttp_connection_set_closecb(evhttp_request_get_connection(evreq), net_conn_closed_cb,
-                                      req->conn);
-    else
-        evhttp_connection_set_closecb(evhttp_request_get_connection(evreq), NULL, NULL);
-    net_conn_request_done(req->conn);
-    struct evkeyvalq *h = evhttp_request_get_output_headers(evreq);
-    evhttp_add_header(h, "X-Request-Id", req->request_id);
-    evhttp_add_header(h, "Content-Type",
-                      content_type ? content_type : "application/json; charset=utf-8");
+    net_req_add_header(req, "X-Request-Id", req->request_id);
+    net_req_add_header(req, "Content-Type",
+                       content_type ? content_type : "application/json; charset=utf-8");
     /* a handler that set its own (a ticket's "private, no-cache") keeps it: two would add up */
-    if (!evhttp_find_header(h, "Cache-Control")) evhttp_add_header(h, "Cache-Control", "no-store");
-    if (net_core_draining(req->core)) evhttp_add_header(h, "Connection", "close");
-    struct evbuffer *out = evhttp_request_get_output_buffer(evreq);
-    if (done_cb) {
-        /* libevent calls done_cb once the bytes are written, or the connection is freed */
-        if (!len || evbuffer_add_reference(out, body, len, done_cb, done_arg) != 0) {
-            if (len) evbuffer_add(out, body, len);
-            done_cb(body, len, done_arg);
-        }
-    } else if (len) {
-        evbuffer_add(out, body, len);
-    }
-    evhttp_send_reply(evreq, status, NULL, NULL);
+    if (!req->has_cache_control) net_req_add_header(req, "Cache-Control", "no-store");
+    net_http_send(req, status, body, len, done_cb, done_arg);
     req_finish(req);
 }
 
@@ -574,4 +488,9 @@ void net_reply_error(net_req_t *req, cet_err_t e, const char *field)
     if (status == 503) net_req_add_header(req, "Retry-After", "1");
     if (status == 429) net_req_add_header(req, "Retry-After", "60");
     net_reply_json(req, status, json_pack("{s:o}", "error", err));
+}
+
+void net_metrics_early(net_core_t *core, int status)
+{
+    net_metrics_record(net_core_metrics(core), net_metrics_route_index("other"), status, 0);
 }

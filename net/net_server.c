@@ -1,29 +1,18 @@
 /*
- * net_server.c: the cores of cetd, from accept() to the handler.
+ * net_server.c: the cores of cetd, from listen() to the handler.
  *
  * The accept path, as a chain of named handlers:
  *   listen_open        one SO_REUSEPORT socket per core (TCP, after port_lock
  *                      and port_probe: nobody else holds the port), or one
- *                      unix socket shared by dup(); each core has one evhttp
- *                      per listener (net_lsn_t), so each listener has its own
- *                      connection budget
- *   core_bev_cb        evhttp asks for a bufferevent for a new connection:
- *                      count it against its listener, pause that listener at
- *                      its cap, and park the bufferevent (with a reference)
- *                      for core_claim
- *   core_claim         runs right after evhttp built the connection: the
- *                      bufferevent's cbarg is the evhttp_connection; conn_track
- *                      hooks net_conn_closed_cb to count the close and starts
- *                      the read deadline (conn_input_cb, conn_deadline_cb)
- *   core_request_cb    a full request: net_req_new, then /healthz, /metrics
- *                      or the application's handler
+ *                      unix socket shared by dup(); each core has one
+ *                      evconnlistener per listener (net_lsn_t), so each
+ *                      listener has its own connection budget
+ *   lsn_accept_cb      counts the connection against its listener, pauses
+ *                      that listener at its cap, hands the socket to
+ *                      net_conn_open (net_http.c: HTTP/1.1 from here)
+ *   net_core_dispatch  a whole request: net_req_prepare, then /healthz,
+ *                      /metrics or the application's handler
  *   net_reply_*        (net_req.c) sends and recycles the request
- *
- * libevent 2.1 has no connection cap and no "connection created" hook; the
- * claim step is how we get one. It is safe even when evhttp frees the
- * connection before the claim runs, because core_bev_cb holds a reference
- * on the bufferevent: bufferevent_free() clears its callbacks (cbarg NULL)
- * but the memory stays until our bufferevent_decref().
  *
  * Threads: net_server_start and net_server_drain/free run on the main thread;
  * everything else here runs on a core's own thread, except net_core_work_done
@@ -33,9 +22,8 @@
 #include <stddef.h>
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
+#include <event2/http.h> /* evhttp_clear_headers: a request's parsed query */
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <fcntl.h>
@@ -56,62 +44,6 @@
 #include "net/net_internal.h"
 
 
-/* One listener on one core: its own evhttp, so that a connection is counted
- * against the budget of the listener that accepted it (a flood on the TCP
- * port cannot take the slots of h2o's unix socket). */
-typedef struct net_lsn {
-    net_core_t *core;
-    unsigned index; /* in --listen order */
-    bool is_unix;
-    struct evhttp *http;
-    struct evhttp_bound_socket *bound; /* NULL once drain closed it */
-    bool paused;                       /* disabled at the cap */
-    unsigned conns_max;
-    _Atomic uint64_t conns;         /* written by the core only */
-    _Atomic uint64_t accepted;      /* ever, written by the core only */
-    struct bufferevent **pending;   /* [conns_max]: waiting for core_claim */
-    unsigned n_pending;
-} net_lsn_t;
-
-/* One accepted connection, from the claim to its close callback. */
-struct net_conn {
-    net_lsn_t *lsn;
-    struct bufferevent *bev; /* we hold a reference: see conn_deadline_cb */
-    struct evhttp_connection *evcon;
-    struct event *deadline;  /* CET_REQUEST_READ_MS from a request's first byte */
-    int fd;
-    bool reading;            /* bytes of a request arrived, no callback yet */
-    bool busy;               /* a request taken and not yet answered */
-    net_conn_t *next_free;
-};
-
-struct net_core {
-    net_server_t *srv;
-    unsigned index;
-    pthread_t thread;
-    bool thread_started;
-    struct event_base *base;
-    net_lsn_t lsn[CET_LISTENERS_MAX];
-    unsigned n_lsn;
-    bool listeners_closed;   /* drain deleted them */
-    _Atomic bool drain_seen; /* the core ran its drain step */
-    _Atomic uint64_t inflight; /* written by the core only */
-    struct event *claim_ev;
-    struct event *ctl_ev;  /* drain step */
-    struct event *done_ev; /* pool completions */
-    struct event *tick_ev; /* the watchdog tick (core 0 only) */
-    _Atomic(net_work_t *) done_stack;
-    store_mailbox_t *mailbox; /* writer completions; the writer wakes us on store_ev */
-    struct event *store_ev;
-    store_read_txn_t *rtxn;
-    net_req_t *free_reqs;
-    unsigned n_free;
-    net_req_t *live; /* taken, not yet answered */
-    net_conn_t *free_conns;
-    unsigned n_free_conns;
-    net_core_metrics_t metrics;
-};
-
 struct net_server {
     net_options_t opt;
     unsigned ncores;
@@ -122,8 +54,6 @@ struct net_server {
     char addrs[CET_LISTENERS_MAX][128];
     char unix_paths[CET_LISTENERS_MAX][108];
     int port_locks[CET_LISTENERS_MAX]; /* abstract unix sockets held for a TCP port; -1 none */
-    net_conn_t **conn_by_fd;           /* [n_fds]: each entry written by the fd's core only */
-    unsigned n_fds;
     _Atomic uint64_t deadline_closes;  /* connections cut by CET_REQUEST_READ_MS */
 };
 
@@ -137,10 +67,9 @@ static void net_init_once(void)
 }
 
 /* ---- small accessors for the other files ---- */
-size_t net_core_body_max(const net_core_t *core, struct evhttp_request *evreq)
+size_t net_core_body_max(const net_core_t *core, net_method_t method, const char *uri)
 {
     const net_options_t *o = &core->srv->opt;
-    const char *uri = evhttp_request_get_uri(evreq);
     if (o->body_max && uri) {
         char path[CET_PATH_BYTES_MAX];
         size_t n = strcspn(uri, "?");
@@ -148,14 +77,13 @@ size_t net_core_body_max(const net_core_t *core, struct evhttp_request *evreq)
         if (n < sizeof path) {
             memcpy(path, uri, n);
             path[n] = 0;
-            m = o->body_max(net_method_of(evreq), path);
+            m = o->body_max(method, path);
         }
         if (m) return m < CET_BODY_HARD_BYTES_MAX ? m : CET_BODY_HARD_BYTES_MAX;
     }
-    if (!o->upload_path || evhttp_request_get_command(evreq) != EVHTTP_REQ_POST)
-        return CET_BODY_BYTES_MAX;
+    if (!o->upload_path || method != NET_POST || !uri) return CET_BODY_BYTES_MAX;
     size_t n = strlen(o->upload_path);
-    if (!uri || strncmp(uri, o->upload_path, n) != 0 || (uri[n] && uri[n] != '?'))
+    if (strncmp(uri, o->upload_path, n) != 0 || (uri[n] && uri[n] != '?'))
         return CET_BODY_BYTES_MAX;
     return o->upload_bytes_max;
 }
@@ -294,16 +222,15 @@ void net_core_req_finished(net_core_t *core)
 /* ---- connection counting, per listener ---- */
 static void lsn_enable(net_lsn_t *l, bool on)
 {
-    if (!l->bound) return;
-    struct evconnlistener *el = evhttp_bound_socket_get_listener(l->bound);
+    if (!l->el) return;
     if (on)
-        evconnlistener_enable(el);
+        evconnlistener_enable(l->el);
     else
-        evconnlistener_disable(el);
+        evconnlistener_disable(l->el);
     l->paused = !on;
 }
 
-static void lsn_conn_closed(net_lsn_t *l)
+void net_lsn_conn_closed(net_lsn_t *l)
 {
     CET_ASSERT(atomic_load_explicit(&l->conns, memory_order_relaxed) > 0);
     counter_add(&l->conns, -1);
@@ -312,162 +239,21 @@ static void lsn_conn_closed(net_lsn_t *l)
         lsn_enable(l, true);
 }
 
-static void conn_release(net_conn_t *conn)
+void net_server_deadline_close(net_core_t *core)
 {
-    net_core_t *core = conn->lsn->core;
-    net_server_t *srv = core->srv;
-    event_del(conn->deadline);
-    if (conn->fd >= 0 && (unsigned)conn->fd < srv->n_fds && srv->conn_by_fd[conn->fd] == conn)
-        srv->conn_by_fd[conn->fd] = NULL;
-    bufferevent_decref(conn->bev);
-    lsn_conn_closed(conn->lsn);
-    if (core->n_free_conns >= CET_CONN_CACHE_MAX) {
-        event_free(conn->deadline);
-        cet_free(conn);
-        return;
-    }
-    conn->next_free = core->free_conns;
-    core->free_conns = conn;
-    core->n_free_conns++;
+    atomic_fetch_add_explicit(&core->srv->deadline_closes, 1, memory_order_relaxed);
 }
 
-void net_conn_closed(net_conn_t *conn)
-{
-    if (conn) conn_release(conn);
-}
-
-void net_conn_closed_cb(struct evhttp_connection *evcon, void *arg)
-{
-    conn_release(arg);
-}
-
-/* The read deadline: a request that has not fully arrived CET_REQUEST_READ_MS
- * after its first byte (or after the accept) closes its connection. libevent
- * 2.1's own timeout restarts on every byte, so a client sending one byte every
- * few seconds would otherwise hold its slot for ever. */
-static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
-{
-    net_conn_t *conn = arg;
-    void *cbarg = NULL;
-    bufferevent_getcb(conn->bev, NULL, NULL, NULL, &cbarg);
-    if (!cbarg) { /* evhttp freed it without telling us: only our reference is left */
-        conn_release(conn);
-        return;
-    }
-    if (conn->busy || !conn->reading) return;
-    atomic_fetch_add_explicit(&conn->lsn->core->srv->deadline_closes, 1, memory_order_relaxed);
-    evhttp_connection_free(conn->evcon); /* its close callback releases conn */
-}
-
-static void conn_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
-{
-    net_conn_t *conn = arg;
-    if (info->n_added == 0 || conn->busy || conn->reading) return;
-    conn->reading = true;
-    struct timeval tv = {CET_REQUEST_READ_MS / 1000, (CET_REQUEST_READ_MS % 1000) * 1000};
-    event_add(conn->deadline, &tv);
-}
-
-static net_conn_t *conn_alloc(net_core_t *core)
-{
-    net_conn_t *conn = core->free_conns;
-    if (conn) {
-        core->free_conns = conn->next_free;
-        core->n_free_conns--;
-        return conn;
-    }
-    conn = cet_calloc(1, sizeof *conn);
-    conn->deadline = evtimer_new(core->base, conn_deadline_cb, conn);
-    CET_ASSERT(conn->deadline);
-    return conn;
-}
-
-/* Tracks a connection evhttp has just built: close callback, read deadline. */
-static void conn_track(net_lsn_t *l, struct bufferevent *bev, struct evhttp_connection *evcon)
-{
-    net_core_t *core = l->core;
-    net_server_t *srv = core->srv;
-    net_conn_t *conn = conn_alloc(core);
-    conn->lsn = l;
-    conn->bev = bev; /* the reference core_bev_cb took passes to conn */
-    conn->evcon = evcon;
-    conn->fd = (int)bufferevent_getfd(bev);
-    conn->busy = false;
-    conn->reading = true; /* from the accept: a client that says nothing is cut too */
-    if (conn->fd >= 0 && (unsigned)conn->fd < srv->n_fds) srv->conn_by_fd[conn->fd] = conn;
-    evhttp_connection_set_closecb(evcon, net_conn_closed_cb, conn);
-    evbuffer_add_cb(bufferevent_get_input(bev), conn_input_cb, conn);
-    struct timeval tv = {CET_REQUEST_READ_MS / 1000, (CET_REQUEST_READ_MS % 1000) * 1000};
-    event_add(conn->deadline, &tv);
-}
-
-net_conn_t *net_conn_of(net_core_t *core, struct evhttp_request *evreq)
-{
-    struct evhttp_connection *evcon = evhttp_request_get_connection(evreq);
-    if (!evcon) return NULL;
-    evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
-    net_server_t *srv = core->srv;
-    if (fd < 0 || (unsigned)fd >= srv->n_fds) return NULL;
-    net_conn_t *conn = srv->conn_by_fd[fd];
-    return conn && conn->evcon == evcon ? conn : NULL;
-}
-
-void net_conn_request_taken(net_conn_t *conn)
-{
-    if (!conn) return;
-    conn->busy = true;
-    conn->reading = false;
-    event_del(conn->deadline);
-}
-
-void net_conn_request_done(net_conn_t *conn)
-{
-    if (conn) conn->busy = false;
-}
-
-bool net_conn_is_unix(const net_conn_t *conn)
-{
-    return conn && conn->lsn->is_unix;
-}
-
-static struct bufferevent *core_bev_cb(struct event_base *base, void *arg)
+static void lsn_accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa,
+                          int salen, void *arg)
 {
     net_lsn_t *l = arg;
-    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (!bev || l->n_pending >= l->conns_max) return bev; /* uncounted: cannot claim */
-    bufferevent_incref(bev);
-    l->pending[l->n_pending++] = bev;
+    (void)el;
     counter_add(&l->conns, 1);
     counter_add(&l->accepted, 1);
     if (atomic_load_explicit(&l->conns, memory_order_relaxed) >= l->conns_max && !l->paused)
         lsn_enable(l, false);
-    event_active(l->core->claim_ev, EV_READ, 0);
-    return bev;
-}
-
-/* Hooks every connection built since the last claim. */
-static void core_claim(net_core_t *core)
-{
-    for (unsigned li = 0; li < core->n_lsn; li++) {
-        net_lsn_t *l = &core->lsn[li];
-        for (unsigned i = 0; i < l->n_pending; i++) {
-            struct bufferevent *bev = l->pending[i];
-            void *cbarg = NULL;
-            bufferevent_getcb(bev, NULL, NULL, NULL, &cbarg);
-            if (cbarg) {
-                conn_track(l, bev, cbarg);
-            } else { /* evhttp gave up on it already (bufferevent_free cleared cbarg) */
-                lsn_conn_closed(l);
-                bufferevent_decref(bev);
-            }
-        }
-        l->n_pending = 0;
-    }
-}
-
-static void core_claim_cb(evutil_socket_t fd, short what, void *arg)
-{
-    core_claim(arg);
+    net_conn_open(l, (int)fd, sa, salen);
 }
 
 uint64_t net_core_conns(const net_core_t *core)
@@ -522,22 +308,19 @@ static void reply_ready(net_req_t *req, bool draining)
     reply_status(req, ok ? 200 : 503, text);
 }
 
-static void core_request_cb(struct evhttp_request *evreq, void *arg)
+void net_core_dispatch(net_core_t *core, net_req_t *req)
 {
-    net_core_t *core = arg;
     net_server_t *srv = core->srv;
-    core_claim(core); /* a request never outruns its connection's claim */
-    net_req_t *req = net_req_new(core, evreq);
-    if (!req) return;
+    cet_err_t bad = net_req_prepare(req);
     counter_add(&core->inflight, 1);
     cet_log_set_request_id(req->request_id);
     const char *path = net_req_path(req);
     bool draining = atomic_load_explicit(&srv->draining, memory_order_relaxed);
-    const int known = EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-                      EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-                      EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH;
-    if (!((int)evhttp_request_get_command(evreq) & known)) {
-        /* a method libevent does not know ("FOO"): no route can take it */
+    if (bad) { /* a path that does not decode, an unusable X-Forwarded-For */
+        net_req_set_route(req, "other");
+        net_reply_error(req, bad, NULL);
+    } else if (!req->method_known) {
+        /* a method no RFC defines ("BREW"): no route can take it */
         net_req_set_route(req, "other");
         net_req_add_header(req, "Allow", "GET, POST, PUT, DELETE, HEAD, OPTIONS");
         net_reply_error(req, CET_E_METHOD_NOT_ALLOWED, NULL);
@@ -644,8 +427,8 @@ static void core_ctl_cb(evutil_socket_t fd, short what, void *arg)
     net_core_t *core = arg;
     for (unsigned li = 0; li < core->n_lsn; li++) {
         net_lsn_t *l = &core->lsn[li];
-        if (l->bound) evhttp_del_accept_socket(l->http, l->bound);
-        l->bound = NULL;
+        if (l->el) evconnlistener_free(l->el);
+        l->el = NULL;
     }
     core->listeners_closed = true;
     atomic_store(&core->drain_seen, true);
@@ -890,14 +673,14 @@ static int listen_open(net_server_t *srv, unsigned li)
             return rc;
         }
         net_lsn_t *l = &core->lsn[li];
-        struct evhttp_bound_socket *b = evhttp_accept_socket_with_handle(l->http, fd);
-        if (!b) {
+        /* backlog -1: the socket listens already; accepted sockets come non-blocking */
+        l->el = evconnlistener_new(core->base, lsn_accept_cb, l, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+        if (!l->el) {
             close(fd);
             if (a.is_unix && c + 1 < srv->ncores) close(shared);
-            CET_ERROR("net: evhttp refused the socket of %s", spec);
+            CET_ERROR("net: libevent refused the socket of %s", spec);
             return EIO;
         }
-        l->bound = b;
         l->is_unix = a.is_unix;
     }
     if (!a.is_unix) addr_text(&a, srv->addrs[li], sizeof srv->addrs[li]);
@@ -914,24 +697,6 @@ static int lsn_new(net_core_t *core, unsigned li)
     l->is_unix = strncmp(srv->opt.listen[li], "unix:", 5) == 0;
     unsigned max = l->is_unix ? srv->opt.unix_conns_per_core_max : srv->opt.conns_per_core_max;
     l->conns_max = max ? max : (l->is_unix ? CET_UNIX_CONNS_PER_CORE_MAX : CET_CONNS_PER_CORE_MAX);
-    l->pending = cet_calloc(l->conns_max, sizeof *l->pending);
-    l->http = evhttp_new(core->base);
-    if (!l->http) return ENOMEM;
-    /* the roster upload's route may carry more; every other route is cut at
-     * CET_BODY_BYTES_MAX by net_req_new (net_core_body_max) */
-    size_t hard = CET_BODY_HARD_BYTES_MAX;
-    const net_options_t *o = &core->srv->opt;
-    if (o->upload_path && o->upload_bytes_max > hard) hard = o->upload_bytes_max;
-    evhttp_set_max_body_size(l->http, (ev_ssize_t)hard);
-    evhttp_set_max_headers_size(l->http, CET_HEADERS_BYTES_MAX);
-    evhttp_set_timeout(l->http, CET_HTTP_TIMEOUT_S);
-    /* Every method, known or not (libevent 2.1 marks an unknown one with bit
-     * 15), reaches core_request_cb, which answers the ones no route takes with
-     * a JSON 405: libevent itself would send an HTML 501. */
-    evhttp_set_allowed_methods(l->http, 0xffff);
-    evhttp_set_default_content_type(l->http, "application/json; charset=utf-8");
-    evhttp_set_bevcb(l->http, core_bev_cb, l);
-    evhttp_set_gencb(l->http, core_request_cb, core);
     return 0;
 }
 
@@ -943,10 +708,17 @@ static int core_new(net_server_t *srv, unsigned index, net_core_t **out)
     core->index = index;
     core->base = event_base_new();
     if (!core->base) return ENOMEM;
-    core->claim_ev = event_new(core->base, -1, 0, core_claim_cb, core);
     core->ctl_ev = event_new(core->base, -1, 0, core_ctl_cb, core);
     core->done_ev = event_new(core->base, -1, 0, core_done_cb, core);
-    if (!core->claim_ev || !core->ctl_ev || !core->done_ev) return ENOMEM;
+    if (!core->ctl_ev || !core->done_ev) return ENOMEM;
+    static const struct timeval read_tv = {CET_REQUEST_READ_MS / 1000,
+                                           (CET_REQUEST_READ_MS % 1000) * 1000};
+    static const struct timeval idle_tv = {CET_HTTP_TIMEOUT_S, 0};
+    static const struct timeval linger_tv = {CET_LINGER_MS / 1000, (CET_LINGER_MS % 1000) * 1000};
+    core->tv_read = event_base_init_common_timeout(core->base, &read_tv);
+    core->tv_idle = event_base_init_common_timeout(core->base, &idle_tv);
+    core->tv_linger = event_base_init_common_timeout(core->base, &linger_tv);
+    if (!core->tv_read || !core->tv_idle || !core->tv_linger) return ENOMEM;
     core->n_lsn = srv->opt.n_listen;
     for (unsigned li = 0; li < core->n_lsn; li++) {
         int rc = lsn_new(core, li);
@@ -979,35 +751,29 @@ static int core_new(net_server_t *srv, unsigned index, net_core_t **out)
 static void core_free(net_core_t *core)
 {
     if (!core) return;
-    /* evhttp_free frees the listeners before the connections: the close
-     * callbacks that follow must not re-enable a freed listener */
+    /* the listeners go first: closing connections must not re-enable one */
     core->listeners_closed = true;
-    for (unsigned li = 0; li < core->n_lsn; li++)
-        core->lsn[li].bound = NULL;
-    for (unsigned li = 0; li < core->n_lsn; li++) /* close callbacks still see core */
-        if (core->lsn[li].http) evhttp_free(core->lsn[li].http);
-    /* Requests never answered (drain timed out): evhttp_free marked them gone;
-     * no loop will ever run their completions, so they end here. */
+    for (unsigned li = 0; li < core->n_lsn; li++) {
+        if (core->lsn[li].el) evconnlistener_free(core->lsn[li].el);
+        core->lsn[li].el = NULL;
+    }
+    /* requests still being handled are marked gone by their connection's close */
+    net_conn_close_all(core);
+    /* Requests never answered (drain timed out): no loop will ever run their
+     * completions, so they end here. */
     unsigned unanswered = 0;
     while (core->live) {
         net_req_t *r = core->live;
-        CET_ASSERT(r->gone || !r->evreq);
+        CET_ASSERT(r->gone);
         core->live = r->live_next;
         if (r->query_parsed) evhttp_clear_headers(&r->query);
-        if (r->detached) evhttp_request_free(r->evreq);
+        if (r->ohdr != r->ohdr_inline) cet_free(r->ohdr);
+        cet_free(r->big_body);
         cet_free(r);
         unanswered++;
     }
     if (unanswered)
         CET_WARN("net: core %u: %u requests unanswered at shutdown", core->index, unanswered);
-    for (unsigned li = 0; li < core->n_lsn; li++) {
-        net_lsn_t *l = &core->lsn[li];
-        for (unsigned i = 0; i < l->n_pending; i++)
-            bufferevent_decref(l->pending[i]);
-        l->n_pending = 0;
-        cet_free(l->pending);
-    }
-    if (core->claim_ev) event_free(core->claim_ev);
     if (core->ctl_ev) event_free(core->ctl_ev);
     if (core->done_ev) event_free(core->done_ev);
     if (core->store_ev) event_free(core->store_ev);
@@ -1019,12 +785,7 @@ static void core_free(net_core_t *core)
         core->free_reqs = r->next_free;
         cet_free(r);
     }
-    while (core->free_conns) {
-        net_conn_t *c = core->free_conns;
-        core->free_conns = c->next_free;
-        event_free(c->deadline);
-        cet_free(c);
-    }
+    net_conn_cache_free(core);
     if (core->base) event_base_free(core->base);
     cet_free(core);
 }
@@ -1062,14 +823,6 @@ int net_server_start(const net_options_t *opt, net_server_t **out)
     srv->opt = *opt;
     for (unsigned li = 0; li < CET_LISTENERS_MAX; li++)
         srv->port_locks[li] = -1;
-    struct rlimit nofile;
-    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0)
-        srv->n_fds = nofile.rlim_cur == RLIM_INFINITY || nofile.rlim_cur > CET_FDS_MAX
-                         ? CET_FDS_MAX
-                         : (unsigned)nofile.rlim_cur;
-    else
-        srv->n_fds = 1024;
-    srv->conn_by_fd = cet_calloc(srv->n_fds, sizeof *srv->conn_by_fd);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     srv->ncores = opt->threads ? opt->threads : (ncpu > 0 ? (unsigned)ncpu : 1);
     if (srv->ncores > CET_THREADS_MAX) srv->ncores = CET_THREADS_MAX;
@@ -1151,7 +904,6 @@ void net_server_free(net_server_t *srv)
         if (srv->unix_paths[li][0]) unlink(srv->unix_paths[li]);
         if (srv->port_locks[li] >= 0) close(srv->port_locks[li]);
     }
-    cet_free(srv->conn_by_fd);
     cet_free(srv);
 }
 
