@@ -3,7 +3,8 @@
  * routing, and the slow-work pool.
  *
  * Threads. net_server_start() runs one core thread per --threads, each with
- * its own event_base and evhttp; TCP listeners are opened once per core with
+ * its own event_base serving HTTP/1.1 (net_http.c); TCP listeners are opened
+ * once per core with
  * SO_REUSEPORT, a unix listener is shared. Everything a handler touches runs
  * on its core's thread; other threads reach a core only through its mailbox
  * (store_mailbox_t) or net_pool completions, both delivered by event_active.
@@ -215,10 +216,10 @@ typedef struct net_options {
      * upload): a POST to exactly this path, up to upload_bytes_max. NULL: none. */
     const char *upload_path;
     size_t upload_bytes_max;
-    /* Other routes with a larger body, at most CET_BODY_HARD_BYTES_MAX (libevent's
-     * cut): the limit of a request by its method and path (the URI before any '?',
-     * undecoded), or 0 for the default CET_BODY_BYTES_MAX. Core thread; must not
-     * block. NULL: none. */
+    /* Other routes with a larger body, at most CET_BODY_HARD_BYTES_MAX: the limit
+     * of a request by its method and path (the URI before any '?', undecoded), or
+     * 0 for the default CET_BODY_BYTES_MAX. Asked when the head arrives, before
+     * the body is read. Core thread; must not block. NULL: none. */
     size_t (*body_max)(net_method_t method, const char *path);
 } net_options_t;
 
