@@ -27,10 +27,16 @@
  * Answers that end a connection (a bad request, 413) are followed by a short
  * lingering close, so the client reads the answer instead of a reset.
  *
- * Deadlines (one timer): CET_REQUEST_READ_MS from a request's first byte (or
- * from the accept) to the whole request, however steadily a slow client
- * trickles bytes; CET_HTTP_TIMEOUT_S of keep-alive idleness, and for a reply
- * the socket will not take.
+ * Two timers. The read deadline: CET_REQUEST_READ_MS from a request's first
+ * byte (or from the accept) to the whole request, however steadily a slow
+ * client trickles bytes; nothing else moves it. The other: CET_HTTP_TIMEOUT_S
+ * of keep-alive idleness, or without progress writing an answer, and
+ * CET_LINGER_MS of lingering.
+ *
+ * The read event is on exactly when reading can make progress (rev_update):
+ * not after the client's EOF, not while the last answer is written, and not
+ * while the input buffer is full (a pipelining client that does not read its
+ * answers stops being read, instead of waking the loop for ever).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -61,12 +67,13 @@ struct net_conn {
     net_core_t *core;
     int fd;
     conn_state_t state;
-    struct event *rev, *wev, *timer;
-    bool reading;    /* a request's first byte arrived (or the accept): the read deadline runs */
-    bool rev_off;    /* the read event is deleted (input buffer full, or EOF) */
+    struct event *rev, *wev;
+    struct event *rtimer; /* the read deadline */
+    struct event *timer;  /* idleness, a stalled write, lingering */
+    bool reading;    /* the read deadline runs (a request's first byte, or the accept) */
+    bool rev_on;     /* the read event is added */
     bool eof;        /* the client closed its side */
     bool in_process; /* conn_process is on the stack: closing waits for it */
-    bool continue_sent;
     bool dead;       /* closed while conn_process was on the stack: freed on its way out */
     char *in;        /* [CET_CONN_INPUT_BYTES] */
     size_t in_off, in_len; /* unparsed bytes are in[in_off, in_len) */
@@ -144,11 +151,39 @@ static void timer_set(net_conn_t *conn, const struct timeval *tv)
     event_add(conn->timer, tv);
 }
 
+static void deadline_start(net_conn_t *conn)
+{
+    if (conn->reading) return;
+    conn->reading = true;
+    event_add(conn->rtimer, conn->core->tv_read);
+}
+
+static void deadline_stop(net_conn_t *conn)
+{
+    if (!conn->reading) return;
+    conn->reading = false;
+    event_del(conn->rtimer);
+}
+
+/* The read event on when reading can make progress, off otherwise. */
+static void rev_update(net_conn_t *conn)
+{
+    bool on = !conn->eof && conn->state != ST_CLOSING &&
+              (conn->state == ST_LINGER || conn->in_len < CET_CONN_INPUT_BYTES);
+    if (on == conn->rev_on) return;
+    if (on)
+        event_add(conn->rev, NULL);
+    else
+        event_del(conn->rev);
+    conn->rev_on = on;
+}
+
 /* ---- opening and closing ---- */
 
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_write_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_process(net_conn_t *conn);
 
 /* Frees a request that was being read and never reached a handler. */
@@ -177,6 +212,8 @@ static void conn_free(net_conn_t *conn)
     event_del(conn->rev);
     event_del(conn->wev);
     event_del(conn->timer);
+    event_del(conn->rtimer);
+    conn->rev_on = conn->reading = false;
     evbuffer_drain(conn->out, evbuffer_get_length(conn->out)); /* runs reference cleanups */
     close(conn->fd);
     conn->fd = -1;
@@ -190,6 +227,7 @@ static void conn_free(net_conn_t *conn)
         event_free(conn->rev);
         event_free(conn->wev);
         event_free(conn->timer);
+        event_free(conn->rtimer);
         evbuffer_free(conn->out);
         cet_free(conn->in);
         cet_free(conn);
@@ -224,7 +262,8 @@ net_conn_t *net_conn_open(net_lsn_t *lsn, int fd, const struct sockaddr *sa, int
         conn->rev = event_new(core->base, -1, 0, conn_read_cb, conn);
         conn->wev = event_new(core->base, -1, 0, conn_write_cb, conn);
         conn->timer = evtimer_new(core->base, conn_timer_cb, conn);
-        CET_ASSERT(conn->in && conn->out && conn->rev && conn->wev && conn->timer);
+        conn->rtimer = evtimer_new(core->base, conn_deadline_cb, conn);
+        CET_ASSERT(conn->in && conn->out && conn->rev && conn->wev && conn->timer && conn->rtimer);
     }
     event_assign(conn->rev, core->base, fd, EV_READ | EV_PERSIST, conn_read_cb, conn);
     event_assign(conn->wev, core->base, fd, EV_WRITE, conn_write_cb, conn);
@@ -232,8 +271,8 @@ net_conn_t *net_conn_open(net_lsn_t *lsn, int fd, const struct sockaddr *sa, int
     conn->core = core;
     conn->fd = fd;
     conn->state = ST_HEAD;
-    conn->reading = true; /* from the accept: a client that says nothing is cut too */
-    conn->rev_off = conn->eof = conn->in_process = conn->continue_sent = conn->dead = false;
+    conn->reading = conn->rev_on = false;
+    conn->eof = conn->in_process = conn->dead = false;
     conn->in_off = conn->in_len = conn->scan = 0;
     conn->req = NULL;
     conn->need = 0;
@@ -249,8 +288,8 @@ net_conn_t *net_conn_open(net_lsn_t *lsn, int fd, const struct sockaddr *sa, int
     conn->next = core->conns;
     if (core->conns) core->conns->prev = conn;
     core->conns = conn;
-    event_add(conn->rev, NULL);
-    timer_set(conn, core->tv_read);
+    rev_update(conn);
+    deadline_start(conn); /* from the accept: a client that says nothing is cut too */
     return conn;
 }
 
@@ -295,15 +334,13 @@ static bool out_flush(net_conn_t *conn)
 static void linger_start(net_conn_t *conn)
 {
     conn->state = ST_LINGER;
+    deadline_stop(conn);
     shutdown(conn->fd, SHUT_WR);
     if (conn->eof) {
         conn_close(conn);
         return;
     }
-    if (conn->rev_off) {
-        event_add(conn->rev, NULL);
-        conn->rev_off = false;
-    }
+    rev_update(conn);
     timer_set(conn, conn->core->tv_linger);
 }
 
@@ -312,22 +349,15 @@ static void after_answer(net_conn_t *conn, bool close_after)
 {
     if (close_after) {
         conn->state = ST_CLOSING;
+        deadline_stop(conn);
+        rev_update(conn);
         if (evbuffer_get_length(conn->out) == 0) linger_start(conn);
         return; /* conn_write_cb lingers once out is empty */
     }
     conn->state = ST_HEAD;
-    conn->reading = false;
-    conn->continue_sent = false;
-    if (evbuffer_get_length(conn->out) == 0) timer_set(conn, conn->core->tv_idle);
-    if (conn->eof && conn->in_len == conn->in_off) {
-        conn_close(conn);
-        return;
-    }
-    if (conn->in_process) return; /* its loop parses what is buffered */
-    if (conn->rev_off && !conn->eof) {
-        event_add(conn->rev, NULL);
-        conn->rev_off = false;
-    }
+    timer_set(conn, conn->core->tv_idle); /* idle, or a stalled write of what is queued */
+    if (conn->in_process) return;         /* its loop parses what is buffered */
+    rev_update(conn);
     /* pipelined bytes already read: parse them on the next loop turn */
     if (conn->in_len > conn->in_off) event_active(conn->rev, EV_READ, 1);
 }
@@ -341,16 +371,22 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
     if (conn->state == ST_CLOSING) {
         linger_start(conn);
     } else if (conn->state == ST_HEAD) {
-        timer_set(conn, conn->reading ? conn->core->tv_read : conn->core->tv_idle);
-        if (conn->in_len > conn->in_off) conn_process(conn); /* requests held back by the pause */
+        timer_set(conn, conn->core->tv_idle);
+        conn_process(conn); /* requests held back by the pause, or the EOF's last word */
     }
 }
 
-/* Appends "Name: value\r\n" to the response head being built in h. */
+/* Appends "Name: value\r\n" to the response head being built in h[cap]; a
+ * field that does not fit is left out (h stays a whole head). */
 static size_t head_add(char *h, size_t n, size_t cap, const char *name, const char *value)
 {
-    int k = snprintf(h + n, n < cap ? cap - n : 0, "%s: %s\r\n", name, value);
-    return k < 0 ? n : n + (size_t)k;
+    if (n >= cap) return n;
+    int k = snprintf(h + n, cap - n, "%s: %s\r\n", name, value);
+    if (k < 0 || (size_t)k >= cap - n) {
+        h[n] = 0;
+        return n;
+    }
+    return n + (size_t)k;
 }
 
 /*
@@ -474,6 +510,7 @@ static void early_error(net_conn_t *conn, cet_err_t e, int minor)
                         "Cache-Control: no-store\r\n\r\n",
                         minor, status, reason_of(status), date_now(), blen, id);
     req_drop(conn);
+    deadline_stop(conn);
     net_metrics_early(conn->core, status);
     conn->state = ST_BUSY; /* conn_send's after_answer moves it on */
     conn_send(conn, head, (size_t)hlen, body, (size_t)blen, NULL, NULL, true);
@@ -519,9 +556,26 @@ static void dispatch(net_conn_t *conn)
     net_req_t *req = conn->req;
     body_seal(req);
     conn->state = ST_BUSY;
-    conn->reading = false;
-    event_del(conn->timer);
+    deadline_stop(conn);
     net_core_dispatch(conn->core, req);
+}
+
+/* "100 Continue" (RFC 9110 10.1.1), in order behind anything still queued. */
+static void send_continue(net_conn_t *conn)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    size_t len = sizeof cont - 1, off = 0;
+    if (evbuffer_get_length(conn->out) == 0) {
+        ssize_t n = send(conn->fd, cont, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n == (ssize_t)len) return;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            conn_close(conn);
+            return;
+        }
+        off = n > 0 ? (size_t)n : 0;
+    }
+    evbuffer_add(conn->out, cont + off, len - off);
+    event_add(conn->wev, NULL);
 }
 
 /* The head is whole at in[in_off, in_off + len): a request object for it. */
@@ -556,12 +610,8 @@ static void head_take(net_conn_t *conn, size_t len)
     conn->need = cl;
     conn->state = chunked ? ST_CHUNKED : ST_BODY;
     memset(&conn->chunked, 0, sizeof conn->chunked);
-    if (req->expect_continue && req->minor == 1 && conn->in_len == conn->in_off) {
-        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        ssize_t n = send(conn->fd, cont, sizeof cont - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-        (void)n; /* a client that cannot take 25 bytes sends its body anyway after a wait */
-        conn->continue_sent = true;
-    }
+    if (req->expect_continue && req->minor == 1 && conn->in_len == conn->in_off)
+        send_continue(conn);
 }
 
 /* Looks for the end of a head in the buffer; takes it when whole. False:
@@ -676,25 +726,47 @@ static void conn_process(net_conn_t *conn)
         conn->scan -= conn->scan >= conn->in_off ? conn->in_off : conn->scan;
         conn->in_off = 0;
     }
-    if (conn->state == ST_CLOSING && conn->eof && evbuffer_get_length(conn->out) == 0) {
-        conn_free(conn);
-        return;
+    if (conn->eof && conn->state == ST_HEAD) {
+        /* nothing more will come: answered requests' bytes go out, then the end */
+        bool held = evbuffer_get_length(conn->out) > CET_CONN_OUTPUT_PAUSE_BYTES &&
+                    conn->in_len > conn->in_off; /* whole requests may wait behind the pause */
+        if (!held) {
+            if (evbuffer_get_length(conn->out) == 0) {
+                conn_free(conn);
+                return;
+            }
+            conn->state = ST_CLOSING; /* conn_write_cb closes once it is written */
+            deadline_stop(conn);
+        }
     }
-    if (conn->state == ST_HEAD && conn->eof) {
-        conn_free(conn); /* the client left between requests (or mid-head) */
-        return;
-    }
-    if (conn->state == ST_HEAD && !conn->reading && conn->in_len > 0) {
-        conn->reading = true; /* bytes of the next request: its deadline starts */
-        timer_set(conn, conn->core->tv_read);
-    }
-    if (conn->state == ST_HEAD && !conn->eof && conn->rev_off) {
-        event_add(conn->rev, NULL);
-        conn->rev_off = false;
-    }
+    if ((conn->state == ST_HEAD && conn->in_len > conn->in_off) || conn->state == ST_BODY ||
+        conn->state == ST_CHUNKED)
+        deadline_start(conn); /* bytes of a request: its deadline runs (if not already) */
+    rev_update(conn);
 }
 
 /* ---- reading ---- */
+
+/* The client closed its side (or the request in progress can never end). */
+static void conn_eof(net_conn_t *conn)
+{
+    conn->eof = true;
+    rev_update(conn);
+    switch (conn->state) {
+    case ST_BUSY: /* answered, then closed: a half-closed client still reads */
+    case ST_CLOSING:
+        return;
+    case ST_BODY:
+    case ST_CHUNKED: /* a request cut short: dropped, what was answered still goes out */
+        req_drop(conn);
+        conn->state = ST_HEAD;
+        conn->in_off = conn->in_len;
+        break;
+    default:
+        break;
+    }
+    conn_process(conn); /* whole requests still buffered are answered; then the end */
+}
 
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -710,25 +782,24 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (conn->state == ST_CLOSING) { /* the last answer waits to be written: nothing more to read */
-        event_del(conn->rev);
-        conn->rev_off = true;
+        rev_update(conn);
         return;
     }
+    if (conn->eof) { /* activated to parse what is buffered: there is nothing to read */
+        if (conn->state == ST_HEAD) conn_process(conn);
+        return;
+    }
+    if (conn->in_len == CET_CONN_INPUT_BYTES && conn->in_off > 0) {
+        memmove(conn->in, conn->in + conn->in_off, conn->in_len - conn->in_off);
+        conn->in_len -= conn->in_off;
+        conn->scan -= conn->scan >= conn->in_off ? conn->in_off : conn->scan;
+        conn->in_off = 0;
+    }
     size_t room = CET_CONN_INPUT_BYTES - conn->in_len;
-    if (room == 0) {
-        if (conn->in_off > 0) { /* parsed bytes at the front: make room */
-            memmove(conn->in, conn->in + conn->in_off, conn->in_len - conn->in_off);
-            conn->in_len -= conn->in_off;
-            conn->scan -= conn->scan >= conn->in_off ? conn->in_off : conn->scan;
-            conn->in_off = 0;
-            room = CET_CONN_INPUT_BYTES - conn->in_len;
-        }
-        if (room == 0) { /* busy with pipelined bytes waiting: read again after the answer */
-            event_del(conn->rev);
-            conn->rev_off = true;
-            if (conn->state != ST_BUSY) conn_process(conn);
-            return;
-        }
+    if (room == 0) { /* full: parsing (after an answer, or the write) makes room */
+        rev_update(conn);
+        if (conn->state != ST_BUSY) conn_process(conn);
+        return;
     }
     ssize_t n = recv(fd, conn->in + conn->in_len, room, 0);
     if (n < 0) {
@@ -740,34 +811,39 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (n == 0) {
-        conn->eof = true;
-        event_del(conn->rev);
-        conn->rev_off = true;
-        if (conn->state == ST_BUSY) return; /* answered, then closed (a half-closed client still reads) */
-        if (conn->state != ST_HEAD || conn->in_len == conn->in_off) {
-            conn_free(conn); /* a request cut short, or nothing pending */
-            return;
-        }
-        conn_process(conn); /* whole requests still buffered are answered */
+        conn_eof(conn);
         return;
     }
     conn->in_len += (size_t)n;
-    if (conn->state == ST_BUSY) return; /* pipelined: parsed after the answer */
+    if (conn->state == ST_BUSY) { /* pipelined: parsed after the answer */
+        rev_update(conn);
+        return;
+    }
     conn_process(conn);
+}
+
+/* The read deadline: a request (or a first one after the accept) not whole in time. */
+static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    net_conn_t *conn = arg;
+    (void)fd, (void)what;
+    conn->reading = false;
+    if (conn->state != ST_HEAD && conn->state != ST_BODY && conn->state != ST_CHUNKED) return;
+    net_server_deadline_close(conn->core);
+    conn_free(conn);
 }
 
 static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     net_conn_t *conn = arg;
     (void)fd, (void)what;
-    if (conn->state == ST_BUSY) return; /* a handler works: no deadline for the client */
     if (conn->state == ST_LINGER || conn->state == ST_CLOSING ||
         evbuffer_get_length(conn->out) > 0) {
-        conn_free(conn); /* lingered long enough, or a client that does not read its answer */
+        conn_free(conn); /* lingered long enough, or a client that does not read its answers */
         return;
     }
-    if (conn->reading || conn->state != ST_HEAD) net_server_deadline_close(conn->core);
-    conn_free(conn);
+    if (conn->state == ST_BUSY || conn->reading) return; /* a handler works, or the deadline runs */
+    conn_free(conn); /* idle keep-alive */
 }
 
 void net_conn_cache_free(net_core_t *core)
@@ -778,6 +854,7 @@ void net_conn_cache_free(net_core_t *core)
         event_free(conn->rev);
         event_free(conn->wev);
         event_free(conn->timer);
+        event_free(conn->rtimer);
         evbuffer_free(conn->out);
         cet_free(conn->in);
         cet_free(conn);

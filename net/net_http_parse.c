@@ -90,14 +90,17 @@ static net_method_t method_parse(const char *m, bool *known)
     return 0;
 }
 
-/* Content-Length: digits only; >= 2^62 is taken as "too large" (413), not malformed. */
+/* Content-Length: digits only. Values from NET_CONTENT_LENGTH_CAP up saturate
+ * there (too large: 413, never wrapped around into a small length). */
 static int content_length_parse(const char *v, uint64_t *out)
 {
     if (!*v) return -1;
     uint64_t n = 0;
     for (const char *p = v; *p; p++) {
         if (*p < '0' || *p > '9') return -1;
-        if (n < (UINT64_C(1) << 62)) n = n * 10 + (uint64_t)(*p - '0');
+        /* below cap / 10 the next digit cannot pass the cap, let alone 2^64 */
+        n = n < NET_CONTENT_LENGTH_CAP / 10 ? n * 10 + (uint64_t)(*p - '0') : NET_CONTENT_LENGTH_CAP;
+        if (n > NET_CONTENT_LENGTH_CAP) n = NET_CONTENT_LENGTH_CAP;
     }
     *out = n;
     return 0;
@@ -138,7 +141,7 @@ net_head_err_t net_http_head_parse(net_req_t *req, size_t len, uint64_t *cl, boo
     req->method = method_parse(m, &req->method_known);
     req->uri = target;
     /* fields */
-    bool have_cl = false, have_te = false, close = false, keep = false;
+    bool have_cl = false, have_te = false, have_host = false, close = false, keep = false;
     for (;;) {
         if (p >= end) return NET_HEAD_BAD;
         if (*p == '\r' && p + 1 < end && p[1] == '\n') break;
@@ -178,6 +181,9 @@ net_head_err_t net_http_head_parse(net_req_t *req, size_t len, uint64_t *cl, boo
             /* only "chunked", once: anything else cannot be framed here */
             if (have_te || strcasecmp(value, "chunked") != 0) return NET_HEAD_BAD;
             have_te = true;
+        } else if (strcasecmp(name, "Host") == 0) {
+            if (have_host) return NET_HEAD_BAD; /* RFC 9112 3.2: exactly one */
+            have_host = true;
         } else if (strcasecmp(name, "Connection") == 0) {
             if (list_has(value, "close")) close = true;
             if (list_has(value, "keep-alive")) keep = true;
@@ -186,6 +192,8 @@ net_head_err_t net_http_head_parse(net_req_t *req, size_t len, uint64_t *cl, boo
         }
     }
     if (have_cl && have_te) return NET_HEAD_BAD; /* RFC 9112 6.1: a request smuggling vector */
+    if (have_te && req->minor == 0) return NET_HEAD_BAD; /* 6.1: chunked on 1.0 is faulty framing */
+    if (!have_host && req->minor == 1) return NET_HEAD_BAD; /* 3.2: HTTP/1.1 requires Host */
     *chunked = have_te;
     req->keep_alive = req->minor == 1 ? !close : keep && !close;
     return NET_HEAD_OK;
@@ -196,17 +204,43 @@ net_head_err_t net_http_head_parse(net_req_t *req, size_t len, uint64_t *cl, boo
 
 enum { CH_SIZE = 0, CH_DATA, CH_DATA_END, CH_TRAILER };
 
-/* A whole line at in[0, len): its length with the LF; 0 not yet whole; -1 too long. */
+/* A whole line at in[0, len), ended by CRLF: its length with the CRLF; 0 not
+ * yet whole; -1 too long, or a line end other than CRLF (a bare LF or CR in
+ * chunked framing is a smuggling vector: another reader may end the line elsewhere). */
 static long line_len(const char *in, size_t len)
 {
-    const char *lf = memchr(in, '\n', len < CET_CHUNK_LINE_BYTES_MAX ? len : CET_CHUNK_LINE_BYTES_MAX);
-    if (!lf) return len >= CET_CHUNK_LINE_BYTES_MAX ? -1 : 0;
-    return (long)(lf - in) + 1;
+    size_t max = len < CET_CHUNK_LINE_BYTES_MAX ? len : CET_CHUNK_LINE_BYTES_MAX;
+    const char *lf = memchr(in, '\n', max);
+    if (!lf) {
+        if (max > 1 && memchr(in, '\r', max - 1)) return -1; /* a CR not before LF */
+        return len >= CET_CHUNK_LINE_BYTES_MAX ? -1 : 0;
+    }
+    size_t n = (size_t)(lf - in) + 1;
+    if (n < 2 || in[n - 2] != '\r') return -1;
+    if (memchr(in, '\r', n - 2)) return -1;
+    return (long)n;
 }
 
-static bool empty_line(const char *in, long n)
+/* A chunk extension (after the size, up to the CRLF): BWS, then nothing or
+ * ';' and text without control bytes. */
+static bool ext_ok(const char *p, const char *end)
 {
-    return n == 1 || (n == 2 && in[0] == '\r');
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p == end) return true;
+    if (*p != ';') return false;
+    for (; p < end; p++) {
+        unsigned char c = (unsigned char)*p;
+        if ((c < ' ' && c != '\t') || c == 0x7f) return false;
+    }
+    return true;
+}
+
+/* Framing bytes (size lines, CRLFs, trailers) a body may carry beside its data. */
+static bool framing_add(net_chunked_t *c, long n)
+{
+    c->framing += (uint64_t)n;
+    return c->framing <= CET_CHUNK_FRAMING_BYTES_MAX;
 }
 
 net_chunk_rc_t net_chunked_step(net_chunked_t *c, const char *in, size_t len, uint64_t room,
@@ -232,9 +266,7 @@ net_chunk_rc_t net_chunked_step(net_chunked_t *c, const char *in, size_t len, ui
                 break;
             size = size * 16 + (uint64_t)v;
         }
-        char after = in[digits]; /* within the line: it ends with LF */
-        if (digits == 0 || digits == 16 ||
-            (after != ';' && after != '\r' && after != '\n' && after != ' ' && after != '\t'))
+        if (digits == 0 || digits == 16 || !ext_ok(in + digits, in + n - 2) || !framing_add(c, n))
             return NET_CHUNK_BAD;
         *used = (size_t)n;
         if (size == 0) {
@@ -257,7 +289,7 @@ net_chunk_rc_t net_chunked_step(net_chunked_t *c, const char *in, size_t len, ui
         long n = line_len(in, len);
         if (n < 0) return NET_CHUNK_BAD;
         if (n == 0) return len >= 2 ? NET_CHUNK_BAD : NET_CHUNK_MORE;
-        if (!empty_line(in, n)) return NET_CHUNK_BAD;
+        if (n != 2 || !framing_add(c, n)) return NET_CHUNK_BAD;
         *used = (size_t)n;
         c->state = CH_SIZE;
         return NET_CHUNK_MORE;
@@ -267,8 +299,8 @@ net_chunk_rc_t net_chunked_step(net_chunked_t *c, const char *in, size_t len, ui
         if (n < 0) return NET_CHUNK_BAD;
         if (n == 0) return NET_CHUNK_MORE;
         *used = (size_t)n;
-        if (empty_line(in, n)) return NET_CHUNK_DONE;
-        if (++c->trailers > CET_HEADERS_COUNT_MAX) return NET_CHUNK_BAD;
+        if (n == 2) return NET_CHUNK_DONE;
+        if (++c->trailers > CET_HEADERS_COUNT_MAX || !framing_add(c, n)) return NET_CHUNK_BAD;
         return NET_CHUNK_MORE; /* a trailer field: ignored */
     }
     default:

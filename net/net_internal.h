@@ -81,6 +81,8 @@ typedef struct net_lsn {
     unsigned conns_max;
     _Atomic uint64_t conns;    /* written by the core only */
     _Atomic uint64_t accepted; /* ever, written by the core only */
+    struct event *retry_ev;    /* re-enables the listener after a failed accept */
+    int64_t error_logged_ms;   /* the last failed accept's warning */
 } net_lsn_t;
 
 struct net_core {
@@ -145,6 +147,8 @@ size_t net_http_head_end(const char *s, size_t len, size_t from);
 bool net_http_head_hopeless(const char *s, size_t len);
 
 typedef enum net_head_err { NET_HEAD_OK = 0, NET_HEAD_BAD } net_head_err_t;
+/* A Content-Length from here up is only "too large" (413); it saturates here. */
+#define NET_CONTENT_LENGTH_CAP (UINT64_C(1) << 62)
 /**
  * Parses a whole request head in req->head[0, len) in place (pure; fuzzed):
  * method, target, version and fields into req; Content-Length into *cl, and
@@ -155,7 +159,8 @@ net_head_err_t net_http_head_parse(net_req_t *req, size_t len, uint64_t *cl, boo
 typedef struct net_chunked {
     int state;
     unsigned trailers;
-    uint64_t need; /* data bytes left in this chunk */
+    uint64_t need;    /* data bytes left in this chunk */
+    uint64_t framing; /* bytes of size lines, CRLFs and trailers so far */
 } net_chunked_t;
 typedef enum net_chunk_rc {
     NET_CHUNK_MORE,      /* go on (with more bytes when *used is 0) */

@@ -244,6 +244,35 @@ void net_server_deadline_close(net_core_t *core)
     atomic_fetch_add_explicit(&core->srv->deadline_closes, 1, memory_order_relaxed);
 }
 
+/* An accept failed for a reason other than a connection gone before it was
+ * taken: out of descriptors (EMFILE, ENFILE) or memory. The listening socket
+ * stays readable, so it is left alone for CET_ACCEPT_RETRY_MS instead of
+ * being retried in a loop; a connection that closes meanwhile re-enables it. */
+static void lsn_error_cb(struct evconnlistener *el, void *arg)
+{
+    net_lsn_t *l = arg;
+    int e = EVUTIL_SOCKET_ERROR();
+    int64_t now = cet_now_ms();
+    if (now - l->error_logged_ms >= 60000) {
+        CET_WARN("net: accepting on %s: %s; the listener pauses %d ms at a time while it lasts",
+                 l->core->srv->addrs[l->index], strerror(e), CET_ACCEPT_RETRY_MS);
+        l->error_logged_ms = now;
+    }
+    (void)el;
+    lsn_enable(l, false);
+    static const struct timeval tv = {CET_ACCEPT_RETRY_MS / 1000, (CET_ACCEPT_RETRY_MS % 1000) * 1000};
+    event_add(l->retry_ev, &tv);
+}
+
+static void lsn_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    net_lsn_t *l = arg;
+    (void)fd, (void)what;
+    if (l->paused && !l->core->listeners_closed &&
+        atomic_load_explicit(&l->conns, memory_order_relaxed) < l->conns_max)
+        lsn_enable(l, true);
+}
+
 static void lsn_accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa,
                           int salen, void *arg)
 {
@@ -675,6 +704,7 @@ static int listen_open(net_server_t *srv, unsigned li)
         net_lsn_t *l = &core->lsn[li];
         /* backlog -1: the socket listens already; accepted sockets come non-blocking */
         l->el = evconnlistener_new(core->base, lsn_accept_cb, l, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+        if (l->el) evconnlistener_set_error_cb(l->el, lsn_error_cb);
         if (!l->el) {
             close(fd);
             if (a.is_unix && c + 1 < srv->ncores) close(shared);
@@ -697,7 +727,8 @@ static int lsn_new(net_core_t *core, unsigned li)
     l->is_unix = strncmp(srv->opt.listen[li], "unix:", 5) == 0;
     unsigned max = l->is_unix ? srv->opt.unix_conns_per_core_max : srv->opt.conns_per_core_max;
     l->conns_max = max ? max : (l->is_unix ? CET_UNIX_CONNS_PER_CORE_MAX : CET_CONNS_PER_CORE_MAX);
-    return 0;
+    l->retry_ev = evtimer_new(core->base, lsn_retry_cb, l);
+    return l->retry_ev ? 0 : ENOMEM;
 }
 
 static int core_new(net_server_t *srv, unsigned index, net_core_t **out)
@@ -774,6 +805,8 @@ static void core_free(net_core_t *core)
     }
     if (unanswered)
         CET_WARN("net: core %u: %u requests unanswered at shutdown", core->index, unanswered);
+    for (unsigned li = 0; li < core->n_lsn; li++)
+        if (core->lsn[li].retry_ev) event_free(core->lsn[li].retry_ev);
     if (core->ctl_ev) event_free(core->ctl_ev);
     if (core->done_ev) event_free(core->done_ev);
     if (core->store_ev) event_free(core->store_ev);

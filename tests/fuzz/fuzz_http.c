@@ -10,7 +10,8 @@
  *   - a head the parser accepts has a method, a target without spaces or
  *     control bytes, HTTP/1.0 or 1.1, and fields whose names are tokens and
  *     whose values hold no CR, LF or NUL (nothing a reply or log could be
- *     split by); a chunked head never also has a Content-Length;
+ *     split by); a chunked head never also has a Content-Length; the length
+ *     is each Content-Length's decimal value, saturated, never wrapped;
  *   - the chunked decoder gives the same body and the same verdict whether the
  *     bytes come at once or one at a time, and never more body than allowed.
  * Built like fuzz_json.c: a libFuzzer target with CET_FUZZ, a corpus replay
@@ -38,6 +39,18 @@ static bool tchars(const char *s)
         if (!ok) return false;
     }
     return true;
+}
+
+/* A Content-Length value as it must be read: the decimal number, or
+ * NET_CONTENT_LENGTH_CAP from there up (never wrapped around). */
+static uint64_t cl_value(const char *v)
+{
+    while (*v == '0' && v[1])
+        v++;
+    size_t n = strlen(v);
+    if (n > 19) return NET_CONTENT_LENGTH_CAP;
+    unsigned long long x = strtoull(v, NULL, 10); /* at most 19 digits: fits 64 bits */
+    return x > NET_CONTENT_LENGTH_CAP ? NET_CONTENT_LENGTH_CAP : (uint64_t)x;
 }
 
 static void check_head(const char *data, size_t size)
@@ -70,7 +83,10 @@ static void check_head(const char *data, size_t size)
         if (!tchars(req.hdrs[i].name)) abort();
         for (const char *p = req.hdrs[i].value; *p; p++)
             if (*p == '\r' || *p == '\n') abort();
-        if (strcasecmp(req.hdrs[i].name, "Content-Length") == 0) have_cl = true;
+        if (strcasecmp(req.hdrs[i].name, "Content-Length") == 0) {
+            have_cl = true;
+            if (cl_value(req.hdrs[i].value) != cl) abort(); /* every one says the same length */
+        }
     }
     if (chunked && have_cl) abort();
     if (!have_cl && cl) abort();

@@ -8,7 +8,9 @@ port each send a request head one byte every 2 s. Checked:
   - every slow connection cetd accepted is closed about CET_REQUEST_READ_MS
     (10 s) after its accept, however steadily it trickles bytes (counted in
     cetd_connections_deadline_closed_total);
-  - once the flood stops, the TCP port serves again.
+  - once the flood stops, the TCP port serves again;
+  - a second request on a kept-alive connection that trickles its body is cut
+    about CET_REQUEST_READ_MS after its first byte too, not at the idle timeout.
 Bounded: 300 sockets, about 20 s, loopback only.
 """
 import os
@@ -56,6 +58,46 @@ class SlowlorisTest(harness.unittest.TestCase):
             assert cls.engine.stop() == 0
         finally:
             cls.data.cleanup()
+
+    def test_keepalive_deadline(self):
+        """A second request on a kept-alive connection gets the same read deadline:
+        head and start of a body in one segment, then a byte every 2 s, is cut about
+        CET_REQUEST_READ_MS after its first byte (not at the 30 s idle timeout)."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(self.sock)
+        s.settimeout(3)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = s.recv(4096)
+        self.assertTrue(first.startswith(b"HTTP/1.1 200 "), first[:40])
+        s.sendall(b"POST /api/v1/agreement HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        t0 = time.monotonic()
+        s.setblocking(False)
+        closed_at = None
+        next_byte = t0 + BYTE_EVERY_S
+        while time.monotonic() - t0 < READ_DEADLINE_S + 6:
+            try:
+                b = s.recv(4096)
+                if b == b"":
+                    closed_at = time.monotonic() - t0
+                    break
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed_at = time.monotonic() - t0
+                break
+            if time.monotonic() >= next_byte:
+                next_byte += BYTE_EVERY_S
+                try:
+                    s.send(b" ")
+                except OSError:
+                    closed_at = time.monotonic() - t0
+                    break
+            time.sleep(0.05)
+        s.close()
+        print(f"keep-alive slow body: closed at {closed_at} s")
+        self.assertIsNotNone(closed_at, "a slow second request was never cut")
+        self.assertGreaterEqual(closed_at, READ_DEADLINE_S - 1.5)
+        self.assertLess(closed_at, READ_DEADLINE_S + 6)
 
     def test_slowloris(self):
         conns = []

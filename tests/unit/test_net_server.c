@@ -380,6 +380,29 @@ static void test_big_and_fields(void)
     for (int i = 0; i < 300 && atomic_load(&big_done) < 2; i++)
         sleep_ms(10);
     CHECK_EQ(atomic_load(&big_done), 2);
+    /* a client that half-closes once its request is out still gets all of the answer */
+    fd = connect_tcp();
+    const char *get_ka = "GET /big HTTP/1.1\r\nHost: t\r\n\r\n";
+    CHECK_EQ(send_all(fd, get_ka, strlen(get_ka)), 0);
+    sleep_ms(100); /* the answer is queued: more than the socket takes */
+    shutdown(fd, SHUT_WR);
+    got = malloc(BIG_BYTES + 4096);
+    n = 0;
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 3000) <= 0) break;
+        ssize_t k = recv(fd, got + n, BIG_BYTES + 4096 - n, 0);
+        if (k <= 0) break;
+        n += (size_t)k;
+    }
+    close(fd);
+    body = memmem(got, n, "\r\n\r\n", 4);
+    CHECK(body != NULL);
+    if (body) CHECK_EQ((size_t)(got + n - body - 4), (size_t)BIG_BYTES);
+    free(got);
+    for (int i = 0; i < 100 && atomic_load(&big_done) < 3; i++)
+        sleep_ms(10);
+    CHECK_EQ(atomic_load(&big_done), 3);
     /* header injection */
     resp_t r;
     CHECK_EQ(request("GET", "/inject", NULL, NULL, &r), 0);
@@ -390,6 +413,56 @@ static void test_big_and_fields(void)
     /* the server still serves */
     CHECK_EQ(request("GET", "/healthz", NULL, NULL, &r), 0);
     CHECK_EQ(r.status, 200);
+}
+
+/* Pipelined behind an answer that comes later (/delay): a request whose body
+ * fills the input buffer while the first is handled, then a third. All three
+ * are answered, in order (the read must resume for the body's rest). */
+static void test_pipelined_body(void)
+{
+    static char msg[CET_BODY_BYTES_MAX - 64];
+    memset(msg, 'm', sizeof msg - 1);
+    msg[sizeof msg - 1] = 0;
+    static char reqs[3 * CET_BODY_BYTES_MAX];
+    size_t blen = strlen(msg) + 10;
+    int n = snprintf(reqs, sizeof reqs,
+                     "GET /delay HTTP/1.1\r\nHost: t\r\n\r\n"
+                     "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n{\"msg\":\"%s\"}"
+                     "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                     blen, msg);
+    CHECK(n > CET_CONN_INPUT_BYTES);
+    int fd = connect_tcp();
+    CHECK_EQ(send_all(fd, reqs, (size_t)n), 0);
+    /* the last request says Connection: close; everything up to the close, then split */
+    static char got[4 * CET_BODY_BYTES_MAX];
+    size_t len = 0;
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 3000) <= 0) break;
+        ssize_t k = recv(fd, got + len, sizeof got - 1 - len, 0);
+        if (k <= 0) break;
+        len += (size_t)k;
+    }
+    close(fd);
+    got[len] = 0;
+    int status[3] = {0, 0, 0};
+    size_t body_len[3] = {0, 0, 0};
+    const char *p = got;
+    for (int i = 0; i < 3 && p < got + len; i++) {
+        const char *end = strstr(p, "\r\n\r\n");
+        if (!end) break;
+        sscanf(p, "HTTP/1.1 %d", &status[i]);
+        const char *cl = strcasestr(p, "\r\nContent-Length:");
+        body_len[i] = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
+        p = end + 4 + body_len[i];
+    }
+    CHECK_EQ(status[0], 200);
+    CHECK_EQ(body_len[0], (size_t)13); /* {"late":true} */
+    CHECK_EQ(status[1], 200);
+    CHECK_EQ(body_len[1], strlen(msg) + 11); /* {"echo":"..."} */
+    CHECK_EQ(status[2], 200);
+    CHECK_EQ(body_len[2], strlen("{\"status\":\"ok\"}"));
+    CHECK(p == got + len); /* nothing else, and the server closed */
 }
 
 static void test_body_limits(void)
@@ -711,6 +784,7 @@ int main(void)
     test_basics();
     test_body_limits();
     test_big_and_fields();
+    test_pipelined_body();
     test_pool();
     test_gone_clients();
     test_conn_cap();
