@@ -37,7 +37,7 @@
 #define CET_HEADERS_COUNT_MAX 100        /* request header fields; more: 400 */
 #define CET_CONN_OUTPUT_PAUSE_BYTES (256 * 1024) /* unsent answers: no further pipelined request */
 #define CET_CHUNK_LINE_BYTES_MAX 1024    /* a chunk-size line (with extensions) or trailer line */
-#define CET_CHUNK_FRAMING_BYTES_MAX 65536 /* a chunked body's size lines, CRLFs and trailers */
+#define CET_CHUNK_FRAMING_BYTES_MAX 65536 /* a chunked body's size lines, CRLFs, trailers (+ data/16) */
 #define CET_RESPONSE_HEAD_BYTES_MAX 4096 /* status line + fields of an answer */
 #define CET_RESPONSE_FIELDS_INLINE_BYTES 512 /* a handler's fields without a heap buffer */
 #define CET_ACCEPT_RETRY_MS 100         /* a listener's pause after a failed accept (EMFILE) */

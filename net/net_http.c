@@ -576,6 +576,7 @@ static void send_continue(net_conn_t *conn)
     }
     evbuffer_add(conn->out, cont + off, len - off);
     event_add(conn->wev, NULL);
+    timer_set(conn, conn->core->tv_idle); /* a client that never reads it is cut */
 }
 
 /* The head is whole at in[in_off, in_off + len): a request object for it. */
@@ -726,6 +727,14 @@ static void conn_process(net_conn_t *conn)
         conn->scan -= conn->scan >= conn->in_off ? conn->in_off : conn->scan;
         conn->in_off = 0;
     }
+    if (conn->eof && (conn->state == ST_BODY || conn->state == ST_CHUNKED)) {
+        /* the client closed with this request's body incomplete: it never will be */
+        req_drop(conn);
+        conn->state = ST_HEAD;
+        conn->in_off = conn->in_len = conn->scan = 0;
+    }
+    bool paused = conn->state == ST_HEAD &&
+                  evbuffer_get_length(conn->out) > CET_CONN_OUTPUT_PAUSE_BYTES;
     if (conn->eof && conn->state == ST_HEAD) {
         /* nothing more will come: answered requests' bytes go out, then the end */
         bool held = evbuffer_get_length(conn->out) > CET_CONN_OUTPUT_PAUSE_BYTES &&
@@ -737,11 +746,18 @@ static void conn_process(net_conn_t *conn)
             }
             conn->state = ST_CLOSING; /* conn_write_cb closes once it is written */
             deadline_stop(conn);
+            timer_set(conn, conn->core->tv_idle); /* ... or the write stalls */
         }
     }
-    if ((conn->state == ST_HEAD && conn->in_len > conn->in_off) || conn->state == ST_BODY ||
-        conn->state == ST_CHUNKED)
+    if (paused) {
+        /* requests wait for the client to read its answers: the write's progress
+         * timer governs, not the read deadline (conn_write_cb parses on) */
+        deadline_stop(conn);
+        timer_set(conn, conn->core->tv_idle);
+    } else if ((conn->state == ST_HEAD && conn->in_len > conn->in_off) ||
+               conn->state == ST_BODY || conn->state == ST_CHUNKED) {
         deadline_start(conn); /* bytes of a request: its deadline runs (if not already) */
+    }
     rev_update(conn);
 }
 
@@ -842,7 +858,11 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
         conn_free(conn); /* lingered long enough, or a client that does not read its answers */
         return;
     }
-    if (conn->state == ST_BUSY || conn->reading) return; /* a handler works, or the deadline runs */
+    if (conn->state == ST_BUSY) return; /* a handler works: its answer re-arms this */
+    if (conn->reading) { /* the read deadline governs; this one stays armed behind it */
+        timer_set(conn, conn->core->tv_idle);
+        return;
+    }
     conn_free(conn); /* idle keep-alive */
 }
 

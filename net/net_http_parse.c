@@ -98,9 +98,9 @@ static int content_length_parse(const char *v, uint64_t *out)
     uint64_t n = 0;
     for (const char *p = v; *p; p++) {
         if (*p < '0' || *p > '9') return -1;
-        /* below cap / 10 the next digit cannot pass the cap, let alone 2^64 */
-        n = n < NET_CONTENT_LENGTH_CAP / 10 ? n * 10 + (uint64_t)(*p - '0') : NET_CONTENT_LENGTH_CAP;
-        if (n > NET_CONTENT_LENGTH_CAP) n = NET_CONTENT_LENGTH_CAP;
+        uint64_t d = (uint64_t)(*p - '0');
+        /* n * 10 + d would pass the cap (and, digits later, 2^64): stay at the cap */
+        n = n > (NET_CONTENT_LENGTH_CAP - d) / 10 ? NET_CONTENT_LENGTH_CAP : n * 10 + d;
     }
     *out = n;
     return 0;
@@ -236,11 +236,13 @@ static bool ext_ok(const char *p, const char *end)
     return true;
 }
 
-/* Framing bytes (size lines, CRLFs, trailers) a body may carry beside its data. */
+/* Framing bytes (size lines, CRLFs, trailers) a body may carry beside its
+ * data: CET_CHUNK_FRAMING_BYTES_MAX, and a sixteenth of the data on top (4 KiB
+ * chunks of a 64 MiB upload carry 1/512: one-byte chunks are what it stops). */
 static bool framing_add(net_chunked_t *c, long n)
 {
     c->framing += (uint64_t)n;
-    return c->framing <= CET_CHUNK_FRAMING_BYTES_MAX;
+    return c->framing <= CET_CHUNK_FRAMING_BYTES_MAX + c->data / 16;
 }
 
 net_chunk_rc_t net_chunked_step(net_chunked_t *c, const char *in, size_t len, uint64_t room,
@@ -282,6 +284,7 @@ net_chunk_rc_t net_chunked_step(net_chunked_t *c, const char *in, size_t len, ui
         size_t n = len < c->need ? len : (size_t)c->need;
         *used = *data_len = n;
         c->need -= n;
+        c->data += n;
         if (c->need == 0) c->state = CH_DATA_END;
         return NET_CHUNK_MORE;
     }

@@ -161,6 +161,7 @@ typedef struct net_chunked {
     unsigned trailers;
     uint64_t need;    /* data bytes left in this chunk */
     uint64_t framing; /* bytes of size lines, CRLFs and trailers so far */
+    uint64_t data;    /* body bytes so far */
 } net_chunked_t;
 typedef enum net_chunk_rc {
     NET_CHUNK_MORE,      /* go on (with more bytes when *used is 0) */

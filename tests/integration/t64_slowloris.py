@@ -10,11 +10,16 @@ port each send a request head one byte every 2 s. Checked:
     cetd_connections_deadline_closed_total);
   - once the flood stops, the TCP port serves again;
   - a second request on a kept-alive connection that trickles its body is cut
-    about CET_REQUEST_READ_MS after its first byte too, not at the idle timeout.
+    about CET_REQUEST_READ_MS after its first byte too, not at the idle timeout;
+  - pipelined requests waiting behind answers a client reads slowly are not cut
+    by that deadline, and a client that half-closes with a body cut short behind
+    a pending answer gets its answers and the close at once.
 Bounded: 300 sockets, about 20 s, loopback only.
 """
 import os
+import re
 import socket
+import threading
 import time
 
 import harness
@@ -58,6 +63,81 @@ class SlowlorisTest(harness.unittest.TestCase):
             assert cls.engine.stop() == 0
         finally:
             cls.data.cleanup()
+
+    def deadline_closes(self):
+        st, metrics = unix_get("/metrics", self.sock)
+        line = [ln for ln in metrics.decode().splitlines()
+                if ln.startswith("cetd_connections_deadline_closed_total ")]
+        return int(line[0].split()[1])
+
+    def test_paused_slow_reader(self):
+        """Pipelined requests waiting behind answers the client reads slowly are not a
+        slowloris: no read deadline cuts them while the answers make progress."""
+        many = 60000
+        before = self.deadline_closes()
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(self.sock)
+        reqs = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * many
+        sender = threading.Thread(target=lambda: s.sendall(reqs), daemon=True)
+        sender.start()
+        got, tail, answers, cut = 0, b"", 0, False
+        t0 = time.monotonic()
+        s.settimeout(2)
+        while time.monotonic() - t0 < READ_DEADLINE_S + 3:  # slowly: 4 KB every 0.1 s
+            try:
+                b = s.recv(4096)
+            except (socket.timeout, OSError):
+                cut = True
+                break
+            if not b:
+                cut = True
+                break
+            d = tail + b
+            tail = d[-16:]
+            answers += d.count(b"HTTP/1.1 200 ") - tail.count(b"HTTP/1.1 200 ")
+            time.sleep(0.1)
+        self.assertFalse(cut, f"cut after {time.monotonic() - t0:.1f} s and {answers} answers")
+        s.settimeout(10)
+        while answers + tail.count(b"HTTP/1.1 200 ") < many:
+            b = s.recv(1 << 20)
+            if not b:
+                break
+            d = tail + b
+            tail = d[-16:]
+            answers += d.count(b"HTTP/1.1 200 ") - tail.count(b"HTTP/1.1 200 ")
+        answers += tail.count(b"HTTP/1.1 200 ")
+        sender.join(5)
+        s.close()
+        self.assertEqual(answers, many)
+        self.assertEqual(self.deadline_closes(), before)
+
+    def test_eof_behind_async(self):
+        """A client that half-closes with a body cut short behind an answer still being
+        worked on (a login, on the pool) gets its answers and then the close at once."""
+        before = self.deadline_closes()
+        body = b'{"email":"nobody@x.test","password":"Not-The-Pass-1","captcha_id":"x","captcha_answer":"x"}'
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(self.sock)
+        s.sendall(b"POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body +
+                  b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"POST /api/v1/agreement HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"a")
+        s.shutdown(socket.SHUT_WR)
+        t0 = time.monotonic()
+        s.settimeout(READ_DEADLINE_S + 5)
+        out = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+        took = time.monotonic() - t0
+        s.close()
+        statuses = [int(m) for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", out)]
+        self.assertEqual(len(statuses), 2, out[:300])
+        self.assertEqual(statuses[1], 200)
+        self.assertLess(took, READ_DEADLINE_S - 2, "closed by the deadline, not by the EOF")
+        self.assertEqual(self.deadline_closes(), before)
 
     def test_keepalive_deadline(self):
         """A second request on a kept-alive connection gets the same read deadline:
