@@ -197,6 +197,18 @@ static void req_drop(net_conn_t *conn)
     net_core_req_release(conn->core, req);
 }
 
+/* Frees a closed connection object and what it owns. */
+static void conn_destroy(net_conn_t *conn)
+{
+    event_free(conn->rev);
+    event_free(conn->wev);
+    event_free(conn->timer);
+    event_free(conn->rtimer);
+    evbuffer_free(conn->out);
+    cet_free(conn->in);
+    cet_free(conn);
+}
+
 static void conn_free(net_conn_t *conn)
 {
     net_core_t *core = conn->core;
@@ -224,13 +236,7 @@ static void conn_free(net_conn_t *conn)
     if (conn->next) conn->next->prev = conn->prev;
     net_lsn_conn_closed(conn->lsn);
     if (core->n_free_conns >= CET_CONN_CACHE_MAX) {
-        event_free(conn->rev);
-        event_free(conn->wev);
-        event_free(conn->timer);
-        event_free(conn->rtimer);
-        evbuffer_free(conn->out);
-        cet_free(conn->in);
-        cet_free(conn);
+        conn_destroy(conn);
         return;
     }
     conn->next = core->free_conns;
@@ -871,13 +877,7 @@ void net_conn_cache_free(net_core_t *core)
     while (core->free_conns) {
         net_conn_t *conn = core->free_conns;
         core->free_conns = conn->next;
-        event_free(conn->rev);
-        event_free(conn->wev);
-        event_free(conn->timer);
-        event_free(conn->rtimer);
-        evbuffer_free(conn->out);
-        cet_free(conn->in);
-        cet_free(conn);
+        conn_destroy(conn);
     }
     core->n_free_conns = 0;
 }

@@ -32,18 +32,22 @@ READ_DEADLINE_S = 10.0  # CET_REQUEST_READ_MS
 HEAD = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 64 + b"\r\n\r\n"
 
 
+def read_to_eof(s):
+    out = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            return out
+        out += b
+
+
 def unix_get(path, sock_path, timeout=2.0):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
         s.connect(sock_path)
         s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-        out = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            out += b
+        out = read_to_eof(s)
         return int(out.split(b" ", 2)[1]), out
     finally:
         s.close()
@@ -124,12 +128,7 @@ class SlowlorisTest(harness.unittest.TestCase):
         s.shutdown(socket.SHUT_WR)
         t0 = time.monotonic()
         s.settimeout(READ_DEADLINE_S + 5)
-        out = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            out += b
+        out = read_to_eof(s)
         took = time.monotonic() - t0
         s.close()
         statuses = [int(m) for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", out)]

@@ -336,6 +336,22 @@ static void test_basics(void)
     close(fd);
 }
 
+/* Reads fd until the server closes (or 3 s pass quietly) into a new buffer; its length in *n. */
+static char *read_to_close(int fd, size_t cap, size_t *n)
+{
+    char *got = malloc(cap);
+    *n = 0;
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 3000) <= 0) break;
+        ssize_t k = recv(fd, got + *n, cap - *n, 0);
+        if (k <= 0) break;
+        *n += (size_t)k;
+    }
+    close(fd);
+    return got;
+}
+
 /* An 8 MiB answer by reference to a client that reads late: all of it, in
  * order, and its done callback once; a client that leaves mid-answer: the
  * callback still runs once. A field value with a line break never splits an
@@ -347,16 +363,8 @@ static void test_big_and_fields(void)
     const char *get = "GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
     CHECK_EQ(send_all(fd, get, strlen(get)), 0);
     sleep_ms(300); /* the socket's buffers fill; the rest waits for the write event */
-    char *got = malloc(BIG_BYTES + 4096);
-    size_t n = 0;
-    for (;;) {
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, 3000) <= 0) break;
-        ssize_t k = recv(fd, got + n, BIG_BYTES + 4096 - n, 0);
-        if (k <= 0) break;
-        n += (size_t)k;
-    }
-    close(fd);
+    size_t n;
+    char *got = read_to_close(fd, BIG_BYTES + 4096, &n);
     char *body = memmem(got, n, "\r\n\r\n", 4);
     CHECK(body != NULL);
     if (body) {
@@ -386,16 +394,7 @@ static void test_big_and_fields(void)
     CHECK_EQ(send_all(fd, get_ka, strlen(get_ka)), 0);
     sleep_ms(100); /* the answer is queued: more than the socket takes */
     shutdown(fd, SHUT_WR);
-    got = malloc(BIG_BYTES + 4096);
-    n = 0;
-    for (;;) {
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, 3000) <= 0) break;
-        ssize_t k = recv(fd, got + n, BIG_BYTES + 4096 - n, 0);
-        if (k <= 0) break;
-        n += (size_t)k;
-    }
-    close(fd);
+    got = read_to_close(fd, BIG_BYTES + 4096, &n);
     body = memmem(got, n, "\r\n\r\n", 4);
     CHECK(body != NULL);
     if (body) CHECK_EQ((size_t)(got + n - body - 4), (size_t)BIG_BYTES);
