@@ -702,8 +702,9 @@ static int listen_open(net_server_t *srv, unsigned li)
             return rc;
         }
         net_lsn_t *l = &core->lsn[li];
-        /* backlog -1: the socket listens already; accepted sockets come non-blocking */
-        l->el = evconnlistener_new(core->base, lsn_accept_cb, l, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+        /* backlog 0: the socket listens already, with CET_LISTEN_BACKLOG_MAX (-1 would
+         * listen() again with 128); accepted sockets come non-blocking */
+        l->el = evconnlistener_new(core->base, lsn_accept_cb, l, LEV_OPT_CLOSE_ON_FREE, 0, fd);
         if (l->el) evconnlistener_set_error_cb(l->el, lsn_error_cb);
         if (!l->el) {
             close(fd);

@@ -30,6 +30,8 @@ if [ "$what" = test ]; then
     # systemd: systemd-analyze verifies the units; dpkg-dev: the .deb checks;
     # nginx: the TCP edge test (run with its own config and ports, never as a service)
     pkgs+=(prometheus python3-h2 systemd dpkg-dev nginx groff-base)
+    # ss (the listeners' backlog in t64)
+    pkgs+=(iproute2)
     command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
     command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi

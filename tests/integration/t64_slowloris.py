@@ -19,6 +19,7 @@ Bounded: 300 sockets, about 20 s, loopback only.
 import os
 import re
 import socket
+import subprocess
 import threading
 import time
 
@@ -29,6 +30,7 @@ TCP_CAP_PER_CORE = 40
 CORES = 2
 BYTE_EVERY_S = 2.0
 READ_DEADLINE_S = 10.0  # CET_REQUEST_READ_MS
+LISTEN_BACKLOG = 4096  # CET_LISTEN_BACKLOG_MAX
 HEAD = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 64 + b"\r\n\r\n"
 
 
@@ -136,6 +138,23 @@ class SlowlorisTest(harness.unittest.TestCase):
         self.assertEqual(statuses[1], 200)
         self.assertLess(took, READ_DEADLINE_S - 2, "closed by the deadline, not by the EOF")
         self.assertEqual(self.deadline_closes(), before)
+
+    def test_listen_backlog(self):
+        """Every listener keeps the backlog cetd gave it (CET_LISTEN_BACKLOG_MAX): a
+        connect burst from the edge (h2o opens one upstream connection per stream)
+        must not meet a listen(2) queue of 128 and turn into 502s."""
+        tcp = subprocess.run(["ss", "-ltnH", f"sport = :{self.engine.port}"],
+                             capture_output=True, text=True, check=True).stdout.split("\n")
+        tcp = [ln.split() for ln in tcp if ln.strip()]
+        self.assertTrue(tcp, "no TCP listener found by ss")
+        for fields in tcp:  # State Recv-Q Send-Q(= backlog) Local Peer
+            self.assertEqual(int(fields[2]), LISTEN_BACKLOG, fields)
+        unix = [ln.split() for ln in subprocess.run(["ss", "-lxnH"], capture_output=True, text=True,
+                                                   check=True).stdout.split("\n")
+                if self.sock in ln]
+        self.assertTrue(unix, "no unix listener found by ss")
+        for fields in unix:  # Netid State Recv-Q Send-Q(= backlog) Path ...
+            self.assertEqual(int(fields[3]), LISTEN_BACKLOG, fields)
 
     def test_keepalive_deadline(self):
         """A second request on a kept-alive connection gets the same read deadline:
