@@ -121,8 +121,8 @@ int main(int argc, char **argv)
         if (unix_fd >= 0) {
             int fd = i ? fcntl(unix_fd, F_DUPFD_CLOEXEC, 0) : unix_fd;
             c->lis = fd < 0 ? NULL
-                            : evconnlistener_new(c->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE, -1,
-                                                 fd); /* -1: listening already */
+                            : evconnlistener_new(c->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE, 0,
+                                                 fd); /* 0: listening already (-1 re-listens at 128) */
         } else
             c->lis = evconnlistener_new_bind(
                 c->base, NULL, NULL,
