@@ -131,6 +131,12 @@ static const char *reason_of(int status)
     }
 }
 
+/* 1xx, 204 and 304 answers carry no body and no Content-Length (RFC 9110 8.6). */
+static bool status_no_body(int status)
+{
+    return status == 204 || status == 304 || (status >= 100 && status < 200);
+}
+
 /* The Date field, formatted once a second per thread. */
 static const char *date_now(void)
 {
@@ -178,6 +184,24 @@ static void rev_update(net_conn_t *conn)
     conn->rev_on = on;
 }
 
+/* Moves the unparsed bytes to the front of the input buffer (room for what comes next). */
+static void in_compact(net_conn_t *conn)
+{
+    if (conn->in_off == 0) return;
+    memmove(conn->in, conn->in + conn->in_off, conn->in_len - conn->in_off);
+    conn->in_len -= conn->in_off;
+    conn->scan -= conn->scan >= conn->in_off ? conn->in_off : conn->scan;
+    conn->in_off = 0;
+}
+
+/* Something waits in conn->out: the write event, and the timer that cuts a client
+ * that does not read it. */
+static void out_wait(net_conn_t *conn)
+{
+    event_add(conn->wev, NULL);
+    timer_set(conn, conn->core->tv_idle);
+}
+
 /* ---- opening and closing ---- */
 
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
@@ -192,8 +216,7 @@ static void req_drop(net_conn_t *conn)
     net_req_t *req = conn->req;
     conn->req = NULL;
     if (!req) return;
-    cet_free(req->big_body);
-    req->big_body = NULL;
+    net_req_clear(req);
     net_core_req_release(conn->core, req);
 }
 
@@ -310,11 +333,6 @@ const struct sockaddr *net_conn_peer(const net_conn_t *conn)
     return conn && conn->peer_len ? (const struct sockaddr *)&conn->peer : NULL;
 }
 
-bool net_conn_is_unix(const net_conn_t *conn)
-{
-    return conn && conn->lsn->is_unix;
-}
-
 /* ---- writing ---- */
 
 /* Writes what waits in conn->out; false when the connection failed (closed). */
@@ -324,8 +342,7 @@ static bool out_flush(net_conn_t *conn)
         int n = evbuffer_write(conn->out, conn->fd);
         if (n > 0) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            event_add(conn->wev, NULL);
-            timer_set(conn, conn->core->tv_idle);
+            out_wait(conn);
             return true;
         }
         if (n < 0 && errno == EINTR) continue;
@@ -396,6 +413,38 @@ static size_t head_add(char *h, size_t n, size_t cap, const char *name, const ch
 }
 
 /*
+ * An answer's head into h[CET_RESPONSE_HEAD_BYTES_MAX]: the status line, Date,
+ * Content-Length (when the status has a body), Connection (close, or keep-alive
+ * for HTTP/1.0), then fields[flen] ("Name: value\r\n"...) and the empty line.
+ * Its length. Fields beyond the head's room are left out (logged; never seen:
+ * net_req_add_header bounds them). what: the path, for that log line.
+ */
+static size_t head_build(char *h, int minor, int status, size_t len, bool close_after,
+                         const char *fields, size_t flen, const char *what)
+{
+    const size_t cap = CET_RESPONSE_HEAD_BYTES_MAX;
+    int k = snprintf(h, cap, "HTTP/1.%d %d %s\r\nDate: %s\r\n", minor, status,
+                     reason_of(status), date_now());
+    size_t n = k > 0 ? (size_t)k : 0;
+    if (!status_no_body(status)) {
+        char num[24];
+        snprintf(num, sizeof num, "%zu", len);
+        n = head_add(h, n, cap, "Content-Length", num);
+    }
+    if (close_after)
+        n = head_add(h, n, cap, "Connection", "close");
+    else if (minor == 0)
+        n = head_add(h, n, cap, "Connection", "keep-alive");
+    if (n + flen + 2 >= cap) {
+        CET_ERROR("net: response head of %s over %zu bytes, extra fields dropped", what, cap);
+        flen = 0;
+    }
+    memcpy(h + n, fields, flen);
+    memcpy(h + n + flen, "\r\n", 2);
+    return n + flen + 2;
+}
+
+/*
  * Sends head + body on conn (one writev when nothing waits); keeps what the
  * socket does not take. done_cb: body is referenced, not copied, and done_cb
  * runs once it is no longer needed. close_after: the connection ends after it.
@@ -444,10 +493,7 @@ static void conn_send(net_conn_t *conn, const char *head, size_t hlen, const cha
         }
     }
     if (done_cb) done_cb(body, blen, done_arg);
-    if (evbuffer_get_length(conn->out) > 0) {
-        event_add(conn->wev, NULL);
-        timer_set(conn, conn->core->tv_idle);
-    }
+    if (evbuffer_get_length(conn->out) > 0) out_wait(conn);
     after_answer(conn, close_after);
 }
 
@@ -461,34 +507,10 @@ void net_http_send(net_req_t *req, int status, const char *body, size_t len,
     /* a client that closed its side still gets the answers to every whole request it sent */
     bool close_after = !req->keep_alive || net_core_draining(conn->core) ||
                        (conn->eof && conn->in_len == conn->in_off);
-    bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
     char head[CET_RESPONSE_HEAD_BYTES_MAX];
-    size_t cap = sizeof head;
-    int k = snprintf(head, cap, "HTTP/1.%d %d %s\r\nDate: %s\r\n", req->minor, status,
-                     reason_of(status), date_now());
-    size_t n = k > 0 ? (size_t)k : 0;
-    if (!no_body) {
-        char num[24];
-        snprintf(num, sizeof num, "%zu", len);
-        n = head_add(head, n, cap, "Content-Length", num);
-    }
-    if (close_after)
-        n = head_add(head, n, cap, "Connection", "close");
-    else if (req->minor == 0)
-        n = head_add(head, n, cap, "Connection", "keep-alive");
-    const char *extra = req->ohdr ? req->ohdr : "";
-    size_t elen = req->ohdr_len;
-    if (n + elen + 2 >= cap) { /* handlers' fields beyond the head's room: never seen, but bounded */
-        CET_ERROR("net: response head of %s over %zu bytes, extra fields dropped", req->path, cap);
-        elen = 0;
-    }
-    if (n + elen + 2 < cap) {
-        memcpy(head + n, extra, elen);
-        n += elen;
-        memcpy(head + n, "\r\n", 2);
-        n += 2;
-    }
-    if (no_body || req->method == NET_HEAD) {
+    size_t n = head_build(head, req->minor, status, len, close_after, req->ohdr, req->ohdr_len,
+                          req->path);
+    if (status_no_body(status) || req->method == NET_HEAD) {
         if (done_cb) done_cb(body, len, done_arg);
         body = NULL;
         len = 0;
@@ -507,19 +529,19 @@ static void early_error(net_conn_t *conn, cet_err_t e, int minor)
     int blen = snprintf(body, sizeof body,
                         "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"request_id\":\"%s\"}}",
                         cet_err_code(e), cet_err_message(e), id);
-    char head[512];
+    char fields[256];
+    int flen = snprintf(fields, sizeof fields,
+                        "X-Request-Id: %s\r\nContent-Type: application/json; charset=utf-8\r\n"
+                        "Cache-Control: no-store\r\n",
+                        id);
     int status = cet_err_status(e);
-    int hlen = snprintf(head, sizeof head,
-                        "HTTP/1.%d %d %s\r\nDate: %s\r\nContent-Length: %d\r\n"
-                        "Connection: close\r\nX-Request-Id: %s\r\n"
-                        "Content-Type: application/json; charset=utf-8\r\n"
-                        "Cache-Control: no-store\r\n\r\n",
-                        minor, status, reason_of(status), date_now(), blen, id);
+    char head[CET_RESPONSE_HEAD_BYTES_MAX];
+    size_t hlen = head_build(head, minor, status, (size_t)blen, true, fields, (size_t)flen, "-");
     req_drop(conn);
     deadline_stop(conn);
     net_metrics_early(conn->core, status);
     conn->state = ST_BUSY; /* conn_send's after_answer moves it on */
-    conn_send(conn, head, (size_t)hlen, body, (size_t)blen, NULL, NULL, true);
+    conn_send(conn, head, hlen, body, (size_t)blen, NULL, NULL, true);
 }
 
 /* ---- the body ---- */
@@ -581,8 +603,7 @@ static void send_continue(net_conn_t *conn)
         off = n > 0 ? (size_t)n : 0;
     }
     evbuffer_add(conn->out, cont + off, len - off);
-    event_add(conn->wev, NULL);
-    timer_set(conn, conn->core->tv_idle); /* a client that never reads it is cut */
+    out_wait(conn);
 }
 
 /* The head is whole at in[in_off, in_off + len): a request object for it. */
@@ -725,14 +746,10 @@ static void conn_process(net_conn_t *conn)
         return;
     }
     /* keep unparsed bytes at the front: the buffer's room is for what comes next */
-    if (conn->in_off == conn->in_len) {
+    if (conn->in_off == conn->in_len)
         conn->in_off = conn->in_len = conn->scan = 0;
-    } else if (conn->in_off > 0 && conn->state != ST_LINGER) {
-        memmove(conn->in, conn->in + conn->in_off, conn->in_len - conn->in_off);
-        conn->in_len -= conn->in_off;
-        conn->scan -= conn->scan >= conn->in_off ? conn->in_off : conn->scan;
-        conn->in_off = 0;
-    }
+    else if (conn->state != ST_LINGER)
+        in_compact(conn);
     if (conn->eof && (conn->state == ST_BODY || conn->state == ST_CHUNKED)) {
         /* the client closed with this request's body incomplete: it never will be */
         req_drop(conn);
@@ -811,12 +828,7 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
         if (conn->state == ST_HEAD) conn_process(conn);
         return;
     }
-    if (conn->in_len == CET_CONN_INPUT_BYTES && conn->in_off > 0) {
-        memmove(conn->in, conn->in + conn->in_off, conn->in_len - conn->in_off);
-        conn->in_len -= conn->in_off;
-        conn->scan -= conn->scan >= conn->in_off ? conn->in_off : conn->scan;
-        conn->in_off = 0;
-    }
+    if (conn->in_len == CET_CONN_INPUT_BYTES) in_compact(conn);
     size_t room = CET_CONN_INPUT_BYTES - conn->in_len;
     if (room == 0) { /* full: parsing (after an answer, or the write) makes room */
         rev_update(conn);

@@ -134,8 +134,6 @@ void net_conn_close_all(net_core_t *core);
 void net_conn_cache_free(net_core_t *core);
 /** The peer's address as accepted, or NULL. */
 const struct sockaddr *net_conn_peer(const net_conn_t *conn);
-/** True when conn came through a unix listener (h2o). NULL: false. */
-bool net_conn_is_unix(const net_conn_t *conn);
 
 /* ---- HTTP/1.1 parsing, pure (net_http_parse.c; tests/fuzz/fuzz_http.c) ---- */
 /**
@@ -225,6 +223,8 @@ struct net_req {
     char body[CET_BODY_BYTES_MAX + 1];
 };
 
+/** Frees what a request object holds beside itself (parsed query, a large body, heap fields). */
+void net_req_clear(net_req_t *req);
 /** Prepares a request object from core's cache for a head arriving on conn. */
 void net_req_reset(net_req_t *req, net_core_t *core, net_conn_t *conn);
 /**

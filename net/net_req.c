@@ -415,13 +415,19 @@ static void req_log(const net_req_t *req, int status, uint64_t ns)
                   req->request_id, method_name(req), path, status, (double)ns / 1e6, req->client);
 }
 
-static void req_finish(net_req_t *req)
+void net_req_clear(net_req_t *req)
 {
     if (req->query_parsed) evhttp_clear_headers(&req->query);
+    req->query_parsed = false;
     cet_free(req->big_body);
     req->big_body = NULL;
     if (req->ohdr != req->ohdr_inline) cet_free(req->ohdr);
     req->ohdr = req->ohdr_inline;
+}
+
+static void req_finish(net_req_t *req)
+{
+    net_req_clear(req);
     net_core_t *core = req->core;
     net_core_req_release(core, req);
     net_core_req_finished(core);

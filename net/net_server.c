@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h> /* evhttp_clear_headers: a request's parsed query */
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <fcntl.h>
@@ -798,9 +797,7 @@ static void core_free(net_core_t *core)
         net_req_t *r = core->live;
         CET_ASSERT(r->gone);
         core->live = r->live_next;
-        if (r->query_parsed) evhttp_clear_headers(&r->query);
-        if (r->ohdr != r->ohdr_inline) cet_free(r->ohdr);
-        cet_free(r->big_body);
+        net_req_clear(r);
         cet_free(r);
         unanswered++;
     }
