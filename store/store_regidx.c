@@ -25,6 +25,9 @@ struct store_regidx {
     _Atomic(regidx_slot_t *) chunks[CET_REGIDX_CHUNKS_MAX];
     overlay_entry_t *ov;
     size_t ov_cap, ov_n; /* ov_cap a power of two */
+    /* the positions in ov of its ov_n entries, in the order they were made:
+     * publish and discard touch those, not the whole table (256 KiB) */
+    uint32_t *ov_used;
 };
 
 store_regidx_t *store_regidx_new(void)
@@ -32,6 +35,7 @@ store_regidx_t *store_regidx_new(void)
     store_regidx_t *ix = cet_calloc(1, sizeof *ix);
     ix->ov_cap = 4096;
     ix->ov = cet_calloc(ix->ov_cap, sizeof *ix->ov);
+    ix->ov_used = cet_calloc(ix->ov_cap / 2, sizeof *ix->ov_used);
     return ix;
 }
 
@@ -40,6 +44,7 @@ void store_regidx_free(store_regidx_t *ix)
     if (!ix) return;
     for (size_t i = 0; i < CET_REGIDX_CHUNKS_MAX; i++) cet_free(atomic_load(&ix->chunks[i]));
     cet_free(ix->ov);
+    cet_free(ix->ov_used);
     cet_free(ix);
 }
 
@@ -87,19 +92,25 @@ static overlay_entry_t *ov_find(store_regidx_t *ix, uint32_t no, bool insert)
         if (o->roster_no == 0) {
             if (!insert) return NULL;
             if (2 * (ix->ov_n + 1) > ix->ov_cap) {
-                /* keep it at most half full: double and rehash */
+                /* keep it at most half full: double and rehash (in the order
+                 * the entries were made, so publish keeps that order) */
                 overlay_entry_t *old = ix->ov;
-                size_t n = ix->ov_cap;
+                uint32_t *old_used = ix->ov_used;
+                size_t n = ix->ov_n;
                 ix->ov_cap *= 2;
                 ix->ov = cet_calloc(ix->ov_cap, sizeof *ix->ov);
+                ix->ov_used = cet_calloc(ix->ov_cap / 2, sizeof *ix->ov_used);
                 ix->ov_n = 0;
-                for (size_t k = 0; k < n; k++)
-                    if (old[k].roster_no) *ov_find(ix, old[k].roster_no, true) = old[k];
+                for (size_t k = 0; k < n; k++) {
+                    const overlay_entry_t *e = &old[old_used[k]];
+                    ov_find(ix, e->roster_no, true)->row = e->row;
+                }
                 cet_free(old);
+                cet_free(old_used);
                 return ov_find(ix, no, true);
             }
             o->roster_no = no;
-            ix->ov_n++;
+            ix->ov_used[ix->ov_n++] = (uint32_t)i;
             regidx_slot_t *s = slot_of(ix, no, false);
             if (s)
                 slot_read(s, &o->row);
@@ -150,10 +161,8 @@ int store_regidx_set(store_regidx_t *ix, uint32_t no, char subject, uint64_t seq
 
 void store_regidx_publish(store_regidx_t *ix)
 {
-    if (!ix->ov_n) return;
-    for (size_t i = 0; i < ix->ov_cap; i++) {
-        overlay_entry_t *o = &ix->ov[i];
-        if (!o->roster_no) continue;
+    for (size_t k = 0; k < ix->ov_n; k++) {
+        overlay_entry_t *o = &ix->ov[ix->ov_used[k]];
         regidx_slot_t *s = slot_of(ix, o->roster_no, true);
         if (s) slot_write(s, &o->row);
         o->roster_no = 0;
@@ -163,8 +172,7 @@ void store_regidx_publish(store_regidx_t *ix)
 
 void store_regidx_discard(store_regidx_t *ix)
 {
-    if (!ix->ov_n) return;
-    memset(ix->ov, 0, ix->ov_cap * sizeof *ix->ov);
+    for (size_t k = 0; k < ix->ov_n; k++) ix->ov[ix->ov_used[k]].roster_no = 0;
     ix->ov_n = 0;
 }
 

@@ -192,6 +192,33 @@ static void test_reg_index_txns(store_t *st)
         CHECK_EQ(store_reg_put(w, st, &x, 0), i < 7 ? 0 : STORE_BADARG);
     }
     store_abort(w);
+
+    /* one txn over more candidates than the index's overlay first holds (it
+     * grows and rehashes in the middle): aborted, none of them is there, and
+     * the next commit publishes its own candidate only; committed, all are */
+    enum { MANY = 5000 };
+    for (int pass = 0; pass < 2; pass++) {
+        CHECK_EQ(store_write_begin(st, &w), 0);
+        for (uint32_t no = 1000; no < 1000 + MANY; no++) {
+            store_reg_t x = {.roster_no = no, .campus = 991010, .subject = '1'};
+            CHECK_EQ(store_reg_put(w, st, &x, 0), 0);
+        }
+        CHECK_EQ(store_reg_get(w, st, 1000 + MANY - 1, '1', &got), 0);
+        if (pass == 0) {
+            store_abort(w);
+            CHECK_EQ(store_write_begin(st, &w), 0);
+            store_reg_t x = {.roster_no = 60, .campus = 991010, .subject = '1'};
+            CHECK_EQ(store_reg_put(w, st, &x, 0), 0);
+        }
+        CHECK_EQ(store_commit(w), 0);
+        CHECK_EQ(store_read_begin(st, &rd), 0);
+        int found = 0;
+        for (uint32_t no = 1000; no < 1000 + MANY; no++)
+            found += store_reg_get(rd, st, no, '1', &got) == 0 && got.roster_no == no;
+        CHECK_EQ(found, pass == 0 ? 0 : MANY);
+        CHECK_EQ(store_reg_get(rd, st, 60, '1', &got), 0);
+        store_abort(rd);
+    }
 }
 
 /* Readers on other threads while the writer adds and removes registrations:
