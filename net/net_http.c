@@ -399,17 +399,37 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* Appends "Name: value\r\n" to the response head being built in h[cap]; a
- * field that does not fit is left out (h stays a whole head). */
+/* v in decimal into out (at least 20 bytes, no NUL); its length. */
+static size_t fmt_u64(char *out, uint64_t v)
+{
+    char tmp[20];
+    size_t k = 0;
+    do {
+        tmp[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < k; i++) out[i] = tmp[k - 1 - i];
+    return k;
+}
+
+/* Appends "Name: value\r\n" (value[vlen]) to the response head being built in
+ * h[cap]; a field that does not fit (with a byte to spare) is left out. No
+ * printf on this path: it was 1 % of the cores' time at 40k answers/s. */
+static size_t head_addn(char *h, size_t n, size_t cap, const char *name, const char *value,
+                        size_t vlen)
+{
+    size_t nlen = strlen(name);
+    if (n >= cap || nlen + vlen + 4 >= cap - n) return n;
+    memcpy(h + n, name, nlen);
+    memcpy(h + n + nlen, ": ", 2);
+    memcpy(h + n + nlen + 2, value, vlen);
+    memcpy(h + n + nlen + 2 + vlen, "\r\n", 2);
+    return n + nlen + vlen + 4;
+}
+
 static size_t head_add(char *h, size_t n, size_t cap, const char *name, const char *value)
 {
-    if (n >= cap) return n;
-    int k = snprintf(h + n, cap - n, "%s: %s\r\n", name, value);
-    if (k < 0 || (size_t)k >= cap - n) {
-        h[n] = 0;
-        return n;
-    }
-    return n + (size_t)k;
+    return head_addn(h, n, cap, name, value, strlen(value));
 }
 
 /*
@@ -423,13 +443,23 @@ static size_t head_build(char *h, int minor, int status, size_t len, bool close_
                          const char *fields, size_t flen, const char *what)
 {
     const size_t cap = CET_RESPONSE_HEAD_BYTES_MAX;
-    int k = snprintf(h, cap, "HTTP/1.%d %d %s\r\nDate: %s\r\n", minor, status,
-                     reason_of(status), date_now());
-    size_t n = k > 0 ? (size_t)k : 0;
+    /* the status line: "HTTP/1.m SSS Reason", well under cap */
+    const char *reason = reason_of(status);
+    size_t rlen = strlen(reason);
+    size_t n = 0;
+    memcpy(h, "HTTP/1.", 7);
+    h[7] = minor == 0 ? '0' : '1';
+    h[8] = ' ';
+    n = 9 + fmt_u64(h + 9, (uint64_t)(status < 0 ? 0 : status));
+    h[n++] = ' ';
+    memcpy(h + n, reason, rlen);
+    n += rlen;
+    memcpy(h + n, "\r\n", 2);
+    n += 2;
+    n = head_add(h, n, cap, "Date", date_now());
     if (!status_no_body(status)) {
         char num[24];
-        snprintf(num, sizeof num, "%zu", len);
-        n = head_add(h, n, cap, "Content-Length", num);
+        n = head_addn(h, n, cap, "Content-Length", num, fmt_u64(num, len));
     }
     if (close_after)
         n = head_add(h, n, cap, "Connection", "close");
