@@ -446,11 +446,10 @@ static size_t head_build(char *h, int minor, int status, size_t len, bool close_
     /* the status line: "HTTP/1.m SSS Reason", well under cap */
     const char *reason = reason_of(status);
     size_t rlen = strlen(reason);
-    size_t n = 0;
     memcpy(h, "HTTP/1.", 7);
     h[7] = minor == 0 ? '0' : '1';
     h[8] = ' ';
-    n = 9 + fmt_u64(h + 9, (uint64_t)(status < 0 ? 0 : status));
+    size_t n = 9 + fmt_u64(h + 9, (uint64_t)(status < 0 ? 0 : status));
     h[n++] = ' ';
     memcpy(h + n, reason, rlen);
     n += rlen;
