@@ -3,7 +3,8 @@
  * expiry handlers of eng_ops.c (engine/eng_internal.h) and the ledger of
  * eng_seats.c; nothing calls back up into it but through eng.h.
  *
- * Expiry. The STORE_DB_EXPIRY index (due ‖ kind ‖ roster_no ‖ subject) is the
+ * Expiry. The STORE_DB_EXPIRY index (due ‖ kind ‖ id ‖ subject; a hold's id is
+ * its registration's sequence, a candidate's its roster_no) is the
  * truth about what is due. Every writer txn starts with eng_tick_cb, which
  * walks the index from its start while entries are due, at most
  * CET_EXPIRE_BATCH_MAX per txn, and deletes holds, empty candidates and
@@ -57,12 +58,12 @@ static int tick_cb(store_txn_t *txn, store_t *st, int64_t now_ms, void *ctx)
         uint8_t kind = k[8];
         uint64_t id = store_expiry_key_id(k);
         char subject = store_expiry_key_subject(k);
-        /* a hold's or a candidate's id is its roster_no: 32 bits, or the entry is not ours */
+        /* a candidate's id is its roster_no: 32 bits, or the entry is not ours */
         uint32_t no = (uint32_t)id;
-        if (kind != STORE_EXPIRE_ORDER && id > UINT32_MAX) return STORE_CORRUPT;
+        if (kind == STORE_EXPIRE_CANDIDATE && id > UINT32_MAX) return STORE_CORRUPT;
         switch (kind) {
         case STORE_EXPIRE_HOLD:
-            rc = eng_expire_hold(e, txn, no, subject, due, w->now);
+            rc = eng_expire_hold(e, txn, id, subject, due, w->now);
             break;
         case STORE_EXPIRE_CANDIDATE:
             rc = eng_expire_candidate(e, txn, no, due);

@@ -44,7 +44,8 @@ struct eng {
 };
 
 /* Expiry handlers (eng_ops.c), called by eng.c's tick inside the writer's txn. */
-int eng_expire_hold(eng_t *e, store_txn_t *txn, uint32_t roster_no, char subject, int64_t due,
+/* seq: the registration's sequence (the hold entry's id); subject: the entry's */
+int eng_expire_hold(eng_t *e, store_txn_t *txn, uint64_t seq, char subject, int64_t due,
                     int64_t now);
 int eng_expire_candidate(eng_t *e, store_txn_t *txn, uint32_t roster_no, int64_t due);
 int eng_expire_order(eng_t *e, store_txn_t *txn, uint64_t order_id, int64_t due, int64_t now);

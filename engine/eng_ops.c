@@ -1236,15 +1236,17 @@ bool eng_submit(eng_op_t *op, store_txn_t *rtxn)
 }
 
 /* ---- expiry (writer thread, inside the tick) ---- */
-int eng_expire_hold(eng_t *e, store_txn_t *txn, uint32_t roster_no, char subject, int64_t due,
+int eng_expire_hold(eng_t *e, store_txn_t *txn, uint64_t seq, char subject, int64_t due,
                     int64_t now)
 {
     store_reg_t reg;
-    int rc = store_reg_get(txn, e->st, roster_no, subject, &reg);
+    int rc = store_reg_get_seq(txn, e->st, seq, &reg);
     if (rc == STORE_NOTFOUND) return 0;
     if (rc) return rc;
-    if (reg.expires != due || (reg.flags & (STORE_REG_PAID | STORE_REG_LOCKED)) || reg.order_id)
+    if (reg.subject != subject || reg.expires != due ||
+        (reg.flags & (STORE_REG_PAID | STORE_REG_LOCKED)) || reg.order_id)
         return 0; /* stale index entry: the tick removes it */
+    uint32_t roster_no = reg.roster_no;
     if ((rc = eng_reg_remove(e, txn, &reg))) return rc;
     e->tick_counts.holds_expired++;
     /* nobody may hold an oral subject without its written one */

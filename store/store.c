@@ -108,12 +108,17 @@ static int open_dbis(store_t *st)
         rc = store_meta_put_u64(txn, st, "schema_version", STORE_SCHEMA_VERSION);
         version = STORE_SCHEMA_VERSION;
     }
-    if (rc == 0 && version != STORE_SCHEMA_VERSION) {
+    if (rc == 0 && version == STORE_SCHEMA_UPGRADES_FROM && !st->read_only) {
+        st->upgrade_from = version; /* store_open upgrades it once the log is replayed */
+    } else if (rc == 0 && version != STORE_SCHEMA_VERSION) {
         CET_ERROR("store: schema version %llu on disk, this build reads %d: %s (docs/storage.md, "
                   "\"Schema versions\")",
                   (unsigned long long)version, STORE_SCHEMA_VERSION,
-                  version < STORE_SCHEMA_VERSION
-                      ? "an older data directory is not upgraded in place; make a new one "
+                  version == STORE_SCHEMA_UPGRADES_FROM
+                      ? "a writing open upgrades it in place (start cetd on it once); a "
+                        "read-only one does not"
+                  : version < STORE_SCHEMA_VERSION
+                      ? "a data directory this old is not upgraded in place; make a new one "
                         "from the source files (cetctl import)"
                       : "the directory was written by a newer build");
         rc = STORE_CORRUPT;
@@ -254,6 +259,83 @@ static void gate_destroy(store_gate_t *g)
     pthread_cond_destroy(&g->cond);
 }
 
+/* ---- schema upgrades ---- */
+/* Expiry keys collected by a scan (the callback may not write to its txn). */
+typedef struct expiry_keys {
+    uint8_t (*k)[STORE_EXPIRY_KEY_BYTES];
+    size_t n, cap;
+} expiry_keys_t;
+
+static void expiry_keys_add(expiry_keys_t *b, const uint8_t *k)
+{
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 4096;
+        b->k = cet_realloc(b->k, b->cap * sizeof *b->k);
+    }
+    memcpy(b->k[b->n++], k, STORE_EXPIRY_KEY_BYTES);
+}
+
+static int v5_hold_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    (void)val;
+    (void)vlen;
+    const uint8_t *k = key;
+    if (klen == STORE_EXPIRY_KEY_BYTES && k[8] == STORE_EXPIRE_HOLD) expiry_keys_add(arg, k);
+    return CET_OK;
+}
+
+static int reg_hold_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    store_reg_t r;
+    if (klen != 8 || vlen != sizeof r) return STORE_CORRUPT;
+    memcpy(&r, val, sizeof r);
+    if (!r.expires) return CET_OK; /* paid, locked or without a hold: no entry */
+    uint8_t k[STORE_EXPIRY_KEY_BYTES];
+    store_expiry_key(k, r.expires, STORE_EXPIRE_HOLD, store_rd64(key), r.subject);
+    expiry_keys_add(arg, k);
+    return CET_OK;
+}
+
+/*
+ * 5 -> 6, in one write txn after the log is replayed (so it sees every
+ * acknowledged write): every hold entry (due ‖ 1 ‖ roster_no ‖ subject) goes,
+ * stale ones included, and each registration with a hold gets its entry under
+ * its sequence (due ‖ 1 ‖ seq ‖ subject), as store_reg_put keeps it from now on.
+ * Nothing else differs between the two layouts. A crash before the commit
+ * leaves schema 5, and the next writing open does it again.
+ */
+static int schema_upgrade(store_t *st)
+{
+    expiry_keys_t old = {0}, keep = {0};
+    store_txn_t *txn;
+    int rc = store_write_begin(st, &txn);
+    if (rc) return rc;
+    if (!(rc = store_scan(txn, st, STORE_DB_EXPIRY, NULL, 0, v5_hold_cb, &old)))
+        rc = store_scan(txn, st, STORE_DB_REG, NULL, 0, reg_hold_cb, &keep);
+    for (size_t i = 0; !rc && i < old.n; i++)
+        rc = store_del_raw(txn, st, STORE_DB_EXPIRY, old.k[i], STORE_EXPIRY_KEY_BYTES);
+    for (size_t i = 0; !rc && i < keep.n; i++)
+        rc = store_put_raw(txn, st, STORE_DB_EXPIRY, keep.k[i], STORE_EXPIRY_KEY_BYTES, "", 0, 0);
+    if (!rc) rc = store_meta_put_u64(txn, st, "schema_version", STORE_SCHEMA_VERSION);
+    if (rc)
+        store_abort(txn);
+    else
+        rc = store_commit(txn);
+    if (rc == 0)
+        CET_INFO("store: %s upgraded from schema %llu to %d: %zu hold entries now name their "
+                 "registration's sequence (%zu entries of the old layout removed)",
+                 st->dir, (unsigned long long)st->upgrade_from, STORE_SCHEMA_VERSION, keep.n,
+                 old.n);
+    else
+        CET_ERROR("store: upgrading %s from schema %llu to %d failed: %s (nothing changed)",
+                  st->dir, (unsigned long long)st->upgrade_from, STORE_SCHEMA_VERSION,
+                  store_strerror(rc));
+    st->upgrade_from = 0;
+    cet_free(old.k);
+    cet_free(keep.k);
+    return rc;
+}
+
 int store_open(const store_options_t *opt, store_t **out)
 {
     *out = NULL;
@@ -347,6 +429,7 @@ int store_open(const store_options_t *opt, store_t **out)
     st->regidx = store_regidx_new();
     rc = regidx_rebuild(st);
     if (rc) goto fail;
+    if (st->upgrade_from && (rc = schema_upgrade(st))) goto fail;
     *out = st;
     return 0;
 fail:

@@ -41,8 +41,12 @@
 
 /* 3: orders name their registrations, idem keeps results, 64-bit expiry ids, live counts;
  * the account lifecycle's outbox/reset/account_session; 4: the audit log is a hash chain;
- * 5: rooms, arrangements and the reg slot of admission tickets (docs/storage.md) */
-#define STORE_SCHEMA_VERSION 5
+ * 5: rooms, arrangements and the reg slot of admission tickets; 6: a hold's expiry entry
+ * names its registration by sequence, not by roster_no (a writing open upgrades 5 in
+ * place: store_open; docs/storage.md, "Schema versions") */
+#define STORE_SCHEMA_VERSION 6
+/* The one older version a writing open upgrades in place (store.c, schema_upgrade). */
+#define STORE_SCHEMA_UPGRADES_FROM 5
 
 /* Return codes of the store, in the storage range of base/cet_err.h. The
  * first two are LMDB's own values (store.c asserts it). */
@@ -612,8 +616,11 @@ size_t store_roster_key(uint8_t out[1 + CET_ID_NUMBER_BYTES], uint8_t id_type,
 /** Offer key: campus ‖ subject (5 bytes). */
 void store_offer_key(uint8_t out[5], uint32_t campus, char subject);
 /**
- * Expiry key: due (seconds, as u64) ‖ kind ‖ id (u64: the roster_no of a hold
- * or a candidate, the order id of an order, never narrowed) ‖ subject (18 bytes).
+ * Expiry key: due (seconds, as u64) ‖ kind ‖ id ‖ subject (18 bytes). id (u64,
+ * never narrowed): a hold's registration sequence (its STORE_DB_REG key), a
+ * candidate's roster_no, an order's id. Within one second's due the keys of one
+ * kind sort by id: holds by sequence are appended in the order they are made,
+ * where by roster_no each landed on a page of its own (schema 6; docs/storage.md).
  */
 #define STORE_EXPIRY_KEY_BYTES 18
 void store_expiry_key(uint8_t out[STORE_EXPIRY_KEY_BYTES], int64_t due, uint8_t kind,
@@ -710,6 +717,8 @@ int store_reg_get(store_txn_t *txn, const store_t *st, uint32_t roster_no, char 
 int store_reg_put(store_txn_t *txn, const store_t *st, store_reg_t *r, int64_t old_expires);
 /** Deletes a registration and its hold entry. */
 int store_reg_del(store_txn_t *txn, const store_t *st, const store_reg_t *r);
+/** The registration stored under sequence seq (STORE_DB_REG's key; a hold entry's id). */
+int store_reg_get_seq(store_txn_t *txn, const store_t *st, uint64_t seq, store_reg_t *out);
 /** All registrations of one candidate, in subject order; returns how many (<= cap) or < 0. */
 int store_reg_list(store_txn_t *txn, const store_t *st, uint32_t roster_no, store_reg_t *out,
                    int cap);

@@ -102,8 +102,10 @@ static int dir_make_like(const char *path, const struct stat *like)
 /*
  * Opens the environment file `file` read-only without a lock file (nobody
  * writes a backup or a temporary copy) and checks that it is one of this
- * schema. 0, STORE_CORRUPT (another schema version), MDB_INVALID (not LMDB)
- * or another LMDB code / errno.
+ * schema, or of the one a writing open upgrades in place (a backup made before
+ * the upgrade restores, and cetd upgrades it when it starts on it). 0,
+ * STORE_CORRUPT (another schema version), MDB_INVALID (not LMDB) or another
+ * LMDB code / errno.
  */
 static int env_probe(const char *file)
 {
@@ -117,7 +119,10 @@ static int env_probe(const char *file)
     if ((rc = mdb_env_open(env, file, MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK, 0)) == 0 &&
         (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) == 0 &&
         (rc = mdb_dbi_open(txn, "meta", 0, &meta)) == 0 && (rc = mdb_get(txn, meta, &k, &v)) == 0)
-        rc = v.mv_size == 8 && store_rd64(v.mv_data) == STORE_SCHEMA_VERSION ? 0 : STORE_CORRUPT;
+        rc = v.mv_size == 8 && (store_rd64(v.mv_data) == STORE_SCHEMA_VERSION ||
+                                store_rd64(v.mv_data) == STORE_SCHEMA_UPGRADES_FROM)
+                 ? 0
+                 : STORE_CORRUPT;
     if (rc == MDB_NOTFOUND) rc = STORE_CORRUPT; /* no meta database or no schema version */
     if (txn) mdb_txn_abort(txn);
     mdb_env_close(env);

@@ -51,6 +51,7 @@ struct store {
     uint64_t reg_seq_last;  /* the last registration sequence number given */
     _Atomic(MDB_txn *) wtxn; /* the write txn in progress, if any (read by any thread) */
     store_log_t *log;       /* the commit log (store_log.c); NULL when read only or --sync none */
+    uint64_t upgrade_from;  /* the older schema version store_open upgrades (0: none) */
 };
 
 /** The dbi of a named database. */

@@ -354,7 +354,7 @@ static int reg_seq_of(store_txn_t *txn, const store_t *st, uint32_t roster_no, c
     return STORE_NOTFOUND;
 }
 
-static int reg_get_seq(store_txn_t *txn, const store_t *st, uint64_t seq, store_reg_t *out)
+int store_reg_get_seq(store_txn_t *txn, const store_t *st, uint64_t seq, store_reg_t *out)
 {
     uint8_t k[8];
     store_be64(k, seq);
@@ -368,7 +368,7 @@ int store_reg_get(store_txn_t *txn, const store_t *st, uint32_t roster_no, char 
     int rc = reg_seq_of(txn, st, roster_no, subject, &seq);
     if (rc) return rc;
     /* NOTFOUND here: committed after this read txn began */
-    rc = reg_get_seq(txn, st, seq, out);
+    rc = store_reg_get_seq(txn, st, seq, out);
     if (rc == 0 && (out->roster_no != roster_no || out->subject != subject)) return STORE_CORRUPT;
     return rc;
 }
@@ -391,8 +391,8 @@ int store_reg_put(store_txn_t *txn, const store_t *st, store_reg_t *r, int64_t o
             return STORE_BADARG;
         }
     }
-    int rc = expiry_set(txn, st, STORE_EXPIRE_HOLD, r->roster_no, r->subject, old_expires,
-                        r->expires);
+    /* keyed by sequence: one batch's holds are neighbours at the index's tail */
+    int rc = expiry_set(txn, st, STORE_EXPIRE_HOLD, r->seq, r->subject, old_expires, r->expires);
     if (rc) return rc;
     uint8_t k[8];
     store_be64(k, r->seq);
@@ -407,7 +407,7 @@ int store_reg_del(store_txn_t *txn, const store_t *st, const store_reg_t *r)
         int rc = reg_seq_of(txn, st, r->roster_no, r->subject, &seq);
         if (rc) return rc;
     }
-    int rc = expiry_set(txn, st, STORE_EXPIRE_HOLD, r->roster_no, r->subject, r->expires, 0);
+    int rc = expiry_set(txn, st, STORE_EXPIRE_HOLD, seq, r->subject, r->expires, 0);
     if (rc) return rc;
     uint8_t k[8];
     store_be64(k, seq);
@@ -424,7 +424,7 @@ int store_reg_list(store_txn_t *txn, const store_t *st, uint32_t roster_no, stor
     int n = 0;
     for (int i = 0; i < CET_CANDIDATE_REGS_MAX && n < cap; i++) {
         if (!row.e[i]) continue;
-        int rc = reg_get_seq(txn, st, store_regidx_seq(row.e[i]), &out[n]);
+        int rc = store_reg_get_seq(txn, st, store_regidx_seq(row.e[i]), &out[n]);
         if (rc == STORE_NOTFOUND) continue; /* committed after this read txn began */
         if (rc) return rc;
         /* in subject order */

@@ -308,10 +308,10 @@ static int email_cb(const void *key, size_t klen, const void *val, size_t vlen, 
     return 0;
 }
 
-static bool expiry_exists(check_t *c, int64_t due, uint8_t kind, uint64_t no, char subject)
+static bool expiry_exists(check_t *c, int64_t due, uint8_t kind, uint64_t id, char subject)
 {
     uint8_t k[STORE_EXPIRY_KEY_BYTES];
-    store_expiry_key(k, due, kind, no, subject);
+    store_expiry_key(k, due, kind, id, subject);
     store_val_t v;
     return store_get_ref(c->txn, c->st, STORE_DB_EXPIRY, k, sizeof k, &v) == 0;
 }
@@ -447,7 +447,7 @@ static int reg_cb(const void *key, size_t klen, const void *val, size_t vlen, vo
     else
         o->live++;
     bool held = !(r.flags & (STORE_REG_PAID | STORE_REG_LOCKED));
-    if (held && r.expires && !expiry_exists(c, r.expires, STORE_EXPIRE_HOLD, no, r.subject))
+    if (held && r.expires && !expiry_exists(c, r.expires, STORE_EXPIRE_HOLD, seq, r.subject))
         violation(c, CK_HOLD_MISSING, "roster_no %u/%c: unpaid, expires %lld, no hold entry", no,
                   r.subject, (long long)r.expires);
     if (!held && r.expires)
@@ -515,22 +515,27 @@ static int expiry_cb(const void *key, size_t klen, const void *val, size_t vlen,
     int64_t due = (int64_t)store_rd64(k);
     uint8_t kind = k[8];
     uint64_t id = store_expiry_key_id(k);
-    uint32_t no = (uint32_t)id; /* a hold's or a candidate's roster_no */
+    uint32_t no = (uint32_t)id; /* a candidate's roster_no */
     char subject = store_expiry_key_subject(k);
-    if (kind != STORE_EXPIRE_ORDER && id > UINT32_MAX) {
+    if (kind == STORE_EXPIRE_CANDIDATE && id > UINT32_MAX) {
         violation(c, CK_RECORD, "expiry entry of kind %u names id %llu", kind,
                   (unsigned long long)id);
     } else if (kind == STORE_EXPIRE_HOLD) {
+        /* a hold names its registration by sequence */
+        unsigned long long seq = (unsigned long long)id;
         store_reg_t r;
-        if (store_reg_get(c->txn, c->st, no, subject, &r) != 0)
-            violation(c, CK_HOLD_ORPHAN, "hold %lld for %u/%c: no such registration",
-                      (long long)due, no, subject);
+        if (store_reg_get_seq(c->txn, c->st, id, &r) != 0)
+            violation(c, CK_HOLD_ORPHAN, "hold %lld for registration %llu/%c: no such registration",
+                      (long long)due, seq, subject);
+        else if (r.subject != subject)
+            violation(c, CK_HOLD_ORPHAN, "hold %lld for registration %llu/%c: it is %u/%c",
+                      (long long)due, seq, subject, r.roster_no, r.subject);
         else if (r.expires != due)
             violation(c, CK_HOLD_ORPHAN, "hold %lld for %u/%c: the registration expires %lld",
-                      (long long)due, no, subject, (long long)r.expires);
+                      (long long)due, r.roster_no, subject, (long long)r.expires);
         else if (r.flags & (STORE_REG_PAID | STORE_REG_LOCKED))
             violation(c, CK_HOLD_ORPHAN, "hold %lld for %u/%c: the registration is %s",
-                      (long long)due, no, subject, ctl_reg_state(r.flags));
+                      (long long)due, r.roster_no, subject, ctl_reg_state(r.flags));
     } else if (kind == STORE_EXPIRE_CANDIDATE) {
         store_candidate_t cd;
         if (store_candidate_get(c->txn, c->st, no, &cd) != 0)
@@ -762,7 +767,8 @@ static int corrupt_txn_cb(store_txn_t *txn, void *arg)
     if (rc) goto out;
     if (!strcmp(k->what, "orphan-hold")) {
         uint8_t key[STORE_EXPIRY_KEY_BYTES];
-        store_expiry_key(key, k->now + 3600, STORE_EXPIRE_HOLD, 0x7ffffff0u, '1');
+        /* a sequence no registration has (they count up from 1) */
+        store_expiry_key(key, k->now + 3600, STORE_EXPIRE_HOLD, UINT64_MAX - 15, '1');
         rc = store_put_raw(txn, k->st, STORE_DB_EXPIRY, key, sizeof key, "", 0, 0);
         snprintf(k->done, sizeof k->done, "a hold entry for a registration that does not exist");
     } else if (!strcmp(k->what, "roster-index")) {
@@ -834,8 +840,10 @@ static int corrupt_txn_cb(store_txn_t *txn, void *arg)
         snprintf(k->done, sizeof k->done, "roster_no %u registered for oral F without 1", no);
     } else if (!strcmp(k->what, "missing-hold")) {
         rc = put_reg(txn, k, no, b->campus, '1');
+        store_reg_t r;
+        if (!rc) rc = store_reg_get(txn, k->st, no, '1', &r);
         uint8_t key[STORE_EXPIRY_KEY_BYTES];
-        store_expiry_key(key, k->now + CET_HOLD_TTL_DEFAULT_S, STORE_EXPIRE_HOLD, no, '1');
+        if (!rc) store_expiry_key(key, r.expires, STORE_EXPIRE_HOLD, r.seq, '1');
         if (!rc) rc = store_del_raw(txn, k->st, STORE_DB_EXPIRY, key, sizeof key);
         snprintf(k->done, sizeof k->done, "roster_no %u/1 unpaid without its hold entry", no);
     } else if (!strcmp(k->what, "unbind")) {

@@ -217,8 +217,8 @@ static void test_arrange(store_t *st)
 
 /*
  * A directory of another schema version (2, either line's 3, 4 without the tickets, or a newer one)
- * is refused by every open, writable or not, and stays as it was: no
- * in-place upgrade (docs/storage.md, "Schema versions").
+ * is refused by every open, writable or not, and stays as it was: only 5 is
+ * upgraded in place (test_store; docs/storage.md, "Schema versions").
  */
 static void test_other_versions_refused(void)
 {

@@ -377,6 +377,134 @@ static void test_grow(void)
     cet_test_rmdir(dir);
 }
 
+/* Every hold entry of a store, as (due, id, subject) in key order. */
+typedef struct hold_rows {
+    int n;
+    int64_t due[512];
+    uint64_t id[512];
+    char subject[512];
+} hold_rows_t;
+
+static int hold_rows_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    (void)val;
+    (void)vlen;
+    hold_rows_t *h = arg;
+    const uint8_t *k = key;
+    CHECK_EQ(klen, STORE_EXPIRY_KEY_BYTES);
+    if (k[8] != STORE_EXPIRE_HOLD || h->n == 512) return CET_OK;
+    h->due[h->n] = (int64_t)store_rd64(k);
+    h->id[h->n] = store_expiry_key_id(k);
+    h->subject[h->n++] = store_expiry_key_subject(k);
+    return CET_OK;
+}
+
+static void hold_rows(store_t *st, hold_rows_t *h)
+{
+    store_txn_t *txn;
+    memset(h, 0, sizeof *h);
+    CHECK_EQ(store_read_begin(st, &txn), 0);
+    CHECK_EQ(store_scan(txn, st, STORE_DB_EXPIRY, NULL, 0, hold_rows_cb, h), 0);
+    store_abort(txn);
+}
+
+static uint64_t schema_of(store_t *st)
+{
+    store_txn_t *txn;
+    uint64_t v = 0;
+    CHECK_EQ(store_read_begin(st, &txn), 0);
+    CHECK_EQ(store_meta_get_u64(txn, st, "schema_version", &v), 0);
+    store_abort(txn);
+    return v;
+}
+
+/*
+ * Schema 6: a hold's entry names its registration's sequence, so holds made in
+ * one second (one due) follow each other in the order they were made, whatever
+ * the candidates' roster numbers: a batch's holds are neighbours at the tail of
+ * the index instead of one page each. A schema 5 directory (entries by roster_no,
+ * a stale one among them) is refused read-only and upgraded by a writing open:
+ * every registration with a hold has exactly its schema 6 entry afterwards.
+ */
+static void test_hold_layout_and_upgrade(void)
+{
+    char *dir = cet_test_tmpdir();
+    char keep[256];
+    cet_strlcpy(keep, dir, sizeof keep);
+    store_t *st = open_store(keep, 0);
+    store_txn_t *txn;
+    enum { N = 200 };
+    store_reg_t regs[N];
+    uint64_t x = 88172645463325252ull; /* xorshift: roster numbers in no order */
+    CHECK_EQ(store_write_begin(st, &txn), 0);
+    for (int i = 0; i < N; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        regs[i] = (store_reg_t){.roster_no = 1000 + (uint32_t)(x % 900000) * 7 + (uint32_t)i % 7,
+                                .campus = 991010, .subject = '1', .fee = 3000,
+                                .created = 100, .expires = i < N - 20 ? 90000 : 0};
+        CHECK_EQ(store_reg_put(txn, st, &regs[i], 0), 0);
+    }
+    CHECK_EQ(store_commit(txn), 0);
+    hold_rows_t h;
+    hold_rows(st, &h);
+    CHECK_EQ(h.n, N - 20); /* the 20 without expires (as if paid) have none */
+    for (int i = 0; i < h.n; i++) {
+        CHECK_EQ(h.id[i], regs[i].seq); /* in the order they were made */
+        CHECK_EQ(h.due[i], 90000);
+    }
+    CHECK_EQ(schema_of(st), STORE_SCHEMA_VERSION);
+
+    /* the same registrations as schema 5 kept them, with one stale entry */
+    CHECK_EQ(store_write_begin(st, &txn), 0);
+    uint8_t k[STORE_EXPIRY_KEY_BYTES];
+    for (int i = 0; i < N - 20; i++) {
+        store_expiry_key(k, 90000, STORE_EXPIRE_HOLD, regs[i].seq, '1');
+        CHECK_EQ(store_del_raw(txn, st, STORE_DB_EXPIRY, k, sizeof k), 0);
+        store_expiry_key(k, 90000, STORE_EXPIRE_HOLD, regs[i].roster_no, '1');
+        CHECK_EQ(store_put_raw(txn, st, STORE_DB_EXPIRY, k, sizeof k, "", 0, 0), 0);
+    }
+    store_expiry_key(k, 500, STORE_EXPIRE_HOLD, 424242, '2'); /* no such registration */
+    CHECK_EQ(store_put_raw(txn, st, STORE_DB_EXPIRY, k, sizeof k, "", 0, 0), 0);
+    store_expiry_key(k, 700, STORE_EXPIRE_CANDIDATE, 31337, 0); /* other kinds stay */
+    CHECK_EQ(store_put_raw(txn, st, STORE_DB_EXPIRY, k, sizeof k, "", 0, 0), 0);
+    CHECK_EQ(store_meta_put_u64(txn, st, "schema_version", STORE_SCHEMA_UPGRADES_FROM), 0);
+    CHECK_EQ(store_commit(txn), 0);
+    store_close(st);
+
+    store_options_t ro = {.dir = keep, .read_only = true};
+    st = NULL;
+    CHECK_EQ(store_open(&ro, &st), STORE_CORRUPT); /* read-only: not upgraded, refused */
+    CHECK(st == NULL);
+    st = open_store(keep, 0); /* writing: upgraded */
+    CHECK_EQ(schema_of(st), STORE_SCHEMA_VERSION);
+    hold_rows(st, &h);
+    CHECK_EQ(h.n, N - 20);
+    for (int i = 0; i < h.n; i++) {
+        CHECK_EQ(h.id[i], regs[i].seq);
+        CHECK_EQ(h.due[i], 90000);
+        CHECK_EQ(h.subject[i], '1');
+    }
+    CHECK_EQ(count_db(st, STORE_DB_EXPIRY), N - 20 + 1); /* and the candidate's entry */
+    /* what the upgrade wrote is what store_reg_put keeps: paying removes the entry */
+    CHECK_EQ(store_write_begin(st, &txn), 0);
+    store_reg_t paid = regs[3];
+    paid.flags |= STORE_REG_PAID;
+    paid.expires = 0;
+    CHECK_EQ(store_reg_put(txn, st, &paid, regs[3].expires), 0);
+    CHECK_EQ(store_commit(txn), 0);
+    CHECK_EQ(count_db(st, STORE_DB_EXPIRY), N - 20);
+    store_close(st);
+    st = open_store(keep, 0); /* a second open has nothing to upgrade */
+    CHECK_EQ(count_db(st, STORE_DB_EXPIRY), N - 20);
+    store_close(st);
+    st = NULL;
+    CHECK_EQ(store_open(&ro, &st), 0);
+    store_close(st);
+    cet_test_rmdir(keep);
+}
+
 static void test_schema_version(void)
 {
     char *dir = cet_test_tmpdir();
@@ -657,6 +785,7 @@ int main(void)
     cet_test_rmdir(keep);
     test_grow();
     test_schema_version();
+    test_hold_layout_and_upgrade();
     test_commit_timed();
     test_backup_restore();
     return cet_test_done("test_store");
