@@ -59,6 +59,7 @@
 #define CET_COMMIT_LATENCY_BUCKETS_MAX 14 /* finite buckets of the commit and fsync histograms */
 #define CET_CHECKPOINT_MS 1000          /* a checkpoint of LMDB at least this often (store_log.c) */
 #define CET_CHECKPOINT_RETRY_MS 100      /* after a failed one (while it fails, no freed page is reused) */
+#define CET_WRITEBACK_MS 50             /* between checkpoints, data.mdb's dirty pages start out this often */
 #define CET_CHECKPOINT_WARN_MS 60000     /* while they fail, a warning this often (one error first) */
 #define CET_LOG_CHECKPOINT_BYTES (64u << 20) /* or after this much commit log */
 #define CET_LOG_TXN_BYTES_MAX (16u << 20)   /* a txn logging more is made durable by a checkpoint */
