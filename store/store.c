@@ -109,7 +109,8 @@ static int open_dbis(store_t *st)
         version = STORE_SCHEMA_VERSION;
     }
     if (rc == 0 && version == STORE_SCHEMA_UPGRADES_FROM && !st->read_only) {
-        st->upgrade_from = version; /* store_open upgrades it once the log is replayed */
+        /* store_open upgrades it once the log is replayed, unless asked not to */
+        st->upgrade_from = st->no_upgrade ? 0 : version;
     } else if (rc == 0 && version != STORE_SCHEMA_VERSION) {
         CET_ERROR("store: schema version %llu on disk, this build reads %d: %s (docs/storage.md, "
                   "\"Schema versions\")",
@@ -304,35 +305,43 @@ static int reg_hold_cb(const void *key, size_t klen, const void *val, size_t vle
  * Nothing else differs between the two layouts. A crash before the commit
  * leaves schema 5, and the next writing open does it again.
  */
+typedef struct upgrade {
+    expiry_keys_t old, keep;
+} upgrade_t;
+
+static int upgrade_txn(store_txn_t *txn, void *arg)
+{
+    upgrade_t *u = arg;
+    const store_t *st = mdb_env_get_userctx(mdb_txn_env(txn));
+    u->old.n = u->keep.n = 0; /* a txn redone after the map grew collects again */
+    int rc = store_scan(txn, st, STORE_DB_EXPIRY, NULL, 0, v5_hold_cb, &u->old);
+    if (!rc) rc = store_scan(txn, st, STORE_DB_REG, NULL, 0, reg_hold_cb, &u->keep);
+    for (size_t i = 0; !rc && i < u->old.n; i++)
+        rc = store_del_raw(txn, st, STORE_DB_EXPIRY, u->old.k[i], STORE_EXPIRY_KEY_BYTES);
+    for (size_t i = 0; !rc && i < u->keep.n; i++)
+        rc = store_put_raw(txn, st, STORE_DB_EXPIRY, u->keep.k[i], STORE_EXPIRY_KEY_BYTES, "", 0,
+                           0);
+    if (!rc) rc = store_meta_put_u64(txn, st, "schema_version", STORE_SCHEMA_VERSION);
+    return rc;
+}
+
 static int schema_upgrade(store_t *st)
 {
-    expiry_keys_t old = {0}, keep = {0};
-    store_txn_t *txn;
-    int rc = store_write_begin(st, &txn);
-    if (rc) return rc;
-    if (!(rc = store_scan(txn, st, STORE_DB_EXPIRY, NULL, 0, v5_hold_cb, &old)))
-        rc = store_scan(txn, st, STORE_DB_REG, NULL, 0, reg_hold_cb, &keep);
-    for (size_t i = 0; !rc && i < old.n; i++)
-        rc = store_del_raw(txn, st, STORE_DB_EXPIRY, old.k[i], STORE_EXPIRY_KEY_BYTES);
-    for (size_t i = 0; !rc && i < keep.n; i++)
-        rc = store_put_raw(txn, st, STORE_DB_EXPIRY, keep.k[i], STORE_EXPIRY_KEY_BYTES, "", 0, 0);
-    if (!rc) rc = store_meta_put_u64(txn, st, "schema_version", STORE_SCHEMA_VERSION);
-    if (rc)
-        store_abort(txn);
-    else
-        rc = store_commit(txn);
+    upgrade_t u = {{0}, {0}};
+    expiry_keys_t *old = &u.old, *keep = &u.keep;
+    int rc = store_write_run(st, upgrade_txn, &u);
     if (rc == 0)
         CET_INFO("store: %s upgraded from schema %llu to %d: %zu hold entries now name their "
-                 "registration's sequence (%zu entries of the old layout removed)",
-                 st->dir, (unsigned long long)st->upgrade_from, STORE_SCHEMA_VERSION, keep.n,
-                 old.n);
+                 "registration's sequence (%zu hold entries before)",
+                 st->dir, (unsigned long long)st->upgrade_from, STORE_SCHEMA_VERSION, keep->n,
+                 old->n);
     else
         CET_ERROR("store: upgrading %s from schema %llu to %d failed: %s (nothing changed)",
                   st->dir, (unsigned long long)st->upgrade_from, STORE_SCHEMA_VERSION,
                   store_strerror(rc));
     st->upgrade_from = 0;
-    cet_free(old.k);
-    cet_free(keep.k);
+    cet_free(old->k);
+    cet_free(keep->k);
     return rc;
 }
 
@@ -355,6 +364,7 @@ int store_open(const store_options_t *opt, store_t **out)
             w.read_only = false;
             w.sync = true;
             w.owner = "cetreg recovery";
+            w.no_upgrade = true; /* a reading command changes the schema of nothing */
             store_t *ws = NULL;
             int wr = store_open(&w, &ws);
             if (wr == 0) {
@@ -368,6 +378,7 @@ int store_open(const store_options_t *opt, store_t **out)
     }
     store_t *st = cet_calloc(1, sizeof *st);
     st->read_only = opt->read_only;
+    st->no_upgrade = opt->no_upgrade;
     st->sync = opt->sync && !opt->read_only;
     atomic_init(&st->flush_failed, false);
     st->lock_fd = -1;
@@ -798,12 +809,18 @@ int store_get_raw(store_txn_t *txn, const store_t *st, store_db_t db, const void
     return 0;
 }
 
+static void wrote(const store_t *st, store_txn_t *txn, int op, store_db_t db, const void *key,
+                  size_t klen, const void *val, size_t vlen)
+{
+    store_log_add((store_t *)st, txn, op, db, key, klen, val, vlen);
+}
+
 int store_put_raw(store_txn_t *txn, const store_t *st, store_db_t db, const void *key,
                   size_t klen, const void *val, size_t vlen, unsigned flags)
 {
     MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
     int rc = mdb_put(txn, store_dbi(st, db), &k, &v, flags);
-    if (rc == 0) store_log_add((store_t *)st, txn, STORE_LOG_PUT, db, key, klen, val, vlen);
+    if (rc == 0) wrote(st, txn, STORE_LOG_PUT, db, key, klen, val, vlen);
     return rc;
 }
 
@@ -812,7 +829,7 @@ int store_del_raw(store_txn_t *txn, const store_t *st, store_db_t db, const void
 {
     MDB_val k = {klen, (void *)key};
     int rc = mdb_del(txn, store_dbi(st, db), &k, NULL);
-    if (rc == 0) store_log_add((store_t *)st, txn, STORE_LOG_DEL, db, key, klen, NULL, 0);
+    if (rc == 0) wrote(st, txn, STORE_LOG_DEL, db, key, klen, NULL, 0);
     return rc;
 }
 
@@ -865,8 +882,7 @@ int store_update(store_txn_t *txn, const store_t *st, store_db_t db, const void 
         if (changed) {
             MDB_val nv = {v.mv_size, buf};
             if ((rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT))) break;
-            store_log_add((store_t *)st, txn, STORE_LOG_PUT, db, k.mv_data, k.mv_size, buf,
-                          v.mv_size);
+            wrote(st, txn, STORE_LOG_PUT, db, k.mv_data, k.mv_size, buf, v.mv_size);
         }
         if (r != CET_OK) {
             rc = r == CET_DONE ? CET_OK : r;
@@ -891,7 +907,7 @@ int store_sweep(store_txn_t *txn, const store_t *st, store_db_t db, const void *
     for (unsigned seen = 0; rc == 0 && seen < max; seen++) {
         if (dead_cb(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg)) {
             /* the key first: after the delete the cursor's key may point elsewhere */
-            store_log_add((store_t *)st, txn, STORE_LOG_DEL, db, k.mv_data, k.mv_size, NULL, 0);
+            wrote(st, txn, STORE_LOG_DEL, db, k.mv_data, k.mv_size, NULL, 0);
             if ((rc = mdb_cursor_del(cur, 0))) break;
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT); /* after a delete: the next one */

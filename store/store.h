@@ -374,6 +374,8 @@ typedef struct store_options {
     const char *owner;        /* program named in the lock file ("cetd"); NULL = "cetreg" */
     size_t replay_txn_bytes;  /* recovery applies about this much log per txn; 0 =
                                  CET_LOG_REPLAY_TXN_BYTES (tests set it small) */
+    bool no_upgrade;          /* a writing open that leaves a schema STORE_SCHEMA_UPGRADES_FROM
+                                 as it is (the recovery a read-only open runs first) */
 } store_options_t;
 
 /**

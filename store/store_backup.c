@@ -107,6 +107,25 @@ static int dir_make_like(const char *path, const struct stat *like)
  * STORE_CORRUPT (another schema version), MDB_INVALID (not LMDB) or another
  * LMDB code / errno.
  */
+/* The schema version of the environment file `file` (opened as env_probe does), or 0. */
+static uint64_t env_schema(const char *file)
+{
+    MDB_env *env;
+    uint64_t version = 0;
+    if (mdb_env_create(&env)) return 0;
+    mdb_env_set_maxdbs(env, CET_DBS_MAX);
+    MDB_txn *txn = NULL;
+    MDB_dbi meta;
+    MDB_val k = {sizeof "schema_version" - 1, (void *)"schema_version"}, v;
+    if (mdb_env_open(env, file, MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK, 0) == 0 &&
+        mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0 && mdb_dbi_open(txn, "meta", 0, &meta) == 0 &&
+        mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == 8)
+        version = store_rd64(v.mv_data);
+    if (txn) mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return version;
+}
+
 static int env_probe(const char *file)
 {
     MDB_env *env;
@@ -224,8 +243,8 @@ int store_backup(const char *dir, const char *out_dir, store_copy_info_t *info)
     close(fd);
     fd = -1;
     if ((rc = env_probe(tmp))) goto fail;
-    /* the commit log and checkpoint of the data replaced belong to it, not to the backup */
-    if ((rc = store_log_forget(dir))) goto fail;
+    /* (dir's commit log and checkpoint stay: they are the live owner's; only a
+     * restore forgets the ones of the data it replaces) */
     if (rename(tmp, dst) != 0) {
         rc = errno;
         goto fail;
@@ -322,6 +341,13 @@ int store_restore(const char *backup, const char *dir, bool force, store_copy_in
         info->source_bytes = (uint64_t)src_sb.st_size;
     }
     close(lock_fd);
+    /* a backup of the schema a writing open upgrades: upgraded here, so what was
+     * restored reads as this build's (cetctl restore checks it read-only next) */
+    if (!rc && env_schema(dst) == STORE_SCHEMA_UPGRADES_FROM) {
+        store_options_t up = {.dir = dir, .sync = true, .owner = "cetctl restore"};
+        store_t *st = NULL;
+        if ((rc = store_open(&up, &st)) == 0) store_close(st);
+    }
     return rc;
 fail:
     if (fd >= 0) close(fd);

@@ -52,6 +52,7 @@ struct store {
     _Atomic(MDB_txn *) wtxn; /* the write txn in progress, if any (read by any thread) */
     store_log_t *log;       /* the commit log (store_log.c); NULL when read only or --sync none */
     uint64_t upgrade_from;  /* the older schema version store_open upgrades (0: none) */
+    bool no_upgrade;        /* store_options_t.no_upgrade */
 };
 
 /** The dbi of a named database. */

@@ -129,6 +129,7 @@ struct store_log {
     bool restored;   /* its meta pages were written back */
     ckpt_hdr_t ckpt;
     _Atomic uint64_t n_ckpt, n_records, n_replayed, ckpt_ns_last;
+    uint64_t wb_records; /* n_records at the last writeback (checkpoint thread only) */
     /* health (ckpt_outcome; store_log_stats): failures since open, and in
      * monotonic ms when a checkpoint last became durable, when they began to
      * fail and when the checkpoint thread last said so */
@@ -332,7 +333,7 @@ static int ckpt_finish(store_log_t *log, ckpt_job_t *job)
 static bool ckpt_wait(store_log_t *log)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts); /* the cond's clock; a jump costs one interval */
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* the cond's clock (store_log_prepare) */
     ts.tv_nsec += (long)CET_WRITEBACK_MS * 1000000L;
     if (ts.tv_nsec >= 1000000000L) {
         ts.tv_sec += ts.tv_nsec / 1000000000L;
@@ -344,9 +345,13 @@ static bool ckpt_wait(store_log_t *log)
     return false;
 }
 
-/* Starts the writeback of data.mdb's dirty pages (see the top of this file). */
+/* Starts the writeback of data.mdb's dirty pages (see the top of this file), when
+ * anything committed since the last time. Checkpoint thread only. */
 static void writeback_start(store_log_t *log)
 {
+    uint64_t records = atomic_load(&log->n_records);
+    if (records == log->wb_records) return; /* an idle store: nothing new to write */
+    log->wb_records = records;
     int fd;
     if (mdb_env_get_fd(log->st->env, &fd) != 0) return;
     /* an error here is the next fdatasync's to report, with the checkpoint's handling */
@@ -669,7 +674,11 @@ int store_log_prepare(store_t *st)
     log->st = st;
     log->fd[0] = log->fd[1] = log->rfd[0] = log->rfd[1] = -1;
     pthread_mutex_init(&log->lock, NULL);
-    pthread_cond_init(&log->cond, NULL);
+    pthread_condattr_t ca; /* ckpt_wait's timeout: a step of the wall clock does not move it */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&log->cond, &ca);
+    pthread_condattr_destroy(&ca);
     st->log = log; /* from here store_log_close frees it, whatever follows */
     uint8_t *metas = NULL;
     int rc = ckpt_read_dir(st->dir, &log->ckpt, &metas);

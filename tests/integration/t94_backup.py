@@ -162,6 +162,17 @@ class BackupDrill(unittest.TestCase):
             t.join(timeout=60)
         self.assertEqual(rc, 0, err)
         self.assertIn("backup: ", out)
+        # the live directory keeps its commit log and checkpoint, and they are the
+        # files cetd writes: a backup that removed them (it once did) left cetd
+        # logging into unlinked files, and a power loss would lose what they held
+        live = sorted(os.listdir(self.data.data))
+        for name in ("checkpoint", "wal-0.log", "wal-1.log"):
+            self.assertIn(name, live, "the backup left the live directory's " + name)
+        fd_dir = f"/proc/{self.engine.proc.pid}/fd"
+        targets = [os.readlink(os.path.join(fd_dir, f)) for f in os.listdir(fd_dir)]
+        logs = [t for t in targets if os.path.basename(t).startswith("wal-")]
+        self.assertTrue(logs, targets)
+        self.assertFalse([t for t in logs if t.endswith("(deleted)")], logs)
         acked_before = {i for i, at in acks.items() if at < t_begin}
         acked_after = {i for i, at in acks.items() if at > t_end}
         self.assertTrue(acked_before and acked_after,

@@ -477,6 +477,31 @@ static void test_hold_layout_and_upgrade(void)
     st = NULL;
     CHECK_EQ(store_open(&ro, &st), STORE_CORRUPT); /* read-only: not upgraded, refused */
     CHECK(st == NULL);
+    /* a writing open asked not to (a read-only command's recovery) leaves it at 5 */
+    store_options_t keep5 = {.dir = keep, .sync = true, .no_upgrade = true};
+    CHECK_EQ(store_open(&keep5, &st), 0);
+    if (st) {
+        CHECK_EQ(schema_of(st), STORE_SCHEMA_UPGRADES_FROM);
+        store_close(st);
+    }
+    /* a backup of schema 5 restores, upgraded, so it reads as this build's */
+    char bk[300], rs[300];
+    snprintf(bk, sizeof bk, "%s.bk", keep);
+    snprintf(rs, sizeof rs, "%s.rs", keep);
+    CHECK_EQ(store_backup(keep, bk, NULL), 0);
+    CHECK_EQ(store_restore(bk, rs, false, NULL), 0);
+    store_options_t ro_rs = {.dir = rs, .read_only = true};
+    st = NULL;
+    CHECK_EQ(store_open(&ro_rs, &st), 0);
+    if (st) {
+        CHECK_EQ(schema_of(st), STORE_SCHEMA_VERSION);
+        hold_rows(st, &h);
+        CHECK_EQ(h.n, N - 20);
+        for (int i = 0; i < h.n; i++) CHECK_EQ(h.id[i], regs[i].seq);
+        store_close(st);
+    }
+    cet_test_rmdir(bk);
+    cet_test_rmdir(rs);
     st = open_store(keep, 0); /* writing: upgraded */
     CHECK_EQ(schema_of(st), STORE_SCHEMA_VERSION);
     hold_rows(st, &h);
