@@ -259,6 +259,15 @@ typedef struct eng_op {
         char token_out[65];   /* session token made on the core (never stored) */
         const struct eng_tickets_in *tickets; /* ENG_OP_TICKETS: the submitter's (the call's) */
     } in;
+    /* ENG_OP_REG_CREATE: what the core's fast path read on its read txn, for the
+     * writer to take instead of reading again while store_people_unchanged says
+     * nothing wrote an account or a candidate since (set by eng_submit) */
+    struct {
+        bool valid;
+        uint64_t snapshot;    /* store_txn_snapshot of that read txn */
+        store_account_t account;
+        store_candidate_t candidate;
+    } pre;
     /* the seat ledger */
     int seat_slot;            /* slot taken by eng_submit (-1 none) */
     bool seat_keep;           /* out: the registration used the seat */
@@ -347,6 +356,13 @@ int eng_check_registration(eng_t *e, store_txn_t *txn, const uint8_t account[16]
 int eng_check_registration_of(eng_t *e, store_txn_t *txn, const store_account_t *a, char subject,
                               uint32_t campus, int64_t now, store_candidate_t *c_out,
                               store_offer_t *o_out);
+/**
+ * The rules after the account and its candidate: for records that are what
+ * txn would read (the writer with a core's copies, store_people_unchanged).
+ */
+int eng_check_registration_with(eng_t *e, store_txn_t *txn, const store_account_t *a,
+                                const store_candidate_t *c, char subject, uint32_t campus,
+                                int64_t now, store_offer_t *o_out);
 /* ---- the records a binding and a login make (apply_bind, apply_session_create; cetctl
  * bench-prep prepares candidates offline with the same) ---- */
 /**

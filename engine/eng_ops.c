@@ -399,12 +399,22 @@ int eng_check_registration_of(eng_t *e, store_txn_t *txn, const store_account_t 
                               char subject, uint32_t campus, int64_t now,
                               store_candidate_t *c_out, store_offer_t *o_out)
 {
+    int r;
+    if (!acct->roster_no) return CET_E_NOT_BOUND;
+    store_candidate_t *c = c_out;
+    if ((r = eng_lookup_rc(store_candidate_get(txn, e->st, acct->roster_no, c), CET_E_NOT_BOUND)))
+        return r;
+    return eng_check_registration_with(e, txn, acct, c, subject, campus, now, o_out);
+}
+
+int eng_check_registration_with(eng_t *e, store_txn_t *txn, const store_account_t *acct,
+                                const store_candidate_t *c, char subject, uint32_t campus,
+                                int64_t now, store_offer_t *o_out)
+{
     const store_t *st = e->st;
     const store_account_t a = *acct;
     int r;
     if (!a.roster_no) return CET_E_NOT_BOUND;
-    store_candidate_t *c = c_out;
-    if ((r = eng_lookup_rc(store_candidate_get(txn, st, a.roster_no, c), CET_E_NOT_BOUND))) return r;
     if ((r = window_open(e, txn, now))) return r;
     store_subject_t subj;
     if ((r = eng_lookup_rc(store_subject_get(txn, st, subject, &subj), CET_E_OFFER_NOT_FOUND))) return r;
@@ -465,8 +475,18 @@ static int apply_reg_create(eng_op_t *op, store_txn_t *txn)
     eng_t *e = op->eng;
     store_candidate_t c;
     store_offer_t o;
-    int r = eng_check_registration(e, txn, op->account, op->in.subject, op->in.campus, op->now,
+    int r;
+    if (op->pre.valid && store_people_unchanged(txn, e->st, op->pre.snapshot)) {
+        /* nothing wrote an account or a candidate since the core read them: its
+         * copies are what this txn would read, without two random B-tree reads;
+         * every other rule is checked again on this txn */
+        c = op->pre.candidate;
+        r = eng_check_registration_with(e, txn, &op->pre.account, &c, op->in.subject,
+                                        op->in.campus, op->now, &o);
+    } else {
+        r = eng_check_registration(e, txn, op->account, op->in.subject, op->in.campus, op->now,
                                    &c, &o);
+    }
     if (r) return r;
     if (op->seat_slot < 0) return CET_E_SEATS_FULL;
     store_reg_t reg;
@@ -1182,18 +1202,24 @@ void eng_op_init(eng_op_t *op, eng_t *e, eng_op_kind_t kind, store_mailbox_t *mb
 /* A new registration's fast path on the core: every rule on its read txn, then a seat. */
 static int reg_fast_path(eng_op_t *op, store_txn_t *rtxn)
 {
-    store_candidate_t c;
     store_offer_t o;
+    store_account_t *a = &op->pre.account;
+    int r;
     /* the account as the caller's auth read it on this same read txn, if it did */
-    int r = op->account_read
-                ? eng_check_registration_of(op->eng, rtxn, op->account_read, op->in.subject,
-                                            op->in.campus, op->now, &c, &o)
-                : eng_check_registration(op->eng, rtxn, op->account, op->in.subject,
-                                         op->in.campus, op->now, &c, &o);
+    if (op->account_read)
+        *a = *op->account_read;
+    else if ((r = eng_lookup_rc(store_account_get(rtxn, op->eng->st, op->account, a),
+                                CET_E_UNAUTHORIZED)))
+        return r;
+    r = eng_check_registration_of(op->eng, rtxn, a, op->in.subject, op->in.campus, op->now,
+                                  &op->pre.candidate, &o);
     if (r) return r;
     int slot = eng_seats_slot(op->eng->seats, op->in.campus, op->in.subject);
     if (slot < 0 || !eng_seats_take(op->eng->seats, slot)) return CET_E_SEATS_FULL;
     op->seat_slot = slot;
+    /* for the writer: the records and the snapshot they were read on */
+    op->pre.snapshot = store_txn_snapshot(rtxn);
+    op->pre.valid = op->pre.snapshot != 0;
     return 0;
 }
 

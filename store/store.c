@@ -631,8 +631,18 @@ int store_write_begin(store_t *st, store_txn_t **txn)
     if (st->read_only) return EACCES;
     if (atomic_load_explicit(&st->flush_failed, memory_order_relaxed)) return STORE_PANIC;
     int rc = mdb_txn_begin(st->env, NULL, 0, txn);
-    if (rc == 0) st->wtxn = *txn;
+    if (rc == 0) {
+        st->wtxn = *txn;
+        st->wtxn_people = false;
+    }
     return rc;
+}
+
+/* After a write txn committed: the last one that wrote an account or a candidate. */
+static void people_committed(store_t *st, uint64_t id)
+{
+    if (st->wtxn_people) atomic_store_explicit(&st->people_txnid, id, memory_order_relaxed);
+    st->wtxn_people = false;
 }
 
 /* The store of a txn, and whether the txn is its write txn. */
@@ -656,11 +666,15 @@ int store_commit_timed(store_txn_t *txn, store_commit_info_t *info)
     info->wrote = false;
     info->sync_ns = 0;
     if (w && st->log) {
+        uint64_t id = mdb_txn_id(txn);
         int rc = store_log_commit(st, txn, info);
-        if (rc == 0)
+        if (rc == 0) {
             store_regidx_publish(st->regidx);
-        else
+            people_committed(st, id);
+        } else {
             store_regidx_discard(st->regidx);
+            st->wtxn_people = false;
+        }
         st->wtxn = NULL;
         return rc;
     }
@@ -675,10 +689,13 @@ int store_commit_timed(store_txn_t *txn, store_commit_info_t *info)
             info->wrote = mdb_env_info(st->env, &ei) != 0 || ei.me_last_txnid == id;
         }
         /* what the txn did to the registration index becomes visible only now */
-        if (committed)
+        if (committed) {
             store_regidx_publish(st->regidx);
-        else
+            people_committed(st, id);
+        } else {
             store_regidx_discard(st->regidx);
+            st->wtxn_people = false;
+        }
         st->wtxn = NULL;
     } else if (st) {
         gate_leave(&st->gate.slot[0]); /* a store_read_begin txn */
@@ -694,6 +711,7 @@ void store_abort(store_txn_t *txn)
     if (w) {
         store_log_abort(st);
         store_regidx_discard(st->regidx);
+        st->wtxn_people = false;
         st->wtxn = NULL;
     } else if (st) {
         gate_leave(&st->gate.slot[0]); /* a store_read_begin txn */
@@ -809,10 +827,15 @@ int store_get_raw(store_txn_t *txn, const store_t *st, store_db_t db, const void
     return 0;
 }
 
+/* Every change of the store's write calls: into the commit log, and noted when it
+ * is an account or a candidate (store_people_unchanged). */
 static void wrote(const store_t *st, store_txn_t *txn, int op, store_db_t db, const void *key,
                   size_t klen, const void *val, size_t vlen)
 {
-    store_log_add((store_t *)st, txn, op, db, key, klen, val, vlen);
+    store_t *w = (store_t *)st;
+    if ((db == STORE_DB_ACCOUNT || db == STORE_DB_CANDIDATE) && txn == w->wtxn)
+        w->wtxn_people = true;
+    store_log_add(w, txn, op, db, key, klen, val, vlen);
 }
 
 int store_put_raw(store_txn_t *txn, const store_t *st, store_db_t db, const void *key,
@@ -831,6 +854,18 @@ int store_del_raw(store_txn_t *txn, const store_t *st, store_db_t db, const void
     int rc = mdb_del(txn, store_dbi(st, db), &k, NULL);
     if (rc == 0) wrote(st, txn, STORE_LOG_DEL, db, key, klen, NULL, 0);
     return rc;
+}
+
+uint64_t store_txn_snapshot(store_txn_t *txn)
+{
+    return (uint64_t)mdb_txn_id(txn);
+}
+
+bool store_people_unchanged(store_txn_t *wtxn, const store_t *st, uint64_t snapshot)
+{
+    if (wtxn != st->wtxn || st->wtxn_people || !snapshot) return false;
+    /* written by the writer thread after each commit; read on the same thread */
+    return atomic_load_explicit(&((store_t *)st)->people_txnid, memory_order_relaxed) <= snapshot;
 }
 
 int store_count(store_txn_t *txn, const store_t *st, store_db_t db, size_t *n)

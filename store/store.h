@@ -545,6 +545,18 @@ typedef struct store_commit_info {
  */
 int store_commit_timed(store_txn_t *txn, store_commit_info_t *info);
 void store_abort(store_txn_t *txn);
+/** The id of the snapshot a txn reads (LMDB's txn id; a write txn: the one it makes). */
+uint64_t store_txn_snapshot(store_txn_t *txn);
+/**
+ * Whether every account and candidate record read on a read txn of snapshot
+ * `snapshot` (store_txn_snapshot) is still what write txn wtxn would read: no
+ * txn that wrote one (store_put_raw/store_del_raw and the walks, on
+ * STORE_DB_ACCOUNT or STORE_DB_CANDIDATE) has committed after that snapshot,
+ * and wtxn has written none so far. The writer thread only (wtxn its txn). The
+ * engine's writer then takes the copies a core read for a registration's
+ * rules instead of two random B-tree reads (engine/eng_ops.c, apply_reg_create).
+ */
+bool store_people_unchanged(store_txn_t *wtxn, const store_t *st, uint64_t snapshot);
 /**
  * Grows the map by CET_MAP_GROW_FACTOR (up to CET_MAP_BYTES_MAX, then
  * STORE_NOSPACE). No write txn may be open; read txns of other threads are

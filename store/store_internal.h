@@ -53,6 +53,10 @@ struct store {
     store_log_t *log;       /* the commit log (store_log.c); NULL when read only or --sync none */
     uint64_t upgrade_from;  /* the older schema version store_open upgrades (0: none) */
     bool no_upgrade;        /* store_options_t.no_upgrade */
+    /* store_people_unchanged: whether the write txn in progress wrote an account or a
+     * candidate, and the id of the last committed txn that did (0: none since open) */
+    bool wtxn_people;
+    _Atomic uint64_t people_txnid;
 };
 
 /** The dbi of a named database. */

@@ -267,7 +267,7 @@ static void wait_order_expired(uint64_t id)
 }
 
 /* ---- the rules ---- */
-static uint8_t p1[16], p2[16], p3[16], p4[16], p5[16], p6[16];
+static uint8_t p1[16], p2[16], p3[16], p4[16], p5[16], p6[16], p7[16], p8[16];
 
 static void test_registration_rules(void)
 {
@@ -540,6 +540,57 @@ static void test_restart_rebuilds_the_ledger(const eng_options_t *opt)
     CHECK_EQ(left(CAMPUS_A, '1'), left_before);
 }
 
+/*
+ * The writer takes the account and candidate a core read for a registration's
+ * rules only while no txn has written an account or a candidate since that
+ * core's snapshot (store_people_unchanged). Here the core's snapshot still has
+ * p7 bound to its roster record when support moves the record to p8: the registration
+ * the core let through must be refused by the writer, which reads p7 again
+ * (not bound), and its seat comes back. A second one on a fresh snapshot, for
+ * p8, is taken from the core's copies and registers that record.
+ */
+static void test_writer_rereads_people_changed_since(void)
+{
+    CHECK_EQ(bind_roster(p7, 9), CET_E_OK);
+    uint32_t no = roster_no_of(p7);
+    CHECK(no != 0);
+    uint32_t seats = left(CAMPUS_A, '3');
+    store_txn_t *stale;
+    CHECK_EQ(store_read_begin(st, &stale), 0); /* p7 bound here */
+    eng_op_t op;
+    op_new(&op, ENG_OP_STAFF_REBIND, NULL);
+    cet_strlcpy(op.staff, "desk", sizeof op.staff);
+    memcpy(op.in.target, p8, 16);
+    op.in.id_type = STORE_ID_PASSPORT;
+    cet_strlcpy(op.in.id_number, "E00000009", sizeof op.in.id_number);
+    cet_strlcpy(op.in.name, "Person 9", sizeof op.in.name);
+    CHECK_EQ(run(&op), CET_E_OK);
+    CHECK_EQ(roster_no_of(p7), 0);
+    CHECK_EQ(roster_no_of(p8), no);
+
+    op_new(&op, ENG_OP_REG_CREATE, p7);
+    op.in.subject = '3';
+    op.in.campus = CAMPUS_A;
+    done = 0;
+    bool queued = eng_submit(&op, stale); /* the core's rules pass on the stale snapshot */
+    store_abort(stale);
+    CHECK(queued);
+    if (queued) wait_done();
+    CHECK(op.pre.valid);
+    CHECK_EQ(op.res.err, CET_E_NOT_BOUND);
+    CHECK_EQ(left(CAMPUS_A, '3'), seats);
+    store_txn_t *txn;
+    store_reg_t r;
+    CHECK_EQ(store_read_begin(st, &txn), 0);
+    CHECK_EQ(store_reg_get(txn, st, no, '3', &r), STORE_NOTFOUND);
+    store_abort(txn);
+
+    CHECK_EQ(reg(p8, '3', CAMPUS_A, &op), CET_E_OK);
+    CHECK(op.pre.valid);
+    CHECK_EQ(reg_of(no, '3').campus, CAMPUS_A);
+    CHECK_EQ(left(CAMPUS_A, '3'), seats - 1);
+}
+
 int main(void)
 {
     char *dir = cet_test_tmpdir();
@@ -555,6 +606,20 @@ int main(void)
     person(4, "1", p4);
     person(5, "1F", p5);
     person(6, "13F", p6);
+    person(9, "13F", p7);
+    person(10, "13F", p8);
+    {
+        /* the support desk that rebinds in test_writer_rereads_people_changed_since */
+        store_txn_t *txn;
+        CHECK_EQ(store_write_begin(st, &txn), 0);
+        store_staff_t desk;
+        memset(&desk, 0, sizeof desk);
+        cet_strlcpy(desk.user, "desk", sizeof desk.user);
+        cet_strlcpy(desk.pwhash, "x", sizeof desk.pwhash);
+        desk.role = STORE_STAFF_SUPPORT;
+        CHECK_EQ(store_staff_put(txn, st, &desk), 0);
+        CHECK_EQ(store_commit(txn), 0);
+    }
     static const uint8_t secret[] = "unit-test-secret";
     eng_options_t opt = {.hold_ttl_s = 86400,
                          .order_ttl_s = 1,
@@ -571,6 +636,7 @@ int main(void)
     test_idempotent_replay();
     test_order_ids_are_64_bit();
     test_login_upgrades_the_hash();
+    test_writer_rereads_people_changed_since();
     test_restart_rebuilds_the_ledger(&opt);
 
     eng_close(eng);

@@ -530,6 +530,59 @@ static void test_hold_layout_and_upgrade(void)
     cet_test_rmdir(keep);
 }
 
+/*
+ * store_people_unchanged: true for a snapshot after the last committed txn that
+ * wrote an account or a candidate, false for one before it, false once the
+ * write txn itself wrote one, and never moved by txns writing other databases
+ * or by an aborted one.
+ */
+static void test_people_unchanged(store_t *st)
+{
+    store_txn_t *r0, *w;
+    CHECK_EQ(store_read_begin(st, &r0), 0);
+    uint64_t s0 = store_txn_snapshot(r0);
+    store_abort(r0);
+    CHECK_EQ(store_write_begin(st, &w), 0);
+    CHECK(store_people_unchanged(w, st, s0)); /* nothing since s0 */
+    store_account_t a = {.id = {0x77, 1}};
+    cet_strlcpy(a.email, "people@example.com", sizeof a.email);
+    CHECK_EQ(store_account_put(w, st, &a, false), 0);
+    CHECK(!store_people_unchanged(w, st, s0)); /* this txn wrote one */
+    store_abort(w);
+    CHECK_EQ(store_write_begin(st, &w), 0);
+    CHECK(store_people_unchanged(w, st, s0)); /* the aborted one counts for nothing */
+    CHECK_EQ(store_account_put(w, st, &a, false), 0);
+    CHECK_EQ(store_commit(w), 0);
+    CHECK_EQ(store_write_begin(st, &w), 0);
+    CHECK(!store_people_unchanged(w, st, s0)); /* committed after s0 */
+    store_abort(w);
+    store_txn_t *r1;
+    CHECK_EQ(store_read_begin(st, &r1), 0);
+    uint64_t s1 = store_txn_snapshot(r1);
+    store_abort(r1);
+    CHECK(s1 > s0);
+    CHECK_EQ(store_write_begin(st, &w), 0);
+    store_reg_t g = {.roster_no = 424242, .campus = 991010, .subject = '1', .expires = 9000};
+    CHECK_EQ(store_reg_put(w, st, &g, 0), 0); /* another database */
+    CHECK(store_people_unchanged(w, st, s1));
+    CHECK_EQ(store_commit(w), 0);
+    CHECK_EQ(store_write_begin(st, &w), 0);
+    CHECK(store_people_unchanged(w, st, s1));
+    CHECK(!store_people_unchanged(w, st, s0));
+    store_candidate_t c;
+    memset(&c, 0, sizeof c);
+    CHECK_EQ(store_candidate_put(w, st, 424242, &c), 0);
+    CHECK(!store_people_unchanged(w, st, s1));
+    CHECK_EQ(store_commit(w), 0);
+    CHECK_EQ(store_write_begin(st, &w), 0);
+    CHECK(!store_people_unchanged(w, st, s1)); /* a candidate counts as an account does */
+    store_abort(w);
+    store_txn_t *r2;
+    CHECK_EQ(store_read_begin(st, &r2), 0);
+    CHECK(!store_people_unchanged(r2, st, store_txn_snapshot(r2))); /* not the write txn */
+    store_abort(r2);
+}
+
 static void test_schema_version(void)
 {
     char *dir = cet_test_tmpdir();
@@ -796,6 +849,7 @@ int main(void)
     test_orders_audit(st);
     test_audit_chain(st);
     test_walks(st);
+    test_people_unchanged(st);
     store_close(st);
     st = open_store(keep, 0); /* the index is rebuilt from the `reg` database */
     store_txn_t *txn;
