@@ -314,8 +314,9 @@ static bool make_score(demo_t *d, int ci, const store_roster_t *r, const char *i
         return false;
     }
     memset(s, 0, sizeof *s);
-    snprintf(s->ticket, sizeof s->ticket, "%06u%02d%d1%03u%02u", r->campus, year % 100, half,
-             room, seat);
+    /* each field reduced to its width (all are within it): 15 digits, as the format says */
+    snprintf(s->ticket, sizeof s->ticket, "%06u%02u%u1%03u%02u", r->campus % 1000000u,
+             (unsigned)year % 100u, (unsigned)half % 10u, room % 1000u, seat % 100u);
     cet_strlcpy(s->id_number, id_number, sizeof s->id_number);
     memcpy(s->name, r->name, sizeof s->name);
     s->score = score;
