@@ -583,6 +583,51 @@ static void test_people_unchanged(store_t *st)
     store_abort(r2);
 }
 
+/*
+ * The 5 -> 6 upgrade of a directory whose map is full: the upgrade's txn needs
+ * fresh pages (the old index's stay pinned until its commit), so it must grow
+ * the map and run again, as every other write does, instead of failing every
+ * start with MDB_MAP_FULL.
+ */
+static void test_upgrade_on_a_full_map(void)
+{
+    char *dir = cet_test_tmpdir();
+    char keep[256];
+    cet_strlcpy(keep, dir, sizeof keep);
+    store_t *st = open_store(keep, 4u << 20);
+    store_txn_t *txn;
+    CHECK_EQ(store_write_begin(st, &txn), 0);
+    CHECK_EQ(store_meta_put_u64(txn, st, "schema_version", STORE_SCHEMA_UPGRADES_FROM), 0);
+    CHECK_EQ(store_commit(txn), 0);
+    /* schema 5 holds (by roster_no) in txns of 500 until the map is full */
+    int held = 0, rc = 0;
+    for (uint32_t base = 1; rc == 0 && base < 2000000; base += 500) {
+        CHECK_EQ(store_write_begin(st, &txn), 0);
+        for (uint32_t no = base; rc == 0 && no < base + 500; no++) {
+            store_reg_t r = {.roster_no = no, .campus = 991010, .subject = '1', .expires = 90000};
+            uint8_t k[STORE_EXPIRY_KEY_BYTES];
+            if ((rc = store_reg_put(txn, st, &r, 0))) break;
+            store_expiry_key(k, 90000, STORE_EXPIRE_HOLD, r.seq, '1');
+            if ((rc = store_del_raw(txn, st, STORE_DB_EXPIRY, k, sizeof k))) break;
+            store_expiry_key(k, 90000, STORE_EXPIRE_HOLD, no, '1');
+            rc = store_put_raw(txn, st, STORE_DB_EXPIRY, k, sizeof k, "", 0, 0);
+        }
+        if (rc == 0) rc = store_commit(txn);
+        else
+            store_abort(txn);
+        if (rc == 0) held += 500;
+    }
+    CHECK_EQ(rc, STORE_MAP_FULL);
+    CHECK(held > 5000);
+    store_close(st);
+    st = open_store(keep, 0); /* upgraded on a grown map */
+    CHECK_EQ(schema_of(st), STORE_SCHEMA_VERSION);
+    CHECK_EQ(count_db(st, STORE_DB_EXPIRY), held);
+    CHECK(store_map_bytes(st) > (4u << 20));
+    store_close(st);
+    cet_test_rmdir(keep);
+}
+
 static void test_schema_version(void)
 {
     char *dir = cet_test_tmpdir();
@@ -865,6 +910,7 @@ int main(void)
     test_grow();
     test_schema_version();
     test_hold_layout_and_upgrade();
+    test_upgrade_on_a_full_map();
     test_commit_timed();
     test_backup_restore();
     return cet_test_done("test_store");
