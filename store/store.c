@@ -328,20 +328,19 @@ static int upgrade_txn(store_txn_t *txn, void *arg)
 static int schema_upgrade(store_t *st)
 {
     upgrade_t u = {{0}, {0}};
-    expiry_keys_t *old = &u.old, *keep = &u.keep;
     int rc = store_write_run(st, upgrade_txn, &u);
     if (rc == 0)
         CET_INFO("store: %s upgraded from schema %llu to %d: %zu hold entries now name their "
                  "registration's sequence (%zu hold entries before)",
-                 st->dir, (unsigned long long)st->upgrade_from, STORE_SCHEMA_VERSION, keep->n,
-                 old->n);
+                 st->dir, (unsigned long long)st->upgrade_from, STORE_SCHEMA_VERSION, u.keep.n,
+                 u.old.n);
     else
         CET_ERROR("store: upgrading %s from schema %llu to %d failed: %s (nothing changed)",
                   st->dir, (unsigned long long)st->upgrade_from, STORE_SCHEMA_VERSION,
                   store_strerror(rc));
     st->upgrade_from = 0;
-    cet_free(old->k);
-    cet_free(keep->k);
+    cet_free(u.old.k);
+    cet_free(u.keep.k);
     return rc;
 }
 
@@ -638,11 +637,21 @@ int store_write_begin(store_t *st, store_txn_t **txn)
     return rc;
 }
 
-/* After a write txn committed: the last one that wrote an account or a candidate. */
-static void people_committed(store_t *st, uint64_t id)
+/*
+ * The write txn (id) ended: what it did to the registration index becomes
+ * visible, and it is the last to have written an account or a candidate if it
+ * did, only when it committed; else both are dropped.
+ */
+static void wtxn_ended(store_t *st, bool committed, uint64_t id)
 {
-    if (st->wtxn_people) atomic_store_explicit(&st->people_txnid, id, memory_order_relaxed);
+    if (committed) {
+        store_regidx_publish(st->regidx);
+        if (st->wtxn_people) atomic_store_explicit(&st->people_txnid, id, memory_order_relaxed);
+    } else {
+        store_regidx_discard(st->regidx);
+    }
     st->wtxn_people = false;
+    st->wtxn = NULL;
 }
 
 /* The store of a txn, and whether the txn is its write txn. */
@@ -668,14 +677,7 @@ int store_commit_timed(store_txn_t *txn, store_commit_info_t *info)
     if (w && st->log) {
         uint64_t id = mdb_txn_id(txn);
         int rc = store_log_commit(st, txn, info);
-        if (rc == 0) {
-            store_regidx_publish(st->regidx);
-            people_committed(st, id);
-        } else {
-            store_regidx_discard(st->regidx);
-            st->wtxn_people = false;
-        }
-        st->wtxn = NULL;
+        wtxn_ended(st, rc == 0, id);
         return rc;
     }
     /* a write txn without a log: --sync none, LMDB commits without a flush */
@@ -688,15 +690,7 @@ int store_commit_timed(store_txn_t *txn, store_commit_info_t *info)
             MDB_envinfo ei;
             info->wrote = mdb_env_info(st->env, &ei) != 0 || ei.me_last_txnid == id;
         }
-        /* what the txn did to the registration index becomes visible only now */
-        if (committed) {
-            store_regidx_publish(st->regidx);
-            people_committed(st, id);
-        } else {
-            store_regidx_discard(st->regidx);
-            st->wtxn_people = false;
-        }
-        st->wtxn = NULL;
+        wtxn_ended(st, committed, id);
     } else if (st) {
         gate_leave(&st->gate.slot[0]); /* a store_read_begin txn */
     }
@@ -710,9 +704,7 @@ void store_abort(store_txn_t *txn)
     mdb_txn_abort(txn);
     if (w) {
         store_log_abort(st);
-        store_regidx_discard(st->regidx);
-        st->wtxn_people = false;
-        st->wtxn = NULL;
+        wtxn_ended(st, false, 0);
     } else if (st) {
         gate_leave(&st->gate.slot[0]); /* a store_read_begin txn */
     }

@@ -103,30 +103,11 @@ static int dir_make_like(const char *path, const struct stat *like)
  * Opens the environment file `file` read-only without a lock file (nobody
  * writes a backup or a temporary copy) and checks that it is one of this
  * schema, or of the one a writing open upgrades in place (a backup made before
- * the upgrade restores, and cetd upgrades it when it starts on it). 0,
- * STORE_CORRUPT (another schema version), MDB_INVALID (not LMDB) or another
- * LMDB code / errno.
+ * the upgrade restores, upgraded: store_restore). 0 and *version (when not
+ * NULL), STORE_CORRUPT (another schema version), MDB_INVALID (not LMDB) or
+ * another LMDB code / errno.
  */
-/* The schema version of the environment file `file` (opened as env_probe does), or 0. */
-static uint64_t env_schema(const char *file)
-{
-    MDB_env *env;
-    uint64_t version = 0;
-    if (mdb_env_create(&env)) return 0;
-    mdb_env_set_maxdbs(env, CET_DBS_MAX);
-    MDB_txn *txn = NULL;
-    MDB_dbi meta;
-    MDB_val k = {sizeof "schema_version" - 1, (void *)"schema_version"}, v;
-    if (mdb_env_open(env, file, MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK, 0) == 0 &&
-        mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0 && mdb_dbi_open(txn, "meta", 0, &meta) == 0 &&
-        mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == 8)
-        version = store_rd64(v.mv_data);
-    if (txn) mdb_txn_abort(txn);
-    mdb_env_close(env);
-    return version;
-}
-
-static int env_probe(const char *file)
+static int env_probe(const char *file, uint64_t *version)
 {
     MDB_env *env;
     int rc = mdb_env_create(&env);
@@ -137,11 +118,11 @@ static int env_probe(const char *file)
     MDB_val k = {sizeof "schema_version" - 1, (void *)"schema_version"}, v;
     if ((rc = mdb_env_open(env, file, MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK, 0)) == 0 &&
         (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) == 0 &&
-        (rc = mdb_dbi_open(txn, "meta", 0, &meta)) == 0 && (rc = mdb_get(txn, meta, &k, &v)) == 0)
-        rc = v.mv_size == 8 && (store_rd64(v.mv_data) == STORE_SCHEMA_VERSION ||
-                                store_rd64(v.mv_data) == STORE_SCHEMA_UPGRADES_FROM)
-                 ? 0
-                 : STORE_CORRUPT;
+        (rc = mdb_dbi_open(txn, "meta", 0, &meta)) == 0 && (rc = mdb_get(txn, meta, &k, &v)) == 0) {
+        uint64_t ver = v.mv_size == 8 ? store_rd64(v.mv_data) : 0;
+        rc = ver == STORE_SCHEMA_VERSION || ver == STORE_SCHEMA_UPGRADES_FROM ? 0 : STORE_CORRUPT;
+        if (!rc && version) *version = ver;
+    }
     if (rc == MDB_NOTFOUND) rc = STORE_CORRUPT; /* no meta database or no schema version */
     if (txn) mdb_txn_abort(txn);
     mdb_env_close(env);
@@ -242,7 +223,7 @@ int store_backup(const char *dir, const char *out_dir, store_copy_info_t *info)
     }
     close(fd);
     fd = -1;
-    if ((rc = env_probe(tmp))) goto fail;
+    if ((rc = env_probe(tmp, NULL))) goto fail;
     /* (dir's commit log and checkpoint stay: they are the live owner's; only a
      * restore forgets the ones of the data it replaces) */
     if (rename(tmp, dst) != 0) {
@@ -292,7 +273,8 @@ int store_restore(const char *backup, const char *dir, bool force, store_copy_in
         return STORE_BADARG;
     struct stat src_sb, src_dir_sb;
     if (stat(src, &src_sb) != 0 || stat(src_dir, &src_dir_sb) != 0) return errno;
-    int rc = env_probe(src); /* a bad backup changes nothing in dir */
+    uint64_t version = 0;
+    int rc = env_probe(src, &version); /* a bad backup changes nothing in dir */
     if (rc) return rc;
 
     bool exists, empty, created = false;
@@ -323,7 +305,7 @@ int store_restore(const char *backup, const char *dir, bool force, store_copy_in
     }
     close(fd);
     fd = -1;
-    if ((rc = env_probe(tmp))) goto fail;
+    if ((rc = env_probe(tmp, NULL))) goto fail;
     /* the commit log and checkpoint of the data replaced belong to it, not to the backup */
     if ((rc = store_log_forget(dir))) goto fail;
     if (rename(tmp, dst) != 0) {
@@ -343,7 +325,7 @@ int store_restore(const char *backup, const char *dir, bool force, store_copy_in
     close(lock_fd);
     /* a backup of the schema a writing open upgrades: upgraded here, so what was
      * restored reads as this build's (cetctl restore checks it read-only next) */
-    if (!rc && env_schema(dst) == STORE_SCHEMA_UPGRADES_FROM) {
+    if (!rc && version == STORE_SCHEMA_UPGRADES_FROM) {
         store_options_t up = {.dir = dir, .sync = true, .owner = "cetctl restore"};
         store_t *st = NULL;
         if ((rc = store_open(&up, &st)) == 0) store_close(st);
