@@ -57,10 +57,34 @@ char *cet_time_format(int64_t t, char out[26])
     gmtime_r(&local, &tm);
     int year = tm.tm_year + 1900;
     if (year < 0 || year > 9999) year = year < 0 ? 0 : 9999;
-    snprintf(out, 26, "%04u-%02u-%02uT%02u:%02u:%02u+08:00", (unsigned)year % 10000u,
-             (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u,
-             (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u);
+    /* by hand, not snprintf: every registration's answer carries one */
+    const unsigned f[6] = {(unsigned)year, (unsigned)(tm.tm_mon + 1) % 100u,
+                           (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
+                           (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u};
+    static const char sep[5] = {'-', '-', 'T', ':', ':'};
+    char *p = out + cet_dec_format(out, f[0], 4);
+    for (int i = 1; i < 6; i++) {
+        *p++ = sep[i - 1];
+        p += cet_dec_format(p, f[i], 2);
+    }
+    memcpy(p, "+08:00", 7);
     return out;
+}
+
+size_t cet_dec_format(char *out, uint64_t v, int width)
+{
+    char d[20];
+    int n = 0;
+    do {
+        d[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (width > 20) width = 20;
+    size_t len = 0;
+    for (int i = n; i < width; i++) out[len++] = '0';
+    while (n) out[len++] = d[--n];
+    out[len] = '\0';
+    return len;
 }
 
 static int parse_digits(const char *s, int n, int *out)

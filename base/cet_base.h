@@ -22,6 +22,12 @@ uint64_t cet_mono_ns(void);
  * out must hold 26 bytes. Returns out.
  */
 char *cet_time_format(int64_t t, char out[26]);
+/**
+ * v in decimal, zero-padded to at least width digits (a campus code is 6, a school's 5),
+ * as "%0*llu" does, and a NUL: the hot answers' numbers without printf. out must hold
+ * the digits and the NUL (21 bytes always do; width at most 20). Returns the length.
+ */
+size_t cet_dec_format(char *out, uint64_t v, int width);
 /** Parses RFC 3339 with an offset or Z ("2026-12-01T09:00:00+08:00"). 0 ok, -1 bad. */
 int cet_time_parse(const char *s, int64_t *out);
 

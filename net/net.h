@@ -91,7 +91,8 @@ cet_err_t net_req_json(net_req_t *req, const char *const *allowed, json_t **out,
  * json_decref), else CET_E_INVALID_UTF8 / CET_E_MALFORMED_JSON /
  * CET_E_UNKNOWN_FIELD with *out NULL. *field is set to the offending key for
  * CET_E_UNKNOWN_FIELD (a copy in thread-local storage, valid until the next
- * call on the same thread), else NULL.
+ * call on the same thread; a key of 64 bytes or more is cut to fewer than 64 at a
+ * character boundary), else NULL.
  */
 cet_err_t net_json_decode(const char *body, size_t len, const char *const *allowed,
                           json_t **out, const char **field);
@@ -103,6 +104,33 @@ cet_err_t net_json_decode(const char *body, size_t len, const char *const *allow
 cet_err_t net_json_str(json_t *obj, const char *key, bool required, const char **out);
 cet_err_t net_json_bool(json_t *obj, const char *key, bool required, bool *out);
 cet_err_t net_json_int(json_t *obj, const char *key, bool required, int64_t *out);
+
+/*
+ * A compact JSON object written straight into a caller's buffer, for the
+ * answers sent most often (a registration's 201, every error answer): the
+ * bytes json_dumps(JSON_COMPACT) makes of the same object built in the same
+ * order (jansson keeps insertion order; strings escaped as it escapes them,
+ * UTF-8 kept as is), without building a json_t and freeing it again.
+ * Nesting to NET_JW_DEPTH objects. Once a write would not fit, w->ok is false
+ * and stays false (nothing is written past cap); the text is w->buf[0..w->len),
+ * NUL-terminated while ok.
+ */
+#define NET_JW_DEPTH 4
+typedef struct net_jw {
+    char *buf;
+    size_t len, cap;
+    bool ok;
+    int depth;
+    bool first[NET_JW_DEPTH + 1]; /* no member written yet in the object at that depth */
+} net_jw_t;
+void net_jw_init(net_jw_t *w, char *buf, size_t cap);
+/** Opens an object: the top one when key is NULL, else a member of the open one. */
+void net_jw_open(net_jw_t *w, const char *key);
+void net_jw_close(net_jw_t *w);
+/** A string member: s[0..n) (UTF-8), escaped. */
+void net_jw_str(net_jw_t *w, const char *key, const char *s, size_t n);
+void net_jw_int(net_jw_t *w, const char *key, int64_t v);
+void net_jw_null(net_jw_t *w, const char *key);
 
 /** Replies with status and a JSON body (steals body's reference). Frees req. */
 void net_reply_json(net_req_t *req, int status, json_t *body);
@@ -122,10 +150,12 @@ void net_reply_ref(net_req_t *req, int status, const char *content_type, const v
                    size_t len, net_body_done_cb done_cb, void *done_arg);
 /**
  * Replies {"error":{"code","message"[,"field"],"request_id"}} with the code's
- * status; field may be NULL. 503 answers carry Retry-After: 1, 401 answers
+ * status; field (UTF-8) may be NULL. 503 answers carry Retry-After: 1, 401 answers
  * WWW-Authenticate: Bearer. Frees req.
  */
 void net_reply_error(net_req_t *req, cet_err_t e, const char *field);
+/** The body net_reply_error sends, into w: its length, or 0 when w's buffer was too small. */
+size_t net_error_text(net_jw_t *w, cet_err_t e, const char *field, const char *request_id);
 /** Adds a response header before the reply. */
 void net_req_add_header(net_req_t *req, const char *name, const char *value);
 

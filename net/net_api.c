@@ -130,15 +130,15 @@ json_t *net_api_time_json(int64_t t)
 
 json_t *net_api_code6(uint32_t code)
 {
-    char buf[12];
-    snprintf(buf, sizeof buf, "%06u", code);
+    char buf[21];
+    cet_dec_format(buf, code, 6);
     return json_string(buf);
 }
 
 json_t *net_api_code5(uint32_t code)
 {
-    char buf[12];
-    snprintf(buf, sizeof buf, "%05u", code);
+    char buf[21];
+    cet_dec_format(buf, code, 5);
     return json_string(buf);
 }
 
@@ -255,6 +255,7 @@ bool net_api_auth(net_call_t *call, store_txn_t *txn, uint8_t kind)
 static const struct {
     int status;
     net_api_render_cb render;
+    net_api_write_cb write; /* instead of render */
 } results[ENG_OP__COUNT] = {
     [ENG_OP_ACCOUNT_CREATE] = {201, net_api_render_account},
     [ENG_OP_SESSION_CREATE] = {201, net_api_render_session},
@@ -264,7 +265,7 @@ static const struct {
     [ENG_OP_REVIEW_SUBMIT] = {201, net_api_render_review},
     [ENG_OP_REVIEW_EDIT] = {200, net_api_render_review},
     [ENG_OP_REVIEW_DELETE] = {200, net_api_render_review},
-    [ENG_OP_REG_CREATE] = {201, net_api_render_reg},
+    [ENG_OP_REG_CREATE] = {201, NULL, net_api_write_reg},
     [ENG_OP_REG_CANCEL] = {200, net_api_render_cancel},
     [ENG_OP_PAY_CREATE] = {201, net_api_render_order},
     [ENG_OP_PAY_NOTICE] = {200, net_api_render_notice},
@@ -299,8 +300,19 @@ void net_call_reply_op(net_call_t *call)
                              err == CET_E_IDEMPOTENCY_CONFLICT ? "Idempotency-Key" : NULL);
         return;
     }
-    CET_ASSERT_INFO(op->kind > 0 && op->kind < ENG_OP__COUNT && results[op->kind].render,
+    CET_ASSERT_INFO(op->kind > 0 && op->kind < ENG_OP__COUNT &&
+                        (results[op->kind].render || results[op->kind].write),
                     "no renderer for op kind %d", (int)op->kind);
+    if (results[op->kind].write) {
+        char text[NET_API_WRITE_BYTES];
+        net_jw_t w;
+        net_jw_init(&w, text, sizeof text);
+        results[op->kind].write(call, op, &w);
+        CET_ASSERT_INFO(w.ok, "the answer of op kind %d outgrew %d bytes", (int)op->kind,
+                        NET_API_WRITE_BYTES);
+        net_call_reply_raw(call, results[op->kind].status, NULL, text, w.len);
+        return;
+    }
     net_call_reply_json(call, results[op->kind].status, results[op->kind].render(call, op));
 }
 

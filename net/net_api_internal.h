@@ -135,6 +135,10 @@ void net_api_email_scope(const char *email, uint8_t scope[16]);
 
 /* ---- renderers of op results, one per op kind (each resource file) ---- */
 typedef json_t *(*net_api_render_cb)(net_call_t *call, const eng_op_t *op);
+/* or, for the answers sent most often, straight into text (net_jw_t; NET_API_WRITE_BYTES) */
+#define NET_API_WRITE_BYTES 512
+typedef void (*net_api_write_cb)(net_call_t *call, const eng_op_t *op, net_jw_t *w);
+void net_api_write_reg(net_call_t *call, const eng_op_t *op, net_jw_t *w);
 json_t *net_api_render_account(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_session(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_logout(net_call_t *call, const eng_op_t *op);
@@ -142,7 +146,6 @@ json_t *net_api_render_email(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_agree(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_bind(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_review(net_call_t *call, const eng_op_t *op);
-json_t *net_api_render_reg(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_cancel(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_order(net_call_t *call, const eng_op_t *op);
 json_t *net_api_render_notice(net_call_t *call, const eng_op_t *op);

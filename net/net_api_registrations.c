@@ -143,14 +143,20 @@ void net_api_reg_create(net_call_t *call)
     net_call_submit(call);
 }
 
-json_t *net_api_render_reg(net_call_t *call, const eng_op_t *op)
+void net_api_write_reg(net_call_t *call, const eng_op_t *op, net_jw_t *w)
 {
     (void)call;
-    char campus[12];
-    snprintf(campus, sizeof campus, "%06u", op->res.u.reg.campus);
-    return json_pack("{s:s#,s:s,s:I,s:s,s:o}", "subject", &op->res.u.reg.subject, (size_t)1,
-                     "campus", campus, "fee", (json_int_t)op->res.u.reg.fee, "state", "unpaid",
-                     "expires_at", net_api_time_json(op->res.u.reg.expires));
+    char campus[21], expires[26];
+    net_jw_open(w, NULL);
+    net_jw_str(w, "subject", &op->res.u.reg.subject, 1);
+    net_jw_str(w, "campus", campus, cet_dec_format(campus, op->res.u.reg.campus, 6));
+    net_jw_int(w, "fee", op->res.u.reg.fee);
+    net_jw_str(w, "state", "unpaid", 6);
+    if (op->res.u.reg.expires)
+        net_jw_str(w, "expires_at", cet_time_format(op->res.u.reg.expires, expires), 25);
+    else
+        net_jw_null(w, "expires_at");
+    net_jw_close(w);
 }
 
 void net_api_reg_cancel(net_call_t *call, const char *subject)

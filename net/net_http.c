@@ -399,19 +399,6 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* v in decimal into out (at least 20 bytes, no NUL); its length. */
-static size_t fmt_u64(char *out, uint64_t v)
-{
-    char tmp[20];
-    size_t k = 0;
-    do {
-        tmp[k++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < k; i++) out[i] = tmp[k - 1 - i];
-    return k;
-}
-
 /* Appends "Name: value\r\n" (value[vlen]) to the response head being built in
  * h[cap]; a field that does not fit (with a byte to spare) is left out. No
  * printf on this path: it was 1 % of the cores' time at 40k answers/s. */
@@ -449,7 +436,7 @@ static size_t head_build(char *h, int minor, int status, size_t len, bool close_
     memcpy(h, "HTTP/1.", 7);
     h[7] = minor == 0 ? '0' : '1';
     h[8] = ' ';
-    size_t n = 9 + fmt_u64(h + 9, (uint64_t)(status < 0 ? 0 : status));
+    size_t n = 9 + cet_dec_format(h + 9, (uint64_t)(status < 0 ? 0 : status), 0);
     h[n++] = ' ';
     memcpy(h + n, reason, rlen);
     n += rlen;
@@ -458,7 +445,7 @@ static size_t head_build(char *h, int minor, int status, size_t len, bool close_
     n = head_add(h, n, cap, "Date", date_now());
     if (!status_no_body(status)) {
         char num[24];
-        n = head_addn(h, n, cap, "Content-Length", num, fmt_u64(num, len));
+        n = head_addn(h, n, cap, "Content-Length", num, cet_dec_format(num, len, 0));
     }
     if (close_after)
         n = head_add(h, n, cap, "Connection", "close");

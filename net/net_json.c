@@ -107,7 +107,14 @@ cet_err_t net_json_decode(const char *body, size_t len, const char *const *allow
     {
         (void)val;
         if (!key_allowed(allowed, key)) {
-            cet_strlcpy(field_copy, key, sizeof field_copy);
+            /* cut at a character boundary: the answer's field stays UTF-8 */
+            size_t n = strlen(key);
+            if (n >= sizeof field_copy) {
+                n = sizeof field_copy - 1;
+                while (n && ((unsigned char)key[n] & 0xC0) == 0x80) n--;
+            }
+            memcpy(field_copy, key, n);
+            field_copy[n] = '\0';
             if (field) *field = field_copy;
             json_decref(root);
             return CET_E_UNKNOWN_FIELD;
@@ -150,4 +157,119 @@ cet_err_t net_json_int(json_t *obj, const char *key, bool required, int64_t *out
     if (!json_is_integer(v)) return CET_E_WRONG_TYPE;
     *out = (int64_t)json_integer_value(v);
     return CET_E_OK;
+}
+
+/* ---- the writer of compact answers (net_jw_t) ---- */
+void net_jw_init(net_jw_t *w, char *buf, size_t cap)
+{
+    w->buf = buf;
+    w->cap = cap;
+    w->len = 0;
+    w->ok = cap > 0;
+    w->depth = 0;
+    if (w->ok) buf[0] = '\0';
+}
+
+static void jw_put(net_jw_t *w, const char *s, size_t n)
+{
+    if (!w->ok) return;
+    if (n >= w->cap - w->len) { /* room for the NUL too */
+        w->ok = false;
+        return;
+    }
+    memcpy(w->buf + w->len, s, n);
+    w->len += n;
+    w->buf[w->len] = '\0';
+}
+
+/* s[0..n) as a JSON string, escaped as jansson's dump escapes (no ensure_ascii,
+ * no escaped slash): the two-character escapes it knows, \u00XX for the other
+ * control characters. */
+static void jw_string(net_jw_t *w, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    jw_put(w, "\"", 1);
+    size_t run = 0; /* bytes before s[i] that need no escape, not yet written */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            run++;
+            continue;
+        }
+        jw_put(w, s + i - run, run);
+        run = 0;
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t len = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            len = 6;
+        }
+        jw_put(w, esc, len);
+    }
+    jw_put(w, s + n - run, run);
+    jw_put(w, "\"", 1);
+}
+
+/* The separator and the key of a member of the open object (none at the top). */
+static void jw_key(net_jw_t *w, const char *key)
+{
+    if (!w->depth) {
+        w->ok = false; /* a member outside any object */
+        return;
+    }
+    if (!w->first[w->depth]) jw_put(w, ",", 1);
+    w->first[w->depth] = false;
+    jw_string(w, key, strlen(key));
+    jw_put(w, ":", 1);
+}
+
+void net_jw_open(net_jw_t *w, const char *key)
+{
+    if (key) jw_key(w, key);
+    else if (w->depth || w->len) w->ok = false; /* one top object */
+    if (w->depth == NET_JW_DEPTH) w->ok = false;
+    if (!w->ok) return;
+    jw_put(w, "{", 1);
+    w->first[++w->depth] = true;
+}
+
+void net_jw_close(net_jw_t *w)
+{
+    if (!w->depth) {
+        w->ok = false;
+        return;
+    }
+    w->depth--;
+    jw_put(w, "}", 1);
+}
+
+void net_jw_str(net_jw_t *w, const char *key, const char *s, size_t n)
+{
+    jw_key(w, key);
+    jw_string(w, s, n);
+}
+
+void net_jw_int(net_jw_t *w, const char *key, int64_t v)
+{
+    char d[22];
+    d[0] = '-';
+    size_t n = cet_dec_format(d + 1, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, 0);
+    jw_key(w, key);
+    jw_put(w, v < 0 ? d : d + 1, v < 0 ? n + 1 : n);
+}
+
+void net_jw_null(net_jw_t *w, const char *key)
+{
+    jw_key(w, key);
+    jw_put(w, "null", 4);
 }

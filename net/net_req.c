@@ -484,16 +484,37 @@ void net_reply_json(net_req_t *req, int status, json_t *body)
     if (text) free_fn(text);
 }
 
+size_t net_error_text(net_jw_t *w, cet_err_t e, const char *field, const char *request_id)
+{
+    const char *code = cet_err_code(e), *msg = cet_err_message(e);
+    net_jw_open(w, NULL);
+    net_jw_open(w, "error");
+    net_jw_str(w, "code", code, strlen(code));
+    net_jw_str(w, "message", msg, strlen(msg));
+    if (field) net_jw_str(w, "field", field, strlen(field));
+    net_jw_str(w, "request_id", request_id, strlen(request_id));
+    net_jw_close(w);
+    net_jw_close(w);
+    return w->ok ? w->len : 0;
+}
+
 void net_reply_error(net_req_t *req, cet_err_t e, const char *field)
 {
-    json_t *err = json_pack("{s:s, s:s}", "code", cet_err_code(e), "message", cet_err_message(e));
-    if (field && err) json_object_set_new(err, "field", json_string(field));
-    if (err) json_object_set_new(err, "request_id", json_string(req->request_id));
     int status = cet_err_status(e);
     if (status == 401) net_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"cetreg\"");
     if (status == 503) net_req_add_header(req, "Retry-After", "1");
     if (status == 429) net_req_add_header(req, "Retry-After", "60");
-    net_reply_json(req, status, json_pack("{s:o}", "error", err));
+    /* escaping makes a byte at most 6; field comes from the request (a body's key) */
+    size_t bound = 64 + 6 * (strlen(cet_err_code(e)) + strlen(cet_err_message(e)) +
+                             (field ? strlen(field) : 0) + strlen(req->request_id));
+    char stack[1024];
+    char *text = bound <= sizeof stack ? stack : cet_malloc(bound);
+    net_jw_t w;
+    net_jw_init(&w, text, bound <= sizeof stack ? sizeof stack : bound);
+    size_t len = net_error_text(&w, e, field, req->request_id);
+    CET_ASSERT_INFO(len > 0, "error answer %s: %zu bytes did not hold it", cet_err_code(e), bound);
+    net_reply_raw(req, status, NULL, text, len);
+    if (text != stack) cet_free(text);
 }
 
 void net_metrics_early(net_core_t *core, int status)

@@ -207,6 +207,18 @@ class BadInput(unittest.TestCase):
                     self.expect(st, code, "POST", REG, raw=raw)
                 else:
                     self.expect(st, code, "POST", REG, body=body)
+        # the offending key comes back in error.field, whatever it holds (the error
+        # answer is written without jansson, net_jw_t: its escaping is checked here);
+        # a key of 64 bytes or more is cut to fewer, at a character boundary
+        for key, field in (('a"b\\c\u0001\u001f\u007f/\n\t\r\b\f',) * 2,
+                           ("报名\u2028😀",) * 2, ('"' * 6000, '"' * 63),
+                           ("a" + "报" * 40, "a" + "报" * 20)):
+            with self.subTest(key=key[:20]):
+                body, _ = self.expect(400, "unknown_field", "POST", REG,
+                                      body={"subject": "1", "campus": camp, key: 1})
+                self.assertEqual(body["error"]["field"], field)
+                self.assertEqual(body["error"]["code"], "unknown_field")
+                self.assertTrue(body["error"]["message"] and body["error"]["request_id"])
         self.expect(400, "wrong_type", "POST", "/api/v1/payments",
                     body={"subjects": "1", "channel": "alipay"})
         self.expect(422, "invalid_field", "POST", "/api/v1/payments",

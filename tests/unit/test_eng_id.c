@@ -1,13 +1,14 @@
 /*
  * test_eng_id.c: unit tests of engine/eng_id.c (ID numbers, emails,
- * passwords, admission tickets, UTF-8) and of the password hashes of
- * base/cet_token.c. Exit 0 when every check passes.
+ * passwords, admission tickets, UTF-8), of the password hashes of
+ * base/cet_token.c and of base/cet_base.c's time and code formatting. Exit 0 when every check passes.
  */
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "base/cet_base.h"
 #include "base/cet_id.h"
 #include "base/cet_token.h"
 #include "tests/unit/cet_test.h"
@@ -205,6 +206,35 @@ static void test_utf8(void)
     CHECK(!cet_utf8_text_ok("\xff", 1));
 }
 
+/* cet_dec_format and cet_time_format, written by hand, against snprintf and gmtime_r */
+static void test_formats(void)
+{
+    const uint64_t vals[] = {0, 7, 42, 99999, 100000, 100130, 999999, 1000000, 4294967295u,
+                             UINT64_MAX};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        for (int width = 0; width <= 20; width++) {
+            char got[21], want[32];
+            size_t n = cet_dec_format(got, vals[i], width);
+            snprintf(want, sizeof want, "%0*llu", width, (unsigned long long)vals[i]);
+            CHECK(n == strlen(want) && strcmp(got, want) == 0);
+        }
+    }
+    const int64_t times[] = {0, 1, 1764550800 /* 2025-12-01T09:00:00+08:00 */, 1798732799,
+                             951753600 /* 2000-02-29 */, 4102444799, -28800};
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        char got[26], want[32];
+        time_t local = (time_t)(times[i] + 8 * 3600);
+        struct tm tm;
+        gmtime_r(&local, &tm);
+        strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S+08:00", &tm);
+        CHECK(strcmp(cet_time_format(times[i], got), want) == 0);
+        int64_t back = 0;
+        CHECK(cet_time_parse(got, &back) == 0 && back == times[i]);
+    }
+    char got[26];
+    CHECK(strcmp(cet_time_format(1764550800, got), "2025-12-01T09:00:00+08:00") == 0);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) return 2;
@@ -217,5 +247,6 @@ int main(void)
     test_pwhash();
     test_ticket();
     test_utf8();
+    test_formats();
     return cet_test_done("test_eng_id");
 }
