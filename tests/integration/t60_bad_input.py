@@ -208,8 +208,9 @@ class BadInput(unittest.TestCase):
                 else:
                     self.expect(st, code, "POST", REG, body=body)
         # the offending key comes back in error.field, whatever it holds (the error
-        # answer is written without jansson, net_jw_t: its escaping is checked here);
-        # a key of 64 bytes or more is cut to fewer, at a character boundary
+        # answer is written without jansson, net_jw_t: unit.net_json checks its bytes
+        # against jansson's, this that a strict JSON parser reads it back); a key of 64
+        # bytes or more is cut to fewer, at a character boundary
         for key, field in (('a"b\\c\u0001\u001f\u007f/\n\t\r\b\f',) * 2,
                            ("报名\u2028😀",) * 2, ('"' * 6000, '"' * 63),
                            ("a" + "报" * 40, "a" + "报" * 20)):
