@@ -504,17 +504,22 @@ void net_reply_error(net_req_t *req, cet_err_t e, const char *field)
     if (status == 401) net_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"cetreg\"");
     if (status == 503) net_req_add_header(req, "Retry-After", "1");
     if (status == 429) net_req_add_header(req, "Retry-After", "60");
-    /* escaping makes a byte at most 6; field comes from the request (a body's key) */
-    size_t bound = 64 + 6 * (strlen(cet_err_code(e)) + strlen(cet_err_message(e)) +
-                             (field ? strlen(field) : 0) + strlen(req->request_id));
-    char stack[1024];
-    char *text = bound <= sizeof stack ? stack : cet_malloc(bound);
+    char stack[1024], *heap = NULL;
     net_jw_t w;
-    net_jw_init(&w, text, bound <= sizeof stack ? sizeof stack : bound);
+    net_jw_init(&w, stack, sizeof stack);
     size_t len = net_error_text(&w, e, field, req->request_id);
-    CET_ASSERT_INFO(len > 0, "error answer %s: %zu bytes did not hold it", cet_err_code(e), bound);
-    net_reply_raw(req, status, NULL, text, len);
-    if (text != stack) cet_free(text);
+    if (!len) {
+        /* a long field: the most it can take, escaping making a byte at most 6 */
+        size_t bound = 64 + 6 * (strlen(cet_err_code(e)) + strlen(cet_err_message(e)) +
+                                 (field ? strlen(field) : 0) + strlen(req->request_id));
+        heap = cet_malloc(bound);
+        net_jw_init(&w, heap, bound);
+        len = net_error_text(&w, e, field, req->request_id);
+        CET_ASSERT_INFO(len > 0, "error answer %s: %zu bytes did not hold it", cet_err_code(e),
+                        bound);
+    }
+    net_reply_raw(req, status, NULL, heap ? heap : stack, len);
+    cet_free(heap);
 }
 
 void net_metrics_early(net_core_t *core, int status)
